@@ -1,0 +1,16 @@
+//! Terrain's shared core: survey documents, forms, the SQLite store and sync.
+//!
+//! The same crate runs on enumerators' phones (through `terrain-ffi`), in the relay server
+//! and in the `terrain` command. It knows neither HTTP routing nor FFI; see ARCHITECTURE.md.
+
+pub mod form;
+pub mod identity;
+pub mod store;
+pub mod survey;
+pub mod value;
+
+pub use form::Form;
+pub use identity::{Author, Role};
+pub use store::{Store, StoreError, SurveyQuery};
+pub use survey::{AnswerPath, SurveyDoc};
+pub use value::{GeoPoint, Value};

@@ -1,0 +1,117 @@
+//! Survey documents on disk: a snapshot plus the change chunks appended since, and the
+//! compaction that folds the chunks back into the snapshot.
+//!
+//! Every function here runs inside the caller's transaction, so the bytes, the metadata
+//! columns and the sync bookkeeping of a survey always change together.
+
+use automerge::ChangeHash;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::StoreError;
+use crate::survey::SurveyDoc;
+
+/// Compact once this many chunks have been appended since the snapshot.
+pub const COMPACT_AFTER_CHUNKS: i64 = 16;
+
+/// The stored state of one survey, besides its bytes.
+#[derive(Debug, Clone)]
+pub struct DocRow {
+    /// The form the survey answers.
+    pub form_id: String,
+    /// The form version it answers.
+    pub form_version: String,
+    /// The heads when the row was last written.
+    pub heads: Vec<u8>,
+    /// Chunks appended since the snapshot.
+    pub chunk_count: i64,
+    /// Their total size.
+    pub chunk_bytes: i64,
+    /// The snapshot's size.
+    pub snapshot_bytes: i64,
+    /// Whether some answer had competing values at the last write.
+    pub has_conflicts: bool,
+}
+
+/// Reads a survey's row, or `None` if the store has no such survey.
+pub fn row(conn: &Connection, survey_id: &str) -> Result<Option<DocRow>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT form_id, form_version, heads, chunk_count, chunk_bytes, length(snapshot), has_conflicts
+             FROM surveys WHERE survey_id = ?1",
+            [survey_id],
+            |r| {
+                Ok(DocRow {
+                    form_id: r.get(0)?,
+                    form_version: r.get(1)?,
+                    heads: r.get(2)?,
+                    chunk_count: r.get(3)?,
+                    chunk_bytes: r.get(4)?,
+                    snapshot_bytes: r.get(5)?,
+                    has_conflicts: r.get(6)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Loads a survey's document: its snapshot followed by its chunks, parsed as one.
+pub fn load(conn: &Connection, survey_id: &str) -> Result<SurveyDoc, StoreError> {
+    let mut bytes: Vec<u8> = conn
+        .query_row(
+            "SELECT snapshot FROM surveys WHERE survey_id = ?1",
+            [survey_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
+    let mut chunks =
+        conn.prepare_cached("SELECT bytes FROM survey_chunks WHERE survey_id = ?1 ORDER BY seq")?;
+    let mut rows = chunks.query([survey_id])?;
+    while let Some(row) = rows.next()? {
+        bytes.extend_from_slice(row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?);
+    }
+    SurveyDoc::load(&bytes).map_err(|source| StoreError::Corrupt {
+        survey_id: survey_id.to_owned(),
+        source,
+    })
+}
+
+/// Appends the change chunk `bytes` after the snapshot.
+pub fn append_chunk(conn: &Connection, survey_id: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO survey_chunks (survey_id, seq, bytes)
+         VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM survey_chunks WHERE survey_id = ?1), ?2)",
+    )?
+    .execute(params![survey_id, bytes])?;
+    conn.prepare_cached(
+        "UPDATE surveys SET chunk_count = chunk_count + 1, chunk_bytes = chunk_bytes + ?2
+         WHERE survey_id = ?1",
+    )?
+    .execute(params![survey_id, bytes.len() as i64])?;
+    Ok(())
+}
+
+/// Replaces the snapshot with the whole document and drops the chunks it now contains.
+pub fn compact(conn: &Connection, survey_id: &str, doc: &mut SurveyDoc) -> Result<(), StoreError> {
+    let snapshot = doc.save();
+    conn.prepare_cached("DELETE FROM survey_chunks WHERE survey_id = ?1")?
+        .execute([survey_id])?;
+    conn.prepare_cached(
+        "UPDATE surveys SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0 WHERE survey_id = ?1",
+    )?
+    .execute(params![survey_id, snapshot])?;
+    Ok(())
+}
+
+/// Whether the chunks have grown enough to be worth folding into the snapshot.
+pub fn needs_compaction(row: &DocRow) -> bool {
+    // A log of chunks is several times the size of a save() of the same changes.
+    row.chunk_count >= COMPACT_AFTER_CHUNKS || row.chunk_bytes > row.snapshot_bytes.max(4096)
+}
+
+/// Heads as stored: sorted 32-byte hashes, concatenated.
+pub fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+    let mut sorted: Vec<&ChangeHash> = heads.iter().collect();
+    sorted.sort();
+    sorted.iter().flat_map(|h| h.0).collect()
+}

@@ -1,0 +1,91 @@
+//! What can go wrong in the store, in words that say what to do.
+
+use crate::survey::DocumentError;
+
+/// An error from the survey store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed (disk full, file locked by another program, I/O error…).
+    #[error("the survey database failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database was written by a newer Terrain; it is left untouched.
+    #[error(
+        "this database has schema version {found}, but this Terrain supports up to {supported}: \
+         update Terrain to open it (the file was not modified)"
+    )]
+    NewerDatabase {
+        /// The database's schema version.
+        found: u32,
+        /// The newest version this code knows.
+        supported: u32,
+    },
+    /// A migration failed; the transaction was rolled back and the file is unchanged.
+    #[error("upgrading the database to schema version {to} failed (nothing was changed): {source}")]
+    Migration {
+        /// The version being applied.
+        to: u32,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The database cannot be used in the way the store needs.
+    #[error("{0}")]
+    Unsupported(String),
+    /// No survey has this id.
+    #[error("no survey with id `{0}` in this store")]
+    UnknownSurvey(String),
+    /// The form version is not in the store.
+    #[error(
+        "form `{form_id}` version `{version}` is not on this device: download the project's forms first"
+    )]
+    UnknownForm {
+        /// The form id.
+        form_id: String,
+        /// The version.
+        version: String,
+    },
+    /// A different form is already stored under this id and version.
+    #[error(
+        "form `{form_id}` version `{version}` is already stored with different content: \
+         publish the changed form under a new version"
+    )]
+    FormVersionConflict {
+        /// The form id.
+        form_id: String,
+        /// The version.
+        version: String,
+    },
+    /// An actor id is already registered to someone else.
+    #[error("actor {actor} is already registered to another user or device")]
+    ActorMismatch {
+        /// The actor id, hex.
+        actor: String,
+    },
+    /// The edit or merge was refused; nothing was written.
+    #[error("survey `{survey_id}`: {source}")]
+    Document {
+        /// The survey concerned.
+        survey_id: String,
+        /// Why.
+        source: DocumentError,
+    },
+    /// A survey's stored bytes cannot be read. The rest of the store is unaffected.
+    #[error(
+        "survey `{survey_id}` is damaged on disk and cannot be read ({source}); the other surveys are fine"
+    )]
+    Corrupt {
+        /// The survey concerned.
+        survey_id: String,
+        /// What the decoder said.
+        source: DocumentError,
+    },
+    /// A stored form definition cannot be read.
+    #[error("form `{form_id}` version `{version}` is damaged on disk: {reason}")]
+    CorruptForm {
+        /// The form id.
+        form_id: String,
+        /// The version.
+        version: String,
+        /// What the decoder said.
+        reason: String,
+    },
+}

@@ -1,0 +1,435 @@
+//! Typed answer values, their checks against question types, and their encoding in documents.
+//!
+//! In a survey document every answer is one Automerge scalar, so that a concurrent edit of
+//! the same answer is a conflict Automerge reports, never an interleaving of two edits: a
+//! geopoint whose latitude came from one person and longitude from another would be a lie.
+//! Compound answers (select_multiple, geopoints, traces) are therefore stored in ODK's own
+//! text encoding (`"a b c"`, `"lat lon alt acc"`, `"p;p;p"`), which analysts already know.
+
+use std::fmt;
+
+use automerge::ScalarValue;
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
+use serde::{Deserialize, Serialize};
+
+use crate::form::QuestionType;
+
+/// One GPS point.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GeoPoint {
+    /// Latitude in decimal degrees, -90 to 90.
+    pub lat: f64,
+    /// Longitude in decimal degrees, -180 to 180.
+    pub lon: f64,
+    /// Altitude in metres.
+    #[serde(default)]
+    pub altitude: f64,
+    /// Accuracy in metres.
+    #[serde(default)]
+    pub accuracy: f64,
+}
+
+impl GeoPoint {
+    fn encode(&self) -> String {
+        format!(
+            "{} {} {} {}",
+            self.lat, self.lon, self.altitude, self.accuracy
+        )
+    }
+
+    fn decode(text: &str) -> Option<GeoPoint> {
+        let mut parts = text.split_whitespace().map(str::parse::<f64>);
+        let lat = parts.next()?.ok()?;
+        let lon = parts.next()?.ok()?;
+        let altitude = parts.next().unwrap_or(Ok(0.0)).ok()?;
+        let accuracy = parts.next().unwrap_or(Ok(0.0)).ok()?;
+        let point = GeoPoint {
+            lat,
+            lon,
+            altitude,
+            accuracy,
+        };
+        point.is_valid().then_some(point)
+    }
+
+    fn is_valid(&self) -> bool {
+        (-90.0..=90.0).contains(&self.lat)
+            && (-180.0..=180.0).contains(&self.lon)
+            && self.altitude.is_finite()
+            && self.accuracy.is_finite()
+            && self.accuracy >= 0.0
+    }
+}
+
+/// An answer, typed by the question it answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum Value {
+    /// Free text, a barcode, or a media file name.
+    Text(String),
+    /// A whole number.
+    Integer(i64),
+    /// A decimal number (always finite).
+    Decimal(f64),
+    /// A yes/no answer (acknowledge).
+    Boolean(bool),
+    /// A calendar date.
+    Date(NaiveDate),
+    /// A time of day.
+    Time(NaiveTime),
+    /// A date and time with its offset.
+    DateTime(DateTime<FixedOffset>),
+    /// One choice code (select_one).
+    Choice(String),
+    /// Several choice codes, in the order chosen (select_multiple, rank).
+    Choices(Vec<String>),
+    /// One GPS point.
+    GeoPoint(GeoPoint),
+    /// A line of GPS points.
+    GeoTrace(Vec<GeoPoint>),
+    /// A polygon of GPS points.
+    GeoShape(Vec<GeoPoint>),
+}
+
+/// Why a value does not fit a question.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{reason}")]
+pub struct ValueError {
+    /// What is wrong, in words for the person who entered it.
+    pub reason: String,
+}
+
+impl ValueError {
+    fn new(reason: impl Into<String>) -> Self {
+        ValueError {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Value {
+    /// The name of the value's kind, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Text(_) => "text",
+            Value::Integer(_) => "integer",
+            Value::Decimal(_) => "decimal",
+            Value::Boolean(_) => "boolean",
+            Value::Date(_) => "date",
+            Value::Time(_) => "time",
+            Value::DateTime(_) => "dateTime",
+            Value::Choice(_) => "choice",
+            Value::Choices(_) => "choices",
+            Value::GeoPoint(_) => "geopoint",
+            Value::GeoTrace(_) => "geotrace",
+            Value::GeoShape(_) => "geoshape",
+        }
+    }
+
+    /// Checks that the value fits a question of type `kind`, and returns it in the canonical
+    /// shape for that type (an integer given for a decimal question becomes a decimal).
+    pub fn conform(self, kind: &QuestionType) -> Result<Value, ValueError> {
+        use QuestionType as Q;
+        let value = match (kind, self) {
+            (Q::Note, _) => return Err(ValueError::new("a note takes no answer")),
+            (
+                Q::Text
+                | Q::Barcode
+                | Q::Image
+                | Q::Audio
+                | Q::Video
+                | Q::File
+                | Q::Audit
+                | Q::DeviceId
+                | Q::Username
+                | Q::PhoneNumber
+                | Q::Email,
+                Value::Text(t),
+            ) => Value::Text(t),
+            (Q::Integer, Value::Integer(i)) => Value::Integer(i),
+            (Q::Decimal, Value::Decimal(d)) => Value::Decimal(d),
+            (Q::Decimal, Value::Integer(i)) => Value::Decimal(i as f64),
+            (Q::Range, v @ (Value::Integer(_) | Value::Decimal(_))) => v,
+            (Q::Calculate | Q::Hidden, v @ (Value::Text(_) | Value::Integer(_))) => v,
+            (Q::Calculate | Q::Hidden, v @ (Value::Decimal(_) | Value::Boolean(_))) => v,
+            (Q::Acknowledge, Value::Boolean(b)) => Value::Boolean(b),
+            (Q::Date | Q::Today, Value::Date(d)) => Value::Date(d),
+            (Q::Time, Value::Time(t)) => Value::Time(t),
+            (Q::DateTime | Q::Start | Q::End, Value::DateTime(t)) => Value::DateTime(t),
+            (Q::SelectOne { .. } | Q::SelectOneFromFile { .. }, Value::Choice(c)) => {
+                check_code(&c)?;
+                Value::Choice(c)
+            }
+            (
+                Q::SelectMultiple { .. } | Q::SelectMultipleFromFile { .. } | Q::Rank { .. },
+                Value::Choices(cs),
+            ) => {
+                for (i, c) in cs.iter().enumerate() {
+                    check_code(c)?;
+                    if cs[..i].contains(c) {
+                        return Err(ValueError::new(format!("choice `{c}` is given twice")));
+                    }
+                }
+                Value::Choices(cs)
+            }
+            (Q::GeoPoint, Value::GeoPoint(p)) => Value::GeoPoint(p),
+            (Q::GeoTrace, Value::GeoTrace(ps)) if ps.len() >= 2 => Value::GeoTrace(ps),
+            (Q::GeoShape, Value::GeoShape(ps)) if ps.len() >= 3 => Value::GeoShape(ps),
+            (Q::GeoTrace, Value::GeoTrace(_)) => {
+                return Err(ValueError::new("a geotrace needs at least 2 points"));
+            }
+            (Q::GeoShape, Value::GeoShape(_)) => {
+                return Err(ValueError::new("a geoshape needs at least 3 points"));
+            }
+            (kind, value) => {
+                return Err(ValueError::new(format!(
+                    "a {} question takes no {} value",
+                    kind.xlsform_name(),
+                    value.kind()
+                )));
+            }
+        };
+        value.check_finite()?;
+        Ok(value)
+    }
+
+    fn check_finite(&self) -> Result<(), ValueError> {
+        let points: &[GeoPoint] = match self {
+            Value::Decimal(d) if !d.is_finite() => {
+                return Err(ValueError::new("a decimal must be a finite number"));
+            }
+            Value::GeoPoint(p) => std::slice::from_ref(p),
+            Value::GeoTrace(ps) | Value::GeoShape(ps) => ps,
+            _ => return Ok(()),
+        };
+        match points.iter().find(|p| !p.is_valid()) {
+            Some(p) => Err(ValueError::new(format!(
+                "({}, {}) is not a GPS position: latitude must be within ±90, longitude within ±180",
+                p.lat, p.lon
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The Automerge scalar that stores this value in a document.
+    pub(crate) fn to_scalar(&self) -> ScalarValue {
+        match self {
+            Value::Text(t) | Value::Choice(t) => ScalarValue::Str(t.as_str().into()),
+            Value::Integer(i) => ScalarValue::Int(*i),
+            Value::Decimal(d) => ScalarValue::F64(*d),
+            Value::Boolean(b) => ScalarValue::Boolean(*b),
+            Value::Date(_) | Value::Time(_) | Value::DateTime(_) => {
+                ScalarValue::Str(self.to_odk_string().into())
+            }
+            Value::Choices(cs) => ScalarValue::Str(cs.join(" ").into()),
+            Value::GeoPoint(p) => ScalarValue::Str(p.encode().into()),
+            Value::GeoTrace(ps) | Value::GeoShape(ps) => ScalarValue::Str(encode_points(ps).into()),
+        }
+    }
+
+    /// Reads a stored scalar back as a value of the question's type.
+    ///
+    /// Returns `None` when the stored scalar does not fit the type, which can only happen if
+    /// a document was written by something other than Terrain; callers report it.
+    pub(crate) fn from_scalar(scalar: &ScalarValue, kind: &QuestionType) -> Option<Value> {
+        use QuestionType as Q;
+        let text = match scalar {
+            ScalarValue::Str(s) => Some(s.as_str()),
+            _ => None,
+        };
+        let value = match (kind, scalar) {
+            (Q::Integer | Q::Range | Q::Calculate | Q::Hidden, ScalarValue::Int(i)) => {
+                Value::Integer(*i)
+            }
+            (Q::Decimal | Q::Range | Q::Calculate | Q::Hidden, ScalarValue::F64(d)) => {
+                Value::Decimal(*d)
+            }
+            (Q::Acknowledge | Q::Calculate | Q::Hidden, ScalarValue::Boolean(b)) => {
+                Value::Boolean(*b)
+            }
+            (Q::Date | Q::Today, _) => Value::Date(text?.parse().ok()?),
+            (Q::Time, _) => Value::Time(text?.parse().ok()?),
+            (Q::DateTime | Q::Start | Q::End, _) => {
+                Value::DateTime(DateTime::parse_from_rfc3339(text?).ok()?)
+            }
+            (Q::SelectOne { .. } | Q::SelectOneFromFile { .. }, _) => {
+                Value::Choice(text?.to_owned())
+            }
+            (Q::SelectMultiple { .. } | Q::SelectMultipleFromFile { .. } | Q::Rank { .. }, _) => {
+                Value::Choices(text?.split_whitespace().map(str::to_owned).collect())
+            }
+            (Q::GeoPoint, _) => Value::GeoPoint(GeoPoint::decode(text?)?),
+            (Q::GeoTrace, _) => Value::GeoTrace(decode_points(text?)?),
+            (Q::GeoShape, _) => Value::GeoShape(decode_points(text?)?),
+            (Q::Note, _) => return None,
+            (_, ScalarValue::Str(s)) => Value::Text(s.to_string()),
+            _ => return None,
+        };
+        Some(value)
+    }
+
+    /// The value as ODK writes it in submissions and as XLSForm expressions see it.
+    pub fn to_odk_string(&self) -> String {
+        match self {
+            Value::Text(t) | Value::Choice(t) => t.clone(),
+            Value::Integer(i) => i.to_string(),
+            Value::Decimal(d) => d.to_string(),
+            Value::Boolean(b) => if *b { "OK" } else { "" }.to_owned(),
+            Value::Date(d) => d.format("%Y-%m-%d").to_string(),
+            Value::Time(t) => t.format("%H:%M:%S%.3f").to_string(),
+            Value::DateTime(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
+            Value::Choices(cs) => cs.join(" "),
+            Value::GeoPoint(p) => p.encode(),
+            Value::GeoTrace(ps) | Value::GeoShape(ps) => encode_points(ps),
+        }
+    }
+
+    /// The value as plain JSON: what analysts see in JSON exports.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Integer(i) => J::from(*i),
+            Value::Decimal(d) => J::from(*d),
+            Value::Boolean(b) => J::from(*b),
+            Value::Choices(cs) => J::from(cs.clone()),
+            Value::GeoPoint(p) => point_json(p),
+            Value::GeoTrace(ps) | Value::GeoShape(ps) => {
+                J::Array(ps.iter().map(point_json).collect())
+            }
+            _ => J::from(self.to_odk_string()),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_odk_string())
+    }
+}
+
+fn point_json(p: &GeoPoint) -> serde_json::Value {
+    serde_json::json!({"lat": p.lat, "lon": p.lon, "altitude": p.altitude, "accuracy": p.accuracy})
+}
+
+fn check_code(code: &str) -> Result<(), ValueError> {
+    if code.is_empty() || code.contains(char::is_whitespace) {
+        return Err(ValueError::new(format!(
+            "`{code}` is not a choice code: codes are non-empty and contain no spaces"
+        )));
+    }
+    Ok(())
+}
+
+fn encode_points(points: &[GeoPoint]) -> String {
+    points
+        .iter()
+        .map(GeoPoint::encode)
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+fn decode_points(text: &str) -> Option<Vec<GeoPoint>> {
+    text.split(';')
+        .filter(|p| !p.trim().is_empty())
+        .map(GeoPoint::decode)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(value: Value, kind: QuestionType) {
+        let value = value.conform(&kind).unwrap();
+        let back = Value::from_scalar(&value.to_scalar(), &kind).unwrap();
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_its_scalar() {
+        let p = GeoPoint {
+            lat: 12.3,
+            lon: -0.41,
+            altitude: 290.5,
+            accuracy: 4.0,
+        };
+        roundtrip(Value::Text("Béguédo".into()), QuestionType::Text);
+        roundtrip(Value::Integer(-4), QuestionType::Integer);
+        roundtrip(Value::Decimal(2.5), QuestionType::Decimal);
+        roundtrip(Value::Boolean(true), QuestionType::Acknowledge);
+        roundtrip(
+            Value::Date("2026-11-28".parse().unwrap()),
+            QuestionType::Date,
+        );
+        roundtrip(Value::Time("07:30:00".parse().unwrap()), QuestionType::Time);
+        roundtrip(
+            Value::DateTime(DateTime::parse_from_rfc3339("2026-11-28T07:30:00.250+01:00").unwrap()),
+            QuestionType::DateTime,
+        );
+        let list = || "l".to_string();
+        roundtrip(
+            Value::Choice("zai".into()),
+            QuestionType::SelectOne {
+                list: list(),
+                or_other: false,
+            },
+        );
+        roundtrip(
+            Value::Choices(vec!["zai".into(), "demi_lune".into()]),
+            QuestionType::SelectMultiple {
+                list: list(),
+                or_other: false,
+            },
+        );
+        roundtrip(Value::GeoPoint(p), QuestionType::GeoPoint);
+        roundtrip(Value::GeoTrace(vec![p, p]), QuestionType::GeoTrace);
+        roundtrip(Value::GeoShape(vec![p, p, p]), QuestionType::GeoShape);
+    }
+
+    #[test]
+    fn wrong_kinds_and_bad_values_are_refused_with_a_reason() {
+        let err = Value::Text("x".into())
+            .conform(&QuestionType::Integer)
+            .unwrap_err();
+        assert_eq!(err.reason, "a integer question takes no text value");
+        assert!(
+            Value::Decimal(f64::NAN)
+                .conform(&QuestionType::Decimal)
+                .is_err()
+        );
+        let far = GeoPoint {
+            lat: 95.0,
+            lon: 0.0,
+            altitude: 0.0,
+            accuracy: 0.0,
+        };
+        assert!(
+            Value::GeoPoint(far)
+                .conform(&QuestionType::GeoPoint)
+                .is_err()
+        );
+        let sm = QuestionType::SelectMultiple {
+            list: "l".into(),
+            or_other: false,
+        };
+        assert!(
+            Value::Choices(vec!["a".into(), "a".into()])
+                .conform(&sm)
+                .is_err()
+        );
+        assert!(Value::Choices(vec!["a b".into()]).conform(&sm).is_err());
+        assert!(
+            Value::Text("x".into())
+                .conform(&QuestionType::Note)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn integers_are_accepted_for_decimals() {
+        assert_eq!(
+            Value::Integer(3).conform(&QuestionType::Decimal),
+            Ok(Value::Decimal(3.0))
+        );
+    }
+}
