@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::StoreError;
+use super::{StoreError, schema};
 
 /// How long a connection waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -21,6 +21,14 @@ const MAX_IDLE_READERS: usize = 4;
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Refuse a newer database before anything (even the journal mode) writes to it.
+    let found = schema::version(&conn)?;
+    if found > schema::LATEST {
+        return Err(StoreError::NewerDatabase {
+            found,
+            supported: schema::LATEST,
+        });
+    }
     // WAL lets readers work while the writer writes; `synchronous = FULL` syncs the WAL at
     // every commit, so an Ok survives power loss, not only a killed process.
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;

@@ -447,15 +447,7 @@ impl Store {
             .ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
         let form = self.cached_form(&tx, &row.form_id, &row.form_version)?;
         let index = FormIndex::new(&form);
-        // The cached document is only trusted if it is exactly what is on disk: another
-        // process may have written the file since.
-        let cached = docs.take(survey_id).and_then(|mut doc| {
-            (documents::encode_heads(&doc.heads()) == row.heads).then_some(doc)
-        });
-        let mut doc = match cached {
-            Some(doc) => doc,
-            None => documents::load(&tx, survey_id)?,
-        };
+        let mut doc = checkout(&tx, docs, survey_id, &row)?;
         doc.set_actor(self.actor.clone());
         let before = doc.heads();
         let output = match edit(&mut doc, &index) {
@@ -559,6 +551,23 @@ impl Store {
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         f(&self.lock_writer().conn)
+    }
+}
+
+/// The document of a survey for writing: the cached one if it is exactly what is on disk
+/// (another process may have written the file since), else loaded from disk.
+fn checkout(
+    conn: &Connection,
+    docs: &mut DocCache,
+    survey_id: &str,
+    row: &documents::DocRow,
+) -> Result<SurveyDoc, StoreError> {
+    let cached = docs
+        .take(survey_id)
+        .and_then(|mut doc| (documents::encode_heads(&doc.heads()) == row.heads).then_some(doc));
+    match cached {
+        Some(doc) => Ok(doc),
+        None => documents::load(conn, survey_id),
     }
 }
 
