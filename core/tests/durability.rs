@@ -1,5 +1,7 @@
 //! Durability: a child process writes in a loop and reports each write acknowledged by the
 //! store; it is SIGKILLed at random moments, and every acknowledged write must be on disk.
+// Tests may unwrap and panic: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

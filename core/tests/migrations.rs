@@ -1,4 +1,6 @@
 //! Schema migrations: from an empty file, from every earlier version, and refusal of newer files.
+// Tests may unwrap and panic: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

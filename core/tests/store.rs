@@ -1,4 +1,6 @@
 //! The store against real SQLite files: writes, reads, queries, merges and bad input.
+// Tests may unwrap and panic: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -42,6 +42,8 @@ pub struct Form {
 /// One entry of a form's tree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "node", rename_all = "snake_case")]
+// Most nodes are questions, so boxing the large variant would save nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Node {
     /// A question (including notes, calculations and metadata).
     Question(Question),

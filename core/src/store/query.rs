@@ -101,8 +101,11 @@ pub fn list(conn: &Connection, query: &SurveyQuery) -> Result<Vec<SurveySummary>
     if let Some(since) = query.updated_since {
         filter("updated_at >= ?", Box::new(since.timestamp_millis()));
     }
-    if let Some(conflicts) = query.has_conflicts {
-        filter("has_conflicts = ?", Box::new(conflicts));
+    // A literal, not a parameter, so that SQLite can use the partial index on conflicts.
+    match query.has_conflicts {
+        Some(true) => clauses.push("has_conflicts = 1"),
+        Some(false) => clauses.push("has_conflicts = 0"),
+        None => {}
     }
     let filter = if clauses.is_empty() {
         String::new()

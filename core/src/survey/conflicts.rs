@@ -96,10 +96,10 @@ pub(crate) fn has_conflicts(doc: &AutoCommit, obj: &ObjId) -> Result<bool, Docum
         if all.len() > 1 {
             return Ok(true);
         }
-        if let Some((automerge::Value::Object(_), child)) = all.into_iter().next() {
-            if has_conflicts(doc, &child)? {
-                return Ok(true);
-            }
+        if let Some((automerge::Value::Object(_), child)) = all.into_iter().next()
+            && has_conflicts(doc, &child)?
+        {
+            return Ok(true);
         }
     }
     Ok(false)

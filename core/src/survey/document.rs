@@ -508,7 +508,8 @@ fn answers_skeleton(
 }
 
 fn commit_options(now: DateTime<Utc>) -> CommitOptions {
-    CommitOptions::default().with_time(now.timestamp_millis())
+    // Whole seconds: finer times would add bytes to every change for no use to anyone.
+    CommitOptions::default().with_time(now.timestamp())
 }
 
 /// The top-level map `key`, which must exist exactly once.

@@ -72,7 +72,7 @@ impl SurveyDoc {
                 } else {
                     actor
                 },
-                at: DateTime::from_timestamp_millis(time),
+                at: DateTime::from_timestamp(time, 0),
                 value,
                 author: None,
             });

@@ -143,5 +143,12 @@ pub enum DocumentError {
     WrongSurvey,
     /// Automerge refused an operation or the bytes.
     #[error("the survey document could not be processed: {0}")]
-    Automerge(#[from] automerge::AutomergeError),
+    Automerge(Box<automerge::AutomergeError>),
+}
+
+impl From<automerge::AutomergeError> for DocumentError {
+    fn from(e: automerge::AutomergeError) -> Self {
+        // Boxed: Automerge's error is large, and every Result in the store would carry it.
+        DocumentError::Automerge(Box::new(e))
+    }
 }

@@ -1,5 +1,5 @@
 //! Shared fixtures for terrain-core's integration tests.
-#![allow(dead_code, missing_docs)]
+#![allow(dead_code, missing_docs, clippy::expect_used)]
 
 use std::path::Path;
 

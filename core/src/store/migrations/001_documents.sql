@@ -38,6 +38,7 @@ CREATE TABLE surveys (
 CREATE INDEX surveys_by_form ON surveys (form_id, status, updated_at);
 CREATE INDEX surveys_by_enumerator ON surveys (created_by, updated_at);
 CREATE INDEX surveys_by_update ON surveys (updated_at);
+CREATE INDEX surveys_conflicted ON surveys (updated_at) WHERE has_conflicts = 1;
 
 -- Changes appended since the snapshot; folded into it by compaction.
 CREATE TABLE survey_chunks (
