@@ -9,6 +9,7 @@ pub mod store;
 pub mod survey;
 pub mod value;
 
+pub use automerge::ChangeHash;
 pub use form::Form;
 pub use identity::{Author, Role};
 pub use store::{Store, StoreError, SurveyQuery};

@@ -381,3 +381,118 @@ fn the_store_is_shared_between_threads() {
         80
     );
 }
+
+#[test]
+fn finalize_compacts_the_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.db");
+    let store = store_at(&path, enumerator());
+    let id = store.create_survey("household", "2026110101").unwrap();
+    for i in 0..5 {
+        store
+            .set_answer(&id, &p("hh_size"), Value::Integer(i + 1))
+            .unwrap();
+    }
+    store.finalize(&id).unwrap();
+    let chunks: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM survey_chunks WHERE survey_id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(chunks, 0);
+    assert_eq!(store.survey(&id).unwrap().meta.status, Status::Finalized);
+}
+
+#[test]
+fn the_feed_lists_each_survey_once_at_its_latest_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_at(&dir.path().join("phone.db"), enumerator());
+    let a = store.create_survey("household", "2026110101").unwrap();
+    let b = store.create_survey("household", "2026110101").unwrap();
+    store
+        .set_answer(&a, &p("village"), text("Faranah"))
+        .unwrap();
+    let feed = store.feed(0, 100).unwrap();
+    let ids: Vec<_> = feed.iter().map(|e| e.summary.survey_id.clone()).collect();
+    assert_eq!(ids, vec![b.clone(), a.clone()]);
+    let since = feed[0].change_seq;
+    let later = store.feed(since, 100).unwrap();
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].summary.survey_id, a);
+    assert!(store.feed(later[0].change_seq, 100).unwrap().is_empty());
+}
+
+#[test]
+fn sync_bookkeeping_tracks_what_the_server_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let phone = store_at(&dir.path().join("phone.db"), enumerator());
+    let server = store_at(&dir.path().join("server.db"), supervisor());
+    let id = phone.create_survey("household", "2026110101").unwrap();
+    phone
+        .set_answer(&id, &p("village"), text("Kouroussa"))
+        .unwrap();
+
+    let pending = phone.pending_pushes(100).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert!(pending[0].acked.is_empty());
+    server.merge(&id, &pending[0].changes).unwrap();
+    phone
+        .mark_acked(&[(id.clone(), pending[0].heads.clone())])
+        .unwrap();
+    assert_eq!(phone.pending_count().unwrap(), 0);
+
+    // Only what came after the acknowledgement travels next time.
+    phone
+        .set_answer(&id, &p("hh_size"), Value::Integer(4))
+        .unwrap();
+    let pending = phone.pending_pushes(100).unwrap();
+    assert_eq!(pending[0].acked, server.heads(&id).unwrap());
+    assert!(
+        pending[0].changes.len() < 300,
+        "one small change, got {} bytes",
+        pending[0].changes.len()
+    );
+    server.merge(&id, &pending[0].changes).unwrap();
+
+    // The server's own edit comes back; applying it moves the cursor and leaves nothing dirty.
+    server
+        .set_answer(&id, &p("head_name"), text("Fanta Camara"))
+        .unwrap();
+    let pulled = terrain_core::store::RemoteChanges {
+        survey_id: id.clone(),
+        changes: server.changes_after(&id, &pending[0].heads).unwrap(),
+        server_heads: server.heads(&id).unwrap(),
+    };
+    let outcomes = phone
+        .apply_pulled("https://relay.example", &[pulled], Some(42))
+        .unwrap();
+    assert!(outcomes[0].is_ok());
+    assert_eq!(phone.sync_cursor("https://relay.example").unwrap(), 42);
+    assert_eq!(phone.pending_count().unwrap(), 0);
+    assert_eq!(phone.heads(&id).unwrap(), server.heads(&id).unwrap());
+    let history = phone.history(&id, &p("head_name")).unwrap();
+    assert!(history[0].received_at.is_some());
+}
+
+#[test]
+fn a_batch_merge_keeps_good_items_when_one_is_bad() {
+    let dir = tempfile::tempdir().unwrap();
+    let phone = store_at(&dir.path().join("phone.db"), enumerator());
+    let tablet = store_at(&dir.path().join("tablet.db"), supervisor());
+    let a = phone.create_survey("household", "2026110101").unwrap();
+    let b = phone.create_survey("household", "2026110101").unwrap();
+    let items = vec![
+        (a.clone(), phone.document_bytes(&a).unwrap()),
+        ("bogus".to_string(), b"garbage".to_vec()),
+        (b.clone(), phone.document_bytes(&b).unwrap()),
+    ];
+    let outcomes = tablet.merge_batch(&items).unwrap();
+    assert!(outcomes[0].is_ok() && outcomes[1].is_err() && outcomes[2].is_ok());
+    assert_eq!(tablet.list(&SurveyQuery::default()).unwrap().len(), 2);
+    // Replaying the same batch is harmless.
+    let again = tablet.merge_batch(&items).unwrap();
+    assert_eq!(again[0].as_ref().unwrap().new_changes, 0);
+}

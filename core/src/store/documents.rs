@@ -115,3 +115,11 @@ pub fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
     sorted.sort();
     sorted.iter().flat_map(|h| h.0).collect()
 }
+
+/// Heads from their stored form.
+pub fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
+    bytes
+        .chunks_exact(32)
+        .filter_map(|c| ChangeHash::try_from(c).ok())
+        .collect()
+}

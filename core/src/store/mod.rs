@@ -1,48 +1,43 @@
 //! The survey store: forms and survey documents in one SQLite file, safe across crashes.
 //!
 //! One writer connection (behind a mutex) and a pool of readers. Every write is one SQLite
-//! transaction that appends the Automerge change, updates the indexed metadata columns and
-//! the sync bookkeeping together, and compacts the document when its chunks have grown; so
-//! once a call returns `Ok`, the data survives a killed process or a power cut, and a failed
-//! call leaves nothing half-written.
+//! transaction that appends the Automerge change, updates the indexed metadata columns, the
+//! change feed and the sync bookkeeping together, and compacts the document when its chunks
+//! have grown (see [`writes`]); so once a call returns `Ok`, the data survives a killed
+//! process or a power cut, and a failed call leaves nothing half-written.
 
 mod cache;
 mod connection;
 mod documents;
 mod error;
+mod forms;
 mod query;
 pub mod schema;
+mod sync_state;
+mod writes;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use automerge::ActorId;
+use automerge::{ActorId, ChangeHash};
 use chrono::Utc;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 
 use self::cache::DocCache;
 use self::connection::ReaderPool;
 pub use self::error::StoreError;
-pub use self::query::{SurveyQuery, SurveySummary};
+use self::forms::FormCache;
+pub use self::forms::FormSummary;
+pub use self::query::{FeedEntry, SurveyQuery, SurveySummary};
+pub use self::sync_state::{PendingPush, RemoteChanges};
+use self::writes::{Origin, WriteCtx};
 use crate::form::{Form, FormIndex};
 use crate::identity::{Author, Role, new_actor};
 use crate::survey::{
     AnswerPath, Answers, Conflict, DocumentError, FieldEdit, Meta, Review, Status, SurveyDoc,
 };
 use crate::value::Value;
-
-/// A form as lists show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FormSummary {
-    /// The form id.
-    pub form_id: String,
-    /// The version.
-    pub version: String,
-    /// The title.
-    pub title: String,
-}
 
 /// A survey read in full.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -74,16 +69,7 @@ pub struct Store {
     actor: ActorId,
     writer: Mutex<Writer>,
     readers: ReaderPool,
-    forms: RwLock<HashMap<(String, String), Arc<Form>>>,
-}
-
-/// Where the change being written comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Origin {
-    /// An edit made through this store.
-    Local,
-    /// Changes from another replica.
-    Merge,
+    forms: FormCache,
 }
 
 #[derive(Debug)]
@@ -102,10 +88,7 @@ impl Store {
         let mut conn = connection::open_writer(&path)?;
         schema::migrate(&mut conn)?;
         let actor = new_actor();
-        conn.execute(
-            "INSERT INTO actors (actor, user_id, device_id, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![actor.to_hex_string(), author.user, author.device, author.role.as_str(), now_ms()],
-        )?;
+        insert_actor(&conn, &actor.to_hex_string(), &author)?;
         Ok(Store {
             readers: ReaderPool::new(path.clone()),
             path,
@@ -115,7 +98,7 @@ impl Store {
                 conn,
                 docs: DocCache::default(),
             }),
-            forms: RwLock::new(HashMap::new()),
+            forms: FormCache::default(),
         })
     }
 
@@ -134,76 +117,50 @@ impl Store {
         self.actor.to_hex_string()
     }
 
+    /// Every actor this store has written under, oldest first (all sessions of its owner).
+    pub fn own_actors(&self) -> Result<Vec<String>, StoreError> {
+        self.readers.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT actor FROM actors WHERE user_id = ?1 AND device_id = ?2 ORDER BY created_at, actor",
+            )?;
+            let rows = stmt.query_map([&self.author.user, &self.author.device], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
     /// Records that `actor` (hex) is `author`, so histories can name them. An actor is bound
     /// once: binding it to someone else is refused.
     pub fn register_actor(&self, actor: &str, author: &Author) -> Result<(), StoreError> {
         let writer = self.lock_writer();
-        let known = known_author(&writer.conn, actor)?;
-        match known {
+        match known_author(&writer.conn, actor)? {
             Some(known) if &known == author => Ok(()),
             Some(_) => Err(StoreError::ActorMismatch {
                 actor: actor.to_owned(),
             }),
-            None => {
-                writer.conn.execute(
-                    "INSERT INTO actors (actor, user_id, device_id, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![actor, author.user, author.device, author.role.as_str(), now_ms()],
-                )?;
-                Ok(())
-            }
+            None => insert_actor(&writer.conn, actor, author),
         }
+    }
+
+    /// Who an actor (hex) is, when this store knows it.
+    pub fn actor_author(&self, actor: &str) -> Result<Option<Author>, StoreError> {
+        self.readers.with(|conn| known_author(conn, actor))
     }
 
     /// Stores a form version. Storing the same definition again is harmless; a different
     /// definition under the same id and version is refused.
     pub fn save_form(&self, form: &Form) -> Result<(), StoreError> {
-        let definition = form.to_json();
-        let writer = self.lock_writer();
-        let existing: Option<String> = writer
-            .conn
-            .query_row(
-                "SELECT definition FROM forms WHERE form_id = ?1 AND version = ?2",
-                [&form.id, &form.version],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match existing {
-            Some(stored) if stored == definition => Ok(()),
-            Some(_) => Err(StoreError::FormVersionConflict {
-                form_id: form.id.clone(),
-                version: form.version.clone(),
-            }),
-            None => {
-                writer.conn.execute(
-                    "INSERT INTO forms (form_id, version, title, definition, saved_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![form.id, form.version, form.title, definition, now_ms()],
-                )?;
-                Ok(())
-            }
-        }
+        forms::save(&self.lock_writer().conn, form, now_ms())
     }
 
     /// A stored form version.
     pub fn form(&self, form_id: &str, version: &str) -> Result<Arc<Form>, StoreError> {
         self.readers
-            .with(|conn| self.cached_form(conn, form_id, version))
+            .with(|conn| self.forms.get(conn, form_id, version))
     }
 
     /// Every stored form version, by id then version.
     pub fn forms(&self) -> Result<Vec<FormSummary>, StoreError> {
-        self.readers.with(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT form_id, version, title FROM forms ORDER BY form_id, version",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok(FormSummary {
-                    form_id: r.get(0)?,
-                    version: r.get(1)?,
-                    title: r.get(2)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+        self.readers.with(forms::list)
     }
 
     /// Starts a survey of a stored form version and returns its id.
@@ -220,28 +177,22 @@ impl Store {
         answers: &Answers,
     ) -> Result<String, StoreError> {
         let survey_id = uuid::Uuid::new_v4().to_string();
-        let mut writer = self.lock_writer();
-        let Writer { conn, docs } = &mut *writer;
-        let form = self.cached_form(conn, form_id, version)?;
-        let now = Utc::now();
-        let mut doc = SurveyDoc::create(
-            &form,
-            &survey_id,
-            &self.author,
-            self.actor.clone(),
-            now,
-            answers,
-        )
-        .map_err(|source| StoreError::Document {
-            survey_id: survey_id.clone(),
-            source,
+        self.transaction(|tx, ctx| {
+            let form = ctx.forms.get(tx, form_id, version)?;
+            let doc = SurveyDoc::create(
+                &form,
+                &survey_id,
+                &self.author,
+                self.actor.clone(),
+                Utc::now(),
+                answers,
+            )
+            .map_err(|source| StoreError::Document {
+                survey_id: survey_id.clone(),
+                source,
+            })?;
+            writes::insert(tx, ctx, doc, &Origin::Local)
         })?;
-        let meta = doc.meta().map_err(|source| StoreError::Document {
-            survey_id: survey_id.clone(),
-            source,
-        })?;
-        insert_survey(conn, &meta, &mut doc, now.timestamp_millis())?;
-        docs.put(&survey_id, doc);
         Ok(survey_id)
     }
 
@@ -254,18 +205,14 @@ impl Store {
         value: Value,
     ) -> Result<bool, StoreError> {
         Ok(self
-            .write(survey_id, Origin::Local, |doc, form| {
-                doc.set_answer(form, path, value)
-            })?
+            .edit(survey_id, |doc, form| doc.set_answer(form, path, value))?
             .1)
     }
 
     /// Clears an answer. Returns whether there was one.
     pub fn clear_answer(&self, survey_id: &str, path: &AnswerPath) -> Result<bool, StoreError> {
         Ok(self
-            .write(survey_id, Origin::Local, |doc, form| {
-                doc.clear_answer(form, path)
-            })?
+            .edit(survey_id, |doc, form| doc.clear_answer(form, path))?
             .1)
     }
 
@@ -277,7 +224,7 @@ impl Store {
         index: Option<usize>,
     ) -> Result<usize, StoreError> {
         Ok(self
-            .write(survey_id, Origin::Local, |doc, form| {
+            .edit(survey_id, |doc, form| {
                 doc.add_repeat_instance(form, path, index)
             })?
             .0)
@@ -290,7 +237,7 @@ impl Store {
         path: &AnswerPath,
         index: usize,
     ) -> Result<(), StoreError> {
-        self.write(survey_id, Origin::Local, |doc, form| {
+        self.edit(survey_id, |doc, form| {
             doc.remove_repeat_instance(form, path, index)
         })?;
         Ok(())
@@ -304,26 +251,39 @@ impl Store {
         from: usize,
         to: usize,
     ) -> Result<(), StoreError> {
-        self.write(survey_id, Origin::Local, |doc, form| {
+        self.edit(survey_id, |doc, form| {
             doc.move_repeat_instance(form, path, from, to)
         })?;
         Ok(())
     }
 
     /// Marks a survey finalized: complete and ready to send.
+    ///
+    /// A finalized survey rarely changes again, so its document is compacted in the same
+    /// transaction.
     pub fn finalize(&self, survey_id: &str) -> Result<(), StoreError> {
-        self.write(survey_id, Origin::Local, |doc, _| {
-            doc.set_status(Status::Finalized)
-        })?;
-        Ok(())
+        self.transaction(|tx, ctx| {
+            writes::edit(
+                tx,
+                ctx,
+                survey_id,
+                Some(&self.actor),
+                &Origin::Local,
+                |doc, _| doc.set_status(Status::Finalized),
+            )?;
+            compact_in(tx, ctx, survey_id)
+        })
     }
 
     /// Makes a finalized survey a draft again, to edit it.
     pub fn reopen(&self, survey_id: &str) -> Result<(), StoreError> {
-        self.write(survey_id, Origin::Local, |doc, _| {
-            doc.set_status(Status::Draft)
-        })?;
+        self.edit(survey_id, |doc, _| doc.set_status(Status::Draft))?;
         Ok(())
+    }
+
+    /// Folds a survey's change chunks into its snapshot, in one transaction.
+    pub fn compact(&self, survey_id: &str) -> Result<(), StoreError> {
+        self.transaction(|tx, ctx| compact_in(tx, ctx, survey_id))
     }
 
     /// Reads a survey in full.
@@ -347,7 +307,14 @@ impl Store {
         self.readers.with(|conn| query::list(conn, query))
     }
 
-    /// Every edit of the answer at `path`, oldest first, with who made it when known.
+    /// The surveys written since change number `cursor`, oldest change first, at most
+    /// `limit`. Each survey appears once, at its latest change number.
+    pub fn feed(&self, cursor: u64, limit: u32) -> Result<Vec<FeedEntry>, StoreError> {
+        self.readers.with(|conn| query::feed(conn, cursor, limit))
+    }
+
+    /// Every edit of the answer at `path`, oldest first, with who made it and when this
+    /// store received it, when known.
     pub fn history(
         &self,
         survey_id: &str,
@@ -357,6 +324,7 @@ impl Store {
         self.readers.with(|conn| {
             for edit in &mut edits {
                 edit.author = known_author(conn, &edit.actor)?;
+                edit.received_at = received_at(conn, survey_id, &edit.change)?;
             }
             Ok(())
         })?;
@@ -380,105 +348,77 @@ impl Store {
         self.read(survey_id, |doc, _| Ok(doc.clone().save()))
     }
 
+    /// The changes of a survey that are not ancestors of `heads`, as change chunks.
+    pub fn changes_after(
+        &self,
+        survey_id: &str,
+        heads: &[ChangeHash],
+    ) -> Result<Vec<u8>, StoreError> {
+        self.read(survey_id, |doc, _| Ok(doc.clone().save_after(heads)))
+    }
+
+    /// A survey's current heads.
+    pub fn heads(&self, survey_id: &str) -> Result<Vec<ChangeHash>, StoreError> {
+        self.readers.with(|conn| {
+            let row = documents::row(conn, survey_id)?
+                .ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
+            Ok(documents::decode_heads(&row.heads))
+        })
+    }
+
     /// Merges bytes from another replica of a survey: change chunks for a survey this store
     /// has, or a whole document for one it does not have yet (its form must be stored).
     ///
     /// All or nothing: bytes that are malformed, belong to another survey, or build on
     /// changes this store lacks are refused and nothing is written.
     pub fn merge(&self, survey_id: &str, bytes: &[u8]) -> Result<MergeOutcome, StoreError> {
-        let doc_err = |source| StoreError::Document {
-            survey_id: survey_id.to_owned(),
-            source,
-        };
-        let exists =
-            self.lock_writer_conn(|conn| Ok(documents::row(conn, survey_id)?.is_some()))?;
-        if exists {
-            let (new_changes, _) =
-                self.write(survey_id, Origin::Merge, |doc, _| doc.merge_bytes(bytes))?;
-            return Ok(MergeOutcome {
-                created: false,
-                new_changes,
-            });
-        }
-        let mut doc = SurveyDoc::load(bytes).map_err(doc_err)?;
-        let meta = doc.meta().map_err(doc_err)?;
-        if meta.survey_id != survey_id {
-            return Err(doc_err(DocumentError::WrongSurvey));
-        }
-        let new_changes = doc.automerge_mut().get_changes(&[]).len();
-        let mut writer = self.lock_writer();
-        let Writer { conn, docs } = &mut *writer;
-        let form = self.cached_form(conn, &meta.form_id, &meta.form_version)?;
-        let index = FormIndex::new(&form);
-        let has_conflicts = !doc.conflicts(&index).map_err(doc_err)?.is_empty();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if documents::row(&tx, survey_id)?.is_some() {
-            // Another thread created it meanwhile: fall back to a merge into that one.
-            drop(tx);
-            drop(writer);
-            return self.merge(survey_id, bytes);
-        }
-        insert_survey(&tx, &meta, &mut doc, now_ms())?;
-        update_derived(&tx, survey_id, &mut doc, has_conflicts)?;
-        tx.commit()?;
-        docs.put(survey_id, doc);
-        Ok(MergeOutcome {
-            created: true,
-            new_changes,
+        self.transaction(|tx, ctx| writes::merge(tx, ctx, survey_id, bytes, &Origin::Replica))
+    }
+
+    /// Merges many surveys' bytes in one transaction (one disk sync for all). Each item
+    /// succeeds or fails on its own; a failed item leaves no trace.
+    pub fn merge_batch(
+        &self,
+        items: &[(String, Vec<u8>)],
+    ) -> Result<Vec<Result<MergeOutcome, StoreError>>, StoreError> {
+        self.transaction(|tx, ctx| {
+            let mut outcomes = Vec::with_capacity(items.len());
+            for (survey_id, bytes) in items {
+                outcomes.push(in_savepoint(tx, |sp| {
+                    writes::merge(sp, ctx, survey_id, bytes, &Origin::Replica)
+                })?);
+            }
+            Ok(outcomes)
         })
     }
 
-    /// Runs one edit of a survey as one transaction: load, edit, commit the Automerge change,
-    /// append it, update the metadata, compact if due. On any error nothing is written.
-    fn write<T>(
+    /// Applies one edit as its own transaction, under this store's actor.
+    fn edit<T>(
         &self,
         survey_id: &str,
-        origin: Origin,
         edit: impl FnOnce(&mut SurveyDoc, &FormIndex<'_>) -> Result<T, DocumentError>,
     ) -> Result<(T, bool), StoreError> {
-        let doc_err = |source| StoreError::Document {
-            survey_id: survey_id.to_owned(),
-            source,
-        };
+        self.transaction(|tx, ctx| {
+            writes::edit(tx, ctx, survey_id, Some(&self.actor), &Origin::Local, edit)
+        })
+    }
+
+    /// Runs `f` in one immediate transaction on the writer connection; commits if it
+    /// returns `Ok`, rolls back otherwise.
+    fn transaction<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>, &mut WriteCtx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut writer = self.lock_writer();
         let Writer { conn, docs } = &mut *writer;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row = documents::row(&tx, survey_id)?
-            .ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
-        let form = self.cached_form(&tx, &row.form_id, &row.form_version)?;
-        let index = FormIndex::new(&form);
-        let mut doc = checkout(&tx, docs, survey_id, &row)?;
-        doc.set_actor(self.actor.clone());
-        let before = doc.heads();
-        let output = match edit(&mut doc, &index) {
-            Ok(output) => output,
-            Err(source) => {
-                doc.rollback();
-                docs.put(survey_id, doc);
-                return Err(doc_err(source));
-            }
+        let mut ctx = WriteCtx {
+            docs,
+            forms: &self.forms,
         };
-        doc.commit(Utc::now());
-        let after = doc.heads();
-        if after == before {
-            docs.put(survey_id, doc);
-            return Ok((output, false));
-        }
-        documents::append_chunk(&tx, survey_id, &doc.save_after(&before))?;
-        // Local edits can only resolve conflicts, never create them; merges can do both.
-        let has_conflicts = match origin {
-            Origin::Local if !row.has_conflicts => false,
-            _ => !doc.conflicts(&index).map_err(doc_err)?.is_empty(),
-        };
-        update_derived(&tx, survey_id, &mut doc, has_conflicts)?;
-        let row = documents::row(&tx, survey_id)?
-            .ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
-        if documents::needs_compaction(&row) {
-            documents::compact(&tx, survey_id, &mut doc)?;
-        }
+        let output = f(&tx, &mut ctx)?;
         tx.commit()?;
-        docs.put(survey_id, doc);
-        Ok((output, true))
+        Ok(output)
     }
 
     /// Runs a read of one survey on a reader connection.
@@ -490,7 +430,7 @@ impl Store {
         self.readers.with(|conn| {
             let row = documents::row(conn, survey_id)?
                 .ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
-            let form = self.cached_form(conn, &row.form_id, &row.form_version)?;
+            let form = self.forms.get(conn, &row.form_id, &row.form_version)?;
             let doc = documents::load(conn, survey_id)?;
             read(&doc, &FormIndex::new(&form)).map_err(|source| StoreError::Document {
                 survey_id: survey_id.to_owned(),
@@ -499,130 +439,49 @@ impl Store {
         })
     }
 
-    fn cached_form(
-        &self,
-        conn: &Connection,
-        form_id: &str,
-        version: &str,
-    ) -> Result<Arc<Form>, StoreError> {
-        let key = (form_id.to_owned(), version.to_owned());
-        if let Some(form) = self
-            .forms
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
-            return Ok(form.clone());
-        }
-        let definition: String = conn
-            .query_row(
-                "SELECT definition FROM forms WHERE form_id = ?1 AND version = ?2",
-                [form_id, version],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::UnknownForm {
-                form_id: form_id.to_owned(),
-                version: version.to_owned(),
-            })?;
-        let form = Arc::new(
-            Form::from_json(&definition).map_err(|e| StoreError::CorruptForm {
-                form_id: form_id.to_owned(),
-                version: version.to_owned(),
-                reason: e.to_string(),
-            })?,
-        );
-        // Stored forms never change (a changed form is a new version), so caching is safe.
-        self.forms
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, form.clone());
-        Ok(form)
-    }
-
     fn lock_writer(&self) -> MutexGuard<'_, Writer> {
         // A panic while holding the lock cannot leave SQLite half-written (the transaction
         // rolls back on drop), and the cache is re-validated against disk on every use.
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
-    fn lock_writer_conn<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        f(&self.lock_writer().conn)
+/// Runs `f` in a savepoint: its writes are kept if it succeeds and undone if it fails. The
+/// item's error is returned as a value; only a failure of the savepoint itself is an `Err`.
+fn in_savepoint<T>(
+    tx: &Transaction<'_>,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<Result<T, StoreError>, StoreError> {
+    tx.execute_batch("SAVEPOINT item")?;
+    match f(tx) {
+        Ok(value) => {
+            tx.execute_batch("RELEASE item")?;
+            Ok(Ok(value))
+        }
+        Err(e) => {
+            tx.execute_batch("ROLLBACK TO item; RELEASE item")?;
+            Ok(Err(e))
+        }
     }
 }
 
-/// The document of a survey for writing: the cached one if it is exactly what is on disk
-/// (another process may have written the file since), else loaded from disk.
-fn checkout(
-    conn: &Connection,
-    docs: &mut DocCache,
-    survey_id: &str,
-    row: &documents::DocRow,
-) -> Result<SurveyDoc, StoreError> {
-    let cached = docs
-        .take(survey_id)
-        .and_then(|mut doc| (documents::encode_heads(&doc.heads()) == row.heads).then_some(doc));
-    match cached {
-        Some(doc) => Ok(doc),
-        None => documents::load(conn, survey_id),
+fn compact_in(tx: &Connection, ctx: &mut WriteCtx<'_>, survey_id: &str) -> Result<(), StoreError> {
+    let row = documents::row(tx, survey_id)?
+        .ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
+    if row.chunk_count == 0 {
+        return Ok(());
     }
-}
-
-fn insert_survey(
-    conn: &Connection,
-    meta: &Meta,
-    doc: &mut SurveyDoc,
-    now: i64,
-) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO surveys (survey_id, form_id, form_version, status, created_by, created_on, created_at,
-                              updated_at, heads, snapshot, dirty)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)",
-    )?
-    .execute(params![
-        meta.survey_id,
-        meta.form_id,
-        meta.form_version,
-        meta.status.as_str(),
-        meta.created_by,
-        meta.created_on,
-        meta.created_at.timestamp_millis(),
-        now,
-        documents::encode_heads(&doc.heads()),
-        doc.save(),
-    ])?;
+    let mut doc = writes::checkout(tx, ctx.docs, survey_id, &row)?;
+    documents::compact(tx, survey_id, &mut doc)?;
+    ctx.docs.put(survey_id, doc);
     Ok(())
 }
 
-/// Writes the columns derived from a survey's document, in the caller's transaction.
-fn update_derived(
-    conn: &Connection,
-    survey_id: &str,
-    doc: &mut SurveyDoc,
-    has_conflicts: bool,
-) -> Result<(), StoreError> {
-    let doc_err = |source| StoreError::Document {
-        survey_id: survey_id.to_owned(),
-        source,
-    };
-    let meta = doc.meta().map_err(doc_err)?;
-    let review = doc.review().map_err(doc_err)?;
-    conn.prepare_cached(
-        "UPDATE surveys SET status = ?2, updated_at = ?3, heads = ?4, review_status = ?5, has_conflicts = ?6,
-                            dirty = 1
-         WHERE survey_id = ?1",
-    )?
-    .execute(params![
-        survey_id,
-        meta.status.as_str(),
-        now_ms(),
-        documents::encode_heads(&doc.heads()),
-        review.status,
-        has_conflicts,
-    ])?;
+fn insert_actor(conn: &Connection, actor: &str, author: &Author) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO actors (actor, user_id, device_id, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![actor, author.user, author.device, author.role.as_str(), now_ms()],
+    )?;
     Ok(())
 }
 
@@ -641,6 +500,24 @@ fn known_author(conn: &Connection, actor: &str) -> Result<Option<Author>, StoreE
             role: role.parse::<Role>().ok()?,
         })
     }))
+}
+
+fn received_at(
+    conn: &Connection,
+    survey_id: &str,
+    change: &str,
+) -> Result<Option<chrono::DateTime<Utc>>, StoreError> {
+    let Ok(hash) = change.parse::<ChangeHash>() else {
+        return Ok(None);
+    };
+    let ms: Option<i64> = conn
+        .query_row(
+            "SELECT received_at FROM change_receipts WHERE survey_id = ?1 AND hash = ?2",
+            params![survey_id, hash.0.as_slice()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(ms.and_then(chrono::DateTime::from_timestamp_millis))
 }
 
 fn now_ms() -> i64 {

@@ -78,6 +78,29 @@ pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<SurveySummary> {
     })
 }
 
+/// A survey in the change feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeedEntry {
+    /// The survey's latest change number.
+    pub change_seq: u64,
+    /// Its metadata.
+    pub summary: SurveySummary,
+}
+
+/// The surveys written since change number `cursor`, in change order.
+pub fn feed(conn: &Connection, cursor: u64, limit: u32) -> Result<Vec<FeedEntry>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {SUMMARY_COLUMNS}, change_seq FROM surveys WHERE change_seq > ?1 ORDER BY change_seq LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(rusqlite::params![cursor as i64, limit], |row| {
+        Ok(FeedEntry {
+            summary: summary(row)?,
+            change_seq: row.get::<_, i64>(11)? as u64,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Runs `query` against the metadata columns.
 pub fn list(conn: &Connection, query: &SurveyQuery) -> Result<Vec<SurveySummary>, StoreError> {
     let mut clauses: Vec<&str> = Vec::new();

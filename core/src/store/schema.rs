@@ -13,6 +13,7 @@ use super::StoreError;
 pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_documents.sql"),
     include_str!("migrations/002_sync_state.sql"),
+    include_str!("migrations/003_change_feed.sql"),
 ];
 
 /// The schema version this code writes.

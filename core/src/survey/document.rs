@@ -103,6 +103,23 @@ impl SurveyDoc {
         SurveyDoc::from_automerge(doc)
     }
 
+    /// Builds a document from bytes another device sent (a saved document or change
+    /// chunks), parsing every chunk strictly after checking its framing; see
+    /// [`super::chunks`]. Missing dependencies are an error, never a partial document.
+    pub fn from_untrusted(bytes: &[u8]) -> Result<SurveyDoc, DocumentError> {
+        if bytes.len() > MAX_DOCUMENT_BYTES {
+            return Err(DocumentError::TooLarge { bytes: bytes.len() });
+        }
+        let changes = contain(|| super::chunks::changes(bytes))??;
+        let mut doc = AutoCommit::new();
+        contain(|| doc.apply_changes(changes))??;
+        let missing = doc.get_missing_deps(&[]);
+        if !missing.is_empty() {
+            return Err(DocumentError::MissingDependencies(missing.len()));
+        }
+        SurveyDoc::from_automerge(doc)
+    }
+
     fn from_automerge(doc: AutoCommit) -> Result<SurveyDoc, DocumentError> {
         let meta = single_map(&doc, "meta")?;
         let answers = single_map(&doc, "answers")?;

@@ -21,8 +21,10 @@ pub struct FieldEdit {
     pub change: String,
     /// The Automerge actor (hex) that made it; the store maps it to a person and device.
     pub actor: String,
-    /// When, by the editing device's clock.
+    /// When, by the editing device's clock (often wrong in the field).
     pub at: Option<DateTime<Utc>>,
+    /// When this store received the change, by its own clock; `None` until a store fills it.
+    pub received_at: Option<DateTime<Utc>>,
     /// The value written, or `None` when the answer was cleared.
     pub value: Option<Answer>,
     /// Who the actor is, when the store knows it.
@@ -75,6 +77,7 @@ impl SurveyDoc {
                 at: DateTime::from_timestamp(time, 0),
                 value,
                 author: None,
+                received_at: None,
             });
         }
         Ok(edits)

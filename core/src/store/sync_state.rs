@@ -1,0 +1,139 @@
+//! What a device owes the server and what the server has acknowledged: the store side of
+//! sync. The bookkeeping lives in the `surveys` rows (`acked_heads`, `dirty`) and in
+//! `sync_cursors`, so it changes in the same transactions as the documents.
+
+use automerge::ChangeHash;
+use rusqlite::{OptionalExtension, params};
+
+use super::writes::{self, Origin};
+use super::{MergeOutcome, Store, StoreError, documents, in_savepoint};
+
+/// The changes of one survey that the server has not acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingPush {
+    /// The survey.
+    pub survey_id: String,
+    /// Its form.
+    pub form_id: String,
+    /// Its form version.
+    pub form_version: String,
+    /// The heads the server acknowledged last (empty if it never saw the survey).
+    pub acked: Vec<ChangeHash>,
+    /// The heads after these changes.
+    pub heads: Vec<ChangeHash>,
+    /// The changes after `acked`, as change chunks.
+    pub changes: Vec<u8>,
+}
+
+/// Changes of one survey received from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteChanges {
+    /// The survey.
+    pub survey_id: String,
+    /// The changes, as change chunks.
+    pub changes: Vec<u8>,
+    /// The server's heads for the survey, which it holds durably.
+    pub server_heads: Vec<ChangeHash>,
+}
+
+impl Store {
+    /// Up to `limit` surveys with changes the server has not acknowledged, oldest first,
+    /// each with exactly the changes after its acknowledged heads.
+    pub fn pending_pushes(&self, limit: u32) -> Result<Vec<PendingPush>, StoreError> {
+        let rows: Vec<(String, String, String, Option<Vec<u8>>, Vec<u8>)> =
+            self.readers.with(|conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT survey_id, form_id, form_version, acked_heads, heads FROM surveys
+                 WHERE dirty = 1 ORDER BY change_seq LIMIT ?1",
+                )?;
+                let rows = stmt.query_map([limit], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })?;
+        rows.into_iter()
+            .map(|(survey_id, form_id, form_version, acked, heads)| {
+                let acked = acked
+                    .map(|a| documents::decode_heads(&a))
+                    .unwrap_or_default();
+                let changes = self.changes_after(&survey_id, &acked)?;
+                Ok(PendingPush {
+                    survey_id,
+                    form_id,
+                    form_version,
+                    acked,
+                    heads: documents::decode_heads(&heads),
+                    changes,
+                })
+            })
+            .collect()
+    }
+
+    /// How many surveys have changes the server has not acknowledged.
+    pub fn pending_count(&self) -> Result<u64, StoreError> {
+        self.readers.with(|conn| {
+            let count: i64 =
+                conn.query_row("SELECT count(*) FROM surveys WHERE dirty = 1", [], |r| {
+                    r.get(0)
+                })?;
+            Ok(count.max(0) as u64)
+        })
+    }
+
+    /// Records that the server durably holds each survey at the given heads.
+    pub fn mark_acked(&self, acks: &[(String, Vec<ChangeHash>)]) -> Result<(), StoreError> {
+        self.transaction(|tx, _| {
+            for (survey_id, heads) in acks {
+                writes::set_acked(tx, survey_id, heads)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Applies changes pulled from `server` and, in the same transaction, moves this
+    /// device's cursor in the server's feed to `cursor`. Each survey succeeds or fails on
+    /// its own (for example missing dependencies); the cursor moves only if all succeeded,
+    /// so a failed survey is pulled again.
+    pub fn apply_pulled(
+        &self,
+        server: &str,
+        items: &[RemoteChanges],
+        cursor: Option<u64>,
+    ) -> Result<Vec<Result<MergeOutcome, StoreError>>, StoreError> {
+        self.transaction(|tx, ctx| {
+            let mut outcomes = Vec::with_capacity(items.len());
+            for item in items {
+                let origin = Origin::Server {
+                    heads: item.server_heads.clone(),
+                };
+                outcomes.push(in_savepoint(tx, |sp| {
+                    writes::merge(sp, ctx, &item.survey_id, &item.changes, &origin)
+                })?);
+            }
+            if let Some(cursor) = cursor
+                && outcomes.iter().all(Result::is_ok)
+            {
+                tx.execute(
+                    "INSERT INTO sync_cursors (server, cursor) VALUES (?1, ?2)
+                     ON CONFLICT (server) DO UPDATE SET cursor = excluded.cursor",
+                    params![server, cursor as i64],
+                )?;
+            }
+            Ok(outcomes)
+        })
+    }
+
+    /// This device's position in `server`'s change feed (0 before the first sync).
+    pub fn sync_cursor(&self, server: &str) -> Result<u64, StoreError> {
+        self.readers.with(|conn| {
+            let cursor: Option<i64> = conn
+                .query_row(
+                    "SELECT cursor FROM sync_cursors WHERE server = ?1",
+                    [server],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(cursor.unwrap_or(0).max(0) as u64)
+        })
+    }
+}

@@ -1,0 +1,226 @@
+//! The one path every change to a survey takes: inside a transaction, check out the
+//! document, apply the edit or merge, append the change chunk, and update the metadata
+//! columns, the change feed, the receipts and the sync bookkeeping together.
+
+use automerge::{ActorId, ChangeHash};
+use chrono::Utc;
+use rusqlite::{Connection, params};
+
+use super::cache::DocCache;
+use super::documents::{self, DocRow};
+use super::forms::FormCache;
+use super::{MergeOutcome, StoreError};
+use crate::form::FormIndex;
+use crate::survey::{DocumentError, Meta, SurveyDoc};
+
+/// Where the change being written comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// An edit made through this store, under its actor.
+    Local,
+    /// Changes from another replica (a bundle, another device).
+    Replica,
+    /// Changes from the server, which holds `heads` once they are applied: the store
+    /// records them as acknowledged.
+    Server {
+        /// The server's heads for the survey.
+        heads: Vec<ChangeHash>,
+    },
+}
+
+/// What a write needs from the store besides the transaction.
+pub struct WriteCtx<'a> {
+    /// The document cache of the writer connection.
+    pub docs: &'a mut DocCache,
+    /// The parsed forms.
+    pub forms: &'a FormCache,
+}
+
+fn doc_err(survey_id: &str) -> impl Fn(DocumentError) -> StoreError + '_ {
+    move |source| StoreError::Document {
+        survey_id: survey_id.to_owned(),
+        source,
+    }
+}
+
+/// Applies `edit` to an existing survey. Returns the edit's output and whether anything
+/// changed. On error the document and the database are as before.
+pub fn edit<T>(
+    tx: &Connection,
+    ctx: &mut WriteCtx<'_>,
+    survey_id: &str,
+    actor: Option<&ActorId>,
+    origin: &Origin,
+    edit: impl FnOnce(&mut SurveyDoc, &FormIndex<'_>) -> Result<T, DocumentError>,
+) -> Result<(T, bool), StoreError> {
+    let row = documents::row(tx, survey_id)?
+        .ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
+    let form = ctx.forms.get(tx, &row.form_id, &row.form_version)?;
+    let index = FormIndex::new(&form);
+    let mut doc = checkout(tx, ctx.docs, survey_id, &row)?;
+    if let Some(actor) = actor {
+        doc.set_actor(actor.clone());
+    }
+    let before = doc.heads();
+    let output = match edit(&mut doc, &index) {
+        Ok(output) => output,
+        Err(source) => {
+            doc.rollback();
+            ctx.docs.put(survey_id, doc);
+            return Err(doc_err(survey_id)(source));
+        }
+    };
+    doc.commit(Utc::now());
+    if doc.heads() == before {
+        if let Origin::Server { heads } = origin {
+            set_acked(tx, survey_id, heads)?;
+        }
+        ctx.docs.put(survey_id, doc);
+        return Ok((output, false));
+    }
+    documents::append_chunk(tx, survey_id, &doc.save_after(&before))?;
+    // Local edits can only resolve conflicts, never create them; merges can do both.
+    let has_conflicts = match origin {
+        Origin::Local if !row.has_conflicts => false,
+        _ => !doc
+            .conflicts(&index)
+            .map_err(doc_err(survey_id))?
+            .is_empty(),
+    };
+    record(tx, survey_id, &mut doc, &before, has_conflicts, origin)?;
+    let row = documents::row(tx, survey_id)?
+        .ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
+    if documents::needs_compaction(&row) {
+        documents::compact(tx, survey_id, &mut doc)?;
+    }
+    ctx.docs.put(survey_id, doc);
+    Ok((output, true))
+}
+
+/// Records that the server holds `heads` of a survey; it stays dirty if it has more.
+pub fn set_acked(tx: &Connection, survey_id: &str, heads: &[ChangeHash]) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE surveys SET acked_heads = ?2, dirty = (heads != ?2) WHERE survey_id = ?1",
+    )?
+    .execute(params![survey_id, documents::encode_heads(heads)])?;
+    Ok(())
+}
+
+/// Inserts a survey this store does not have yet.
+pub fn insert(
+    tx: &Connection,
+    ctx: &mut WriteCtx<'_>,
+    mut doc: SurveyDoc,
+    origin: &Origin,
+) -> Result<Meta, StoreError> {
+    let meta = doc.meta().map_err(doc_err("(new survey)"))?;
+    let id = meta.survey_id.clone();
+    let form = ctx.forms.get(tx, &meta.form_id, &meta.form_version)?;
+    let has_conflicts = !doc
+        .conflicts(&FormIndex::new(&form))
+        .map_err(doc_err(&id))?
+        .is_empty();
+    tx.prepare_cached(
+        "INSERT INTO surveys (survey_id, form_id, form_version, status, created_by, created_on, created_at,
+                              updated_at, heads, snapshot)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        id,
+        meta.form_id,
+        meta.form_version,
+        meta.status.as_str(),
+        meta.created_by,
+        meta.created_on,
+        meta.created_at.timestamp_millis(),
+        Utc::now().timestamp_millis(),
+        documents::encode_heads(&doc.heads()),
+        doc.save(),
+    ])?;
+    record(tx, &id, &mut doc, &[], has_conflicts, origin)?;
+    ctx.docs.put(&id, doc);
+    Ok(meta)
+}
+
+/// Merges another replica's bytes into a survey, creating it if this store lacks it.
+pub fn merge(
+    tx: &Connection,
+    ctx: &mut WriteCtx<'_>,
+    survey_id: &str,
+    bytes: &[u8],
+    origin: &Origin,
+) -> Result<MergeOutcome, StoreError> {
+    if documents::row(tx, survey_id)?.is_some() {
+        let (new_changes, _) = edit(tx, ctx, survey_id, None, origin, |doc, _| {
+            doc.merge_bytes(bytes)
+        })?;
+        return Ok(MergeOutcome {
+            created: false,
+            new_changes,
+        });
+    }
+    let mut doc = SurveyDoc::from_untrusted(bytes).map_err(doc_err(survey_id))?;
+    if doc.meta().map_err(doc_err(survey_id))?.survey_id != survey_id {
+        return Err(doc_err(survey_id)(DocumentError::WrongSurvey));
+    }
+    let new_changes = doc.automerge_mut().get_changes(&[]).len();
+    insert(tx, ctx, doc, origin)?;
+    Ok(MergeOutcome {
+        created: true,
+        new_changes,
+    })
+}
+
+/// The document of a survey for writing: the cached one if it is exactly what is on disk
+/// (another process may have written the file since), else loaded from disk.
+pub fn checkout(
+    conn: &Connection,
+    docs: &mut DocCache,
+    survey_id: &str,
+    row: &DocRow,
+) -> Result<SurveyDoc, StoreError> {
+    let cached = docs
+        .take(survey_id)
+        .and_then(|mut doc| (documents::encode_heads(&doc.heads()) == row.heads).then_some(doc));
+    match cached {
+        Some(doc) => Ok(doc),
+        None => documents::load(conn, survey_id),
+    }
+}
+
+/// Writes everything derived from a changed document: metadata columns, the next change
+/// feed number, when each new change was received, and the sync state.
+fn record(
+    tx: &Connection,
+    survey_id: &str,
+    doc: &mut SurveyDoc,
+    before: &[ChangeHash],
+    has_conflicts: bool,
+    origin: &Origin,
+) -> Result<(), StoreError> {
+    let meta = doc.meta().map_err(doc_err(survey_id))?;
+    let review = doc.review().map_err(doc_err(survey_id))?;
+    let now = Utc::now().timestamp_millis();
+    let heads = documents::encode_heads(&doc.heads());
+    let seq: i64 = tx
+        .prepare_cached(
+            "UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value",
+        )?
+        .query_row([], |r| r.get(0))?;
+    if let Origin::Server { heads: server } = origin {
+        set_acked(tx, survey_id, server)?;
+    }
+    tx.prepare_cached(
+        "UPDATE surveys SET status = ?2, updated_at = ?3, heads = ?4, review_status = ?5, has_conflicts = ?6,
+                            change_seq = ?7, dirty = (acked_heads IS NULL OR acked_heads != ?4)
+         WHERE survey_id = ?1",
+    )?
+    .execute(params![survey_id, meta.status.as_str(), now, heads, review.status, has_conflicts, seq])?;
+    let mut receipt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO change_receipts (survey_id, hash, received_at) VALUES (?1, ?2, ?3)",
+    )?;
+    for change in doc.automerge_mut().get_changes(before) {
+        receipt.execute(params![survey_id, change.hash().0.as_slice(), now])?;
+    }
+    Ok(())
+}
