@@ -40,33 +40,30 @@ impl Store {
     /// Up to `limit` surveys with changes the server has not acknowledged, oldest first,
     /// each with exactly the changes after its acknowledged heads.
     pub fn pending_pushes(&self, limit: u32) -> Result<Vec<PendingPush>, StoreError> {
-        let rows: Vec<(String, String, String, Option<Vec<u8>>, Vec<u8>)> =
-            self.readers.with(|conn| {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT survey_id, form_id, form_version, acked_heads, heads FROM surveys
+        let mut pushes: Vec<PendingPush> = self.readers.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT survey_id, form_id, form_version, acked_heads, heads FROM surveys
                  WHERE dirty = 1 ORDER BY change_seq LIMIT ?1",
-                )?;
-                let rows = stmt.query_map([limit], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })?;
-                Ok(rows.collect::<Result<_, _>>()?)
-            })?;
-        rows.into_iter()
-            .map(|(survey_id, form_id, form_version, acked, heads)| {
-                let acked = acked
-                    .map(|a| documents::decode_heads(&a))
-                    .unwrap_or_default();
-                let changes = self.changes_after(&survey_id, &acked)?;
+            )?;
+            let rows = stmt.query_map([limit], |r| {
                 Ok(PendingPush {
-                    survey_id,
-                    form_id,
-                    form_version,
-                    acked,
-                    heads: documents::decode_heads(&heads),
-                    changes,
+                    survey_id: r.get(0)?,
+                    form_id: r.get(1)?,
+                    form_version: r.get(2)?,
+                    acked: r
+                        .get::<_, Option<Vec<u8>>>(3)?
+                        .map(|a| documents::decode_heads(&a))
+                        .unwrap_or_default(),
+                    heads: documents::decode_heads(&r.get::<_, Vec<u8>>(4)?),
+                    changes: Vec::new(),
                 })
-            })
-            .collect()
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })?;
+        for push in &mut pushes {
+            push.changes = self.changes_after(&push.survey_id, &push.acked)?;
+        }
+        Ok(pushes)
     }
 
     /// How many surveys have changes the server has not acknowledged.
