@@ -5,6 +5,7 @@ mod answers;
 pub mod chunks;
 mod conflicts;
 mod document;
+pub mod footprint;
 mod history;
 mod path;
 mod review;
