@@ -4,6 +4,11 @@
 //! processes, or a device restored from a backup) corrupts Automerge's per-actor sequence and
 //! gets later changes rejected, and a device cannot know it was restored; a new actor per
 //! session costs 16 bytes per document it touches and removes the risk entirely.
+//!
+//! An actor id is the device key (8 bytes the server assigns to a user's device at login)
+//! followed by 8 random bytes. The server binds each device key to one user, so it knows
+//! who wrote every change, including changes a supervisor relays from a bundle, without the
+//! device ever having to register its session actors.
 
 use std::fmt;
 use std::str::FromStr;
@@ -82,7 +87,43 @@ impl Author {
     }
 }
 
-/// A fresh, random Automerge actor id (128 bits), never handed out twice.
+/// The length of a device key, the first part of every actor id.
+pub const DEVICE_KEY_LEN: usize = 8;
+
+/// A fresh actor id: `device_key` (or random bytes before the device has one) followed by
+/// 8 random bytes, never handed out twice.
+pub fn new_actor_for(device_key: Option<[u8; DEVICE_KEY_LEN]>) -> automerge::ActorId {
+    let mut bytes = *uuid::Uuid::new_v4().as_bytes();
+    if let Some(key) = device_key {
+        bytes[..DEVICE_KEY_LEN].copy_from_slice(&key);
+    }
+    automerge::ActorId::from(bytes.as_slice())
+}
+
+/// A fresh actor id with no device key.
 pub fn new_actor() -> automerge::ActorId {
-    automerge::ActorId::from(uuid::Uuid::new_v4().as_bytes().as_slice())
+    new_actor_for(None)
+}
+
+/// The device key an actor id (hex) starts with.
+pub fn device_key_of(actor_hex: &str) -> Option<[u8; DEVICE_KEY_LEN]> {
+    let prefix = actor_hex.get(..DEVICE_KEY_LEN * 2)?;
+    parse_device_key(prefix)
+}
+
+/// A device key from its hex form.
+pub fn parse_device_key(hex: &str) -> Option<[u8; DEVICE_KEY_LEN]> {
+    if hex.len() != DEVICE_KEY_LEN * 2 || !hex.is_ascii() {
+        return None;
+    }
+    let mut key = [0u8; DEVICE_KEY_LEN];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(key)
+}
+
+/// A device key in hex.
+pub fn device_key_hex(key: &[u8; DEVICE_KEY_LEN]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -7,6 +7,7 @@ pub mod form;
 pub mod identity;
 pub mod store;
 pub mod survey;
+pub mod sync;
 pub mod value;
 
 pub use automerge::ChangeHash;

@@ -122,8 +122,12 @@ pub struct Question {
     /// The default answer, as XLSForm writes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
-    /// Which choices to offer, evaluated per choice.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_expr")]
+    /// Which choices to offer, evaluated per choice (bare names are the choice's columns).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "opt_choice_filter"
+    )]
     pub choice_filter: Option<Expression>,
     /// The XLSForm appearance (`minimal`, `likert`, `multiline`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -397,6 +401,24 @@ mod opt_expr {
         let source: Option<String> = Option::deserialize(d)?;
         source
             .map(|s| Expression::parse(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// Serde for choice filters, whose bare names refer to the columns of the choices sheet.
+mod opt_choice_filter {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::form::expr::Expression;
+
+    pub fn serialize<S: Serializer>(e: &Option<Expression>, s: S) -> Result<S::Ok, S::Error> {
+        super::opt_expr::serialize(e, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Expression>, D::Error> {
+        let source: Option<String> = Option::deserialize(d)?;
+        source
+            .map(|s| Expression::parse_choice_filter(&s).map_err(serde::de::Error::custom))
             .transpose()
     }
 }

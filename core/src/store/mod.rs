@@ -33,7 +33,7 @@ pub use self::query::{FeedEntry, SurveyQuery, SurveySummary};
 pub use self::sync_state::{PendingPush, RemoteChanges};
 use self::writes::{Origin, WriteCtx};
 use crate::form::{Form, FormIndex};
-use crate::identity::{Author, Role, new_actor};
+use crate::identity::{Author, Role, device_key_hex, new_actor_for, parse_device_key};
 use crate::survey::{
     AnswerPath, Answers, Conflict, DocumentError, FieldEdit, Meta, Review, Status, SurveyDoc,
 };
@@ -66,7 +66,6 @@ pub struct MergeOutcome {
 pub struct Store {
     path: PathBuf,
     author: Author,
-    actor: ActorId,
     writer: Mutex<Writer>,
     readers: ReaderPool,
     forms: FormCache,
@@ -76,6 +75,8 @@ pub struct Store {
 struct Writer {
     conn: Connection,
     docs: DocCache,
+    /// The actor this session writes under; replaced when the device gets its key.
+    actor: ActorId,
 }
 
 impl Store {
@@ -87,16 +88,23 @@ impl Store {
         let path = path.as_ref().to_path_buf();
         let mut conn = connection::open_writer(&path)?;
         schema::migrate(&mut conn)?;
-        let actor = new_actor();
+        let device_key: Option<String> = conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = 'device_key'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let actor = new_actor_for(device_key.as_deref().and_then(parse_device_key));
         insert_actor(&conn, &actor.to_hex_string(), &author)?;
         Ok(Store {
             readers: ReaderPool::new(path.clone()),
             path,
             author,
-            actor,
             writer: Mutex::new(Writer {
                 conn,
                 docs: DocCache::default(),
+                actor,
             }),
             forms: FormCache::default(),
         })
@@ -114,7 +122,42 @@ impl Store {
 
     /// The Automerge actor id (hex) this session writes under.
     pub fn actor(&self) -> String {
-        self.actor.to_hex_string()
+        self.lock_writer().actor.to_hex_string()
+    }
+
+    /// The device key the server assigned at login (hex), if any.
+    pub fn device_key(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock_writer()
+            .conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = 'device_key'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Records the device key the server assigned at login, and from now on writes under a
+    /// fresh actor that starts with it, so the server can tell who wrote each change.
+    pub fn set_device_key(&self, key_hex: &str) -> Result<(), StoreError> {
+        let key = parse_device_key(key_hex).ok_or_else(|| {
+            StoreError::Unsupported(format!("`{key_hex}` is not a device key (16 hex digits)"))
+        })?;
+        let mut writer = self.lock_writer();
+        let actor = new_actor_for(Some(key));
+        let tx = writer
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO settings (key, value) VALUES ('device_key', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [device_key_hex(&key)],
+        )?;
+        insert_actor(&tx, &actor.to_hex_string(), &self.author)?;
+        tx.commit()?;
+        writer.actor = actor;
+        Ok(())
     }
 
     /// Every actor this store has written under, oldest first (all sessions of its owner).
@@ -183,7 +226,7 @@ impl Store {
                 &form,
                 &survey_id,
                 &self.author,
-                self.actor.clone(),
+                ctx.actor.clone(),
                 Utc::now(),
                 answers,
             )
@@ -263,14 +306,9 @@ impl Store {
     /// transaction.
     pub fn finalize(&self, survey_id: &str) -> Result<(), StoreError> {
         self.transaction(|tx, ctx| {
-            writes::edit(
-                tx,
-                ctx,
-                survey_id,
-                Some(&self.actor),
-                &Origin::Local,
-                |doc, _| doc.set_status(Status::Finalized),
-            )?;
+            writes::edit(tx, ctx, survey_id, &Origin::Local, |doc, _| {
+                doc.set_status(Status::Finalized)
+            })?;
             compact_in(tx, ctx, survey_id)
         })
     }
@@ -357,6 +395,22 @@ impl Store {
         self.read(survey_id, |doc, _| Ok(doc.clone().save_after(heads)))
     }
 
+    /// The actors (hex) that wrote a survey's changes.
+    pub fn change_actors(&self, survey_id: &str) -> Result<Vec<String>, StoreError> {
+        self.read(survey_id, |doc, _| {
+            let mut actors: Vec<String> = doc
+                .clone()
+                .automerge_mut()
+                .get_changes(&[])
+                .iter()
+                .map(|c| c.actor_id().to_hex_string())
+                .collect();
+            actors.sort();
+            actors.dedup();
+            Ok(actors)
+        })
+    }
+
     /// A survey's current heads.
     pub fn heads(&self, survey_id: &str) -> Result<Vec<ChangeHash>, StoreError> {
         self.readers.with(|conn| {
@@ -398,9 +452,7 @@ impl Store {
         survey_id: &str,
         edit: impl FnOnce(&mut SurveyDoc, &FormIndex<'_>) -> Result<T, DocumentError>,
     ) -> Result<(T, bool), StoreError> {
-        self.transaction(|tx, ctx| {
-            writes::edit(tx, ctx, survey_id, Some(&self.actor), &Origin::Local, edit)
-        })
+        self.transaction(|tx, ctx| writes::edit(tx, ctx, survey_id, &Origin::Local, edit))
     }
 
     /// Runs `f` in one immediate transaction on the writer connection; commits if it
@@ -410,11 +462,12 @@ impl Store {
         f: impl FnOnce(&Transaction<'_>, &mut WriteCtx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut writer = self.lock_writer();
-        let Writer { conn, docs } = &mut *writer;
+        let Writer { conn, docs, actor } = &mut *writer;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut ctx = WriteCtx {
             docs,
             forms: &self.forms,
+            actor,
         };
         let output = f(&tx, &mut ctx)?;
         tx.commit()?;

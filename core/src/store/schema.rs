@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_documents.sql"),
     include_str!("migrations/002_sync_state.sql"),
     include_str!("migrations/003_change_feed.sql"),
+    include_str!("migrations/004_settings.sql"),
 ];
 
 /// The schema version this code writes.

@@ -34,6 +34,8 @@ pub struct WriteCtx<'a> {
     pub docs: &'a mut DocCache,
     /// The parsed forms.
     pub forms: &'a FormCache,
+    /// The actor of this store session.
+    pub actor: &'a ActorId,
 }
 
 fn doc_err(survey_id: &str) -> impl Fn(DocumentError) -> StoreError + '_ {
@@ -49,7 +51,6 @@ pub fn edit<T>(
     tx: &Connection,
     ctx: &mut WriteCtx<'_>,
     survey_id: &str,
-    actor: Option<&ActorId>,
     origin: &Origin,
     edit: impl FnOnce(&mut SurveyDoc, &FormIndex<'_>) -> Result<T, DocumentError>,
 ) -> Result<(T, bool), StoreError> {
@@ -58,8 +59,8 @@ pub fn edit<T>(
     let form = ctx.forms.get(tx, &row.form_id, &row.form_version)?;
     let index = FormIndex::new(&form);
     let mut doc = checkout(tx, ctx.docs, survey_id, &row)?;
-    if let Some(actor) = actor {
-        doc.set_actor(actor.clone());
+    if *origin == Origin::Local {
+        doc.set_actor(ctx.actor.clone());
     }
     let before = doc.heads();
     let output = match edit(&mut doc, &index) {
@@ -151,9 +152,7 @@ pub fn merge(
     origin: &Origin,
 ) -> Result<MergeOutcome, StoreError> {
     if documents::row(tx, survey_id)?.is_some() {
-        let (new_changes, _) = edit(tx, ctx, survey_id, None, origin, |doc, _| {
-            doc.merge_bytes(bytes)
-        })?;
+        let (new_changes, _) = edit(tx, ctx, survey_id, origin, |doc, _| doc.merge_bytes(bytes))?;
         return Ok(MergeOutcome {
             created: false,
             new_changes,

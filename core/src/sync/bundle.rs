@@ -1,0 +1,152 @@
+//! Bundles: surveys written to a file, to move them between devices where there is no
+//! network (Bluetooth share, SD card). A supervisor's tablet imports an enumerator's bundle
+//! and later syncs those surveys to the server like its own.
+//!
+//! Format: the magic `TERRAIN-BUNDLE` and a version byte, then one zstd stream of a
+//! postcard [`BundleFile`]. Surveys travel as their uncompressed change chunks, like sync,
+//! so the import path is the same strict, bounded one. Importing is idempotent.
+
+use serde::{Deserialize, Serialize};
+
+use super::wire;
+use crate::form::Form;
+use crate::identity::Author;
+use crate::store::{MergeOutcome, Store, StoreError};
+
+const MAGIC: &[u8] = b"TERRAIN-BUNDLE";
+const VERSION: u8 = 1;
+
+/// The contents of a bundle file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BundleFile {
+    /// Who made the bundle.
+    pub author: Author,
+    /// The actors (hex) whose changes are inside, and who they are, so the receiving device
+    /// can show who changed what.
+    pub actors: Vec<(String, Author)>,
+    /// The form versions the surveys need (JSON), so a device that lacks one can still
+    /// import.
+    pub forms: Vec<String>,
+    /// Each survey's id and its full history as change chunks.
+    pub surveys: Vec<(String, Vec<u8>)>,
+}
+
+/// What importing a bundle did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Surveys new to this store.
+    pub created: usize,
+    /// Surveys that gained changes.
+    pub updated: usize,
+    /// Surveys that were already up to date.
+    pub unchanged: usize,
+    /// Surveys refused, with the reason; the others were imported.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Why a bundle could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// The file is not a Terrain bundle.
+    #[error("this file is not a Terrain bundle")]
+    NotABundle,
+    /// The bundle is from a newer Terrain.
+    #[error("this bundle was made by a newer Terrain (format {0}): update Terrain to import it")]
+    NewerFormat(u8),
+    /// The bundle is damaged.
+    #[error("the bundle is damaged: {0}")]
+    Damaged(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Writes the given surveys (all of them if `None`) to bundle bytes.
+pub fn export(store: &Store, survey_ids: Option<&[String]>) -> Result<Vec<u8>, BundleError> {
+    let ids: Vec<String> = match survey_ids {
+        Some(ids) => ids.to_vec(),
+        None => store
+            .list(&crate::store::SurveyQuery {
+                limit: Some(u32::MAX),
+                ..Default::default()
+            })?
+            .into_iter()
+            .map(|s| s.survey_id)
+            .collect(),
+    };
+    let mut surveys = Vec::with_capacity(ids.len());
+    let mut forms = std::collections::BTreeSet::new();
+    let mut actors = std::collections::BTreeSet::new();
+    for id in ids {
+        let survey = store.survey(&id)?;
+        forms.insert((survey.meta.form_id, survey.meta.form_version));
+        let changes = store.changes_after(&id, &[])?;
+        actors.extend(store.change_actors(&id)?);
+        surveys.push((id, changes));
+    }
+    let forms = forms
+        .into_iter()
+        .map(|(id, version)| Ok(store.form(&id, &version)?.to_json()))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let actors = actors
+        .into_iter()
+        .filter_map(|actor| match store.actor_author(&actor) {
+            Ok(Some(author)) => Some(Ok((actor, author))),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let file = BundleFile {
+        author: store.author().clone(),
+        actors,
+        forms,
+        surveys,
+    };
+    let mut out = MAGIC.to_vec();
+    out.push(VERSION);
+    out.extend(wire::encode(&file).map_err(|e| BundleError::Damaged(e.to_string()))?);
+    Ok(out)
+}
+
+/// Reads bundle bytes without importing them.
+pub fn read(bytes: &[u8]) -> Result<BundleFile, BundleError> {
+    let rest = bytes.strip_prefix(MAGIC).ok_or(BundleError::NotABundle)?;
+    let (&version, body) = rest.split_first().ok_or(BundleError::NotABundle)?;
+    if version > VERSION {
+        return Err(BundleError::NewerFormat(version));
+    }
+    wire::decode(body).map_err(|e| BundleError::Damaged(e.to_string()))
+}
+
+/// Imports bundle bytes into `store`, in one transaction. Surveys already present gain
+/// only the changes they lack; importing the same bundle twice changes nothing.
+pub fn import(store: &Store, bytes: &[u8]) -> Result<ImportReport, BundleError> {
+    let file = read(bytes)?;
+    for json in &file.forms {
+        let form = Form::from_json(json)
+            .map_err(|e| BundleError::Damaged(format!("a form does not parse: {e}")))?;
+        // A form already stored with other content under the same version is the store's
+        // to keep; the surveys will report it if they do not fit.
+        match store.save_form(&form) {
+            Ok(()) | Err(StoreError::FormVersionConflict { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for (actor, author) in &file.actors {
+        // Names for history only; a conflicting claim leaves the store's own record.
+        match store.register_actor(actor, author) {
+            Ok(()) | Err(StoreError::ActorMismatch { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut report = ImportReport::default();
+    for ((id, _), outcome) in file.surveys.iter().zip(store.merge_batch(&file.surveys)?) {
+        match outcome {
+            Ok(MergeOutcome { created: true, .. }) => report.created += 1,
+            Ok(MergeOutcome { new_changes: 0, .. }) => report.unchanged += 1,
+            Ok(_) => report.updated += 1,
+            Err(e) => report.failed.push((id.clone(), e.to_string())),
+        }
+    }
+    Ok(report)
+}

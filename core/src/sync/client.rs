@@ -1,0 +1,266 @@
+//! The device side of a sync: push what the server has not acknowledged, pull what the
+//! device lacks, in as few round trips as the batches allow, resumable at any point.
+//!
+//! Every step is safe to cut off. Pushed changes are marked acknowledged only when the
+//! server's answer says they are stored; pulled changes and the new feed cursor are applied
+//! in one transaction. Replaying either is harmless because changes are content-addressed.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::transport::{Transport, TransportError};
+use super::wire::{self, Ack, PushedSurvey, SyncRequest, SyncResponse, WantedSurvey};
+use crate::form::Form;
+use crate::store::{RemoteChanges, Store, StoreError};
+use crate::survey::DocumentError;
+
+/// Tuning of a sync.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// The most change bytes pushed per request (before compression). Smaller batches lose
+    /// less when a 2G link drops mid-request; larger ones compress a little better.
+    pub push_batch_bytes: usize,
+    /// The most change bytes the server may send back per response.
+    pub max_pull_bytes: u64,
+    /// A safety bound on round trips in one sync.
+    pub max_rounds: u32,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            push_batch_bytes: 1 << 20,
+            max_pull_bytes: 2 << 20,
+            max_rounds: 10_000,
+        }
+    }
+}
+
+/// Where a sync is, for a progress bar.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Surveys pushed and acknowledged so far.
+    pub pushed: u64,
+    /// Surveys that had changes to push when the sync started.
+    pub to_push: u64,
+    /// Surveys pulled so far.
+    pub pulled: u64,
+    /// Compressed bytes sent so far.
+    pub bytes_sent: u64,
+    /// Compressed bytes received so far.
+    pub bytes_received: u64,
+    /// Round trips so far.
+    pub rounds: u32,
+}
+
+/// Stops a sync between two round trips.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// Asks the sync to stop; it stops before its next request.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether cancellation was asked for.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What a finished sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Progress at the end.
+    pub progress: Progress,
+    /// Surveys the server refused, with its reason.
+    pub refused: Vec<(String, String)>,
+    /// Surveys pulled but not applied, with the reason (they are retried next sync).
+    pub failed: Vec<(String, String)>,
+}
+
+/// Why a sync stopped early. What was done before stays done.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Talking to the server failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The server's answer could not be decoded.
+    #[error("the server's answer could not be read ({0}); update Terrain or try again")]
+    Protocol(String),
+    /// The sync was cancelled.
+    #[error("the sync was cancelled; it will resume from where it stopped")]
+    Cancelled,
+    /// The sync did not finish within the round-trip bound.
+    #[error("the sync did not settle after {0} round trips; try again later")]
+    TooManyRounds(u32),
+}
+
+/// Syncs `store` with the server behind `transport`.
+pub fn sync(
+    store: &Store,
+    transport: &dyn Transport,
+    options: &SyncOptions,
+    progress: &dyn Fn(&Progress),
+    cancel: &CancelToken,
+) -> Result<SyncReport, SyncError> {
+    let server = transport.server().to_owned();
+    let mut report = SyncReport::default();
+    report.progress.to_push = store.pending_count()?;
+    let mut refused: HashSet<String> = HashSet::new();
+    let mut want: Vec<WantedSurvey> = Vec::new();
+    let mut wanted: HashSet<wire::Id16> = HashSet::new();
+    loop {
+        if cancel.is_cancelled() {
+            return Err(SyncError::Cancelled);
+        }
+        if report.progress.rounds >= options.max_rounds {
+            return Err(SyncError::TooManyRounds(report.progress.rounds));
+        }
+        let pending = next_batch(store, &refused, options.push_batch_bytes)?;
+        let request = SyncRequest {
+            protocol: wire::PROTOCOL_VERSION,
+            cursor: store.sync_cursor(&server)?,
+            push: pending.iter().map(|(_, p)| p.clone()).collect(),
+            want: std::mem::take(&mut want),
+            max_pull_bytes: options.max_pull_bytes,
+        };
+        let body = wire::encode(&request).map_err(|e| SyncError::Protocol(e.to_string()))?;
+        report.progress.bytes_sent += body.len() as u64;
+        let answer = transport.sync(body)?;
+        report.progress.bytes_received += answer.len() as u64;
+        report.progress.rounds += 1;
+        let response: SyncResponse =
+            wire::decode(&answer).map_err(|e| SyncError::Protocol(e.to_string()))?;
+        if response.acks.len() != pending.len() {
+            return Err(SyncError::Protocol(
+                "the server acknowledged a different number of surveys".into(),
+            ));
+        }
+
+        let mut acked = Vec::new();
+        for ((survey_id, push), ack) in pending.iter().zip(&response.acks) {
+            match ack {
+                Ack::Stored => acked.push((survey_id.clone(), wire::change_hashes(&push.heads))),
+                Ack::ResendAll => acked.push((survey_id.clone(), Vec::new())),
+                Ack::Refused { message, .. } => {
+                    refused.insert(survey_id.clone());
+                    report.refused.push((survey_id.clone(), message.clone()));
+                }
+            }
+        }
+        store.mark_acked(&acked)?;
+        report.progress.pushed += response
+            .acks
+            .iter()
+            .filter(|a| matches!(a, Ack::Stored))
+            .count() as u64;
+
+        let failed = apply_pull(store, transport, &server, &response, &mut want)?;
+        report.progress.pulled += (response.pull.len() - failed.len()) as u64;
+        report.failed.extend(failed);
+        progress(&report.progress);
+
+        // A survey asked for again that still fails is left for the next sync, not looped on.
+        want.retain(|w| wanted.insert(w.survey));
+        let more_to_push = !next_batch(store, &refused, 1)?.is_empty();
+        if !more_to_push && !response.more && want.is_empty() {
+            return Ok(report);
+        }
+    }
+}
+
+/// The next surveys to push, up to `budget` change bytes (at least one survey).
+fn next_batch(
+    store: &Store,
+    refused: &HashSet<String>,
+    budget: usize,
+) -> Result<Vec<(String, PushedSurvey)>, SyncError> {
+    let mut batch = Vec::new();
+    let mut bytes = 0usize;
+    for push in store.pending_pushes(1000)? {
+        if refused.contains(&push.survey_id) {
+            continue;
+        }
+        let Some(survey) = wire::survey_id_bytes(&push.survey_id) else {
+            continue;
+        };
+        if !batch.is_empty() && bytes + push.changes.len() > budget {
+            break;
+        }
+        bytes += push.changes.len();
+        batch.push((
+            push.survey_id.clone(),
+            PushedSurvey {
+                survey,
+                base: wire::hashes(&push.acked),
+                heads: wire::hashes(&push.heads),
+                changes: push.changes,
+            },
+        ));
+    }
+    Ok(batch)
+}
+
+/// Applies a response's pulled changes, downloading any form version the device lacks.
+/// Surveys that cannot be applied for lack of earlier changes are asked for again.
+fn apply_pull(
+    store: &Store,
+    transport: &dyn Transport,
+    server: &str,
+    response: &SyncResponse,
+    want: &mut Vec<WantedSurvey>,
+) -> Result<Vec<(String, String)>, SyncError> {
+    let have: HashSet<(String, String)> = store
+        .forms()?
+        .into_iter()
+        .map(|f| (f.form_id, f.version))
+        .collect();
+    let mut fetched = HashSet::new();
+    for pulled in &response.pull {
+        let key = (pulled.form_id.clone(), pulled.form_version.clone());
+        if !have.contains(&key) && fetched.insert(key.clone()) {
+            let json = transport.form(&key.0, &key.1)?;
+            let form = Form::from_json(&json)
+                .map_err(|e| SyncError::Protocol(format!("form {}: {e}", key.0)))?;
+            store.save_form(&form)?;
+        }
+    }
+    let items: Vec<RemoteChanges> = response
+        .pull
+        .iter()
+        .map(|p| RemoteChanges {
+            survey_id: wire::survey_id_string(&p.survey),
+            changes: p.changes.clone(),
+            server_heads: wire::change_hashes(&p.heads),
+        })
+        .collect();
+    let outcomes = store.apply_pulled(server, &items, Some(response.cursor))?;
+    let mut failed = Vec::new();
+    for (item, outcome) in items.iter().zip(outcomes) {
+        if let Err(e) = outcome {
+            if matches!(
+                e,
+                StoreError::Document {
+                    source: DocumentError::MissingDependencies(_),
+                    ..
+                }
+            ) {
+                let heads = store.heads(&item.survey_id).unwrap_or_default();
+                if let Some(survey) = wire::survey_id_bytes(&item.survey_id) {
+                    want.push(WantedSurvey {
+                        survey,
+                        heads: wire::hashes(&heads),
+                    });
+                }
+            }
+            failed.push((item.survey_id.clone(), e.to_string()));
+        }
+    }
+    Ok(failed)
+}

@@ -1,0 +1,10 @@
+//! Sync: the device side of the relay protocol, the wire format shared with the server,
+//! and bundles for moving surveys between devices without a network.
+
+pub mod bundle;
+pub mod client;
+pub mod transport;
+pub mod wire;
+
+pub use client::{CancelToken, Progress, SyncError, SyncOptions, SyncReport, sync};
+pub use transport::{HttpTransport, Login, Transport, TransportError, login};

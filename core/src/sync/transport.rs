@@ -1,0 +1,157 @@
+//! How the sync client reaches the server: a small trait, and its HTTP implementation
+//! (reqwest with rustls). Tests and tools can put anything behind the trait.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::wire::CONTENT_TYPE;
+
+/// What went wrong talking to the server.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// The network failed (no connection, reset, timeout): try again later.
+    #[error("could not reach the server ({0}); the sync will resume from where it stopped")]
+    Network(String),
+    /// The token was refused (expired or revoked).
+    #[error("the server refused the login token ({0}): log in again")]
+    Unauthorized(String),
+    /// The server refused the request.
+    #[error("the server refused the request ({status} {code}): {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The server's stable error code.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+}
+
+/// A connection to one server, for one logged-in device.
+pub trait Transport: Send + Sync {
+    /// A stable name for the server (its URL): the device keeps one feed cursor per server.
+    fn server(&self) -> &str;
+    /// Sends one compressed sync request and returns the compressed response.
+    fn sync(&self, body: Vec<u8>) -> Result<Vec<u8>, TransportError>;
+    /// Downloads one form version's definition (JSON).
+    fn form(&self, form_id: &str, version: &str) -> Result<String, TransportError>;
+}
+
+/// The HTTP transport: `POST /api/v1/sync` and `GET /api/v1/forms/{id}/{version}`, with a
+/// bearer token in the `Authorization` header (never in the URL).
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    base: String,
+    token: String,
+    client: reqwest::blocking::Client,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    code: String,
+    message: String,
+}
+
+impl HttpTransport {
+    /// A transport to the server at `base` (for example `https://terrain.example.org`).
+    pub fn new(base: &str, token: &str) -> Result<HttpTransport, TransportError> {
+        let client = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(20))
+            .timeout(Duration::from_secs(300))
+            .build()
+            .map_err(|e| TransportError::Network(e.to_string()))?;
+        Ok(HttpTransport {
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            client,
+        })
+    }
+
+    fn check(
+        response: reqwest::blocking::Response,
+    ) -> Result<reqwest::blocking::Response, TransportError> {
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let body: Option<ErrorBody> = response.json().ok();
+        let (code, message) = body
+            .map(|b| (b.code, b.message))
+            .unwrap_or_else(|| ("http".into(), status.to_string()));
+        if status.as_u16() == 401 {
+            return Err(TransportError::Unauthorized(message));
+        }
+        Err(TransportError::Refused {
+            status: status.as_u16(),
+            code,
+            message,
+        })
+    }
+}
+
+fn network(e: reqwest::Error) -> TransportError {
+    TransportError::Network(e.to_string())
+}
+
+impl Transport for HttpTransport {
+    fn server(&self) -> &str {
+        &self.base
+    }
+
+    fn sync(&self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/sync", self.base))
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+            .body(body)
+            .send()
+            .map_err(network)?;
+        Ok(Self::check(response)?.bytes().map_err(network)?.to_vec())
+    }
+
+    fn form(&self, form_id: &str, version: &str) -> Result<String, TransportError> {
+        let response = self
+            .client
+            .get(format!("{}/api/v1/forms/{form_id}/{version}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .map_err(network)?;
+        Self::check(response)?.text().map_err(network)
+    }
+}
+
+/// What a successful login gives a device.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Login {
+    /// The bearer token for further requests.
+    pub token: String,
+    /// When the token expires (RFC 3339).
+    pub expires_at: String,
+    /// The device key the server registered for this device (hex, 8 bytes): the prefix of
+    /// every actor id the device writes with.
+    pub device_key: String,
+    /// The user's role.
+    pub role: String,
+}
+
+/// Logs in to the server at `base` as `username` on `device`.
+pub fn login(
+    base: &str,
+    username: &str,
+    password: &str,
+    device: &str,
+) -> Result<Login, TransportError> {
+    let client = reqwest::blocking::Client::builder()
+        .connect_timeout(Duration::from_secs(20))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(network)?;
+    let response = client
+        .post(format!("{}/api/v1/auth/login", base.trim_end_matches('/')))
+        .json(&serde_json::json!({"username": username, "password": password, "device_id": device}))
+        .send()
+        .map_err(network)?;
+    HttpTransport::check(response)?.json().map_err(network)
+}

@@ -1,0 +1,279 @@
+//! The sync messages as they travel: serde types, encoded with postcard and compressed
+//! with zstd as one stream per request or response.
+//!
+//! One compressed stream per batch is what brings the bytes near the floor: surveys share
+//! question names, choice codes and village names, which compressing each survey alone
+//! cannot exploit (about 3× worse). Decoding is bounded: the inflated size is capped before
+//! postcard sees a byte, and postcard never allocates beyond the input it is given.
+
+use std::io::Read;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// The protocol version spoken by this code.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The most a message may inflate to (compressed bodies are capped separately by the
+/// server's body limit).
+pub const MAX_INFLATED_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The media type of sync bodies.
+pub const CONTENT_TYPE: &str = "application/vnd.terrain.sync+zstd";
+
+/// A 16-byte survey id (a UUID) or actor id.
+pub type Id16 = [u8; 16];
+
+/// A 32-byte change hash.
+pub type Hash = [u8; 32];
+
+/// What a device sends in one sync round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    /// [`PROTOCOL_VERSION`] of the device.
+    pub protocol: u32,
+    /// The device's position in the server's change feed.
+    pub cursor: u64,
+    /// Surveys with changes the server has not acknowledged.
+    pub push: Vec<PushedSurvey>,
+    /// Surveys to resend from the given heads (the device's real state), when a pull could
+    /// not be applied (for example after the device was restored from a backup).
+    pub want: Vec<WantedSurvey>,
+    /// The most change bytes the device wants pulled in this response.
+    pub max_pull_bytes: u64,
+}
+
+/// One survey's unacknowledged changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedSurvey {
+    /// The survey id.
+    pub survey: Id16,
+    /// The heads the changes build on (what the server acknowledged before).
+    pub base: Vec<Hash>,
+    /// The device's heads once the changes are applied.
+    pub heads: Vec<Hash>,
+    /// The changes, as Automerge change chunks.
+    #[serde(with = "serde_bytes_compat")]
+    pub changes: Vec<u8>,
+}
+
+/// A survey the device asks to receive again from its actual heads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WantedSurvey {
+    /// The survey id.
+    pub survey: Id16,
+    /// The device's heads (empty if it does not have the survey).
+    pub heads: Vec<Hash>,
+}
+
+/// The server's answer to a sync round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    /// The device's new position in the change feed, to store once the pulled changes are
+    /// applied.
+    pub cursor: u64,
+    /// One outcome per pushed survey, in the order pushed.
+    pub acks: Vec<Ack>,
+    /// Changes the device lacks.
+    pub pull: Vec<PulledSurvey>,
+    /// Whether more feed entries remain: sync again with the new cursor.
+    pub more: bool,
+}
+
+/// What became of one pushed survey.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ack {
+    /// Durably stored; the server holds at least the pushed heads.
+    Stored,
+    /// The server lacks changes these build on: resend the survey's whole history.
+    ResendAll,
+    /// Refused whole: nothing of it was stored.
+    Refused {
+        /// An HTTP-like status (403 forbidden, 422 invalid).
+        status: u16,
+        /// A stable code.
+        code: String,
+        /// What to do about it.
+        message: String,
+    },
+}
+
+/// Changes of one survey for the device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PulledSurvey {
+    /// The survey id.
+    pub survey: Id16,
+    /// Its form.
+    pub form_id: String,
+    /// Its form version.
+    pub form_version: String,
+    /// The changes, as Automerge change chunks.
+    #[serde(with = "serde_bytes_compat")]
+    pub changes: Vec<u8>,
+    /// The server's heads after these changes.
+    pub heads: Vec<Hash>,
+}
+
+/// Why a message could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// Not zstd, or truncated.
+    #[error("the body is not zstd-compressed or is truncated: {0}")]
+    Compression(String),
+    /// Inflates beyond [`MAX_INFLATED_BYTES`].
+    #[error("the body inflates beyond {MAX_INFLATED_BYTES} bytes; send smaller batches")]
+    TooLarge,
+    /// Not a message of this protocol.
+    #[error("the body is not a valid sync message: {0}")]
+    Malformed(String),
+}
+
+/// Encodes and compresses a message.
+pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, WireError> {
+    let raw = postcard::to_allocvec(message).map_err(|e| WireError::Malformed(e.to_string()))?;
+    zstd::bulk::compress(&raw, 9).map_err(|e| WireError::Compression(e.to_string()))
+}
+
+/// Inflates (at most [`MAX_INFLATED_BYTES`]) and decodes a message.
+pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
+    let raw = inflate(body)?;
+    let (message, rest) =
+        postcard::take_from_bytes(&raw).map_err(|e| WireError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(WireError::Malformed(
+            "trailing bytes after the message".into(),
+        ));
+    }
+    Ok(message)
+}
+
+/// Inflates a zstd stream, refusing to go past [`MAX_INFLATED_BYTES`].
+pub fn inflate(body: &[u8]) -> Result<Vec<u8>, WireError> {
+    let decoder = zstd::stream::read::Decoder::new(body)
+        .map_err(|e| WireError::Compression(e.to_string()))?;
+    let mut raw = Vec::new();
+    decoder
+        .take(MAX_INFLATED_BYTES + 1)
+        .read_to_end(&mut raw)
+        .map_err(|e| WireError::Compression(e.to_string()))?;
+    if raw.len() as u64 > MAX_INFLATED_BYTES {
+        return Err(WireError::TooLarge);
+    }
+    Ok(raw)
+}
+
+/// Byte vectors as postcard byte strings (a length then the bytes), not as sequences of
+/// numbers; borrowed from the input when decoding.
+mod serde_bytes_compat {
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_borrowed_bytes<E: serde::de::Error>(self, v: &'de [u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+        }
+        d.deserialize_bytes(Visitor)
+    }
+}
+
+/// A survey id as the 16 bytes of its UUID.
+pub fn survey_id_bytes(survey_id: &str) -> Option<Id16> {
+    uuid::Uuid::parse_str(survey_id).ok().map(|u| *u.as_bytes())
+}
+
+/// A survey id from its 16 bytes, in the canonical hyphenated form.
+pub fn survey_id_string(bytes: &Id16) -> String {
+    uuid::Uuid::from_bytes(*bytes).to_string()
+}
+
+/// Change hashes for the wire.
+pub fn hashes(heads: &[automerge::ChangeHash]) -> Vec<Hash> {
+    heads.iter().map(|h| h.0).collect()
+}
+
+/// Change hashes from the wire.
+pub fn change_hashes(hashes: &[Hash]) -> Vec<automerge::ChangeHash> {
+    hashes.iter().map(|h| automerge::ChangeHash(*h)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample() -> SyncRequest {
+        SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            cursor: 7,
+            push: vec![PushedSurvey {
+                survey: [1; 16],
+                base: vec![[2; 32]],
+                heads: vec![[3; 32]],
+                changes: vec![9; 300],
+            }],
+            want: vec![],
+            max_pull_bytes: 1 << 20,
+        }
+    }
+
+    #[test]
+    fn messages_round_trip() {
+        let bytes = encode(&sample()).unwrap();
+        assert_eq!(decode::<SyncRequest>(&bytes).unwrap(), sample());
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused() {
+        let bomb = zstd::bulk::compress(&vec![0u8; (MAX_INFLATED_BYTES + 10) as usize], 3).unwrap();
+        assert!(bomb.len() < 10_000_000);
+        assert!(matches!(
+            decode::<SyncRequest>(&bomb),
+            Err(WireError::TooLarge)
+        ));
+    }
+
+    #[test]
+    fn a_claimed_huge_length_does_not_allocate() {
+        // A varint length of ~2^63 for the push list, then nothing.
+        let raw = [1u8, 7, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
+        let body = zstd::bulk::compress(&raw, 3).unwrap();
+        assert!(decode::<SyncRequest>(&body).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, rng_seed: proptest::test_runner::RngSeed::Fixed(11), ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_bodies_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = decode::<SyncRequest>(&bytes);
+            if let Ok(body) = zstd::bulk::compress(&bytes, 1) {
+                let _ = decode::<SyncRequest>(&body);
+                let _ = decode::<SyncResponse>(&body);
+            }
+        }
+
+        #[test]
+        fn mutated_messages_never_panic(flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6)) {
+            let mut raw = postcard::to_allocvec(&sample()).unwrap();
+            let len = raw.len();
+            for (at, v) in flips {
+                raw[at % len] = v;
+            }
+            let body = zstd::bulk::compress(&raw, 1).unwrap();
+            let _ = decode::<SyncRequest>(&body);
+        }
+    }
+}
