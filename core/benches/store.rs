@@ -39,10 +39,7 @@ fn question(name: String, kind: QuestionType) -> Node {
 
 /// A household form of 30 top-level questions and a member roster of 5 questions.
 fn bench_form() -> Form {
-    let select = |list: &str| QuestionType::SelectOne {
-        list: list.into(),
-        or_other: false,
-    };
+    let select = |list: &str| QuestionType::SelectOne { list: list.into(), or_other: false };
     let mut children = Vec::new();
     for i in 0..10 {
         children.push(question(format!("text_{i}"), QuestionType::Text));
@@ -73,16 +70,7 @@ fn bench_form() -> Form {
     form
 }
 
-const VILLAGES: &[&str] = &[
-    "Kindia",
-    "Mamou",
-    "Labé",
-    "Siguiri",
-    "Kankan",
-    "Béguédo",
-    "Boké",
-    "Dabola",
-];
+const VILLAGES: &[&str] = &["Kindia", "Mamou", "Labé", "Siguiri", "Kankan", "Béguédo", "Boké", "Dabola"];
 
 fn answers(rng: &mut StdRng) -> Answers {
     let mut a = Answers::default();
@@ -91,46 +79,18 @@ fn answers(rng: &mut StdRng) -> Answers {
     };
     for i in 0..10 {
         let village = VILLAGES[rng.random_range(0..VILLAGES.len())];
-        put(
-            &mut a,
-            format!("text_{i}"),
-            Value::Text(format!("{village} quartier {}", rng.random_range(1..40))),
-        );
-        put(
-            &mut a,
-            format!("int_{i}"),
-            Value::Integer(rng.random_range(0..5000)),
-        );
-        put(
-            &mut a,
-            format!("choice_{i}"),
-            Value::Choice(if rng.random_bool(0.5) { "yes" } else { "no" }.into()),
-        );
+        put(&mut a, format!("text_{i}"), Value::Text(format!("{village} quartier {}", rng.random_range(1..40))));
+        put(&mut a, format!("int_{i}"), Value::Integer(rng.random_range(0..5000)));
+        put(&mut a, format!("choice_{i}"), Value::Choice(if rng.random_bool(0.5) { "yes" } else { "no" }.into()));
     }
     let members = (0..MEMBERS)
         .map(|m| {
             let mut member = Answers::default();
-            put(
-                &mut member,
-                "member_name".into(),
-                Value::Text(format!("Personne {m} Diallo")),
-            );
-            put(
-                &mut member,
-                "age".into(),
-                Value::Integer(rng.random_range(0..90)),
-            );
-            put(
-                &mut member,
-                "sex".into(),
-                Value::Choice(if rng.random_bool(0.5) { "f" } else { "m" }.into()),
-            );
+            put(&mut member, "member_name".into(), Value::Text(format!("Personne {m} Diallo")));
+            put(&mut member, "age".into(), Value::Integer(rng.random_range(0..90)));
+            put(&mut member, "sex".into(), Value::Choice(if rng.random_bool(0.5) { "f" } else { "m" }.into()));
             put(&mut member, "schooling".into(), Value::Choice("yes".into()));
-            put(
-                &mut member,
-                "weight".into(),
-                Value::Decimal(rng.random_range(3.0..95.0f64).round()),
-            );
+            put(&mut member, "weight".into(), Value::Decimal(rng.random_range(3.0..95.0f64).round()));
             member
         })
         .collect();
@@ -149,9 +109,7 @@ fn ms(d: Duration) -> String {
 
 fn stored_bytes(conn: &Connection, filter: &str) -> (i64, i64) {
     conn.query_row(
-        &format!(
-            "SELECT count(*), coalesce(sum(length(snapshot) + chunk_bytes), 0) FROM surveys {filter}"
-        ),
+        &format!("SELECT count(*), coalesce(sum(length(snapshot) + chunk_bytes), 0) FROM surveys {filter}"),
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
@@ -159,10 +117,7 @@ fn stored_bytes(conn: &Connection, filter: &str) -> (i64, i64) {
 }
 
 fn main() {
-    let n: usize = std::env::var("TERRAIN_BENCH_SURVEYS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+    let n: usize = std::env::var("TERRAIN_BENCH_SURVEYS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bench.db");
     let author = Author::new("awa", "phone-1", Role::Enumerator);
@@ -204,27 +159,19 @@ fn main() {
             match answer {
                 Answer::Value(v) => {
                     let t = Instant::now();
-                    store
-                        .set_answer(&id, &AnswerPath::top(name.clone()), v.clone())
-                        .unwrap();
+                    store.set_answer(&id, &AnswerPath::top(name.clone()), v.clone()).unwrap();
                     filling.push(t.elapsed());
                 }
                 Answer::Repeat(members) => {
                     for member in members {
                         let t = Instant::now();
-                        let i = store
-                            .add_repeat_instance(&id, &AnswerPath::top(name.clone()), None)
-                            .unwrap();
+                        let i = store.add_repeat_instance(&id, &AnswerPath::top(name.clone()), None).unwrap();
                         filling.push(t.elapsed());
                         for (field, v) in &member.0 {
                             let Answer::Value(v) = v else { continue };
                             let t = Instant::now();
                             store
-                                .set_answer(
-                                    &id,
-                                    &AnswerPath::top(name.clone()).child(i, field.clone()),
-                                    v.clone(),
-                                )
+                                .set_answer(&id, &AnswerPath::top(name.clone()).child(i, field.clone()), v.clone())
                                 .unwrap();
                             filling.push(t.elapsed());
                         }
@@ -242,11 +189,7 @@ fn main() {
     let samples = filling.len();
     rows.push((
         "set_answer while filling (p50 / p99)".into(),
-        format!(
-            "{} / {}",
-            ms(percentile(&mut filling, 0.5)),
-            ms(percentile(&mut filling, 0.99))
-        ),
+        format!("{} / {}", ms(percentile(&mut filling, 0.5)), ms(percentile(&mut filling, 0.99))),
         format!("{samples} writes, each its own durable transaction; target p99 < 2 ms"),
     ));
 
@@ -256,18 +199,12 @@ fn main() {
         let id = &ids[rng.random_range(0..ids.len())];
         let path = AnswerPath::top(format!("int_{}", rng.random_range(0..10)));
         let t = Instant::now();
-        store
-            .set_answer(id, &path, Value::Integer(rng.random_range(0..5000)))
-            .unwrap();
+        store.set_answer(id, &path, Value::Integer(rng.random_range(0..5000))).unwrap();
         cold.push(t.elapsed());
     }
     rows.push((
         "set_answer on a random stored survey (p50 / p99)".into(),
-        format!(
-            "{} / {}",
-            ms(percentile(&mut cold, 0.5)),
-            ms(percentile(&mut cold, 0.99))
-        ),
+        format!("{} / {}", ms(percentile(&mut cold, 0.5)), ms(percentile(&mut cold, 0.99))),
         "includes loading the document from SQLite".into(),
     ));
 
@@ -294,13 +231,7 @@ fn main() {
                 ..Default::default()
             },
         ),
-        (
-            "list: with conflicts (none)",
-            SurveyQuery {
-                has_conflicts: Some(true),
-                ..Default::default()
-            },
-        ),
+        ("list: with conflicts (none)", SurveyQuery { has_conflicts: Some(true), ..Default::default() }),
     ];
     for (label, query) in queries {
         let mut times: Vec<Duration> = (0..50)
@@ -326,11 +257,7 @@ fn main() {
             t.elapsed()
         })
         .collect();
-    rows.push((
-        "open store + load one survey (p50)".into(),
-        ms(percentile(&mut opens, 0.5)),
-        String::new(),
-    ));
+    rows.push(("open store + load one survey (p50)".into(), ms(percentile(&mut opens, 0.5)), String::new()));
 
     // Bytes per survey.
     let (count, total) = stored_bytes(&conn, "");
@@ -344,18 +271,12 @@ fn main() {
     rows.push((
         "stored, filled answer by answer, as a log of changes".into(),
         format!("{:.0} B/survey", log_bytes as f64 / fill_surveys as f64),
-        format!(
-            "{:.2}× JSON",
-            log_bytes as f64 / fill_surveys as f64 / json_avg
-        ),
+        format!("{:.2}× JSON", log_bytes as f64 / fill_surveys as f64 / json_avg),
     ));
     rows.push((
         "stored, filled answer by answer, after compaction".into(),
         format!("{:.0} B/survey", compact_bytes as f64 / fill_surveys as f64),
-        format!(
-            "{:.2}× JSON; target ≤ 1×",
-            compact_bytes as f64 / fill_surveys as f64 / json_avg
-        ),
+        format!("{:.2}× JSON; target ≤ 1×", compact_bytes as f64 / fill_surveys as f64 / json_avg),
     ));
     rows.push((
         "stored, whole store (after compaction)".into(),

@@ -79,11 +79,7 @@ pub struct Author {
 impl Author {
     /// An author from its parts.
     pub fn new(user: impl Into<String>, device: impl Into<String>, role: Role) -> Self {
-        Author {
-            user: user.into(),
-            device: device.into(),
-            role,
-        }
+        Author { user: user.into(), device: device.into(), role }
     }
 }
 

@@ -31,10 +31,7 @@ pub struct GeoPoint {
 
 impl GeoPoint {
     fn encode(&self) -> String {
-        format!(
-            "{} {} {} {}",
-            self.lat, self.lon, self.altitude, self.accuracy
-        )
+        format!("{} {} {} {}", self.lat, self.lon, self.altitude, self.accuracy)
     }
 
     fn decode(text: &str) -> Option<GeoPoint> {
@@ -43,12 +40,7 @@ impl GeoPoint {
         let lon = parts.next()?.ok()?;
         let altitude = parts.next().unwrap_or(Ok(0.0)).ok()?;
         let accuracy = parts.next().unwrap_or(Ok(0.0)).ok()?;
-        let point = GeoPoint {
-            lat,
-            lon,
-            altitude,
-            accuracy,
-        };
+        let point = GeoPoint { lat, lon, altitude, accuracy };
         point.is_valid().then_some(point)
     }
 
@@ -101,9 +93,7 @@ pub struct ValueError {
 
 impl ValueError {
     fn new(reason: impl Into<String>) -> Self {
-        ValueError {
-            reason: reason.into(),
-        }
+        ValueError { reason: reason.into() }
     }
 }
 
@@ -160,10 +150,7 @@ impl Value {
                 check_code(&c)?;
                 Value::Choice(c)
             }
-            (
-                Q::SelectMultiple { .. } | Q::SelectMultipleFromFile { .. } | Q::Rank { .. },
-                Value::Choices(cs),
-            ) => {
+            (Q::SelectMultiple { .. } | Q::SelectMultipleFromFile { .. } | Q::Rank { .. }, Value::Choices(cs)) => {
                 for (i, c) in cs.iter().enumerate() {
                     check_code(c)?;
                     if cs[..i].contains(c) {
@@ -218,9 +205,7 @@ impl Value {
             Value::Integer(i) => ScalarValue::Int(*i),
             Value::Decimal(d) => ScalarValue::F64(*d),
             Value::Boolean(b) => ScalarValue::Boolean(*b),
-            Value::Date(_) | Value::Time(_) | Value::DateTime(_) => {
-                ScalarValue::Str(self.to_odk_string().into())
-            }
+            Value::Date(_) | Value::Time(_) | Value::DateTime(_) => ScalarValue::Str(self.to_odk_string().into()),
             Value::Choices(cs) => ScalarValue::Str(cs.join(" ").into()),
             Value::GeoPoint(p) => ScalarValue::Str(p.encode().into()),
             Value::GeoTrace(ps) | Value::GeoShape(ps) => ScalarValue::Str(encode_points(ps).into()),
@@ -238,23 +223,13 @@ impl Value {
             _ => None,
         };
         let value = match (kind, scalar) {
-            (Q::Integer | Q::Range | Q::Calculate | Q::Hidden, ScalarValue::Int(i)) => {
-                Value::Integer(*i)
-            }
-            (Q::Decimal | Q::Range | Q::Calculate | Q::Hidden, ScalarValue::F64(d)) => {
-                Value::Decimal(*d)
-            }
-            (Q::Acknowledge | Q::Calculate | Q::Hidden, ScalarValue::Boolean(b)) => {
-                Value::Boolean(*b)
-            }
+            (Q::Integer | Q::Range | Q::Calculate | Q::Hidden, ScalarValue::Int(i)) => Value::Integer(*i),
+            (Q::Decimal | Q::Range | Q::Calculate | Q::Hidden, ScalarValue::F64(d)) => Value::Decimal(*d),
+            (Q::Acknowledge | Q::Calculate | Q::Hidden, ScalarValue::Boolean(b)) => Value::Boolean(*b),
             (Q::Date | Q::Today, _) => Value::Date(text?.parse().ok()?),
             (Q::Time, _) => Value::Time(text?.parse().ok()?),
-            (Q::DateTime | Q::Start | Q::End, _) => {
-                Value::DateTime(DateTime::parse_from_rfc3339(text?).ok()?)
-            }
-            (Q::SelectOne { .. } | Q::SelectOneFromFile { .. }, _) => {
-                Value::Choice(text?.to_owned())
-            }
+            (Q::DateTime | Q::Start | Q::End, _) => Value::DateTime(DateTime::parse_from_rfc3339(text?).ok()?),
+            (Q::SelectOne { .. } | Q::SelectOneFromFile { .. }, _) => Value::Choice(text?.to_owned()),
             (Q::SelectMultiple { .. } | Q::SelectMultipleFromFile { .. } | Q::Rank { .. }, _) => {
                 Value::Choices(text?.split_whitespace().map(str::to_owned).collect())
             }
@@ -293,9 +268,7 @@ impl Value {
             Value::Boolean(b) => J::from(*b),
             Value::Choices(cs) => J::from(cs.clone()),
             Value::GeoPoint(p) => point_json(p),
-            Value::GeoTrace(ps) | Value::GeoShape(ps) => {
-                J::Array(ps.iter().map(point_json).collect())
-            }
+            Value::GeoTrace(ps) | Value::GeoShape(ps) => J::Array(ps.iter().map(point_json).collect()),
             _ => J::from(self.to_odk_string()),
         }
     }
@@ -321,18 +294,11 @@ fn check_code(code: &str) -> Result<(), ValueError> {
 }
 
 fn encode_points(points: &[GeoPoint]) -> String {
-    points
-        .iter()
-        .map(GeoPoint::encode)
-        .collect::<Vec<_>>()
-        .join(";")
+    points.iter().map(GeoPoint::encode).collect::<Vec<_>>().join(";")
 }
 
 fn decode_points(text: &str) -> Option<Vec<GeoPoint>> {
-    text.split(';')
-        .filter(|p| !p.trim().is_empty())
-        .map(GeoPoint::decode)
-        .collect()
+    text.split(';').filter(|p| !p.trim().is_empty()).map(GeoPoint::decode).collect()
 }
 
 #[cfg(test)]
@@ -347,39 +313,22 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips_through_its_scalar() {
-        let p = GeoPoint {
-            lat: 12.3,
-            lon: -0.41,
-            altitude: 290.5,
-            accuracy: 4.0,
-        };
+        let p = GeoPoint { lat: 12.3, lon: -0.41, altitude: 290.5, accuracy: 4.0 };
         roundtrip(Value::Text("Béguédo".into()), QuestionType::Text);
         roundtrip(Value::Integer(-4), QuestionType::Integer);
         roundtrip(Value::Decimal(2.5), QuestionType::Decimal);
         roundtrip(Value::Boolean(true), QuestionType::Acknowledge);
-        roundtrip(
-            Value::Date("2026-11-28".parse().unwrap()),
-            QuestionType::Date,
-        );
+        roundtrip(Value::Date("2026-11-28".parse().unwrap()), QuestionType::Date);
         roundtrip(Value::Time("07:30:00".parse().unwrap()), QuestionType::Time);
         roundtrip(
             Value::DateTime(DateTime::parse_from_rfc3339("2026-11-28T07:30:00.250+01:00").unwrap()),
             QuestionType::DateTime,
         );
         let list = || "l".to_string();
-        roundtrip(
-            Value::Choice("zai".into()),
-            QuestionType::SelectOne {
-                list: list(),
-                or_other: false,
-            },
-        );
+        roundtrip(Value::Choice("zai".into()), QuestionType::SelectOne { list: list(), or_other: false });
         roundtrip(
             Value::Choices(vec!["zai".into(), "demi_lune".into()]),
-            QuestionType::SelectMultiple {
-                list: list(),
-                or_other: false,
-            },
+            QuestionType::SelectMultiple { list: list(), or_other: false },
         );
         roundtrip(Value::GeoPoint(p), QuestionType::GeoPoint);
         roundtrip(Value::GeoTrace(vec![p, p]), QuestionType::GeoTrace);
@@ -388,48 +337,19 @@ mod tests {
 
     #[test]
     fn wrong_kinds_and_bad_values_are_refused_with_a_reason() {
-        let err = Value::Text("x".into())
-            .conform(&QuestionType::Integer)
-            .unwrap_err();
+        let err = Value::Text("x".into()).conform(&QuestionType::Integer).unwrap_err();
         assert_eq!(err.reason, "a integer question takes no text value");
-        assert!(
-            Value::Decimal(f64::NAN)
-                .conform(&QuestionType::Decimal)
-                .is_err()
-        );
-        let far = GeoPoint {
-            lat: 95.0,
-            lon: 0.0,
-            altitude: 0.0,
-            accuracy: 0.0,
-        };
-        assert!(
-            Value::GeoPoint(far)
-                .conform(&QuestionType::GeoPoint)
-                .is_err()
-        );
-        let sm = QuestionType::SelectMultiple {
-            list: "l".into(),
-            or_other: false,
-        };
-        assert!(
-            Value::Choices(vec!["a".into(), "a".into()])
-                .conform(&sm)
-                .is_err()
-        );
+        assert!(Value::Decimal(f64::NAN).conform(&QuestionType::Decimal).is_err());
+        let far = GeoPoint { lat: 95.0, lon: 0.0, altitude: 0.0, accuracy: 0.0 };
+        assert!(Value::GeoPoint(far).conform(&QuestionType::GeoPoint).is_err());
+        let sm = QuestionType::SelectMultiple { list: "l".into(), or_other: false };
+        assert!(Value::Choices(vec!["a".into(), "a".into()]).conform(&sm).is_err());
         assert!(Value::Choices(vec!["a b".into()]).conform(&sm).is_err());
-        assert!(
-            Value::Text("x".into())
-                .conform(&QuestionType::Note)
-                .is_err()
-        );
+        assert!(Value::Text("x".into()).conform(&QuestionType::Note).is_err());
     }
 
     #[test]
     fn integers_are_accepted_for_decimals() {
-        assert_eq!(
-            Value::Integer(3).conform(&QuestionType::Decimal),
-            Ok(Value::Decimal(3.0))
-        );
+        assert_eq!(Value::Integer(3).conform(&QuestionType::Decimal), Ok(Value::Decimal(3.0)));
     }
 }

@@ -28,13 +28,7 @@ fn durability_child_writer() {
     let member: AnswerPath = "member".parse().unwrap();
     for k in 0.. {
         let index = store.add_repeat_instance(&id, &member, None).unwrap();
-        store
-            .set_answer(
-                &id,
-                &member.child(index, "member_name"),
-                Value::Text(format!("m{k}")),
-            )
-            .unwrap();
+        store.set_answer(&id, &member.child(index, "member_name"), Value::Text(format!("m{k}"))).unwrap();
         // Printed only after both calls returned Ok: this is the acknowledgement.
         println!("ack {id} {k}");
     }
@@ -50,12 +44,7 @@ fn acknowledged_writes_survive_kill_9() {
 
     for round in 0..KILLS {
         let mut child = Command::new(&exe)
-            .args([
-                "durability_child_writer",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+            .args(["durability_child_writer", "--exact", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, &db)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -90,25 +79,16 @@ fn acknowledged_writes_survive_kill_9() {
         acked.push(last);
 
         let conn = rusqlite::Connection::open(&db).unwrap();
-        let check: String = conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .unwrap();
+        let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
         assert_eq!(check, "ok", "round {round}");
         drop(conn);
         let store = Store::open(&db, enumerator()).unwrap();
         for (id, k) in &acked {
             let survey = store.survey(id).unwrap();
             let members = survey.answers.repeat("member");
-            assert!(
-                members.len() as i64 > *k,
-                "round {round}: survey {id} lost acknowledged members"
-            );
+            assert!(members.len() as i64 > *k, "round {round}: survey {id} lost acknowledged members");
             for (i, m) in members.iter().take(*k as usize + 1).enumerate() {
-                assert_eq!(
-                    m.value("member_name"),
-                    Some(&Value::Text(format!("m{i}"))),
-                    "round {round}"
-                );
+                assert_eq!(m.value("member_name"), Some(&Value::Text(format!("m{i}"))), "round {round}");
             }
         }
     }

@@ -13,10 +13,7 @@ fn schema_of(conn: &Connection) -> Vec<String> {
     let mut stmt = conn
         .prepare("SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_master ORDER BY type, name")
         .unwrap();
-    stmt.query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
 }
 
 #[test]
@@ -26,11 +23,7 @@ fn an_empty_file_gets_the_latest_schema() {
     Store::open(&path, enumerator()).unwrap();
     let conn = Connection::open(&path).unwrap();
     assert_eq!(schema::version(&conn).unwrap(), LATEST);
-    assert!(
-        schema_of(&conn)
-            .iter()
-            .any(|s| s.starts_with("table surveys"))
-    );
+    assert!(schema_of(&conn).iter().any(|s| s.starts_with("table surveys")));
 }
 
 #[test]
@@ -39,13 +32,7 @@ fn every_earlier_version_upgrades_to_the_same_schema_keeping_its_data() {
     // A survey written by the current code, to plant in older databases.
     let source = store_at(&dir.path().join("source.db"), enumerator());
     let id = source.create_survey("household", "2026110101").unwrap();
-    source
-        .set_answer(
-            &id,
-            &"village".parse::<AnswerPath>().unwrap(),
-            Value::Text("Siguiri".into()),
-        )
-        .unwrap();
+    source.set_answer(&id, &"village".parse::<AnswerPath>().unwrap(), Value::Text("Siguiri".into())).unwrap();
     let bytes = source.document_bytes(&id).unwrap();
     let fresh = schema_of(&Connection::open(source.path()).unwrap());
 
@@ -73,18 +60,11 @@ fn every_earlier_version_upgrades_to_the_same_schema_keeping_its_data() {
 
         let store = Store::open(&path, enumerator()).unwrap();
         let conn = Connection::open(&path).unwrap();
-        assert_eq!(
-            schema::version(&conn).unwrap(),
-            LATEST,
-            "from version {version}"
-        );
+        assert_eq!(schema::version(&conn).unwrap(), LATEST, "from version {version}");
         assert_eq!(schema_of(&conn), fresh, "from version {version}");
         if version >= 1 {
             let survey = store.survey(&id).unwrap();
-            assert_eq!(
-                survey.answers.value("village"),
-                Some(&Value::Text("Siguiri".into()))
-            );
+            assert_eq!(survey.answers.value("village"), Some(&Value::Text("Siguiri".into())));
         }
     }
 }
@@ -95,18 +75,11 @@ fn a_database_from_a_newer_terrain_is_refused_untouched() {
     let path = dir.path().join("future.db");
     {
         let conn = Connection::open(&path).unwrap();
-        conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 999;")
-            .unwrap();
+        conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 999;").unwrap();
     }
     let before = std::fs::read(&path).unwrap();
     let err = Store::open(&path, enumerator()).unwrap_err();
-    assert!(
-        matches!(err, StoreError::NewerDatabase { found: 999, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, StoreError::NewerDatabase { found: 999, .. }), "{err}");
     assert!(err.to_string().contains("update Terrain"), "{err}");
-    assert!(
-        std::fs::read(&path).unwrap() == before,
-        "the file must not change"
-    );
+    assert!(std::fs::read(&path).unwrap() == before, "the file must not change");
 }

@@ -24,21 +24,10 @@ fn answers_survive_closing_and_reopening_the_store() {
     let id = {
         let store = store_at(&path, enumerator());
         let id = store.create_survey("household", "2026110101").unwrap();
-        assert!(
-            store
-                .set_answer(&id, &p("village"), text("Kindia"))
-                .unwrap()
-        );
-        assert!(
-            !store
-                .set_answer(&id, &p("village"), text("Kindia"))
-                .unwrap(),
-            "same value is no change"
-        );
+        assert!(store.set_answer(&id, &p("village"), text("Kindia")).unwrap());
+        assert!(!store.set_answer(&id, &p("village"), text("Kindia")).unwrap(), "same value is no change");
         store.add_repeat_instance(&id, &p("member"), None).unwrap();
-        store
-            .set_answer(&id, &p("member[0]/age"), Value::Integer(30))
-            .unwrap();
+        store.set_answer(&id, &p("member[0]/age"), Value::Integer(30)).unwrap();
         store.finalize(&id).unwrap();
         id
     };
@@ -46,10 +35,7 @@ fn answers_survive_closing_and_reopening_the_store() {
     let survey = store.survey(&id).unwrap();
     assert_eq!(survey.meta.status, Status::Finalized);
     assert_eq!(survey.answers.value("village"), Some(&text("Kindia")));
-    assert_eq!(
-        survey.answers.repeat("member")[0].value("age"),
-        Some(&Value::Integer(30))
-    );
+    assert_eq!(survey.answers.repeat("member")[0].value("age"), Some(&Value::Integer(30)));
     let json = store.survey_json(&id).unwrap();
     assert_eq!(json["answers"]["member"][0]["age"], 30);
     store.reopen(&id).unwrap();
@@ -63,37 +49,22 @@ fn many_writes_compact_without_losing_anything() {
     let store = store_at(&path, enumerator());
     let id = store.create_survey("household", "2026110101").unwrap();
     for i in 0..100 {
-        store
-            .set_answer(&id, &p("hh_size"), Value::Integer(i + 1))
-            .unwrap();
+        store.set_answer(&id, &p("hh_size"), Value::Integer(i + 1)).unwrap();
     }
     let conn = Connection::open(&path).unwrap();
     let (chunks, snapshot): (i64, i64) = conn
-        .query_row(
-            "SELECT chunk_count, length(snapshot) FROM surveys WHERE survey_id = ?1",
-            [&id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row("SELECT chunk_count, length(snapshot) FROM surveys WHERE survey_id = ?1", [&id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
-    assert!(
-        chunks < 16,
-        "compaction keeps the chunk log short, found {chunks}"
-    );
-    let stored: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM survey_chunks WHERE survey_id = ?1",
-            [&id],
-            |r| r.get(0),
-        )
-        .unwrap();
+    assert!(chunks < 16, "compaction keeps the chunk log short, found {chunks}");
+    let stored: i64 =
+        conn.query_row("SELECT count(*) FROM survey_chunks WHERE survey_id = ?1", [&id], |r| r.get(0)).unwrap();
     assert_eq!(stored, chunks);
     assert!(snapshot > 0);
     drop(store);
     let store = Store::open(&path, enumerator()).unwrap();
-    assert_eq!(
-        store.survey(&id).unwrap().answers.value("hh_size"),
-        Some(&Value::Integer(100))
-    );
+    assert_eq!(store.survey(&id).unwrap().answers.value("hh_size"), Some(&Value::Integer(100)));
     assert_eq!(store.history(&id, &p("hh_size")).unwrap().len(), 100);
 }
 
@@ -112,34 +83,15 @@ fn lists_filter_on_metadata_columns() {
     }
     let all = store.list(&SurveyQuery::default()).unwrap();
     assert_eq!(all.len(), 5);
-    let finalized = store
-        .list(&SurveyQuery {
-            status: Some(Status::Finalized),
-            ..SurveyQuery::default()
-        })
-        .unwrap();
+    let finalized = store.list(&SurveyQuery { status: Some(Status::Finalized), ..SurveyQuery::default() }).unwrap();
     assert_eq!(finalized.len(), 3);
-    let mine = SurveyQuery {
-        enumerator: Some("awa".into()),
-        form_id: Some("household".into()),
-        ..Default::default()
-    };
+    let mine = SurveyQuery { enumerator: Some("awa".into()), form_id: Some("household".into()), ..Default::default() };
     assert_eq!(store.list(&mine).unwrap().len(), 5);
-    let other = SurveyQuery {
-        enumerator: Some("nobody".into()),
-        ..Default::default()
-    };
+    let other = SurveyQuery { enumerator: Some("nobody".into()), ..Default::default() };
     assert!(store.list(&other).unwrap().is_empty());
-    let recent = SurveyQuery {
-        updated_since: Some(before),
-        limit: Some(2),
-        ..Default::default()
-    };
+    let recent = SurveyQuery { updated_since: Some(before), limit: Some(2), ..Default::default() };
     assert_eq!(store.list(&recent).unwrap().len(), 2);
-    assert!(
-        all.iter()
-            .all(|s| s.dirty && !s.has_conflicts && s.created_by == "awa")
-    );
+    assert!(all.iter().all(|s| s.dirty && !s.has_conflicts && s.created_by == "awa"));
 }
 
 #[test]
@@ -148,61 +100,31 @@ fn two_stores_merge_concurrent_edits_and_flag_then_clear_conflicts() {
     let phone = store_at(&dir.path().join("phone.db"), enumerator());
     let tablet = store_at(&dir.path().join("tablet.db"), supervisor());
     let id = phone.create_survey("household", "2026110101").unwrap();
-    phone
-        .set_answer(&id, &p("hh_size"), Value::Integer(5))
-        .unwrap();
-    let created = tablet
-        .merge(&id, &phone.document_bytes(&id).unwrap())
-        .unwrap();
+    phone.set_answer(&id, &p("hh_size"), Value::Integer(5)).unwrap();
+    let created = tablet.merge(&id, &phone.document_bytes(&id).unwrap()).unwrap();
     assert!(created.created);
 
     phone.set_answer(&id, &p("village"), text("Mamou")).unwrap();
-    phone
-        .set_answer(&id, &p("hh_size"), Value::Integer(6))
-        .unwrap();
-    tablet
-        .set_answer(&id, &p("hh_size"), Value::Integer(7))
-        .unwrap();
-    tablet
-        .set_answer(&id, &p("head_name"), text("Mariama Diallo"))
-        .unwrap();
-    tablet
-        .register_actor(&phone.actor(), phone.author())
-        .unwrap();
-    phone
-        .register_actor(&tablet.actor(), tablet.author())
-        .unwrap();
+    phone.set_answer(&id, &p("hh_size"), Value::Integer(6)).unwrap();
+    tablet.set_answer(&id, &p("hh_size"), Value::Integer(7)).unwrap();
+    tablet.set_answer(&id, &p("head_name"), text("Mariama Diallo")).unwrap();
+    tablet.register_actor(&phone.actor(), phone.author()).unwrap();
+    phone.register_actor(&tablet.actor(), tablet.author()).unwrap();
 
-    let outcome = tablet
-        .merge(&id, &phone.document_bytes(&id).unwrap())
-        .unwrap();
+    let outcome = tablet.merge(&id, &phone.document_bytes(&id).unwrap()).unwrap();
     assert!(!outcome.created && outcome.new_changes == 2);
-    phone
-        .merge(&id, &tablet.document_bytes(&id).unwrap())
-        .unwrap();
+    phone.merge(&id, &tablet.document_bytes(&id).unwrap()).unwrap();
 
     for store in [&phone, &tablet] {
         let survey = store.survey(&id).unwrap();
         assert_eq!(survey.answers.value("village"), Some(&text("Mamou")));
-        assert_eq!(
-            survey.answers.value("head_name"),
-            Some(&text("Mariama Diallo"))
-        );
+        assert_eq!(survey.answers.value("head_name"), Some(&text("Mariama Diallo")));
         let conflicts = store.conflicts(&id).unwrap();
         assert_eq!(conflicts.len(), 1, "the same-field edit is reported");
-        let mut by: Vec<_> = conflicts[0]
-            .values
-            .iter()
-            .map(|v| v.author.clone().unwrap().user)
-            .collect();
+        let mut by: Vec<_> = conflicts[0].values.iter().map(|v| v.author.clone().unwrap().user).collect();
         by.sort();
         assert_eq!(by, ["awa", "moussa"]);
-        let flagged = store
-            .list(&SurveyQuery {
-                has_conflicts: Some(true),
-                ..Default::default()
-            })
-            .unwrap();
+        let flagged = store.list(&SurveyQuery { has_conflicts: Some(true), ..Default::default() }).unwrap();
         assert_eq!(flagged.len(), 1);
     }
     assert_eq!(
@@ -210,30 +132,14 @@ fn two_stores_merge_concurrent_edits_and_flag_then_clear_conflicts() {
         tablet.survey(&id).unwrap().answers.value("hh_size")
     );
 
-    tablet
-        .set_answer(&id, &p("hh_size"), Value::Integer(7))
-        .unwrap();
+    tablet.set_answer(&id, &p("hh_size"), Value::Integer(7)).unwrap();
     assert!(tablet.conflicts(&id).unwrap().is_empty());
-    assert!(
-        tablet
-            .list(&SurveyQuery {
-                has_conflicts: Some(true),
-                ..Default::default()
-            })
-            .unwrap()
-            .is_empty()
-    );
+    assert!(tablet.list(&SurveyQuery { has_conflicts: Some(true), ..Default::default() }).unwrap().is_empty());
     let history = tablet.history(&id, &p("hh_size")).unwrap();
-    let who: Vec<_> = history
-        .iter()
-        .map(|e| e.author.as_ref().map(|a| a.user.as_str()))
-        .collect();
+    let who: Vec<_> = history.iter().map(|e| e.author.as_ref().map(|a| a.user.as_str())).collect();
     assert_eq!(who.first(), Some(&Some("awa")));
     assert_eq!(who.last(), Some(&Some("moussa")));
-    assert_eq!(
-        history.last().unwrap().value,
-        Some(Answer::Value(Value::Integer(7)))
-    );
+    assert_eq!(history.last().unwrap().value, Some(Answer::Value(Value::Integer(7))));
 }
 
 #[test]
@@ -243,76 +149,33 @@ fn bad_input_is_a_typed_error_and_leaves_the_store_usable() {
     let store = store_at(&path, enumerator());
     let good = store.create_survey("household", "2026110101").unwrap();
     let broken = store.create_survey("household", "2026110101").unwrap();
-    store
-        .set_answer(&good, &p("village"), text("Boké"))
-        .unwrap();
+    store.set_answer(&good, &p("village"), text("Boké")).unwrap();
 
+    assert!(matches!(store.survey("no-such-id").unwrap_err(), StoreError::UnknownSurvey(_)));
     assert!(matches!(
-        store.survey("no-such-id").unwrap_err(),
+        store.set_answer("no-such-id", &p("village"), text("x")).unwrap_err(),
         StoreError::UnknownSurvey(_)
     ));
-    assert!(matches!(
-        store
-            .set_answer("no-such-id", &p("village"), text("x"))
-            .unwrap_err(),
-        StoreError::UnknownSurvey(_)
-    ));
-    let err = store
-        .set_answer(&good, &p("hh_size"), text("many"))
-        .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("a integer question takes no text value"),
-        "{err}"
-    );
-    assert!(
-        store
-            .set_answer(&good, &p("member[4]/age"), Value::Integer(3))
-            .is_err()
-    );
-    assert!(matches!(
-        store.create_survey("household", "1999").unwrap_err(),
-        StoreError::UnknownForm { .. }
-    ));
+    let err = store.set_answer(&good, &p("hh_size"), text("many")).unwrap_err();
+    assert!(err.to_string().contains("a integer question takes no text value"), "{err}");
+    assert!(store.set_answer(&good, &p("member[4]/age"), Value::Integer(3)).is_err());
+    assert!(matches!(store.create_survey("household", "1999").unwrap_err(), StoreError::UnknownForm { .. }));
     assert!(store.merge(&good, b"\x85\x6f\x4a\x83garbage").is_err());
     assert!(store.merge("new-id", b"garbage").is_err());
 
     // Damage one survey's bytes on disk: it reports the damage, the other is fine.
     let conn = Connection::open(&path).unwrap();
-    conn.execute(
-        "UPDATE surveys SET snapshot = x'856f4a83deadbeef00' WHERE survey_id = ?1",
-        [&broken],
-    )
-    .unwrap();
+    conn.execute("UPDATE surveys SET snapshot = x'856f4a83deadbeef00' WHERE survey_id = ?1", [&broken]).unwrap();
     drop(store);
     let store = Store::open(&path, enumerator()).unwrap();
-    assert!(matches!(
-        store.survey(&broken).unwrap_err(),
-        StoreError::Corrupt { .. }
-    ));
-    assert!(matches!(
-        store
-            .set_answer(&broken, &p("village"), text("x"))
-            .unwrap_err(),
-        StoreError::Corrupt { .. }
-    ));
-    assert_eq!(
-        store.survey(&good).unwrap().answers.value("village"),
-        Some(&text("Boké"))
-    );
-    store
-        .set_answer(&good, &p("village"), text("Boké-Centre"))
-        .unwrap();
+    assert!(matches!(store.survey(&broken).unwrap_err(), StoreError::Corrupt { .. }));
+    assert!(matches!(store.set_answer(&broken, &p("village"), text("x")).unwrap_err(), StoreError::Corrupt { .. }));
+    assert_eq!(store.survey(&good).unwrap().answers.value("village"), Some(&text("Boké")));
+    store.set_answer(&good, &p("village"), text("Boké-Centre")).unwrap();
     let truncated: Vec<u8> = store.document_bytes(&good).unwrap()[..40].to_vec();
-    conn.execute(
-        "UPDATE surveys SET snapshot = ?2 WHERE survey_id = ?1",
-        rusqlite::params![&broken, truncated],
-    )
-    .unwrap();
-    assert!(matches!(
-        store.survey(&broken).unwrap_err(),
-        StoreError::Corrupt { .. }
-    ));
+    conn.execute("UPDATE surveys SET snapshot = ?2 WHERE survey_id = ?1", rusqlite::params![&broken, truncated])
+        .unwrap();
+    assert!(matches!(store.survey(&broken).unwrap_err(), StoreError::Corrupt { .. }));
 }
 
 #[test]
@@ -322,10 +185,7 @@ fn a_changed_form_needs_a_new_version() {
     store.save_form(&household_form()).unwrap();
     let mut changed = household_form();
     changed.title = "Another title".into();
-    assert!(matches!(
-        store.save_form(&changed).unwrap_err(),
-        StoreError::FormVersionConflict { .. }
-    ));
+    assert!(matches!(store.save_form(&changed).unwrap_err(), StoreError::FormVersionConflict { .. }));
     changed.version = "2026120101".into();
     store.save_form(&changed).unwrap();
     assert_eq!(store.forms().unwrap().len(), 2);
@@ -337,16 +197,9 @@ fn an_actor_is_bound_to_one_person_only() {
     let store = store_at(&dir.path().join("phone.db"), enumerator());
     let actor = store.actor();
     store.register_actor(&actor, &enumerator()).unwrap();
-    assert!(matches!(
-        store.register_actor(&actor, &supervisor()).unwrap_err(),
-        StoreError::ActorMismatch { .. }
-    ));
+    assert!(matches!(store.register_actor(&actor, &supervisor()).unwrap_err(), StoreError::ActorMismatch { .. }));
     let again = Store::open(store.path(), enumerator()).unwrap();
-    assert_ne!(
-        again.actor(),
-        actor,
-        "every session writes under a fresh actor"
-    );
+    assert_ne!(again.actor(), actor, "every session writes under a fresh actor");
 }
 
 #[test]
@@ -361,13 +214,7 @@ fn the_store_is_shared_between_threads() {
             std::thread::spawn(move || {
                 for i in 0..20 {
                     let index = store.add_repeat_instance(&id, &p("member"), None).unwrap();
-                    store
-                        .set_answer(
-                            &id,
-                            &p("member").child(index, "age"),
-                            Value::Integer(t * 100 + i),
-                        )
-                        .unwrap();
+                    store.set_answer(&id, &p("member").child(index, "age"), Value::Integer(t * 100 + i)).unwrap();
                     store.survey(&id).unwrap();
                 }
             })
@@ -376,10 +223,7 @@ fn the_store_is_shared_between_threads() {
     for t in threads {
         t.join().unwrap();
     }
-    assert_eq!(
-        store.survey(&id).unwrap().answers.repeat("member").len(),
-        80
-    );
+    assert_eq!(store.survey(&id).unwrap().answers.repeat("member").len(), 80);
 }
 
 #[test]
@@ -389,18 +233,12 @@ fn finalize_compacts_the_document() {
     let store = store_at(&path, enumerator());
     let id = store.create_survey("household", "2026110101").unwrap();
     for i in 0..5 {
-        store
-            .set_answer(&id, &p("hh_size"), Value::Integer(i + 1))
-            .unwrap();
+        store.set_answer(&id, &p("hh_size"), Value::Integer(i + 1)).unwrap();
     }
     store.finalize(&id).unwrap();
     let chunks: i64 = Connection::open(&path)
         .unwrap()
-        .query_row(
-            "SELECT count(*) FROM survey_chunks WHERE survey_id = ?1",
-            [&id],
-            |r| r.get(0),
-        )
+        .query_row("SELECT count(*) FROM survey_chunks WHERE survey_id = ?1", [&id], |r| r.get(0))
         .unwrap();
     assert_eq!(chunks, 0);
     assert_eq!(store.survey(&id).unwrap().meta.status, Status::Finalized);
@@ -412,9 +250,7 @@ fn the_feed_lists_each_survey_once_at_its_latest_change() {
     let store = store_at(&dir.path().join("phone.db"), enumerator());
     let a = store.create_survey("household", "2026110101").unwrap();
     let b = store.create_survey("household", "2026110101").unwrap();
-    store
-        .set_answer(&a, &p("village"), text("Faranah"))
-        .unwrap();
+    store.set_answer(&a, &p("village"), text("Faranah")).unwrap();
     let feed = store.feed(0, 100).unwrap();
     let ids: Vec<_> = feed.iter().map(|e| e.summary.survey_id.clone()).collect();
     assert_eq!(ids, vec![b.clone(), a.clone()]);
@@ -431,44 +267,30 @@ fn sync_bookkeeping_tracks_what_the_server_acknowledged() {
     let phone = store_at(&dir.path().join("phone.db"), enumerator());
     let server = store_at(&dir.path().join("server.db"), supervisor());
     let id = phone.create_survey("household", "2026110101").unwrap();
-    phone
-        .set_answer(&id, &p("village"), text("Kouroussa"))
-        .unwrap();
+    phone.set_answer(&id, &p("village"), text("Kouroussa")).unwrap();
 
     let pending = phone.pending_pushes(100).unwrap();
     assert_eq!(pending.len(), 1);
     assert!(pending[0].acked.is_empty());
     server.merge(&id, &pending[0].changes).unwrap();
-    phone
-        .mark_acked(&[(id.clone(), pending[0].heads.clone())])
-        .unwrap();
+    phone.mark_acked(&[(id.clone(), pending[0].heads.clone())]).unwrap();
     assert_eq!(phone.pending_count().unwrap(), 0);
 
     // Only what came after the acknowledgement travels next time.
-    phone
-        .set_answer(&id, &p("hh_size"), Value::Integer(4))
-        .unwrap();
+    phone.set_answer(&id, &p("hh_size"), Value::Integer(4)).unwrap();
     let pending = phone.pending_pushes(100).unwrap();
     assert_eq!(pending[0].acked, server.heads(&id).unwrap());
-    assert!(
-        pending[0].changes.len() < 300,
-        "one small change, got {} bytes",
-        pending[0].changes.len()
-    );
+    assert!(pending[0].changes.len() < 300, "one small change, got {} bytes", pending[0].changes.len());
     server.merge(&id, &pending[0].changes).unwrap();
 
     // The server's own edit comes back; applying it moves the cursor and leaves nothing dirty.
-    server
-        .set_answer(&id, &p("head_name"), text("Fanta Camara"))
-        .unwrap();
+    server.set_answer(&id, &p("head_name"), text("Fanta Camara")).unwrap();
     let pulled = terrain_core::store::RemoteChanges {
         survey_id: id.clone(),
         changes: server.changes_after(&id, &pending[0].heads).unwrap(),
         server_heads: server.heads(&id).unwrap(),
     };
-    let outcomes = phone
-        .apply_pulled("https://relay.example", &[pulled], Some(42))
-        .unwrap();
+    let outcomes = phone.apply_pulled("https://relay.example", &[pulled], Some(42)).unwrap();
     assert!(outcomes[0].is_ok());
     assert_eq!(phone.sync_cursor("https://relay.example").unwrap(), 42);
     assert_eq!(phone.pending_count().unwrap(), 0);

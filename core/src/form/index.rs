@@ -33,11 +33,7 @@ pub struct FormIndex<'f> {
 impl<'f> FormIndex<'f> {
     /// Indexes every question, group and repeat of `form`.
     pub fn new(form: &'f Form) -> Self {
-        fn walk<'f>(
-            nodes: &'f [Node],
-            repeats: &mut Vec<&'f str>,
-            out: &mut HashMap<&'f str, Located<'f>>,
-        ) {
+        fn walk<'f>(nodes: &'f [Node], repeats: &mut Vec<&'f str>, out: &mut HashMap<&'f str, Located<'f>>) {
             for node in nodes {
                 let entry = match node {
                     Node::Question(q) => Entry::Question(q),
@@ -46,10 +42,7 @@ impl<'f> FormIndex<'f> {
                 };
                 // The importer refuses duplicate names; should one slip through a hand-written
                 // JSON form, the first definition wins, as in form order.
-                out.entry(node.name()).or_insert_with(|| Located {
-                    entry,
-                    repeats: repeats.clone(),
-                });
+                out.entry(node.name()).or_insert_with(|| Located { entry, repeats: repeats.clone() });
                 match node {
                     Node::Question(_) => {}
                     Node::Group(g) => walk(&g.children, repeats, out),

@@ -123,11 +123,7 @@ pub struct Question {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
     /// Which choices to offer, evaluated per choice (bare names are the choice's columns).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "opt_choice_filter"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_choice_filter")]
     pub choice_filter: Option<Expression>,
     /// The XLSForm appearance (`minimal`, `likert`, `multiline`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -350,11 +346,7 @@ impl Translations {
 impl Form {
     /// Every question in form order, depth first, with its enclosing repeats.
     pub fn questions(&self) -> Vec<(&Question, Vec<&str>)> {
-        fn walk<'f>(
-            nodes: &'f [Node],
-            repeats: &mut Vec<&'f str>,
-            out: &mut Vec<(&'f Question, Vec<&'f str>)>,
-        ) {
+        fn walk<'f>(nodes: &'f [Node], repeats: &mut Vec<&'f str>, out: &mut Vec<(&'f Question, Vec<&'f str>)>) {
             for node in nodes {
                 match node {
                     Node::Question(q) => out.push((q, repeats.clone())),
@@ -399,9 +391,7 @@ mod opt_expr {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Expression>, D::Error> {
         let source: Option<String> = Option::deserialize(d)?;
-        source
-            .map(|s| Expression::parse(&s).map_err(serde::de::Error::custom))
-            .transpose()
+        source.map(|s| Expression::parse(&s).map_err(serde::de::Error::custom)).transpose()
     }
 }
 
@@ -417,8 +407,6 @@ mod opt_choice_filter {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Expression>, D::Error> {
         let source: Option<String> = Option::deserialize(d)?;
-        source
-            .map(|s| Expression::parse_choice_filter(&s).map_err(serde::de::Error::custom))
-            .transpose()
+        source.map(|s| Expression::parse_choice_filter(&s).map_err(serde::de::Error::custom)).transpose()
     }
 }

@@ -24,10 +24,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     // Refuse a newer database before anything (even the journal mode) writes to it.
     let found = schema::version(&conn)?;
     if found > schema::LATEST {
-        return Err(StoreError::NewerDatabase {
-            found,
-            supported: schema::LATEST,
-        });
+        return Err(StoreError::NewerDatabase { found, supported: schema::LATEST });
     }
     // WAL lets readers work while the writer writes; `synchronous = FULL` syncs the WAL at
     // every commit, so an Ok survives power loss, not only a killed process.
@@ -46,9 +43,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
 }
 
 fn open_reader(path: &Path) -> Result<Connection, StoreError> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.execute_batch("PRAGMA foreign_keys = ON;")?;
@@ -65,17 +60,11 @@ pub struct ReaderPool {
 impl ReaderPool {
     /// A pool of readers of the database at `path`.
     pub fn new(path: PathBuf) -> Self {
-        ReaderPool {
-            path,
-            idle: Mutex::new(Vec::new()),
-        }
+        ReaderPool { path, idle: Mutex::new(Vec::new()) }
     }
 
     /// Runs `f` with a read connection.
-    pub fn with<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    pub fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let reused = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match reused {
             Some(conn) => conn,

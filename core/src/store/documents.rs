@@ -57,23 +57,15 @@ pub fn row(conn: &Connection, survey_id: &str) -> Result<Option<DocRow>, StoreEr
 /// Loads a survey's document: its snapshot followed by its chunks, parsed as one.
 pub fn load(conn: &Connection, survey_id: &str) -> Result<SurveyDoc, StoreError> {
     let mut bytes: Vec<u8> = conn
-        .query_row(
-            "SELECT snapshot FROM surveys WHERE survey_id = ?1",
-            [survey_id],
-            |r| r.get(0),
-        )
+        .query_row("SELECT snapshot FROM surveys WHERE survey_id = ?1", [survey_id], |r| r.get(0))
         .optional()?
         .ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
-    let mut chunks =
-        conn.prepare_cached("SELECT bytes FROM survey_chunks WHERE survey_id = ?1 ORDER BY seq")?;
+    let mut chunks = conn.prepare_cached("SELECT bytes FROM survey_chunks WHERE survey_id = ?1 ORDER BY seq")?;
     let mut rows = chunks.query([survey_id])?;
     while let Some(row) = rows.next()? {
         bytes.extend_from_slice(row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?);
     }
-    SurveyDoc::load(&bytes).map_err(|source| StoreError::Corrupt {
-        survey_id: survey_id.to_owned(),
-        source,
-    })
+    SurveyDoc::load(&bytes).map_err(|source| StoreError::Corrupt { survey_id: survey_id.to_owned(), source })
 }
 
 /// Appends the change chunk `bytes` after the snapshot.
@@ -94,12 +86,9 @@ pub fn append_chunk(conn: &Connection, survey_id: &str, bytes: &[u8]) -> Result<
 /// Replaces the snapshot with the whole document and drops the chunks it now contains.
 pub fn compact(conn: &Connection, survey_id: &str, doc: &mut SurveyDoc) -> Result<(), StoreError> {
     let snapshot = doc.save();
-    conn.prepare_cached("DELETE FROM survey_chunks WHERE survey_id = ?1")?
-        .execute([survey_id])?;
-    conn.prepare_cached(
-        "UPDATE surveys SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0 WHERE survey_id = ?1",
-    )?
-    .execute(params![survey_id, snapshot])?;
+    conn.prepare_cached("DELETE FROM survey_chunks WHERE survey_id = ?1")?.execute([survey_id])?;
+    conn.prepare_cached("UPDATE surveys SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0 WHERE survey_id = ?1")?
+        .execute(params![survey_id, snapshot])?;
     Ok(())
 }
 
@@ -118,8 +107,5 @@ pub fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
 
 /// Heads from their stored form.
 pub fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
-    bytes
-        .chunks_exact(32)
-        .filter_map(|c| ChangeHash::try_from(c).ok())
-        .collect()
+    bytes.chunks_exact(32).filter_map(|c| ChangeHash::try_from(c).ok()).collect()
 }

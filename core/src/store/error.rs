@@ -34,9 +34,7 @@ pub enum StoreError {
     #[error("no survey with id `{0}` in this store")]
     UnknownSurvey(String),
     /// The form version is not in the store.
-    #[error(
-        "form `{form_id}` version `{version}` is not on this device: download the project's forms first"
-    )]
+    #[error("form `{form_id}` version `{version}` is not on this device: download the project's forms first")]
     UnknownForm {
         /// The form id.
         form_id: String,
@@ -69,9 +67,7 @@ pub enum StoreError {
         source: DocumentError,
     },
     /// A survey's stored bytes cannot be read. The rest of the store is unaffected.
-    #[error(
-        "survey `{survey_id}` is damaged on disk and cannot be read ({source}); the other surveys are fine"
-    )]
+    #[error("survey `{survey_id}` is damaged on disk and cannot be read ({source}); the other surveys are fine")]
     Corrupt {
         /// The survey concerned.
         survey_id: String,

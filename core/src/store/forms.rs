@@ -31,43 +31,23 @@ pub struct FormCache {
 
 impl FormCache {
     /// The form `form_id` at `version`, parsed once.
-    pub fn get(
-        &self,
-        conn: &Connection,
-        form_id: &str,
-        version: &str,
-    ) -> Result<Arc<Form>, StoreError> {
+    pub fn get(&self, conn: &Connection, form_id: &str, version: &str) -> Result<Arc<Form>, StoreError> {
         let key = (form_id.to_owned(), version.to_owned());
-        if let Some(form) = self
-            .forms
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
+        if let Some(form) = self.forms.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return Ok(form.clone());
         }
         let definition: String = conn
-            .query_row(
-                "SELECT definition FROM forms WHERE form_id = ?1 AND version = ?2",
-                [form_id, version],
-                |r| r.get(0),
-            )
+            .query_row("SELECT definition FROM forms WHERE form_id = ?1 AND version = ?2", [form_id, version], |r| {
+                r.get(0)
+            })
             .optional()?
-            .ok_or_else(|| StoreError::UnknownForm {
-                form_id: form_id.to_owned(),
-                version: version.to_owned(),
-            })?;
-        let form = Arc::new(
-            Form::from_json(&definition).map_err(|e| StoreError::CorruptForm {
-                form_id: form_id.to_owned(),
-                version: version.to_owned(),
-                reason: e.to_string(),
-            })?,
-        );
-        self.forms
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, form.clone());
+            .ok_or_else(|| StoreError::UnknownForm { form_id: form_id.to_owned(), version: version.to_owned() })?;
+        let form = Arc::new(Form::from_json(&definition).map_err(|e| StoreError::CorruptForm {
+            form_id: form_id.to_owned(),
+            version: version.to_owned(),
+            reason: e.to_string(),
+        })?);
+        self.forms.write().unwrap_or_else(|e| e.into_inner()).insert(key, form.clone());
         Ok(form)
     }
 }
@@ -76,18 +56,13 @@ impl FormCache {
 pub fn save(conn: &Connection, form: &Form, now_ms: i64) -> Result<(), StoreError> {
     let definition = form.to_json();
     let existing: Option<String> = conn
-        .query_row(
-            "SELECT definition FROM forms WHERE form_id = ?1 AND version = ?2",
-            [&form.id, &form.version],
-            |r| r.get(0),
-        )
+        .query_row("SELECT definition FROM forms WHERE form_id = ?1 AND version = ?2", [&form.id, &form.version], |r| {
+            r.get(0)
+        })
         .optional()?;
     match existing {
         Some(stored) if stored == definition => Ok(()),
-        Some(_) => Err(StoreError::FormVersionConflict {
-            form_id: form.id.clone(),
-            version: form.version.clone(),
-        }),
+        Some(_) => Err(StoreError::FormVersionConflict { form_id: form.id.clone(), version: form.version.clone() }),
         None => {
             conn.execute(
                 "INSERT INTO forms (form_id, version, title, definition, saved_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -100,14 +75,7 @@ pub fn save(conn: &Connection, form: &Form, now_ms: i64) -> Result<(), StoreErro
 
 /// Every stored form version, by id then version.
 pub fn list(conn: &Connection) -> Result<Vec<FormSummary>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT form_id, version, title FROM forms ORDER BY form_id, version")?;
-    let rows = stmt.query_map([], |r| {
-        Ok(FormSummary {
-            form_id: r.get(0)?,
-            version: r.get(1)?,
-            title: r.get(2)?,
-        })
-    })?;
+    let mut stmt = conn.prepare_cached("SELECT form_id, version, title FROM forms ORDER BY form_id, version")?;
+    let rows = stmt.query_map([], |r| Ok(FormSummary { form_id: r.get(0)?, version: r.get(1)?, title: r.get(2)? }))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -34,9 +34,7 @@ pub use self::sync_state::{PendingPush, RemoteChanges};
 use self::writes::{Origin, WriteCtx};
 use crate::form::{Form, FormIndex};
 use crate::identity::{Author, Role, device_key_hex, new_actor_for, parse_device_key};
-use crate::survey::{
-    AnswerPath, Answers, Conflict, DocumentError, FieldEdit, Meta, Review, Status, SurveyDoc,
-};
+use crate::survey::{AnswerPath, Answers, Conflict, DocumentError, FieldEdit, Meta, Review, Status, SurveyDoc};
 use crate::value::Value;
 
 /// A survey read in full.
@@ -88,24 +86,15 @@ impl Store {
         let path = path.as_ref().to_path_buf();
         let mut conn = connection::open_writer(&path)?;
         schema::migrate(&mut conn)?;
-        let device_key: Option<String> = conn
-            .query_row(
-                "SELECT value FROM settings WHERE key = 'device_key'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let device_key: Option<String> =
+            conn.query_row("SELECT value FROM settings WHERE key = 'device_key'", [], |r| r.get(0)).optional()?;
         let actor = new_actor_for(device_key.as_deref().and_then(parse_device_key));
         insert_actor(&conn, &actor.to_hex_string(), &author)?;
         Ok(Store {
             readers: ReaderPool::new(path.clone()),
             path,
             author,
-            writer: Mutex::new(Writer {
-                conn,
-                docs: DocCache::default(),
-                actor,
-            }),
+            writer: Mutex::new(Writer { conn, docs: DocCache::default(), actor }),
             forms: FormCache::default(),
         })
     }
@@ -130,25 +119,18 @@ impl Store {
         Ok(self
             .lock_writer()
             .conn
-            .query_row(
-                "SELECT value FROM settings WHERE key = 'device_key'",
-                [],
-                |r| r.get(0),
-            )
+            .query_row("SELECT value FROM settings WHERE key = 'device_key'", [], |r| r.get(0))
             .optional()?)
     }
 
     /// Records the device key the server assigned at login, and from now on writes under a
     /// fresh actor that starts with it, so the server can tell who wrote each change.
     pub fn set_device_key(&self, key_hex: &str) -> Result<(), StoreError> {
-        let key = parse_device_key(key_hex).ok_or_else(|| {
-            StoreError::Unsupported(format!("`{key_hex}` is not a device key (16 hex digits)"))
-        })?;
+        let key = parse_device_key(key_hex)
+            .ok_or_else(|| StoreError::Unsupported(format!("`{key_hex}` is not a device key (16 hex digits)")))?;
         let mut writer = self.lock_writer();
         let actor = new_actor_for(Some(key));
-        let tx = writer
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = writer.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT INTO settings (key, value) VALUES ('device_key', ?1)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -177,9 +159,7 @@ impl Store {
         let writer = self.lock_writer();
         match known_author(&writer.conn, actor)? {
             Some(known) if &known == author => Ok(()),
-            Some(_) => Err(StoreError::ActorMismatch {
-                actor: actor.to_owned(),
-            }),
+            Some(_) => Err(StoreError::ActorMismatch { actor: actor.to_owned() }),
             None => insert_actor(&writer.conn, actor, author),
         }
     }
@@ -197,8 +177,7 @@ impl Store {
 
     /// A stored form version.
     pub fn form(&self, form_id: &str, version: &str) -> Result<Arc<Form>, StoreError> {
-        self.readers
-            .with(|conn| self.forms.get(conn, form_id, version))
+        self.readers.with(|conn| self.forms.get(conn, form_id, version))
     }
 
     /// Every stored form version, by id then version.
@@ -213,27 +192,12 @@ impl Store {
 
     /// Starts a survey with answers already filled in (prefilled or imported), written as
     /// one change, and returns its id.
-    pub fn create_survey_with(
-        &self,
-        form_id: &str,
-        version: &str,
-        answers: &Answers,
-    ) -> Result<String, StoreError> {
+    pub fn create_survey_with(&self, form_id: &str, version: &str, answers: &Answers) -> Result<String, StoreError> {
         let survey_id = uuid::Uuid::new_v4().to_string();
         self.transaction(|tx, ctx| {
             let form = ctx.forms.get(tx, form_id, version)?;
-            let doc = SurveyDoc::create(
-                &form,
-                &survey_id,
-                &self.author,
-                ctx.actor.clone(),
-                Utc::now(),
-                answers,
-            )
-            .map_err(|source| StoreError::Document {
-                survey_id: survey_id.clone(),
-                source,
-            })?;
+            let doc = SurveyDoc::create(&form, &survey_id, &self.author, ctx.actor.clone(), Utc::now(), answers)
+                .map_err(|source| StoreError::Document { survey_id: survey_id.clone(), source })?;
             writes::insert(tx, ctx, doc, &Origin::Local)
         })?;
         Ok(survey_id)
@@ -241,22 +205,13 @@ impl Store {
 
     /// Sets an answer. Returns whether anything changed (setting the value already there
     /// writes nothing).
-    pub fn set_answer(
-        &self,
-        survey_id: &str,
-        path: &AnswerPath,
-        value: Value,
-    ) -> Result<bool, StoreError> {
-        Ok(self
-            .edit(survey_id, |doc, form| doc.set_answer(form, path, value))?
-            .1)
+    pub fn set_answer(&self, survey_id: &str, path: &AnswerPath, value: Value) -> Result<bool, StoreError> {
+        Ok(self.edit(survey_id, |doc, form| doc.set_answer(form, path, value))?.1)
     }
 
     /// Clears an answer. Returns whether there was one.
     pub fn clear_answer(&self, survey_id: &str, path: &AnswerPath) -> Result<bool, StoreError> {
-        Ok(self
-            .edit(survey_id, |doc, form| doc.clear_answer(form, path))?
-            .1)
+        Ok(self.edit(survey_id, |doc, form| doc.clear_answer(form, path))?.1)
     }
 
     /// Adds an instance to the repeat at `path` (at `index`, or at the end); returns its index.
@@ -266,23 +221,12 @@ impl Store {
         path: &AnswerPath,
         index: Option<usize>,
     ) -> Result<usize, StoreError> {
-        Ok(self
-            .edit(survey_id, |doc, form| {
-                doc.add_repeat_instance(form, path, index)
-            })?
-            .0)
+        Ok(self.edit(survey_id, |doc, form| doc.add_repeat_instance(form, path, index))?.0)
     }
 
     /// Removes instance `index` of the repeat at `path`.
-    pub fn remove_repeat_instance(
-        &self,
-        survey_id: &str,
-        path: &AnswerPath,
-        index: usize,
-    ) -> Result<(), StoreError> {
-        self.edit(survey_id, |doc, form| {
-            doc.remove_repeat_instance(form, path, index)
-        })?;
+    pub fn remove_repeat_instance(&self, survey_id: &str, path: &AnswerPath, index: usize) -> Result<(), StoreError> {
+        self.edit(survey_id, |doc, form| doc.remove_repeat_instance(form, path, index))?;
         Ok(())
     }
 
@@ -294,9 +238,7 @@ impl Store {
         from: usize,
         to: usize,
     ) -> Result<(), StoreError> {
-        self.edit(survey_id, |doc, form| {
-            doc.move_repeat_instance(form, path, from, to)
-        })?;
+        self.edit(survey_id, |doc, form| doc.move_repeat_instance(form, path, from, to))?;
         Ok(())
     }
 
@@ -306,9 +248,7 @@ impl Store {
     /// transaction.
     pub fn finalize(&self, survey_id: &str) -> Result<(), StoreError> {
         self.transaction(|tx, ctx| {
-            writes::edit(tx, ctx, survey_id, &Origin::Local, |doc, _| {
-                doc.set_status(Status::Finalized)
-            })?;
+            writes::edit(tx, ctx, survey_id, &Origin::Local, |doc, _| doc.set_status(Status::Finalized))?;
             compact_in(tx, ctx, survey_id)
         })
     }
@@ -327,11 +267,7 @@ impl Store {
     /// Reads a survey in full.
     pub fn survey(&self, survey_id: &str) -> Result<Survey, StoreError> {
         self.read(survey_id, |doc, form| {
-            Ok(Survey {
-                meta: doc.meta()?,
-                answers: doc.answers(form)?,
-                review: doc.review()?,
-            })
+            Ok(Survey { meta: doc.meta()?, answers: doc.answers(form)?, review: doc.review()? })
         })
     }
 
@@ -353,11 +289,7 @@ impl Store {
 
     /// Every edit of the answer at `path`, oldest first, with who made it and when this
     /// store received it, when known.
-    pub fn history(
-        &self,
-        survey_id: &str,
-        path: &AnswerPath,
-    ) -> Result<Vec<FieldEdit>, StoreError> {
+    pub fn history(&self, survey_id: &str, path: &AnswerPath) -> Result<Vec<FieldEdit>, StoreError> {
         let mut edits = self.read(survey_id, |doc, form| doc.clone().history(form, path))?;
         self.readers.with(|conn| {
             for edit in &mut edits {
@@ -387,24 +319,15 @@ impl Store {
     }
 
     /// The changes of a survey that are not ancestors of `heads`, as change chunks.
-    pub fn changes_after(
-        &self,
-        survey_id: &str,
-        heads: &[ChangeHash],
-    ) -> Result<Vec<u8>, StoreError> {
+    pub fn changes_after(&self, survey_id: &str, heads: &[ChangeHash]) -> Result<Vec<u8>, StoreError> {
         self.read(survey_id, |doc, _| Ok(doc.clone().save_after(heads)))
     }
 
     /// The actors (hex) that wrote a survey's changes.
     pub fn change_actors(&self, survey_id: &str) -> Result<Vec<String>, StoreError> {
         self.read(survey_id, |doc, _| {
-            let mut actors: Vec<String> = doc
-                .clone()
-                .automerge_mut()
-                .get_changes(&[])
-                .iter()
-                .map(|c| c.actor_id().to_hex_string())
-                .collect();
+            let mut actors: Vec<String> =
+                doc.clone().automerge_mut().get_changes(&[]).iter().map(|c| c.actor_id().to_hex_string()).collect();
             actors.sort();
             actors.dedup();
             Ok(actors)
@@ -414,8 +337,8 @@ impl Store {
     /// A survey's current heads.
     pub fn heads(&self, survey_id: &str) -> Result<Vec<ChangeHash>, StoreError> {
         self.readers.with(|conn| {
-            let row = documents::row(conn, survey_id)?
-                .ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
+            let row =
+                documents::row(conn, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
             Ok(documents::decode_heads(&row.heads))
         })
     }
@@ -438,9 +361,7 @@ impl Store {
         self.transaction(|tx, ctx| {
             let mut outcomes = Vec::with_capacity(items.len());
             for (survey_id, bytes) in items {
-                outcomes.push(in_savepoint(tx, |sp| {
-                    writes::merge(sp, ctx, survey_id, bytes, &Origin::Replica)
-                })?);
+                outcomes.push(in_savepoint(tx, |sp| writes::merge(sp, ctx, survey_id, bytes, &Origin::Replica))?);
             }
             Ok(outcomes)
         })
@@ -464,11 +385,7 @@ impl Store {
         let mut writer = self.lock_writer();
         let Writer { conn, docs, actor } = &mut *writer;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut ctx = WriteCtx {
-            docs,
-            forms: &self.forms,
-            actor,
-        };
+        let mut ctx = WriteCtx { docs, forms: &self.forms, actor };
         let output = f(&tx, &mut ctx)?;
         tx.commit()?;
         Ok(output)
@@ -481,14 +398,12 @@ impl Store {
         read: impl FnOnce(&SurveyDoc, &FormIndex<'_>) -> Result<T, DocumentError>,
     ) -> Result<T, StoreError> {
         self.readers.with(|conn| {
-            let row = documents::row(conn, survey_id)?
-                .ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
+            let row =
+                documents::row(conn, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
             let form = self.forms.get(conn, &row.form_id, &row.form_version)?;
             let doc = documents::load(conn, survey_id)?;
-            read(&doc, &FormIndex::new(&form)).map_err(|source| StoreError::Document {
-                survey_id: survey_id.to_owned(),
-                source,
-            })
+            read(&doc, &FormIndex::new(&form))
+                .map_err(|source| StoreError::Document { survey_id: survey_id.to_owned(), source })
         })
     }
 
@@ -519,8 +434,7 @@ fn in_savepoint<T>(
 }
 
 fn compact_in(tx: &Connection, ctx: &mut WriteCtx<'_>, survey_id: &str) -> Result<(), StoreError> {
-    let row = documents::row(tx, survey_id)?
-        .ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
+    let row = documents::row(tx, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
     if row.chunk_count == 0 {
         return Ok(());
     }
@@ -540,26 +454,14 @@ fn insert_actor(conn: &Connection, actor: &str, author: &Author) -> Result<(), S
 
 fn known_author(conn: &Connection, actor: &str) -> Result<Option<Author>, StoreError> {
     let row: Option<(String, String, String)> = conn
-        .query_row(
-            "SELECT user_id, device_id, role FROM actors WHERE actor = ?1",
-            [actor],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    Ok(row.and_then(|(user, device, role)| {
-        Some(Author {
-            user,
-            device,
-            role: role.parse::<Role>().ok()?,
+        .query_row("SELECT user_id, device_id, role FROM actors WHERE actor = ?1", [actor], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
-    }))
+        .optional()?;
+    Ok(row.and_then(|(user, device, role)| Some(Author { user, device, role: role.parse::<Role>().ok()? })))
 }
 
-fn received_at(
-    conn: &Connection,
-    survey_id: &str,
-    change: &str,
-) -> Result<Option<chrono::DateTime<Utc>>, StoreError> {
+fn received_at(conn: &Connection, survey_id: &str, change: &str) -> Result<Option<chrono::DateTime<Utc>>, StoreError> {
     let Ok(hash) = change.parse::<ChangeHash>() else {
         return Ok(None);
     };

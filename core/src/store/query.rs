@@ -60,9 +60,8 @@ pub(crate) const SUMMARY_COLUMNS: &str = "survey_id, form_id, form_version, stat
 
 pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<SurveySummary> {
     let status: String = row.get(3)?;
-    let ms = |i| -> rusqlite::Result<DateTime<Utc>> {
-        Ok(DateTime::from_timestamp_millis(row.get(i)?).unwrap_or_default())
-    };
+    let ms =
+        |i| -> rusqlite::Result<DateTime<Utc>> { Ok(DateTime::from_timestamp_millis(row.get(i)?).unwrap_or_default()) };
     Ok(SurveySummary {
         survey_id: row.get(0)?,
         form_id: row.get(1)?,
@@ -93,10 +92,7 @@ pub fn feed(conn: &Connection, cursor: u64, limit: u32) -> Result<Vec<FeedEntry>
         "SELECT {SUMMARY_COLUMNS}, change_seq FROM surveys WHERE change_seq > ?1 ORDER BY change_seq LIMIT ?2"
     ))?;
     let rows = stmt.query_map(rusqlite::params![cursor as i64, limit], |row| {
-        Ok(FeedEntry {
-            summary: summary(row)?,
-            change_seq: row.get::<_, i64>(11)? as u64,
-        })
+        Ok(FeedEntry { summary: summary(row)?, change_seq: row.get::<_, i64>(11)? as u64 })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -130,11 +126,7 @@ pub fn list(conn: &Connection, query: &SurveyQuery) -> Result<Vec<SurveySummary>
         Some(false) => clauses.push("has_conflicts = 0"),
         None => {}
     }
-    let filter = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    };
+    let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
     let sql = format!(
         "SELECT {SUMMARY_COLUMNS} FROM surveys {filter} ORDER BY updated_at DESC, survey_id LIMIT {} OFFSET {}",
         query.limit.unwrap_or(1000),

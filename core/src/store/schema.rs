@@ -32,27 +32,23 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 
 /// Applies the migrations up to `target`: for tests that build every earlier version.
 pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<(), StoreError> {
+    apply(conn, MIGRATIONS, target)
+}
+
+/// Applies `migrations` (the schema of some database) up to `target`, in one transaction,
+/// refusing a database newer than `migrations`. Terrain's other databases (the server's
+/// accounts) use the same scheme.
+pub fn apply(conn: &mut Connection, migrations: &[&str], target: u32) -> Result<(), StoreError> {
+    let latest = migrations.len() as u32;
     // IMMEDIATE takes the write lock first, so two processes opening a new file cannot
     // both run the same migration.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found = version(&tx)?;
-    if found > LATEST {
-        return Err(StoreError::NewerDatabase {
-            found,
-            supported: LATEST,
-        });
+    if found > latest {
+        return Err(StoreError::NewerDatabase { found, supported: latest });
     }
-    for (number, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .take(target as usize)
-        .skip(found as usize)
-    {
-        tx.execute_batch(sql)
-            .map_err(|source| StoreError::Migration {
-                to: number as u32 + 1,
-                source,
-            })?;
+    for (number, sql) in migrations.iter().enumerate().take(target as usize).skip(found as usize) {
+        tx.execute_batch(sql).map_err(|source| StoreError::Migration { to: number as u32 + 1, source })?;
         tx.pragma_update(None, "user_version", number as u32 + 1)?;
     }
     tx.commit()?;

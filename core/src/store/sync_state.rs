@@ -50,10 +50,7 @@ impl Store {
                     survey_id: r.get(0)?,
                     form_id: r.get(1)?,
                     form_version: r.get(2)?,
-                    acked: r
-                        .get::<_, Option<Vec<u8>>>(3)?
-                        .map(|a| documents::decode_heads(&a))
-                        .unwrap_or_default(),
+                    acked: r.get::<_, Option<Vec<u8>>>(3)?.map(|a| documents::decode_heads(&a)).unwrap_or_default(),
                     heads: documents::decode_heads(&r.get::<_, Vec<u8>>(4)?),
                     changes: Vec::new(),
                 })
@@ -69,10 +66,7 @@ impl Store {
     /// How many surveys have changes the server has not acknowledged.
     pub fn pending_count(&self) -> Result<u64, StoreError> {
         self.readers.with(|conn| {
-            let count: i64 =
-                conn.query_row("SELECT count(*) FROM surveys WHERE dirty = 1", [], |r| {
-                    r.get(0)
-                })?;
+            let count: i64 = conn.query_row("SELECT count(*) FROM surveys WHERE dirty = 1", [], |r| r.get(0))?;
             Ok(count.max(0) as u64)
         })
     }
@@ -100,12 +94,8 @@ impl Store {
         self.transaction(|tx, ctx| {
             let mut outcomes = Vec::with_capacity(items.len());
             for item in items {
-                let origin = Origin::Server {
-                    heads: item.server_heads.clone(),
-                };
-                outcomes.push(in_savepoint(tx, |sp| {
-                    writes::merge(sp, ctx, &item.survey_id, &item.changes, &origin)
-                })?);
+                let origin = Origin::Server { heads: item.server_heads.clone() };
+                outcomes.push(in_savepoint(tx, |sp| writes::merge(sp, ctx, &item.survey_id, &item.changes, &origin))?);
             }
             if let Some(cursor) = cursor
                 && outcomes.iter().all(Result::is_ok)
@@ -124,11 +114,7 @@ impl Store {
     pub fn sync_cursor(&self, server: &str) -> Result<u64, StoreError> {
         self.readers.with(|conn| {
             let cursor: Option<i64> = conn
-                .query_row(
-                    "SELECT cursor FROM sync_cursors WHERE server = ?1",
-                    [server],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT cursor FROM sync_cursors WHERE server = ?1", [server], |r| r.get(0))
                 .optional()?;
             Ok(cursor.unwrap_or(0).max(0) as u64)
         })

@@ -39,10 +39,7 @@ pub struct WriteCtx<'a> {
 }
 
 fn doc_err(survey_id: &str) -> impl Fn(DocumentError) -> StoreError + '_ {
-    move |source| StoreError::Document {
-        survey_id: survey_id.to_owned(),
-        source,
-    }
+    move |source| StoreError::Document { survey_id: survey_id.to_owned(), source }
 }
 
 /// Applies `edit` to an existing survey. Returns the edit's output and whether anything
@@ -54,8 +51,7 @@ pub fn edit<T>(
     origin: &Origin,
     edit: impl FnOnce(&mut SurveyDoc, &FormIndex<'_>) -> Result<T, DocumentError>,
 ) -> Result<(T, bool), StoreError> {
-    let row = documents::row(tx, survey_id)?
-        .ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
+    let row = documents::row(tx, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
     let form = ctx.forms.get(tx, &row.form_id, &row.form_version)?;
     let index = FormIndex::new(&form);
     let mut doc = checkout(tx, ctx.docs, survey_id, &row)?;
@@ -83,14 +79,10 @@ pub fn edit<T>(
     // Local edits can only resolve conflicts, never create them; merges can do both.
     let has_conflicts = match origin {
         Origin::Local if !row.has_conflicts => false,
-        _ => !doc
-            .conflicts(&index)
-            .map_err(doc_err(survey_id))?
-            .is_empty(),
+        _ => !doc.conflicts(&index).map_err(doc_err(survey_id))?.is_empty(),
     };
     record(tx, survey_id, &mut doc, &before, has_conflicts, origin)?;
-    let row = documents::row(tx, survey_id)?
-        .ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
+    let row = documents::row(tx, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
     if documents::needs_compaction(&row) {
         documents::compact(tx, survey_id, &mut doc)?;
     }
@@ -100,10 +92,8 @@ pub fn edit<T>(
 
 /// Records that the server holds `heads` of a survey; it stays dirty if it has more.
 pub fn set_acked(tx: &Connection, survey_id: &str, heads: &[ChangeHash]) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "UPDATE surveys SET acked_heads = ?2, dirty = (heads != ?2) WHERE survey_id = ?1",
-    )?
-    .execute(params![survey_id, documents::encode_heads(heads)])?;
+    tx.prepare_cached("UPDATE surveys SET acked_heads = ?2, dirty = (heads != ?2) WHERE survey_id = ?1")?
+        .execute(params![survey_id, documents::encode_heads(heads)])?;
     Ok(())
 }
 
@@ -117,10 +107,7 @@ pub fn insert(
     let meta = doc.meta().map_err(doc_err("(new survey)"))?;
     let id = meta.survey_id.clone();
     let form = ctx.forms.get(tx, &meta.form_id, &meta.form_version)?;
-    let has_conflicts = !doc
-        .conflicts(&FormIndex::new(&form))
-        .map_err(doc_err(&id))?
-        .is_empty();
+    let has_conflicts = !doc.conflicts(&FormIndex::new(&form)).map_err(doc_err(&id))?.is_empty();
     tx.prepare_cached(
         "INSERT INTO surveys (survey_id, form_id, form_version, status, created_by, created_on, created_at,
                               updated_at, heads, snapshot)
@@ -153,10 +140,7 @@ pub fn merge(
 ) -> Result<MergeOutcome, StoreError> {
     if documents::row(tx, survey_id)?.is_some() {
         let (new_changes, _) = edit(tx, ctx, survey_id, origin, |doc, _| doc.merge_bytes(bytes))?;
-        return Ok(MergeOutcome {
-            created: false,
-            new_changes,
-        });
+        return Ok(MergeOutcome { created: false, new_changes });
     }
     let mut doc = SurveyDoc::from_untrusted(bytes).map_err(doc_err(survey_id))?;
     if doc.meta().map_err(doc_err(survey_id))?.survey_id != survey_id {
@@ -164,10 +148,7 @@ pub fn merge(
     }
     let new_changes = doc.automerge_mut().get_changes(&[]).len();
     insert(tx, ctx, doc, origin)?;
-    Ok(MergeOutcome {
-        created: true,
-        new_changes,
-    })
+    Ok(MergeOutcome { created: true, new_changes })
 }
 
 /// The document of a survey for writing: the cached one if it is exactly what is on disk
@@ -178,9 +159,8 @@ pub fn checkout(
     survey_id: &str,
     row: &DocRow,
 ) -> Result<SurveyDoc, StoreError> {
-    let cached = docs
-        .take(survey_id)
-        .and_then(|mut doc| (documents::encode_heads(&doc.heads()) == row.heads).then_some(doc));
+    let cached =
+        docs.take(survey_id).and_then(|mut doc| (documents::encode_heads(&doc.heads()) == row.heads).then_some(doc));
     match cached {
         Some(doc) => Ok(doc),
         None => documents::load(conn, survey_id),
@@ -202,9 +182,7 @@ fn record(
     let now = Utc::now().timestamp_millis();
     let heads = documents::encode_heads(&doc.heads());
     let seq: i64 = tx
-        .prepare_cached(
-            "UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value",
-        )?
+        .prepare_cached("UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value")?
         .query_row([], |r| r.get(0))?;
     if let Origin::Server { heads: server } = origin {
         set_acked(tx, survey_id, server)?;
@@ -215,9 +193,8 @@ fn record(
          WHERE survey_id = ?1",
     )?
     .execute(params![survey_id, meta.status.as_str(), now, heads, review.status, has_conflicts, seq])?;
-    let mut receipt = tx.prepare_cached(
-        "INSERT OR IGNORE INTO change_receipts (survey_id, hash, received_at) VALUES (?1, ?2, ?3)",
-    )?;
+    let mut receipt =
+        tx.prepare_cached("INSERT OR IGNORE INTO change_receipts (survey_id, hash, received_at) VALUES (?1, ?2, ?3)")?;
     for change in doc.automerge_mut().get_changes(before) {
         receipt.execute(params![survey_id, change.hash().0.as_slice(), now])?;
     }

@@ -84,10 +84,8 @@ impl SurveyDoc {
 
     /// The whole survey as JSON: `meta`, `answers` and `review`.
     pub fn to_json(&self, form: &FormIndex<'_>) -> Result<serde_json::Value, DocumentError> {
-        let meta = serde_json::to_value(self.meta()?)
-            .map_err(|e| DocumentError::Malformed(e.to_string()))?;
-        let review = serde_json::to_value(self.review()?)
-            .map_err(|e| DocumentError::Malformed(e.to_string()))?;
+        let meta = serde_json::to_value(self.meta()?).map_err(|e| DocumentError::Malformed(e.to_string()))?;
+        let review = serde_json::to_value(self.review()?).map_err(|e| DocumentError::Malformed(e.to_string()))?;
         Ok(serde_json::json!({
             "meta": meta,
             "answers": self.answers(form)?.to_json(),
@@ -102,8 +100,7 @@ fn convert_map(map: &hydrate::Map, form: &FormIndex<'_>) -> Answers {
         .map(|(name, entry)| {
             let answer = match (form.get(name).map(|l| l.entry), &entry.value) {
                 (Some(Entry::Question(q)), hydrate::Value::Scalar(s)) => {
-                    Value::from_scalar(s, &q.kind)
-                        .map_or_else(|| Answer::Unreadable(s.to_string()), Answer::Value)
+                    Value::from_scalar(s, &q.kind).map_or_else(|| Answer::Unreadable(s.to_string()), Answer::Value)
                 }
                 (Some(Entry::Repeat(_)), hydrate::Value::List(list)) => Answer::Repeat(
                     list.iter()

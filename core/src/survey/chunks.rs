@@ -46,18 +46,14 @@ pub fn split(input: &[u8]) -> Result<Vec<RawChunk<'_>>, DocumentError> {
             return Err(bad("more chunks than any survey could have"));
         }
         if rest.len() < 10 || rest[..4] != MAGIC {
-            return Err(bad(
-                "bytes are not Automerge chunks (bad magic or truncated header)",
-            ));
+            return Err(bad("bytes are not Automerge chunks (bad magic or truncated header)"));
         }
         let kind = match rest[8] {
             0 => ChunkKind::Document,
             1 => ChunkKind::Change,
             2 => return Err(bad("compressed change chunks are not accepted")),
             other => {
-                return Err(DocumentError::Malformed(format!(
-                    "unknown chunk type {other}"
-                )));
+                return Err(DocumentError::Malformed(format!("unknown chunk type {other}")));
             }
         };
         let (len, leb_len) = read_uleb(&rest[9..]).ok_or_else(|| bad("bad chunk length"))?;
@@ -67,10 +63,7 @@ pub fn split(input: &[u8]) -> Result<Vec<RawChunk<'_>>, DocumentError> {
             .and_then(|len| len.checked_add(header))
             .filter(|total| *total <= rest.len())
             .ok_or_else(|| bad("a chunk is longer than the bytes given (truncated input)"))?;
-        chunks.push(RawChunk {
-            kind,
-            bytes: &rest[..total],
-        });
+        chunks.push(RawChunk { kind, bytes: &rest[..total] });
         rest = &rest[total..];
     }
     Ok(chunks)
@@ -82,11 +75,10 @@ pub fn changes(input: &[u8]) -> Result<Vec<Change>, DocumentError> {
     let mut out = Vec::new();
     for chunk in split(input)? {
         match chunk.kind {
-            ChunkKind::Change => {
-                out.push(Change::try_from(chunk.bytes).map_err(|e| {
-                    DocumentError::Malformed(format!("a change does not decode: {e}"))
-                })?)
-            }
+            ChunkKind::Change => out.push(
+                Change::try_from(chunk.bytes)
+                    .map_err(|e| DocumentError::Malformed(format!("a change does not decode: {e}")))?,
+            ),
             ChunkKind::Document => {
                 let mut doc = AutoCommit::load(chunk.bytes)?;
                 out.extend(doc.get_changes(&[]));

@@ -51,10 +51,7 @@ fn walk(
     out: &mut Vec<Conflict>,
 ) -> Result<(), DocumentError> {
     for key in doc.keys(map) {
-        let path = AnswerPath {
-            instances: instances.to_vec(),
-            name: key.clone(),
-        };
+        let path = AnswerPath { instances: instances.to_vec(), name: key.clone() };
         let all = doc.get_all(map, key.as_str())?;
         if all.len() > 1 {
             let winner = doc.get(map, key.as_str())?.map(|(_, id)| id);
@@ -72,9 +69,7 @@ fn walk(
         }
         if let Some((automerge::Value::Object(ObjType::List), list)) = all.into_iter().next() {
             for index in 0..doc.length(&list) {
-                if let Some((automerge::Value::Object(ObjType::Map), instance)) =
-                    doc.get(&list, index)?
-                {
+                if let Some((automerge::Value::Object(ObjType::Map), instance)) = doc.get(&list, index)? {
                     let mut inner = instances.to_vec();
                     inner.push((key.clone(), index));
                     walk(doc, form, &instance, &inner, out)?;
@@ -107,8 +102,9 @@ pub(crate) fn has_conflicts(doc: &AutoCommit, obj: &ObjId) -> Result<bool, Docum
 
 fn typed(form: &FormIndex<'_>, name: &str, value: &automerge::Value<'_>) -> Answer {
     match (form.get(name).map(|l| l.entry), value) {
-        (Some(Entry::Question(q)), automerge::Value::Scalar(s)) => Value::from_scalar(s, &q.kind)
-            .map_or_else(|| Answer::Unreadable(s.to_string()), Answer::Value),
+        (Some(Entry::Question(q)), automerge::Value::Scalar(s)) => {
+            Value::from_scalar(s, &q.kind).map_or_else(|| Answer::Unreadable(s.to_string()), Answer::Value)
+        }
         (_, automerge::Value::Scalar(s)) => Answer::Unreadable(s.to_string()),
         (_, automerge::Value::Object(t)) => Answer::Unreadable(format!("({t:?})")),
     }

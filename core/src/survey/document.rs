@@ -16,9 +16,7 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{
-    ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, hydrate,
-};
+use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, hydrate};
 use chrono::{DateTime, Utc};
 
 use super::path::AnswerPath;
@@ -73,14 +71,10 @@ impl SurveyDoc {
             ("form_version", form.version.as_str().into()),
             ("created_by", author.user.as_str().into()),
             ("created_on", author.device.as_str().into()),
-            (
-                "created_at",
-                ScalarValue::Timestamp(now.timestamp_millis()).into(),
-            ),
+            ("created_at", ScalarValue::Timestamp(now.timestamp_millis()).into()),
             ("status", Status::Draft.as_str().into()),
         ]);
-        let review: HashMap<&str, hydrate::Value> =
-            HashMap::from([("comments", hydrate::Value::list())]);
+        let review: HashMap<&str, hydrate::Value> = HashMap::from([("comments", hydrate::Value::list())]);
         let root = hydrate::Map::from(HashMap::from([
             ("meta", hydrate::Value::from(meta)),
             ("answers", answers.into()),
@@ -132,9 +126,7 @@ impl SurveyDoc {
         match layout {
             Some(LAYOUT_VERSION) => Ok(survey),
             Some(newer) if newer > LAYOUT_VERSION => Err(DocumentError::NewerLayout(newer)),
-            _ => Err(DocumentError::Malformed(
-                "meta.layout is missing or unknown".into(),
-            )),
+            _ => Err(DocumentError::Malformed("meta.layout is missing or unknown".into())),
         }
     }
 
@@ -147,9 +139,7 @@ impl SurveyDoc {
     pub fn meta(&self) -> Result<Meta, DocumentError> {
         let text = |key: &str| match self.meta_scalar(key) {
             Some(ScalarValue::Str(s)) => Ok(s.to_string()),
-            _ => Err(DocumentError::Malformed(format!(
-                "meta.{key} is missing or not text"
-            ))),
+            _ => Err(DocumentError::Malformed(format!("meta.{key} is missing or not text"))),
         };
         let created_at = match self.meta_scalar("created_at") {
             Some(ScalarValue::Timestamp(ms)) => DateTime::from_timestamp_millis(ms),
@@ -175,30 +165,18 @@ impl SurveyDoc {
     }
 
     /// Sets the answer at `path`, checked against the question's type.
-    pub fn set_answer(
-        &mut self,
-        form: &FormIndex<'_>,
-        path: &AnswerPath,
-        value: Value,
-    ) -> Result<(), DocumentError> {
+    pub fn set_answer(&mut self, form: &FormIndex<'_>, path: &AnswerPath, value: Value) -> Result<(), DocumentError> {
         let kind = question_kind(form, path)?;
         let value = value
             .conform(kind)
-            .map_err(|e| DocumentError::InvalidValue {
-                path: path.to_string(),
-                reason: e.reason,
-            })?;
+            .map_err(|e| DocumentError::InvalidValue { path: path.to_string(), reason: e.reason })?;
         let slot = self.slot(form, path)?;
         self.doc.put(&slot.map, slot.key, value.to_scalar())?;
         Ok(())
     }
 
     /// Removes the answer at `path`, if there is one.
-    pub fn clear_answer(
-        &mut self,
-        form: &FormIndex<'_>,
-        path: &AnswerPath,
-    ) -> Result<(), DocumentError> {
+    pub fn clear_answer(&mut self, form: &FormIndex<'_>, path: &AnswerPath) -> Result<(), DocumentError> {
         question_kind(form, path)?;
         let slot = self.slot(form, path)?;
         if !self.doc.get_all(&slot.map, slot.key.as_str())?.is_empty() {
@@ -219,18 +197,9 @@ impl SurveyDoc {
         let len = self.doc.length(&list);
         let index = index.unwrap_or(len);
         if index > len {
-            return Err(DocumentError::NoSuchInstance {
-                path: path.to_string(),
-                index,
-                len,
-            });
+            return Err(DocumentError::NoSuchInstance { path: path.to_string(), index, len });
         }
-        self.doc.batch_create_object(
-            &list,
-            index,
-            &hydrate::Map::from(repeat_lists(children)).into(),
-            true,
-        )?;
+        self.doc.batch_create_object(&list, index, &hydrate::Map::from(repeat_lists(children)).into(), true)?;
         Ok(index)
     }
 
@@ -244,11 +213,7 @@ impl SurveyDoc {
         let (list, _) = self.repeat_list(form, path)?;
         let len = self.doc.length(&list);
         if index >= len {
-            return Err(DocumentError::NoSuchInstance {
-                path: path.to_string(),
-                index,
-                len,
-            });
+            return Err(DocumentError::NoSuchInstance { path: path.to_string(), index, len });
         }
         self.doc.delete(&list, index)?;
         Ok(())
@@ -270,11 +235,7 @@ impl SurveyDoc {
         let len = self.doc.length(&list);
         for index in [from, to] {
             if index >= len {
-                return Err(DocumentError::NoSuchInstance {
-                    path: path.to_string(),
-                    index,
-                    len,
-                });
+                return Err(DocumentError::NoSuchInstance { path: path.to_string(), index, len });
             }
         }
         if from == to {
@@ -283,9 +244,7 @@ impl SurveyDoc {
         let instance = match self.doc.get(&list, from)? {
             Some((automerge::Value::Object(ObjType::Map), id)) => id,
             _ => {
-                return Err(DocumentError::Malformed(format!(
-                    "{path}[{from}] is not a map"
-                )));
+                return Err(DocumentError::Malformed(format!("{path}[{from}] is not a map")));
             }
         };
         if super::conflicts::has_conflicts(&self.doc, &instance)? {
@@ -375,58 +334,33 @@ impl SurveyDoc {
 
     /// Resolves the map and key that hold the answer at `path`, checking the path against
     /// the form: each step must be the right enclosing repeat, and each instance must exist.
-    pub(crate) fn slot(
-        &self,
-        form: &FormIndex<'_>,
-        path: &AnswerPath,
-    ) -> Result<Slot, DocumentError> {
-        let located = form
-            .get(&path.name)
-            .ok_or_else(|| DocumentError::UnknownQuestion(path.name.clone()))?;
+    pub(crate) fn slot(&self, form: &FormIndex<'_>, path: &AnswerPath) -> Result<Slot, DocumentError> {
+        let located = form.get(&path.name).ok_or_else(|| DocumentError::UnknownQuestion(path.name.clone()))?;
         let given: Vec<&str> = path.instances.iter().map(|(r, _)| r.as_str()).collect();
         if given != located.repeats {
-            return Err(DocumentError::WrongPlace {
-                path: path.to_string(),
-                expected: located.repeats.join("/"),
-            });
+            return Err(DocumentError::WrongPlace { path: path.to_string(), expected: located.repeats.join("/") });
         }
         let mut map = self.answers.clone();
         for (depth, (repeat, index)) in path.instances.iter().enumerate() {
             let list = match self.doc.get(&map, repeat.as_str())? {
                 Some((automerge::Value::Object(ObjType::List), id)) => id,
                 _ => {
-                    return Err(DocumentError::Malformed(format!(
-                        "repeat `{repeat}` has no list"
-                    )));
+                    return Err(DocumentError::Malformed(format!("repeat `{repeat}` has no list")));
                 }
             };
             let len = self.doc.length(&list);
             map = match self.doc.get(&list, *index)? {
                 Some((automerge::Value::Object(ObjType::Map), id)) => id,
                 _ => {
-                    let prefix = AnswerPath {
-                        instances: path.instances[..depth].to_vec(),
-                        name: repeat.clone(),
-                    };
-                    return Err(DocumentError::NoSuchInstance {
-                        path: prefix.to_string(),
-                        index: *index,
-                        len,
-                    });
+                    let prefix = AnswerPath { instances: path.instances[..depth].to_vec(), name: repeat.clone() };
+                    return Err(DocumentError::NoSuchInstance { path: prefix.to_string(), index: *index, len });
                 }
             };
         }
-        Ok(Slot {
-            map,
-            key: path.name.clone(),
-        })
+        Ok(Slot { map, key: path.name.clone() })
     }
 
-    fn repeat_list<'f>(
-        &self,
-        form: &FormIndex<'f>,
-        path: &AnswerPath,
-    ) -> Result<(ObjId, &'f [Node]), DocumentError> {
+    fn repeat_list<'f>(&self, form: &FormIndex<'f>, path: &AnswerPath) -> Result<(ObjId, &'f [Node]), DocumentError> {
         let children = match form.get(&path.name).map(|l| l.entry) {
             Some(Entry::Repeat(g)) => &g.children,
             Some(_) => return Err(DocumentError::NotARepeat(path.name.clone())),
@@ -435,17 +369,12 @@ impl SurveyDoc {
         let slot = self.slot(form, path)?;
         match self.doc.get(&slot.map, slot.key.as_str())? {
             Some((automerge::Value::Object(ObjType::List), id)) => Ok((id, children)),
-            _ => Err(DocumentError::Malformed(format!(
-                "repeat `{path}` has no list"
-            ))),
+            _ => Err(DocumentError::Malformed(format!("repeat `{path}` has no list"))),
         }
     }
 }
 
-fn question_kind<'f>(
-    form: &FormIndex<'f>,
-    path: &AnswerPath,
-) -> Result<&'f QuestionType, DocumentError> {
+fn question_kind<'f>(form: &FormIndex<'f>, path: &AnswerPath) -> Result<&'f QuestionType, DocumentError> {
     match form.get(&path.name).map(|l| l.entry) {
         Some(Entry::Question(q)) if q.kind.takes_answer() => Ok(&q.kind),
         Some(_) => Err(DocumentError::NotAQuestion(path.name.clone())),
@@ -482,29 +411,18 @@ fn answers_skeleton(
 ) -> Result<hydrate::Map, DocumentError> {
     let mut entries = repeat_lists(nodes);
     for (name, answer) in &answers.0 {
-        let path = AnswerPath {
-            instances: instances.to_vec(),
-            name: name.clone(),
-        };
-        let located = form
-            .get(name)
-            .ok_or_else(|| DocumentError::UnknownQuestion(name.clone()))?;
+        let path = AnswerPath { instances: instances.to_vec(), name: name.clone() };
+        let located = form.get(name).ok_or_else(|| DocumentError::UnknownQuestion(name.clone()))?;
         let given: Vec<&str> = instances.iter().map(|(r, _)| r.as_str()).collect();
         if given != located.repeats {
-            return Err(DocumentError::WrongPlace {
-                path: path.to_string(),
-                expected: located.repeats.join("/"),
-            });
+            return Err(DocumentError::WrongPlace { path: path.to_string(), expected: located.repeats.join("/") });
         }
         let value = match (located.entry, answer) {
             (Entry::Question(q), Answer::Value(v)) if q.kind.takes_answer() => {
                 let v = v
                     .clone()
                     .conform(&q.kind)
-                    .map_err(|e| DocumentError::InvalidValue {
-                        path: path.to_string(),
-                        reason: e.reason,
-                    })?;
+                    .map_err(|e| DocumentError::InvalidValue { path: path.to_string(), reason: e.reason })?;
                 hydrate::Value::from(v.to_scalar())
             }
             (Entry::Repeat(g), Answer::Repeat(items)) => {
@@ -534,9 +452,7 @@ fn single_map(doc: &AutoCommit, key: &str) -> Result<ObjId, DocumentError> {
     let all = doc.get_all(ROOT, key)?;
     match all.as_slice() {
         [(automerge::Value::Object(ObjType::Map), id)] => Ok(id.clone()),
-        [] => Err(DocumentError::Malformed(format!(
-            "the document has no `{key}` map"
-        ))),
+        [] => Err(DocumentError::Malformed(format!("the document has no `{key}` map"))),
         [_] => Err(DocumentError::Malformed(format!("`{key}` is not a map"))),
         _ => Err(DocumentError::Malformed(format!(
             "two replicas created `{key}` independently: these are not the same survey"
@@ -562,15 +478,7 @@ mod tests {
 
     fn new_doc(form: &Form) -> SurveyDoc {
         let author = Author::new("awa", "phone-1", Role::Enumerator);
-        SurveyDoc::create(
-            form,
-            "s-1",
-            &author,
-            new_actor(),
-            Utc::now(),
-            &Answers::default(),
-        )
-        .unwrap()
+        SurveyDoc::create(form, "s-1", &author, new_actor(), Utc::now(), &Answers::default()).unwrap()
     }
 
     fn p(text: &str) -> AnswerPath {
@@ -601,10 +509,7 @@ mod tests {
         let form = form();
         let doc = new_doc(&form);
         let meta = doc.meta().unwrap();
-        assert_eq!(
-            (meta.survey_id.as_str(), meta.form_id.as_str()),
-            ("s-1", "household")
-        );
+        assert_eq!((meta.survey_id.as_str(), meta.form_id.as_str()), ("s-1", "household"));
         assert_eq!(meta.status, Status::Draft);
         let answers = doc.answers(&FormIndex::new(&form)).unwrap();
         assert_eq!(answers.repeat("member").len(), 0);
@@ -616,37 +521,16 @@ mod tests {
         let form = form();
         let index = FormIndex::new(&form);
         let mut doc = new_doc(&form);
-        let gps = GeoPoint {
-            lat: 12.25,
-            lon: -0.61,
-            altitude: 280.0,
-            accuracy: 5.0,
-        };
-        doc.set_answer(&index, &p("village"), text("Béguédo"))
-            .unwrap();
-        doc.set_answer(&index, &p("hh_size"), Value::Integer(7))
-            .unwrap();
-        doc.set_answer(&index, &p("farm_area"), Value::Integer(2))
-            .unwrap();
-        doc.set_answer(&index, &p("gps"), Value::GeoPoint(gps))
-            .unwrap();
-        doc.set_answer(
-            &index,
-            &p("crops"),
-            Value::Choices(vec!["onion".into(), "maize".into()]),
-        )
-        .unwrap();
+        let gps = GeoPoint { lat: 12.25, lon: -0.61, altitude: 280.0, accuracy: 5.0 };
+        doc.set_answer(&index, &p("village"), text("Béguédo")).unwrap();
+        doc.set_answer(&index, &p("hh_size"), Value::Integer(7)).unwrap();
+        doc.set_answer(&index, &p("farm_area"), Value::Integer(2)).unwrap();
+        doc.set_answer(&index, &p("gps"), Value::GeoPoint(gps)).unwrap();
+        doc.set_answer(&index, &p("crops"), Value::Choices(vec!["onion".into(), "maize".into()])).unwrap();
         doc.add_repeat_instance(&index, &p("member"), None).unwrap();
-        doc.set_answer(&index, &p("member[0]/age"), Value::Integer(34))
-            .unwrap();
-        doc.add_repeat_instance(&index, &p("member[0]/illness"), None)
-            .unwrap();
-        doc.set_answer(
-            &index,
-            &p("member[0]/illness[0]/days_ill"),
-            Value::Integer(3),
-        )
-        .unwrap();
+        doc.set_answer(&index, &p("member[0]/age"), Value::Integer(34)).unwrap();
+        doc.add_repeat_instance(&index, &p("member[0]/illness"), None).unwrap();
+        doc.set_answer(&index, &p("member[0]/illness[0]/days_ill"), Value::Integer(3)).unwrap();
         doc.commit(Utc::now());
 
         let answers = doc.answers(&index).unwrap();
@@ -655,16 +539,10 @@ mod tests {
         assert_eq!(answers.value("gps"), Some(&Value::GeoPoint(gps)));
         let member = &answers.repeat("member")[0];
         assert_eq!(member.value("age"), Some(&Value::Integer(34)));
-        assert_eq!(
-            member.repeat("illness")[0].value("days_ill"),
-            Some(&Value::Integer(3))
-        );
+        assert_eq!(member.repeat("illness")[0].value("days_ill"), Some(&Value::Integer(3)));
         let json = doc.to_json(&index).unwrap();
         assert_eq!(json["answers"]["member"][0]["illness"][0]["days_ill"], 3);
-        assert_eq!(
-            json["answers"]["crops"],
-            serde_json::json!(["onion", "maize"])
-        );
+        assert_eq!(json["answers"]["crops"], serde_json::json!(["onion", "maize"]));
     }
 
     #[test]
@@ -673,34 +551,17 @@ mod tests {
         let index = FormIndex::new(&form);
         let mut doc = new_doc(&form);
         let err = |r: Result<(), DocumentError>| r.unwrap_err();
-        assert!(matches!(
-            err(doc.set_answer(&index, &p("nope"), text("x"))),
-            DocumentError::UnknownQuestion(_)
-        ));
-        assert!(matches!(
-            err(doc.set_answer(&index, &p("intro"), text("x"))),
-            DocumentError::NotAQuestion(_)
-        ));
-        assert!(matches!(
-            err(doc.set_answer(&index, &p("age"), Value::Integer(1))),
-            DocumentError::WrongPlace { .. }
-        ));
+        assert!(matches!(err(doc.set_answer(&index, &p("nope"), text("x"))), DocumentError::UnknownQuestion(_)));
+        assert!(matches!(err(doc.set_answer(&index, &p("intro"), text("x"))), DocumentError::NotAQuestion(_)));
+        assert!(matches!(err(doc.set_answer(&index, &p("age"), Value::Integer(1))), DocumentError::WrongPlace { .. }));
         assert!(matches!(
             err(doc.set_answer(&index, &p("member[3]/age"), Value::Integer(1))),
-            DocumentError::NoSuchInstance {
-                index: 3,
-                len: 0,
-                ..
-            }
+            DocumentError::NoSuchInstance { index: 3, len: 0, .. }
         ));
         let wrong = err(doc.set_answer(&index, &p("hh_size"), text("seven")));
-        assert_eq!(
-            wrong.to_string(),
-            "`hh_size`: a integer question takes no text value"
-        );
+        assert_eq!(wrong.to_string(), "`hh_size`: a integer question takes no text value");
         assert!(matches!(
-            doc.add_repeat_instance(&index, &p("village"), None)
-                .unwrap_err(),
+            doc.add_repeat_instance(&index, &p("village"), None).unwrap_err(),
             DocumentError::NotARepeat(_)
         ));
         doc.commit(Utc::now());
@@ -712,11 +573,9 @@ mod tests {
         let form = form();
         let index = FormIndex::new(&form);
         let mut doc = new_doc(&form);
-        doc.set_answer(&index, &p("village"), text("Kindia"))
-            .unwrap();
+        doc.set_answer(&index, &p("village"), text("Kindia")).unwrap();
         assert!(doc.commit(Utc::now()).is_some());
-        doc.set_answer(&index, &p("village"), text("Kindia"))
-            .unwrap();
+        doc.set_answer(&index, &p("village"), text("Kindia")).unwrap();
         assert!(doc.commit(Utc::now()).is_none());
     }
 
@@ -726,18 +585,12 @@ mod tests {
         let index = FormIndex::new(&form);
         for order in 0..2 {
             let mut enumerator = new_doc(&form);
-            enumerator
-                .add_repeat_instance(&index, &p("member"), None)
-                .unwrap();
+            enumerator.add_repeat_instance(&index, &p("member"), None).unwrap();
             enumerator.commit(Utc::now());
             let mut supervisor = fork(&mut enumerator);
-            enumerator
-                .set_answer(&index, &p("member[0]/age"), Value::Integer(41))
-                .unwrap();
+            enumerator.set_answer(&index, &p("member[0]/age"), Value::Integer(41)).unwrap();
             enumerator.commit(Utc::now());
-            supervisor
-                .set_answer(&index, &p("village"), text("Labé"))
-                .unwrap();
+            supervisor.set_answer(&index, &p("village"), text("Labé")).unwrap();
             supervisor.commit(Utc::now());
             if order == 0 {
                 sync_both(&mut enumerator, &mut supervisor);
@@ -747,10 +600,7 @@ mod tests {
             for doc in [&mut enumerator, &mut supervisor] {
                 let answers = doc.answers(&index).unwrap();
                 assert_eq!(answers.value("village"), Some(&text("Labé")));
-                assert_eq!(
-                    answers.repeat("member")[0].value("age"),
-                    Some(&Value::Integer(41))
-                );
+                assert_eq!(answers.repeat("member")[0].value("age"), Some(&Value::Integer(41)));
                 assert!(doc.conflicts(&index).unwrap().is_empty());
             }
             assert_eq!(enumerator.heads(), supervisor.heads());
@@ -765,52 +615,29 @@ mod tests {
         a.add_repeat_instance(&index, &p("member"), None).unwrap();
         a.commit(Utc::now());
         let mut b = fork(&mut a);
-        a.set_answer(&index, &p("member[0]/age"), Value::Integer(40))
-            .unwrap();
+        a.set_answer(&index, &p("member[0]/age"), Value::Integer(40)).unwrap();
         a.commit(Utc::now());
-        b.set_answer(&index, &p("member[0]/age"), Value::Integer(44))
-            .unwrap();
+        b.set_answer(&index, &p("member[0]/age"), Value::Integer(44)).unwrap();
         b.commit(Utc::now());
         sync_both(&mut a, &mut b);
 
-        let seen_a = a.answers(&index).unwrap().repeat("member")[0]
-            .value("age")
-            .cloned();
-        let seen_b = b.answers(&index).unwrap().repeat("member")[0]
-            .value("age")
-            .cloned();
+        let seen_a = a.answers(&index).unwrap().repeat("member")[0].value("age").cloned();
+        let seen_b = b.answers(&index).unwrap().repeat("member")[0].value("age").cloned();
         assert_eq!(seen_a, seen_b, "replicas must converge");
         let conflicts = a.conflicts(&index).unwrap();
         assert_eq!(conflicts.len(), 1);
         assert_eq!(conflicts[0].path, p("member[0]/age"));
-        let mut values: Vec<_> = conflicts[0]
-            .values
-            .iter()
-            .map(|v| v.value.clone())
-            .collect();
+        let mut values: Vec<_> = conflicts[0].values.iter().map(|v| v.value.clone()).collect();
         values.sort_by_key(|v| format!("{v:?}"));
-        assert_eq!(
-            values,
-            vec![
-                Answer::Value(Value::Integer(40)),
-                Answer::Value(Value::Integer(44))
-            ]
-        );
+        assert_eq!(values, vec![Answer::Value(Value::Integer(40)), Answer::Value(Value::Integer(44))]);
         assert_eq!(conflicts[0].values.iter().filter(|v| v.winner).count(), 1);
         assert_eq!(b.conflicts(&index).unwrap(), conflicts);
 
-        a.set_answer(&index, &p("member[0]/age"), Value::Integer(42))
-            .unwrap();
-        assert!(
-            a.commit(Utc::now()).is_some(),
-            "resolving with the winning value is still a change"
-        );
+        a.set_answer(&index, &p("member[0]/age"), Value::Integer(42)).unwrap();
+        assert!(a.commit(Utc::now()).is_some(), "resolving with the winning value is still a change");
         sync_both(&mut a, &mut b);
         assert!(b.conflicts(&index).unwrap().is_empty());
-        assert_eq!(
-            b.answers(&index).unwrap().repeat("member")[0].value("age"),
-            Some(&Value::Integer(42))
-        );
+        assert_eq!(b.answers(&index).unwrap().repeat("member")[0].value("age"), Some(&Value::Integer(42)));
     }
 
     #[test]
@@ -820,26 +647,17 @@ mod tests {
         let mut a = new_doc(&form);
         a.set_answer(&index, &p("village"), text("Kindia")).unwrap();
         a.commit(Utc::now());
-        a.set_answer(&index, &p("hh_size"), Value::Integer(3))
-            .unwrap();
+        a.set_answer(&index, &p("hh_size"), Value::Integer(3)).unwrap();
         a.commit(Utc::now());
         let mut b = fork(&mut a);
-        b.set_answer(&index, &p("village"), text("Kindia-Centre"))
-            .unwrap();
+        b.set_answer(&index, &p("village"), text("Kindia-Centre")).unwrap();
         b.commit(Utc::now());
         b.clear_answer(&index, &p("village")).unwrap();
         b.commit(Utc::now());
 
         let history = b.history(&index, &p("village")).unwrap();
         let values: Vec<_> = history.iter().map(|e| e.value.clone()).collect();
-        assert_eq!(
-            values,
-            vec![
-                Some(Answer::Value(text("Kindia"))),
-                Some(Answer::Value(text("Kindia-Centre"))),
-                None
-            ]
-        );
+        assert_eq!(values, vec![Some(Answer::Value(text("Kindia"))), Some(Answer::Value(text("Kindia-Centre"))), None]);
         assert_eq!(history[0].actor, a.automerge().get_actor().to_hex_string());
         assert_eq!(history[1].actor, b.automerge().get_actor().to_hex_string());
         assert!(history.iter().all(|e| e.at.is_some()));
@@ -852,34 +670,18 @@ mod tests {
         let mut doc = new_doc(&form);
         for name in ["Awa", "Boubacar", "Chérif"] {
             let i = doc.add_repeat_instance(&index, &p("member"), None).unwrap();
-            doc.set_answer(&index, &p("member").child(i, "member_name"), text(name))
-                .unwrap();
+            doc.set_answer(&index, &p("member").child(i, "member_name"), text(name)).unwrap();
         }
-        doc.move_repeat_instance(&index, &p("member"), 2, 0)
-            .unwrap();
+        doc.move_repeat_instance(&index, &p("member"), 2, 0).unwrap();
         doc.remove_repeat_instance(&index, &p("member"), 1).unwrap();
-        doc.add_repeat_instance(&index, &p("member"), Some(0))
-            .unwrap();
+        doc.add_repeat_instance(&index, &p("member"), Some(0)).unwrap();
         doc.commit(Utc::now());
-        let names: Vec<_> = doc
-            .answers(&index)
-            .unwrap()
-            .repeat("member")
-            .iter()
-            .map(|m| m.value("member_name").cloned())
-            .collect();
-        assert_eq!(
-            names,
-            vec![None, Some(text("Chérif")), Some(text("Boubacar"))]
-        );
+        let names: Vec<_> =
+            doc.answers(&index).unwrap().repeat("member").iter().map(|m| m.value("member_name").cloned()).collect();
+        assert_eq!(names, vec![None, Some(text("Chérif")), Some(text("Boubacar"))]);
         assert!(matches!(
-            doc.remove_repeat_instance(&index, &p("member"), 9)
-                .unwrap_err(),
-            DocumentError::NoSuchInstance {
-                index: 9,
-                len: 3,
-                ..
-            }
+            doc.remove_repeat_instance(&index, &p("member"), 9).unwrap_err(),
+            DocumentError::NoSuchInstance { index: 9, len: 3, .. }
         ));
     }
 
@@ -902,22 +704,12 @@ mod tests {
         other.set_answer(&index, &p("village"), text("b")).unwrap();
         other.commit(Utc::now());
         let orphan = other.save_after(&base);
-        assert!(matches!(
-            doc.merge_bytes(&orphan).unwrap_err(),
-            DocumentError::MissingDependencies(1)
-        ));
+        assert!(matches!(doc.merge_bytes(&orphan).unwrap_err(), DocumentError::MissingDependencies(1)));
 
         // Another survey, even of the same form, is refused.
         let author = Author::new("awa", "phone-1", Role::Enumerator);
-        let mut stranger = SurveyDoc::create(
-            &form,
-            "s-2",
-            &author,
-            new_actor(),
-            Utc::now(),
-            &Answers::default(),
-        )
-        .unwrap();
+        let mut stranger =
+            SurveyDoc::create(&form, "s-2", &author, new_actor(), Utc::now(), &Answers::default()).unwrap();
         assert!(doc.merge_bytes(&stranger.save()).is_err());
         assert_eq!(doc.heads(), heads);
         assert!(doc.answers(&index).unwrap().value("village").is_none());
@@ -928,31 +720,18 @@ mod tests {
         let form = form();
         let author = Author::new("awa", "phone-1", Role::Enumerator);
         let mut member = Answers::default();
-        member
-            .0
-            .insert("age".into(), Answer::Value(Value::Integer(9)));
+        member.0.insert("age".into(), Answer::Value(Value::Integer(9)));
         let mut initial = Answers::default();
-        initial
-            .0
-            .insert("village".into(), Answer::Value(text("Dabola")));
-        initial
-            .0
-            .insert("member".into(), Answer::Repeat(vec![member.clone()]));
-        let mut doc =
-            SurveyDoc::create(&form, "s-1", &author, new_actor(), Utc::now(), &initial).unwrap();
+        initial.0.insert("village".into(), Answer::Value(text("Dabola")));
+        initial.0.insert("member".into(), Answer::Repeat(vec![member.clone()]));
+        let mut doc = SurveyDoc::create(&form, "s-1", &author, new_actor(), Utc::now(), &initial).unwrap();
         assert_eq!(doc.automerge_mut().get_changes(&[]).len(), 1);
         let answers = doc.answers(&FormIndex::new(&form)).unwrap();
-        assert_eq!(
-            answers.repeat("member")[0].value("age"),
-            Some(&Value::Integer(9))
-        );
+        assert_eq!(answers.repeat("member")[0].value("age"), Some(&Value::Integer(9)));
         assert_eq!(answers.repeat("member")[0].repeat("illness").len(), 0);
 
-        initial
-            .0
-            .insert("age".into(), Answer::Value(Value::Integer(9)));
-        let err = SurveyDoc::create(&form, "s-1", &author, new_actor(), Utc::now(), &initial)
-            .unwrap_err();
+        initial.0.insert("age".into(), Answer::Value(Value::Integer(9)));
+        let err = SurveyDoc::create(&form, "s-1", &author, new_actor(), Utc::now(), &initial).unwrap_err();
         assert!(matches!(err, DocumentError::WrongPlace { .. }));
     }
 }

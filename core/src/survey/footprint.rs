@@ -153,41 +153,23 @@ mod tests {
         let form = form();
         let index = FormIndex::new(&form);
         let author = Author::new("awa", "phone", Role::Enumerator);
-        let mut doc = SurveyDoc::create(
-            &form,
-            "s",
-            &author,
-            new_actor(),
-            Utc::now(),
-            &Answers::default(),
-        )
-        .unwrap();
+        let mut doc = SurveyDoc::create(&form, "s", &author, new_actor(), Utc::now(), &Answers::default()).unwrap();
         let start = doc.heads();
-        doc.set_answer(
-            &index,
-            &"village".parse().unwrap(),
-            Value::Text("Kindia".into()),
-        )
-        .unwrap();
+        doc.set_answer(&index, &"village".parse().unwrap(), Value::Text("Kindia".into())).unwrap();
         doc.commit(Utc::now());
         // An instance filled then removed: its ops must still count as answers.
         let member = AnswerPath::top("member");
         doc.add_repeat_instance(&index, &member, None).unwrap();
-        doc.set_answer(&index, &member.child(0, "age"), Value::Integer(3))
-            .unwrap();
+        doc.set_answer(&index, &member.child(0, "age"), Value::Integer(3)).unwrap();
         doc.remove_repeat_instance(&index, &member, 0).unwrap();
         doc.commit(Utc::now());
         doc.set_status(Status::Finalized).unwrap();
         doc.commit(Utc::now());
         let review = doc.automerge().get(ROOT, "review").unwrap().unwrap().1;
-        doc.automerge_mut()
-            .put(&review, "status", "approved")
-            .unwrap();
+        doc.automerge_mut().put(&review, "status", "approved").unwrap();
         doc.commit(Utc::now());
         let meta = doc.automerge().get(ROOT, "meta").unwrap().unwrap().1;
-        doc.automerge_mut()
-            .put(&meta, "created_by", "someone")
-            .unwrap();
+        doc.automerge_mut().put(&meta, "created_by", "someone").unwrap();
         doc.commit(Utc::now());
         doc.automerge_mut().put(ROOT, "answers", "gone").unwrap();
         doc.commit(Utc::now());
@@ -196,10 +178,8 @@ mod tests {
         let prints = footprints(&mut doc, &all);
         assert!(prints[0].creation);
         let later: Vec<_> = doc.automerge_mut().get_changes(&start);
-        let areas: Vec<Vec<Area>> = footprints(&mut doc, &later)
-            .into_iter()
-            .map(|f| f.areas.into_iter().collect())
-            .collect();
+        let areas: Vec<Vec<Area>> =
+            footprints(&mut doc, &later).into_iter().map(|f| f.areas.into_iter().collect()).collect();
         assert_eq!(
             areas,
             vec![

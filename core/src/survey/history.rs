@@ -33,47 +33,31 @@ pub struct FieldEdit {
 
 impl SurveyDoc {
     /// Every edit of the answer at `path`, in causal order.
-    pub fn history(
-        &mut self,
-        form: &FormIndex<'_>,
-        path: &AnswerPath,
-    ) -> Result<Vec<FieldEdit>, DocumentError> {
+    pub fn history(&mut self, form: &FormIndex<'_>, path: &AnswerPath) -> Result<Vec<FieldEdit>, DocumentError> {
         let kind = form.question(&path.name).map(|q| q.kind.clone());
         let slot = self.slot(form, path)?;
         let doc = self.automerge_mut();
-        let changes: Vec<(ChangeHash, Vec<ChangeHash>, i64)> = doc
-            .get_changes(&[])
-            .iter()
-            .map(|c| (c.hash(), c.deps().to_vec(), c.timestamp()))
-            .collect();
+        let changes: Vec<(ChangeHash, Vec<ChangeHash>, i64)> =
+            doc.get_changes(&[]).iter().map(|c| (c.hash(), c.deps().to_vec(), c.timestamp())).collect();
         let mut edits = Vec::new();
         for (hash, deps, time) in changes {
             // Before the map existed these lookups fail; that simply means "no value yet".
-            let after = doc
-                .get_all_at(&slot.map, slot.key.as_str(), &[hash])
-                .unwrap_or_default();
-            let before = doc
-                .get_all_at(&slot.map, slot.key.as_str(), &deps)
-                .unwrap_or_default();
-            let written = after
-                .iter()
-                .find(|(_, id)| !before.iter().any(|(_, b)| b == id));
+            let after = doc.get_all_at(&slot.map, slot.key.as_str(), &[hash]).unwrap_or_default();
+            let before = doc.get_all_at(&slot.map, slot.key.as_str(), &deps).unwrap_or_default();
+            let written = after.iter().find(|(_, id)| !before.iter().any(|(_, b)| b == id));
             if written.is_none() && after.len() == before.len() {
                 continue;
             }
             let value = written.map(|(value, _)| match (value, &kind) {
-                (automerge::Value::Scalar(s), Some(kind)) => Value::from_scalar(s, kind)
-                    .map_or_else(|| Answer::Unreadable(s.to_string()), Answer::Value),
+                (automerge::Value::Scalar(s), Some(kind)) => {
+                    Value::from_scalar(s, kind).map_or_else(|| Answer::Unreadable(s.to_string()), Answer::Value)
+                }
                 (other, _) => Answer::Unreadable(other.to_string()),
             });
             let actor = written.map(|(_, id)| actor_of(id)).unwrap_or_default();
             edits.push(FieldEdit {
                 change: hash.to_string(),
-                actor: if actor.is_empty() {
-                    change_actor(doc, &hash)
-                } else {
-                    actor
-                },
+                actor: if actor.is_empty() { change_actor(doc, &hash) } else { actor },
                 at: DateTime::from_timestamp(time, 0),
                 value,
                 author: None,
@@ -85,7 +69,5 @@ impl SurveyDoc {
 }
 
 fn change_actor(doc: &mut automerge::AutoCommit, hash: &ChangeHash) -> String {
-    doc.get_change_by_hash(hash)
-        .map(|c| c.actor_id().to_hex_string())
-        .unwrap_or_default()
+    doc.get_change_by_hash(hash).map(|c| c.actor_id().to_hex_string()).unwrap_or_default()
 }

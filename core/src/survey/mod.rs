@@ -55,9 +55,7 @@ impl FromStr for Status {
         match s {
             "draft" => Ok(Status::Draft),
             "finalized" => Ok(Status::Finalized),
-            other => Err(DocumentError::Malformed(format!(
-                "unknown survey status `{other}`"
-            ))),
+            other => Err(DocumentError::Malformed(format!("unknown survey status `{other}`"))),
         }
     }
 }
@@ -126,9 +124,7 @@ pub enum DocumentError {
     #[error("not a valid survey document: {0}")]
     Malformed(String),
     /// The document was written by a newer Terrain.
-    #[error(
-        "this survey uses document layout {0}, newer than this app understands: update Terrain"
-    )]
+    #[error("this survey uses document layout {0}, newer than this app understands: update Terrain")]
     NewerLayout(i64),
     /// The bytes are larger than any survey could be.
     #[error("{bytes} bytes is larger than any survey document; refusing to parse it")]

@@ -22,10 +22,7 @@ pub struct AnswerPath {
 impl AnswerPath {
     /// The path of a question outside any repeat.
     pub fn top(name: impl Into<String>) -> Self {
-        AnswerPath {
-            instances: Vec::new(),
-            name: name.into(),
-        }
+        AnswerPath { instances: Vec::new(), name: name.into() }
     }
 
     /// The path of `name` inside instance `index` of this path's repeat.
@@ -34,10 +31,7 @@ impl AnswerPath {
     pub fn child(&self, index: usize, name: impl Into<String>) -> Self {
         let mut instances = self.instances.clone();
         instances.push((self.name.clone(), index));
-        AnswerPath {
-            instances,
-            name: name.into(),
-        }
+        AnswerPath { instances, name: name.into() }
     }
 }
 
@@ -64,10 +58,7 @@ impl FromStr for AnswerPath {
     type Err = PathSyntaxError;
 
     fn from_str(text: &str) -> Result<Self, PathSyntaxError> {
-        let err = |reason| PathSyntaxError {
-            path: text.to_owned(),
-            reason,
-        };
+        let err = |reason| PathSyntaxError { path: text.to_owned(), reason };
         let mut steps: Vec<&str> = text.split('/').collect();
         let name = steps.pop().unwrap_or_default();
         if !is_name(name) {
@@ -76,23 +67,16 @@ impl FromStr for AnswerPath {
         let instances = steps
             .into_iter()
             .map(|step| {
-                let (repeat, rest) = step
-                    .split_once('[')
-                    .ok_or(err("a repeat step needs [index]"))?;
+                let (repeat, rest) = step.split_once('[').ok_or(err("a repeat step needs [index]"))?;
                 let index = rest.strip_suffix(']').ok_or(err("missing `]`"))?;
-                let index = index
-                    .parse()
-                    .map_err(|_| err("an index must be a whole number"))?;
+                let index = index.parse().map_err(|_| err("an index must be a whole number"))?;
                 if !is_name(repeat) {
                     return Err(err("a repeat step must start with the repeat's name"));
                 }
                 Ok((repeat.to_owned(), index))
             })
             .collect::<Result<_, _>>()?;
-        Ok(AnswerPath {
-            instances,
-            name: name.to_owned(),
-        })
+        Ok(AnswerPath { instances, name: name.to_owned() })
     }
 }
 
@@ -129,14 +113,7 @@ mod tests {
 
     #[test]
     fn malformed_paths_are_refused() {
-        for text in [
-            "",
-            "member/age",
-            "member[x]/age",
-            "member[1/age",
-            "member[1]/",
-            "[1]/a",
-        ] {
+        for text in ["", "member/age", "member[x]/age", "member[1/age", "member[1]/", "[1]/a"] {
             assert!(text.parse::<AnswerPath>().is_err(), "{text} was accepted");
         }
     }

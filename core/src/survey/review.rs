@@ -34,9 +34,7 @@ impl SurveyDoc {
         let review = match self.automerge().get(automerge::ROOT, "review")? {
             Some((_, id)) => self.automerge().hydrate(&id, None)?,
             None => {
-                return Err(DocumentError::Malformed(
-                    "the document has no `review` map".into(),
-                ));
+                return Err(DocumentError::Malformed("the document has no `review` map".into()));
             }
         };
         let hydrate::Value::Map(review) = review else {
@@ -62,10 +60,7 @@ impl SurveyDoc {
                 .collect(),
             _ => Vec::new(),
         };
-        Ok(Review {
-            status: text(&review, "status"),
-            comments,
-        })
+        Ok(Review { status: text(&review, "status"), comments })
     }
 }
 

@@ -66,10 +66,7 @@ pub fn export(store: &Store, survey_ids: Option<&[String]>) -> Result<Vec<u8>, B
     let ids: Vec<String> = match survey_ids {
         Some(ids) => ids.to_vec(),
         None => store
-            .list(&crate::store::SurveyQuery {
-                limit: Some(u32::MAX),
-                ..Default::default()
-            })?
+            .list(&crate::store::SurveyQuery { limit: Some(u32::MAX), ..Default::default() })?
             .into_iter()
             .map(|s| s.survey_id)
             .collect(),
@@ -96,12 +93,7 @@ pub fn export(store: &Store, survey_ids: Option<&[String]>) -> Result<Vec<u8>, B
             Err(e) => Some(Err(e)),
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    let file = BundleFile {
-        author: store.author().clone(),
-        actors,
-        forms,
-        surveys,
-    };
+    let file = BundleFile { author: store.author().clone(), actors, forms, surveys };
     let mut out = MAGIC.to_vec();
     out.push(VERSION);
     out.extend(wire::encode(&file).map_err(|e| BundleError::Damaged(e.to_string()))?);
@@ -123,8 +115,7 @@ pub fn read(bytes: &[u8]) -> Result<BundleFile, BundleError> {
 pub fn import(store: &Store, bytes: &[u8]) -> Result<ImportReport, BundleError> {
     let file = read(bytes)?;
     for json in &file.forms {
-        let form = Form::from_json(json)
-            .map_err(|e| BundleError::Damaged(format!("a form does not parse: {e}")))?;
+        let form = Form::from_json(json).map_err(|e| BundleError::Damaged(format!("a form does not parse: {e}")))?;
         // A form already stored with other content under the same version is the store's
         // to keep; the surveys will report it if they do not fit.
         match store.save_form(&form) {

@@ -29,11 +29,7 @@ pub struct SyncOptions {
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        SyncOptions {
-            push_batch_bytes: 1 << 20,
-            max_pull_bytes: 2 << 20,
-            max_rounds: 10_000,
-        }
+        SyncOptions { push_batch_bytes: 1 << 20, max_pull_bytes: 2 << 20, max_rounds: 10_000 }
     }
 }
 
@@ -135,12 +131,9 @@ pub fn sync(
         let answer = transport.sync(body)?;
         report.progress.bytes_received += answer.len() as u64;
         report.progress.rounds += 1;
-        let response: SyncResponse =
-            wire::decode(&answer).map_err(|e| SyncError::Protocol(e.to_string()))?;
+        let response: SyncResponse = wire::decode(&answer).map_err(|e| SyncError::Protocol(e.to_string()))?;
         if response.acks.len() != pending.len() {
-            return Err(SyncError::Protocol(
-                "the server acknowledged a different number of surveys".into(),
-            ));
+            return Err(SyncError::Protocol("the server acknowledged a different number of surveys".into()));
         }
 
         let mut acked = Vec::new();
@@ -155,11 +148,7 @@ pub fn sync(
             }
         }
         store.mark_acked(&acked)?;
-        report.progress.pushed += response
-            .acks
-            .iter()
-            .filter(|a| matches!(a, Ack::Stored))
-            .count() as u64;
+        report.progress.pushed += response.acks.iter().filter(|a| matches!(a, Ack::Stored)).count() as u64;
 
         let failed = apply_pull(store, transport, &server, &response, &mut want)?;
         report.progress.pulled += (response.pull.len() - failed.len()) as u64;
@@ -216,18 +205,13 @@ fn apply_pull(
     response: &SyncResponse,
     want: &mut Vec<WantedSurvey>,
 ) -> Result<Vec<(String, String)>, SyncError> {
-    let have: HashSet<(String, String)> = store
-        .forms()?
-        .into_iter()
-        .map(|f| (f.form_id, f.version))
-        .collect();
+    let have: HashSet<(String, String)> = store.forms()?.into_iter().map(|f| (f.form_id, f.version)).collect();
     let mut fetched = HashSet::new();
     for pulled in &response.pull {
         let key = (pulled.form_id.clone(), pulled.form_version.clone());
         if !have.contains(&key) && fetched.insert(key.clone()) {
             let json = transport.form(&key.0, &key.1)?;
-            let form = Form::from_json(&json)
-                .map_err(|e| SyncError::Protocol(format!("form {}: {e}", key.0)))?;
+            let form = Form::from_json(&json).map_err(|e| SyncError::Protocol(format!("form {}: {e}", key.0)))?;
             store.save_form(&form)?;
         }
     }
@@ -244,19 +228,10 @@ fn apply_pull(
     let mut failed = Vec::new();
     for (item, outcome) in items.iter().zip(outcomes) {
         if let Err(e) = outcome {
-            if matches!(
-                e,
-                StoreError::Document {
-                    source: DocumentError::MissingDependencies(_),
-                    ..
-                }
-            ) {
+            if matches!(e, StoreError::Document { source: DocumentError::MissingDependencies(_), .. }) {
                 let heads = store.heads(&item.survey_id).unwrap_or_default();
                 if let Some(survey) = wire::survey_id_bytes(&item.survey_id) {
-                    want.push(WantedSurvey {
-                        survey,
-                        heads: wire::hashes(&heads),
-                    });
+                    want.push(WantedSurvey { survey, heads: wire::hashes(&heads) });
                 }
             }
             failed.push((item.survey_id.clone(), e.to_string()));

@@ -61,32 +61,20 @@ impl HttpTransport {
             .timeout(Duration::from_secs(300))
             .build()
             .map_err(|e| TransportError::Network(e.to_string()))?;
-        Ok(HttpTransport {
-            base: base.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
-            client,
-        })
+        Ok(HttpTransport { base: base.trim_end_matches('/').to_owned(), token: token.to_owned(), client })
     }
 
-    fn check(
-        response: reqwest::blocking::Response,
-    ) -> Result<reqwest::blocking::Response, TransportError> {
+    fn check(response: reqwest::blocking::Response) -> Result<reqwest::blocking::Response, TransportError> {
         let status = response.status();
         if status.is_success() {
             return Ok(response);
         }
         let body: Option<ErrorBody> = response.json().ok();
-        let (code, message) = body
-            .map(|b| (b.code, b.message))
-            .unwrap_or_else(|| ("http".into(), status.to_string()));
+        let (code, message) = body.map(|b| (b.code, b.message)).unwrap_or_else(|| ("http".into(), status.to_string()));
         if status.as_u16() == 401 {
             return Err(TransportError::Unauthorized(message));
         }
-        Err(TransportError::Refused {
-            status: status.as_u16(),
-            code,
-            message,
-        })
+        Err(TransportError::Refused { status: status.as_u16(), code, message })
     }
 }
 
@@ -137,12 +125,7 @@ pub struct Login {
 }
 
 /// Logs in to the server at `base` as `username` on `device`.
-pub fn login(
-    base: &str,
-    username: &str,
-    password: &str,
-    device: &str,
-) -> Result<Login, TransportError> {
+pub fn login(base: &str, username: &str, password: &str, device: &str) -> Result<Login, TransportError> {
     let client = reqwest::blocking::Client::builder()
         .connect_timeout(Duration::from_secs(20))
         .timeout(Duration::from_secs(60))

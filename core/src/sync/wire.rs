@@ -137,25 +137,18 @@ pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, WireError> {
 /// Inflates (at most [`MAX_INFLATED_BYTES`]) and decodes a message.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
     let raw = inflate(body)?;
-    let (message, rest) =
-        postcard::take_from_bytes(&raw).map_err(|e| WireError::Malformed(e.to_string()))?;
+    let (message, rest) = postcard::take_from_bytes(&raw).map_err(|e| WireError::Malformed(e.to_string()))?;
     if !rest.is_empty() {
-        return Err(WireError::Malformed(
-            "trailing bytes after the message".into(),
-        ));
+        return Err(WireError::Malformed("trailing bytes after the message".into()));
     }
     Ok(message)
 }
 
 /// Inflates a zstd stream, refusing to go past [`MAX_INFLATED_BYTES`].
 pub fn inflate(body: &[u8]) -> Result<Vec<u8>, WireError> {
-    let decoder = zstd::stream::read::Decoder::new(body)
-        .map_err(|e| WireError::Compression(e.to_string()))?;
+    let decoder = zstd::stream::read::Decoder::new(body).map_err(|e| WireError::Compression(e.to_string()))?;
     let mut raw = Vec::new();
-    decoder
-        .take(MAX_INFLATED_BYTES + 1)
-        .read_to_end(&mut raw)
-        .map_err(|e| WireError::Compression(e.to_string()))?;
+    decoder.take(MAX_INFLATED_BYTES + 1).read_to_end(&mut raw).map_err(|e| WireError::Compression(e.to_string()))?;
     if raw.len() as u64 > MAX_INFLATED_BYTES {
         return Err(WireError::TooLarge);
     }
@@ -239,10 +232,7 @@ mod tests {
     fn a_decompression_bomb_is_refused() {
         let bomb = zstd::bulk::compress(&vec![0u8; (MAX_INFLATED_BYTES + 10) as usize], 3).unwrap();
         assert!(bomb.len() < 10_000_000);
-        assert!(matches!(
-            decode::<SyncRequest>(&bomb),
-            Err(WireError::TooLarge)
-        ));
+        assert!(matches!(decode::<SyncRequest>(&bomb), Err(WireError::TooLarge)));
     }
 
     #[test]

@@ -355,10 +355,7 @@ impl Pattern {
         regex::RegexBuilder::new(&anchored)
             .size_limit(REGEX_SIZE_LIMIT)
             .build()
-            .map(|regex| Pattern {
-                source: source.to_owned(),
-                regex,
-            })
+            .map(|regex| Pattern { source: source.to_owned(), regex })
             .map_err(|e| describe_regex_error(&e))
     }
 
@@ -381,13 +378,7 @@ fn describe_regex_error(e: &regex::Error) -> String {
             .lines()
             .find_map(|l| l.trim().strip_prefix("error:"))
             .map(|s| s.trim().to_owned())
-            .unwrap_or_else(|| {
-                text.lines()
-                    .last()
-                    .unwrap_or("syntax error")
-                    .trim()
-                    .to_owned()
-            }),
+            .unwrap_or_else(|| text.lines().last().unwrap_or("syntax error").trim().to_owned()),
         regex::Error::CompiledTooBig(_) => "the pattern is too large".to_owned(),
         other => other.to_string(),
     }
@@ -435,9 +426,7 @@ impl fmt::Display for Ast {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Ast::Number(n) if n.is_nan() => f.write_str("(0 div 0)"),
-            Ast::Number(n) if n.is_infinite() => {
-                f.write_str(if *n > 0.0 { "(1 div 0)" } else { "(-1 div 0)" })
-            }
+            Ast::Number(n) if n.is_infinite() => f.write_str(if *n > 0.0 { "(1 div 0)" } else { "(-1 div 0)" }),
             Ast::Number(n) if *n < 0.0 => write!(f, "(-{})", -n),
             // Rust prints the shortest round-tripping decimal without exponent: valid XPath.
             Ast::Number(n) => write!(f, "{n}"),
@@ -454,10 +443,7 @@ impl fmt::Display for Ast {
                 write!(f, " {} ", op.symbol())?;
                 write_operand(f, rhs)
             }
-            Ast::Call {
-                function: Function::Position,
-                args,
-            } if args.is_empty() => f.write_str("position(..)"),
+            Ast::Call { function: Function::Position, args } if args.is_empty() => f.write_str("position(..)"),
             Ast::Call { function, args } => {
                 write!(f, "{}(", function.name())?;
                 for (i, arg) in args.iter().enumerate() {
@@ -475,10 +461,7 @@ impl fmt::Display for Ast {
             }
             Ast::Random { .. } => f.write_str("random()"),
             Ast::Uuid { length: None, .. } => f.write_str("uuid()"),
-            Ast::Uuid {
-                length: Some(length),
-                ..
-            } => write!(f, "uuid({length})"),
+            Ast::Uuid { length: Some(length), .. } => write!(f, "uuid({length})"),
         }
     }
 }

@@ -15,9 +15,7 @@
 //!   wall-clock time, so two times compare and subtract meaningfully. (JavaRosa puts times on
 //!   1970-01-01 and compares them as whole days, which makes all times equal.)
 
-use chrono::{
-    DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike,
-};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike};
 use std::fmt::Write as _;
 
 const DAY_MS: f64 = 86_400_000.0;
@@ -59,11 +57,7 @@ pub(super) fn parse(text: &str) -> Option<Temporal> {
 }
 
 fn digits(s: &str, min: usize, max: usize) -> Option<u32> {
-    if (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
-        s.parse().ok()
-    } else {
-        None
-    }
+    if (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) { s.parse().ok() } else { None }
 }
 
 fn parse_date(s: &str) -> Option<NaiveDate> {
@@ -106,10 +100,7 @@ fn parse_time(s: &str) -> Option<(NaiveTime, Option<FixedOffset>)> {
     if parts.next().is_some() {
         return None;
     }
-    Some((
-        NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?,
-        offset,
-    ))
+    Some((NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?, offset))
 }
 
 fn parse_offset(zone: &str) -> Option<FixedOffset> {
@@ -166,10 +157,7 @@ pub(super) fn fraction_of_day(time: NaiveTime) -> f64 {
 }
 
 /// A local wall time at a fixed offset (always unambiguous).
-pub(super) fn at_offset(
-    local: NaiveDateTime,
-    offset: FixedOffset,
-) -> Option<DateTime<FixedOffset>> {
+pub(super) fn at_offset(local: NaiveDateTime, offset: FixedOffset) -> Option<DateTime<FixedOffset>> {
     offset.from_local_datetime(&local).single()
 }
 
@@ -219,9 +207,7 @@ pub(super) fn format_iso_datetime(dt: &DateTime<FixedOffset>) -> String {
     out
 }
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 const SPECIFIERS: &str = "%Y %y %m %n %b %d %e %a %H %h %M %S %3 %W %%";
 
@@ -234,10 +220,7 @@ pub(super) fn check_format(format: &str) -> Result<(), String> {
         }
         match chars.next() {
             None => return Err(format!("the format ends with a lone `%`; use {SPECIFIERS}")),
-            Some(
-                'Y' | 'y' | 'm' | 'n' | 'b' | 'd' | 'e' | 'a' | 'H' | 'h' | 'M' | 'S' | '3' | 'W'
-                | '%',
-            ) => {}
+            Some('Y' | 'y' | 'm' | 'n' | 'b' | 'd' | 'e' | 'a' | 'H' | 'h' | 'M' | 'S' | '3' | 'W' | '%') => {}
             Some(other) => {
                 return Err(format!("unknown format `%{other}`; use {SPECIFIERS}"));
             }
@@ -277,11 +260,7 @@ pub(super) fn format(local: NaiveDateTime, format: &str) -> String {
             'b' => write!(out, "{}", MONTHS[local.month0() as usize % 12]),
             'd' => write!(out, "{:02}", local.day()),
             'e' => write!(out, "{}", local.day()),
-            'a' => write!(
-                out,
-                "{}",
-                WEEKDAYS[local.weekday().num_days_from_monday() as usize % 7]
-            ),
+            'a' => write!(out, "{}", WEEKDAYS[local.weekday().num_days_from_monday() as usize % 7]),
             'H' => write!(out, "{:02}", local.hour()),
             'h' => write!(out, "{}", local.hour()),
             'M' => write!(out, "{:02}", local.minute()),
@@ -311,31 +290,16 @@ mod tests {
         assert_eq!(parse("2024-01-15"), Some(Temporal::Date(d(2024, 1, 15))));
         assert_eq!(parse(" 2024-1-5 "), Some(Temporal::Date(d(2024, 1, 5))));
         let dt = d(2024, 1, 15).and_hms_milli_opt(10, 20, 30, 123).unwrap();
-        assert_eq!(
-            parse("2024-01-15T10:20:30.123+02:00"),
-            Some(Temporal::DateTime(dt, Some(off(2))))
-        );
-        assert_eq!(
-            parse("2024-01-15T10:20:30.123-0500"),
-            Some(Temporal::DateTime(dt, Some(off(-5))))
-        );
-        assert_eq!(
-            parse("2024-01-15T10:20:30.123Z"),
-            Some(Temporal::DateTime(dt, Some(off(0))))
-        );
+        assert_eq!(parse("2024-01-15T10:20:30.123+02:00"), Some(Temporal::DateTime(dt, Some(off(2)))));
+        assert_eq!(parse("2024-01-15T10:20:30.123-0500"), Some(Temporal::DateTime(dt, Some(off(-5)))));
+        assert_eq!(parse("2024-01-15T10:20:30.123Z"), Some(Temporal::DateTime(dt, Some(off(0)))));
         assert_eq!(
             parse("2024-01-15T10:20"),
-            Some(Temporal::DateTime(
-                d(2024, 1, 15).and_hms_opt(10, 20, 0).unwrap(),
-                None
-            ))
+            Some(Temporal::DateTime(d(2024, 1, 15).and_hms_opt(10, 20, 0).unwrap(), None))
         );
         assert_eq!(
             parse("10:30:00.000+02"),
-            Some(Temporal::Time(
-                NaiveTime::from_hms_opt(10, 30, 0).unwrap(),
-                Some(off(2))
-            ))
+            Some(Temporal::Time(NaiveTime::from_hms_opt(10, 30, 0).unwrap(), Some(off(2))))
         );
     }
 
@@ -393,10 +357,7 @@ mod tests {
     #[test]
     fn javarosa_format_specifiers() {
         let t = d(2024, 3, 5).and_hms_milli_opt(9, 7, 3, 45).unwrap();
-        assert_eq!(
-            format(t, "%Y-%m-%d %H:%M %b %a %e %n %y"),
-            "2024-03-05 09:07 Mar Tue 5 3 24"
-        );
+        assert_eq!(format(t, "%Y-%m-%d %H:%M %b %a %e %n %y"), "2024-03-05 09:07 Mar Tue 5 3 24");
         assert_eq!(format(t, "%h:%S.%3 %W 100%%"), "9:03.045 10 100%");
         assert_eq!(format(t, "%Q%"), "%Q%");
         assert!(check_format("%Y-%m-%d %H:%M %b %a %e %n %y %h %S %3 %W %%").is_ok());

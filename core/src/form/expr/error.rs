@@ -20,11 +20,7 @@ pub struct ParseError {
 
 impl ParseError {
     pub(super) fn new(position: usize, message: impl Into<String>, source_text: &str) -> Self {
-        ParseError {
-            position,
-            message: message.into(),
-            source_text: source_text.to_owned(),
-        }
+        ParseError { position, message: message.into(), source_text: source_text.to_owned() }
     }
 }
 

@@ -31,10 +31,7 @@ pub(super) struct Evaluator<'a> {
 
 impl<'a> Evaluator<'a> {
     pub(super) fn new(ctx: &'a dyn EvalContext) -> Self {
-        Evaluator {
-            ctx,
-            now: Cell::new(None),
-        }
+        Evaluator { ctx, now: Cell::new(None) }
     }
 
     /// The context's time, read once so that `today()` and `now()` agree within an
@@ -64,10 +61,7 @@ impl<'a> Evaluator<'a> {
                 Ast::Reference(name) => self.reference(name),
                 Ast::Current => Ok(Val::Str(self.ctx.current())),
                 Ast::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs),
-                Ast::Call {
-                    function: Function::If | Function::Coalesce,
-                    args,
-                } => match self.branch(node, args)? {
+                Ast::Call { function: Function::If | Function::Coalesce, args } => match self.branch(node, args)? {
                     Branch::Done(value) => Ok(value),
                     Branch::Continue(next) => {
                         node = next;
@@ -83,43 +77,21 @@ impl<'a> Evaluator<'a> {
     fn reference(&self, name: &'a str) -> Result<Val<'a>, EvalError> {
         match self.ctx.resolve(name) {
             Some(values) => Ok(Val::Nodes(values)),
-            None => Err(EvalError::UnknownReference {
-                name: name.to_owned(),
-            }),
+            None => Err(EvalError::UnknownReference { name: name.to_owned() }),
         }
     }
 
     /// `if(c, a, b)` and `coalesce(a, b)`: decides which argument gives the result.
     fn branch(&self, call: &'a Ast, args: &'a [Ast]) -> Result<Branch<'a>, EvalError> {
         match (call, args) {
-            (
-                Ast::Call {
-                    function: Function::If,
-                    ..
-                },
-                [condition, then, otherwise],
-            ) => Ok(Branch::Continue(if self.eval(condition)?.to_bool() {
-                then
-            } else {
-                otherwise
-            })),
-            (
-                Ast::Call {
-                    function: Function::Coalesce,
-                    ..
-                },
-                [first, second],
-            ) => {
+            (Ast::Call { function: Function::If, .. }, [condition, then, otherwise]) => {
+                Ok(Branch::Continue(if self.eval(condition)?.to_bool() { then } else { otherwise }))
+            }
+            (Ast::Call { function: Function::Coalesce, .. }, [first, second]) => {
                 let value = self.eval(first)?;
-                Ok(if value.is_empty_value() {
-                    Branch::Continue(second)
-                } else {
-                    Branch::Done(value)
-                })
+                Ok(if value.is_empty_value() { Branch::Continue(second) } else { Branch::Done(value) })
             }
-            (Ast::Call { function, .. }, _) => {
-                functions::call(self, *function, args).map(Branch::Done)
-            }
+            (Ast::Call { function, .. }, _) => functions::call(self, *function, args).map(Branch::Done),
             (other, _) => self.other(other).map(Branch::Done),
         }
     }
@@ -179,12 +151,9 @@ impl<'a> Evaluator<'a> {
         Ok(match op {
             BinaryOp::Or => Val::Bool(lhs.to_bool() || self.eval(rhs)?.to_bool()),
             BinaryOp::And => Val::Bool(lhs.to_bool() && self.eval(rhs)?.to_bool()),
-            BinaryOp::Eq
-            | BinaryOp::Ne
-            | BinaryOp::Lt
-            | BinaryOp::Le
-            | BinaryOp::Gt
-            | BinaryOp::Ge => Val::Bool(compare(op, &lhs, &self.eval(rhs)?)),
+            BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
+                Val::Bool(compare(op, &lhs, &self.eval(rhs)?))
+            }
             BinaryOp::Add => Val::Num(lhs.to_num() + self.eval(rhs)?.to_num()),
             BinaryOp::Sub => Val::Num(lhs.to_num() - self.eval(rhs)?.to_num()),
             BinaryOp::Mul => Val::Num(lhs.to_num() * self.eval(rhs)?.to_num()),

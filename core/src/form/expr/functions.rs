@@ -100,21 +100,14 @@ fn implementation(function: Function) -> Implementation {
         F::IndexedRepeat => indexed_repeat,
         F::Today => |a| Ok(Val::Date(a.ev.now().date_naive())),
         F::Now => |a| Ok(Val::DateTime(a.ev.now())),
-        F::Date
-        | F::DateTime
-        | F::DecimalDateTime
-        | F::DecimalTime
-        | F::FormatDate
-        | F::FormatDateTime => date_function,
+        F::Date | F::DateTime | F::DecimalDateTime | F::DecimalTime | F::FormatDate | F::FormatDateTime => {
+            date_function
+        }
     }
 }
 
 /// Evaluates a call of `function` with unevaluated `args`.
-pub(super) fn call<'a>(
-    ev: &Evaluator<'a>,
-    function: Function,
-    args: &'a [Ast],
-) -> Result<Val<'a>, EvalError> {
+pub(super) fn call<'a>(ev: &Evaluator<'a>, function: Function, args: &'a [Ast]) -> Result<Val<'a>, EvalError> {
     // The parser stores `position(..)` without its only possible argument.
     if function != Function::Position && !function.arity().accepts(args.len()) {
         return Err(EvalError::WrongArity {
@@ -159,27 +152,17 @@ impl<'a> Args<'_, 'a> {
     }
 
     fn invalid(&self, message: impl Into<String>) -> EvalError {
-        EvalError::InvalidArgument {
-            function: self.function.name(),
-            message: message.into(),
-        }
+        EvalError::InvalidArgument { function: self.function.name(), message: message.into() }
     }
 
     fn not_a_date(&self, value: &Val<'_>) -> EvalError {
-        EvalError::NotADate {
-            function: self.function.name(),
-            value: value.to_str().into_owned(),
-        }
+        EvalError::NotADate { function: self.function.name(), value: value.to_str().into_owned() }
     }
 }
 
 /// Java's `(int)` of a double: truncation, NaN to 0, saturating at the `int` range.
 fn java_int(n: f64) -> i64 {
-    if n.is_nan() {
-        0
-    } else {
-        n.trunc().clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i64
-    }
+    if n.is_nan() { 0 } else { n.trunc().clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i64 }
 }
 
 /// A sub-slice of a string that may be borrowed from the tree or context, without copying
@@ -201,20 +184,12 @@ fn choices(list: &str) -> impl Iterator<Item = &str> {
 }
 
 fn if_then_else<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
-    if a.val(0)?.to_bool() {
-        a.val(1)
-    } else {
-        a.val(2)
-    }
+    if a.val(0)?.to_bool() { a.val(1) } else { a.val(2) }
 }
 
 fn coalesce<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
     let first = a.val(0)?;
-    if first.is_empty_value() {
-        a.val(1)
-    } else {
-        Ok(first)
-    }
+    if first.is_empty_value() { a.val(1) } else { Ok(first) }
 }
 
 fn not<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
@@ -223,11 +198,7 @@ fn not<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
 
 fn once<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
     let current = a.ev.ctx.current();
-    if current.is_empty() {
-        a.val(0)
-    } else {
-        Ok(Val::Str(current))
-    }
+    if current.is_empty() { a.val(0) } else { Ok(Val::Str(current)) }
 }
 
 fn concat<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
@@ -264,39 +235,27 @@ fn join<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
 }
 
 fn string_length<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
-    let length = if a.len() == 0 {
-        a.ev.ctx.current().chars().count()
-    } else {
-        a.val(0)?.to_str().chars().count()
-    };
+    let length = if a.len() == 0 { a.ev.ctx.current().chars().count() } else { a.val(0)?.to_str().chars().count() };
     Ok(Val::Num(length as f64))
 }
 
 fn substring<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
     let s = a.string(0)?;
     let start = java_int(a.num(1)?);
-    let end = if a.len() == 3 {
-        Some(java_int(a.num(2)?))
-    } else {
-        None
-    };
+    let end = if a.len() == 3 { Some(java_int(a.num(2)?)) } else { None };
     Ok(Val::Str(sub_str(s, |s| substr(s, start, end))))
 }
 
 fn substring_before<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
     let s = a.string(0)?;
     let t = a.string(1)?;
-    Ok(Val::Str(sub_str(s, |s| {
-        s.find(&*t).map_or("", |i| &s[..i])
-    })))
+    Ok(Val::Str(sub_str(s, |s| s.find(&*t).map_or("", |i| &s[..i]))))
 }
 
 fn substring_after<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
     let s = a.string(0)?;
     let t = a.string(1)?;
-    Ok(Val::Str(sub_str(s, |s| {
-        s.find(&*t).map_or("", |i| &s[i + t.len()..])
-    })))
+    Ok(Val::Str(sub_str(s, |s| s.find(&*t).map_or("", |i| &s[i + t.len()..]))))
 }
 
 fn translate<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
@@ -314,11 +273,7 @@ fn translate<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
 }
 
 fn normalize_space<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
-    let s = if a.len() == 0 {
-        a.ev.ctx.current()
-    } else {
-        a.string(0)?
-    };
+    let s = if a.len() == 0 { a.ev.ctx.current() } else { a.string(0)? };
     let mut out = String::with_capacity(s.len());
     for word in s.split(is_xml_space).filter(|w| !w.is_empty()) {
         if !out.is_empty() {
@@ -332,10 +287,8 @@ fn normalize_space<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
 fn regex<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
     let subject = a.string(0)?;
     let source = a.string(1)?;
-    let pattern = Pattern::new(&source).map_err(|message| EvalError::BadRegex {
-        pattern: source.clone().into_owned(),
-        message,
-    })?;
+    let pattern = Pattern::new(&source)
+        .map_err(|message| EvalError::BadRegex { pattern: source.clone().into_owned(), message })?;
     Ok(Val::Bool(pattern.is_match(&subject)))
 }
 
@@ -354,11 +307,7 @@ fn substr(s: &str, start: i64, end: Option<i64>) -> &str {
     if start >= end {
         return "";
     }
-    let byte = |char_index: i64| {
-        s.char_indices()
-            .nth(char_index as usize)
-            .map_or(s.len(), |(b, _)| b)
-    };
+    let byte = |char_index: i64| s.char_indices().nth(char_index as usize).map_or(s.len(), |(b, _)| b);
     let (from, to) = (byte(start), byte(end));
     s.get(from..to).unwrap_or("")
 }
@@ -373,18 +322,14 @@ fn selected<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
 fn selected_at<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
     let list = a.string(0)?;
     let index = usize::try_from(java_int(a.num(1)?)).ok();
-    Ok(Val::Str(sub_str(list, |l| {
-        index.and_then(|i| choices(l).nth(i)).unwrap_or("")
-    })))
+    Ok(Val::Str(sub_str(list, |l| index.and_then(|i| choices(l).nth(i)).unwrap_or(""))))
 }
 
 fn choice_name<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
     let code = a.string(0)?;
     let question = a.string(1)?;
     let Some(name) = choice_question_name(&question) else {
-        return Err(a.invalid(format!(
-            "`{question}` is not a question name; write it in quotes, like '${{question}}'"
-        )));
+        return Err(a.invalid(format!("`{question}` is not a question name; write it in quotes, like '${{question}}'")));
     };
     Ok(match a.ev.ctx.choice_label(name, code.trim()) {
         Some(label) => Val::Str(label),
@@ -492,11 +437,7 @@ pub(super) fn round(x: f64, digits: f64) -> f64 {
     }
     let split = digits.len() - places;
     let (int_digits, frac_digits) = digits.split_at(split);
-    let rounded = format!(
-        "{}.{}0",
-        String::from_utf8_lossy(int_digits),
-        String::from_utf8_lossy(frac_digits)
-    );
+    let rounded = format!("{}.{}0", String::from_utf8_lossy(int_digits), String::from_utf8_lossy(frac_digits));
     let magnitude: f64 = rounded.parse().unwrap_or(f64::NAN);
     if x < 0.0 { -magnitude } else { magnitude }
 }
@@ -517,21 +458,14 @@ fn aggregate<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
     Ok(Val::Num(match a.function {
         Function::Count => nodes.len() as f64,
         Function::CountNonEmpty => nodes.iter().filter(|s| !s.is_empty()).count() as f64,
-        _ => nodes
-            .iter()
-            .map(|s| string_to_number(s))
-            .filter(|n| !n.is_nan())
-            .sum(),
+        _ => nodes.iter().map(|s| string_to_number(s)).filter(|n| !n.is_nan()).sum(),
     }))
 }
 
 fn indexed_repeat<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
     let reference = |i: usize| match a.node(i)? {
         Ast::Reference(name) => Ok(name.as_str()),
-        _ => Err(a.invalid(format!(
-            "argument {} must be a reference such as ${{name}}",
-            i + 1
-        ))),
+        _ => Err(a.invalid(format!("argument {} must be a reference such as ${{name}}", i + 1))),
     };
     let field = reference(0)?;
     let mut repeats = [("", 0usize); 5];
@@ -578,17 +512,13 @@ fn date_function<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
         },
         F::DateTime => {
             let (wall, offset) = to_local(a, &value, local)?;
-            Val::DateTime(
-                dates::at_offset(wall, offset.unwrap_or(local))
-                    .ok_or_else(|| a.not_a_date(&value))?,
-            )
+            Val::DateTime(dates::at_offset(wall, offset.unwrap_or(local)).ok_or_else(|| a.not_a_date(&value))?)
         }
         F::DecimalDateTime => match number {
             Some(n) => Val::Num(n),
             None => {
                 let (wall, offset) = to_local(a, &value, local)?;
-                let instant = dates::at_offset(wall, offset.unwrap_or(local))
-                    .ok_or_else(|| a.not_a_date(&value))?;
+                let instant = dates::at_offset(wall, offset.unwrap_or(local)).ok_or_else(|| a.not_a_date(&value))?;
                 Val::Num(dates::instant_days(&instant))
             }
         },
@@ -614,15 +544,14 @@ fn to_local(
     let found = match value {
         Val::Date(d) => Some((midnight(*d), None)),
         Val::DateTime(dt) => Some((dt.naive_local(), Some(*dt.offset()))),
-        Val::Num(n) => {
-            dates::datetime_from_days(*n, local).map(|dt| (dt.naive_local(), Some(local)))
-        }
+        Val::Num(n) => dates::datetime_from_days(*n, local).map(|dt| (dt.naive_local(), Some(local))),
         Val::Bool(_) => None,
         Val::Str(_) | Val::Nodes(_) => {
             let text = value.to_str();
             match parse_number(&text) {
-                Some(n) => dates::datetime_from_days(n, local)
-                    .map(|dt: DateTime<FixedOffset>| (dt.naive_local(), Some(local))),
+                Some(n) => {
+                    dates::datetime_from_days(n, local).map(|dt: DateTime<FixedOffset>| (dt.naive_local(), Some(local)))
+                }
                 None => match dates::parse(&text) {
                     Some(Temporal::Date(d)) => Some((midnight(d), None)),
                     Some(Temporal::DateTime(wall, offset)) => Some((wall, offset)),
@@ -656,17 +585,12 @@ pub(super) fn random(ev: &Evaluator<'_>, site: u32) -> f64 {
 
 /// `uuid()`: a version 4 UUID; `uuid(n)`: `n` random letters and digits. Fixed for a given
 /// seed and call site.
-pub(super) fn uuid<'a>(
-    ev: &Evaluator<'a>,
-    site: u32,
-    length: Option<&'a Ast>,
-) -> Result<Val<'a>, EvalError> {
+pub(super) fn uuid<'a>(ev: &Evaluator<'a>, site: u32, length: Option<&'a Ast>) -> Result<Val<'a>, EvalError> {
     let mut state = seed_for(ev.ctx, site, 0x5555_5555_5555_5555);
     let Some(length) = length else {
         let high = split_mix(&mut state);
         let low = split_mix(&mut state);
-        let bits =
-            (u128::from(high) << 64 | u128::from(low)) & !(0xF000u128 << 64) & !(0xC000u128 << 48);
+        let bits = (u128::from(high) << 64 | u128::from(low)) & !(0xF000u128 << 64) & !(0xC000u128 << 48);
         let bits = bits | (0x4000u128 << 64) | (0x8000u128 << 48);
         let hex = format!("{bits:032x}");
         return Ok(Val::owned(format!(
@@ -686,8 +610,7 @@ pub(super) fn uuid<'a>(
         });
     }
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let text: String = (0..n)
-        .map(|_| ALPHABET[(split_mix(&mut state) % ALPHABET.len() as u64) as usize] as char)
-        .collect();
+    let text: String =
+        (0..n).map(|_| ALPHABET[(split_mix(&mut state) % ALPHABET.len() as u64) as usize] as char).collect();
     Ok(Val::owned(text))
 }

@@ -104,8 +104,7 @@ fn is_name_char(c: char) -> bool {
 /// Whether `name` is a valid question name (an XML NCName, as pyxform requires).
 pub(super) fn is_question_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(is_name_start)
-        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    chars.next().is_some_and(is_name_start) && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 struct Lexer<'s> {
@@ -117,12 +116,7 @@ struct Lexer<'s> {
 
 /// Splits `source` into tokens, ending with [`TokenKind::Eof`].
 pub(super) fn tokenize(source: &str) -> Result<Vec<Token>, ParseError> {
-    let mut lexer = Lexer {
-        source,
-        chars: source.chars().collect(),
-        i: 0,
-        tokens: Vec::new(),
-    };
+    let mut lexer = Lexer { source, chars: source.chars().collect(), i: 0, tokens: Vec::new() };
     lexer.run()?;
     Ok(lexer.tokens)
 }
@@ -187,10 +181,7 @@ impl Lexer<'_> {
                 '=' => self.push(TokenKind::Eq, pos, 1),
                 '!' if self.peek(1) == Some('=') => self.push(TokenKind::Ne, pos, 2),
                 '!' => {
-                    return Err(self.error(
-                        pos,
-                        "`!` is not an operator: use `!=` to compare, or not(...) to negate",
-                    ));
+                    return Err(self.error(pos, "`!` is not an operator: use `!=` to compare, or not(...) to negate"));
                 }
                 '<' if self.peek(1) == Some('>') => {
                     return Err(self.error(pos, "use `!=` for \"not equal\""));
@@ -201,10 +192,7 @@ impl Lexer<'_> {
                 '>' => self.push(TokenKind::Gt, pos, 1),
                 '*' if self.after_operand() => self.push(TokenKind::Star, pos, 1),
                 '*' => {
-                    return Err(self.error(
-                        pos,
-                        "`*` multiplies two values and needs a value on its left",
-                    ));
+                    return Err(self.error(pos, "`*` multiplies two values and needs a value on its left"));
                 }
                 '/' => return Err(self.slash_error(pos)),
                 '&' => return Err(self.error(pos, "use `and` to combine conditions")),
@@ -223,26 +211,17 @@ impl Lexer<'_> {
                 }
                 '@' => return Err(self.error(pos, "attributes (`@`) are not supported")),
                 '{' | '}' => {
-                    return Err(self.error(
-                        pos,
-                        format!("unexpected `{c}`: refer to a question as ${{name}}"),
-                    ));
+                    return Err(self.error(pos, format!("unexpected `{c}`: refer to a question as ${{name}}")));
                 }
                 '\u{2018}' | '\u{2019}' | '\u{201C}' | '\u{201D}' => {
-                    return Err(self.error(
-                        pos,
-                        "curly quotes do not delimit strings; use straight quotes ' or \"",
-                    ));
+                    return Err(self.error(pos, "curly quotes do not delimit strings; use straight quotes ' or \""));
                 }
                 c if is_name_start(c) => self.word(pos),
                 c => return Err(self.error(pos, format!("unexpected character `{c}`"))),
             }
         }
         let end = self.chars.len() + 1;
-        self.tokens.push(Token {
-            kind: TokenKind::Eof,
-            position: end,
-        });
+        self.tokens.push(Token { kind: TokenKind::Eof, position: end });
         Ok(())
     }
 
@@ -289,23 +268,13 @@ impl Lexer<'_> {
             text.push('.');
             text.push_str(&self.take_while(|c| c.is_ascii_digit()));
         }
-        let value: f64 = text
-            .parse()
-            .map_err(|_| self.error(pos, format!("`{text}` is not a number")))?;
+        let value: f64 = text.parse().map_err(|_| self.error(pos, format!("`{text}` is not a number")))?;
         if self.peek(0).is_some_and(|c| c == 'e' || c == 'E')
-            && self
-                .peek(1)
-                .is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+')
+            && self.peek(1).is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+')
         {
-            return Err(self.error(
-                pos,
-                "scientific notation is not supported in XPath; write the number out",
-            ));
+            return Err(self.error(pos, "scientific notation is not supported in XPath; write the number out"));
         }
-        self.tokens.push(Token {
-            kind: TokenKind::Number(value),
-            position: pos,
-        });
+        self.tokens.push(Token { kind: TokenKind::Number(value), position: pos });
         Ok(())
     }
 
@@ -324,16 +293,10 @@ impl Lexer<'_> {
                     TokenKind::Word(word + &rest)
                 }
             };
-            self.tokens.push(Token {
-                kind,
-                position: pos,
-            });
+            self.tokens.push(Token { kind, position: pos });
         } else {
             let name = self.take_while(is_name_char);
-            self.tokens.push(Token {
-                kind: TokenKind::Name(name),
-                position: pos,
-            });
+            self.tokens.push(Token { kind: TokenKind::Name(name), position: pos });
         }
     }
 
@@ -342,33 +305,16 @@ impl Lexer<'_> {
         if self.after_operand() {
             return self.error(pos, "`/` is not division in XPath; use `div`");
         }
-        let path: String = self.chars[self.i..]
-            .iter()
-            .take_while(|&&c| c == '/' || is_name_char(c))
-            .collect();
-        match path
-            .rsplit('/')
-            .next()
-            .filter(|last| is_question_name(last))
-        {
-            Some(last) => self.error(
-                pos,
-                format!(
-                    "paths like `{path}` are not supported; refer to the question as `${{{last}}}`"
-                ),
-            ),
-            None => self.error(
-                pos,
-                "paths are not supported; refer to a question as ${name}",
-            ),
+        let path: String = self.chars[self.i..].iter().take_while(|&&c| c == '/' || is_name_char(c)).collect();
+        match path.rsplit('/').next().filter(|last| is_question_name(last)) {
+            Some(last) => self
+                .error(pos, format!("paths like `{path}` are not supported; refer to the question as `${{{last}}}`")),
+            None => self.error(pos, "paths are not supported; refer to a question as ${name}"),
         }
     }
 
     fn relative_path_error(&self, pos: usize) -> ParseError {
-        let path: String = self.chars[self.i..]
-            .iter()
-            .take_while(|&&c| c == '/' || is_name_char(c))
-            .collect();
+        let path: String = self.chars[self.i..].iter().take_while(|&&c| c == '/' || is_name_char(c)).collect();
         let last = path.rsplit('/').next().unwrap_or("");
         if is_question_name(last) {
             self.error(
@@ -394,12 +340,7 @@ mod tests {
     use super::*;
 
     fn kinds(s: &str) -> Vec<TokenKind> {
-        tokenize(s)
-            .unwrap()
-            .into_iter()
-            .map(|t| t.kind)
-            .filter(|k| *k != T::Eof)
-            .collect()
+        tokenize(s).unwrap().into_iter().map(|t| t.kind).filter(|k| *k != T::Eof).collect()
     }
 
     fn err(s: &str) -> ParseError {
@@ -427,31 +368,17 @@ mod tests {
 
     #[test]
     fn minus_after_a_value_is_subtraction() {
-        assert_eq!(
-            kinds("${x}-1"),
-            vec![T::Reference("x".into()), T::Minus, T::Number(1.0)]
-        );
+        assert_eq!(kinds("${x}-1"), vec![T::Reference("x".into()), T::Minus, T::Number(1.0)]);
         assert_eq!(kinds("5-1"), vec![T::Number(5.0), T::Minus, T::Number(1.0)]);
-        assert_eq!(
-            kinds("${a}div-1"),
-            vec![T::Reference("a".into()), T::Div, T::Minus, T::Number(1.0)]
-        );
-        assert_eq!(
-            kinds("3 mod-2"),
-            vec![T::Number(3.0), T::Mod, T::Minus, T::Number(2.0)]
-        );
+        assert_eq!(kinds("${a}div-1"), vec![T::Reference("a".into()), T::Div, T::Minus, T::Number(1.0)]);
+        assert_eq!(kinds("3 mod-2"), vec![T::Number(3.0), T::Mod, T::Minus, T::Number(2.0)]);
     }
 
     #[test]
     fn names_keep_dashes_and_prefixes() {
         assert_eq!(
             kinds("format-date( jr:choice-name("),
-            vec![
-                T::Name("format-date".into()),
-                T::LParen,
-                T::Name("jr:choice-name".into()),
-                T::LParen
-            ]
+            vec![T::Name("format-date".into()), T::LParen, T::Name("jr:choice-name".into()), T::LParen]
         );
     }
 

@@ -87,10 +87,7 @@ impl Expression {
     /// Parses `source`, reporting syntax errors, unknown functions and wrong argument counts
     /// with their position.
     pub fn parse(source: &str) -> Result<Expression, ParseError> {
-        Ok(Expression {
-            ast: parser::parse(source, false)?,
-            source: source.to_owned(),
-        })
+        Ok(Expression { ast: parser::parse(source, false)?, source: source.to_owned() })
     }
 
     /// Parses a `choice_filter`: as [`Expression::parse`], except that a bare name is a column
@@ -98,10 +95,7 @@ impl Expression {
     /// [`EvalContext::choice_column`]. Every expression that [`Expression::parse`] accepts
     /// parses the same way here.
     pub fn parse_choice_filter(source: &str) -> Result<Expression, ParseError> {
-        Ok(Expression {
-            ast: parser::parse(source, true)?,
-            source: source.to_owned(),
-        })
+        Ok(Expression { ast: parser::parse(source, true)?, source: source.to_owned() })
     }
 
     /// The expression as written in the form.
@@ -157,11 +151,7 @@ fn push_unique<'a>(names: &mut Vec<&'a str>, name: &'a str) {
 fn collect_references<'a>(ast: &'a Ast, names: &mut Vec<&'a str>) {
     match ast {
         Ast::Reference(name) => push_unique(names, name),
-        Ast::Number(_)
-        | Ast::String(_)
-        | Ast::Current
-        | Ast::ChoiceColumn(_)
-        | Ast::Random { .. } => {}
+        Ast::Number(_) | Ast::String(_) | Ast::Current | Ast::ChoiceColumn(_) | Ast::Random { .. } => {}
         Ast::Negate(inner) => collect_references(inner, names),
         Ast::Binary { lhs, rhs, .. } => {
             collect_references(lhs, names);
@@ -197,10 +187,7 @@ fn collect_choice_columns<'a>(ast: &'a Ast, columns: &mut Vec<&'a str>) {
         }
         Ast::Call { args, .. } => args.iter().for_each(|a| collect_choice_columns(a, columns)),
         Ast::Regex { subject, .. } => collect_choice_columns(subject, columns),
-        Ast::Uuid {
-            length: Some(length),
-            ..
-        } => collect_choice_columns(length, columns),
+        Ast::Uuid { length: Some(length), .. } => collect_choice_columns(length, columns),
         _ => {}
     }
 }
@@ -223,10 +210,7 @@ impl TryFrom<String> for Expression {
     type Error = ParseError;
 
     fn try_from(source: String) -> Result<Expression, ParseError> {
-        Ok(Expression {
-            ast: parser::parse(&source, false)?,
-            source,
-        })
+        Ok(Expression { ast: parser::parse(&source, false)?, source })
     }
 }
 

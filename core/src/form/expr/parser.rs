@@ -37,14 +37,7 @@ struct Parser<'s> {
 /// Parses a whole expression; with `choice_filter`, bare names are choice columns.
 pub(super) fn parse(source: &str, choice_filter: bool) -> Result<Ast, ParseError> {
     let tokens = tokenize(source)?;
-    let mut parser = Parser {
-        source,
-        choice_filter,
-        tokens,
-        next: 0,
-        nesting: 0,
-        random_sites: 0,
-    };
+    let mut parser = Parser { source, choice_filter, tokens, next: 0, nesting: 0, random_sites: 0 };
     if parser.peek() == &TokenKind::Eof {
         return Err(parser.error_here("the expression is empty"));
     }
@@ -54,10 +47,10 @@ pub(super) fn parse(source: &str, choice_filter: bool) -> Result<Ast, ParseError
         TokenKind::RParen => Err(parser.error_here("this `)` has no matching `(`")),
         TokenKind::Word(w) => Err(parser.error_here(unknown_operator_message(w))),
         TokenKind::Comma => Err(parser.error_here("unexpected `,` outside a function call")),
-        other => Err(parser.error_here(format!(
-            "expected an operator (such as `and`, `=` or `+`) before {}",
-            other.describe()
-        ))),
+        other => {
+            Err(parser
+                .error_here(format!("expected an operator (such as `and`, `=` or `+`) before {}", other.describe())))
+        }
     }
 }
 
@@ -91,23 +84,19 @@ fn binary_op(kind: &TokenKind) -> Option<BinaryOp> {
 
 impl Parser<'_> {
     fn peek(&self) -> &TokenKind {
-        self.tokens
-            .get(self.next)
-            .map_or(&TokenKind::Eof, |t| &t.kind)
+        self.tokens.get(self.next).map_or(&TokenKind::Eof, |t| &t.kind)
     }
 
     fn position(&self) -> usize {
-        self.tokens
-            .get(self.next)
-            .or(self.tokens.last())
-            .map_or(1, |t| t.position)
+        self.tokens.get(self.next).or(self.tokens.last()).map_or(1, |t| t.position)
     }
 
     fn advance(&mut self) -> Token {
-        let token = self.tokens.get(self.next).cloned().unwrap_or(Token {
-            kind: TokenKind::Eof,
-            position: self.source.chars().count() + 1,
-        });
+        let token = self
+            .tokens
+            .get(self.next)
+            .cloned()
+            .unwrap_or(Token { kind: TokenKind::Eof, position: self.source.chars().count() + 1 });
         if self.next < self.tokens.len() {
             self.next += 1;
         }
@@ -185,12 +174,7 @@ impl Parser<'_> {
     fn primary(&mut self) -> Result<Node, ParseError> {
         match self.peek() {
             TokenKind::LParen => self.parenthesised(),
-            TokenKind::Name(_)
-                if self
-                    .tokens
-                    .get(self.next + 1)
-                    .is_some_and(|t| t.kind == TokenKind::LParen) =>
-            {
+            TokenKind::Name(_) if self.tokens.get(self.next + 1).is_some_and(|t| t.kind == TokenKind::LParen) => {
                 self.call()
             }
             _ => self.leaf(),
@@ -244,19 +228,9 @@ impl Parser<'_> {
 
     // Non-recursive helpers of the functions above.
 
-    fn binary(
-        &self,
-        op: BinaryOp,
-        lhs: Node,
-        rhs: Node,
-        position: usize,
-    ) -> Result<Node, ParseError> {
+    fn binary(&self, op: BinaryOp, lhs: Node, rhs: Node, position: usize) -> Result<Node, ParseError> {
         let depth = lhs.depth.max(rhs.depth) + 1;
-        let ast = Ast::Binary {
-            op,
-            lhs: Box::new(lhs.ast),
-            rhs: Box::new(rhs.ast),
-        };
+        let ast = Ast::Binary { op, lhs: Box::new(lhs.ast), rhs: Box::new(rhs.ast) };
         self.node(ast, depth, position)
     }
 
@@ -275,22 +249,14 @@ impl Parser<'_> {
             TokenKind::String(s) => leaf(Ast::String(s)),
             TokenKind::Reference(name) => leaf(Ast::Reference(name)),
             TokenKind::Dot => leaf(Ast::Current),
-            TokenKind::Name(name) if self.choice_filter && is_question_name(&name) => {
-                leaf(Ast::ChoiceColumn(name))
-            }
+            TokenKind::Name(name) if self.choice_filter && is_question_name(&name) => leaf(Ast::ChoiceColumn(name)),
             TokenKind::DotDot => Err(self.error_at(
                 token.position,
                 "`..` can only be used as position(..); refer to other questions as ${name}",
             )),
             TokenKind::Name(name) => Err(self.error_at(token.position, bare_name_message(&name))),
-            TokenKind::Eof => Err(self.error_at(
-                token.position,
-                "the expression ends where a value was expected",
-            )),
-            other => Err(self.error_at(
-                token.position,
-                format!("expected a value but found {}", other.describe()),
-            )),
+            TokenKind::Eof => Err(self.error_at(token.position, "the expression ends where a value was expected")),
+            other => Err(self.error_at(token.position, format!("expected a value but found {}", other.describe()))),
         }
     }
 
@@ -300,8 +266,7 @@ impl Parser<'_> {
         let TokenKind::Name(name) = &token.kind else {
             return Err(self.error_at(token.position, "expected a function name"));
         };
-        Function::from_name(name)
-            .ok_or_else(|| self.error_at(token.position, unknown_function_message(name)))
+        Function::from_name(name).ok_or_else(|| self.error_at(token.position, unknown_function_message(name)))
     }
 
     fn expect_close(&mut self, open: usize, function: Option<Function>) -> Result<(), ParseError> {
@@ -311,22 +276,14 @@ impl Parser<'_> {
         }
         let what = function.map_or("", Function::name);
         Err(match self.peek() {
-            TokenKind::Eof => {
-                self.error_at(open, format!("this `{what}(` is never closed with `)`"))
-            }
+            TokenKind::Eof => self.error_at(open, format!("this `{what}(` is never closed with `)`")),
             TokenKind::Word(w) => self.error_here(unknown_operator_message(w)),
-            other => self.error_here(format!(
-                "expected `)` or an operator but found {}",
-                other.describe()
-            )),
+            other => self.error_here(format!("expected `)` or an operator but found {}", other.describe())),
         })
     }
 
     fn trailing_comma(&self, function: Function) -> ParseError {
-        self.error_here(format!(
-            "{}(): a `,` must be followed by another argument",
-            function.name()
-        ))
+        self.error_here(format!("{}(): a `,` must be followed by another argument", function.name()))
     }
 
     fn finish_call(
@@ -339,14 +296,9 @@ impl Parser<'_> {
         let name = function.name();
         let arity = function.arity();
         if !arity.accepts(args.len()) {
-            return Err(self.error_at(
-                position,
-                format!(
-                    "{name}() takes {} but was given {}",
-                    arity.describe(),
-                    args.len()
-                ),
-            ));
+            return Err(
+                self.error_at(position, format!("{name}() takes {} but was given {}", arity.describe(), args.len()))
+            );
         }
         let depth = args.iter().map(|a| a.depth).max().unwrap_or(0) + 1;
         let args: Vec<Ast> = args.into_iter().map(|n| n.ast).collect();
@@ -360,25 +312,13 @@ impl Parser<'_> {
         // Step over `(`.
         self.next += 1;
         let ok = self.peek() == &TokenKind::DotDot
-            && self
-                .tokens
-                .get(self.next + 1)
-                .is_some_and(|t| t.kind == TokenKind::RParen);
+            && self.tokens.get(self.next + 1).is_some_and(|t| t.kind == TokenKind::RParen);
         if !ok {
-            return Err(self.error_at(
-                position,
-                "write position(..) for the index of the current repeat instance",
-            ));
+            return Err(self.error_at(position, "write position(..) for the index of the current repeat instance"));
         }
         self.advance();
         self.advance();
-        Ok(Node {
-            ast: Ast::Call {
-                function: Function::Position,
-                args: Vec::new(),
-            },
-            depth: 1,
-        })
+        Ok(Node { ast: Ast::Call { function: Function::Position, args: Vec::new() }, depth: 1 })
     }
 
     /// Argument checks that do not need answers.
@@ -406,32 +346,21 @@ impl Parser<'_> {
                 for (i, arg) in args.iter().enumerate() {
                     let must_be_reference = i == 0 || i % 2 == 1;
                     if must_be_reference && !matches!(arg, Ast::Reference(_)) {
-                        let what = if i == 0 {
-                            "the field to read, as ${field}"
-                        } else {
-                            "a repeat, as ${repeat}"
-                        };
-                        return Err(self.error_at(
-                            at(i),
-                            format!("indexed-repeat(): argument {} must be {what}", i + 1),
-                        ));
+                        let what = if i == 0 { "the field to read, as ${field}" } else { "a repeat, as ${repeat}" };
+                        return Err(
+                            self.error_at(at(i), format!("indexed-repeat(): argument {} must be {what}", i + 1))
+                        );
                     }
                 }
             }
-            Function::Selected | Function::SelectedAt
-                if matches!(args.first(), Some(Ast::Number(_))) =>
-            {
-                return Err(self.error_at(
-                    at(0),
-                    format!("{name}(): the first argument should be a select_multiple question"),
-                ));
+            Function::Selected | Function::SelectedAt if matches!(args.first(), Some(Ast::Number(_))) => {
+                return Err(
+                    self.error_at(at(0), format!("{name}(): the first argument should be a select_multiple question"))
+                );
             }
             Function::Selected => {
                 if let Some(Ast::Number(n)) = args.get(1) {
-                    return Err(self.error_at(
-                        at(1),
-                        format!("selected(): put the choice name in quotes, like '{n}'"),
-                    ));
+                    return Err(self.error_at(at(1), format!("selected(): put the choice name in quotes, like '{n}'")));
                 }
             }
             Function::ChoiceName => {
@@ -457,12 +386,7 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn build_call(
-        &mut self,
-        function: Function,
-        mut args: Vec<Ast>,
-        positions: &[usize],
-    ) -> Result<Ast, ParseError> {
+    fn build_call(&mut self, function: Function, mut args: Vec<Ast>, positions: &[usize]) -> Result<Ast, ParseError> {
         Ok(match function {
             Function::Regex => {
                 if let Some(Ast::String(source)) = args.get(1) {
@@ -474,23 +398,15 @@ impl Parser<'_> {
                     })?;
                     args.truncate(1);
                     match args.pop() {
-                        Some(subject) => Ast::Regex {
-                            subject: Box::new(subject),
-                            pattern,
-                        },
+                        Some(subject) => Ast::Regex { subject: Box::new(subject), pattern },
                         None => Ast::Call { function, args },
                     }
                 } else {
                     Ast::Call { function, args }
                 }
             }
-            Function::Random => Ast::Random {
-                site: self.next_site(),
-            },
-            Function::Uuid => Ast::Uuid {
-                site: self.next_site(),
-                length: args.pop().map(Box::new),
-            },
+            Function::Random => Ast::Random { site: self.next_site() },
+            Function::Uuid => Ast::Uuid { site: self.next_site(), length: args.pop().map(Box::new) },
             _ => Ast::Call { function, args },
         })
     }
@@ -536,14 +452,12 @@ fn unknown_function_message(name: &str) -> String {
     }
     match name {
         "current" => "current() is not supported here; refer to questions as ${name}".to_owned(),
-        "substring" => {
-            "unknown function `substring`; use substr(text, start, end) (0-based)".to_owned()
-        }
+        "substring" => "unknown function `substring`; use substr(text, start, end) (0-based)".to_owned(),
         "area" | "distance" | "geofence" | "enclosed-area" => {
             format!("{name}() (geo functions) is not supported yet")
         }
-        "pulldata" | "instance" | "digest" | "base64-decode" | "randomize" | "checklist"
-        | "weighted-checklist" | "version" | "property" | "last" | "depend" => {
+        "pulldata" | "instance" | "digest" | "base64-decode" | "randomize" | "checklist" | "weighted-checklist"
+        | "version" | "property" | "last" | "depend" => {
             format!("{name}() is not supported")
         }
         _ => format!("unknown function `{name}`"),
@@ -566,11 +480,7 @@ mod tests {
     }
 
     fn bin(op: BinaryOp, lhs: Ast, rhs: Ast) -> Ast {
-        Ast::Binary {
-            op,
-            lhs: Box::new(lhs),
-            rhs: Box::new(rhs),
-        }
+        Ast::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }
     }
 
     fn r(name: &str) -> Ast {
@@ -580,121 +490,47 @@ mod tests {
     #[test]
     fn precedence_follows_xpath() {
         use BinaryOp::*;
-        assert_eq!(
-            p("1 + 2 * 3"),
-            bin(
-                Add,
-                Ast::Number(1.0),
-                bin(Mul, Ast::Number(2.0), Ast::Number(3.0))
-            )
-        );
-        assert_eq!(
-            p("${a} or ${b} and ${c}"),
-            bin(Or, r("a"), bin(And, r("b"), r("c")))
-        );
-        assert_eq!(
-            p("${a} = 1 < 2"),
-            bin(Eq, r("a"), bin(Lt, Ast::Number(1.0), Ast::Number(2.0)))
-        );
-        assert_eq!(
-            p("(1 + 2) * 3"),
-            bin(
-                Mul,
-                bin(Add, Ast::Number(1.0), Ast::Number(2.0)),
-                Ast::Number(3.0)
-            )
-        );
+        assert_eq!(p("1 + 2 * 3"), bin(Add, Ast::Number(1.0), bin(Mul, Ast::Number(2.0), Ast::Number(3.0))));
+        assert_eq!(p("${a} or ${b} and ${c}"), bin(Or, r("a"), bin(And, r("b"), r("c"))));
+        assert_eq!(p("${a} = 1 < 2"), bin(Eq, r("a"), bin(Lt, Ast::Number(1.0), Ast::Number(2.0))));
+        assert_eq!(p("(1 + 2) * 3"), bin(Mul, bin(Add, Ast::Number(1.0), Ast::Number(2.0)), Ast::Number(3.0)));
     }
 
     #[test]
     fn operators_are_left_associative() {
         use BinaryOp::*;
-        assert_eq!(
-            p("10 - 4 - 3"),
-            bin(
-                Sub,
-                bin(Sub, Ast::Number(10.0), Ast::Number(4.0)),
-                Ast::Number(3.0)
-            )
-        );
-        assert_eq!(
-            p("8 div 4 div 2"),
-            bin(
-                Div,
-                bin(Div, Ast::Number(8.0), Ast::Number(4.0)),
-                Ast::Number(2.0)
-            )
-        );
+        assert_eq!(p("10 - 4 - 3"), bin(Sub, bin(Sub, Ast::Number(10.0), Ast::Number(4.0)), Ast::Number(3.0)));
+        assert_eq!(p("8 div 4 div 2"), bin(Div, bin(Div, Ast::Number(8.0), Ast::Number(4.0)), Ast::Number(2.0)));
     }
 
     #[test]
     fn unary_minus_binds_tightest() {
         use BinaryOp::*;
-        assert_eq!(
-            p("-2 * 3"),
-            bin(
-                Mul,
-                Ast::Negate(Box::new(Ast::Number(2.0))),
-                Ast::Number(3.0)
-            )
-        );
+        assert_eq!(p("-2 * 3"), bin(Mul, Ast::Negate(Box::new(Ast::Number(2.0))), Ast::Number(3.0)));
         assert_eq!(p("${x}-1"), bin(Sub, r("x"), Ast::Number(1.0)));
-        assert_eq!(
-            p("${x} - -1"),
-            bin(Sub, r("x"), Ast::Negate(Box::new(Ast::Number(1.0))))
-        );
-        assert_eq!(
-            p("--1"),
-            Ast::Negate(Box::new(Ast::Negate(Box::new(Ast::Number(1.0)))))
-        );
+        assert_eq!(p("${x} - -1"), bin(Sub, r("x"), Ast::Negate(Box::new(Ast::Number(1.0)))));
+        assert_eq!(p("--1"), Ast::Negate(Box::new(Ast::Negate(Box::new(Ast::Number(1.0))))));
     }
 
     #[test]
     fn calls_and_special_forms() {
         assert_eq!(
             p("if(${a}, 'x', 'y')"),
-            Ast::Call {
-                function: Function::If,
-                args: vec![r("a"), Ast::String("x".into()), Ast::String("y".into())]
-            }
+            Ast::Call { function: Function::If, args: vec![r("a"), Ast::String("x".into()), Ast::String("y".into())] }
         );
-        assert_eq!(
-            p("position(..)"),
-            Ast::Call {
-                function: Function::Position,
-                args: vec![]
-            }
-        );
+        assert_eq!(p("position(..)"), Ast::Call { function: Function::Position, args: vec![] });
         assert!(matches!(p("regex(., '[0-9]+')"), Ast::Regex { .. }));
-        assert!(matches!(
-            p("regex(., ${pattern})"),
-            Ast::Call {
-                function: Function::Regex,
-                ..
-            }
-        ));
+        assert!(matches!(p("regex(., ${pattern})"), Ast::Call { function: Function::Regex, .. }));
         assert_eq!(p("random() + random()").to_string(), "random() + random()");
         match p("random() + uuid(4)") {
             Ast::Binary { lhs, rhs, .. } => {
                 assert_eq!(*lhs, Ast::Random { site: 0 });
-                assert!(matches!(
-                    *rhs,
-                    Ast::Uuid {
-                        site: 1,
-                        length: Some(_)
-                    }
-                ));
+                assert!(matches!(*rhs, Ast::Uuid { site: 1, length: Some(_) }));
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(
-            p("jr:choice-name(${s}, '${s}')").to_string(),
-            "jr:choice-name(${s}, '${s}')"
-        );
-        assert_eq!(
-            p("is-selected(${s}, 'a')").to_string(),
-            "selected(${s}, 'a')"
-        );
+        assert_eq!(p("jr:choice-name(${s}, '${s}')").to_string(), "jr:choice-name(${s}, '${s}')");
+        assert_eq!(p("is-selected(${s}, 'a')").to_string(), "selected(${s}, 'a')");
     }
 
     #[test]
@@ -702,23 +538,13 @@ mod tests {
         let err = e("1 + if(${a}, 2)");
         assert_eq!(err.position, 5);
         assert_eq!(err.message, "if() takes 3 arguments but was given 2");
-        assert_eq!(
-            err.to_string(),
-            "if() takes 3 arguments but was given 2 at character 5 of `1 + if(${a}, 2)`"
-        );
+        assert_eq!(err.to_string(), "if() takes 3 arguments but was given 2 at character 5 of `1 + if(${a}, 2)`");
         let err = e("foo(1)");
-        assert_eq!(
-            (err.position, err.message.as_str()),
-            (1, "unknown function `foo`")
-        );
+        assert_eq!((err.position, err.message.as_str()), (1, "unknown function `foo`"));
         assert!(e("IF(1, 2, 3)").message.contains("lowercase"));
         assert!(e("today(1)").message.contains("takes 0 arguments"));
         assert!(e("substr('a')").message.contains("2 or 3 arguments"));
-        assert!(
-            e("indexed-repeat(${a}, ${r})")
-                .message
-                .contains("3, 5, 7, 9 or 11")
-        );
+        assert!(e("indexed-repeat(${a}, ${r})").message.contains("3, 5, 7, 9 or 11"));
         assert!(e("min()").message.contains("at least 1"));
         assert!(e("current()").message.contains("current()"));
     }
@@ -734,17 +560,9 @@ mod tests {
         assert!(e("selected(${s}, 1)").message.contains("'1'"));
         let err = e("regex(., '(ab')");
         assert_eq!(err.position, 10);
-        assert!(
-            err.message.contains("invalid regular expression"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("invalid regular expression"), "{}", err.message);
         assert!(e("format-date(today(), '%Q')").message.contains("%Q"));
-        assert!(
-            e("jr:choice-name(${s}, 'not a name')")
-                .message
-                .contains("in quotes")
-        );
+        assert!(e("jr:choice-name(${s}, 'not a name')").message.contains("in quotes"));
         assert!(p("jr:choice-name(${s}, '/data/s')") != Ast::Current);
         assert!(e("position()").message.contains("position(..)"));
         assert!(e("position(.)").message.contains("position(..)"));
@@ -773,17 +591,9 @@ mod tests {
 
     #[test]
     fn nesting_and_length_limits() {
-        let deep = format!(
-            "{}1{}",
-            "(".repeat(MAX_NESTING + 1),
-            ")".repeat(MAX_NESTING + 1)
-        );
+        let deep = format!("{}1{}", "(".repeat(MAX_NESTING + 1), ")".repeat(MAX_NESTING + 1));
         assert!(e(&deep).message.contains("deep"));
-        let ok = format!(
-            "{}1{}",
-            "(".repeat(MAX_NESTING - 1),
-            ")".repeat(MAX_NESTING - 1)
-        );
+        let ok = format!("{}1{}", "(".repeat(MAX_NESTING - 1), ")".repeat(MAX_NESTING - 1));
         assert_eq!(p(&ok), Ast::Number(1.0));
         let minus = format!("{}1", "-".repeat(MAX_NESTING + 1));
         assert!(e(&minus).message.contains("deep"));

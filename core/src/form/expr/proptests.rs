@@ -165,28 +165,15 @@ fn tree() -> impl Strategy<Value = Ast> {
     leaf().prop_recursive(5, 48, 4, |inner| {
         prop_oneof![
             inner.clone().prop_map(|a| Ast::Negate(Box::new(a))),
-            (prop::sample::select(OPS), inner.clone(), inner.clone()).prop_map(|(op, l, r)| {
-                Ast::Binary {
-                    op,
-                    lhs: Box::new(l),
-                    rhs: Box::new(r),
-                }
-            }),
-            (
-                prop::sample::select(Function::ALL),
-                prop::collection::vec(inner.clone(), 0..5)
-            )
+            (prop::sample::select(OPS), inner.clone(), inner.clone())
+                .prop_map(|(op, l, r)| { Ast::Binary { op, lhs: Box::new(l), rhs: Box::new(r) } }),
+            (prop::sample::select(Function::ALL), prop::collection::vec(inner.clone(), 0..5))
                 .prop_map(|(function, args)| Ast::Call { function, args }),
             (inner.clone(), prop::sample::select(PATTERNS)).prop_map(|(subject, p)| {
-                Ast::Regex {
-                    subject: Box::new(subject),
-                    pattern: Pattern::new(p).unwrap(),
-                }
+                Ast::Regex { subject: Box::new(subject), pattern: Pattern::new(p).unwrap() }
             }),
-            (0u32..3, proptest::option::of(inner)).prop_map(|(site, length)| Ast::Uuid {
-                site,
-                length: length.map(Box::new),
-            }),
+            (0u32..3, proptest::option::of(inner))
+                .prop_map(|(site, length)| Ast::Uuid { site, length: length.map(Box::new) }),
         ]
     })
 }
@@ -213,14 +200,10 @@ fn context() -> impl Strategy<Value = MapContext> {
                 }
             }
             let offset = FixedOffset::east_opt(hours * 3600).unwrap();
-            ctx.now = DateTime::from_timestamp(seconds, 0)
-                .unwrap()
-                .with_timezone(&offset);
+            ctx.now = DateTime::from_timestamp(seconds, 0).unwrap().with_timezone(&offset);
             ctx.position = position;
             ctx.seed = seed;
-            ctx.current(current)
-                .instance("a", &[("rep", 1)], other)
-                .label("s", "a", other)
+            ctx.current(current).instance("a", &[("rep", 1)], other).label("s", "a", other)
         })
 }
 

@@ -46,8 +46,7 @@ impl MapContext {
     }
 
     pub(super) fn with_all(mut self, name: &str, values: &[&str]) -> Self {
-        self.values
-            .insert(name.into(), values.iter().map(|v| v.to_string()).collect());
+        self.values.insert(name.into(), values.iter().map(|v| v.to_string()).collect());
         self
     }
 
@@ -68,8 +67,7 @@ impl MapContext {
     }
 
     pub(super) fn label(mut self, question: &str, code: &str, label: &str) -> Self {
-        self.labels
-            .insert((question.into(), code.into()), label.into());
+        self.labels.insert((question.into(), code.into()), label.into());
         self
     }
 
@@ -119,19 +117,13 @@ impl EvalContext for MapContext {
         self.indexed
             .iter()
             .find(|(f, r, _)| {
-                f == field
-                    && r.len() == repeats.len()
-                    && r.iter()
-                        .zip(repeats)
-                        .all(|((a, i), (b, j))| a == b && i == j)
+                f == field && r.len() == repeats.len() && r.iter().zip(repeats).all(|((a, i), (b, j))| a == b && i == j)
             })
             .map(|(_, _, v)| Cow::Borrowed(v.as_str()))
     }
 
     fn choice_label(&self, question: &str, code: &str) -> Option<Cow<'_, str>> {
-        self.labels
-            .get(&(question.to_owned(), code.to_owned()))
-            .map(|l| Cow::Borrowed(l.as_str()))
+        self.labels.get(&(question.to_owned(), code.to_owned())).map(|l| Cow::Borrowed(l.as_str()))
     }
 
     fn now(&self) -> DateTime<FixedOffset> {

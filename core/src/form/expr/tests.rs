@@ -13,10 +13,7 @@ fn approx(a: f64, b: f64) -> bool {
 }
 
 fn err(c: &MapContext, source: &str) -> EvalError {
-    Expression::parse(source)
-        .unwrap()
-        .evaluate(c)
-        .expect_err(source)
+    Expression::parse(source).unwrap().evaluate(c).expect_err(source)
 }
 
 #[test]
@@ -147,10 +144,7 @@ fn comparisons() {
 
 #[test]
 fn node_sets_from_repeats() {
-    let c = ctx()
-        .with_all("child_age", &["3", "", "7"])
-        .with_all("child", &["", "", ""])
-        .with_all("none", &[]);
+    let c = ctx().with_all("child_age", &["3", "", "7"]).with_all("child", &["", "", ""]).with_all("none", &[]);
     assert_eq!(c.number("count(${child})"), 3.0);
     assert_eq!(c.number("count(${child_age})"), 3.0);
     assert_eq!(c.number("count-non-empty(${child_age})"), 2.0);
@@ -174,10 +168,7 @@ fn node_sets_from_repeats() {
     assert!(c.boolean("boolean(${child})"));
     assert!(!c.boolean("boolean(${none})"));
     // The whole node-set comes back from a bare reference.
-    assert_eq!(
-        c.eval("${child_age}"),
-        XValue::NodeSet(vec!["3".into(), "".into(), "7".into()])
-    );
+    assert_eq!(c.eval("${child_age}"), XValue::NodeSet(vec!["3".into(), "".into(), "7".into()]));
 }
 
 #[test]
@@ -192,20 +183,11 @@ fn inside_a_repeat() {
     assert_eq!(c.number("position(..)"), 2.0);
     assert_eq!(c.string("concat(${name}, ' #', position(..))"), "Ana #2");
     assert_eq!(c.string("indexed-repeat(${name}, ${member}, 1)"), "Bo");
-    assert_eq!(
-        c.string("indexed-repeat(${name}, ${member}, position(..) - 1)"),
-        "Bo"
-    );
+    assert_eq!(c.string("indexed-repeat(${name}, ${member}, position(..) - 1)"), "Bo");
     assert_eq!(c.string("indexed-repeat(${name}, ${member}, 0)"), "Bo");
     assert_eq!(c.string("indexed-repeat(${name}, ${member}, 3)"), "");
-    assert_eq!(
-        c.eval("indexed-repeat(${name}, ${member}, 3)"),
-        XValue::NodeSet(vec![])
-    );
-    assert_eq!(
-        c.string("indexed-repeat(${name}, ${household}, 2, ${member}, 1)"),
-        "Cy"
-    );
+    assert_eq!(c.eval("indexed-repeat(${name}, ${member}, 3)"), XValue::NodeSet(vec![]));
+    assert_eq!(c.string("indexed-repeat(${name}, ${household}, 2, ${member}, 1)"), "Cy");
     // Outside any repeat, position(..) is 1.
     assert_eq!(ctx().number("position(..)"), 1.0);
 }
@@ -213,16 +195,8 @@ fn inside_a_repeat() {
 #[test]
 fn unknown_reference_is_an_error() {
     let e = err(&ctx(), "${missing} + 1");
-    assert_eq!(
-        e,
-        EvalError::UnknownReference {
-            name: "missing".into()
-        }
-    );
-    assert_eq!(
-        e.to_string(),
-        "`${missing}` does not name a question of this form"
-    );
+    assert_eq!(e, EvalError::UnknownReference { name: "missing".into() });
+    assert_eq!(e.to_string(), "`${missing}` does not name a question of this form");
     // Not evaluated, not an error.
     assert!(!ctx().boolean("false() and ${missing}"));
     assert!(ctx().boolean("true() or ${missing}"));
@@ -253,17 +227,9 @@ fn long_operator_chains() {
     for n in &names {
         c = c.with(n, "1");
     }
-    let sum = names
-        .iter()
-        .map(|n| format!("${{{n}}}"))
-        .collect::<Vec<_>>()
-        .join(" + ");
+    let sum = names.iter().map(|n| format!("${{{n}}}")).collect::<Vec<_>>().join(" + ");
     assert_eq!(c.number(&sum), 600.0);
-    let all = names
-        .iter()
-        .map(|n| format!("${{{n}}} = 1"))
-        .collect::<Vec<_>>()
-        .join(" and ");
+    let all = names.iter().map(|n| format!("${{{n}}} = 1")).collect::<Vec<_>>().join(" and ");
     assert!(c.boolean(&all));
     let minus = vec!["1"; 40].join(" - ");
     assert_eq!(c.number(&minus), -38.0);
@@ -281,11 +247,7 @@ fn deep_nesting_fits_a_small_stack() {
         .stack_size(1 << 20)
         .spawn(move || {
             let c = ctx();
-            (
-                c.string(&deep_calls),
-                c.number(&deep_parens),
-                c.number(&deep_minus),
-            )
+            (c.string(&deep_calls), c.number(&deep_parens), c.number(&deep_minus))
         })
         .unwrap();
     let (s, n, m) = handle.join().unwrap();
@@ -317,10 +279,7 @@ fn select_functions() {
     assert_eq!(c.string("jr:choice-name(${one}, '${one}')"), "Cherry");
     assert_eq!(c.string("jr:choice-name('a', '/data/s')"), "Apple");
     assert_eq!(c.string("jr:choice-name('zz', '${one}')"), "");
-    assert_eq!(
-        c.string("jr:choice-name(selected-at(${s}, 0), '${s}')"),
-        "Apple"
-    );
+    assert_eq!(c.string("jr:choice-name(selected-at(${s}, 0), '${s}')"), "Apple");
 }
 
 #[test]
@@ -328,10 +287,7 @@ fn string_functions() {
     let c = ctx().with("t", "  Hello   World ").current("abcdef");
     assert_eq!(c.number("string-length('héllo')"), 5.0);
     assert_eq!(c.number("string-length()"), 6.0);
-    assert_eq!(
-        c.string("concat('a', 1, true(), ${t})"),
-        "a1true  Hello   World "
-    );
+    assert_eq!(c.string("concat('a', 1, true(), ${t})"), "a1true  Hello   World ");
     assert_eq!(c.string("concat()"), "");
     assert_eq!(c.string("substr('abcdef', 2)"), "cdef");
     assert_eq!(c.string("substr('abcdef', 1, 3)"), "bc");
@@ -361,19 +317,13 @@ fn string_functions() {
 
 #[test]
 fn regex_matches_whole_string() {
-    let c = ctx()
-        .with("phone", "0712345678")
-        .with("pattern", "[0-9]{10}")
-        .with("bad", "(");
+    let c = ctx().with("phone", "0712345678").with("pattern", "[0-9]{10}").with("bad", "(");
     assert!(c.boolean("regex(${phone}, '[0-9]{10}')"));
     assert!(c.boolean("regex(${phone}, '^07[0-9]+$')"));
     assert!(!c.boolean("regex(${phone}, '[0-9]{3}')"));
     assert!(c.boolean("regex(${phone}, ${pattern})"));
     assert!(c.boolean("regex('', '.*')"));
-    assert!(matches!(
-        err(&c, "regex(${phone}, ${bad})"),
-        EvalError::BadRegex { .. }
-    ));
+    assert!(matches!(err(&c, "regex(${phone}, ${bad})"), EvalError::BadRegex { .. }));
     let e = Expression::parse("regex(., '(?<=a)b')").unwrap_err();
     assert!(e.message.contains("invalid regular expression"), "{e}");
 }
@@ -453,19 +403,13 @@ fn random_and_uuid_are_deterministic() {
     let id = c.string("uuid()");
     assert_eq!(id.len(), 36);
     assert_eq!(id.as_bytes()[14], b'4');
-    assert!(
-        matches!(id.as_bytes()[19], b'8' | b'9' | b'a' | b'b'),
-        "{id}"
-    );
+    assert!(matches!(id.as_bytes()[19], b'8' | b'9' | b'a' | b'b'), "{id}");
     assert_eq!(c.string("uuid()"), id);
     let short = c.string("uuid(8)");
     assert_eq!(short.len(), 8);
     assert!(short.chars().all(|ch| ch.is_ascii_alphanumeric()));
     assert_eq!(c.string("uuid(-1)"), "");
-    assert!(matches!(
-        err(&c, "uuid(100000)"),
-        EvalError::InvalidArgument { .. }
-    ));
+    assert!(matches!(err(&c, "uuid(100000)"), EvalError::InvalidArgument { .. }));
 }
 
 fn date(y: i32, m: u32, d: u32) -> XValue {
@@ -535,42 +479,18 @@ fn date_conversions() {
     assert_eq!(c.eval("date(${days})"), date(2024, 1, 15));
     assert_eq!(c.eval("date(${empty})").to_xpath_string(), "");
     assert!(c.eval("date(0 div 0)").to_number().is_nan());
-    assert_eq!(
-        err(&c, "date(${junk})"),
-        EvalError::NotADate {
-            function: "date",
-            value: "next week".into()
-        }
-    );
+    assert_eq!(err(&c, "date(${junk})"), EvalError::NotADate { function: "date", value: "next week".into() });
     assert!(matches!(err(&c, "date(${t})"), EvalError::NotADate { .. }));
-    assert!(matches!(
-        err(&c, "date(1 div 0)"),
-        EvalError::NotADate { .. }
-    ));
-    assert!(matches!(
-        err(&c, "date(true())"),
-        EvalError::NotADate { .. }
-    ));
-    assert_eq!(
-        c.string("date-time(${dt})"),
-        "2024-01-15T12:00:00.000+02:00"
-    );
+    assert!(matches!(err(&c, "date(1 div 0)"), EvalError::NotADate { .. }));
+    assert!(matches!(err(&c, "date(true())"), EvalError::NotADate { .. }));
+    assert_eq!(c.string("date-time(${dt})"), "2024-01-15T12:00:00.000+02:00");
     // Without an offset, the context's offset is assumed.
-    assert_eq!(
-        c.string("date-time(${naive})"),
-        "2024-01-15T12:00:00.000+02:00"
-    );
+    assert_eq!(c.string("date-time(${naive})"), "2024-01-15T12:00:00.000+02:00");
     assert_eq!(c.string("date-time(${d})"), "2024-01-15T00:00:00.000+02:00");
-    assert_eq!(
-        c.string("date-time(19737.5)"),
-        "2024-01-15T14:00:00.000+02:00"
-    );
+    assert_eq!(c.string("date-time(19737.5)"), "2024-01-15T14:00:00.000+02:00");
     assert_eq!(c.string("date-time(${empty})"), "");
     // decimal-date-time is the exact instant since the epoch.
-    assert!(approx(
-        c.number("decimal-date-time(${dt})"),
-        19737.0 + 10.0 / 24.0
-    ));
+    assert!(approx(c.number("decimal-date-time(${dt})"), 19737.0 + 10.0 / 24.0));
     assert_eq!(c.number("decimal-date-time(19737.25)"), 19737.25);
     assert_eq!(c.number("decimal-date-time(date-time(19737.25))"), 19737.25);
     assert!(approx(
@@ -591,27 +511,15 @@ fn format_date() {
         .with("t", "14:30:00.000+02:00")
         .with("fmt", "%d/%m/%Y")
         .with("empty", "");
-    assert_eq!(
-        c.string("format-date(${d}, '%Y-%m-%d %H:%M %b %a %e %n %y')"),
-        "2024-01-05 00:00 Jan Fri 5 1 24"
-    );
-    assert_eq!(
-        c.string("format-date-time(${dt}, '%e/%n/%Y %h:%M:%S.%3')"),
-        "5/1/2024 8:04:09.007"
-    );
+    assert_eq!(c.string("format-date(${d}, '%Y-%m-%d %H:%M %b %a %e %n %y')"), "2024-01-05 00:00 Jan Fri 5 1 24");
+    assert_eq!(c.string("format-date-time(${dt}, '%e/%n/%Y %h:%M:%S.%3')"), "5/1/2024 8:04:09.007");
     assert_eq!(c.string("format-date(${t}, '%H:%M')"), "14:30");
     assert_eq!(c.string("format-date(today(), ${fmt})"), "15/03/2024");
     assert_eq!(c.string("format-date(now(), '%H:%M:%S')"), "10:30:45");
     assert_eq!(c.string("format-date(19737, '%Y-%m-%d')"), "2024-01-15");
     assert_eq!(c.string("format-date(${empty}, '%Y')"), "");
     assert_eq!(c.string("format-date(0 div 0, '%Y')"), "");
-    assert!(matches!(
-        err(&c, "format-date('soon', '%Y')"),
-        EvalError::NotADate {
-            function: "format-date",
-            ..
-        }
-    ));
+    assert!(matches!(err(&c, "format-date('soon', '%Y')"), EvalError::NotADate { function: "format-date", .. }));
 }
 
 #[test]
@@ -637,41 +545,30 @@ fn evaluate_helpers() {
     assert_eq!(e.evaluate_string(&c).unwrap(), "8");
     assert_eq!(
         Expression::parse("${nope}").unwrap().evaluate_bool(&c),
-        Err(EvalError::UnknownReference {
-            name: "nope".into()
-        })
+        Err(EvalError::UnknownReference { name: "nope".into() })
     );
 }
 
 #[test]
 fn choice_filters() {
-    let filter = Expression::parse_choice_filter(
-        "region = ${region} and not(selected(${exclude}, name)) and ${age} > min_age",
-    )
-    .unwrap();
+    let filter =
+        Expression::parse_choice_filter("region = ${region} and not(selected(${exclude}, name)) and ${age} > min_age")
+            .unwrap();
     assert_eq!(filter.references(), vec!["region", "exclude", "age"]);
     assert_eq!(filter.choice_columns(), vec!["region", "name", "min_age"]);
-    let survey = ctx()
-        .with("region", "north")
-        .with("exclude", "b")
-        .with("age", "30");
-    let offered: Vec<&str> = [
-        ("a", "north", "18"),
-        ("b", "north", "18"),
-        ("c", "south", "18"),
-        ("d", "north", "40"),
-    ]
-    .into_iter()
-    .filter(|(name, region, min_age)| {
-        let mut c = survey.clone();
-        c.choice = [("name", *name), ("region", *region), ("min_age", *min_age)]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        filter.evaluate_bool(&c).unwrap()
-    })
-    .map(|(name, _, _)| name)
-    .collect();
+    let survey = ctx().with("region", "north").with("exclude", "b").with("age", "30");
+    let offered: Vec<&str> = [("a", "north", "18"), ("b", "north", "18"), ("c", "south", "18"), ("d", "north", "40")]
+        .into_iter()
+        .filter(|(name, region, min_age)| {
+            let mut c = survey.clone();
+            c.choice = [("name", *name), ("region", *region), ("min_age", *min_age)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            filter.evaluate_bool(&c).unwrap()
+        })
+        .map(|(name, _, _)| name)
+        .collect();
     assert_eq!(offered, vec!["a"]);
     // A column the choice lacks reads as ''.
     let e = Expression::parse_choice_filter("missing = ''").unwrap();
@@ -679,10 +576,7 @@ fn choice_filters() {
     // Ordinary expressions still reject bare names, and parse the same in both modes.
     assert!(Expression::parse("region = ${region}").is_err());
     let e = Expression::parse("${a} + 1").unwrap();
-    assert_eq!(
-        Expression::parse_choice_filter("${a} + 1").unwrap().ast(),
-        e.ast()
-    );
+    assert_eq!(Expression::parse_choice_filter("${a} + 1").unwrap().ast(), e.ast());
     assert!(e.choice_columns().is_empty());
 }
 
@@ -712,18 +606,12 @@ fn hand_built_trees_with_wrong_arity_fail_cleanly() {
     let ev = Evaluator::new(&c);
     for function in Function::ALL {
         for n in 0..4 {
-            let ast = Ast::Call {
-                function: *function,
-                args: vec![Ast::Number(1.0); n],
-            };
+            let ast = Ast::Call { function: *function, args: vec![Ast::Number(1.0); n] };
             // Any result is fine; a panic is not.
             let _ = ev.eval(&ast);
         }
     }
-    let ast = Ast::Call {
-        function: Function::If,
-        args: vec![],
-    };
+    let ast = Ast::Call { function: Function::If, args: vec![] };
     assert!(matches!(ev.eval(&ast), Err(EvalError::WrongArity { .. })));
 }
 

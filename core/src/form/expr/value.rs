@@ -118,12 +118,8 @@ impl<'a> Val<'a> {
     pub(super) fn into_str(self) -> Cow<'a, str> {
         match self {
             Val::Str(s) => s,
-            Val::Nodes(Cow::Borrowed(nodes)) => {
-                Cow::Borrowed(nodes.first().map_or("", String::as_str))
-            }
-            Val::Nodes(Cow::Owned(nodes)) => {
-                Cow::Owned(nodes.into_iter().next().unwrap_or_default())
-            }
+            Val::Nodes(Cow::Borrowed(nodes)) => Cow::Borrowed(nodes.first().map_or("", String::as_str)),
+            Val::Nodes(Cow::Owned(nodes)) => Cow::Owned(nodes.into_iter().next().unwrap_or_default()),
             other => Cow::Owned(other.to_str().into_owned()),
         }
     }
@@ -188,11 +184,7 @@ pub(super) fn format_number(n: f64) -> String {
         let whole = n.trunc();
         // Rust prints finite doubles without exponent and integral ones without ".0",
         // which is exactly XPath's format.
-        if (n - whole).abs() < EPSILON {
-            format!("{whole}")
-        } else {
-            format!("{n}")
-        }
+        if (n - whole).abs() < EPSILON { format!("{whole}") } else { format!("{n}") }
     }
 }
 
@@ -217,9 +209,7 @@ pub(super) fn parse_number(text: &str) -> Option<f64> {
 
 /// A string's number: an XPath number, else a date/dateTime/time (see [`dates`]), else NaN.
 pub(super) fn string_to_number(text: &str) -> f64 {
-    parse_number(text)
-        .or_else(|| dates::string_to_number(text))
-        .unwrap_or(f64::NAN)
+    parse_number(text).or_else(|| dates::string_to_number(text)).unwrap_or(f64::NAN)
 }
 
 fn numbers_equal(a: f64, b: f64) -> bool {
@@ -230,10 +220,9 @@ fn numbers_equal(a: f64, b: f64) -> bool {
 /// a node-set compares true when any of its nodes does.
 pub(super) fn compare(op: BinaryOp, a: &Val<'_>, b: &Val<'_>) -> bool {
     match (a, b) {
-        (Val::Nodes(x), Val::Nodes(y)) => x.iter().any(|s| {
-            y.iter()
-                .any(|t| compare_scalars(op, &Val::str(s), &Val::str(t)))
-        }),
+        (Val::Nodes(x), Val::Nodes(y)) => {
+            x.iter().any(|s| y.iter().any(|t| compare_scalars(op, &Val::str(s), &Val::str(t))))
+        }
         // A node-set meets a boolean as a whole: XPath converts it with boolean().
         (Val::Nodes(_), Val::Bool(_)) | (Val::Bool(_), Val::Nodes(_)) => {
             compare_scalars(op, &Val::Bool(a.to_bool()), &Val::Bool(b.to_bool()))
@@ -300,9 +289,7 @@ mod tests {
         assert_eq!(parse_number(".5"), Some(0.5));
         assert_eq!(parse_number("-.5"), Some(-0.5));
         assert_eq!(parse_number("5."), Some(5.0));
-        for bad in [
-            "", " ", "-", ".", "1e3", "+1", "1,5", "1.2.3", "--1", "Infinity", "NaN", "0x10", "1 2",
-        ] {
+        for bad in ["", " ", "-", ".", "1e3", "+1", "1,5", "1.2.3", "--1", "Infinity", "NaN", "0x10", "1 2"] {
             assert_eq!(parse_number(bad), None, "{bad:?}");
             assert!(string_to_number(bad).is_nan(), "{bad:?}");
         }
@@ -330,11 +317,7 @@ mod tests {
         assert!(!compare(Eq, &Val::str("1.0"), &Val::str("1")));
         assert!(compare(Eq, &Val::str("x"), &Val::Bool(true)));
         assert!(compare(Eq, &Val::Num(0.1 + 0.2), &Val::Num(0.3)));
-        assert!(compare(
-            Eq,
-            &Val::Num(f64::INFINITY),
-            &Val::Num(f64::INFINITY)
-        ));
+        assert!(compare(Eq, &Val::Num(f64::INFINITY), &Val::Num(f64::INFINITY)));
         assert!(!compare(Eq, &Val::Num(f64::NAN), &Val::Num(f64::NAN)));
         assert!(compare(Ne, &Val::Num(f64::NAN), &Val::Num(f64::NAN)));
         // Existential node-set semantics, for = and for != alike.
@@ -358,11 +341,7 @@ mod tests {
         assert!(!compare(Ge, &Val::str(""), &Val::Num(0.0)));
         assert!(compare(Gt, &nodes(&["1", "5"]), &Val::Num(4.0)));
         assert!(compare(Le, &Val::Bool(true), &Val::Num(1.0)));
-        assert!(compare(
-            Lt,
-            &Val::str("2024-01-15"),
-            &Val::str("2024-02-01")
-        ));
+        assert!(compare(Lt, &Val::str("2024-01-15"), &Val::str("2024-02-01")));
         assert!(compare(Lt, &Val::str("09:30"), &Val::str("10:00")));
     }
 
@@ -370,10 +349,7 @@ mod tests {
     fn xvalue_conversions() {
         assert_eq!(XValue::Number(3.0).to_xpath_string(), "3");
         assert_eq!(XValue::Boolean(true).to_number(), 1.0);
-        assert_eq!(
-            XValue::NodeSet(vec!["4".into(), "5".into()]).to_number(),
-            4.0
-        );
+        assert_eq!(XValue::NodeSet(vec!["4".into(), "5".into()]).to_number(), 4.0);
         assert_eq!(XValue::NodeSet(vec![]).to_xpath_string(), "");
         assert!(XValue::NodeSet(vec![]).to_number().is_nan());
         let d = NaiveDate::from_ymd_opt(2024, 1, 15).unwrap();
