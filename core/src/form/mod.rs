@@ -1,8 +1,9 @@
-//! Forms: the typed questionnaire model, its expressions, and (later) XLSForm import and validation.
+//! Forms: the typed questionnaire model, its expressions, XLSForm import, and validation.
 
 pub mod expr;
 pub mod index;
 pub mod model;
+pub mod xlsform;
 
 pub use index::{Entry, FormIndex, Located};
 pub use model::{Choice, Form, Group, Node, Question, QuestionType, Translations};

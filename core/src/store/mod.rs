@@ -16,6 +16,7 @@ pub mod schema;
 mod sync_state;
 mod writes;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -31,9 +32,10 @@ use self::forms::FormCache;
 pub use self::forms::FormSummary;
 pub use self::query::{FeedEntry, SurveyQuery, SurveySummary};
 pub use self::sync_state::{PendingPush, RemoteChanges};
+pub use self::writes::{Check, MergeCandidate};
 use self::writes::{Origin, WriteCtx};
 use crate::form::{Form, FormIndex};
-use crate::identity::{Author, Role, device_key_hex, new_actor_for, parse_device_key};
+use crate::identity::{Author, DEVICE_KEY_LEN, Role, device_key_hex, new_actor_for, parse_device_key};
 use crate::survey::{AnswerPath, Answers, Conflict, DocumentError, FieldEdit, Meta, Review, Status, SurveyDoc};
 use crate::value::Value;
 
@@ -75,6 +77,8 @@ struct Writer {
     docs: DocCache,
     /// The actor this session writes under; replaced when the device gets its key.
     actor: ActorId,
+    /// Actors of other authors this session writes for (see `set_answer_as`).
+    delegates: HashMap<(Author, [u8; DEVICE_KEY_LEN]), ActorId>,
 }
 
 impl Store {
@@ -94,7 +98,7 @@ impl Store {
             readers: ReaderPool::new(path.clone()),
             path,
             author,
-            writer: Mutex::new(Writer { conn, docs: DocCache::default(), actor }),
+            writer: Mutex::new(Writer { conn, docs: DocCache::default(), actor, delegates: HashMap::new() }),
             forms: FormCache::default(),
         })
     }
@@ -253,6 +257,43 @@ impl Store {
         })
     }
 
+    /// Sets an answer on behalf of `author`, under an actor of theirs that starts with
+    /// `device_key` (created once per author and store session). The server uses this for
+    /// corrections made in the dashboard, so history shows who made them.
+    pub fn set_answer_as(
+        &self,
+        author: &Author,
+        device_key: [u8; DEVICE_KEY_LEN],
+        survey_id: &str,
+        path: &AnswerPath,
+        value: Value,
+    ) -> Result<bool, StoreError> {
+        let actor = self.delegate(author, device_key)?;
+        let origin = Origin::Delegated(actor);
+        Ok(self
+            .transaction(|tx, ctx| {
+                writes::edit(tx, ctx, survey_id, &origin, |doc, form| doc.set_answer(form, path, value))
+            })?
+            .1)
+    }
+
+    /// The actor this session writes under for `author`.
+    fn delegate(&self, author: &Author, device_key: [u8; DEVICE_KEY_LEN]) -> Result<ActorId, StoreError> {
+        let mut writer = self.lock_writer();
+        if let Some(actor) = writer.delegates.get(&(author.clone(), device_key)) {
+            return Ok(actor.clone());
+        }
+        let actor = new_actor_for(Some(device_key));
+        insert_actor(&writer.conn, &actor.to_hex_string(), author)?;
+        writer.delegates.insert((author.clone(), device_key), actor.clone());
+        Ok(actor)
+    }
+
+    /// A survey's metadata row, if the store has it.
+    pub fn summary(&self, survey_id: &str) -> Result<Option<SurveySummary>, StoreError> {
+        self.readers.with(|conn| query::summary_of(conn, survey_id))
+    }
+
     /// Makes a finalized survey a draft again, to edit it.
     pub fn reopen(&self, survey_id: &str) -> Result<(), StoreError> {
         self.edit(survey_id, |doc, _| doc.set_status(Status::Draft))?;
@@ -349,7 +390,7 @@ impl Store {
     /// All or nothing: bytes that are malformed, belong to another survey, or build on
     /// changes this store lacks are refused and nothing is written.
     pub fn merge(&self, survey_id: &str, bytes: &[u8]) -> Result<MergeOutcome, StoreError> {
-        self.transaction(|tx, ctx| writes::merge(tx, ctx, survey_id, bytes, &Origin::Replica))
+        self.transaction(|tx, ctx| writes::merge(tx, ctx, survey_id, bytes, &Origin::Replica, None))
     }
 
     /// Merges many surveys' bytes in one transaction (one disk sync for all). Each item
@@ -361,7 +402,25 @@ impl Store {
         self.transaction(|tx, ctx| {
             let mut outcomes = Vec::with_capacity(items.len());
             for (survey_id, bytes) in items {
-                outcomes.push(in_savepoint(tx, |sp| writes::merge(sp, ctx, survey_id, bytes, &Origin::Replica))?);
+                outcomes.push(in_savepoint(tx, |sp| writes::merge(sp, ctx, survey_id, bytes, &Origin::Replica, None))?);
+            }
+            Ok(outcomes)
+        })
+    }
+
+    /// Merges many surveys' bytes in one transaction, letting `check` judge each survey's
+    /// new changes first: a refused survey keeps none of them, the others are merged.
+    pub fn merge_batch_checked(
+        &self,
+        items: &[(String, Vec<u8>)],
+        check: Check<'_>,
+    ) -> Result<Vec<Result<MergeOutcome, StoreError>>, StoreError> {
+        self.transaction(|tx, ctx| {
+            let mut outcomes = Vec::with_capacity(items.len());
+            for (survey_id, bytes) in items {
+                let origin = Origin::Replica;
+                outcomes
+                    .push(in_savepoint(tx, |sp| writes::merge(sp, ctx, survey_id, bytes, &origin, Some(&mut *check)))?);
             }
             Ok(outcomes)
         })
@@ -383,7 +442,7 @@ impl Store {
         f: impl FnOnce(&Transaction<'_>, &mut WriteCtx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut writer = self.lock_writer();
-        let Writer { conn, docs, actor } = &mut *writer;
+        let Writer { conn, docs, actor, .. } = &mut *writer;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut ctx = WriteCtx { docs, forms: &self.forms, actor };
         let output = f(&tx, &mut ctx)?;

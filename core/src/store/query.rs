@@ -77,6 +77,13 @@ pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<SurveySummary> {
     })
 }
 
+/// One survey's metadata row.
+pub fn summary_of(conn: &Connection, survey_id: &str) -> Result<Option<SurveySummary>, StoreError> {
+    use rusqlite::OptionalExtension;
+    let mut stmt = conn.prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM surveys WHERE survey_id = ?1"))?;
+    Ok(stmt.query_row([survey_id], summary).optional()?)
+}
+
 /// A survey in the change feed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FeedEntry {

@@ -95,7 +95,9 @@ impl Store {
             let mut outcomes = Vec::with_capacity(items.len());
             for item in items {
                 let origin = Origin::Server { heads: item.server_heads.clone() };
-                outcomes.push(in_savepoint(tx, |sp| writes::merge(sp, ctx, &item.survey_id, &item.changes, &origin))?);
+                outcomes.push(in_savepoint(tx, |sp| {
+                    writes::merge(sp, ctx, &item.survey_id, &item.changes, &origin, None)
+                })?);
             }
             if let Some(cursor) = cursor
                 && outcomes.iter().all(Result::is_ok)

@@ -11,13 +11,17 @@ use super::documents::{self, DocRow};
 use super::forms::FormCache;
 use super::{MergeOutcome, StoreError};
 use crate::form::FormIndex;
-use crate::survey::{DocumentError, Meta, SurveyDoc};
+use crate::survey::footprint::{Footprint, footprints};
+use crate::survey::{DocumentError, Meta, Refusal, SurveyDoc};
 
 /// Where the change being written comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     /// An edit made through this store, under its actor.
     Local,
+    /// An edit made through this store on behalf of someone else (a supervisor correcting
+    /// on the server), under their actor.
+    Delegated(ActorId),
     /// Changes from another replica (a bundle, another device).
     Replica,
     /// Changes from the server, which holds `heads` once they are applied: the store
@@ -55,18 +59,15 @@ pub fn edit<T>(
     let form = ctx.forms.get(tx, &row.form_id, &row.form_version)?;
     let index = FormIndex::new(&form);
     let mut doc = checkout(tx, ctx.docs, survey_id, &row)?;
-    if *origin == Origin::Local {
-        doc.set_actor(ctx.actor.clone());
+    match origin {
+        Origin::Local => doc.set_actor(ctx.actor.clone()),
+        Origin::Delegated(actor) => doc.set_actor(actor.clone()),
+        Origin::Replica | Origin::Server { .. } => {}
     }
     let before = doc.heads();
-    let output = match edit(&mut doc, &index) {
-        Ok(output) => output,
-        Err(source) => {
-            doc.rollback();
-            ctx.docs.put(survey_id, doc);
-            return Err(doc_err(survey_id)(source));
-        }
-    };
+    // On error the document is dropped, not cached: an edit may have merged changes that
+    // the transaction will not keep.
+    let output = edit(&mut doc, &index).map_err(doc_err(survey_id))?;
     doc.commit(Utc::now());
     if doc.heads() == before {
         if let Origin::Server { heads } = origin {
@@ -78,7 +79,7 @@ pub fn edit<T>(
     documents::append_chunk(tx, survey_id, &doc.save_after(&before))?;
     // Local edits can only resolve conflicts, never create them; merges can do both.
     let has_conflicts = match origin {
-        Origin::Local if !row.has_conflicts => false,
+        Origin::Local | Origin::Delegated(_) if !row.has_conflicts => false,
         _ => !doc.conflicts(&index).map_err(doc_err(survey_id))?.is_empty(),
     };
     record(tx, survey_id, &mut doc, &before, has_conflicts, origin)?;
@@ -130,25 +131,66 @@ pub fn insert(
     Ok(meta)
 }
 
-/// Merges another replica's bytes into a survey, creating it if this store lacks it.
+/// A survey about to take changes from outside, for a policy to judge before they are kept.
+#[derive(Debug)]
+pub struct MergeCandidate<'a> {
+    /// The survey.
+    pub survey_id: &'a str,
+    /// Its metadata once the changes are applied.
+    pub meta: &'a Meta,
+    /// Whether the store had the survey before.
+    pub existed: bool,
+    /// What each new change touches.
+    pub footprints: &'a [Footprint],
+}
+
+/// A policy over incoming changes: `Ok` keeps them, a refusal drops them all.
+pub type Check<'c> = &'c mut dyn FnMut(&MergeCandidate<'_>) -> Result<(), Refusal>;
+
+/// Merges another replica's bytes into a survey, creating it if this store lacks it. With
+/// `check`, the new changes are judged before anything is kept.
 pub fn merge(
     tx: &Connection,
     ctx: &mut WriteCtx<'_>,
     survey_id: &str,
     bytes: &[u8],
     origin: &Origin,
+    mut check: Option<Check<'_>>,
 ) -> Result<MergeOutcome, StoreError> {
     if documents::row(tx, survey_id)?.is_some() {
-        let (new_changes, _) = edit(tx, ctx, survey_id, origin, |doc, _| doc.merge_bytes(bytes))?;
+        let (new_changes, _) = edit(tx, ctx, survey_id, origin, |doc, _| {
+            let before = doc.heads();
+            let new_changes = doc.merge_bytes(bytes)?;
+            if let Some(check) = check.as_mut() {
+                judge(doc, survey_id, &before, true, check)?;
+            }
+            Ok(new_changes)
+        })?;
         return Ok(MergeOutcome { created: false, new_changes });
     }
     let mut doc = SurveyDoc::from_untrusted(bytes).map_err(doc_err(survey_id))?;
     if doc.meta().map_err(doc_err(survey_id))?.survey_id != survey_id {
         return Err(doc_err(survey_id)(DocumentError::WrongSurvey));
     }
+    if let Some(check) = check.as_mut() {
+        judge(&mut doc, survey_id, &[], false, check).map_err(doc_err(survey_id))?;
+    }
     let new_changes = doc.automerge_mut().get_changes(&[]).len();
     insert(tx, ctx, doc, origin)?;
     Ok(MergeOutcome { created: true, new_changes })
+}
+
+fn judge(
+    doc: &mut SurveyDoc,
+    survey_id: &str,
+    before: &[ChangeHash],
+    existed: bool,
+    check: &mut Check<'_>,
+) -> Result<(), DocumentError> {
+    let changes = doc.automerge_mut().get_changes(before);
+    let footprints = footprints(doc, &changes);
+    let meta = doc.meta()?;
+    check(&MergeCandidate { survey_id, meta: &meta, existed, footprints: &footprints }).map_err(DocumentError::Refused)
 }
 
 /// The document of a survey for writing: the cached one if it is exactly what is on disk

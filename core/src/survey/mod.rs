@@ -79,6 +79,25 @@ pub struct Meta {
     pub status: Status,
 }
 
+/// Why a policy refused changes: a status, a stable code and a message saying what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    /// An HTTP-like status: 403 forbidden, 422 invalid.
+    pub status: u16,
+    /// A stable, machine-readable code.
+    pub code: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl Refusal {
+    /// A 403 refusal.
+    pub fn forbidden(code: &str, message: impl Into<String>) -> Refusal {
+        Refusal { status: 403, code: code.to_owned(), message: message.into() }
+    }
+}
+
 /// What can go wrong reading or editing a survey document.
 #[derive(Debug, thiserror::Error)]
 pub enum DocumentError {
@@ -138,6 +157,9 @@ pub enum DocumentError {
     /// The changes belong to another survey.
     #[error("these changes belong to another survey")]
     WrongSurvey,
+    /// A policy (the server's access rules) refused the changes.
+    #[error("{0}")]
+    Refused(Refusal),
     /// Automerge refused an operation or the bytes.
     #[error("the survey document could not be processed: {0}")]
     Automerge(Box<automerge::AutomergeError>),

@@ -1,0 +1,71 @@
+//! XLSForm import: reads `.xlsx`, `.xls` and `.csv` XLSForms (the ODK / KoboToolbox /
+//! SurveyCTO questionnaire format) into a [`Form`].
+//!
+//! The rules are pyxform's (the reference XLSForm converter), so that a form reads here as
+//! it does in ODK: the same sheet and column spellings, aliases and types, the same checks.
+//! Where Terrain differs it says so in the module that differs. A form with any problem is
+//! refused whole, with every problem listed by sheet, row and column ([`ImportError`]).
+//!
+//! Reading goes file → [`sheets`]/[`csv_sheets`] (neutral rows of text) → [`headers`]
+//! (what each column means) → [`settings`], [`choices`], [`survey`] (with [`types`],
+//! [`fields`], [`parameters`]) → [`build`] (references, assembly).
+
+mod build;
+mod choices;
+mod csv_sheets;
+mod error;
+mod fields;
+mod headers;
+mod names;
+mod parameters;
+mod references;
+mod settings;
+mod sheets;
+mod survey;
+mod text;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+pub use error::{FormIssue, ImportError};
+
+use crate::form::model::Form;
+use sheets::ExcelFormat;
+
+/// Imports the XLSForm at `path`, choosing the reader by its extension (`.xlsx`, `.xlsm`,
+/// `.xls`, `.csv`). The form id defaults to the file name without extension.
+pub fn import_path(path: &Path) -> Result<Form, ImportError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| ImportError::Read { file: file.clone(), reason: e.to_string() })?;
+    let file_name = path.file_name().map_or_else(|| file.clone(), |n| n.to_string_lossy().into_owned());
+    import(&file, &file_name, &bytes)
+}
+
+/// Imports an XLSForm held in memory (an upload, say). `file_name` chooses the reader by
+/// its extension and gives the default form id.
+pub fn import_bytes(file_name: &str, bytes: &[u8]) -> Result<Form, ImportError> {
+    import(file_name, file_name, bytes)
+}
+
+fn import(file: &str, file_name: &str, bytes: &[u8]) -> Result<Form, ImportError> {
+    let read_error = |reason: String| ImportError::Read { file: file.to_owned(), reason };
+    let extension =
+        Path::new(file_name).extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let (book, is_excel) = match extension.as_str() {
+        "xlsx" | "xlsm" => (sheets::read_excel(bytes, ExcelFormat::Xlsx).map_err(read_error)?, true),
+        "xls" => (sheets::read_excel(bytes, ExcelFormat::Xls).map_err(read_error)?, true),
+        "csv" => (csv_sheets::read_csv(bytes).map_err(read_error)?, false),
+        other => {
+            let found = if other.is_empty() {
+                "it has no file extension".to_owned()
+            } else {
+                format!("\".{other}\" files are not XLSForms")
+            };
+            return Err(read_error(format!("{found}; use an .xlsx, .xls or .csv file")));
+        }
+    };
+    build::build_form(file, file_name, &book, is_excel)
+}
