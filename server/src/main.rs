@@ -1,5 +1,13 @@
 //! `terrain`: the command-line entry point of Terrain's server and tools.
 
-fn main() {
-    println!("terrain {}", env!("CARGO_PKG_VERSION"));
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    match cli::run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("terrain: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

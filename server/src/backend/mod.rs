@@ -1,0 +1,278 @@
+//! The server's storage, behind one narrow trait.
+//!
+//! Everything above this module (HTTP handlers, the sync service, the access rules) talks
+//! to [`Backend`] only, so a PostgreSQL backend can replace the embedded SQLite one
+//! ([`sqlite::SqliteBackend`]) without touching them. Methods are blocking: handlers call
+//! them from `spawn_blocking`.
+
+pub mod sqlite;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use terrain_core::ChangeHash;
+use terrain_core::form::Form;
+use terrain_core::store::{Check, FeedEntry, MergeOutcome, StoreError, SurveySummary};
+use terrain_core::survey::{AnswerPath, Conflict, FieldEdit};
+use terrain_core::{Role, Value};
+use utoipa::ToSchema;
+
+/// A user's row id.
+pub type UserId = i64;
+
+/// A device key: the 8-byte prefix of the device's actor ids.
+pub type DeviceKey = [u8; 8];
+
+/// A person who can log in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct User {
+    /// Row id.
+    pub id: UserId,
+    /// Login name.
+    pub username: String,
+    /// What they may do.
+    #[schema(value_type = String)]
+    pub role: Role,
+    /// Name to show.
+    pub display_name: Option<String>,
+    /// Disabled users cannot log in or sync.
+    pub disabled: bool,
+}
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Login name.
+    pub username: String,
+    /// The argon2id hash of the password (PHC string).
+    pub password_hash: String,
+    /// Role.
+    pub role: Role,
+    /// Name to show.
+    pub display_name: Option<String>,
+}
+
+/// A stored token, looked up by its hash.
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    /// Whose token it is.
+    pub user: User,
+    /// The device it was issued to, if any.
+    pub device_key: Option<DeviceKey>,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+/// A project: forms and teams.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Project {
+    /// Row id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+}
+
+/// A team (a zone): enumerators under supervisors, within a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Team {
+    /// Row id.
+    pub id: i64,
+    /// Its project.
+    pub project_id: i64,
+    /// Name.
+    pub name: String,
+}
+
+/// A published form version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FormInfo {
+    /// Form id.
+    pub form_id: String,
+    /// Version.
+    pub version: String,
+    /// Title.
+    pub title: String,
+    /// The project it belongs to.
+    pub project_id: i64,
+}
+
+/// What a user is attached to: the base of every access decision.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Membership {
+    /// Projects the user belongs to (directly or through a team).
+    pub projects: BTreeSet<i64>,
+    /// Teams the user belongs to.
+    pub teams: BTreeSet<i64>,
+    /// For each project, the usernames of the members of the user's teams in it.
+    pub teammates: HashMap<i64, BTreeSet<String>>,
+}
+
+/// An entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AuditEntry {
+    /// When (server clock).
+    pub at: DateTime<Utc>,
+    /// Who (username), if a person.
+    pub user: Option<String>,
+    /// What was done (`review.approve`, `user.create`, …).
+    pub action: String,
+    /// On which survey, if any.
+    pub survey_id: Option<String>,
+    /// Details (JSON text).
+    pub detail: Option<String>,
+}
+
+/// What can go wrong in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The database failed.
+    #[error("the server's database failed: {0}")]
+    Database(String),
+    /// The survey store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A name is already taken.
+    #[error("{0} already exists")]
+    Duplicate(String),
+    /// A referenced record does not exist.
+    #[error("{0} does not exist")]
+    NotFound(String),
+}
+
+impl From<rusqlite::Error> for BackendError {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(f, _) = &e
+            && f.code == rusqlite::ErrorCode::ConstraintViolation
+        {
+            return BackendError::Duplicate("a record with that name".into());
+        }
+        BackendError::Database(e.to_string())
+    }
+}
+
+/// The result type of backend calls.
+pub type BackendResult<T> = Result<T, BackendError>;
+
+/// The server's storage.
+pub trait Backend: Send + Sync + 'static {
+    // --- people and devices
+    /// Creates a user.
+    fn create_user(&self, user: &NewUser) -> BackendResult<User>;
+    /// A user and their password hash, by login name.
+    fn user_by_name(&self, username: &str) -> BackendResult<Option<(User, String)>>;
+    /// Every user.
+    fn users(&self) -> BackendResult<Vec<User>>;
+    /// Enables or disables a user (disabling also revokes their tokens).
+    fn set_disabled(&self, user: UserId, disabled: bool) -> BackendResult<()>;
+    /// The device key of a user's device, created on first login from it.
+    fn register_device(&self, user: UserId, device_id: &str) -> BackendResult<DeviceKey>;
+    /// Who a device key belongs to.
+    fn device_owner(&self, key: &DeviceKey) -> BackendResult<Option<User>>;
+
+    // --- tokens
+    /// Stores a token's hash.
+    fn insert_token(
+        &self,
+        hash: &[u8; 32],
+        user: UserId,
+        device: Option<&DeviceKey>,
+        expires_at: DateTime<Utc>,
+    ) -> BackendResult<()>;
+    /// A token by its hash.
+    fn token(&self, hash: &[u8; 32]) -> BackendResult<Option<TokenRecord>>;
+    /// Revokes a token; returns whether it existed.
+    fn revoke_token(&self, hash: &[u8; 32]) -> BackendResult<bool>;
+
+    // --- projects and teams
+    /// Creates a project.
+    fn create_project(&self, name: &str) -> BackendResult<Project>;
+    /// Every project.
+    fn projects(&self) -> BackendResult<Vec<Project>>;
+    /// Adds a user to a project directly (analysts, admins).
+    fn add_project_member(&self, project: i64, user: UserId) -> BackendResult<()>;
+    /// Creates a team in a project.
+    fn create_team(&self, project: i64, name: &str) -> BackendResult<Team>;
+    /// Every team.
+    fn teams(&self) -> BackendResult<Vec<Team>>;
+    /// Adds a user to a team.
+    fn add_team_member(&self, team: i64, user: UserId) -> BackendResult<()>;
+    /// A team's members.
+    fn team_members(&self, team: i64) -> BackendResult<Vec<User>>;
+    /// What a user is attached to.
+    fn membership(&self, user: UserId) -> BackendResult<Membership>;
+
+    // --- forms
+    /// Publishes a form version in a project (a form id belongs to one project).
+    fn publish_form(&self, project: i64, form: &Form) -> BackendResult<()>;
+    /// Every published form version.
+    fn forms(&self) -> BackendResult<Vec<FormInfo>>;
+    /// One form version.
+    fn form(&self, form_id: &str, version: &str) -> BackendResult<Arc<Form>>;
+    /// The project a form id belongs to.
+    fn form_project(&self, form_id: &str) -> BackendResult<Option<i64>>;
+
+    // --- assignments
+    /// Assigns a survey to a user.
+    fn assign(&self, survey_id: &str, user: UserId) -> BackendResult<()>;
+    /// The usernames a survey is assigned to.
+    fn assignees(&self, survey_id: &str) -> BackendResult<Vec<String>>;
+
+    // --- survey documents
+    /// Merges pushed surveys in one durable transaction, each judged by `check`.
+    fn push(
+        &self,
+        items: &[(String, Vec<u8>)],
+        check: Check<'_>,
+    ) -> BackendResult<Vec<Result<MergeOutcome, StoreError>>>;
+    /// A survey's heads, if the server has it.
+    fn heads(&self, survey_id: &str) -> BackendResult<Option<Vec<ChangeHash>>>;
+    /// A survey's changes that are not ancestors of `heads`.
+    fn changes_after(&self, survey_id: &str, heads: &[ChangeHash]) -> BackendResult<Vec<u8>>;
+    /// The change feed after `cursor`.
+    fn feed(&self, cursor: u64, limit: u32) -> BackendResult<Vec<FeedEntry>>;
+    /// A survey's metadata row.
+    fn survey_summary(&self, survey_id: &str) -> BackendResult<Option<SurveySummary>>;
+    /// A survey as JSON.
+    fn survey_json(&self, survey_id: &str) -> BackendResult<serde_json::Value>;
+    /// A field's history.
+    fn history(&self, survey_id: &str, path: &AnswerPath) -> BackendResult<Vec<FieldEdit>>;
+    /// A survey's conflicts.
+    fn conflicts(&self, survey_id: &str) -> BackendResult<Vec<Conflict>>;
+    /// Sets an answer as `editor` (a correction made on the server).
+    fn correct(&self, editor: &User, survey_id: &str, path: &AnswerPath, value: Value) -> BackendResult<bool>;
+
+    // --- what devices hold
+    /// The heads each listed survey is known to be at on a device whose feed cursor is
+    /// `cursor` (pending heads count once the cursor has passed them).
+    fn device_heads(
+        &self,
+        device: &DeviceKey,
+        surveys: &[String],
+        cursor: u64,
+    ) -> BackendResult<HashMap<String, Vec<ChangeHash>>>;
+    /// Records heads a device certainly holds (it pushed them, or asked from them).
+    fn confirm_device_heads(&self, device: &DeviceKey, items: &[(String, Vec<ChangeHash>)]) -> BackendResult<()>;
+    /// Records heads sent to a device in a response that moves its cursor to `cursor`.
+    fn sent_device_heads(
+        &self,
+        device: &DeviceKey,
+        items: &[(String, Vec<ChangeHash>)],
+        cursor: u64,
+    ) -> BackendResult<()>;
+
+    // --- audit
+    /// Appends to the audit log.
+    fn audit(
+        &self,
+        user: Option<UserId>,
+        action: &str,
+        survey_id: Option<&str>,
+        detail: Option<&str>,
+    ) -> BackendResult<()>;
+    /// The audit log, newest first.
+    fn audit_log(&self, limit: u32) -> BackendResult<Vec<AuditEntry>>;
+}

@@ -1,0 +1,535 @@
+//! The embedded backend: the server's records in `server.db` and the survey documents in a
+//! `terrain-core` store (`surveys.db`), both SQLite files under the data directory.
+//!
+//! Keeping survey documents in the same store the phones use means one implementation of
+//! snapshots, chunks, compaction, the change feed and the strict merge path.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use rand::TryRngCore;
+use rusqlite::{Connection, OptionalExtension, params};
+use terrain_core::form::Form;
+use terrain_core::store::{Check, FeedEntry, MergeOutcome, StoreError, SurveyQuery, SurveySummary, schema};
+use terrain_core::survey::{AnswerPath, Conflict, FieldEdit};
+use terrain_core::{Author, ChangeHash, Role, Store, Value};
+
+use super::{
+    AuditEntry, Backend, BackendError, BackendResult, DeviceKey, FormInfo, Membership, NewUser, Project, Team,
+    TokenRecord, User, UserId,
+};
+
+const MIGRATIONS: &[&str] = &[include_str!("migrations/001_accounts.sql")];
+
+/// The embedded SQLite backend.
+pub struct SqliteBackend {
+    db: Mutex<Connection>,
+    surveys: Store,
+}
+
+impl std::fmt::Debug for SqliteBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteBackend").field("surveys", &self.surveys.path()).finish()
+    }
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+    let mut sorted: Vec<&ChangeHash> = heads.iter().collect();
+    sorted.sort();
+    sorted.iter().flat_map(|h| h.0).collect()
+}
+
+fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
+    bytes.chunks_exact(32).filter_map(|c| ChangeHash::try_from(c).ok()).collect()
+}
+
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    let role: String = r.get(2)?;
+    Ok(User {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        // Roles are written by this code only; an unknown one reads as the least powerful.
+        role: role.parse().unwrap_or(Role::Analyst),
+        display_name: r.get(3)?,
+        disabled: r.get(4)?,
+    })
+}
+
+/// A `device_heads` row: confirmed heads, pending heads, and the cursor that confirms them.
+type HeldRow = (Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
+
+const USER_COLUMNS: &str = "id, username, role, display_name, disabled";
+
+impl SqliteBackend {
+    /// Opens (or creates) the backend in `dir`.
+    pub fn open(dir: &Path) -> BackendResult<SqliteBackend> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| BackendError::Database(format!("cannot create the data directory {}: {e}", dir.display())))?;
+        let mut db = Connection::open(dir.join("server.db"))?;
+        db.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: u32 = db.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version as usize > MIGRATIONS.len() {
+            return Err(StoreError::NewerDatabase { found: version, supported: MIGRATIONS.len() as u32 }.into());
+        }
+        db.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        db.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+        schema::apply(&mut db, MIGRATIONS, MIGRATIONS.len() as u32)?;
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "server".into());
+        let surveys = Store::open(dir.join("surveys.db"), Author::new("terrain-server", host, Role::Admin))?;
+        Ok(SqliteBackend { db: Mutex::new(db), surveys })
+    }
+
+    fn db(&self) -> MutexGuard<'_, Connection> {
+        // A panic under the lock cannot leave a transaction open: rusqlite rolls back on drop.
+        self.db.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Backend for SqliteBackend {
+    fn create_user(&self, user: &NewUser) -> BackendResult<User> {
+        let db = self.db();
+        db.execute(
+            "INSERT INTO users (username, password_hash, role, display_name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![user.username, user.password_hash, user.role.as_str(), user.display_name, now_ms()],
+        )
+        .map_err(|e| match BackendError::from(e) {
+            BackendError::Duplicate(_) => BackendError::Duplicate(format!("user `{}`", user.username)),
+            other => other,
+        })?;
+        Ok(User {
+            id: db.last_insert_rowid(),
+            username: user.username.clone(),
+            role: user.role,
+            display_name: user.display_name.clone(),
+            disabled: false,
+        })
+    }
+
+    fn user_by_name(&self, username: &str) -> BackendResult<Option<(User, String)>> {
+        Ok(self
+            .db()
+            .query_row(
+                &format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = ?1"),
+                [username],
+                |r| Ok((user_row(r)?, r.get(5)?)),
+            )
+            .optional()?)
+    }
+
+    fn users(&self) -> BackendResult<Vec<User>> {
+        let db = self.db();
+        let mut stmt = db.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))?;
+        let rows = stmt.query_map([], user_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn set_disabled(&self, user: UserId, disabled: bool) -> BackendResult<()> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let n = tx.execute("UPDATE users SET disabled = ?2 WHERE id = ?1", params![user, disabled])?;
+        if n == 0 {
+            return Err(BackendError::NotFound(format!("user {user}")));
+        }
+        if disabled {
+            tx.execute(
+                "UPDATE tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+                params![user, now_ms()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn register_device(&self, user: UserId, device_id: &str) -> BackendResult<DeviceKey> {
+        let db = self.db();
+        let existing: Option<Vec<u8>> = db
+            .query_row(
+                "SELECT device_key FROM devices WHERE user_id = ?1 AND device_id = ?2",
+                params![user, device_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(key) = existing.and_then(|k| <DeviceKey>::try_from(k.as_slice()).ok()) {
+            return Ok(key);
+        }
+        let mut key = [0u8; 8];
+        rand::rngs::OsRng
+            .try_fill_bytes(&mut key)
+            .map_err(|e| BackendError::Database(format!("the system's random source failed: {e}")))?;
+        db.execute(
+            "INSERT INTO devices (device_key, user_id, device_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![key.as_slice(), user, device_id, now_ms()],
+        )?;
+        Ok(key)
+    }
+
+    fn device_owner(&self, key: &DeviceKey) -> BackendResult<Option<User>> {
+        Ok(self
+            .db()
+            .query_row(
+                &format!(
+                    "SELECT {} FROM devices d JOIN users u ON u.id = d.user_id WHERE d.device_key = ?1",
+                    USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+                ),
+                [key.as_slice()],
+                user_row,
+            )
+            .optional()?)
+    }
+
+    fn insert_token(
+        &self,
+        hash: &[u8; 32],
+        user: UserId,
+        device: Option<&DeviceKey>,
+        expires_at: DateTime<Utc>,
+    ) -> BackendResult<()> {
+        self.db().execute(
+            "INSERT INTO tokens (hash, user_id, device_key, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![hash.as_slice(), user, device.map(|d| d.as_slice()), now_ms(), expires_at.timestamp_millis()],
+        )?;
+        Ok(())
+    }
+
+    fn token(&self, hash: &[u8; 32]) -> BackendResult<Option<TokenRecord>> {
+        let columns = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
+        Ok(self
+            .db()
+            .query_row(
+                &format!(
+                    "SELECT {columns}, t.device_key, t.expires_at, t.revoked_at IS NOT NULL
+                     FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?1"
+                ),
+                [hash.as_slice()],
+                |r| {
+                    let device: Option<Vec<u8>> = r.get(5)?;
+                    Ok(TokenRecord {
+                        user: user_row(r)?,
+                        device_key: device.and_then(|d| <DeviceKey>::try_from(d.as_slice()).ok()),
+                        expires_at: DateTime::from_timestamp_millis(r.get(6)?).unwrap_or_default(),
+                        revoked: r.get(7)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn revoke_token(&self, hash: &[u8; 32]) -> BackendResult<bool> {
+        let n = self.db().execute(
+            "UPDATE tokens SET revoked_at = ?2 WHERE hash = ?1 AND revoked_at IS NULL",
+            params![hash.as_slice(), now_ms()],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn create_project(&self, name: &str) -> BackendResult<Project> {
+        let db = self.db();
+        db.execute("INSERT INTO projects (name, created_at) VALUES (?1, ?2)", params![name, now_ms()]).map_err(
+            |e| match BackendError::from(e) {
+                BackendError::Duplicate(_) => BackendError::Duplicate(format!("project `{name}`")),
+                other => other,
+            },
+        )?;
+        Ok(Project { id: db.last_insert_rowid(), name: name.to_owned() })
+    }
+
+    fn projects(&self) -> BackendResult<Vec<Project>> {
+        let db = self.db();
+        let mut stmt = db.prepare_cached("SELECT id, name FROM projects ORDER BY name")?;
+        let rows = stmt.query_map([], |r| Ok(Project { id: r.get(0)?, name: r.get(1)? }))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn add_project_member(&self, project: i64, user: UserId) -> BackendResult<()> {
+        self.db().execute(
+            "INSERT OR IGNORE INTO project_members (project_id, user_id) VALUES (?1, ?2)",
+            params![project, user],
+        )?;
+        Ok(())
+    }
+
+    fn create_team(&self, project: i64, name: &str) -> BackendResult<Team> {
+        let db = self.db();
+        db.execute("INSERT INTO teams (project_id, name) VALUES (?1, ?2)", params![project, name])?;
+        Ok(Team { id: db.last_insert_rowid(), project_id: project, name: name.to_owned() })
+    }
+
+    fn teams(&self) -> BackendResult<Vec<Team>> {
+        let db = self.db();
+        let mut stmt = db.prepare_cached("SELECT id, project_id, name FROM teams ORDER BY project_id, name")?;
+        let rows = stmt.query_map([], |r| Ok(Team { id: r.get(0)?, project_id: r.get(1)?, name: r.get(2)? }))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn add_team_member(&self, team: i64, user: UserId) -> BackendResult<()> {
+        self.db()
+            .execute("INSERT OR IGNORE INTO team_members (team_id, user_id) VALUES (?1, ?2)", params![team, user])?;
+        Ok(())
+    }
+
+    fn team_members(&self, team: i64) -> BackendResult<Vec<User>> {
+        let db = self.db();
+        let columns = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
+        let mut stmt = db.prepare_cached(&format!(
+            "SELECT {columns} FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = ?1 ORDER BY u.username"
+        ))?;
+        let rows = stmt.query_map([team], user_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn membership(&self, user: UserId) -> BackendResult<Membership> {
+        let db = self.db();
+        let mut membership = Membership::default();
+        let mut direct = db.prepare_cached("SELECT project_id FROM project_members WHERE user_id = ?1")?;
+        for project in direct.query_map([user], |r| r.get::<_, i64>(0))? {
+            membership.projects.insert(project?);
+        }
+        let mut teams = db.prepare_cached(
+            "SELECT t.id, t.project_id, u.username
+             FROM team_members mine
+             JOIN teams t ON t.id = mine.team_id
+             JOIN team_members other ON other.team_id = t.id
+             JOIN users u ON u.id = other.user_id
+             WHERE mine.user_id = ?1",
+        )?;
+        for row in
+            teams.query_map([user], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))?
+        {
+            let (team, project, username) = row?;
+            membership.teams.insert(team);
+            membership.projects.insert(project);
+            membership.teammates.entry(project).or_insert_with(BTreeSet::new).insert(username);
+        }
+        Ok(membership)
+    }
+
+    fn publish_form(&self, project: i64, form: &Form) -> BackendResult<()> {
+        let db = self.db();
+        let owner: Option<i64> = db
+            .query_row("SELECT project_id FROM project_forms WHERE form_id = ?1", [&form.id], |r| r.get(0))
+            .optional()?;
+        match owner {
+            Some(p) if p != project => {
+                return Err(BackendError::Duplicate(format!("form `{}` in another project", form.id)));
+            }
+            Some(_) => {}
+            None => {
+                let exists: Option<i64> =
+                    db.query_row("SELECT id FROM projects WHERE id = ?1", [project], |r| r.get(0)).optional()?;
+                if exists.is_none() {
+                    return Err(BackendError::NotFound(format!("project {project}")));
+                }
+                db.execute(
+                    "INSERT INTO project_forms (form_id, project_id) VALUES (?1, ?2)",
+                    params![form.id, project],
+                )?;
+            }
+        }
+        self.surveys.save_form(form)?;
+        Ok(())
+    }
+
+    fn forms(&self) -> BackendResult<Vec<FormInfo>> {
+        let projects: HashMap<String, i64> = {
+            let db = self.db();
+            let mut stmt = db.prepare_cached("SELECT form_id, project_id FROM project_forms")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        Ok(self
+            .surveys
+            .forms()?
+            .into_iter()
+            .filter_map(|f| {
+                let project_id = *projects.get(&f.form_id)?;
+                Some(FormInfo { form_id: f.form_id, version: f.version, title: f.title, project_id })
+            })
+            .collect())
+    }
+
+    fn form(&self, form_id: &str, version: &str) -> BackendResult<Arc<Form>> {
+        Ok(self.surveys.form(form_id, version)?)
+    }
+
+    fn form_project(&self, form_id: &str) -> BackendResult<Option<i64>> {
+        Ok(self
+            .db()
+            .query_row("SELECT project_id FROM project_forms WHERE form_id = ?1", [form_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn assign(&self, survey_id: &str, user: UserId) -> BackendResult<()> {
+        self.db().execute(
+            "INSERT OR IGNORE INTO assignments (survey_id, user_id) VALUES (?1, ?2)",
+            params![survey_id, user],
+        )?;
+        Ok(())
+    }
+
+    fn assignees(&self, survey_id: &str) -> BackendResult<Vec<String>> {
+        let db = self.db();
+        let mut stmt = db.prepare_cached(
+            "SELECT u.username FROM assignments a JOIN users u ON u.id = a.user_id WHERE a.survey_id = ?1",
+        )?;
+        let rows = stmt.query_map([survey_id], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn push(
+        &self,
+        items: &[(String, Vec<u8>)],
+        check: Check<'_>,
+    ) -> BackendResult<Vec<Result<MergeOutcome, StoreError>>> {
+        Ok(self.surveys.merge_batch_checked(items, check)?)
+    }
+
+    fn heads(&self, survey_id: &str) -> BackendResult<Option<Vec<ChangeHash>>> {
+        match self.surveys.heads(survey_id) {
+            Ok(heads) => Ok(Some(heads)),
+            Err(StoreError::UnknownSurvey(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn changes_after(&self, survey_id: &str, heads: &[ChangeHash]) -> BackendResult<Vec<u8>> {
+        Ok(self.surveys.changes_after(survey_id, heads)?)
+    }
+
+    fn feed(&self, cursor: u64, limit: u32) -> BackendResult<Vec<FeedEntry>> {
+        Ok(self.surveys.feed(cursor, limit)?)
+    }
+
+    fn survey_summary(&self, survey_id: &str) -> BackendResult<Option<SurveySummary>> {
+        Ok(self.surveys.summary(survey_id)?)
+    }
+
+    fn survey_json(&self, survey_id: &str) -> BackendResult<serde_json::Value> {
+        Ok(self.surveys.survey_json(survey_id)?)
+    }
+
+    fn history(&self, survey_id: &str, path: &AnswerPath) -> BackendResult<Vec<FieldEdit>> {
+        Ok(self.surveys.history(survey_id, path)?)
+    }
+
+    fn conflicts(&self, survey_id: &str) -> BackendResult<Vec<Conflict>> {
+        Ok(self.surveys.conflicts(survey_id)?)
+    }
+
+    fn correct(&self, editor: &User, survey_id: &str, path: &AnswerPath, value: Value) -> BackendResult<bool> {
+        let key = self.register_device(editor.id, "web")?;
+        let author = Author::new(&editor.username, "web", editor.role);
+        Ok(self.surveys.set_answer_as(&author, key, survey_id, path, value)?)
+    }
+
+    fn device_heads(
+        &self,
+        device: &DeviceKey,
+        surveys: &[String],
+        cursor: u64,
+    ) -> BackendResult<HashMap<String, Vec<ChangeHash>>> {
+        let db = self.db();
+        let mut stmt = db.prepare_cached(
+            "SELECT confirmed, pending, pending_cursor FROM device_heads WHERE device_key = ?1 AND survey_id = ?2",
+        )?;
+        let mut out = HashMap::new();
+        for survey in surveys {
+            let row: Option<HeldRow> = stmt
+                .query_row(params![device.as_slice(), survey], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            let heads = match row {
+                Some((_, Some(pending), Some(at))) if at >= 0 && (at as u64) <= cursor => decode_heads(&pending),
+                Some((Some(confirmed), _, _)) => decode_heads(&confirmed),
+                _ => continue,
+            };
+            out.insert(survey.clone(), heads);
+        }
+        Ok(out)
+    }
+
+    fn confirm_device_heads(&self, device: &DeviceKey, items: &[(String, Vec<ChangeHash>)]) -> BackendResult<()> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO device_heads (device_key, survey_id, confirmed) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (device_key, survey_id)
+                 DO UPDATE SET confirmed = excluded.confirmed, pending = NULL, pending_cursor = NULL",
+            )?;
+            for (survey, heads) in items {
+                stmt.execute(params![device.as_slice(), survey, encode_heads(heads)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn sent_device_heads(
+        &self,
+        device: &DeviceKey,
+        items: &[(String, Vec<ChangeHash>)],
+        cursor: u64,
+    ) -> BackendResult<()> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        {
+            // A pending value the device has already confirmed (its cursor passed it) is
+            // promoted first, so that it is not lost when the new one replaces it.
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO device_heads (device_key, survey_id, pending, pending_cursor) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (device_key, survey_id) DO UPDATE SET
+                    confirmed = CASE WHEN pending_cursor IS NOT NULL AND pending_cursor <= ?5 THEN pending ELSE confirmed END,
+                    pending = excluded.pending, pending_cursor = excluded.pending_cursor",
+            )?;
+            for (survey, heads) in items {
+                stmt.execute(params![device.as_slice(), survey, encode_heads(heads), cursor as i64, cursor as i64])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn audit(
+        &self,
+        user: Option<UserId>,
+        action: &str,
+        survey_id: Option<&str>,
+        detail: Option<&str>,
+    ) -> BackendResult<()> {
+        self.db().execute(
+            "INSERT INTO audit (at, user_id, action, survey_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![now_ms(), user, action, survey_id, detail],
+        )?;
+        Ok(())
+    }
+
+    fn audit_log(&self, limit: u32) -> BackendResult<Vec<AuditEntry>> {
+        let db = self.db();
+        let mut stmt = db.prepare_cached(
+            "SELECT a.at, u.username, a.action, a.survey_id, a.detail
+             FROM audit a LEFT JOIN users u ON u.id = a.user_id ORDER BY a.id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], |r| {
+            Ok(AuditEntry {
+                at: DateTime::from_timestamp_millis(r.get(0)?).unwrap_or_default(),
+                user: r.get(1)?,
+                action: r.get(2)?,
+                survey_id: r.get(3)?,
+                detail: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl SqliteBackend {
+    /// Lists surveys by metadata (for the dashboard and exports).
+    pub fn list(&self, query: &SurveyQuery) -> BackendResult<Vec<SurveySummary>> {
+        Ok(self.surveys.list(query)?)
+    }
+}

@@ -1,0 +1,41 @@
+//! The `terrain` command line: argument parsing and dispatch to one module per command.
+
+mod admin;
+mod form;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// Terrain: offline-first field surveys.
+#[derive(Debug, Parser)]
+#[command(name = "terrain", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the relay server.
+    Serve(serve::ServeArgs),
+    /// Administer a server's data directory (works while the server is stopped or running).
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
+    /// Check and inspect XLSForm questionnaires.
+    Form {
+        #[command(subcommand)]
+        command: form::FormCommand,
+    },
+}
+
+/// Runs the command line; the process exit code comes from the result.
+pub fn run() -> anyhow::Result<std::process::ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Admin { command } => admin::run(command),
+        Command::Form { command } => form::run(command),
+    }
+}
