@@ -210,6 +210,6 @@ fn pull(
     }
     let sent: Vec<_> =
         pulled.iter().map(|p| (wire::survey_id_string(&p.survey), wire::change_hashes(&p.heads))).collect();
-    backend.sent_device_heads(device, &sent, cursor)?;
+    backend.sent_device_heads(device, &sent, cursor, request.cursor)?;
     Ok((pulled, cursor, more))
 }

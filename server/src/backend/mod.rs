@@ -256,12 +256,14 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BackendResult<HashMap<String, Vec<ChangeHash>>>;
     /// Records heads a device certainly holds (it pushed them, or asked from them).
     fn confirm_device_heads(&self, device: &DeviceKey, items: &[(String, Vec<ChangeHash>)]) -> BackendResult<()>;
-    /// Records heads sent to a device in a response that moves its cursor to `cursor`.
+    /// Records heads sent to a device in a response that moves its cursor to `cursor`, the
+    /// device having confirmed everything sent up to `confirmed` (the cursor it sent).
     fn sent_device_heads(
         &self,
         device: &DeviceKey,
         items: &[(String, Vec<ChangeHash>)],
         cursor: u64,
+        confirmed: u64,
     ) -> BackendResult<()>;
 
     // --- audit

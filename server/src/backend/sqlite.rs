@@ -474,6 +474,7 @@ impl Backend for SqliteBackend {
         device: &DeviceKey,
         items: &[(String, Vec<ChangeHash>)],
         cursor: u64,
+        confirmed: u64,
     ) -> BackendResult<()> {
         let mut db = self.db();
         let tx = db.transaction()?;
@@ -487,7 +488,7 @@ impl Backend for SqliteBackend {
                     pending = excluded.pending, pending_cursor = excluded.pending_cursor",
             )?;
             for (survey, heads) in items {
-                stmt.execute(params![device.as_slice(), survey, encode_heads(heads), cursor as i64, cursor as i64])?;
+                stmt.execute(params![device.as_slice(), survey, encode_heads(heads), cursor as i64, confirmed as i64])?;
             }
         }
         tx.commit()?;
