@@ -19,7 +19,7 @@ use terrain_core::{AnswerPath, Author, Role, Store, Value};
 const TERRAIN: &str = env!("CARGO_BIN_EXE_terrain");
 
 fn start(data: &Path, port: u16) -> Child {
-    let child = Command::new(TERRAIN)
+    let mut child = Command::new(TERRAIN)
         .args(["serve", "--data", data.to_str().unwrap(), "--addr", &format!("127.0.0.1:{port}")])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -33,6 +33,8 @@ fn start(data: &Path, port: u16) -> Child {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not start");
 }
 
