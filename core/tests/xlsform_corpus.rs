@@ -2,16 +2,17 @@
 //!
 //! `tests/fixtures/pyxform-examples/` holds the XLSForms of pyxform's test suite (BSD
 //! licence: `LICENSE-pyxform` there). Each has a verdict below — imported, or refused with
-//! a message containing some text — next to pyxform's verdict (pyxform 4.5.0,
-//! `xls2xform FILE out.xml`, which also runs ODK Validate). Where they differ, the
-//! comment says why Terrain chose differently. Any change of verdict fails the test.
+//! a message containing some text. The rule is pyxform's verdict (pyxform 4.5.0,
+//! `xls2xform FILE out.xml`, which also runs ODK Validate): every form it converts imports,
+//! and the forms it refuses, listed in [`PYXFORM_REFUSES`], are refused. Any change of
+//! verdict fails the test.
 // Tests may unwrap and panic: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 
 use terrain_core::form::Form;
-use terrain_core::form::expr::Expression;
+use terrain_core::form::expr::{EvalContext, Expression};
 use terrain_core::form::model::{Node, QuestionType};
 use terrain_core::form::xlsform::{ImportError, import_path};
 
@@ -21,41 +22,23 @@ enum Verdict {
     Ok,
     /// Refused; the error's text contains this.
     Refused(&'static str),
-    /// Refused if, and only if, the expression engine refuses `expression`, with the text
-    /// in the refusal; imports otherwise (as with the stand-in engine, which took every
-    /// expression).
-    RefusedByEngine {
-        /// The expression of the form that the engine is expected to refuse.
-        expression: &'static str,
-        /// What the refusal contains.
-        text: &'static str,
-    },
 }
 
-use Verdict::{Ok, Refused, RefusedByEngine};
+use Verdict::{Ok, Refused};
 
-/// Every form of the corpus and our verdict. Unless a comment says otherwise, pyxform
-/// gives the same verdict.
+/// Every form of the corpus and our verdict, the same as pyxform's.
 const CORPUS: &[(&str, Verdict)] = &[
     ("allow_comment_rows_test.xls", Ok),
     ("attribute_columns_test.xlsx", Ok),
     // pyxform converts it, then ODK Validate refuses: "Invalid calculate … Couldn't
     // understand the expression" (the calculation is plain English).
-    (
-        "bad_calc.xlsx",
-        RefusedByEngine {
-            expression: "because pyxform doesn't know what to do",
-            text: "calculation\": this expression cannot be read",
-        },
-    ),
+    ("bad_calc.xlsx", Refused("column \"calculation\": this expression cannot be read")),
     ("calculate.xls", Ok),
     ("cascading_select_test_equivalent.xls", Ok),
-    // pyxform accepts these three. Terrain refuses them for their `osm` question
-    // (OpenMapKit), which it cannot show; `case_insensitivity_without_osm.csv` among our own
-    // fixtures checks the rest of what they test (sheet, header and setting case).
-    ("case_insensitivity.csv", Refused("OpenMapKit (osm) questions are not supported")),
-    ("case_insensitivity.xls", Refused("OpenMapKit (osm) questions are not supported")),
-    ("case_insensitivity.xlsx", Refused("OpenMapKit (osm) questions are not supported")),
+    // With an OpenMapKit (`osm`) question, imported as a file question.
+    ("case_insensitivity.csv", Ok),
+    ("case_insensitivity.xls", Ok),
+    ("case_insensitivity.xlsx", Ok),
     ("choice_filter_test.xlsx", Ok),
     ("choice_name_as_type.xls", Ok),
     ("choice_name_same_as_select_name.xls", Ok),
@@ -81,25 +64,16 @@ const CORPUS: &[(&str, Verdict)] = &[
     ("include_json.csv", Refused("the include type")),
     ("include_json.xls", Refused("the include type")),
     ("include_json.xlsx", Refused("the include type")),
-    // pyxform accepts loops (`begin loop over LIST`: the group repeated once per choice,
-    // the same names inside each). Terrain refuses them: its names are unique across the
-    // form, and a repeat does the same job.
-    ("loop.csv", Refused("loops (\"begin loop over LIST\") are not supported")),
-    ("loop.xls", Refused("loops (\"begin loop over LIST\") are not supported")),
-    ("loop.xlsx", Refused("loops (\"begin loop over LIST\") are not supported")),
+    // Loops (`begin loop over LIST`): one group per choice, questions renamed per choice.
+    ("loop.csv", Ok),
+    ("loop.xls", Ok),
+    ("loop.xlsx", Ok),
     ("or_other.xlsx", Ok),
-    // pyxform accepts pulldata() (ODK reads the attached CSV). Terrain's expression engine
-    // does not support pulldata(), so Terrain refuses the form.
-    (
-        "pull_data.xlsx",
-        RefusedByEngine {
-            expression: "pulldata('fruits', 'name','name', 'mango')",
-            text: "calculation\": this expression cannot be read: pulldata()",
-        },
-    ),
+    // pulldata() from an attached CSV (none on the device yet: the value is '').
+    ("pull_data.xlsx", Ok),
     ("repeat_date_test.xls", Ok),
-    ("simple_loop.csv", Refused("loops (\"begin loop over LIST\") are not supported")),
-    ("simple_loop.xls", Refused("loops (\"begin loop over LIST\") are not supported")),
+    ("simple_loop.csv", Ok),
+    ("simple_loop.xls", Ok),
     ("sms_info.xls", Ok),
     ("specify_other.csv", Ok),
     ("specify_other.xls", Ok),
@@ -123,6 +97,21 @@ const CORPUS: &[(&str, Verdict)] = &[
     ("yes_or_no_question.xlsx", Ok),
 ];
 
+/// The corpus forms that pyxform 4.5.0 refuses (run with ODK Validate); every other one it
+/// converts.
+const PYXFORM_REFUSES: &[&str] = &[
+    "bad_calc.xlsx",
+    "fruits.csv",
+    "gps.csv",
+    "include.csv",
+    "include.xls",
+    "include.xlsx",
+    "include_json.csv",
+    "include_json.xls",
+    "include_json.xlsx",
+    "unknown_question_type.xls",
+];
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -135,15 +124,6 @@ fn import_ok(path: &Path) -> Form {
     match import_path(path) {
         Result::Ok(form) => form,
         Err(e) => panic!("{} should import: {e}", path.display()),
-    }
-}
-
-/// The verdict with the expression engine in use.
-fn effective(verdict: Verdict) -> Verdict {
-    match verdict {
-        RefusedByEngine { expression, text } if Expression::parse(expression).is_err() => Refused(text),
-        RefusedByEngine { .. } => Ok,
-        other => other,
     }
 }
 
@@ -161,11 +141,17 @@ fn every_corpus_file_has_a_verdict() {
 }
 
 #[test]
+fn refusals_are_exactly_pyxforms() {
+    let refused: Vec<&str> = CORPUS.iter().filter(|(_, v)| matches!(v, Refused(_))).map(|(name, _)| *name).collect();
+    assert_eq!(refused, PYXFORM_REFUSES);
+}
+
+#[test]
 fn corpus_verdicts_hold() {
     let mut wrong = Vec::new();
     for (name, verdict) in CORPUS {
         let result = import_path(&corpus_file(name));
-        let expected = effective(*verdict);
+        let expected = *verdict;
         match (&expected, &result) {
             (Ok, Result::Ok(_)) => {}
             (Refused(text), Err(ImportError::Invalid { .. } | ImportError::Read { .. }))
@@ -190,7 +176,7 @@ fn imported_corpus_forms_round_trip_through_json() {
         assert_eq!(back.to_json(), json, "{name}: JSON not stable");
         imported += 1;
     }
-    let expected = CORPUS.iter().filter(|(_, v)| matches!(effective(*v), Ok)).count();
+    let expected = CORPUS.iter().filter(|(_, v)| matches!(v, Ok)).count();
     assert_eq!(imported, expected);
 }
 
@@ -249,16 +235,99 @@ fn all_problems_of_a_refused_corpus_form_are_listed() {
 
 #[test]
 fn case_insensitive_sheets_headers_and_settings() {
-    // case_insensitivity.csv without its OpenMapKit question.
-    let form = import_ok(&fixtures().join("xlsform/case_insensitivity_without_osm.csv"));
-    assert_eq!((form.id.as_str(), form.title.as_str()), ("YesNo", "Yes or no"));
-    assert_eq!(form.default_language.as_deref(), Some("EN"));
-    assert_eq!(form.languages, ["EN"]);
-    let Node::Question(q2) = &form.children[1] else { panic!() };
-    assert_eq!(q2.kind, QuestionType::SelectOne { list: "external_choices:c1".into(), or_other: false });
-    assert_eq!(q2.choice_filter.as_ref().map(Expression::source), Some("YES_NO=${q1}"));
-    assert_eq!(form.choice_lists["external_choices:c1"][0].extra["YES_NO"], "yes");
-    assert_eq!(form.choice_lists["c1"][0].label.get(Some("EN"), None), Some("l1-c"));
+    for name in ["case_insensitivity.csv", "case_insensitivity.xls", "case_insensitivity.xlsx"] {
+        let form = import_ok(&corpus_file(name));
+        assert_eq!((form.id.as_str(), form.title.as_str()), ("YesNo", "Yes or no"), "{name}");
+        assert_eq!(form.default_language.as_deref(), Some("EN"));
+        assert_eq!(form.languages, ["EN"]);
+        let Node::Question(q2) = &form.children[1] else { panic!() };
+        assert_eq!(q2.kind, QuestionType::SelectOne { list: "external_choices:c1".into(), or_other: false });
+        assert_eq!(q2.choice_filter.as_ref().map(Expression::source), Some("YES_NO=${q1}"));
+        assert_eq!(form.choice_lists["external_choices:c1"][0].extra["YES_NO"], "yes");
+        assert_eq!(form.choice_lists["c1"][0].label.get(Some("EN"), None), Some("l1-c"));
+        // The OpenMapKit question: a file, with the tags of the OSM sheet's list c1, which
+        // pyxform writes as <tag key="n1-o"><label>l1-o</label></tag>.
+        let Node::Question(q3) = &form.children[2] else { panic!() };
+        assert_eq!(q3.kind, QuestionType::File);
+        assert_eq!(q3.extra["type"], "osm");
+        assert_eq!(q3.extra["osm_tags"], "osm:c1");
+        let tags: Vec<(&str, Option<&str>)> =
+            form.choice_lists["osm:c1"].iter().map(|c| (c.name.as_str(), c.label.get(None, None))).collect();
+        assert_eq!(tags, [("n1-o", Some("l1-o")), ("n2-o", Some("l2-o"))]);
+    }
+}
+
+#[test]
+fn loops_become_a_group_per_choice() {
+    // pyxform: /data/loop_toilet_types/{pit_latrine_with_slab, open_pit_latrine,
+    // bucket_system, other}/number, "other" being added to the list by the or_other select.
+    for name in ["loop.csv", "loop.xls", "loop.xlsx"] {
+        let form = import_ok(&corpus_file(name));
+        let Node::Group(lp) = &form.children[2] else { panic!("{name}: {:?}", form.children[2]) };
+        assert_eq!(lp.name, "loop_toilet_types");
+        let groups: Vec<&str> = lp.children.iter().map(Node::name).collect();
+        assert_eq!(
+            groups,
+            [
+                "loop_toilet_types_pit_latrine_with_slab",
+                "loop_toilet_types_open_pit_latrine",
+                "loop_toilet_types_bucket_system",
+                "loop_toilet_types_other"
+            ],
+            "{name}"
+        );
+        let Node::Group(bucket) = &lp.children[2] else { panic!() };
+        assert_eq!(bucket.label.get(Some("english"), None), Some("Bucket system"));
+        let Node::Question(number) = &bucket.children[0] else { panic!() };
+        assert_eq!(number.name, "number_bucket_system");
+        assert_eq!(number.kind, QuestionType::Integer);
+        assert_eq!(number.label.get(Some("english"), None), Some("How many Bucket system are on the premises?"));
+        assert_eq!(number.extra["loop_question"], "number");
+        assert_eq!(number.extra["loop_choice"], "bucket_system");
+    }
+    for name in ["simple_loop.csv", "simple_loop.xls"] {
+        let form = import_ok(&corpus_file(name));
+        let names: Vec<&str> = form.questions().into_iter().map(|(q, _)| q.name.as_str()).collect();
+        assert_eq!(names, ["count_col1", "count_col2"], "{name}");
+        let Node::Group(table) = &form.children[0] else { panic!() };
+        assert_eq!(table.label.get(Some("English"), None), Some("My Table"));
+    }
+}
+
+#[test]
+fn pulldata_imports_and_gives_nothing_without_the_file() {
+    let form = import_ok(&corpus_file("pull_data.xlsx"));
+    let Node::Question(fruit) = &form.children[0] else { panic!() };
+    let calculation = fruit.calculation.as_ref().unwrap();
+    assert_eq!(calculation.source(), "pulldata('fruits', 'name','name', 'mango')");
+    assert_eq!(calculation.evaluate_string(&NoAnswers).unwrap(), "");
+}
+
+/// A survey with no answers, and the default `pulldata` (no attached files).
+struct NoAnswers;
+
+impl EvalContext for NoAnswers {
+    fn resolve(&self, _: &str) -> Option<std::borrow::Cow<'_, [String]>> {
+        None
+    }
+    fn current(&self) -> std::borrow::Cow<'_, str> {
+        "".into()
+    }
+    fn position(&self) -> Option<usize> {
+        None
+    }
+    fn indexed(&self, _: &str, _: &[(&str, usize)]) -> Option<std::borrow::Cow<'_, str>> {
+        None
+    }
+    fn choice_label(&self, _: &str, _: &str) -> Option<std::borrow::Cow<'_, str>> {
+        None
+    }
+    fn now(&self) -> chrono::DateTime<chrono::FixedOffset> {
+        chrono::DateTime::UNIX_EPOCH.fixed_offset()
+    }
+    fn random_seed(&self) -> u64 {
+        0
+    }
 }
 
 #[test]

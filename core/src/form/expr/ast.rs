@@ -198,6 +198,8 @@ macro_rules! functions {
                     $($name => Some(Function::$variant),)*
                     // JavaRosa's older spelling of selected().
                     "is-selected" => Some(Function::Selected),
+                    // JavaRosa's older name of area().
+                    "enclosed-area" => Some(Function::Area),
                     _ => None,
                 }
             }
@@ -332,6 +334,16 @@ functions! {
     Random = "random", Exactly(0);
     /// `uuid()` or `uuid(length)`, deterministic per survey.
     Uuid = "uuid", Between(0, 1);
+    /// `area(${geoshape})`: the area a shape encloses, in square metres, as ODK Collect
+    /// computes it (see `geo.rs`). `enclosed-area` is another name for it.
+    Area = "area", Exactly(1);
+    /// `distance(${geotrace})`: the length of a path (or of a shape's outline), in metres,
+    /// as ODK Collect computes it (see `geo.rs`).
+    Distance = "distance", Exactly(1);
+    /// `pulldata('file', 'column', 'key_column', key)`: the `column` of the row whose
+    /// `key_column` is `key` in the CSV file attached to the form, through
+    /// [`EvalContext::pulldata`](super::EvalContext::pulldata); `''` when there is none.
+    PullData = "pulldata", Exactly(4);
 }
 
 /// A regular expression compiled from a literal pattern at parse time.
@@ -476,6 +488,7 @@ mod tests {
             assert_eq!(Function::from_name(f.name()), Some(*f), "{f:?}");
         }
         assert_eq!(Function::from_name("is-selected"), Some(Function::Selected));
+        assert_eq!(Function::from_name("enclosed-area"), Some(Function::Area));
         assert_eq!(Function::from_name("IF"), None);
     }
 

@@ -65,4 +65,16 @@ pub trait EvalContext {
         let _ = column;
         None
     }
+
+    /// For `pulldata(file, column, key_column, key)`: the value in `column` of the first row
+    /// whose `key_column` is `key`, in the CSV file attached to the form as `file` (written
+    /// without `.csv`, as ODK forms write it). `None` when there is no such file, column or
+    /// row; the result is then `''`, as in ODK Collect.
+    ///
+    /// Devices hold no attached CSV files yet, so the default answers `None` and every
+    /// `pulldata()` gives `''`. A context that has the files overrides this.
+    fn pulldata(&self, file: &str, column: &str, key_column: &str, key: &str) -> Option<Cow<'_, str>> {
+        let _ = (file, column, key_column, key);
+        None
+    }
 }

@@ -26,12 +26,19 @@
 //! - `random()` and `uuid()` are deterministic, drawn from
 //!   [`EvalContext::random_seed`] and the call's position in the expression.
 //! - `indexed-repeat` with an index below 1 (or NaN) reads instance 1, as JavaRosa does.
+//! - `area` and `distance` follow JavaRosa's formulas on a sphere; `geo.rs` gives them, their
+//!   error against WGS84 (under 0.7 %) and the inputs they take. An unanswered shape gives 0
+//!   (JavaRosa fails); a value that is not a list of points is an
+//!   [`EvalError::InvalidArgument`].
+//! - `pulldata` asks [`EvalContext::pulldata`], which by default has no attached files, so
+//!   that it gives `''` (what ODK Collect gives for a missing file or row).
 
 use super::ast::{Ast, Function, Pattern};
 use super::context::EvalContext;
 use super::dates::{self, Temporal};
 use super::error::EvalError;
 use super::eval::Evaluator;
+use super::geo::{self, LatLon};
 use super::parser::choice_question_name;
 use super::value::{Val, parse_number, string_to_number};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
@@ -103,6 +110,8 @@ fn implementation(function: Function) -> Implementation {
         F::Date | F::DateTime | F::DecimalDateTime | F::DecimalTime | F::FormatDate | F::FormatDateTime => {
             date_function
         }
+        F::Area | F::Distance => geometry,
+        F::PullData => pulldata,
     }
 }
 
@@ -478,6 +487,44 @@ fn indexed_repeat<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
     Ok(match a.ev.ctx.indexed(field, &repeats[..count]) {
         Some(value) => Val::Str(value),
         None => Val::Nodes(Cow::Borrowed(&[])),
+    })
+}
+
+/// `area` and `distance`. The argument is a geoshape or geotrace (one value of points
+/// separated by `;`), or a geopoint inside a repeat (one point per instance).
+fn geometry<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
+    let value = a.val(0)?;
+    let mut points: Vec<LatLon> = Vec::new();
+    let not_points = |piece: &str| {
+        a.invalid(format!(
+            "`{piece}` is not a GPS location; expected \"latitude longitude altitude accuracy\", \
+             several separated by ';'"
+        ))
+    };
+    match &value {
+        // Several nodes: one geopoint each, as JavaRosa reads a repeated geopoint.
+        Val::Nodes(nodes) if nodes.len() > 1 => {
+            for node in nodes.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+                points.push(geo::parse_point(node).ok_or_else(|| not_points(node))?);
+            }
+        }
+        other => geo::parse_points(&other.to_str(), &mut points).map_err(not_points)?,
+    }
+    Ok(Val::Num(match a.function {
+        Function::Area => geo::enclosed_area(&points),
+        _ => geo::path_length(&points),
+    }))
+}
+
+/// `pulldata(file, column, key_column, key)`.
+fn pulldata<'a>(a: &Args<'_, 'a>) -> Result<Val<'a>, EvalError> {
+    let file = a.string(0)?;
+    let column = a.string(1)?;
+    let key_column = a.string(2)?;
+    let key = a.string(3)?;
+    Ok(match a.ev.ctx.pulldata(&file, &column, &key_column, &key) {
+        Some(value) => Val::Str(value),
+        None => Val::str(""),
     })
 }
 

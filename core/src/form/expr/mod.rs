@@ -27,9 +27,18 @@
 //! wrong argument counts, invalid literal regular expressions and unknown `format-date`
 //! specifiers, because the importer reports them to the form author.
 //!
-//! Not supported: `area`, `distance`, `geofence` (geo), `pulldata`, `instance`, `randomize`,
-//! `checklist`, `weighted-checklist`, `digest`, `base64-decode`, `version`, `property`.
-//! These are parse errors naming the function.
+//! Not supported: `geofence` (geo), `instance`, `randomize`, `checklist`, `weighted-checklist`,
+//! `digest`, `base64-decode`, `version`, `property`. These are parse errors naming the
+//! function.
+//!
+//! Geo functions: `area` (also spelt `enclosed-area`) and `distance` take a geoshape or
+//! geotrace answer (`"lat lon alt acc;lat lon alt acc;..."`) and give square metres and metres,
+//! computed with ODK Collect's formulas on a sphere (within 0.7 % of WGS84; see `geo.rs`).
+//!
+//! `pulldata('file', 'column', 'key_column', key)` reads a CSV file attached to the form
+//! through [`EvalContext::pulldata`]. Devices hold no attached files yet: the default
+//! implementation finds nothing, and `pulldata()` then gives `''`, as ODK Collect does for a
+//! missing file or row.
 //!
 //! # Semantics
 //! The documentation of `value.rs` covers conversions and comparisons, `functions.rs`
@@ -46,6 +55,7 @@ mod dates;
 mod error;
 mod eval;
 mod functions;
+mod geo;
 mod lexer;
 mod parser;
 mod value;

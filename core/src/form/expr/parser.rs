@@ -453,11 +453,9 @@ fn unknown_function_message(name: &str) -> String {
     match name {
         "current" => "current() is not supported here; refer to questions as ${name}".to_owned(),
         "substring" => "unknown function `substring`; use substr(text, start, end) (0-based)".to_owned(),
-        "area" | "distance" | "geofence" | "enclosed-area" => {
-            format!("{name}() (geo functions) is not supported yet")
-        }
-        "pulldata" | "instance" | "digest" | "base64-decode" | "randomize" | "checklist" | "weighted-checklist"
-        | "version" | "property" | "last" | "depend" => {
+        "geofence" => format!("{name}() (geo functions) is not supported yet"),
+        "instance" | "digest" | "base64-decode" | "randomize" | "checklist" | "weighted-checklist" | "version"
+        | "property" | "last" | "depend" => {
             format!("{name}() is not supported")
         }
         _ => format!("unknown function `{name}`"),

@@ -581,6 +581,95 @@ fn choice_filters() {
 }
 
 #[test]
+fn area_and_distance_of_answers() {
+    // A square of 0.001° at the equator: 111.319 m a side (JavaRosa's sphere, see geo.rs).
+    let square = "0 0 0 0; 0 0.001 0 0; 0.001 0.001 0 0; 0.001 0 0 0; 0 0 0 0;";
+    let c = ctx().with("shape", square).with("line", "0 0 0 0; 0 1 0 0").with("empty", "");
+    assert!((c.number("area(${shape})") - 12_391.885).abs() < 1e-3);
+    assert!((c.number("enclosed-area(${shape})") - 12_391.885).abs() < 1e-3);
+    assert!((c.number("distance(${shape})") - 4.0 * 111.318_845).abs() < 1e-3);
+    assert!((c.number("distance(${line})") - 111_318.845).abs() < 1e-3);
+    assert!((c.number("round(area(${shape}) div 10000, 2)") - 1.24).abs() < 1e-9);
+    // An unanswered shape has no points.
+    assert_eq!(c.number("area(${empty})"), 0.0);
+    assert_eq!(c.number("distance(${empty})"), 0.0);
+    // A geopoint inside a repeat, referenced from outside: one point per instance.
+    let c = c.with_all("point", &["0 0 0 0", "0 1 0 0", "", "0 2 0 0"]);
+    assert!((c.number("distance(${point})") - 2.0 * 111_318.845).abs() < 1e-3);
+    assert!((c.number("area(${point})")).abs() < 1e-6);
+    // A literal works too.
+    assert!((c.number("distance('0 0; 1 0')") - 111_318.845).abs() < 1e-3);
+}
+
+#[test]
+fn geo_functions_refuse_what_is_not_a_location() {
+    let c = ctx().with("text", "near the well").with_all("points", &["0 0", "north"]);
+    for source in ["area(${text})", "distance(${text})", "distance(${points})", "area('1 2 3 4 5')"] {
+        match err(&c, source) {
+            EvalError::InvalidArgument { function, message } => {
+                assert!(function == "area" || function == "distance", "{source}: {function}");
+                assert!(message.contains("is not a GPS location"), "{source}: {message}");
+            }
+            other => panic!("{source}: {other:?}"),
+        }
+    }
+    // One argument, as in ODK.
+    assert!(Expression::parse("area(${a}, ${b})").is_err());
+    assert!(Expression::parse("distance()").is_err());
+}
+
+#[test]
+fn pulldata_without_attached_files_is_empty() {
+    let e = Expression::parse("pulldata('fruits', 'name', 'name_key', 'mango')").unwrap();
+    assert_eq!(e.references(), Vec::<&str>::new());
+    // MapContext keeps the default EvalContext::pulldata.
+    assert_eq!(e.evaluate(&ctx()).unwrap(), XValue::String(String::new()));
+    assert_eq!(ctx().with("k", "1").string("concat('[', pulldata('f', 'c', 'k', ${k}), ']')"), "[]");
+    let parse_error = Expression::parse("pulldata('fruits', 'name', 'mango')").unwrap_err();
+    assert!(parse_error.message.contains("4 arguments"), "{parse_error}");
+}
+
+#[test]
+fn pulldata_asks_the_context() {
+    /// A context with one attached CSV, `fruits`, and nothing else.
+    struct Fruits(MapContext);
+    impl EvalContext for Fruits {
+        fn resolve(&self, name: &str) -> Option<std::borrow::Cow<'_, [String]>> {
+            self.0.resolve(name)
+        }
+        fn current(&self) -> std::borrow::Cow<'_, str> {
+            EvalContext::current(&self.0)
+        }
+        fn position(&self) -> Option<usize> {
+            None
+        }
+        fn indexed(&self, _: &str, _: &[(&str, usize)]) -> Option<std::borrow::Cow<'_, str>> {
+            None
+        }
+        fn choice_label(&self, _: &str, _: &str) -> Option<std::borrow::Cow<'_, str>> {
+            None
+        }
+        fn now(&self) -> chrono::DateTime<chrono::FixedOffset> {
+            self.0.now
+        }
+        fn random_seed(&self) -> u64 {
+            0
+        }
+        fn pulldata(&self, file: &str, column: &str, key_column: &str, key: &str) -> Option<std::borrow::Cow<'_, str>> {
+            let row = [("name_key", "mango"), ("name", "Mango"), ("colour", "orange")];
+            let matches = file == "fruits" && row.iter().any(|(c, v)| *c == key_column && *v == key);
+            matches.then(|| row.iter().find(|(c, _)| *c == column)).flatten().map(|(_, v)| (*v).into())
+        }
+    }
+    let c = Fruits(ctx().with("fruit", "mango"));
+    let eval = |source: &str| Expression::parse(source).unwrap().evaluate_string(&c).unwrap();
+    assert_eq!(eval("pulldata('fruits', 'colour', 'name_key', ${fruit})"), "orange");
+    assert_eq!(eval("pulldata('fruits', 'name', 'name_key', 'mango')"), "Mango");
+    assert_eq!(eval("pulldata('fruits', 'name', 'name_key', 'kiwi')"), "");
+    assert_eq!(eval("pulldata('veg', 'name', 'name_key', 'mango')"), "");
+}
+
+#[test]
 fn display_round_trips_through_the_parser() {
     for source in [
         "${a} + 1 * 2",

@@ -9,7 +9,7 @@ use super::headers::{self, Columns, SheetKind};
 use super::references::References;
 use super::settings::{self, Settings};
 use super::sheets::{Sheet, Workbook};
-use super::survey::{self, EXTERNAL_PREFIX, Lists};
+use super::survey::{self, EXTERNAL_PREFIX, Lists, OSM_PREFIX};
 use crate::form::model::Form;
 
 /// The sheet names pyxform reads; a workbook with one sheet not named any of these has
@@ -39,6 +39,10 @@ pub(crate) fn build_form(
     // pyxform copies external choices out verbatim: no duplicate or reference checks.
     let external_sheet = book.sheet("external_choices");
     let external = external_sheet.map(|s| choices::read(s, true, None, &mut issues));
+    // OpenMapKit tag lists. pyxform reads this sheet without any check, so a problem in it
+    // (a tag without a name, which is then left out) does not refuse the form here either.
+    let osm_sheet = book.sheet("osm");
+    let osm = osm_sheet.map(|s| choices::read(s, true, None, &mut Issues::default()));
 
     let survey_columns = headers::resolve(survey_sheet, SheetKind::Survey, &mut issues);
     let has_choices = !choices.lists.is_empty();
@@ -46,7 +50,12 @@ pub(crate) fn build_form(
         survey_sheet,
         &survey_columns,
         settings.clean_text_values(),
-        Lists { choices: &mut choices.lists, has_choices, external: external.as_ref().map(|e| &e.lists) },
+        Lists {
+            choices: &mut choices.lists,
+            has_choices,
+            external: external.as_ref().map(|e| &e.lists),
+            osm: osm.as_ref().map(|o| &o.lists),
+        },
         &mut refs,
         &mut issues,
     );
@@ -56,12 +65,13 @@ pub(crate) fn build_form(
         // pyxform adds `meta/instanceID` to every form unless told not to.
         known.insert("instanceID".to_owned());
     }
-    refs.check(&known, &mut issues);
+    refs.check(&known, &survey.loop_names, &mut issues);
 
     let mut choice_lists = choices.lists;
-    if let (Some(sheet), Some(external)) = (external_sheet, &external) {
-        for (list, items) in &external.lists {
-            let key = format!("{EXTERNAL_PREFIX}{list}");
+    for (sheet, lists, prefix) in [(external_sheet, &external, EXTERNAL_PREFIX), (osm_sheet, &osm, OSM_PREFIX)] {
+        let (Some(sheet), Some(lists)) = (sheet, lists) else { continue };
+        for (list, items) in &lists.lists {
+            let key = format!("{prefix}{list}");
             if choice_lists.contains_key(&key) {
                 issues.add(
                     At::sheet(&sheet.name),
@@ -79,8 +89,10 @@ pub(crate) fn build_form(
     let mut languages = Vec::new();
     collect_languages(survey_sheet, &survey_columns, &mut languages);
     collect_languages_of(book.sheet("choices"), &choices.columns, &mut languages);
-    if let (Some(sheet), Some(external)) = (external_sheet, &external) {
-        collect_languages(sheet, &external.columns, &mut languages);
+    for (sheet, lists) in [(external_sheet, &external), (osm_sheet, &osm)] {
+        if let (Some(sheet), Some(lists)) = (sheet, lists) {
+            collect_languages(sheet, &lists.columns, &mut languages);
+        }
     }
 
     Ok(assemble(file_name, settings, survey, choice_lists, languages))

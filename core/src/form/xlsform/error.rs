@@ -4,6 +4,7 @@
 //! but breaks XLSForm rules gives [`ImportError::Invalid`] with *every* problem found, so
 //! that an author can fix them all in one pass instead of one upload per mistake.
 
+use std::collections::HashSet;
 use std::fmt;
 
 /// Why an XLSForm could not be imported.
@@ -33,7 +34,7 @@ fn list(errors: &[FormIssue]) -> String {
 }
 
 /// One problem in a form, located by sheet, row and column.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FormIssue {
     /// The sheet as named in the workbook (or the section name in a CSV XLSForm).
     pub sheet: String,
@@ -92,22 +93,28 @@ pub(crate) struct Issues {
     /// Sheet names in workbook order, so issues sort the way the author reads the file.
     sheet_order: Vec<String>,
     found: Vec<FormIssue>,
+    /// What has been found, to report each problem once: a loop's body is read once per
+    /// choice, and its problems would otherwise be listed as many times.
+    seen: HashSet<FormIssue>,
 }
 
 impl Issues {
     /// A collector whose issues sort by the given sheet order, then by row.
     pub fn new(sheet_order: Vec<String>) -> Self {
-        Issues { sheet_order, found: Vec::new() }
+        Issues { sheet_order, found: Vec::new(), seen: HashSet::new() }
     }
 
-    /// Records one issue.
+    /// Records one issue, unless the same issue is already recorded.
     pub fn add(&mut self, at: At<'_>, message: impl Into<String>) {
-        self.found.push(FormIssue {
+        let issue = FormIssue {
             sheet: at.sheet.to_owned(),
             row: at.row,
             column: at.column.map(str::to_owned),
             message: message.into(),
-        });
+        };
+        if self.seen.insert(issue.clone()) {
+            self.found.push(issue);
+        }
     }
 
     /// Whether nothing has been found so far.
@@ -117,7 +124,7 @@ impl Issues {
 
     /// The issues, by sheet (workbook order), then row; issues without a row come first.
     pub fn into_sorted(self) -> Vec<FormIssue> {
-        let Issues { sheet_order, mut found } = self;
+        let Issues { sheet_order, mut found, .. } = self;
         let rank = |sheet: &str| sheet_order.iter().position(|s| s == sheet).unwrap_or(sheet_order.len());
         // Stable, so several issues in one row keep the order they were found in.
         found.sort_by_key(|i| (rank(&i.sheet), i.row.unwrap_or(0)));

@@ -8,7 +8,11 @@
 //!
 //! Reading goes file → [`sheets`]/[`csv_sheets`] (neutral rows of text) → [`headers`]
 //! (what each column means) → [`settings`], [`choices`], [`survey`] (with [`types`],
-//! [`fields`], [`parameters`]) → [`build`] (references, assembly).
+//! [`fields`], [`parameters`], [`loops`]) → [`build`] (references, assembly).
+//!
+//! Two XLSForm features reach the model in a shape of their own: loops (`begin loop over
+//! LIST`) become one group per choice with renamed copies of their questions (`loops.rs`),
+//! and OpenMapKit (`osm`) questions become file questions (`survey.rs`).
 
 mod build;
 mod choices;
@@ -16,6 +20,7 @@ mod csv_sheets;
 mod error;
 mod fields;
 mod headers;
+mod loops;
 mod names;
 mod parameters;
 mod references;

@@ -5,7 +5,7 @@
 //! label, hint, message, default or unknown column is shown or evaluated by the client,
 //! and a wrong name there fails just as surely.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::error::{At, Issues};
 use super::names::{Reference, references};
@@ -100,24 +100,32 @@ impl References {
         });
     }
 
-    /// Reports every reference to a name that is not in `known`.
-    pub fn check(self, known: &HashSet<String>, issues: &mut Issues) {
+    /// Reports every reference to a name that is not in `known`. `in_loops` holds the names
+    /// written inside loops, which are not in the form as such (each has a copy per choice),
+    /// with the loop's name and one copy's name, to say so.
+    pub fn check(self, known: &HashSet<String>, in_loops: &HashMap<String, (String, String)>, issues: &mut Issues) {
         for p in self.pending {
-            if !known.contains(&p.name) {
-                let at = At {
-                    sheet: &p.sheet,
-                    row: (p.row > 0).then_some(p.row),
-                    column: (!p.column.is_empty()).then_some(p.column.as_str()),
-                };
-                issues.add(
-                    at,
-                    format!(
-                        "${{{}}} refers to no question, group or repeat: there is none named \
-                         \"{}\" on the survey sheet",
-                        p.name, p.name
-                    ),
-                );
+            if known.contains(&p.name) {
+                continue;
             }
+            let at = At {
+                sheet: &p.sheet,
+                row: (p.row > 0).then_some(p.row),
+                column: (!p.column.is_empty()).then_some(p.column.as_str()),
+            };
+            let message = match in_loops.get(&p.name) {
+                Some((loop_name, copy)) => format!(
+                    "${{{}}} is inside the loop \"{loop_name}\", which has a copy of it for each \
+                     choice; outside the loop, refer to one copy, such as ${{{copy}}}",
+                    p.name
+                ),
+                None => format!(
+                    "${{{}}} refers to no question, group or repeat: there is none named \"{}\" \
+                     on the survey sheet",
+                    p.name, p.name
+                ),
+            };
+            issues.add(at, message);
         }
     }
 }

@@ -4,12 +4,24 @@
 //! `workbook_to_json` does. Each row is checked (type, name, choice list, labels,
 //! parameters, group structure) and every problem is recorded; reading goes on after a
 //! problem so that one import reports them all.
+//!
+//! A loop's body is held back until its `end loop`, then read once per choice of its list
+//! (see [`loops`](super::loops) for how the copies are named).
+//!
+//! OpenMapKit questions (`osm` or `osm LIST`, pyxform's `osm` type) are imported as `file`
+//! questions (the answer is the name of the OSM file that OpenMapKit saves) with
+//! `extra["type"] = "osm"`. The tags OpenMapKit asks for are the list `LIST` of the `osm`
+//! sheet, kept in [`crate::form::Form::choice_lists`] as `osm:LIST` and named by
+//! `extra["osm_tags"]`; a tag whose name is also a list of the `osm` sheet takes its values
+//! from that list (`osm:TAG`), as in pyxform. Like pyxform, `osm LIST` without an `osm`
+//! sheet imports without tags.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::error::{At, Issues};
 use super::fields::{ParameterRules, Reader, RowCells, empty_group, empty_question};
 use super::headers::{Column, Columns};
+use super::loops::{self, LOOP_CHOICE, LOOP_GROUP, LOOP_LIST, LOOP_QUESTION};
 use super::names::is_valid_name;
 use super::references::References;
 use super::sheets::{Row, Sheet};
@@ -22,6 +34,13 @@ use crate::form::model::{Choice, Group, Node, Question, QuestionType, Translatio
 /// live in a name space of their own in XLSForm (a list `c1` may exist on both sheets).
 pub(crate) const EXTERNAL_PREFIX: &str = "external_choices:";
 
+/// The prefix of the `osm` sheet's tag lists in [`crate::form::Form::choice_lists`]: they
+/// too have a name space of their own.
+pub(crate) const OSM_PREFIX: &str = "osm:";
+
+/// `extra` key of an OpenMapKit question: its tag list, as a key of `choice_lists`.
+pub(crate) const OSM_TAGS: &str = "osm_tags";
+
 /// The choice lists the survey may use.
 pub(crate) struct Lists<'a> {
     /// Lists from the `choices` sheet (the survey adds `other` choices to them).
@@ -30,6 +49,8 @@ pub(crate) struct Lists<'a> {
     pub has_choices: bool,
     /// Lists from the `external_choices` sheet, if there is one.
     pub external: Option<&'a BTreeMap<String, Vec<Choice>>>,
+    /// Tag lists from the `osm` sheet, if there is one.
+    pub osm: Option<&'a BTreeMap<String, Vec<Choice>>>,
 }
 
 /// What the survey sheet produced.
@@ -41,6 +62,9 @@ pub(crate) struct Survey {
     pub names: HashMap<String, usize>,
     /// Settings given as survey rows (`set_form_title`, `set_form_id`, `prefix`).
     pub settings: Vec<(&'static str, String)>,
+    /// The names of the nodes inside loops as written, with the loop's name and the name of
+    /// one copy: those names are not in the form, and a reference to one needs saying so.
+    pub loop_names: HashMap<String, (String, String)>,
 }
 
 /// An open group, repeat or loop.
@@ -48,6 +72,17 @@ struct Frame {
     container: Container,
     row: usize,
     group: Group,
+}
+
+/// A loop whose body is being held back until its end.
+struct PendingLoop<'a> {
+    /// The `begin loop` row.
+    begin: RowCells<'a>,
+    /// How many groups, repeats or loops of the body are open.
+    depth: usize,
+    /// The body's rows, each with whether it is a direct child of the loop (pyxform
+    /// substitutes `%(label)s` only there).
+    rows: Vec<(RowCells<'a>, bool)>,
 }
 
 struct Walker<'a, 'l> {
@@ -64,6 +99,15 @@ struct Walker<'a, 'l> {
     table_list: Option<Option<String>>,
     /// Lists that need an `other` choice (`or_other`).
     other_lists: Vec<String>,
+    /// Lists that some `or_other` select of the sheet, before or after, adds `other` to:
+    /// loops over them have an `other` copy, as in pyxform.
+    other_ahead: HashSet<String>,
+    /// The loop whose body is being held back, if any.
+    pending_loop: Option<PendingLoop<'a>>,
+    /// The choices of the loops whose bodies are being read again, outermost first.
+    loop_stack: Vec<String>,
+    /// Each copy made by a loop: its name → (the name as written, the loop's choice).
+    copies: HashMap<String, (String, String)>,
 }
 
 /// Reads the survey sheet.
@@ -101,9 +145,15 @@ pub(crate) fn read(
         audits: Vec::new(),
         table_list: None,
         other_lists: Vec::new(),
+        other_ahead: HashSet::new(),
+        pending_loop: None,
+        loop_stack: Vec::new(),
+        copies: HashMap::new(),
     };
+    walker.other_ahead = sheet.rows.iter().filter_map(|row| walker.or_other_list(row)).collect();
     for row in &sheet.rows {
-        walker.row(row);
+        let cells = walker.cells(row);
+        walker.row(cells);
     }
     walker.finish()
 }
@@ -130,10 +180,54 @@ impl<'a> Walker<'a, '_> {
         self.reader.issues.add(at, message);
     }
 
-    fn row(&mut self, row: &Row) {
+    /// The list an `or_other` select row adds `other` to.
+    fn or_other_list(&self, row: &Row) -> Option<String> {
         let cells = self.cells(row);
         if cells.value(&Column::Disabled).and_then(yes_no) == Some(true) {
+            return None;
+        }
+        match types::parse(cells.value(&Column::Type)?) {
+            RowType::Select {
+                command: SelectCommand::One | SelectCommand::Multiple | SelectCommand::Rank,
+                list,
+                or_other: true,
+            } if !types::is_file_list(&list) => Some(list),
+            _ => None,
+        }
+    }
+
+    fn row(&mut self, cells: RowCells<'a>) {
+        if cells.value(&Column::Disabled).and_then(yes_no) == Some(true) {
             return;
+        }
+        if let Some(pending) = &mut self.pending_loop {
+            // Inside a loop: hold the row back, unless it is the loop's end.
+            let row_type = cells.value(&Column::Type).map(types::parse);
+            match row_type {
+                Some(RowType::Begin(_)) => {
+                    let direct = pending.depth == 0;
+                    pending.depth += 1;
+                    pending.rows.push((cells, direct));
+                    return;
+                }
+                Some(RowType::End(_)) if pending.depth > 0 => {
+                    pending.depth -= 1;
+                    let direct = pending.depth == 0;
+                    pending.rows.push((cells, direct));
+                    return;
+                }
+                Some(RowType::End(_)) => {
+                    // The loop's end (whatever word it uses: `end` reports a mismatch).
+                    if let Some(pending) = self.pending_loop.take() {
+                        self.expand_loop(pending);
+                    }
+                }
+                _ => {
+                    let direct = pending.depth == 0;
+                    pending.rows.push((cells, direct));
+                    return;
+                }
+            }
         }
         let Some(type_text) = cells.value(&Column::Type).map(str::to_owned) else {
             let has_label = cells.cells.iter().any(|c| matches!(c.column, Column::Label(_)));
@@ -159,6 +253,7 @@ impl<'a> Walker<'a, '_> {
                 self.select(&cells, &type_text, command, &list, or_other);
             }
             RowType::Question { kind, inexact } => self.question(&cells, &type_text, kind, inexact),
+            RowType::Osm { list } => self.osm(&cells, &type_text, list.as_deref()),
             RowType::MissingList => {
                 self.keep_name(&cells);
                 self.issue(
@@ -207,7 +302,15 @@ impl<'a> Walker<'a, '_> {
         let Some(cell) = cells.get(&Column::Name) else {
             if type_text == "note" {
                 // pyxform names unnamed notes itself.
-                let generated = format!("generated_note_name_{}", cells.row);
+                let written = format!("generated_note_name_{}", cells.row);
+                let mut generated = written.clone();
+                // In a loop's copies, pyxform's notes differ by path; ours by name.
+                for choice in &self.loop_stack {
+                    generated = loops::copy_name(&generated, choice);
+                }
+                if let Some(choice) = self.loop_stack.last() {
+                    self.copies.insert(generated.clone(), (written, choice.clone()));
+                }
                 self.register(cells, &generated);
                 return generated;
             }
@@ -220,15 +323,18 @@ impl<'a> Walker<'a, '_> {
         };
         let name = cell.value.clone();
         let at = cells.at(cell);
-        if !is_valid_name(&name) {
+        // A loop's copy is valid when the name as written is (the loop checks its choices):
+        // speak of the name as written, so that the copies' problems read as one.
+        let written = self.written_name(&name);
+        if !is_valid_name(&written) {
             self.issue(
                 at,
                 format!(
-                    "\"{name}\" is not a valid name: names must begin with a letter or \
+                    "\"{written}\" is not a valid name: names must begin with a letter or \
                      underscore, then use only letters, digits, underscores, hyphens or periods"
                 ),
             );
-        } else if name == "meta" {
+        } else if written == "meta" {
             self.issue(at, "the name \"meta\" is reserved for form metadata; choose another");
         } else {
             self.register(cells, &name);
@@ -241,11 +347,17 @@ impl<'a> Walker<'a, '_> {
         if let Some(first) = self.out.names.get(name) {
             let first = *first;
             let where_ = if first == cells.row { "by this row".to_owned() } else { format!("on row {first}") };
+            let copy = match self.copies.get(name) {
+                Some((written, choice)) => {
+                    format!(" (the name of the loop's copy of \"{written}\" for choice \"{choice}\")")
+                }
+                None => String::new(),
+            };
             self.issue(
                 cells.at_column(&Column::Name),
                 format!(
-                    "the name \"{name}\" is already used {where_}; names must be unique across \
-                     the whole form, including inside groups and repeats"
+                    "the name \"{name}\"{copy} is already used {where_}; names must be unique \
+                     across the whole form, including inside groups and repeats"
                 ),
             );
         } else {
@@ -260,18 +372,41 @@ impl<'a> Walker<'a, '_> {
         }
     }
 
-    fn begin(&mut self, cells: &RowCells<'_>, container: Container) {
+    /// The name a node was written with: the name itself, or the name a loop copied.
+    fn written_name(&self, name: &str) -> String {
+        self.copies.get(name).map_or(name, |(written, _)| written.as_str()).to_owned()
+    }
+
+    /// Notes in `extra` which node of a loop's body a copy is, and for which choice.
+    fn mark_copy(&self, name: &str, key: &str, extra: &mut BTreeMap<String, String>) {
+        if let Some((written, choice)) = self.copies.get(name) {
+            extra.insert(key.to_owned(), written.clone());
+            extra.insert(LOOP_CHOICE.to_owned(), choice.clone());
+        }
+    }
+
+    fn begin(&mut self, cells: &RowCells<'a>, container: Container) {
         let type_text = cells.value(&Column::Type).unwrap_or_default().to_owned();
         let name = self.claim_name(cells, &type_text);
-        if let Container::Loop(_) = container {
-            self.issue(
-                cells.at_column(&Column::Type),
-                "loops (\"begin loop over LIST\") are not supported by Terrain; use a repeat \
-                 (\"begin repeat\") instead",
-            );
-        }
         let mut group = empty_group(name);
         self.reader.fill_group(&mut group, cells, container == Container::Repeat);
+        self.mark_copy(&group.name, LOOP_GROUP, &mut group.extra);
+        if let Container::Loop(list) = &container {
+            let type_at = cells.at_column(&Column::Type);
+            match list {
+                None => self.issue(
+                    type_at,
+                    "a loop needs the choice list it goes over, as in \"begin loop over \
+                     toilet_types\"",
+                ),
+                Some(list) => {
+                    self.require_list(list, type_at);
+                    group.extra.insert(LOOP_LIST.to_owned(), list.clone());
+                }
+            }
+            // The body is read at the loop's end, once per choice.
+            self.pending_loop = Some(PendingLoop { begin: cells.clone(), depth: 0, rows: Vec::new() });
+        }
         if group.appearance.as_deref().is_some_and(|a| a.split_whitespace().any(|w| w == "table-list")) {
             self.table_list = Some(None);
         }
@@ -310,11 +445,85 @@ impl<'a> Walker<'a, '_> {
                 ),
             );
         }
-        let node = match frame.container {
-            Container::Repeat => Node::Repeat(frame.group),
-            Container::Group | Container::Loop(_) => Node::Group(frame.group),
+        self.push(node_of(frame));
+    }
+
+    /// Reads a loop's body once per choice of its list, each time inside a group of its own
+    /// (see [`loops`]). The loop's frame is the open one.
+    fn expand_loop(&mut self, pending: PendingLoop<'a>) {
+        let PendingLoop { begin, rows, .. } = pending;
+        let target = match self.stack.last() {
+            Some(Frame { container: Container::Loop(Some(list)), group, .. }) if !group.name.is_empty() => {
+                self.lists.choices.get(list).map(|choices| {
+                    (group.name.clone(), list.clone(), loops::loop_choices(choices, self.other_ahead.contains(list)))
+                })
+            }
+            _ => None,
         };
-        self.push(node);
+        let Some((loop_name, list, choices)) = target else {
+            // The loop itself is faulty (and reported): check its body once, as written.
+            for (cells, _) in rows {
+                self.row(cells);
+            }
+            return;
+        };
+        // The names of the body, and of the or_other follow-ups its selects will add.
+        let mut written: Vec<(String, bool)> = Vec::new();
+        for (cells, _) in &rows {
+            let Some(name) = cells.value(&Column::Name) else { continue };
+            written.push((name.to_owned(), false));
+            if let Some(RowType::Select { or_other: true, .. }) = cells.value(&Column::Type).map(types::parse) {
+                written.push((name.to_owned(), true));
+            }
+        }
+        let loop_written = self.written_name(&loop_name);
+        if let Some(first) = choices.iter().find(|c| loops::choice_fits_names(&c.name)) {
+            for (name, follow_up) in &written {
+                let (name, example) = copy_of(name, *follow_up, &first.name);
+                self.out.loop_names.entry(name).or_insert_with(|| (loop_name.clone(), example));
+            }
+        }
+        for choice in &choices {
+            if !loops::choice_fits_names(&choice.name) {
+                let message = format!(
+                    "the loop cannot copy its questions for choice \"{}\" of list \"{list}\": \
+                     their names would end in \"_{}\", and names may hold only letters, digits, \
+                     underscores, hyphens and periods; rename the choice",
+                    choice.name, choice.name
+                );
+                self.issue(begin.at_column(&Column::Type), message);
+                continue;
+            }
+            let renamed: HashMap<String, String> =
+                written.iter().map(|(name, follow_up)| copy_of(name, *follow_up, &choice.name)).collect();
+            let group_name = loops::copy_name(&loop_name, &choice.name);
+            self.copies.insert(group_name.clone(), (loop_written.clone(), choice.name.clone()));
+            self.register(&begin, &group_name);
+            let mut group = empty_group(group_name);
+            group.label = choice.label.clone();
+            group.extra.insert(LOOP_CHOICE.to_owned(), choice.name.clone());
+            let depth = self.stack.len();
+            self.stack.push(Frame { container: Container::Group, row: begin.row, group });
+            self.loop_stack.push(choice.name.clone());
+            for (cells, direct) in &rows {
+                if let Some(name) = cells.value(&Column::Name) {
+                    let origin = (self.written_name(name), choice.name.clone());
+                    self.copies.insert(loops::copy_name(name, &choice.name), origin);
+                }
+                let copy = loops::copy_row(cells, choice, &renamed, *direct);
+                self.row(copy);
+            }
+            self.loop_stack.pop();
+            // The body is balanced, so only the choice's group is left open; a body of
+            // comment rows leaves it empty, and then the loop reports that it is empty.
+            while self.stack.len() > depth {
+                if let Some(frame) = self.stack.pop()
+                    && !frame.group.children.is_empty()
+                {
+                    self.push(node_of(frame));
+                }
+            }
+        }
     }
 
     fn question(&mut self, cells: &RowCells<'_>, type_text: &str, kind: QuestionType, inexact: bool) {
@@ -337,6 +546,7 @@ impl<'a> Walker<'a, '_> {
             // Terrain's type is an approximation: keep the XLSForm type with the question.
             q.extra.insert("type".to_owned(), type_text.to_owned());
         }
+        self.mark_copy(&q.name, LOOP_QUESTION, &mut q.extra);
         let rules = ParameterRules { type_text, is_select: false, from_file: false };
         self.reader.fill_question(&mut q, cells, rules);
         self.check_label(cells, &q);
@@ -404,6 +614,7 @@ impl<'a> Walker<'a, '_> {
             }
         };
         let mut q = empty_question(name.clone(), kind);
+        self.mark_copy(&name, LOOP_QUESTION, &mut q.extra);
         let rules = ParameterRules { type_text, is_select: true, from_file: from_file_command };
         self.reader.fill_question(&mut q, cells, rules);
         self.check_label(cells, &q);
@@ -420,17 +631,46 @@ impl<'a> Walker<'a, '_> {
                 self.other_lists.push(list.to_owned());
             }
             let other_name = format!("{name}_other");
+            if let Some((written, choice)) = self.copies.get(&name).cloned() {
+                self.copies.insert(other_name.clone(), (format!("{written}_other"), choice));
+            }
             if !name.is_empty() {
                 self.register(cells, &other_name);
             }
             let relevant = format!("selected(${{{name}}}, 'other')");
             let relevant = self.reader.refs.expression(type_at, &relevant, self.reader.issues);
-            follow_up = Some(other_question(other_name, relevant));
+            let mut other = other_question(other_name, relevant);
+            self.mark_copy(&other.name, LOOP_QUESTION, &mut other.extra);
+            follow_up = Some(other);
         }
         self.push(Node::Question(q));
         if let Some(other) = follow_up {
             self.push(Node::Question(other));
         }
+    }
+
+    /// An OpenMapKit question: a file question whose file OpenMapKit makes (see the module
+    /// documentation).
+    fn osm(&mut self, cells: &RowCells<'_>, type_text: &str, list: Option<&str>) {
+        let name = self.claim_name(cells, type_text);
+        let mut q = empty_question(name, QuestionType::File);
+        q.extra.insert("type".to_owned(), "osm".to_owned());
+        self.mark_copy(&q.name, LOOP_QUESTION, &mut q.extra);
+        match (list, self.lists.osm) {
+            (Some(list), Some(tags)) if tags.contains_key(list) => {
+                q.extra.insert(OSM_TAGS.to_owned(), format!("{OSM_PREFIX}{list}"));
+            }
+            (Some(list), Some(_)) => {
+                let at = cells.at_column(&Column::Type);
+                self.issue(at, format!("the tag list \"{list}\" is not on the osm sheet"));
+            }
+            // pyxform ignores the list when there is no osm sheet.
+            (Some(_), None) | (None, _) => {}
+        }
+        let rules = ParameterRules { type_text, is_select: false, from_file: false };
+        self.reader.fill_question(&mut q, cells, rules);
+        self.check_label(cells, &q);
+        self.push(Node::Question(q));
     }
 
     fn require_list(&mut self, list: &str, at: At<'_>) {
@@ -534,6 +774,12 @@ impl<'a> Walker<'a, '_> {
     }
 
     fn finish(mut self) -> Survey {
+        // A loop never closed: check its body as written (its begin row is reported below).
+        while let Some(pending) = self.pending_loop.take() {
+            for (cells, _) in pending.rows {
+                self.row(cells);
+            }
+        }
         for frame in std::mem::take(&mut self.stack).into_iter().rev() {
             let word = frame.container.word();
             self.issue(
@@ -554,6 +800,21 @@ impl<'a> Walker<'a, '_> {
         out.children.append(&mut self.audits);
         out
     }
+}
+
+/// The node a closed frame becomes.
+fn node_of(frame: Frame) -> Node {
+    match frame.container {
+        Container::Repeat => Node::Repeat(frame.group),
+        Container::Group | Container::Loop(_) => Node::Group(frame.group),
+    }
+}
+
+/// A name of a loop's body and the name of its copy for `choice`: `q` and `q_c`, or for the
+/// or_other follow-up of select `q`, `q_other` and `q_c_other` (what the copy of `q` adds).
+fn copy_of(name: &str, follow_up: bool, choice: &str) -> (String, String) {
+    let copy = loops::copy_name(name, choice);
+    if follow_up { (format!("{name}_other"), format!("{copy}_other")) } else { (name.to_owned(), copy) }
 }
 
 /// Whether pyxform gives the question a control on screen (and so requires a label).
@@ -589,7 +850,7 @@ fn other_question(name: String, relevant: Option<Expression>) -> Question {
 
 /// Adds the `other` choice unless the list has one; labelled in each language the list's
 /// labels use, as pyxform does.
-fn add_other_choice(choices: &mut Vec<Choice>) {
+pub(crate) fn add_other_choice(choices: &mut Vec<Choice>) {
     if choices.iter().any(|c| c.name == "other") {
         return;
     }

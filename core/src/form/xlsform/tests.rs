@@ -372,12 +372,206 @@ fn table_list_selects_must_share_a_list() {
 }
 
 #[test]
-fn loops_and_osm_are_refused_as_unsupported() {
-    one_issue(
-        &[("survey", &["type,name,label", "begin loop over yn,l,L", "integer,n,N", "end loop,,"]), YES_NO],
-        "loops",
+fn faulty_loops_are_refused() {
+    let body: &[&str] = &["type,name,label", "begin loop,l,L", "integer,n,N", "end loop,,"];
+    one_issue(&[("survey", body), YES_NO], "needs the choice list");
+    let body: &[&str] = &["type,name,label", "begin loop over ny,l,L", "integer,n,N", "end loop,,"];
+    one_issue(&[("survey", body), YES_NO], "the choice list \"ny\" is not on the choices sheet");
+    // A problem in the body is reported once, not once per copy.
+    let body: &[&str] = &["type,name,label", "begin loop over yn,l,L", "integer,1n,N", "end loop,,"];
+    let issue = one_issue(&[("survey", body), YES_NO], "\"1n\" is not a valid name");
+    assert_eq!((issue.row, issue.column.as_deref()), (Some(4), Some("name")));
+    let body: &[&str] =
+        &["type,name,label,relevant", "begin loop over yn,l,L,", "integer,n,N,${nope} > 1", "end loop,,,"];
+    one_issue(&[("survey", body), YES_NO], "${nope} refers to no question");
+    // Copies must not take names already used.
+    let body: &[&str] = &["type,name,label", "text,n_yes,Taken", "begin loop over yn,l,L", "integer,n,N", "end loop,,"];
+    let issue = one_issue(&[("survey", body), YES_NO], "already used on row 3");
+    assert!(issue.message.contains("the loop's copy of \"n\" for choice \"yes\""), "{issue}");
+    // A choice that cannot end a name.
+    let body: &[&str] = &["type,name,label", "begin loop over s,l,L", "integer,n,N", "end loop,,"];
+    let issue = one_issue(
+        &[("survey", body), ("choices", &["list_name,name,label", "s,a b,AB", "s,c,C"])],
+        "rename the choice",
     );
-    one_issue(&[("survey", &["type,name,label", "osm tags,o,O"])], "OpenMapKit");
+    assert_eq!((issue.row, issue.column.as_deref()), (Some(3), Some("type")));
+    // Empty, and never closed.
+    let body: &[&str] = &["type,name,label", "begin loop over yn,l,L", "end loop,,"];
+    one_issue(&[("survey", body), YES_NO], "has nothing in it");
+    let found = issues(&[("survey", &["type,name,label", "begin loop over yn,l,L", "integer,1n,N"]), YES_NO]);
+    let messages: Vec<&str> = found.iter().map(|i| i.message.as_str()).collect();
+    assert_eq!(found.len(), 2, "{messages:?}");
+    assert!(messages[0].contains("never closed") && messages[1].contains("not a valid name"), "{messages:?}");
+}
+
+#[test]
+fn loops_copy_their_body_for_each_choice() {
+    let form = ok(&[
+        (
+            "survey",
+            &[
+                "type,name,label::en,label::fr,relevant,constraint",
+                "begin loop over toilets,tbl,Table,Tableau,,",
+                "integer,count,How many %(label)s (%(name)s)?,Combien de %(label)s ?,,. < 100",
+                "text,why,Why so many %(label)s?,Pourquoi ?,${count} > 10,",
+                "begin group,more,More on %(label)s,Plus,,",
+                "note,,Still %(label)s; ${count} counted,Encore,,",
+                "end group,,,,,",
+                "end loop,,,,,",
+                "integer,total,Total,Total,,. >= ${count_pit}",
+            ],
+        ),
+        (
+            "choices",
+            &[
+                "list_name,name,label::en,label::fr",
+                "toilets,pit,Pit latrines,latrines",
+                "toilets,none,None,Aucune",
+                "toilets,flush,Flush toilets,WC",
+            ],
+        ),
+    ]);
+    let Node::Group(tbl) = &form.children[0] else { panic!("{:?}", form.children[0]) };
+    assert_eq!((tbl.name.as_str(), tbl.label.get(Some("fr"), None)), ("tbl", Some("Tableau")));
+    assert_eq!(tbl.extra["loop_list"], "toilets");
+    // One group per choice, `none` skipped as pyxform does.
+    let groups: Vec<&str> = tbl.children.iter().map(Node::name).collect();
+    assert_eq!(groups, ["tbl_pit", "tbl_flush"]);
+    let Node::Group(pit) = &tbl.children[0] else { panic!() };
+    assert_eq!(pit.label.get(Some("en"), None), Some("Pit latrines"));
+    assert_eq!(pit.extra["loop_choice"], "pit");
+    let names: Vec<&str> = form.questions().into_iter().map(|(q, _)| q.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "count_pit",
+            "why_pit",
+            "generated_note_name_7_pit",
+            "count_flush",
+            "why_flush",
+            "generated_note_name_7_flush",
+            "total"
+        ]
+    );
+    let count = question(&form, "count_flush");
+    assert_eq!(count.label.get(Some("en"), None), Some("How many Flush toilets (flush)?"));
+    assert_eq!(count.label.get(Some("fr"), None), Some("Combien de WC ?"));
+    assert_eq!(count.constraint, expr(". < 100"));
+    assert_eq!((count.extra["loop_question"].as_str(), count.extra["loop_choice"].as_str()), ("count", "flush"));
+    // References to the body point at the same copy.
+    assert_eq!(question(&form, "why_flush").relevant, expr("${count_flush} > 10"));
+    // pyxform substitutes only in the loop's direct children.
+    let Node::Group(more) = &pit.children[2] else { panic!("{:?}", pit.children[2]) };
+    assert_eq!((more.name.as_str(), more.label.get(Some("en"), None)), ("more_pit", Some("More on Pit latrines")));
+    assert_eq!(more.extra["loop_group"], "more");
+    let note = question(&form, "generated_note_name_7_pit");
+    assert_eq!(note.label.get(Some("en"), None), Some("Still %(label)s; ${count_pit} counted"));
+    assert_eq!(question(&form, "total").constraint, expr(". >= ${count_pit}"));
+
+    // Outside the loop, a name of its body has to name one copy.
+    let issue = one_issue(
+        &[
+            ("survey", &["type,name,label", "begin loop over yn,l,L", "integer,n,N", "end loop,,", "note,s,Sum: ${n}"]),
+            YES_NO,
+        ],
+        "${n} is inside the loop \"l\"",
+    );
+    assert!(issue.message.contains("such as ${n_yes}"), "{issue}");
+}
+
+#[test]
+fn loops_follow_or_other_and_nest() {
+    // An or_other select on the list, even after the loop, gives it an `other` copy; a
+    // select with or_other inside the body gets its follow-up per copy.
+    let form = ok(&[
+        (
+            "survey",
+            &[
+                "type,name,label,relevant",
+                "begin loop over yn,l,L,",
+                "select_one yn or_other,q,Q %(label)s,",
+                "text,why,Why?,${q_other} != ''",
+                "end loop,,,",
+                "select_multiple yn or_other,which,Which?,",
+            ],
+        ),
+        YES_NO,
+    ]);
+    let Node::Group(l) = &form.children[0] else { panic!() };
+    let groups: Vec<&str> = l.children.iter().map(Node::name).collect();
+    assert_eq!(groups, ["l_yes", "l_no", "l_other"]);
+    let follow_up = question(&form, "q_other_other");
+    assert_eq!(follow_up.relevant, expr("selected(${q_other}, 'other')"));
+    assert_eq!(follow_up.extra["loop_question"], "q_other");
+    assert_eq!(question(&form, "why_no").relevant, expr("${q_no_other} != ''"));
+    assert_eq!(question(&form, "q_other").label, plain("Q Other"));
+
+    let form = ok(&[
+        (
+            "survey",
+            &[
+                "type,name,label,relevant",
+                "begin loop over yn,outer,Outer,",
+                "begin loop over ab,inner,Inner %(label)s,",
+                "integer,n,N,",
+                "integer,m,M,${n} > 1",
+                "end loop,,,",
+                "end loop,,,",
+            ],
+        ),
+        ("choices", &["list_name,name,label", "yn,yes,Yes", "yn,no,No", "ab,a,A", "ab,b,B"]),
+    ]);
+    let names: Vec<&str> = form.questions().into_iter().map(|(q, _)| q.name.as_str()).collect();
+    assert_eq!(names, ["n_yes_a", "m_yes_a", "n_yes_b", "m_yes_b", "n_no_a", "m_no_a", "n_no_b", "m_no_b"]);
+    assert_eq!(question(&form, "m_no_b").relevant, expr("${n_no_b} > 1"));
+    assert_eq!(question(&form, "m_no_b").extra["loop_question"], "m");
+    assert_eq!(question(&form, "m_no_b").extra["loop_choice"], "b");
+    let Node::Group(outer) = &form.children[0] else { panic!() };
+    let Node::Group(outer_no) = &outer.children[1] else { panic!() };
+    let Node::Group(inner_no) = &outer_no.children[0] else { panic!() };
+    assert_eq!((inner_no.name.as_str(), inner_no.label.clone()), ("inner_no", plain("Inner No")));
+    assert_eq!(inner_no.children[1].name(), "inner_no_b");
+}
+
+#[test]
+fn openmapkit_questions_are_files_with_their_tags() {
+    let form = ok(&[
+        ("survey", &["type,name,label", "osm building_tags,b,Building", "osm,plain,Any OSM"]),
+        (
+            "osm",
+            &[
+                "list_name,name,label",
+                "building_tags,name,Name",
+                "building_tags,building,Building type",
+                "building,house,House",
+            ],
+        ),
+    ]);
+    let b = question(&form, "b");
+    assert_eq!(b.kind, QuestionType::File);
+    assert_eq!(b.extra["type"], "osm");
+    assert_eq!(b.extra["osm_tags"], "osm:building_tags");
+    let tags: Vec<&str> = form.choice_lists["osm:building_tags"].iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(tags, ["name", "building"]);
+    assert_eq!(form.choice_lists["osm:building"][0].name, "house");
+    let plain_osm = question(&form, "plain");
+    assert_eq!((plain_osm.extra["type"].as_str(), plain_osm.extra.get("osm_tags")), ("osm", None));
+    one_issue(
+        &[("survey", &["type,name,label", "osm nope,b,B"]), ("osm", &["list_name,name,label", "t,n,N"])],
+        "the tag list \"nope\" is not on the osm sheet",
+    );
+    // Like pyxform, a tag list without an osm sheet is ignored, and so are the osm sheet's
+    // faults (a tag without a name is left out).
+    let form = ok(&[("survey", &["type,name,label", "osm tags,o,O"])]);
+    assert_eq!(question(&form, "o").extra.get("osm_tags"), None);
+    let form = ok(&[
+        ("survey", &["type,name,label", "osm tags,o,O"]),
+        ("osm", &["list_name,name,label", "tags,,Nameless", "tags,t,T"]),
+    ]);
+    assert_eq!(form.choice_lists["osm:tags"].len(), 1);
+    let form = ok(&[("survey", &["type,name,label", "osm tags,o,O"])]);
+    assert_eq!(question(&form, "o").extra.get("osm_tags"), None);
+    one_issue(&[("survey", &["type,name", "osm tags,o"])], "has no label");
 }
 
 #[test]

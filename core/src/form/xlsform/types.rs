@@ -35,6 +35,11 @@ pub(crate) enum RowType {
     /// A survey-sheet row that sets a setting (`set_form_title`, `set_form_id`, `prefix`);
     /// holds pyxform's canonical setting name.
     Setting(&'static str),
+    /// An OpenMapKit question (`osm`, or `osm LIST` with the tag list of the `osm` sheet).
+    Osm {
+        /// The tag list, when given.
+        list: Option<String>,
+    },
     /// A select or rank without a choice list name.
     MissingList,
     /// A type pyxform knows but Terrain cannot represent; holds why, for the author.
@@ -99,11 +104,8 @@ pub(crate) fn parse(type_text: &str) -> RowType {
     if let Some(row) = select(t) {
         return row;
     }
-    if t == "osm" || t.starts_with("osm ") {
-        return RowType::Unsupported(
-            "OpenMapKit (osm) questions are not supported by Terrain; use a geopoint, \
-             geotrace or geoshape question instead",
-        );
+    if let Some(row) = osm(t) {
+        return row;
     }
     if let Some(reason) = unsupported(t) {
         return RowType::Unsupported(reason);
@@ -237,6 +239,15 @@ fn select(t: &str) -> Option<RowType> {
         };
         Some(RowType::Select { command, list: list.to_owned(), or_other })
     })
+}
+
+/// `osm` or `osm LIST` (pyxform's `RE_OSM`, and its `osm` type without a list).
+fn osm(t: &str) -> Option<RowType> {
+    if t == "osm" {
+        return Some(RowType::Osm { list: None });
+    }
+    let list = t.strip_prefix("osm ")?;
+    (!list.is_empty() && !list.chars().any(char::is_whitespace)).then(|| RowType::Osm { list: Some(list.to_owned()) })
 }
 
 fn unsupported(t: &str) -> Option<&'static str> {
@@ -432,6 +443,14 @@ mod tests {
         assert_eq!(parse("end"), q(Q::End));
         assert_eq!(parse("Begin Group"), RowType::Unknown);
         assert_eq!(parse("set_form_title"), RowType::Setting("title"));
+    }
+
+    #[test]
+    fn openmapkit() {
+        assert_eq!(parse("osm"), RowType::Osm { list: None });
+        assert_eq!(parse("osm buildings"), RowType::Osm { list: Some("buildings".into()) });
+        assert_eq!(parse("osm a b"), RowType::Unknown);
+        assert_eq!(parse("OSM a"), RowType::Unknown);
     }
 
     #[test]

@@ -1,0 +1,113 @@
+//! The mission's own forms (`forms/` at the repository root) import, with the structure the
+//! mission relies on: both languages, repeats and cascading choice filters.
+// Tests may unwrap and panic: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use terrain_core::form::Form;
+use terrain_core::form::expr::EvalContext;
+use terrain_core::form::model::Node;
+use terrain_core::form::xlsform::import_path;
+
+fn mission_form(file: &str) -> Form {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("forms").join(file);
+    match import_path(&path) {
+        Ok(form) => form,
+        Err(e) => panic!("{} should import: {e}", path.display()),
+    }
+}
+
+/// The names of the repeats, at any depth.
+fn repeats(nodes: &[Node], out: &mut Vec<String>) {
+    for node in nodes {
+        match node {
+            Node::Question(_) => {}
+            Node::Group(g) => repeats(&g.children, out),
+            Node::Repeat(g) => {
+                out.push(g.name.clone());
+                repeats(&g.children, out);
+            }
+        }
+    }
+}
+
+/// What both mission forms must have.
+fn check_mission_form(form: &Form, id: &str, filtered: &[&str]) {
+    assert_eq!(form.id, id);
+    assert_eq!(form.version, "2026110101");
+    assert_eq!(form.languages, ["English (en)", "Français (fr)"]);
+    assert_eq!(form.default_language.as_deref(), Some("English (en)"));
+    let questions = form.questions();
+    assert!(questions.len() > 50, "{id}: only {} questions", questions.len());
+    let mut found = Vec::new();
+    repeats(&form.children, &mut found);
+    assert!(!found.is_empty(), "{id} has no repeat");
+    let with_filter: Vec<&str> =
+        questions.iter().filter(|(q, _)| q.choice_filter.is_some()).map(|(q, _)| q.name.as_str()).collect();
+    assert_eq!(with_filter, filtered, "{id}: choice filters");
+    // Every choice filter reads a list that exists.
+    for (q, _) in &questions {
+        if q.choice_filter.is_some() {
+            let list = q.kind.choice_list().unwrap_or_else(|| panic!("{id}: {} filters no list", q.name));
+            assert!(form.choice_lists.contains_key(list), "{id}: {} uses missing list {list}", q.name);
+        }
+    }
+    // What devices download reads back the same.
+    assert_eq!(Form::from_json(&form.to_json()).unwrap(), *form);
+}
+
+#[test]
+fn beguedo_slm_imports_with_its_plot_area() {
+    let form = mission_form("beguedo_slm.xlsx");
+    check_mission_form(&form, "beguedo_slm", &["zone", "crop_variety"]);
+    let mut found = Vec::new();
+    repeats(&form.children, &mut found);
+    assert_eq!(found, ["technique_rep", "crop", "migrant"]);
+    // The calculation that needs area().
+    let (area, _) = form.questions().into_iter().find(|(q, _)| q.name == "shape_area_ha").unwrap();
+    let calculation = area.calculation.as_ref().unwrap();
+    assert!(calculation.source().contains("area(${plot_shape})"), "{}", calculation.source());
+    assert_eq!(calculation.references(), ["plot_shape"]);
+    // A square of 0.001° at Béguédo (11.8° N): 12 130 m² on ODK Collect's sphere.
+    let square = "11.8 -0.5 280 3; 11.8 -0.499 280 3; 11.801 -0.499 280 3; 11.801 -0.5 280 3; 11.8 -0.5 280 3";
+    assert_eq!(calculation.evaluate_string(&PlotShape(square.to_owned())).unwrap(), "1.21");
+    assert_eq!(calculation.evaluate_string(&PlotShape(String::new())).unwrap(), "");
+}
+
+/// A survey whose only answer is the plot's shape.
+struct PlotShape(String);
+
+impl EvalContext for PlotShape {
+    fn resolve(&self, name: &str) -> Option<Cow<'_, [String]>> {
+        (name == "plot_shape").then(|| Cow::Borrowed(std::slice::from_ref(&self.0)))
+    }
+    fn current(&self) -> Cow<'_, str> {
+        "".into()
+    }
+    fn position(&self) -> Option<usize> {
+        None
+    }
+    fn indexed(&self, _: &str, _: &[(&str, usize)]) -> Option<Cow<'_, str>> {
+        None
+    }
+    fn choice_label(&self, _: &str, _: &str) -> Option<Cow<'_, str>> {
+        None
+    }
+    fn now(&self) -> chrono::DateTime<chrono::FixedOffset> {
+        chrono::DateTime::UNIX_EPOCH.fixed_offset()
+    }
+    fn random_seed(&self) -> u64 {
+        0
+    }
+}
+
+#[test]
+fn guinea_needs_imports() {
+    let form = mission_form("guinea_needs.xlsx");
+    check_mission_form(&form, "guinea_needs", &["prefecture", "sous_prefecture", "village", "main_income"]);
+    let mut found = Vec::new();
+    repeats(&form.children, &mut found);
+    assert_eq!(found, ["member"]);
+}
