@@ -10,6 +10,7 @@ pub mod backend;
 pub mod error;
 pub mod routes;
 pub mod rules;
+pub mod sample;
 pub mod serve;
 pub mod sync_service;
 pub mod xlsform_upload;

@@ -148,6 +148,15 @@ impl<'a> PushJudge<'a> {
                         format!("{} may not start surveys of form `{}`", owner.user.username, meta.form_id),
                     ));
                 }
+                // The creating change lays out the whole document, review included: an
+                // enumerator's must leave the review empty.
+                let reviewed = candidate.review.status.is_some() || !candidate.review.comments.is_empty();
+                if reviewed && !owner.writable_areas().contains(&Area::Review) {
+                    return Err(Refusal::forbidden(
+                        "forbidden",
+                        format!("{} may not set a review on the surveys they start", owner.user.username),
+                    ));
+                }
                 continue;
             }
             let may_write = match owner.user.role {

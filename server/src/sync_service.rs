@@ -8,9 +8,10 @@
 
 use std::collections::HashMap;
 
-use terrain_core::StoreError;
+use terrain_core::store::FeedFilter;
 use terrain_core::survey::{DocumentError, MAX_DOCUMENT_BYTES};
 use terrain_core::sync::wire::{self, Ack, PulledSurvey, SyncRequest, SyncResponse};
+use terrain_core::{Role, StoreError};
 
 use crate::backend::{Backend, DeviceKey};
 use crate::error::ApiError;
@@ -119,6 +120,36 @@ fn push(
     Ok(acks)
 }
 
+/// The part of the feed the user may see, as a filter the storage applies (the rules still
+/// check each survey): without it every device would scan every survey of the server.
+fn visible(backend: &dyn Backend, principal: &Principal) -> Result<FeedFilter, ApiError> {
+    Ok(match principal.user.role {
+        Role::Admin => FeedFilter::default(),
+        Role::Enumerator => FeedFilter {
+            creators: Some(vec![principal.user.username.clone()]),
+            forms: None,
+            surveys: backend.assigned_to(principal.user.id)?,
+        },
+        Role::Supervisor => FeedFilter {
+            creators: Some(principal.membership.teammates.values().flatten().cloned().collect()),
+            forms: None,
+            surveys: Vec::new(),
+        },
+        Role::Analyst => FeedFilter {
+            creators: None,
+            forms: Some(
+                backend
+                    .forms()?
+                    .into_iter()
+                    .filter(|f| principal.membership.projects.contains(&f.project_id))
+                    .map(|f| f.form_id)
+                    .collect(),
+            ),
+            surveys: Vec::new(),
+        },
+    })
+}
+
 /// The changes the device lacks, from the wanted surveys then the feed after its cursor,
 /// within the byte budget. Returns them, the new cursor and whether more remain.
 fn pull(
@@ -187,10 +218,11 @@ fn pull(
             take(p, &mut pulled, &mut bytes);
         }
     }
+    let filter = visible(backend, principal)?;
     let mut cursor = request.cursor;
     let mut more = false;
     'feed: loop {
-        let page = backend.feed(cursor, FEED_PAGE)?;
+        let page = backend.feed(cursor, FEED_PAGE, &filter)?;
         let last_page = (page.len() as u32) < FEED_PAGE;
         for entry in page {
             if bytes >= budget {

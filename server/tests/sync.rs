@@ -129,7 +129,7 @@ fn seeded_random_offline_work_converges_with_nothing_lost() {
 
     let backend = server.backend();
     let server_surveys: BTreeMap<String, _> = backend
-        .feed(0, u32::MAX)
+        .feed(0, u32::MAX, &Default::default())
         .unwrap()
         .into_iter()
         .map(|e| (e.summary.survey_id.clone(), backend.heads(&e.summary.survey_id).unwrap().unwrap()))
@@ -247,12 +247,12 @@ fn a_client_that_crashes_before_the_acknowledgement_resends_harmlessly() {
     let err = sync::sync(&phone.store, &lossy, &SyncOptions::default(), &|_| {}, &CancelToken::default());
     assert!(err.is_err());
     assert_eq!(phone.store.pending_count().unwrap(), 20, "nothing is marked uploaded without an answer");
-    assert_eq!(server.backend().feed(0, 1000).unwrap().len(), 20, "the server stored them");
+    assert_eq!(server.backend().feed(0, 1000, &Default::default()).unwrap().len(), 20, "the server stored them");
 
     let report = phone.sync();
     assert_eq!(report.progress.pushed, 20);
     assert_eq!(phone.store.pending_count().unwrap(), 0);
-    assert_eq!(server.backend().feed(0, 1000).unwrap().len(), 20, "nothing duplicated");
+    assert_eq!(server.backend().feed(0, 1000, &Default::default()).unwrap().len(), 20, "nothing duplicated");
     for id in &ids {
         assert_eq!(phone.store.heads(id).unwrap(), server.backend().heads(id).unwrap().unwrap());
     }

@@ -30,7 +30,7 @@ use self::connection::ReaderPool;
 pub use self::error::StoreError;
 use self::forms::FormCache;
 pub use self::forms::FormSummary;
-pub use self::query::{FeedEntry, SurveyQuery, SurveySummary};
+pub use self::query::{FeedEntry, FeedFilter, SurveyQuery, SurveySummary};
 pub use self::sync_state::{PendingPush, RemoteChanges};
 pub use self::writes::{Check, MergeCandidate};
 use self::writes::{Origin, WriteCtx};
@@ -202,7 +202,8 @@ impl Store {
             let form = ctx.forms.get(tx, form_id, version)?;
             let doc = SurveyDoc::create(&form, &survey_id, &self.author, ctx.actor.clone(), Utc::now(), answers)
                 .map_err(|source| StoreError::Document { survey_id: survey_id.clone(), source })?;
-            writes::insert(tx, ctx, doc, &Origin::Local)
+            let prepared = writes::prepare(tx, ctx.forms, doc)?;
+            writes::insert(tx, ctx, prepared, &Origin::Local)
         })?;
         Ok(survey_id)
     }
@@ -325,7 +326,12 @@ impl Store {
     /// The surveys written since change number `cursor`, oldest change first, at most
     /// `limit`. Each survey appears once, at its latest change number.
     pub fn feed(&self, cursor: u64, limit: u32) -> Result<Vec<FeedEntry>, StoreError> {
-        self.readers.with(|conn| query::feed(conn, cursor, limit))
+        self.readers.with(|conn| query::feed(conn, cursor, limit, &FeedFilter::default()))
+    }
+
+    /// The part of the feed after `cursor` that `filter` selects (what one user may see).
+    pub fn feed_filtered(&self, cursor: u64, limit: u32, filter: &FeedFilter) -> Result<Vec<FeedEntry>, StoreError> {
+        self.readers.with(|conn| query::feed(conn, cursor, limit, filter))
     }
 
     /// Every edit of the answer at `path`, oldest first, with who made it and when this
@@ -410,17 +416,39 @@ impl Store {
 
     /// Merges many surveys' bytes in one transaction, letting `check` judge each survey's
     /// new changes first: a refused survey keeps none of them, the others are merged.
+    ///
+    /// Surveys new to the store are parsed, judged and encoded before the write lock is
+    /// taken, so that concurrent batches use every core; only their insert is serialized.
     pub fn merge_batch_checked(
         &self,
         items: &[(String, Vec<u8>)],
         check: Check<'_>,
     ) -> Result<Vec<Result<MergeOutcome, StoreError>>, StoreError> {
+        let known: Vec<bool> = self.readers.with(|conn| {
+            items.iter().map(|(id, _)| Ok(documents::row(conn, id)?.is_some())).collect::<Result<_, StoreError>>()
+        })?;
+        let mut prepared: Vec<Option<Result<writes::Prepared, StoreError>>> = self.readers.with(|conn| {
+            Ok(items
+                .iter()
+                .zip(&known)
+                .map(|((id, bytes), known)| {
+                    (!known).then(|| writes::prepare_received(conn, &self.forms, id, bytes, Some(&mut *check)))
+                })
+                .collect())
+        })?;
         self.transaction(|tx, ctx| {
             let mut outcomes = Vec::with_capacity(items.len());
-            for (survey_id, bytes) in items {
+            for ((survey_id, bytes), prepared) in items.iter().zip(prepared.iter_mut()) {
                 let origin = Origin::Replica;
-                outcomes
-                    .push(in_savepoint(tx, |sp| writes::merge(sp, ctx, survey_id, bytes, &origin, Some(&mut *check)))?);
+                let outcome = match prepared.take() {
+                    Some(Err(e)) => Ok(Err(e)),
+                    // Still new: insert what was prepared. Created meanwhile: merge as usual.
+                    Some(Ok(p)) if documents::row(tx, survey_id)?.is_none() => {
+                        in_savepoint(tx, |sp| writes::insert(sp, ctx, p, &origin))
+                    }
+                    _ => in_savepoint(tx, |sp| writes::merge(sp, ctx, survey_id, bytes, &origin, Some(&mut *check))),
+                };
+                outcomes.push(outcome?);
             }
             Ok(outcomes)
         })

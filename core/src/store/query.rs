@@ -93,12 +93,49 @@ pub struct FeedEntry {
     pub summary: SurveySummary,
 }
 
+/// Which part of the feed to read: surveys started by one of `creators`, or of one of
+/// `forms`, or listed in `surveys`. `None` in both `creators` and `forms` means every survey.
+#[derive(Debug, Clone, Default)]
+pub struct FeedFilter {
+    /// Surveys started by these users.
+    pub creators: Option<Vec<String>>,
+    /// Surveys of these forms.
+    pub forms: Option<Vec<String>>,
+    /// These surveys, whoever started them (assignments).
+    pub surveys: Vec<String>,
+}
+
 /// The surveys written since change number `cursor`, in change order.
-pub fn feed(conn: &Connection, cursor: u64, limit: u32) -> Result<Vec<FeedEntry>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {SUMMARY_COLUMNS}, change_seq FROM surveys WHERE change_seq > ?1 ORDER BY change_seq LIMIT ?2"
+pub fn feed(conn: &Connection, cursor: u64, limit: u32, filter: &FeedFilter) -> Result<Vec<FeedEntry>, StoreError> {
+    let mut args: Vec<&dyn ToSql> = Vec::new();
+    let cursor = cursor as i64;
+    args.push(&cursor);
+    args.push(&limit);
+    let mut alternatives = Vec::new();
+    let placeholders = |n: usize, from: usize| (from..from + n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+    if let Some(creators) = &filter.creators {
+        alternatives.push(format!("created_by IN ({})", placeholders(creators.len(), args.len() + 1)));
+        args.extend(creators.iter().map(|c| c as &dyn ToSql));
+    }
+    if let Some(forms) = &filter.forms {
+        alternatives.push(format!("form_id IN ({})", placeholders(forms.len(), args.len() + 1)));
+        args.extend(forms.iter().map(|f| f as &dyn ToSql));
+    }
+    if !filter.surveys.is_empty() {
+        alternatives.push(format!("survey_id IN ({})", placeholders(filter.surveys.len(), args.len() + 1)));
+        args.extend(filter.surveys.iter().map(|s| s as &dyn ToSql));
+    }
+    let restrict = if filter.creators.is_none() && filter.forms.is_none() {
+        String::new()
+    } else if alternatives.is_empty() {
+        " AND 0".to_owned()
+    } else {
+        format!(" AND ({})", alternatives.join(" OR "))
+    };
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {SUMMARY_COLUMNS}, change_seq FROM surveys WHERE change_seq > ?1{restrict} ORDER BY change_seq LIMIT ?2"
     ))?;
-    let rows = stmt.query_map(rusqlite::params![cursor as i64, limit], |row| {
+    let rows = stmt.query_map(args.as_slice(), |row| {
         Ok(FeedEntry { summary: summary(row)?, change_seq: row.get::<_, i64>(11)? as u64 })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -12,7 +12,7 @@ use super::forms::FormCache;
 use super::{MergeOutcome, StoreError};
 use crate::form::FormIndex;
 use crate::survey::footprint::{Footprint, footprints};
-use crate::survey::{DocumentError, Meta, Refusal, SurveyDoc};
+use crate::survey::{DocumentError, Meta, Refusal, Review, SurveyDoc};
 
 /// Where the change being written comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,17 +98,55 @@ pub fn set_acked(tx: &Connection, survey_id: &str, heads: &[ChangeHash]) -> Resu
     Ok(())
 }
 
-/// Inserts a survey this store does not have yet.
+/// A new survey, parsed, judged and encoded: the expensive part of an insert, which needs
+/// no write lock and so runs in parallel with other requests.
+pub struct Prepared {
+    doc: SurveyDoc,
+    meta: Meta,
+    snapshot: Vec<u8>,
+    has_conflicts: bool,
+    new_changes: usize,
+}
+
+/// Prepares the insert of a survey built here (`bytes` = `None`) or received.
+pub fn prepare(conn: &Connection, forms: &FormCache, mut doc: SurveyDoc) -> Result<Prepared, StoreError> {
+    let meta = doc.meta().map_err(doc_err("(new survey)"))?;
+    let form = forms.get(conn, &meta.form_id, &meta.form_version)?;
+    let has_conflicts = !doc.conflicts(&FormIndex::new(&form)).map_err(doc_err(&meta.survey_id))?.is_empty();
+    let new_changes = doc.automerge_mut().get_changes(&[]).len();
+    let snapshot = doc.save();
+    Ok(Prepared { doc, meta, snapshot, has_conflicts, new_changes })
+}
+
+/// Prepares the insert of a survey received as `bytes`, judged by `check`.
+pub fn prepare_received(
+    conn: &Connection,
+    forms: &FormCache,
+    survey_id: &str,
+    bytes: &[u8],
+    check: Option<Check<'_>>,
+) -> Result<Prepared, StoreError> {
+    let mut doc = SurveyDoc::from_untrusted(bytes).map_err(doc_err(survey_id))?;
+    if doc.meta().map_err(doc_err(survey_id))?.survey_id != survey_id {
+        return Err(doc_err(survey_id)(DocumentError::WrongSurvey));
+    }
+    if let Some(mut check) = check {
+        judge(&mut doc, survey_id, &[], false, &mut check).map_err(doc_err(survey_id))?;
+    }
+    prepare(conn, forms, doc)
+}
+
+/// Inserts a prepared survey this store does not have yet.
 pub fn insert(
     tx: &Connection,
     ctx: &mut WriteCtx<'_>,
-    mut doc: SurveyDoc,
+    prepared: Prepared,
     origin: &Origin,
-) -> Result<Meta, StoreError> {
-    let meta = doc.meta().map_err(doc_err("(new survey)"))?;
+) -> Result<MergeOutcome, StoreError> {
+    let Prepared { mut doc, meta, snapshot, has_conflicts, new_changes } = prepared;
     let id = meta.survey_id.clone();
-    let form = ctx.forms.get(tx, &meta.form_id, &meta.form_version)?;
-    let has_conflicts = !doc.conflicts(&FormIndex::new(&form)).map_err(doc_err(&id))?.is_empty();
+    // Forms are checked here too: a prepared survey may name a form that was never stored.
+    ctx.forms.get(tx, &meta.form_id, &meta.form_version)?;
     tx.prepare_cached(
         "INSERT INTO surveys (survey_id, form_id, form_version, status, created_by, created_on, created_at,
                               updated_at, heads, snapshot)
@@ -124,11 +162,11 @@ pub fn insert(
         meta.created_at.timestamp_millis(),
         Utc::now().timestamp_millis(),
         documents::encode_heads(&doc.heads()),
-        doc.save(),
+        snapshot,
     ])?;
     record(tx, &id, &mut doc, &[], has_conflicts, origin)?;
     ctx.docs.put(&id, doc);
-    Ok(meta)
+    Ok(MergeOutcome { created: true, new_changes })
 }
 
 /// A survey about to take changes from outside, for a policy to judge before they are kept.
@@ -138,6 +176,8 @@ pub struct MergeCandidate<'a> {
     pub survey_id: &'a str,
     /// Its metadata once the changes are applied.
     pub meta: &'a Meta,
+    /// Its review once the changes are applied.
+    pub review: &'a Review,
     /// Whether the store had the survey before.
     pub existed: bool,
     /// What each new change touches.
@@ -168,16 +208,8 @@ pub fn merge(
         })?;
         return Ok(MergeOutcome { created: false, new_changes });
     }
-    let mut doc = SurveyDoc::from_untrusted(bytes).map_err(doc_err(survey_id))?;
-    if doc.meta().map_err(doc_err(survey_id))?.survey_id != survey_id {
-        return Err(doc_err(survey_id)(DocumentError::WrongSurvey));
-    }
-    if let Some(check) = check.as_mut() {
-        judge(&mut doc, survey_id, &[], false, check).map_err(doc_err(survey_id))?;
-    }
-    let new_changes = doc.automerge_mut().get_changes(&[]).len();
-    insert(tx, ctx, doc, origin)?;
-    Ok(MergeOutcome { created: true, new_changes })
+    let prepared = prepare_received(tx, ctx.forms, survey_id, bytes, check)?;
+    insert(tx, ctx, prepared, origin)
 }
 
 fn judge(
@@ -190,7 +222,9 @@ fn judge(
     let changes = doc.automerge_mut().get_changes(before);
     let footprints = footprints(doc, &changes);
     let meta = doc.meta()?;
-    check(&MergeCandidate { survey_id, meta: &meta, existed, footprints: &footprints }).map_err(DocumentError::Refused)
+    let review = doc.review()?;
+    check(&MergeCandidate { survey_id, meta: &meta, review: &review, existed, footprints: &footprints })
+        .map_err(DocumentError::Refused)
 }
 
 /// The document of a survey for writing: the cached one if it is exactly what is on disk

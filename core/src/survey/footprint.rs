@@ -8,7 +8,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use automerge::legacy::{Key, ObjectId, OpType};
-use automerge::{ActorId, AutoCommit, Change};
+use automerge::{ActorId, Change};
 
 use super::SurveyDoc;
 
@@ -49,12 +49,23 @@ impl Footprint {
 
 /// The footprints of `changes`, which must already be part of `doc`.
 pub fn footprints(doc: &mut SurveyDoc, changes: &[Change]) -> Vec<Footprint> {
-    let tree = ObjectTree::of(doc.automerge_mut());
-    changes
-        .iter()
-        .map(|change| {
-            let areas = change
-                .decode()
+    // Each change is decoded once: decoding dominates the cost, and the new changes are
+    // usually most of the document (a survey arriving for the first time).
+    let all: Vec<(Change, automerge::ExpandedChange)> = doc
+        .automerge_mut()
+        .get_changes(&[])
+        .into_iter()
+        .map(|c| {
+            let decoded = c.decode();
+            (c, decoded)
+        })
+        .collect();
+    let tree = ObjectTree::of(&all);
+    let wanted: std::collections::HashSet<automerge::ChangeHash> = changes.iter().map(Change::hash).collect();
+    all.iter()
+        .filter(|(change, _)| wanted.contains(&change.hash()))
+        .map(|(change, decoded)| {
+            let areas = decoded
                 .operations
                 .iter()
                 .map(|op| {
@@ -84,18 +95,18 @@ struct ObjectTree {
 }
 
 impl ObjectTree {
-    fn of(doc: &mut AutoCommit) -> ObjectTree {
+    fn of(changes: &[(Change, automerge::ExpandedChange)]) -> ObjectTree {
         let mut parent = HashMap::new();
-        for change in doc.get_changes(&[]) {
+        for (change, decoded) in changes {
             let start = change.start_op().get();
-            let actor = change.actor_id().clone();
-            for (i, op) in change.decode().operations.into_iter().enumerate() {
+            let actor = change.actor_id();
+            for (i, op) in decoded.operations.iter().enumerate() {
                 if let OpType::Make(_) = op.action {
-                    let key = match op.key {
+                    let key = match &op.key {
                         Key::Map(k) => k.to_string(),
                         Key::Seq(_) => String::new(),
                     };
-                    parent.insert((start + i as u64, actor.clone()), (op.obj, key));
+                    parent.insert((start + i as u64, actor.clone()), (op.obj.clone(), key));
                 }
             }
         }

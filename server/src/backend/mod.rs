@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use terrain_core::ChangeHash;
 use terrain_core::form::Form;
-use terrain_core::store::{Check, FeedEntry, MergeOutcome, StoreError, SurveySummary};
+use terrain_core::store::{Check, FeedEntry, FeedFilter, MergeOutcome, StoreError, SurveySummary};
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit};
 use terrain_core::{Role, Value};
 use utoipa::ToSchema;
@@ -220,6 +220,8 @@ pub trait Backend: Send + Sync + 'static {
     fn assign(&self, survey_id: &str, user: UserId) -> BackendResult<()>;
     /// The usernames a survey is assigned to.
     fn assignees(&self, survey_id: &str) -> BackendResult<Vec<String>>;
+    /// The surveys assigned to a user.
+    fn assigned_to(&self, user: UserId) -> BackendResult<Vec<String>>;
 
     // --- survey documents
     /// Merges pushed surveys in one durable transaction, each judged by `check`.
@@ -232,8 +234,8 @@ pub trait Backend: Send + Sync + 'static {
     fn heads(&self, survey_id: &str) -> BackendResult<Option<Vec<ChangeHash>>>;
     /// A survey's changes that are not ancestors of `heads`.
     fn changes_after(&self, survey_id: &str, heads: &[ChangeHash]) -> BackendResult<Vec<u8>>;
-    /// The change feed after `cursor`.
-    fn feed(&self, cursor: u64, limit: u32) -> BackendResult<Vec<FeedEntry>>;
+    /// The change feed after `cursor`, narrowed by `filter`.
+    fn feed(&self, cursor: u64, limit: u32, filter: &FeedFilter) -> BackendResult<Vec<FeedEntry>>;
     /// A survey's metadata row.
     fn survey_summary(&self, survey_id: &str) -> BackendResult<Option<SurveySummary>>;
     /// A survey as JSON.

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rand::TryRngCore;
 use rusqlite::{Connection, OptionalExtension, params};
 use terrain_core::form::Form;
-use terrain_core::store::{Check, FeedEntry, MergeOutcome, StoreError, SurveyQuery, SurveySummary, schema};
+use terrain_core::store::{Check, FeedEntry, FeedFilter, MergeOutcome, StoreError, SurveyQuery, SurveySummary, schema};
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit};
 use terrain_core::{Author, ChangeHash, Role, Store, Value};
 
@@ -381,6 +381,13 @@ impl Backend for SqliteBackend {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn assigned_to(&self, user: UserId) -> BackendResult<Vec<String>> {
+        let db = self.db();
+        let mut stmt = db.prepare_cached("SELECT survey_id FROM assignments WHERE user_id = ?1")?;
+        let rows = stmt.query_map([user], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn push(
         &self,
         items: &[(String, Vec<u8>)],
@@ -401,8 +408,8 @@ impl Backend for SqliteBackend {
         Ok(self.surveys.changes_after(survey_id, heads)?)
     }
 
-    fn feed(&self, cursor: u64, limit: u32) -> BackendResult<Vec<FeedEntry>> {
-        Ok(self.surveys.feed(cursor, limit)?)
+    fn feed(&self, cursor: u64, limit: u32, filter: &FeedFilter) -> BackendResult<Vec<FeedEntry>> {
+        Ok(self.surveys.feed_filtered(cursor, limit, filter)?)
     }
 
     fn survey_summary(&self, survey_id: &str) -> BackendResult<Option<SurveySummary>> {

@@ -22,3 +22,4 @@ CREATE TABLE change_receipts (
     received_at INTEGER NOT NULL,
     PRIMARY KEY (survey_id, hash)
 ) STRICT, WITHOUT ROWID;
+CREATE INDEX surveys_by_creator_change ON surveys (created_by, change_seq);
