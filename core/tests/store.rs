@@ -77,6 +77,7 @@ fn lists_filter_on_metadata_columns() {
     for i in 0..5 {
         let id = store.create_survey("household", "2026110101").unwrap();
         if i % 2 == 0 {
+            store.set_answer(&id, &p("village"), text("Dalaba")).unwrap();
             store.finalize(&id).unwrap();
         }
         ids.push(id);
@@ -235,6 +236,7 @@ fn finalize_compacts_the_document() {
     for i in 0..5 {
         store.set_answer(&id, &p("hh_size"), Value::Integer(i + 1)).unwrap();
     }
+    store.set_answer(&id, &p("village"), text("Télimélé")).unwrap();
     store.finalize(&id).unwrap();
     let chunks: i64 = Connection::open(&path)
         .unwrap()
@@ -317,4 +319,29 @@ fn a_batch_merge_keeps_good_items_when_one_is_bad() {
     // Replaying the same batch is harmless.
     let again = tablet.merge_batch(&items).unwrap();
     assert_eq!(again[0].as_ref().unwrap().new_changes, 0);
+    // Received surveys were stored as they came; upkeep compacts them without changing them.
+    let heads = tablet.heads(&a).unwrap();
+    assert_eq!(tablet.compact_pending(100).unwrap(), 2);
+    assert_eq!(tablet.compact_pending(100).unwrap(), 0);
+    assert_eq!(tablet.heads(&a).unwrap(), heads);
+    assert_eq!(tablet.survey(&b).unwrap().meta.survey_id, b);
+}
+
+#[test]
+fn an_incomplete_survey_cannot_be_finalized_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_at(&dir.path().join("phone.db"), enumerator());
+    let id = store.create_survey("household", "2026110101").unwrap();
+    store.set_answer(&id, &p("hh_size"), Value::Integer(80)).unwrap();
+    let err = store.finalize(&id).unwrap_err();
+    let StoreError::Incomplete { issues, .. } = &err else { panic!("{err}") };
+    assert_eq!(issues.len(), 2, "{issues:?}");
+    assert!(issues[0].starts_with("village:"), "{issues:?}");
+    assert!(issues[1].starts_with("hh_size:"), "{issues:?}");
+    assert_eq!(store.survey(&id).unwrap().meta.status, Status::Draft);
+    let evaluation = store.evaluate(&id, Some("fr")).unwrap();
+    assert_eq!(evaluation.missing_required.len(), 1);
+    store.set_answer(&id, &p("village"), text("Kouroussa")).unwrap();
+    store.set_answer(&id, &p("hh_size"), Value::Integer(8)).unwrap();
+    store.finalize(&id).unwrap();
 }

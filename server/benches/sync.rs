@@ -174,9 +174,7 @@ fn main() {
         let answers = terrain_server::sample::answers(&form, &mut rng);
         json_stream.extend(serde_json::to_vec(&answers.to_json()).unwrap());
         json_stream.push(b'\n');
-        let id = phone.create_survey_with(&form.id, &form.version, &answers).unwrap();
-        phone.finalize(&id).unwrap();
-        ids.push(id);
+        ids.push(phone.create_survey_with(&form.id, &form.version, &answers).unwrap());
     }
     let json_gzip = gzip(&json_stream);
     rows.push((

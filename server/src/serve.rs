@@ -23,7 +23,25 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    let upkeep = tokio::spawn(upkeep(state.clone()));
+    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    upkeep.abort();
+    served
+}
+
+/// Compacts surveys stored as received, a batch every few seconds, so ingest stays fast
+/// and storage ends compact.
+async fn upkeep(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        let backend = state.backend.clone();
+        match tokio::task::spawn_blocking(move || backend.maintain()).await {
+            Ok(Ok(n)) if n > 0 => tracing::debug!(compacted = n, "upkeep"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "upkeep failed; will retry"),
+            _ => {}
+        }
+    }
 }
 
 /// Binds `addr`; a non-loopback address must be asked for explicitly by the caller.

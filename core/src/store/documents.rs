@@ -30,13 +30,15 @@ pub struct DocRow {
     pub snapshot_bytes: i64,
     /// Whether some answer had competing values at the last write.
     pub has_conflicts: bool,
+    /// Whether the snapshot is a compacted `save()` (not the changes as received).
+    pub compacted: bool,
 }
 
 /// Reads a survey's row, or `None` if the store has no such survey.
 pub fn row(conn: &Connection, survey_id: &str) -> Result<Option<DocRow>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT form_id, form_version, heads, chunk_count, chunk_bytes, length(snapshot), has_conflicts
+            "SELECT form_id, form_version, heads, chunk_count, chunk_bytes, length(snapshot), has_conflicts, compacted
              FROM surveys WHERE survey_id = ?1",
             [survey_id],
             |r| {
@@ -48,6 +50,7 @@ pub fn row(conn: &Connection, survey_id: &str) -> Result<Option<DocRow>, StoreEr
                     chunk_bytes: r.get(4)?,
                     snapshot_bytes: r.get(5)?,
                     has_conflicts: r.get(6)?,
+                    compacted: r.get(7)?,
                 })
             },
         )
@@ -87,15 +90,17 @@ pub fn append_chunk(conn: &Connection, survey_id: &str, bytes: &[u8]) -> Result<
 pub fn compact(conn: &Connection, survey_id: &str, doc: &mut SurveyDoc) -> Result<(), StoreError> {
     let snapshot = doc.save();
     conn.prepare_cached("DELETE FROM survey_chunks WHERE survey_id = ?1")?.execute([survey_id])?;
-    conn.prepare_cached("UPDATE surveys SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0 WHERE survey_id = ?1")?
-        .execute(params![survey_id, snapshot])?;
+    conn.prepare_cached(
+        "UPDATE surveys SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0, compacted = 1 WHERE survey_id = ?1",
+    )?
+    .execute(params![survey_id, snapshot])?;
     Ok(())
 }
 
 /// Whether the chunks have grown enough to be worth folding into the snapshot.
 pub fn needs_compaction(row: &DocRow) -> bool {
     // A log of chunks is several times the size of a save() of the same changes.
-    row.chunk_count >= COMPACT_AFTER_CHUNKS || row.chunk_bytes > row.snapshot_bytes.max(4096)
+    !row.compacted || row.chunk_count >= COMPACT_AFTER_CHUNKS || row.chunk_bytes > row.snapshot_bytes.max(4096)
 }
 
 /// Heads as stored: sorted 32-byte hashes, concatenated.

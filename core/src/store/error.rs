@@ -66,6 +66,14 @@ pub enum StoreError {
         /// Why.
         source: DocumentError,
     },
+    /// The survey cannot be finalized yet.
+    #[error("survey `{survey_id}` cannot be finalized: {}", issues.join("; "))]
+    Incomplete {
+        /// The survey.
+        survey_id: String,
+        /// Each missing answer and violated constraint, with its message.
+        issues: Vec<String>,
+    },
     /// A survey's stored bytes cannot be read. The rest of the store is unaffected.
     #[error("survey `{survey_id}` is damaged on disk and cannot be read ({source}); the other surveys are fine")]
     Corrupt {

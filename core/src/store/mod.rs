@@ -34,7 +34,7 @@ pub use self::query::{FeedEntry, FeedFilter, SurveyQuery, SurveySummary};
 pub use self::sync_state::{PendingPush, RemoteChanges};
 pub use self::writes::{Check, MergeCandidate};
 use self::writes::{Origin, WriteCtx};
-use crate::form::{Form, FormIndex};
+use crate::form::{EvalOptions, Evaluation, Evaluator, Form, FormIndex};
 use crate::identity::{Author, DEVICE_KEY_LEN, Role, device_key_hex, new_actor_for, parse_device_key};
 use crate::survey::{AnswerPath, Answers, Conflict, DocumentError, FieldEdit, Meta, Review, Status, SurveyDoc};
 use crate::value::Value;
@@ -202,7 +202,7 @@ impl Store {
             let form = ctx.forms.get(tx, form_id, version)?;
             let doc = SurveyDoc::create(&form, &survey_id, &self.author, ctx.actor.clone(), Utc::now(), answers)
                 .map_err(|source| StoreError::Document { survey_id: survey_id.clone(), source })?;
-            let prepared = writes::prepare(tx, ctx.forms, doc)?;
+            let prepared = writes::prepare(tx, ctx.forms, doc, None)?;
             writes::insert(tx, ctx, prepared, &Origin::Local)
         })?;
         Ok(survey_id)
@@ -247,11 +247,41 @@ impl Store {
         Ok(())
     }
 
-    /// Marks a survey finalized: complete and ready to send.
+    /// Evaluates a survey against its form, as the form screen does after every answer:
+    /// relevance, missing required answers, violations with their messages in `language`,
+    /// calculations, filtered choices and repeat counts.
+    pub fn evaluate(&self, survey_id: &str, language: Option<&str>) -> Result<Evaluation, StoreError> {
+        let seed = survey_seed(survey_id);
+        self.readers.with(|conn| {
+            let row =
+                documents::row(conn, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
+            let form = self.forms.get(conn, &row.form_id, &row.form_version)?;
+            let doc = documents::load(conn, survey_id)?;
+            let answers = doc
+                .answers(&FormIndex::new(&form))
+                .map_err(|source| StoreError::Document { survey_id: survey_id.to_owned(), source })?;
+            let options =
+                EvalOptions { language: language.map(str::to_owned), now: chrono::Local::now().fixed_offset(), seed };
+            Ok(Evaluator::new(&form).evaluate(&answers, &options))
+        })
+    }
+
+    /// Marks a survey finalized: complete and ready to send. A survey with required answers
+    /// missing or constraints violated is refused, with every issue listed.
     ///
     /// A finalized survey rarely changes again, so its document is compacted in the same
     /// transaction.
     pub fn finalize(&self, survey_id: &str) -> Result<(), StoreError> {
+        let evaluation = self.evaluate(survey_id, None)?;
+        if !evaluation.is_complete() {
+            let issues = evaluation
+                .missing_required
+                .iter()
+                .chain(&evaluation.violations)
+                .map(|i| format!("{}: {}", i.path, i.message))
+                .collect();
+            return Err(StoreError::Incomplete { survey_id: survey_id.to_owned(), issues });
+        }
         self.transaction(|tx, ctx| {
             writes::edit(tx, ctx, survey_id, &Origin::Local, |doc, _| doc.set_status(Status::Finalized))?;
             compact_in(tx, ctx, survey_id)
@@ -299,6 +329,21 @@ impl Store {
     pub fn reopen(&self, survey_id: &str) -> Result<(), StoreError> {
         self.edit(survey_id, |doc, _| doc.set_status(Status::Draft))?;
         Ok(())
+    }
+
+    /// Compacts up to `limit` surveys still stored as received, one transaction each so
+    /// that other writers are not held up; returns how many. Servers run it when idle,
+    /// devices after a sync or a bundle import.
+    pub fn compact_pending(&self, limit: u32) -> Result<usize, StoreError> {
+        let ids: Vec<String> = self.readers.with(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT survey_id FROM surveys WHERE compacted = 0 LIMIT ?1")?;
+            let rows = stmt.query_map([limit], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })?;
+        for id in &ids {
+            self.compact(id)?;
+        }
+        Ok(ids.len())
     }
 
     /// Folds a survey's change chunks into its snapshot, in one transaction.
@@ -522,7 +567,7 @@ fn in_savepoint<T>(
 
 fn compact_in(tx: &Connection, ctx: &mut WriteCtx<'_>, survey_id: &str) -> Result<(), StoreError> {
     let row = documents::row(tx, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
-    if row.chunk_count == 0 {
+    if row.chunk_count == 0 && row.compacted {
         return Ok(());
     }
     let mut doc = writes::checkout(tx, ctx.docs, survey_id, &row)?;
@@ -560,6 +605,12 @@ fn received_at(conn: &Connection, survey_id: &str, change: &str) -> Result<Optio
         )
         .optional()?;
     Ok(ms.and_then(chrono::DateTime::from_timestamp_millis))
+}
+
+/// A stable seed for `random()` in a survey's expressions, so re-evaluating never redraws.
+fn survey_seed(survey_id: &str) -> u64 {
+    // FNV-1a: stable across releases and platforms, unlike `DefaultHasher`.
+    survey_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 fn now_ms() -> i64 {

@@ -2,7 +2,7 @@
 //! document, apply the edit or merge, append the change chunk, and update the metadata
 //! columns, the change feed, the receipts and the sync bookkeeping together.
 
-use automerge::{ActorId, ChangeHash};
+use automerge::{ActorId, Change, ChangeHash};
 use chrono::Utc;
 use rusqlite::{Connection, params};
 
@@ -76,13 +76,17 @@ pub fn edit<T>(
         ctx.docs.put(survey_id, doc);
         return Ok((output, false));
     }
-    documents::append_chunk(tx, survey_id, &doc.save_after(&before))?;
+    // Automerge re-encodes changes on every `get_changes`: collect the new ones once.
+    let new = doc.automerge_mut().get_changes(&before);
+    let chunk: Vec<u8> = new.iter().flat_map(|c| c.raw_bytes().iter().copied()).collect();
+    documents::append_chunk(tx, survey_id, &chunk)?;
     // Local edits can only resolve conflicts, never create them; merges can do both.
     let has_conflicts = match origin {
         Origin::Local | Origin::Delegated(_) if !row.has_conflicts => false,
         _ => !doc.conflicts(&index).map_err(doc_err(survey_id))?.is_empty(),
     };
-    record(tx, survey_id, &mut doc, &before, has_conflicts, origin)?;
+    let hashes: Vec<ChangeHash> = new.iter().map(|c| c.hash()).collect();
+    record(tx, survey_id, &mut doc, &hashes, has_conflicts, origin)?;
     let row = documents::row(tx, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
     if documents::needs_compaction(&row) {
         documents::compact(tx, survey_id, &mut doc)?;
@@ -104,18 +108,29 @@ pub struct Prepared {
     doc: SurveyDoc,
     meta: Meta,
     snapshot: Vec<u8>,
+    /// Whether `snapshot` is a compacted `save()` rather than the changes as received.
+    compacted: bool,
     has_conflicts: bool,
-    new_changes: usize,
+    hashes: Vec<ChangeHash>,
 }
 
-/// Prepares the insert of a survey built here (`bytes` = `None`) or received.
-pub fn prepare(conn: &Connection, forms: &FormCache, mut doc: SurveyDoc) -> Result<Prepared, StoreError> {
+/// Prepares the insert of a survey: `changes` are all of its changes when the caller has
+/// them already (they were just parsed), else they are collected from the document.
+pub fn prepare(
+    conn: &Connection,
+    forms: &FormCache,
+    mut doc: SurveyDoc,
+    changes: Option<&[Change]>,
+) -> Result<Prepared, StoreError> {
     let meta = doc.meta().map_err(doc_err("(new survey)"))?;
     let form = forms.get(conn, &meta.form_id, &meta.form_version)?;
     let has_conflicts = !doc.conflicts(&FormIndex::new(&form)).map_err(doc_err(&meta.survey_id))?.is_empty();
-    let new_changes = doc.automerge_mut().get_changes(&[]).len();
+    let hashes = match changes {
+        Some(changes) => changes.iter().map(Change::hash).collect(),
+        None => doc.automerge_mut().get_changes(&[]).iter().map(Change::hash).collect(),
+    };
     let snapshot = doc.save();
-    Ok(Prepared { doc, meta, snapshot, has_conflicts, new_changes })
+    Ok(Prepared { doc, meta, snapshot, compacted: true, has_conflicts, hashes })
 }
 
 /// Prepares the insert of a survey received as `bytes`, judged by `check`.
@@ -126,14 +141,21 @@ pub fn prepare_received(
     bytes: &[u8],
     check: Option<Check<'_>>,
 ) -> Result<Prepared, StoreError> {
-    let mut doc = SurveyDoc::from_untrusted(bytes).map_err(doc_err(survey_id))?;
-    if doc.meta().map_err(doc_err(survey_id))?.survey_id != survey_id {
+    let (mut doc, changes) = SurveyDoc::from_untrusted_changes(bytes).map_err(doc_err(survey_id))?;
+    let meta = doc.meta().map_err(doc_err(survey_id))?;
+    if meta.survey_id != survey_id {
         return Err(doc_err(survey_id)(DocumentError::WrongSurvey));
     }
     if let Some(mut check) = check {
-        judge(&mut doc, survey_id, &[], false, &mut check).map_err(doc_err(survey_id))?;
+        judge(&mut doc, survey_id, &changes, &changes, false, &mut check).map_err(doc_err(survey_id))?;
     }
-    prepare(conn, forms, doc)
+    let form = forms.get(conn, &meta.form_id, &meta.form_version)?;
+    let has_conflicts = !doc.conflicts(&FormIndex::new(&form)).map_err(doc_err(survey_id))?.is_empty();
+    // Stored as received (already parsed strictly, so loadable): encoding a `save()` is the
+    // costliest step of an insert, and can wait for `Store::compact_pending`.
+    let raw: Vec<u8> = changes.iter().flat_map(|c| c.raw_bytes().iter().copied()).collect();
+    let hashes = changes.iter().map(Change::hash).collect();
+    Ok(Prepared { doc, meta, snapshot: raw, compacted: false, has_conflicts, hashes })
 }
 
 /// Inserts a prepared survey this store does not have yet.
@@ -143,14 +165,14 @@ pub fn insert(
     prepared: Prepared,
     origin: &Origin,
 ) -> Result<MergeOutcome, StoreError> {
-    let Prepared { mut doc, meta, snapshot, has_conflicts, new_changes } = prepared;
+    let Prepared { mut doc, meta, snapshot, compacted, has_conflicts, hashes } = prepared;
     let id = meta.survey_id.clone();
     // Forms are checked here too: a prepared survey may name a form that was never stored.
     ctx.forms.get(tx, &meta.form_id, &meta.form_version)?;
     tx.prepare_cached(
         "INSERT INTO surveys (survey_id, form_id, form_version, status, created_by, created_on, created_at,
-                              updated_at, heads, snapshot)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                              updated_at, heads, snapshot, compacted)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         id,
@@ -163,10 +185,11 @@ pub fn insert(
         Utc::now().timestamp_millis(),
         documents::encode_heads(&doc.heads()),
         snapshot,
+        compacted,
     ])?;
-    record(tx, &id, &mut doc, &[], has_conflicts, origin)?;
+    record(tx, &id, &mut doc, &hashes, has_conflicts, origin)?;
     ctx.docs.put(&id, doc);
-    Ok(MergeOutcome { created: true, new_changes })
+    Ok(MergeOutcome { created: true, new_changes: hashes.len() })
 }
 
 /// A survey about to take changes from outside, for a policy to judge before they are kept.
@@ -202,7 +225,9 @@ pub fn merge(
             let before = doc.heads();
             let new_changes = doc.merge_bytes(bytes)?;
             if let Some(check) = check.as_mut() {
-                judge(doc, survey_id, &before, true, check)?;
+                let all = doc.automerge_mut().get_changes(&[]);
+                let new = doc.automerge_mut().get_changes(&before);
+                judge(doc, survey_id, &all, &new, true, check)?;
             }
             Ok(new_changes)
         })?;
@@ -215,12 +240,12 @@ pub fn merge(
 fn judge(
     doc: &mut SurveyDoc,
     survey_id: &str,
-    before: &[ChangeHash],
+    all: &[Change],
+    new: &[Change],
     existed: bool,
     check: &mut Check<'_>,
 ) -> Result<(), DocumentError> {
-    let changes = doc.automerge_mut().get_changes(before);
-    let footprints = footprints(doc, &changes);
+    let footprints = footprints(all, new);
     let meta = doc.meta()?;
     let review = doc.review()?;
     check(&MergeCandidate { survey_id, meta: &meta, review: &review, existed, footprints: &footprints })
@@ -249,7 +274,7 @@ fn record(
     tx: &Connection,
     survey_id: &str,
     doc: &mut SurveyDoc,
-    before: &[ChangeHash],
+    new: &[ChangeHash],
     has_conflicts: bool,
     origin: &Origin,
 ) -> Result<(), StoreError> {
@@ -271,8 +296,8 @@ fn record(
     .execute(params![survey_id, meta.status.as_str(), now, heads, review.status, has_conflicts, seq])?;
     let mut receipt =
         tx.prepare_cached("INSERT OR IGNORE INTO change_receipts (survey_id, hash, received_at) VALUES (?1, ?2, ?3)")?;
-    for change in doc.automerge_mut().get_changes(before) {
-        receipt.execute(params![survey_id, change.hash().0.as_slice(), now])?;
+    for hash in new {
+        receipt.execute(params![survey_id, hash.0.as_slice(), now])?;
     }
     Ok(())
 }

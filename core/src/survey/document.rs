@@ -101,17 +101,23 @@ impl SurveyDoc {
     /// chunks), parsing every chunk strictly after checking its framing; see
     /// [`super::chunks`]. Missing dependencies are an error, never a partial document.
     pub fn from_untrusted(bytes: &[u8]) -> Result<SurveyDoc, DocumentError> {
+        Ok(SurveyDoc::from_untrusted_changes(bytes)?.0)
+    }
+
+    /// Like [`SurveyDoc::from_untrusted`], also returning the parsed changes (collecting them
+    /// again from the document would re-encode every one).
+    pub fn from_untrusted_changes(bytes: &[u8]) -> Result<(SurveyDoc, Vec<automerge::Change>), DocumentError> {
         if bytes.len() > MAX_DOCUMENT_BYTES {
             return Err(DocumentError::TooLarge { bytes: bytes.len() });
         }
         let changes = contain(|| super::chunks::changes(bytes))??;
         let mut doc = AutoCommit::new();
-        contain(|| doc.apply_changes(changes))??;
+        contain(|| doc.apply_changes(changes.clone()))??;
         let missing = doc.get_missing_deps(&[]);
         if !missing.is_empty() {
             return Err(DocumentError::MissingDependencies(missing.len()));
         }
-        SurveyDoc::from_automerge(doc)
+        Ok((SurveyDoc::from_automerge(doc)?, changes))
     }
 
     fn from_automerge(doc: AutoCommit) -> Result<SurveyDoc, DocumentError> {

@@ -10,8 +10,6 @@ use std::collections::{BTreeSet, HashMap};
 use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{ActorId, Change};
 
-use super::SurveyDoc;
-
 /// A part of the survey document.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Area {
@@ -47,21 +45,13 @@ impl Footprint {
     }
 }
 
-/// The footprints of `changes`, which must already be part of `doc`.
-pub fn footprints(doc: &mut SurveyDoc, changes: &[Change]) -> Vec<Footprint> {
+/// The footprints of the `new` changes of a document whose changes are `all`.
+pub fn footprints(all: &[Change], new: &[Change]) -> Vec<Footprint> {
     // Each change is decoded once: decoding dominates the cost, and the new changes are
     // usually most of the document (a survey arriving for the first time).
-    let all: Vec<(Change, automerge::ExpandedChange)> = doc
-        .automerge_mut()
-        .get_changes(&[])
-        .into_iter()
-        .map(|c| {
-            let decoded = c.decode();
-            (c, decoded)
-        })
-        .collect();
+    let all: Vec<(&Change, automerge::ExpandedChange)> = all.iter().map(|c| (c, c.decode())).collect();
     let tree = ObjectTree::of(&all);
-    let wanted: std::collections::HashSet<automerge::ChangeHash> = changes.iter().map(Change::hash).collect();
+    let wanted: std::collections::HashSet<automerge::ChangeHash> = new.iter().map(Change::hash).collect();
     all.iter()
         .filter(|(change, _)| wanted.contains(&change.hash()))
         .map(|(change, decoded)| {
@@ -95,7 +85,7 @@ struct ObjectTree {
 }
 
 impl ObjectTree {
-    fn of(changes: &[(Change, automerge::ExpandedChange)]) -> ObjectTree {
+    fn of(changes: &[(&Change, automerge::ExpandedChange)]) -> ObjectTree {
         let mut parent = HashMap::new();
         for (change, decoded) in changes {
             let start = change.start_op().get();
@@ -149,7 +139,7 @@ mod tests {
     use super::*;
     use crate::form::{Form, FormIndex};
     use crate::identity::{Author, Role, new_actor};
-    use crate::survey::{AnswerPath, Answers, Status};
+    use crate::survey::{AnswerPath, Answers, Status, SurveyDoc};
     use crate::value::Value;
     use automerge::transaction::Transactable;
     use automerge::{ROOT, ReadDoc};
@@ -186,11 +176,11 @@ mod tests {
         doc.commit(Utc::now());
 
         let all = doc.automerge_mut().get_changes(&[]);
-        let prints = footprints(&mut doc, &all);
+        let prints = footprints(&all, &all);
         assert!(prints[0].creation);
         let later: Vec<_> = doc.automerge_mut().get_changes(&start);
         let areas: Vec<Vec<Area>> =
-            footprints(&mut doc, &later).into_iter().map(|f| f.areas.into_iter().collect()).collect();
+            footprints(&all, &later).into_iter().map(|f| f.areas.into_iter().collect()).collect();
         assert_eq!(
             areas,
             vec![

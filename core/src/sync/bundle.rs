@@ -139,5 +139,6 @@ pub fn import(store: &Store, bytes: &[u8]) -> Result<ImportReport, BundleError> 
             Err(e) => report.failed.push((id.clone(), e.to_string())),
         }
     }
+    store.compact_pending(u32::MAX)?;
     Ok(report)
 }

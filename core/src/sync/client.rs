@@ -159,6 +159,9 @@ pub fn sync(
         want.retain(|w| wanted.insert(w.survey));
         let more_to_push = !next_batch(store, &refused, 1)?.is_empty();
         if !more_to_push && !response.more && want.is_empty() {
+            // Pulled surveys are stored as received; compact them while the app is busy
+            // syncing anyway rather than at the next edit.
+            store.compact_pending(u32::MAX)?;
             return Ok(report);
         }
     }

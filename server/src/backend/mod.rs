@@ -268,6 +268,10 @@ pub trait Backend: Send + Sync + 'static {
         confirmed: u64,
     ) -> BackendResult<()>;
 
+    // --- upkeep
+    /// Idle-time upkeep (compacting surveys stored as received); returns the work done.
+    fn maintain(&self) -> BackendResult<usize>;
+
     // --- audit
     /// Appends to the audit log.
     fn audit(

@@ -502,6 +502,10 @@ impl Backend for SqliteBackend {
         Ok(())
     }
 
+    fn maintain(&self) -> BackendResult<usize> {
+        Ok(self.surveys.compact_pending(200)?)
+    }
+
     fn audit(
         &self,
         user: Option<UserId>,

@@ -23,3 +23,8 @@ CREATE TABLE change_receipts (
     PRIMARY KEY (survey_id, hash)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX surveys_by_creator_change ON surveys (created_by, change_seq);
+
+-- 0 while the snapshot is the log of changes as received (surveys arriving in bulk are
+-- stored as they came and compacted later, off the request's critical path).
+ALTER TABLE surveys ADD COLUMN compacted INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX surveys_uncompacted ON surveys (survey_id) WHERE compacted = 0;

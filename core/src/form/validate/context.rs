@@ -1,0 +1,98 @@
+//! The [`EvalContext`] of one expression: a node, in one scope, of one evaluation.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, FixedOffset};
+
+use super::messages::Language;
+use super::plan::{NodeId, Plan};
+use super::state::{ScopeId, State};
+use crate::form::expr::EvalContext;
+use crate::form::model::Choice;
+
+/// What does not change during one evaluation.
+#[derive(Debug)]
+pub(super) struct Env<'o> {
+    pub language: Language<'o>,
+    pub now: DateTime<FixedOffset>,
+    pub seed: u64,
+}
+
+/// The survey seen from node `node` in scope `scope`.
+pub(super) struct Ctx<'e, 'f, 'a> {
+    pub plan: &'e Plan<'f>,
+    pub state: &'e State<'a>,
+    pub env: &'e Env<'e>,
+    pub scope: ScopeId,
+    pub node: NodeId,
+    /// The value of `.`.
+    pub current: &'e str,
+    /// The choice being filtered, for choice filters.
+    pub choice: Option<&'f Choice>,
+}
+
+impl<'e, 'f, 'a> Ctx<'e, 'f, 'a> {
+    pub fn new(plan: &'e Plan<'f>, state: &'e State<'a>, env: &'e Env<'e>, node: NodeId, scope: ScopeId) -> Self {
+        let current = state.own(plan, node, scope);
+        Ctx { plan, state, env, scope, node, current, choice: None }
+    }
+}
+
+impl EvalContext for Ctx<'_, '_, '_> {
+    fn resolve(&self, name: &str) -> Option<Cow<'_, [String]>> {
+        let &target = self.plan.by_name.get(name)?;
+        Some(self.state.read(self.plan, target, self.scope))
+    }
+
+    fn current(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self.current)
+    }
+
+    fn position(&self) -> Option<usize> {
+        let scope = self.state.scopes.get(self.scope)?;
+        scope.parent.map(|_| scope.index + 1)
+    }
+
+    fn indexed(&self, field: &str, repeats: &[(&str, usize)]) -> Option<Cow<'_, str>> {
+        let &target = self.plan.by_name.get(field)?;
+        let node = &self.plan.nodes[target];
+        // Walk down from the top through each repeat around the field: the listed instance,
+        // else the one the current position is in.
+        let mut at = 0;
+        for &level in self.plan.levels.get(node.level)?.chain.iter().skip(1) {
+            let repeat = self.plan.levels[level].repeat?;
+            let name = self.plan.nodes[repeat].name;
+            let index = match repeats.iter().find(|(r, _)| *r == name) {
+                Some(&(_, n)) => n.saturating_sub(1),
+                None => self.state.scopes.get(self.state.ancestor_at(self.scope, level)?)?.index,
+            };
+            at = self.state.child_instance(level, at, index)?;
+        }
+        Some(Cow::Borrowed(self.state.visible(self.plan, target, at).as_str()))
+    }
+
+    fn choice_label(&self, question: &str, code: &str) -> Option<Cow<'_, str>> {
+        let &target = self.plan.by_name.get(question)?;
+        let list = &self.plan.lists[self.plan.nodes[target].list?];
+        let choice = list.choices.get(*list.by_code.get(code)?)?;
+        self.env.language.text(&choice.label).map(Cow::Borrowed)
+    }
+
+    fn now(&self) -> DateTime<FixedOffset> {
+        self.env.now
+    }
+
+    fn random_seed(&self) -> u64 {
+        let scope = self.state.scopes.get(self.scope).map_or(0, |s| s.seed);
+        self.env.seed ^ self.plan.nodes[self.node].seed ^ scope
+    }
+
+    fn choice_column(&self, column: &str) -> Option<Cow<'_, str>> {
+        let choice = self.choice?;
+        match column {
+            "name" => Some(Cow::Borrowed(&choice.name)),
+            "label" => self.env.language.text(&choice.label).map(Cow::Borrowed),
+            other => choice.extra.get(other).map(|v| Cow::Borrowed(v.as_str())),
+        }
+    }
+}
