@@ -95,3 +95,31 @@ fn a_device_creates_a_survey_and_the_server_gets_it() {
     assert!(noop.progress.bytes_sent + noop.progress.bytes_received < 200, "{:?}", noop.progress);
     let _ = PASSWORD;
 }
+
+#[test]
+fn an_admin_publishes_an_xlsform_and_devices_see_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    let admin = server.token("admin", "laptop");
+    let xlsx = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../forms/beguedo_slm.xlsx")).unwrap();
+    let published = client()
+        .post(format!("{}/api/v1/projects/{}/forms", server.url, server.project))
+        .bearer_auth(&admin)
+        .header("content-type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        .body(xlsx)
+        .send()
+        .unwrap();
+    assert_eq!(published.status(), 201);
+    let legacy = client()
+        .post(format!("{}/api/v1/projects/{}/forms", server.url, server.project))
+        .bearer_auth(&admin)
+        .header("content-type", "application/vnd.ms-excel")
+        .body(vec![0u8; 10])
+        .send()
+        .unwrap();
+    assert_eq!(legacy.status(), 422);
+    server.user("awa", Role::Enumerator, Some(0));
+    let phone = Device::login(&server.url, dir.path(), "awa", Role::Enumerator, "phone");
+    phone.fetch_forms();
+    assert!(phone.store.forms().unwrap().iter().any(|f| f.form_id == "beguedo_slm"));
+}
