@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use self::cache::DocCache;
 use self::connection::ReaderPool;
+pub use self::documents::{decode_heads, encode_heads};
 pub use self::error::StoreError;
 use self::forms::FormCache;
 pub use self::forms::FormSummary;

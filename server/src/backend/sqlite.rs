@@ -12,7 +12,10 @@ use chrono::{DateTime, Utc};
 use rand::TryRngCore;
 use rusqlite::{Connection, OptionalExtension, params};
 use terrain_core::form::Form;
-use terrain_core::store::{Check, FeedEntry, FeedFilter, MergeOutcome, StoreError, SurveyQuery, SurveySummary, schema};
+use terrain_core::store::{
+    Check, FeedEntry, FeedFilter, MergeOutcome, StoreError, SurveyQuery, SurveySummary, decode_heads, encode_heads,
+    schema,
+};
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit};
 use terrain_core::{Author, ChangeHash, Role, Store, Value};
 
@@ -37,16 +40,6 @@ impl std::fmt::Debug for SqliteBackend {
 
 fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
-}
-
-fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
-    let mut sorted: Vec<&ChangeHash> = heads.iter().collect();
-    sorted.sort();
-    sorted.iter().flat_map(|h| h.0).collect()
-}
-
-fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
-    bytes.chunks_exact(32).filter_map(|c| ChangeHash::try_from(c).ok()).collect()
 }
 
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
