@@ -75,10 +75,16 @@ pub fn changes(input: &[u8]) -> Result<Vec<Change>, DocumentError> {
     let mut out = Vec::new();
     for chunk in split(input)? {
         match chunk.kind {
-            ChunkKind::Change => out.push(
-                Change::try_from(chunk.bytes)
-                    .map_err(|e| DocumentError::Malformed(format!("a change does not decode: {e}")))?,
-            ),
+            ChunkKind::Change => {
+                let change = Change::try_from(chunk.bytes)
+                    .map_err(|e| DocumentError::Malformed(format!("a change does not decode: {e}")))?;
+                // Automerge does not compare a change chunk's checksum with its contents; a
+                // damaged change would be stored under a hash its bytes do not have.
+                if chunk.bytes[4..8] != change.hash().0[..4] {
+                    return Err(DocumentError::Malformed("a change's checksum does not match its contents".into()));
+                }
+                out.push(change);
+            }
             ChunkKind::Document => {
                 let mut doc = AutoCommit::load(chunk.bytes)?;
                 out.extend(doc.get_changes(&[]));
@@ -128,6 +134,17 @@ mod tests {
         let mut doc = AutoCommit::new();
         doc.apply_changes(changes(&bytes).unwrap()).unwrap();
         assert!(doc.get(automerge::ROOT, "b").unwrap().is_some());
+    }
+
+    #[test]
+    fn a_change_whose_checksum_does_not_match_is_refused() {
+        let mut doc = AutoCommit::new();
+        doc.put(automerge::ROOT, "a", 1).unwrap();
+        doc.commit();
+        let mut bytes = doc.save_after(&[]);
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x01;
+        assert!(changes(&bytes).is_err());
     }
 
     #[test]

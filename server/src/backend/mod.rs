@@ -148,6 +148,10 @@ impl From<rusqlite::Error> for BackendError {
         if let rusqlite::Error::SqliteFailure(f, _) = &e
             && f.code == rusqlite::ErrorCode::ConstraintViolation
         {
+            // A foreign key names a record that is not there; a unique key one that is.
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY {
+                return BackendError::NotFound("the project, team or user given".into());
+            }
             return BackendError::Duplicate("a record with that name".into());
         }
         BackendError::Database(e.to_string())

@@ -414,11 +414,23 @@ impl Backend for SqliteBackend {
     }
 
     fn history(&self, survey_id: &str, path: &AnswerPath) -> BackendResult<Vec<FieldEdit>> {
-        Ok(self.surveys.history(survey_id, path)?)
+        let mut edits = self.surveys.history(survey_id, path)?;
+        for edit in &mut edits {
+            if edit.author.is_none() {
+                edit.author = self.author_of(&edit.actor)?;
+            }
+        }
+        Ok(edits)
     }
 
     fn conflicts(&self, survey_id: &str) -> BackendResult<Vec<Conflict>> {
-        Ok(self.surveys.conflicts(survey_id)?)
+        let mut conflicts = self.surveys.conflicts(survey_id)?;
+        for value in conflicts.iter_mut().flat_map(|c| c.values.iter_mut()) {
+            if value.author.is_none() {
+                value.author = self.author_of(&value.actor)?;
+            }
+        }
+        Ok(conflicts)
     }
 
     fn correct(&self, editor: &User, survey_id: &str, path: &AnswerPath, value: Value) -> BackendResult<bool> {
@@ -533,6 +545,22 @@ impl Backend for SqliteBackend {
 }
 
 impl SqliteBackend {
+    /// Who wrote under a device's actor: the device key at its start names the user and
+    /// the device (the survey store itself only knows the server's own writers).
+    fn author_of(&self, actor: &str) -> BackendResult<Option<Author>> {
+        let Some(key) = terrain_core::identity::device_key_of(actor) else { return Ok(None) };
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT u.username, d.device_id, u.role FROM devices d JOIN users u ON u.id = d.user_id
+                 WHERE d.device_key = ?1",
+                [key.as_slice()],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+            )
+            .optional()?
+            .and_then(|(user, device, role)| Some(Author::new(user, device, role.parse().ok()?))))
+    }
+
     /// Lists surveys by metadata (for the dashboard and exports).
     pub fn list(&self, query: &SurveyQuery) -> BackendResult<Vec<SurveySummary>> {
         Ok(self.surveys.list(query)?)

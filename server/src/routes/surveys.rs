@@ -138,6 +138,21 @@ pub async fn assign(
         if !matches!(principal.user.role, Role::Supervisor | Role::Admin) {
             return Err(ApiError::forbidden("only supervisors and administrators assign surveys"));
         }
+        let assignee = backend
+            .users()?
+            .into_iter()
+            .find(|u| u.id == req.user_id)
+            .ok_or_else(|| ApiError::not_found(format!("user {} does not exist", req.user_id)))?;
+        let form_id = backend.survey_summary(&survey)?.map(|s| s.form_id).unwrap_or_default();
+        let project = backend.form_project(&form_id)?;
+        // Assigning opens the survey to the assignee: only to someone the caller supervises
+        // in the survey's project.
+        if !principal.supervises(project, &assignee.username) {
+            return Err(ApiError::forbidden(format!(
+                "{} is not in a team you supervise in this survey's project",
+                assignee.username
+            )));
+        }
         backend.assign(&survey, req.user_id)?;
         backend.audit(Some(principal.user.id), "survey.assign", Some(&survey), Some(&req.user_id.to_string()))?;
         Ok(StatusCode::NO_CONTENT)

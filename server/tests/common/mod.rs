@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use automerge::transaction::CommitOptions;
+use automerge::{AutoCommit, ObjId, ROOT, ReadDoc};
+use terrain_core::sync::wire::{self, PushedSurvey, SyncRequest, SyncResponse};
 use terrain_core::sync::{self, CancelToken, HttpTransport, SyncOptions, SyncReport};
 use terrain_core::{Author, Form, Role, Store};
 use terrain_server::backend::{Backend, User};
@@ -187,5 +190,81 @@ impl Device {
     pub fn try_sync_with(&self, options: &SyncOptions) -> Result<SyncReport, sync::SyncError> {
         let transport = HttpTransport::new(&self.url, &self.token).unwrap();
         sync::sync(&self.store, &transport, options, &|_| {}, &CancelToken::default())
+    }
+}
+
+// --- Raw sync requests, for tests that send what a device could send rather than what the
+// --- sync client does (authz.rs, bad_input.rs).
+
+/// A plain HTTP client for raw requests.
+pub fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(60)).build().unwrap()
+}
+
+/// POSTs `body` to `/api/v1/sync`; returns the status and the response body.
+pub fn post_sync(url: &str, token: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+    let response = http()
+        .post(format!("{url}/api/v1/sync"))
+        .bearer_auth(token)
+        .header("content-type", wire::CONTENT_TYPE)
+        .body(body)
+        .send()
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.bytes().unwrap().to_vec())
+}
+
+/// One sync round with `request`; panics unless the server answers 200 with a response.
+pub fn sync_round(url: &str, token: &str, request: &SyncRequest) -> SyncResponse {
+    let (status, body) = post_sync(url, token, wire::encode(request).unwrap());
+    assert_eq!(status, 200, "sync answered {status}: {}", String::from_utf8_lossy(&body));
+    wire::decode(&body).unwrap()
+}
+
+/// A request that pushes `push` (and pulls from the start of the feed).
+pub fn push_request(push: Vec<PushedSurvey>) -> SyncRequest {
+    SyncRequest { protocol: wire::PROTOCOL_VERSION, cursor: 0, push, want: Vec::new(), max_pull_bytes: 1 << 20 }
+}
+
+/// What `store` would push now: each survey's changes the server has not acknowledged.
+pub fn pending(store: &Store) -> Vec<PushedSurvey> {
+    store
+        .pending_pushes(1000)
+        .unwrap()
+        .into_iter()
+        .map(|p| PushedSurvey {
+            survey: wire::survey_id_bytes(&p.survey_id).unwrap(),
+            base: wire::hashes(&p.acked),
+            heads: wire::hashes(&p.heads),
+            changes: p.changes,
+        })
+        .collect()
+}
+
+/// One change made with Automerge directly on top of `history` (a survey's change chunks or
+/// saved document), under a fresh actor of the device whose key is `device_key` (hex), as a
+/// device would push it: whatever the store's own editing API allows or not.
+pub fn craft(survey_id: &str, history: &[u8], device_key: &str, edit: impl FnOnce(&mut AutoCommit)) -> PushedSurvey {
+    let mut doc = AutoCommit::load(history).unwrap();
+    let key = terrain_core::identity::parse_device_key(device_key).unwrap();
+    doc.set_actor(terrain_core::identity::new_actor_for(Some(key)));
+    let before = doc.get_heads();
+    edit(&mut doc);
+    doc.commit_with(CommitOptions::default().with_time(chrono::Utc::now().timestamp()));
+    let after = doc.get_heads();
+    assert_ne!(before, after, "the crafted edit changed nothing");
+    PushedSurvey {
+        survey: wire::survey_id_bytes(survey_id).unwrap(),
+        base: wire::hashes(&before),
+        heads: wire::hashes(&after),
+        changes: doc.save_after(&before),
+    }
+}
+
+/// The map under a root key of a survey document (`meta`, `answers`, `review`).
+pub fn root_map(doc: &AutoCommit, key: &str) -> ObjId {
+    match doc.get(ROOT, key).unwrap() {
+        Some((automerge::Value::Object(automerge::ObjType::Map), id)) => id,
+        other => panic!("`{key}` is not a map: {other:?}"),
     }
 }
