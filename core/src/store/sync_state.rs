@@ -2,6 +2,8 @@
 //! sync. The bookkeeping lives in the `surveys` rows (`acked_heads`, `dirty`) and in
 //! `sync_cursors`, so it changes in the same transactions as the documents.
 
+use std::collections::HashSet;
+
 use automerge::ChangeHash;
 use rusqlite::{OptionalExtension, params};
 
@@ -40,12 +42,26 @@ impl Store {
     /// Up to `limit` surveys with changes the server has not acknowledged, oldest first,
     /// each with exactly the changes after its acknowledged heads.
     pub fn pending_pushes(&self, limit: u32) -> Result<Vec<PendingPush>, StoreError> {
-        let mut pushes: Vec<PendingPush> = self.readers.with(|conn| {
+        self.pending_pushes_within(limit, usize::MAX, &HashSet::new())
+    }
+
+    /// Like [`Store::pending_pushes`], but stops loading once the changes reach `max_bytes`
+    /// (always at least one survey), and skips the surveys in `skip`: a sync round loads
+    /// only the documents it will send.
+    pub fn pending_pushes_within(
+        &self,
+        limit: u32,
+        max_bytes: usize,
+        skip: &HashSet<String>,
+    ) -> Result<Vec<PendingPush>, StoreError> {
+        let candidates: Vec<PendingPush> = self.readers.with(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT survey_id, form_id, form_version, acked_heads, heads FROM surveys
                  WHERE dirty = 1 ORDER BY change_seq LIMIT ?1",
             )?;
-            let rows = stmt.query_map([limit], |r| {
+            // Skipped surveys are filtered below, so fetch enough to still fill `limit`.
+            let fetch = u64::from(limit) + skip.len() as u64;
+            let rows = stmt.query_map([fetch.min(i64::MAX as u64) as i64], |r| {
                 Ok(PendingPush {
                     survey_id: r.get(0)?,
                     form_id: r.get(1)?,
@@ -57,8 +73,15 @@ impl Store {
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })?;
-        for push in &mut pushes {
+        let mut pushes = Vec::new();
+        let mut bytes = 0usize;
+        for mut push in candidates.into_iter().filter(|p| !skip.contains(&p.survey_id)).take(limit as usize) {
             push.changes = self.changes_after(&push.survey_id, &push.acked)?;
+            bytes = bytes.saturating_add(push.changes.len());
+            pushes.push(push);
+            if bytes >= max_bytes {
+                break;
+            }
         }
         Ok(pushes)
     }

@@ -118,7 +118,7 @@ pub fn sync(
         if report.progress.rounds >= options.max_rounds {
             return Err(SyncError::TooManyRounds(report.progress.rounds));
         }
-        let pending = next_batch(store, &refused, options.push_batch_bytes)?;
+        let pending = next_batch(store, &mut refused, &mut report, options.push_batch_bytes)?;
         let request = SyncRequest {
             protocol: wire::PROTOCOL_VERSION,
             cursor: store.sync_cursor(&server)?,
@@ -157,7 +157,8 @@ pub fn sync(
 
         // A survey asked for again that still fails is left for the next sync, not looped on.
         want.retain(|w| wanted.insert(w.survey));
-        let more_to_push = !next_batch(store, &refused, 1)?.is_empty();
+        // A count, not a batch: deciding whether to go on loads no document.
+        let more_to_push = store.pending_count()? > refused.len() as u64;
         if !more_to_push && !response.more && want.is_empty() {
             // Pulled surveys are stored as received; compact them while the app is busy
             // syncing anyway rather than at the next edit.
@@ -167,25 +168,22 @@ pub fn sync(
     }
 }
 
-/// The next surveys to push, up to `budget` change bytes (at least one survey).
+/// The next surveys to push, about `budget` change bytes (at least one survey), leaving out
+/// those the server refused in this sync.
 fn next_batch(
     store: &Store,
-    refused: &HashSet<String>,
+    refused: &mut HashSet<String>,
+    report: &mut SyncReport,
     budget: usize,
 ) -> Result<Vec<(String, PushedSurvey)>, SyncError> {
     let mut batch = Vec::new();
-    let mut bytes = 0usize;
-    for push in store.pending_pushes(1000)? {
-        if refused.contains(&push.survey_id) {
-            continue;
-        }
+    for push in store.pending_pushes_within(1000, budget, refused)? {
         let Some(survey) = wire::survey_id_bytes(&push.survey_id) else {
+            // Only a survey imported from elsewhere can have such an id; it cannot travel.
+            report.refused.push((push.survey_id.clone(), "its id is not a UUID, so it cannot be synced".into()));
+            refused.insert(push.survey_id);
             continue;
         };
-        if !batch.is_empty() && bytes + push.changes.len() > budget {
-            break;
-        }
-        bytes += push.changes.len();
         batch.push((
             push.survey_id.clone(),
             PushedSurvey {
