@@ -58,6 +58,8 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
 type HeldRow = (Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
 
 const USER_COLUMNS: &str = "id, username, role, display_name, disabled";
+/// [`USER_COLUMNS`] of the `users` table aliased `u`, for joins.
+const U_USER_COLUMNS: &str = "u.id, u.username, u.role, u.display_name, u.disabled";
 
 impl SqliteBackend {
     /// Opens (or creates) the backend in `dir`.
@@ -167,8 +169,7 @@ impl Backend for SqliteBackend {
             .db()
             .query_row(
                 &format!(
-                    "SELECT {} FROM devices d JOIN users u ON u.id = d.user_id WHERE d.device_key = ?1",
-                    USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+                    "SELECT {U_USER_COLUMNS} FROM devices d JOIN users u ON u.id = d.user_id WHERE d.device_key = ?1"
                 ),
                 [key.as_slice()],
                 user_row,
@@ -191,12 +192,11 @@ impl Backend for SqliteBackend {
     }
 
     fn token(&self, hash: &[u8; 32]) -> BackendResult<Option<TokenRecord>> {
-        let columns = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
         Ok(self
             .db()
             .query_row(
                 &format!(
-                    "SELECT {columns}, t.device_key, t.expires_at, t.revoked_at IS NOT NULL
+                    "SELECT {U_USER_COLUMNS}, t.device_key, t.expires_at, t.revoked_at IS NOT NULL
                      FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?1"
                 ),
                 [hash.as_slice()],
@@ -268,9 +268,8 @@ impl Backend for SqliteBackend {
 
     fn team_members(&self, team: i64) -> BackendResult<Vec<User>> {
         let db = self.db();
-        let columns = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
         let mut stmt = db.prepare_cached(&format!(
-            "SELECT {columns} FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = ?1 ORDER BY u.username"
+            "SELECT {U_USER_COLUMNS} FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = ?1 ORDER BY u.username"
         ))?;
         let rows = stmt.query_map([team], user_row)?;
         Ok(rows.collect::<Result<_, _>>()?)

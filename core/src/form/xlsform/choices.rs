@@ -11,7 +11,6 @@ use super::error::{At, Issues};
 use super::headers::{self, Column, Columns, SheetKind};
 use super::references::References;
 use super::sheets::Sheet;
-use super::text::clean;
 use crate::form::model::{Choice, Translations};
 
 /// A sheet's choice lists, and where each choice came from.
@@ -59,14 +58,7 @@ pub(crate) fn read(
             media: BTreeMap::new(),
             extra: BTreeMap::new(),
         };
-        for (index, column) in columns.by_index.iter().enumerate() {
-            let (Some(column), Some(header)) = (column, sheet.headers.get(index)) else {
-                continue;
-            };
-            let value = clean(row.cell(index), false);
-            if value.is_empty() {
-                continue;
-            }
+        for (column, header, value) in columns.filled(sheet, row) {
             let at = At::cell(&sheet.name, row.number, header);
             match column {
                 Column::ListName | Column::Name => {}

@@ -11,7 +11,8 @@
 use std::collections::{HashMap, HashSet};
 
 use super::error::{At, Issues};
-use super::sheets::Sheet;
+use super::sheets::{Row, Sheet};
+use super::text::clean;
 
 /// Which sheet a header belongs to: each has its own columns and aliases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +103,20 @@ impl Columns {
     /// The index of the first column with this meaning.
     pub fn find(&self, wanted: &Column) -> Option<usize> {
         self.by_index.iter().position(|c| c.as_ref() == Some(wanted))
+    }
+
+    /// The cells of `row` that hold text, in recognised columns: each with its column's
+    /// meaning, its header as written, and its cleaned text.
+    pub fn filled<'a>(
+        &'a self,
+        sheet: &'a Sheet,
+        row: &'a Row,
+    ) -> impl Iterator<Item = (&'a Column, &'a String, String)> + 'a {
+        self.by_index.iter().enumerate().filter_map(move |(index, column)| {
+            let (column, header) = (column.as_ref()?, sheet.headers.get(index)?);
+            let value = clean(row.cell(index), false);
+            (!value.is_empty()).then_some((column, header, value))
+        })
     }
 }
 

@@ -12,7 +12,7 @@ use super::error::{At, Issues};
 use super::headers::{self, Column, SheetKind};
 use super::references::References;
 use super::sheets::Sheet;
-use super::text::{clean, yes_no};
+use super::text::yes_no;
 use crate::form::expr::Expression;
 
 /// The settings that steer the import, and those kept for the form.
@@ -62,14 +62,7 @@ pub(crate) fn read(sheet: &Sheet, refs: &mut References, issues: &mut Issues) ->
     let Some(row) = sheet.rows.first() else {
         return settings;
     };
-    for (index, column) in columns.by_index.iter().enumerate() {
-        let (Some(column), Some(header)) = (column, sheet.headers.get(index)) else {
-            continue;
-        };
-        let value = clean(row.cell(index), false);
-        if value.is_empty() {
-            continue;
-        }
+    for (column, header, value) in columns.filled(&sheet, row) {
         let at = At::cell(&sheet.name, row.number, header);
         let key = match column {
             Column::Setting(key) => key.as_str(),
