@@ -87,7 +87,8 @@ pub fn edit<T>(
     };
     let hashes: Vec<ChangeHash> = new.iter().map(|c| c.hash()).collect();
     record(tx, survey_id, &mut doc, &hashes, has_conflicts, origin)?;
-    let row = documents::row(tx, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
+    // The row as `append_chunk` left it, without reading it back.
+    let row = DocRow { chunk_count: row.chunk_count + 1, chunk_bytes: row.chunk_bytes + chunk.len() as i64, ..row };
     if documents::needs_compaction(&row) {
         documents::compact(tx, survey_id, &mut doc)?;
     }
