@@ -102,7 +102,7 @@ impl From<StoreError> for TerrainError {
         match e {
             StoreError::UnknownSurvey(_) | StoreError::UnknownForm { .. } => TerrainError::NotFound { detail },
             StoreError::Incomplete { issues, .. } => TerrainError::Incomplete { issues, detail },
-            StoreError::FormVersionConflict { .. } => TerrainError::Invalid { detail },
+            StoreError::FormVersionConflict { .. } | StoreError::InvalidQuery(_) => TerrainError::Invalid { detail },
             StoreError::Document { source, .. } => match source {
                 DocumentError::NoSuchInstance { .. } => TerrainError::NotFound { detail },
                 DocumentError::UnknownQuestion(_)

@@ -251,6 +251,7 @@ impl TerrainStore {
                 has_conflicts: filter.has_conflicts,
                 limit: filter.limit,
                 offset: filter.offset,
+                ..SurveyQuery::default()
             };
             Ok(self.store.list(&query)?.into_iter().map(Into::into).collect())
         })
