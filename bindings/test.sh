@@ -18,7 +18,7 @@ JNA_JAR="${JNA_JAR:-/usr/share/java/jna.jar}"
 cd "$ROOT"
 
 missing=""
-[ -x "$KOTLINC" ] || missing="$missing\n  kotlinc: (cd bindings/kotlin && npm install kotlin-compiler@2.4.20), or set KOTLINC"
+[ -x "$KOTLINC" ] || missing="$missing\n  kotlinc: (cd bindings/kotlin && npm install --save-exact kotlin-compiler@2.4.20), or set KOTLINC"
 [ -f "$KOTLIN_STDLIB" ] || missing="$missing\n  kotlin-stdlib.jar: comes with kotlin-compiler, or set KOTLIN_STDLIB"
 [ -f "$JNA_JAR" ] || missing="$missing\n  JNA: apt-get install libjna-java, or set JNA_JAR"
 command -v java >/dev/null || missing="$missing\n  java: apt-get install openjdk-17-jdk-headless"
