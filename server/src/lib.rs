@@ -8,6 +8,8 @@ pub mod app;
 pub mod auth;
 pub mod backend;
 pub mod error;
+pub mod listing;
+pub mod review;
 pub mod routes;
 pub mod rules;
 pub mod sample;

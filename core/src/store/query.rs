@@ -22,6 +22,8 @@ pub struct SurveyQuery {
     pub updated_since: Option<DateTime<Utc>>,
     /// Only surveys with (or without) unresolved conflicts.
     pub has_conflicts: Option<bool>,
+    /// Only surveys of one of these forms (a project's).
+    pub forms: Option<Vec<String>>,
     /// Only surveys started by one of these users (a team's members).
     pub enumerators: Option<Vec<String>>,
     /// Only surveys in one of these review states; `Received` also matches surveys nobody
@@ -303,6 +305,10 @@ fn where_clause(query: &SurveyQuery) -> Result<(Vec<String>, Args), StoreError> 
     }
     if let Some(before) = query.started_before {
         filter("created_at < ?", Box::new(before.timestamp_millis()));
+    }
+    if let Some(forms) = &query.forms {
+        clauses.push(format!("form_id IN ({})", vec!["?"; forms.len()].join(", ")));
+        args.extend(forms.iter().map(|f| Box::new(f.clone()) as Box<dyn ToSql>));
     }
     if let Some(users) = &query.enumerators {
         clauses.push(format!("created_by IN ({})", vec!["?"; users.len()].join(", ")));
