@@ -17,9 +17,12 @@ done
 
 cargo build --release -p terrain-ffi
 cargo bench -p terrain-ffi --bench set_answer
+# The release library is stripped of the metadata bindgen reads; generate from a debug build
+# of the same sources (identical interface and checksums).
+cargo build -p terrain-ffi
 OUT="$TARGET/bench/kotlin"
 rm -rf "$OUT"
-cargo run -q -p uniffi-bindgen -- generate --no-format --library "$TARGET/release/libterrain_ffi.so" \
+cargo run -q -p uniffi-bindgen -- generate --no-format --library "$TARGET/debug/libterrain_ffi.so" \
     --language kotlin --out-dir "$OUT"
 "$KOTLINC" -nowarn "$OUT/uniffi/terrain_ffi/terrain_ffi.kt" bindings/bench/SetAnswerBench.kt -cp "$JNA_JAR" \
     -d "$OUT/bench.jar"

@@ -10,42 +10,51 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use terrain_core::{AnswerPath, Author, Store, Value};
+use terrain_core::{AnswerPath, Author, Role as CoreRole, Store, Value};
 use terrain_ffi::{AnswerValue, Role, TerrainStore};
 
-/// Calls measured per round, and rounds (the median round is reported).
-const CALLS: u32 = 1_000;
+/// Each round fills `SURVEYS` fresh surveys (outside the timing), then times `EDITS` edits
+/// of each, interleaved: a survey's history stays the size of a real one (the store reloads
+/// a document from SQLite when it evaluates, so its length matters). Median of `ROUNDS`.
+const SURVEYS: usize = 20;
+const EDITS: u32 = 10;
 const ROUNDS: usize = 5;
 
-fn median_micros(mut f: impl FnMut(u32)) -> f64 {
-    for i in 0..100 {
-        f(i);
-    }
-    let mut rounds: Vec<f64> = (0..ROUNDS)
+/// The median over rounds of the mean time per call, in µs. `setup` makes a round's surveys;
+/// `call(survey, i)` is the measured call.
+fn median_micros<S>(mut setup: impl FnMut() -> Vec<S>, mut call: impl FnMut(&S, u32)) -> f64 {
+    let mut rounds: Vec<f64> = (0..=ROUNDS)
         .map(|_| {
+            let surveys = setup();
             let start = Instant::now();
-            for i in 0..CALLS {
-                f(i);
+            for i in 0..EDITS {
+                for survey in &surveys {
+                    call(survey, i);
+                }
             }
-            start.elapsed().as_secs_f64() * 1e6 / f64::from(CALLS)
+            start.elapsed().as_secs_f64() * 1e6 / (f64::from(EDITS) * surveys.len() as f64)
         })
+        .skip(1) // warm-up
         .collect();
     rounds.sort_by(f64::total_cmp);
     rounds[ROUNDS / 2]
 }
 
-/// The answers both benches fill before measuring: consent, location and a two-member roster.
-fn prefill(store: &TerrainStore, id: &str) {
+/// A survey with the answers both benches fill before measuring: consent and a two-member
+/// roster.
+fn prefilled(store: &TerrainStore, form_id: &str, version: &str) -> String {
+    let id = store.create_survey(form_id.to_owned(), version.to_owned()).unwrap();
     let set = |path: &str, value: AnswerValue| {
-        store.set_answer(id.to_owned(), path.to_owned(), value, None).unwrap();
+        store.set_answer(id.clone(), path.to_owned(), value, None).unwrap();
     };
     set("enumerator_name", AnswerValue::Text { value: "Mariama".into() });
     set("consent", AnswerValue::Choice { code: "yes".into() });
     for (i, age) in [45, 3].into_iter().enumerate() {
-        store.add_repeat_instance(id.to_owned(), "member".into(), None).unwrap();
+        store.add_repeat_instance(id.clone(), "member".into(), None).unwrap();
         set(&format!("member[{i}]/member_name"), AnswerValue::Text { value: format!("Member {i}") });
         set(&format!("member[{i}]/member_age"), AnswerValue::Integer { value: age });
     }
+    id
 }
 
 fn main() {
@@ -65,30 +74,34 @@ fn main() {
     )
     .unwrap();
     ffi.import_form_json(json).unwrap();
-    let id = ffi.create_survey(form.id.clone(), form.version.clone()).unwrap();
-    prefill(&ffi, &id);
-    let ffi_set = median_micros(|i| {
-        let value = AnswerValue::Integer { value: i64::from(i % 900 + 1) };
+    let (form_id, version) = (form.id.clone(), form.version.clone());
+    let fill = || (0..SURVEYS).map(|_| prefilled(&ffi, &form_id, &version)).collect::<Vec<_>>();
+    let ffi_set = median_micros(fill, |id, i| {
+        let value = AnswerValue::Integer { value: i64::from(i + 1) };
         black_box(ffi.set_answer(id.clone(), "hh_number".into(), value, None).unwrap());
     });
-    let ffi_eval = median_micros(|_| {
+    let ffi_eval = median_micros(fill, |id, _| {
         black_box(ffi.evaluate(id.clone(), None).unwrap());
     });
 
-    // The core alone, without the FFI's conversions: what the wrapper itself costs.
-    let core = Store::open(dir.path().join("core.db"), Author::new("bench", "bench-device", terrain_core::Role::Enumerator))
-        .unwrap();
-    core.save_form(&form).unwrap();
-    let core_id = core.create_survey(&form.id, &form.version).unwrap();
+    // The core alone, without the FFI's conversions, on surveys of the same content (made
+    // through the FFI, then edited through the core): what the wrapper itself costs.
     let hh_number: AnswerPath = "hh_number".parse().unwrap();
-    let core_set = median_micros(|i| {
-        core.set_answer(&core_id, &hh_number, Value::Integer(i64::from(i % 900 + 1))).unwrap();
-        black_box(core.evaluate(&core_id, None).unwrap());
+    let core_store = Store::open(dir.path().join("ffi.db"), Author::new("bench", "bench-device", CoreRole::Enumerator))
+        .unwrap();
+    let core_set = median_micros(fill, |id, i| {
+        core_store.set_answer(id, &hh_number, Value::Integer(i64::from(i + 1))).unwrap();
+        black_box(core_store.evaluate(id, None).unwrap());
+    });
+    let core_eval = median_micros(fill, |id, _| {
+        black_box(core_store.evaluate(id, None).unwrap());
     });
 
-    println!("| call (Rust, {CALLS} calls × {ROUNDS} rounds, median) | µs per call |");
+    let calls = SURVEYS * EDITS as usize;
+    println!("| Rust ({calls} calls per round, median of {ROUNDS} rounds) | µs per call |");
     println!("| --- | ---: |");
-    println!("| terrain-core `set_answer` + `evaluate` | {core_set:.1} |");
+    println!("| terrain-core `set_answer` + `evaluate` (no FFI types) | {core_set:.1} |");
     println!("| terrain-ffi `set_answer` (returns the evaluation) | {ffi_set:.1} |");
+    println!("| terrain-core `evaluate` | {core_eval:.1} |");
     println!("| terrain-ffi `evaluate` | {ffi_eval:.1} |");
 }

@@ -20,10 +20,11 @@ command -v cargo-ndk >/dev/null || { echo "install cargo-ndk: cargo install carg
 cargo ndk --platform 24 -t arm64-v8a -t armeabi-v7a -t x86_64 -o "$OUT/src/main/jniLibs" \
     build -p terrain-ffi --release
 
-# 2. The Kotlin bindings, generated in library mode from a host build (same metadata).
-cargo build -p terrain-ffi --release
+# 2. The Kotlin bindings, generated in library mode from a host debug build: release
+#    libraries are stripped of the metadata symbols bindgen reads; the interface is the same.
+cargo build -p terrain-ffi
 rm -rf "$OUT/src/main/java/uniffi/terrain_ffi"
-cargo run -q -p uniffi-bindgen -- generate --library "$TARGET/release/libterrain_ffi.so" \
+cargo run -q -p uniffi-bindgen -- generate --library "$TARGET/debug/libterrain_ffi.so" \
     --language kotlin --out-dir "$OUT/src/main/java"
 
 # 3. The Gradle module around them, unless the app team already has one.

@@ -25,11 +25,12 @@ mkdir -p "$SIM"
 lipo -create "$TARGET/aarch64-apple-ios-sim/release/libterrain_ffi.a" \
     "$TARGET/x86_64-apple-ios/release/libterrain_ffi.a" -output "$SIM/libterrain_ffi.a"
 
-# 2. The Swift bindings, C header and module map, generated from a host build.
-cargo build -p terrain-ffi --release
+# 2. The Swift bindings, C header and module map, generated from a host debug build (release
+#    libraries are stripped of the metadata symbols bindgen reads; the interface is the same).
+cargo build -p terrain-ffi
 GEN="$TARGET/ios-gen"
 rm -rf "$GEN" && mkdir -p "$GEN/headers"
-cargo run -q -p uniffi-bindgen -- generate --library "$TARGET/release/libterrain_ffi.dylib" \
+cargo run -q -p uniffi-bindgen -- generate --library "$TARGET/debug/libterrain_ffi.dylib" \
     --language swift --out-dir "$GEN"
 cp "$GEN/terrain_ffiFFI.h" "$GEN/headers/"
 # The generated Swift imports the C module `terrain_ffiFFI`; an xcframework wants the map

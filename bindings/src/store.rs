@@ -107,8 +107,16 @@ impl TerrainStore {
 
     /// Uses a token from an earlier `login` (after the app restarted). A token the server no
     /// longer accepts surfaces as `TerrainError::Auth` on the next network call.
-    pub fn resume_session(&self, server_url: String, token: String) {
-        *self.session() = Some(Session { server: server_url, token });
+    pub fn resume_session(&self, server_url: String, token: String) -> Result<(), TerrainError> {
+        guard(|| {
+            if !(server_url.starts_with("http://") || server_url.starts_with("https://")) || token.is_empty() {
+                return Err(TerrainError::invalid(
+                    "resume_session needs the server's URL (https://…) and the token login returned",
+                ));
+            }
+            *self.session() = Some(Session { server: server_url, token });
+            Ok(())
+        })
     }
 
     /// Downloads the form versions published to the user's projects that this device does
