@@ -87,8 +87,8 @@ fn main() {
     // The core alone, without the FFI's conversions, on surveys of the same content (made
     // through the FFI, then edited through the core): what the wrapper itself costs.
     let hh_number: AnswerPath = "hh_number".parse().unwrap();
-    let core_store = Store::open(dir.path().join("ffi.db"), Author::new("bench", "bench-device", CoreRole::Enumerator))
-        .unwrap();
+    let core_store =
+        Store::open(dir.path().join("ffi.db"), Author::new("bench", "bench-device", CoreRole::Enumerator)).unwrap();
     let core_set = median_micros(fill, |id, i| {
         core_store.set_answer(id, &hh_number, Value::Integer(i64::from(i + 1))).unwrap();
         black_box(core_store.evaluate(id, None).unwrap());

@@ -39,10 +39,9 @@ mod sync;
 pub use error::TerrainError;
 pub use form_tree::{ChoiceItem, FormNode, FormTree, NodeKind};
 pub use records::{
-    AnswerEntry, AnswerValue, CalculatedValue, CommentInfo, ConflictInfo, ConflictValueInfo, Evaluation, FieldEditInfo, FormInfo,
-    FilteredChoices, GeoPoint, ImportSummary, IssueInfo, LoginInfo, RepeatCount, RepeatInstance, ReviewInfo, Role,
-    SurveyDetail, SurveyFilter, SurveyProblem,
-    SurveyStatus, SurveySummary, SyncProgress, SyncSummary,
+    AnswerEntry, AnswerValue, CalculatedValue, CommentInfo, ConflictInfo, ConflictValueInfo, Evaluation, FieldEditInfo,
+    FilteredChoices, FormInfo, GeoPoint, ImportSummary, IssueInfo, LoginInfo, RepeatCount, RepeatInstance, ReviewInfo,
+    Role, SurveyDetail, SurveyFilter, SurveyProblem, SurveyStatus, SurveySummary, SyncProgress, SyncSummary,
 };
 pub use store::TerrainStore;
 pub use sync::{CancelHandle, SyncListener};

@@ -8,6 +8,7 @@ use terrain_core::store::SurveyQuery;
 use terrain_core::sync::{self, HttpTransport, SyncOptions, bundle};
 use terrain_core::{Store, Value};
 
+use crate::AnswerValue;
 use crate::convert::{self, answer_parts, flatten, time};
 use crate::error::{TerrainError, guard};
 use crate::form_tree::FormTree;
@@ -16,7 +17,6 @@ use crate::records::{
     ReviewInfo, Role, SurveyDetail, SurveyFilter, SurveyProblem, SurveySummary, SyncSummary,
 };
 use crate::sync::{CancelHandle, SyncListener};
-use crate::AnswerValue;
 
 /// The server a store talks to, once logged in.
 #[derive(Debug, Clone)]

@@ -68,12 +68,15 @@ fn errors_arrive_typed_with_actionable_details() {
     assert!(matches!(e, Err(TerrainError::Invalid { ref detail }) if detail.contains("member[0]/age")), "{e:?}");
     let e = store.set_answer(id.clone(), "hh_number".into(), text("twelve"), None).unwrap_err();
     assert!(matches!(e, TerrainError::Invalid { .. }), "{e:?}");
-    let e = store.set_answer(id.clone(), "last_remit_date".into(), AnswerValue::Date { iso: "28/11/2026".into() }, None);
+    let e =
+        store.set_answer(id.clone(), "last_remit_date".into(), AnswerValue::Date { iso: "28/11/2026".into() }, None);
     assert!(matches!(e, Err(TerrainError::Invalid { .. })), "{e:?}");
     let e = store.create_survey("missing_form".into(), "1".into()).unwrap_err();
     assert!(matches!(e, TerrainError::NotFound { ref detail } if detail.contains("download")), "{e:?}");
     match store.finalize(id.clone()).unwrap_err() {
-        TerrainError::Incomplete { issues, .. } => assert!(issues.iter().any(|i| i.starts_with("consent")), "{issues:?}"),
+        TerrainError::Incomplete { issues, .. } => {
+            assert!(issues.iter().any(|i| i.starts_with("consent")), "{issues:?}")
+        }
         other => panic!("{other:?}"),
     }
     let e = store.sync(None, None).unwrap_err();
