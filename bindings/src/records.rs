@@ -239,6 +239,11 @@ pub struct SurveyFilter {
     /// Only surveys with (or without) conflicts.
     #[uniffi(default = None)]
     pub has_conflicts: Option<bool>,
+    /// Only surveys in one of these review states (`received`, `has_issues`, `sent_back`,
+    /// `approved`, `rejected`); `received` also matches surveys nobody has reviewed. The
+    /// enumerator's "to fix" list is `["sent_back"]`.
+    #[uniffi(default = None)]
+    pub review: Option<Vec<String>>,
     /// At most this many.
     #[uniffi(default = None)]
     pub limit: Option<u32>,

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::DateTime;
 use terrain_core::identity::Author;
 use terrain_core::store::SurveyQuery;
+use terrain_core::survey::ReviewStatus;
 use terrain_core::sync::{self, HttpTransport, SyncOptions, bundle};
 use terrain_core::{Store, Value};
 
@@ -250,7 +251,17 @@ impl TerrainStore {
                         .map_err(|e| TerrainError::invalid(format!("`{t}` is not an RFC 3339 moment ({e})")))
                 })
                 .transpose()?;
+            let review = filter
+                .review
+                .map(|states| {
+                    states
+                        .iter()
+                        .map(|s| s.parse::<ReviewStatus>().map_err(|e| TerrainError::invalid(e.to_string())))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?;
             let query = SurveyQuery {
+                review,
                 form_id: filter.form_id,
                 form_version: filter.form_version,
                 status: filter.status.map(Into::into),

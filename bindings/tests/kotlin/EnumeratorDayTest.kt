@@ -215,6 +215,9 @@ fun main() {
     expectEqual(review.status, "sent_back", "review status")
     expectEqual(review.comments.map { it.text }, listOf(comment), "comments")
     expectEqual(review.comments[0].question, "hh_number", "comment question")
+    val toFix = phone.listSurveys(SurveyFilter(review = listOf("sent_back")))
+    expectEqual(toFix.map { it.surveyId }, listOf(g1.id), "the to-fix list")
+    expectThrows<TerrainException.Invalid> { phone.listSurveys(SurveyFilter(review = listOf("lost"))) }
 
     // The enumerator fixes it and syncs; the server has the fix.
     if (phone.survey(g1.id).status == SurveyStatus.FINALIZED) phone.reopen(g1.id)

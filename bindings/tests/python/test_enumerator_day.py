@@ -230,6 +230,11 @@ class EnumeratorDay(unittest.TestCase):
         self.assertEqual([c.text for c in review.comments], [comment])
         self.assertEqual(review.comments[0].question, "hh_number")
         self.assertEqual(phone.survey(g1.id).review, review)
+        to_fix = phone.list_surveys(t.SurveyFilter(review=["sent_back"]))
+        self.assertEqual([s.survey_id for s in to_fix], [g1.id])
+        self.assertEqual(to_fix[0].review_status, "sent_back")
+        with self.assertRaises(t.TerrainError.Invalid):
+            phone.list_surveys(t.SurveyFilter(review=["lost"]))
 
         # The enumerator fixes it and syncs; the server has the fix.
         if phone.survey(g1.id).status == t.SurveyStatus.FINALIZED:
