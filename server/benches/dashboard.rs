@@ -165,8 +165,9 @@ fn main() {
             for _ in 0..15 {
                 let t = Instant::now();
                 let r = client.get(format!("{url}/surveys?{query}")).header("cookie", &cookie).send().unwrap();
-                assert_eq!(r.status(), 200, "{name}");
+                let status = r.status();
                 let body = r.text().unwrap();
+                assert_eq!(status, 200, "{name}: {body}");
                 html.push(t.elapsed());
                 let t = Instant::now();
                 let page: serde_json::Value = client
