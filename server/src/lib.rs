@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod backend;
 pub mod error;
+pub mod export;
 pub mod routes;
 pub mod rules;
 pub mod sample;

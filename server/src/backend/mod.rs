@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use terrain_core::ChangeHash;
 use terrain_core::form::Form;
-use terrain_core::store::{Check, FeedEntry, FeedFilter, MergeOutcome, StoreError, SurveySummary};
+use terrain_core::store::{Check, FeedEntry, FeedFilter, MergeOutcome, StoreError, Survey, SurveySummary};
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit};
 use terrain_core::{Role, Value};
 use utoipa::ToSchema;
@@ -242,6 +242,8 @@ pub trait Backend: Send + Sync + 'static {
     fn feed(&self, cursor: u64, limit: u32, filter: &FeedFilter) -> BackendResult<Vec<FeedEntry>>;
     /// A survey's metadata row.
     fn survey_summary(&self, survey_id: &str) -> BackendResult<Option<SurveySummary>>;
+    /// A survey read in full: metadata, typed answers and review (for exports).
+    fn survey(&self, survey_id: &str) -> BackendResult<Survey>;
     /// A survey as JSON.
     fn survey_json(&self, survey_id: &str) -> BackendResult<serde_json::Value>;
     /// A field's history.

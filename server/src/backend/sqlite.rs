@@ -13,7 +13,7 @@ use rand::TryRngCore;
 use rusqlite::{Connection, OptionalExtension, params};
 use terrain_core::form::Form;
 use terrain_core::store::{
-    Check, FeedEntry, FeedFilter, MergeOutcome, StoreError, SurveyQuery, SurveySummary, decode_heads, encode_heads,
+    Check, FeedEntry, FeedFilter, MergeOutcome, StoreError, Survey, SurveyQuery, SurveySummary, decode_heads, encode_heads,
     schema,
 };
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit};
@@ -406,6 +406,10 @@ impl Backend for SqliteBackend {
 
     fn survey_summary(&self, survey_id: &str) -> BackendResult<Option<SurveySummary>> {
         Ok(self.surveys.summary(survey_id)?)
+    }
+
+    fn survey(&self, survey_id: &str) -> BackendResult<Survey> {
+        Ok(self.surveys.survey(survey_id)?)
     }
 
     fn survey_json(&self, survey_id: &str) -> BackendResult<serde_json::Value> {

@@ -1,0 +1,2 @@
+//! Export benchmark (placeholder).
+fn main() {}
