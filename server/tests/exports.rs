@@ -519,3 +519,42 @@ fn who_may_export_what() {
     world.server.backend().add_project_member(other.id, outsider.id).unwrap();
     assert_eq!(export(&world, "outsider", "format=csv").status, 404);
 }
+
+#[test]
+fn analysts_get_approved_surveys_by_default() {
+    let world = world(3);
+    let admin = world.server.token("admin", "admin-laptop");
+    let approved = [&world.by_user["enum-k"][0], &world.by_user["enum-l"][2]];
+    for id in approved {
+        let resp = http()
+            .post(format!("{}/api/v1/surveys/{id}/review", world.server.url))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({"action": "approve"}))
+            .send()
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 204, "{}", resp.text().unwrap());
+    }
+    let rejected = &world.by_user["enum-k"][1];
+    let resp = http()
+        .post(format!("{}/api/v1/surveys/{rejected}/review", world.server.url))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"action": "reject", "comment": "doublon"}))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 204, "{}", resp.text().unwrap());
+    let ids = |reply: Reply| -> Vec<String> {
+        let rows = &unzip(&reply.body)[&world.form.id].1;
+        let mut ids: Vec<String> = rows.iter().map(|r| r["_uuid"].clone()).collect();
+        ids.sort();
+        ids
+    };
+    let mut want: Vec<String> = approved.iter().map(|s| (*s).clone()).collect();
+    want.sort();
+    let tables = unzip(&export(&world, "analyst", "format=csv").body);
+    assert!(tables[&world.form.id].1.iter().all(|r| r["_review_status"] == "approved"));
+    assert_eq!(ids(export(&world, "analyst", "format=csv")), want);
+    assert_eq!(ids(export(&world, "analyst", "format=csv&review=rejected")), vec![rejected.clone()]);
+    assert_eq!(ids(export(&world, "analyst", "format=csv&review=received")).len(), 3);
+    assert_eq!(ids(export(&world, "analyst", "format=csv&review=any")).len(), 6);
+    assert_eq!(ids(export(&world, "admin", "format=csv")).len(), 6, "admins get every survey by default");
+}
