@@ -157,6 +157,32 @@ fn child_baseline(json: &Path, out_dir: &Path) {
     println!("{elapsed} {peak} {before} {surveys}");
 }
 
+/// In the child: where an export's time goes, per survey (for tuning; not in the table).
+fn child_profile(data: &Path, form_id: &str) {
+    use terrain_core::form::{EvalOptions, Evaluator};
+    let backend = SqliteBackend::open(data).unwrap();
+    let feed = backend
+        .feed(0, 2000, &terrain_core::store::FeedFilter { forms: Some(vec![form_id.to_owned()]), ..Default::default() })
+        .unwrap();
+    let t = Instant::now();
+    let surveys: Vec<_> = feed.iter().map(|e| backend.survey(&e.summary.survey_id).unwrap()).collect();
+    let read = t.elapsed().as_secs_f64() / surveys.len() as f64;
+    let form = backend.form(form_id, &surveys[0].meta.form_version).unwrap();
+    let evaluator = Evaluator::new(&form);
+    let t = Instant::now();
+    for s in &surveys {
+        let o = EvalOptions { language: None, now: s.meta.created_at.fixed_offset(), seed: 1 };
+        std::hint::black_box(evaluator.evaluate(&s.answers, &o));
+    }
+    let eval = t.elapsed().as_secs_f64() / surveys.len() as f64;
+    let t = Instant::now();
+    for e in &feed {
+        std::hint::black_box(backend.survey_json(&e.summary.survey_id).unwrap());
+    }
+    let json = t.elapsed().as_secs_f64() / surveys.len() as f64;
+    println!("read {:.3} ms, evaluate {:.3} ms, survey_json {:.3} ms", read * 1e3, eval * 1e3, json * 1e3);
+}
+
 struct Run {
     seconds: f64,
     peak: f64,
@@ -178,6 +204,7 @@ fn main() {
     if std::env::var_os("TERRAIN_EXPORT_BENCH_CHILD").is_some() {
         match args.get(1).map(String::as_str) {
             Some("export") => child_export(Path::new(&args[2]), &args[3], args[4].parse().unwrap(), Path::new(&args[5])),
+            Some("profile") => child_profile(Path::new(&args[2]), &args[3]),
             Some("baseline") => child_baseline(Path::new(&args[2]), Path::new(&args[3])),
             _ => panic!("unknown child command"),
         }
@@ -193,6 +220,14 @@ fn main() {
     let d = data.to_str().unwrap();
     let zip = dir.path().join("export.zip");
     let z = zip.to_str().unwrap();
+    if std::env::var_os("TERRAIN_EXPORT_PROFILE").is_some() {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .env("TERRAIN_EXPORT_BENCH_CHILD", "1")
+            .args(["profile", d, &form.id])
+            .output()
+            .unwrap();
+        eprintln!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    }
     let full = child(&["export", d, &form.id, "0", z]);
     let zip_size = std::fs::metadata(&zip).unwrap().len() as f64 / 1_048_576.0;
     let tenth = child(&["export", d, &form.id, &(n - n / 10).to_string(), dir.path().join("tenth.zip").to_str().unwrap()]);

@@ -105,6 +105,11 @@ fn world(n: usize) -> World {
             ids.push(store.create_survey_with(&world.form.id, &world.form.version, &answers).unwrap());
         }
         push(&world.server, &store, &ids);
+        // A survey of another form, which no export of this one may contain.
+        let household = common::household_form();
+        store.save_form(&household).unwrap();
+        let other = store.create_survey(&household.id, &household.version).unwrap();
+        push(&world.server, &store, &[other]);
         world.by_user.insert(user.to_owned(), ids);
         world.stores.insert(user.to_owned(), store);
     }

@@ -35,7 +35,7 @@ use crate::backend::{Backend, BackendError};
 pub use table::Layout;
 
 /// Surveys read from the store per page.
-pub const BATCH: u32 = 256;
+pub const BATCH: u32 = 512;
 
 /// The review statuses a survey can be in (`None` in the store reads as `received`).
 pub const REVIEW_STATUSES: [&str; 5] = ["received", "has_issues", "sent_back", "approved", "rejected"];
@@ -313,7 +313,10 @@ impl Scan<'_> {
     pub(crate) fn run(self, mut each: impl FnMut(&Record) -> Result<(), ExportError>) -> Result<ExportOutcome, ExportError> {
         let evaluators: Vec<(&str, Evaluator<'_>)> =
             self.forms.iter().map(|f| (f.version.as_str(), Evaluator::new(f))).collect();
-        let filter = FeedFilter { forms: Some(vec![self.request.form_id.clone()]), ..FeedFilter::default() };
+        // The whole feed, filtered here by form: narrowed to a form in SQL, SQLite picks the
+        // form index and sorts every remaining survey for each page (quadratic in the
+        // dataset); the change index alone keeps each page a short range scan.
+        let filter = FeedFilter::default();
         let mut cursor = self.request.since;
         let mut written = 0u64;
         loop {
@@ -323,7 +326,7 @@ impl Scan<'_> {
             let wanted: Vec<SurveySummary> = page
                 .into_iter()
                 .map(|e| e.summary)
-                .filter(|s| self.request.keeps(s) && (self.visible)(s))
+                .filter(|s| s.form_id == self.request.form_id && self.request.keeps(s) && (self.visible)(s))
                 .collect();
             for record in self.load(wanted, &evaluators)? {
                 each(&record)?;
@@ -394,4 +397,58 @@ fn remove_at(level: &mut Answers, instances: &[(String, usize)], name: &str) {
 /// `random()` see the same draw here.
 fn survey_seed(survey_id: &str) -> u64 {
     survey_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn review_filters_parse_and_read_null_as_received() {
+        assert_eq!(ReviewFilter::parse("any").ok(), Some(ReviewFilter::Any));
+        let f = ReviewFilter::parse("approved, Received").ok();
+        assert_eq!(f, Some(ReviewFilter::Only(BTreeSet::from(["approved".to_owned(), "received".to_owned()]))));
+        let f = f.unwrap_or(ReviewFilter::Any);
+        assert!(f.accepts(None) && f.accepts(Some("approved")) && !f.accepts(Some("rejected")));
+        assert!(ReviewFilter::parse("pending").is_err());
+        assert!(ReviewFilter::parse(" , ").is_err());
+        assert!(!ReviewFilter::approved().accepts(None));
+    }
+
+    #[test]
+    fn time_bounds_take_dates_or_rfc3339() {
+        assert_eq!(parse_time("2026-11-01").ok().map(|t| t.to_rfc3339()).as_deref(), Some("2026-11-01T00:00:00+00:00"));
+        assert_eq!(
+            parse_time("2026-11-01T08:00:00+01:00").ok().map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-11-01T07:00:00+00:00")
+        );
+        assert!(parse_time("01/11/2026").is_err());
+    }
+
+    #[test]
+    fn pruning_removes_answers_and_repeats_at_their_paths() {
+        use terrain_core::Value;
+        let text = |s: &str| Answer::Value(Value::Text(s.into()));
+        let mut member = Answers::default();
+        member.0.insert("age".into(), text("41"));
+        member.0.insert("job".into(), text("farmer"));
+        let mut answers = Answers::default();
+        answers.0.insert("village".into(), text("Kindia"));
+        answers.0.insert("phone".into(), text("622"));
+        answers.0.insert("member".into(), Answer::Repeat(vec![member.clone(), member]));
+        let paths = [
+            AnswerPath::top("phone"),
+            AnswerPath::top("member").child(1, "job"),
+            // Nothing there: ignored.
+            AnswerPath::top("member").child(5, "job"),
+            AnswerPath::top("plot").child(0, "area"),
+        ];
+        prune(&mut answers, &paths);
+        assert!(answers.get("phone").is_none() && answers.get("village").is_some());
+        let members = answers.repeat("member");
+        assert!(members[0].get("job").is_some() && members[1].get("job").is_none());
+        assert!(members[1].get("age").is_some());
+        prune(&mut answers, &[AnswerPath::top("member")]);
+        assert!(answers.get("member").is_none());
+    }
 }
