@@ -131,9 +131,11 @@ fn child_baseline(json: &Path, out_dir: &Path) {
         match v {
             None | Some(serde_json::Value::Null) => String::new(),
             Some(serde_json::Value::String(s)) => s.clone(),
-            Some(serde_json::Value::Array(items)) => {
-                items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect::<Vec<_>>().join(" ")
-            }
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                .collect::<Vec<_>>()
+                .join(" "),
             Some(other) => other.to_string(),
         }
     };
@@ -191,7 +193,11 @@ struct Run {
 }
 
 fn child(args: &[&str]) -> Run {
-    let out = Command::new(std::env::current_exe().unwrap()).env("TERRAIN_EXPORT_BENCH_CHILD", "1").args(args).output().unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env("TERRAIN_EXPORT_BENCH_CHILD", "1")
+        .args(args)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     let line = text.lines().last().unwrap();
@@ -203,7 +209,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if std::env::var_os("TERRAIN_EXPORT_BENCH_CHILD").is_some() {
         match args.get(1).map(String::as_str) {
-            Some("export") => child_export(Path::new(&args[2]), &args[3], args[4].parse().unwrap(), Path::new(&args[5])),
+            Some("export") => {
+                child_export(Path::new(&args[2]), &args[3], args[4].parse().unwrap(), Path::new(&args[5]))
+            }
             Some("profile") => child_profile(Path::new(&args[2]), &args[3]),
             Some("baseline") => child_baseline(Path::new(&args[2]), Path::new(&args[3])),
             _ => panic!("unknown child command"),
@@ -230,7 +238,8 @@ fn main() {
     }
     let full = child(&["export", d, &form.id, "0", z]);
     let zip_size = std::fs::metadata(&zip).unwrap().len() as f64 / 1_048_576.0;
-    let tenth = child(&["export", d, &form.id, &(n - n / 10).to_string(), dir.path().join("tenth.zip").to_str().unwrap()]);
+    let tenth =
+        child(&["export", d, &form.id, &(n - n / 10).to_string(), dir.path().join("tenth.zip").to_str().unwrap()]);
     let baseline = child(&["baseline", json.to_str().unwrap(), dir.path().to_str().unwrap()]);
     let csv_size: u64 = std::fs::read_dir(dir.path())
         .unwrap()

@@ -50,7 +50,9 @@ fn top_text_questions(form: &Form) -> Vec<String> {
         .iter()
         .flat_map(|n| match n {
             Node::Question(q) => vec![q],
-            Node::Group(g) => g.children.iter().filter_map(|c| if let Node::Question(q) = c { Some(q) } else { None }).collect(),
+            Node::Group(g) => {
+                g.children.iter().filter_map(|c| if let Node::Question(q) = c { Some(q) } else { None }).collect()
+            }
             _ => vec![],
         })
         .filter(|q| q.kind == QuestionType::Text && q.relevant.is_none())
@@ -83,9 +85,11 @@ fn world(n: usize) -> World {
     let mut rng = StdRng::seed_from_u64(7);
     for (user, team) in [("enum-k", 0), ("enum-l", 1)] {
         world.server.user(user, Role::Enumerator, Some(team));
-        let store =
-            Store::open(world._dir.path().join(format!("{user}.db")), Author::new(user, format!("{user}-phone"), Role::Enumerator))
-                .unwrap();
+        let store = Store::open(
+            world._dir.path().join(format!("{user}.db")),
+            Author::new(user, format!("{user}-phone"), Role::Enumerator),
+        )
+        .unwrap();
         store.save_form(&world.form).unwrap();
         let texts = top_text_questions(&world.form);
         let mut reps = Vec::new();
@@ -211,7 +215,13 @@ fn check_row(form: &Form, headers: &[String], row: &HashMap<String, String>, ans
         let cell = &row[h];
         if let Some((q, code)) = h.split_once('/') {
             let want = match answers.get(q) {
-                Some(Answer::Value(Value::Choices(cs))) => if cs.iter().any(|c| c == code) { "1" } else { "0" },
+                Some(Answer::Value(Value::Choices(cs))) => {
+                    if cs.iter().any(|c| c == code) {
+                        "1"
+                    } else {
+                        "0"
+                    }
+                }
                 _ => "",
             };
             assert_eq!(cell, want, "{what}: column {h}");
@@ -323,7 +333,14 @@ fn two_versions_merge_into_one_table() {
         }
     }
     drop_q(&mut v2.children, &dropped);
-    let mut added = world.form.questions().into_iter().find(|(q, r)| q.kind == QuestionType::Text && r.is_empty()).unwrap().0.clone();
+    let mut added = world
+        .form
+        .questions()
+        .into_iter()
+        .find(|(q, r)| q.kind == QuestionType::Text && r.is_empty())
+        .unwrap()
+        .0
+        .clone();
     added.name = "follow_up_note".into();
     added.label = Translations::plain("Follow-up");
     added.relevant = None;

@@ -14,9 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use terrain_core::ChangeHash;
 use terrain_core::form::Form;
-use terrain_core::store::{
-    Check, FeedEntry, FeedFilter, MergeOutcome, StoreError, Survey, SurveyQuery, SurveySummary,
-};
+use terrain_core::store::{Check, FeedEntry, FeedFilter, MergeOutcome, StoreError, Survey, SurveyQuery, SurveySummary};
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewStatus};
 use terrain_core::{Role, Value};
 use utoipa::ToSchema;

@@ -13,8 +13,8 @@ use rand::TryRngCore;
 use rusqlite::{Connection, OptionalExtension, params};
 use terrain_core::form::Form;
 use terrain_core::store::{
-    Check, FeedEntry, FeedFilter, MergeOutcome, StoreError, Survey, SurveyQuery, SurveySummary, decode_heads, encode_heads,
-    schema,
+    Check, FeedEntry, FeedFilter, MergeOutcome, StoreError, Survey, SurveyQuery, SurveySummary, decode_heads,
+    encode_heads, schema,
 };
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewStatus};
 use terrain_core::{Author, ChangeHash, Role, Store, Value};

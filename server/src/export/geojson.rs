@@ -19,7 +19,9 @@ fn position(p: &GeoPoint) -> Json {
 fn geometry(value: &Value) -> Option<Json> {
     Some(match value {
         Value::GeoPoint(p) => json!({"type": "Point", "coordinates": position(p)}),
-        Value::GeoTrace(ps) => json!({"type": "LineString", "coordinates": ps.iter().map(position).collect::<Vec<_>>()}),
+        Value::GeoTrace(ps) => {
+            json!({"type": "LineString", "coordinates": ps.iter().map(position).collect::<Vec<_>>()})
+        }
         Value::GeoShape(ps) => {
             let mut ring: Vec<Json> = ps.iter().map(position).collect();
             // GeoJSON rings are closed: the last position repeats the first.

@@ -26,10 +26,10 @@ use std::io::{Seek, Write};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use terrain_core::AnswerPath;
 use terrain_core::form::{EvalOptions, Evaluator, Form};
 use terrain_core::store::{FeedFilter, Survey, SurveySummary};
 use terrain_core::survey::{Answer, Answers};
-use terrain_core::AnswerPath;
 
 use crate::backend::{Backend, BackendError};
 pub use table::Layout;
@@ -310,7 +310,10 @@ pub(crate) struct Scan<'a> {
 
 impl Scan<'_> {
     /// Calls `each` with every survey to export, in change order; returns the outcome.
-    pub(crate) fn run(self, mut each: impl FnMut(&Record) -> Result<(), ExportError>) -> Result<ExportOutcome, ExportError> {
+    pub(crate) fn run(
+        self,
+        mut each: impl FnMut(&Record) -> Result<(), ExportError>,
+    ) -> Result<ExportOutcome, ExportError> {
         let evaluators: Vec<(&str, Evaluator<'_>)> =
             self.forms.iter().map(|f| (f.version.as_str(), Evaluator::new(f))).collect();
         // The whole feed, filtered here by form: narrowed to a form in SQL, SQLite picks the
@@ -338,7 +341,11 @@ impl Scan<'_> {
 
     /// Loads and prunes a page of surveys on two threads (loading a document and evaluating
     /// relevance are most of an export's work), keeping their order.
-    fn load(&self, wanted: Vec<SurveySummary>, evaluators: &[(&str, Evaluator<'_>)]) -> Result<Vec<Record>, ExportError> {
+    fn load(
+        &self,
+        wanted: Vec<SurveySummary>,
+        evaluators: &[(&str, Evaluator<'_>)],
+    ) -> Result<Vec<Record>, ExportError> {
         let load_one = |summary: SurveySummary| -> Result<Option<Record>, ExportError> {
             let mut survey = match self.backend.survey(&summary.survey_id) {
                 Ok(s) => s,

@@ -219,8 +219,10 @@ impl Layout {
                             (GeoPart::Altitude, "altitude"),
                             (GeoPart::Precision, "precision"),
                         ] {
-                            columns
-                                .push(Column { name: format!("_{name}_{suffix}"), kind: ColumnKind::Geo(def.clone(), part) });
+                            columns.push(Column {
+                                name: format!("_{name}_{suffix}"),
+                                kind: ColumnKind::Geo(def.clone(), part),
+                            });
                         }
                     }
                     _ => {}

@@ -26,7 +26,10 @@ impl Sink for Sheets {
     fn row(&mut self, table: usize, cells: &[Cell<'_>]) -> Result<(), ExportError> {
         let row = self.next_row[table];
         if row >= MAX_ROWS {
-            return Err(ExportError::Xlsx(format!("sheet `{}` would have more than {MAX_ROWS} rows", self.names[table])));
+            return Err(ExportError::Xlsx(format!(
+                "sheet `{}` would have more than {MAX_ROWS} rows",
+                self.names[table]
+            )));
         }
         self.next_row[table] += 1;
         let sheet = &mut self.sheets[table];
@@ -45,8 +48,7 @@ impl Sink for Sheets {
 
 /// A sheet name Excel accepts: at most 31 characters, none of `[]:*?/\`, unique.
 fn sheet_name(name: &str, taken: &[String]) -> String {
-    let clean: String =
-        name.chars().map(|c| if "[]:*?/\\".contains(c) { '_' } else { c }).take(31).collect::<String>();
+    let clean: String = name.chars().map(|c| if "[]:*?/\\".contains(c) { '_' } else { c }).take(31).collect::<String>();
     let mut candidate = if clean.is_empty() { "sheet".to_owned() } else { clean };
     let mut n = 2;
     while taken.iter().any(|t| t.eq_ignore_ascii_case(&candidate)) {
