@@ -160,3 +160,127 @@ fn choice_label(layout: &Layout, def: &QuestionDef, code: &str, lang: &str) -> S
 pub fn label<'t>(t: &'t Translations, layout: &Layout, lang: Option<&str>) -> Option<&'t str> {
     t.get(lang, layout.default_language.as_deref())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::sync::Arc;
+
+    use chrono::Utc;
+    use terrain_core::form::Form;
+    use terrain_core::store::{Survey, SurveySummary};
+    use terrain_core::survey::{Meta, Review, Status};
+
+    use super::*;
+
+    /// A household with members, each with children: two levels of repeats.
+    fn nested() -> Form {
+        Form::from_json(
+            r#"{"id": "hh", "version": "1", "title": "t", "children": [
+              {"node": "question", "name": "village", "type": {"kind": "text"}},
+              {"node": "repeat", "name": "member", "children": [
+                {"node": "question", "name": "age", "type": {"kind": "integer"}},
+                {"node": "repeat", "name": "child", "children": [
+                  {"node": "question", "name": "school", "type": {"kind": "select_multiple", "list": "yn"}}
+                ]}
+              ]}
+            ], "choice_lists": {"yn": [{"name": "a", "label": {}}, {"name": "b", "label": {}}]}}"#,
+        )
+        .unwrap()
+    }
+
+    #[derive(Default)]
+    struct Collect(Vec<(usize, Vec<String>)>);
+
+    impl Sink for Collect {
+        fn row(&mut self, table: usize, cells: &[Cell<'_>]) -> Result<(), ExportError> {
+            let text = cells
+                .iter()
+                .map(|c| match c {
+                    Cell::Empty => String::new(),
+                    Cell::Text(t) => t.to_string(),
+                    Cell::Integer(i) => i.to_string(),
+                    Cell::Decimal(d) => d.to_string(),
+                })
+                .collect();
+            self.0.push((table, text));
+            Ok(())
+        }
+    }
+
+    fn record(id: &str, answers: Answers) -> Record {
+        let now = Utc::now();
+        let meta = Meta {
+            survey_id: id.into(),
+            form_id: "hh".into(),
+            form_version: "1".into(),
+            created_by: "awa".into(),
+            created_on: "phone".into(),
+            created_at: now,
+            status: Status::Finalized,
+        };
+        let summary = SurveySummary {
+            survey_id: id.into(),
+            form_id: "hh".into(),
+            form_version: "1".into(),
+            status: Status::Finalized,
+            created_by: "awa".into(),
+            created_on: "phone".into(),
+            created_at: now,
+            updated_at: now,
+            review_status: None,
+            has_conflicts: false,
+            dirty: false,
+        };
+        Record { summary, survey: Survey { meta, answers, review: Review::default() } }
+    }
+
+    #[test]
+    fn nested_repeats_link_each_row_to_its_parent() {
+        let form = Arc::new(nested());
+        let layout = Layout::new(&[form], None).unwrap();
+        let names: Vec<&str> = layout.tables.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["hh", "member", "child"]);
+        assert_eq!(layout.tables[2].parent, Some(1));
+        let child = |codes: &[&str]| {
+            let mut a = Answers::default();
+            a.0.insert("school".into(), Answer::Value(Value::Choices(codes.iter().map(|c| (*c).to_owned()).collect())));
+            a
+        };
+        let member = |age: i64, children: Vec<Answers>| {
+            let mut a = Answers::default();
+            a.0.insert("age".into(), Answer::Value(Value::Integer(age)));
+            a.0.insert("child".into(), Answer::Repeat(children));
+            a
+        };
+        let mut one = Answers::default();
+        one.0.insert(
+            "member".into(),
+            Answer::Repeat(vec![member(40, vec![child(&["a"]), child(&["a", "b"])]), member(7, vec![])]),
+        );
+        let mut two = Answers::default();
+        two.0.insert("member".into(), Answer::Repeat(vec![member(30, vec![child(&[])])]));
+        let mut rows = RowWriter::new(&layout);
+        let mut sink = Collect::default();
+        rows.write(&record("s1", one), &mut sink).unwrap();
+        rows.write(&record("s2", two), &mut sink).unwrap();
+        let col = |table: usize, name: &str| layout.tables[table].columns.iter().position(|c| c.name == name).unwrap();
+        let of = |table: usize| sink.0.iter().filter(|(t, _)| *t == table).map(|(_, r)| r.clone()).collect::<Vec<_>>();
+        let (main, members, children) = (of(0), of(1), of(2));
+        assert_eq!((main.len(), members.len(), children.len()), (2, 3, 3));
+        // Members point to their survey's main row; children to their member's row.
+        let parents: Vec<&str> = members.iter().map(|r| r[col(1, "_parent_index")].as_str()).collect();
+        assert_eq!(parents, ["1", "1", "2"]);
+        let parents: Vec<&str> = children.iter().map(|r| r[col(2, "_parent_index")].as_str()).collect();
+        assert_eq!(parents, ["1", "1", "3"]);
+        assert!(children.iter().all(|r| r[col(2, "_parent_table_name")] == "member"));
+        assert_eq!(children[2][col(2, "_submission__uuid")], "s2");
+        // select_multiple: the codes, and a 0/1 column per choice.
+        assert_eq!(children[1][col(2, "school")], "a b");
+        assert_eq!((children[1][col(2, "school/a")].as_str(), children[1][col(2, "school/b")].as_str()), ("1", "1"));
+        assert_eq!((children[0][col(2, "school/a")].as_str(), children[0][col(2, "school/b")].as_str()), ("1", "0"));
+        assert_eq!((children[2][col(2, "school/a")].as_str(), children[2][col(2, "school/b")].as_str()), ("0", "0"));
+        assert_eq!(main[0][col(0, "village")], "", "unanswered is empty");
+    }
+}
