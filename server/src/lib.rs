@@ -7,6 +7,7 @@
 pub mod app;
 pub mod auth;
 pub mod backend;
+pub mod dashboard;
 pub mod error;
 pub mod export;
 pub mod listing;
