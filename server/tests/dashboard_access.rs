@@ -99,7 +99,10 @@ fn pages_check_who_is_asking() {
     assert_eq!(server.backend().survey_summary(&other_team).unwrap().unwrap().review_status, None);
     assert_eq!(post(&[("csrf", &token), ("action", "send_back"), ("comment", "")]), 400, "a send-back needs a comment");
     assert_eq!(post(&[("csrf", &token), ("action", "approve")]), 303);
-    assert_eq!(server.backend().survey_summary(&other_team).unwrap().unwrap().review_status.as_deref(), Some("approved"));
+    assert_eq!(
+        server.backend().survey_summary(&other_team).unwrap().unwrap().review_status.as_deref(),
+        Some("approved")
+    );
     // Another session's token is not this session's.
     assert_ne!(csrf(&page(&server, &moussa, "/surveys").1), token);
 
