@@ -152,9 +152,13 @@ fn a_supervisor_reviews_in_the_browser_and_the_phone_gets_it() {
         let id = phone.store.create_survey("household", "2026110101").unwrap();
         phone.store.set_answer(&id, &p("village"), Value::Text((*village).into())).unwrap();
         phone.store.set_answer(&id, &p("hh_size"), Value::Integer(3 + i as i64)).unwrap();
-        let gps =
-            GeoPoint { lat: 10.05 + i as f64 * 0.01, lon: -12.86 + i as f64 * 0.012, altitude: 400.0, accuracy: 5.0 };
-        phone.store.set_answer(&id, &p("gps"), Value::GeoPoint(gps)).unwrap();
+        // Homesteads along the Nakambé near Béguédo, each with its field's outline.
+        let (lat, lon) = (11.768 + i as f64 * 0.0041, -0.748 + i as f64 * 0.0037);
+        let at = |dlat: f64, dlon: f64| GeoPoint { lat: lat + dlat, lon: lon + dlon, altitude: 270.0, accuracy: 4.0 };
+        phone.store.set_answer(&id, &p("gps"), Value::GeoPoint(at(0.0, 0.0))).unwrap();
+        let outline =
+            vec![at(0.0004, 0.0003), at(0.0019, 0.0006), at(0.0021, 0.0021), at(0.0006, 0.0024), at(0.0004, 0.0003)];
+        phone.store.set_answer(&id, &p("plot"), Value::GeoShape(outline)).unwrap();
         ids.push(id);
     }
     // Plot surveys with outlines and a point, for the map and the screenshots.
@@ -255,9 +259,10 @@ fn a_supervisor_reviews_in_the_browser_and_the_phone_gets_it() {
         c.goto(&format!("{url}/progress")).await.unwrap();
         assert!(c.find(Locator::Css("svg.grid rect.cell")).await.is_ok());
         shoot(&c, "progress").await;
-        c.goto(&format!("{url}/map")).await.unwrap();
+        c.goto(&format!("{url}/map?form=household")).await.unwrap();
         let points = c.find_all(Locator::Css("svg.map a.feature")).await.unwrap();
-        assert!(points.len() >= 4, "a feature per located survey, got {}", points.len());
+        assert_eq!(points.len(), 4, "a feature per located survey");
+        assert_eq!(c.find_all(Locator::Css("svg.map polygon.plot")).await.unwrap().len(), 4, "each plot's outline");
         assert!(text(&c, "svg.map g.scale text").await.ends_with('m'));
         shoot(&c, "map").await;
         // The last drawn point is on top of any it overlaps.

@@ -239,16 +239,19 @@ pub fn list(conn: &Connection, query: &SurveyQuery) -> Result<Vec<SurveySummary>
     let (column, dir, cmp) =
         (query.sort.column(), if query.ascending { "ASC" } else { "DESC" }, if query.ascending { ">" } else { "<" });
     if let Some(after) = &query.after {
-        clauses.push(format!("({column}, survey_id) {cmp} (?, ?)"));
-        if query.sort.is_time() {
+        // Spelled out rather than as a row value, so that SQLite ranges over the index on
+        // (column, survey_id) instead of filtering every row.
+        clauses.push(format!("{column} {cmp}= ?1 AND ({column} {cmp} ?1 OR survey_id {cmp} ?2)"));
+        let value: Box<dyn ToSql> = if query.sort.is_time() {
             let ms: i64 = after
                 .value
                 .parse()
                 .map_err(|_| StoreError::InvalidQuery(format!("`{after}` is not a page key of this sort")))?;
-            args.push(Box::new(ms));
+            Box::new(ms)
         } else {
-            args.push(Box::new(after.value.clone()));
-        }
+            Box::new(after.value.clone())
+        };
+        args.push(value);
         args.push(Box::new(after.survey_id.clone()));
     }
     let sql = format!(
