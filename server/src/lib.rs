@@ -9,6 +9,7 @@ pub mod auth;
 pub mod backend;
 pub mod dashboard;
 pub mod error;
+pub mod export;
 pub mod listing;
 pub mod review;
 pub mod routes;

@@ -1,6 +1,7 @@
 //! The `terrain` command line: argument parsing and dispatch to one module per command.
 
 mod admin;
+mod export;
 mod form;
 mod serve;
 
@@ -23,6 +24,8 @@ enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// Export a form's merged dataset from a data directory (CSV zip, XLSX, JSON, GeoJSON…).
+    Export(export::ExportArgs),
     /// Check and inspect XLSForm questionnaires.
     Form {
         #[command(subcommand)]
@@ -36,6 +39,7 @@ pub fn run() -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Admin { command } => admin::run(command),
+        Command::Export(args) => export::run(args),
         Command::Form { command } => form::run(command),
     }
 }
