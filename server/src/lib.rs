@@ -7,6 +7,7 @@
 pub mod app;
 pub mod auth;
 pub mod backend;
+pub mod demo;
 pub mod error;
 pub mod routes;
 pub mod rules;

@@ -1,6 +1,7 @@
 //! The `terrain` command line: argument parsing and dispatch to one module per command.
 
 mod admin;
+mod demo;
 mod form;
 mod serve;
 
@@ -23,6 +24,8 @@ enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// Run a seeded field pilot end to end on this machine (loopback only) and check it.
+    Demo(demo::DemoArgs),
     /// Check and inspect XLSForm questionnaires.
     Form {
         #[command(subcommand)]
@@ -37,5 +40,6 @@ pub fn run() -> anyhow::Result<std::process::ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Admin { command } => admin::run(command),
         Command::Form { command } => form::run(command),
+        Command::Demo(args) => demo::run(args),
     }
 }
