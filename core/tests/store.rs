@@ -345,3 +345,77 @@ fn an_incomplete_survey_cannot_be_finalized_and_says_why() {
     store.set_answer(&id, &p("hh_size"), Value::Integer(8)).unwrap();
     store.finalize(&id).unwrap();
 }
+
+#[test]
+fn a_send_back_reaches_the_enumerator_and_their_fix_merges_with_a_correction() {
+    use terrain_core::survey::{NewComment, ReviewStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let phone = store_at(&dir.path().join("phone.db"), enumerator());
+    let tablet = store_at(&dir.path().join("tablet.db"), supervisor());
+    let id = phone.create_survey("household", "2026110101").unwrap();
+    phone.set_answer(&id, &p("village"), text("Kindia")).unwrap();
+    phone.set_answer(&id, &p("hh_size"), Value::Integer(5)).unwrap();
+    tablet.merge(&id, &phone.document_bytes(&id).unwrap()).unwrap();
+
+    let comment =
+        NewComment { text: "Household size looks low, please check".into(), question: Some("hh_size".into()) };
+    assert!(tablet.set_review(&id, Some(ReviewStatus::SentBack), Some(&comment)).unwrap());
+    tablet.set_answer(&id, &p("village"), text("Kindia-Centre")).unwrap();
+    assert_eq!(tablet.summary(&id).unwrap().unwrap().review_status.as_deref(), Some("sent_back"));
+    let empty = NewComment { text: "  ".into(), question: None };
+    assert!(tablet.set_review(&id, None, Some(&empty)).is_err(), "an empty comment is refused");
+
+    phone.merge(&id, &tablet.document_bytes(&id).unwrap()).unwrap();
+    let review = phone.review(&id).unwrap();
+    assert_eq!(review.state(), Some(ReviewStatus::SentBack));
+    assert_eq!(review.comments.len(), 1);
+    assert_eq!(review.comments[0].author, "moussa");
+    assert_eq!(review.comments[0].question.as_deref(), Some("hh_size"));
+    assert!(review.comments[0].at.is_some());
+
+    phone.set_answer(&id, &p("hh_size"), Value::Integer(8)).unwrap();
+    tablet.merge(&id, &phone.document_bytes(&id).unwrap()).unwrap();
+    tablet.set_review(&id, Some(ReviewStatus::Approved), None).unwrap();
+    let survey = tablet.survey(&id).unwrap();
+    assert_eq!(survey.answers.value("hh_size"), Some(&Value::Integer(8)), "the enumerator's fix");
+    assert_eq!(survey.answers.value("village"), Some(&text("Kindia-Centre")), "the supervisor's correction");
+    assert_eq!(survey.review.state(), Some(ReviewStatus::Approved));
+    assert!(tablet.conflicts(&id).unwrap().is_empty());
+}
+
+#[test]
+fn keyset_pages_cover_every_survey_once_in_order() {
+    use terrain_core::store::{SortKey, SurveySummary};
+    use terrain_core::survey::ReviewStatus;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_at(&dir.path().join("phone.db"), supervisor());
+    let mut ids = Vec::new();
+    for i in 0..23 {
+        let id = store.create_survey("household", "2026110101").unwrap();
+        if i % 3 == 0 {
+            store.set_review(&id, Some(ReviewStatus::Approved), None).unwrap();
+        }
+        ids.push(id);
+    }
+    for (sort, ascending) in [(SortKey::Updated, false), (SortKey::Started, true), (SortKey::Review, false)] {
+        let mut query = SurveyQuery { sort, ascending, limit: Some(5), ..Default::default() };
+        let mut seen: Vec<SurveySummary> = Vec::new();
+        loop {
+            let page = store.list(&query).unwrap();
+            let Some(last) = page.last() else { break };
+            query.after = Some(sort.page_key(last).to_string().parse().unwrap());
+            seen.extend(page);
+        }
+        let mut got: Vec<_> = seen.iter().map(|s| s.survey_id.clone()).collect();
+        got.sort();
+        got.dedup();
+        assert_eq!(got.len(), ids.len(), "{sort:?}: every survey exactly once");
+        let all = store.list(&SurveyQuery { sort, ascending, ..Default::default() }).unwrap();
+        assert_eq!(seen, all, "{sort:?}: pages in the same order as one list");
+    }
+    let approved = SurveyQuery { review: Some(vec![ReviewStatus::Approved]), ..Default::default() };
+    assert_eq!(store.count(&approved).unwrap(), 8);
+    let received = SurveyQuery { review: Some(vec![ReviewStatus::Received]), ..Default::default() };
+    assert_eq!(store.count(&received).unwrap(), 15, "never reviewed counts as received");
+    assert!("no-tilde".parse::<terrain_core::store::PageKey>().is_err());
+}

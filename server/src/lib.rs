@@ -9,6 +9,8 @@ pub mod auth;
 pub mod backend;
 pub mod demo;
 pub mod error;
+pub mod listing;
+pub mod review;
 pub mod routes;
 pub mod rules;
 pub mod sample;

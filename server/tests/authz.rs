@@ -526,6 +526,19 @@ fn authenticated_requests(w: &World) -> Vec<(Method, &'static str, String, Body)
             format!("/api/v1/surveys/{s}/assignees"),
             Body::Json(json!({"user_id": victim})),
         ),
+        (Method::GET, "/api/v1/surveys", "/api/v1/surveys?review=received".into(), Body::None),
+        (
+            Method::POST,
+            "/api/v1/surveys/{survey}/review",
+            format!("/api/v1/surveys/{s}/review"),
+            Body::Json(json!({"action": "approve"})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/reviews",
+            "/api/v1/reviews".into(),
+            Body::Json(json!({"surveys": [s], "action": "reject"})),
+        ),
     ]
 }
 
@@ -703,6 +716,17 @@ fn matrix(w: &World) -> Vec<Row> {
             admin_only(204),
         ));
         rows.push(row(me, M::GET, "/api/v1/audit", "/api/v1/audit".into(), Body::None, admin_only(200)));
+        // Lists are narrowed to what one may read (checked in tests/review.rs); bulk reviews
+        // report refusals per survey.
+        rows.push(row(me, M::GET, "/api/v1/surveys", "/api/v1/surveys".into(), Body::None, 200));
+        rows.push(row(
+            me,
+            M::POST,
+            "/api/v1/reviews",
+            "/api/v1/reviews".into(),
+            Body::Json(json!({"surveys": [], "action": "approve"})),
+            200,
+        ));
 
         // Surveys of the own team, another team and another project. A survey one may not
         // read answers 404, as if it did not exist.
@@ -739,6 +763,14 @@ fn matrix(w: &World) -> Vec<Row> {
                 Body::Json(
                     json!({"path": "head_name", "value": {"type": "text", "value": format!("set by {}", who.name())}}),
                 ),
+                change,
+            ));
+            rows.push(row(
+                me,
+                M::POST,
+                "/api/v1/surveys/{survey}/review",
+                format!("/api/v1/surveys/{id}/review"),
+                Body::Json(json!({"action": "comment", "comment": format!("seen by {}", who.name())})),
                 change,
             ));
             // Assigning to the survey's own author changes nobody's access.

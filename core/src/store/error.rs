@@ -30,6 +30,9 @@ pub enum StoreError {
     /// The database cannot be used in the way the store needs.
     #[error("{0}")]
     Unsupported(String),
+    /// A list query cannot be run as given.
+    #[error("{0}")]
+    InvalidQuery(String),
     /// No survey has this id.
     #[error("no survey with id `{0}` in this store")]
     UnknownSurvey(String),

@@ -31,13 +31,15 @@ pub use self::documents::{decode_heads, encode_heads};
 pub use self::error::StoreError;
 use self::forms::FormCache;
 pub use self::forms::FormSummary;
-pub use self::query::{FeedEntry, FeedFilter, SurveyQuery, SurveySummary};
+pub use self::query::{FeedEntry, FeedFilter, PageKey, SortKey, SurveyQuery, SurveySummary};
 pub use self::sync_state::{PendingPush, RemoteChanges};
 pub use self::writes::{Check, MergeCandidate};
 use self::writes::{Origin, WriteCtx};
 use crate::form::{EvalOptions, Evaluation, Evaluator, Form, FormIndex};
 use crate::identity::{Author, DEVICE_KEY_LEN, Role, device_key_hex, new_actor_for, parse_device_key};
-use crate::survey::{AnswerPath, Answers, Conflict, DocumentError, FieldEdit, Meta, Review, Status, SurveyDoc};
+use crate::survey::{
+    AnswerPath, Answers, Conflict, DocumentError, FieldEdit, Meta, NewComment, Review, ReviewStatus, Status, SurveyDoc,
+};
 use crate::value::Value;
 
 /// A survey read in full.
@@ -300,13 +302,50 @@ impl Store {
         path: &AnswerPath,
         value: Value,
     ) -> Result<bool, StoreError> {
+        self.edit_as(author, device_key, survey_id, |doc, form| doc.set_answer(form, path, value))
+    }
+
+    /// Reviews a survey from this store: sets its review status and/or adds a comment
+    /// signed by this store's user, as one change. A supervisor's device uses it; the
+    /// comment reaches the enumerator with the next sync.
+    pub fn set_review(
+        &self,
+        survey_id: &str,
+        status: Option<ReviewStatus>,
+        comment: Option<&NewComment>,
+    ) -> Result<bool, StoreError> {
+        let user = self.author.user.clone();
+        Ok(self.edit(survey_id, |doc, _| review_edit(doc, &user, status, comment))?.1)
+    }
+
+    /// [`Store::set_review`] on behalf of `author` (the server, for reviews made in the
+    /// dashboard), under an actor of theirs as in [`Store::set_answer_as`].
+    pub fn set_review_as(
+        &self,
+        author: &Author,
+        device_key: [u8; DEVICE_KEY_LEN],
+        survey_id: &str,
+        status: Option<ReviewStatus>,
+        comment: Option<&NewComment>,
+    ) -> Result<bool, StoreError> {
+        self.edit_as(author, device_key, survey_id, |doc, _| review_edit(doc, &author.user, status, comment))
+    }
+
+    /// A survey's review status and comments.
+    pub fn review(&self, survey_id: &str) -> Result<Review, StoreError> {
+        Ok(self.survey(survey_id)?.review)
+    }
+
+    fn edit_as(
+        &self,
+        author: &Author,
+        device_key: [u8; DEVICE_KEY_LEN],
+        survey_id: &str,
+        edit: impl FnOnce(&mut SurveyDoc, &FormIndex<'_>) -> Result<(), DocumentError>,
+    ) -> Result<bool, StoreError> {
         let actor = self.delegate(author, device_key)?;
         let origin = Origin::Delegated(actor);
-        Ok(self
-            .transaction(|tx, ctx| {
-                writes::edit(tx, ctx, survey_id, &origin, |doc, form| doc.set_answer(form, path, value))
-            })?
-            .1)
+        Ok(self.transaction(|tx, ctx| writes::edit(tx, ctx, survey_id, &origin, edit))?.1)
     }
 
     /// The actor this session writes under for `author`.
@@ -357,6 +396,11 @@ impl Store {
         self.read(survey_id, |doc, form| {
             Ok(Survey { meta: doc.meta()?, answers: doc.answers(form)?, review: doc.review()? })
         })
+    }
+
+    /// How many surveys match `query`'s filters.
+    pub fn count(&self, query: &SurveyQuery) -> Result<u64, StoreError> {
+        self.readers.with(|conn| query::count(conn, query))
     }
 
     /// Reads a survey as JSON (`meta`, `answers`, `review`).
@@ -616,4 +660,20 @@ fn survey_seed(survey_id: &str) -> u64 {
 
 fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
+}
+
+/// One review action on a document: a status and/or a comment, in one change.
+fn review_edit(
+    doc: &mut SurveyDoc,
+    user: &str,
+    status: Option<ReviewStatus>,
+    comment: Option<&NewComment>,
+) -> Result<(), DocumentError> {
+    if let Some(status) = status {
+        doc.set_review_status(status)?;
+    }
+    if let Some(comment) = comment {
+        doc.add_comment(user, chrono::Utc::now(), comment)?;
+    }
+    Ok(())
 }

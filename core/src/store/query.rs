@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Row, ToSql};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use crate::survey::Status;
+use crate::survey::{ReviewStatus, Status};
 
 /// Which surveys to list. Every field left `None` matches everything.
 #[derive(Debug, Clone, Default)]
@@ -22,10 +22,101 @@ pub struct SurveyQuery {
     pub updated_since: Option<DateTime<Utc>>,
     /// Only surveys with (or without) unresolved conflicts.
     pub has_conflicts: Option<bool>,
-    /// At most this many, newest first (default 1000).
+    /// Only surveys of one of these forms (a project's).
+    pub forms: Option<Vec<String>>,
+    /// Only surveys started by one of these users (a team's members).
+    pub enumerators: Option<Vec<String>>,
+    /// Only surveys in one of these review states; `Received` also matches surveys nobody
+    /// has reviewed.
+    pub review: Option<Vec<ReviewStatus>>,
+    /// Only surveys started at or after this time (device clock).
+    pub started_from: Option<DateTime<Utc>>,
+    /// Only surveys started before this time (device clock).
+    pub started_before: Option<DateTime<Utc>>,
+    /// The order (newest write first by default).
+    pub sort: SortKey,
+    /// Smallest first instead of largest first.
+    pub ascending: bool,
+    /// Keyset paging: only rows after this one in the chosen order (see [`PageKey`]). Stays
+    /// fast however deep the page, where `offset` reads and skips every earlier row.
+    pub after: Option<PageKey>,
+    /// At most this many (default 1000).
     pub limit: Option<u32>,
     /// Skip this many first.
     pub offset: Option<u32>,
+}
+
+/// What a survey list is sorted by; ties are broken by survey id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    /// When the store last wrote the survey.
+    #[default]
+    Updated,
+    /// When the enumerator started it.
+    Started,
+    /// Who started it.
+    Enumerator,
+    /// Its form.
+    Form,
+    /// Its review status.
+    Review,
+}
+
+impl SortKey {
+    fn column(self) -> &'static str {
+        match self {
+            SortKey::Updated => "updated_at",
+            SortKey::Started => "created_at",
+            SortKey::Enumerator => "created_by",
+            SortKey::Form => "form_id",
+            SortKey::Review => "coalesce(review_status, 'received')",
+        }
+    }
+
+    fn is_time(self) -> bool {
+        matches!(self, SortKey::Updated | SortKey::Started)
+    }
+
+    /// The sort value of `row`, for the next page's [`PageKey`].
+    pub fn page_key(self, row: &SurveySummary) -> PageKey {
+        let value = match self {
+            SortKey::Updated => row.updated_at.timestamp_millis().to_string(),
+            SortKey::Started => row.created_at.timestamp_millis().to_string(),
+            SortKey::Enumerator => row.created_by.clone(),
+            SortKey::Form => row.form_id.clone(),
+            SortKey::Review => row.review_status.clone().unwrap_or_else(|| ReviewStatus::Received.to_string()),
+        };
+        PageKey { value, survey_id: row.survey_id.clone() }
+    }
+}
+
+/// Where a page of a sorted list ends: the last row's sort value and survey id. Its text
+/// form (`value~survey_id`) is what a web page carries to ask for the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageKey {
+    /// The sort column's value in the last row.
+    pub value: String,
+    /// The last row's survey id.
+    pub survey_id: String,
+}
+
+impl std::fmt::Display for PageKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}~{}", self.value, self.survey_id)
+    }
+}
+
+impl std::str::FromStr for PageKey {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Survey ids never contain `~`; sort values (user names) might.
+        let (value, survey_id) = s
+            .rsplit_once('~')
+            .ok_or_else(|| StoreError::InvalidQuery(format!("`{s}` is not a page key; follow a `next` link")))?;
+        Ok(PageKey { value: value.to_owned(), survey_id: survey_id.to_owned() })
+    }
 }
 
 /// A survey's metadata, as lists show it.
@@ -143,10 +234,55 @@ pub fn feed(conn: &Connection, cursor: u64, limit: u32, filter: &FeedFilter) -> 
 
 /// Runs `query` against the metadata columns.
 pub fn list(conn: &Connection, query: &SurveyQuery) -> Result<Vec<SurveySummary>, StoreError> {
-    let mut clauses: Vec<&str> = Vec::new();
-    let mut args: Vec<Box<dyn ToSql>> = Vec::new();
-    let mut filter = |clause: &'static str, arg: Box<dyn ToSql>| {
-        clauses.push(clause);
+    let (filter, mut args) = where_clause(query)?;
+    let mut clauses = filter;
+    let (column, dir, cmp) =
+        (query.sort.column(), if query.ascending { "ASC" } else { "DESC" }, if query.ascending { ">" } else { "<" });
+    if let Some(after) = &query.after {
+        clauses.push(format!("({column}, survey_id) {cmp} (?, ?)"));
+        if query.sort.is_time() {
+            let ms: i64 = after
+                .value
+                .parse()
+                .map_err(|_| StoreError::InvalidQuery(format!("`{after}` is not a page key of this sort")))?;
+            args.push(Box::new(ms));
+        } else {
+            args.push(Box::new(after.value.clone()));
+        }
+        args.push(Box::new(after.survey_id.clone()));
+    }
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM surveys {} ORDER BY {column} {dir}, survey_id {dir} LIMIT {} OFFSET {}",
+        where_sql(&clauses),
+        query.limit.unwrap_or(1000),
+        query.offset.unwrap_or(0)
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let params: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
+    let rows = stmt.query_map(params.as_slice(), summary)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// How many surveys match `query`'s filters (paging and order ignored).
+pub fn count(conn: &Connection, query: &SurveyQuery) -> Result<u64, StoreError> {
+    let (clauses, args) = where_clause(query)?;
+    let mut stmt = conn.prepare_cached(&format!("SELECT count(*) FROM surveys {}", where_sql(&clauses)))?;
+    let params: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
+    let n: i64 = stmt.query_row(params.as_slice(), |r| r.get(0))?;
+    Ok(n.max(0) as u64)
+}
+
+fn where_sql(clauses: &[String]) -> String {
+    if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) }
+}
+
+type Args = Vec<Box<dyn ToSql>>;
+
+fn where_clause(query: &SurveyQuery) -> Result<(Vec<String>, Args), StoreError> {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut args: Args = Vec::new();
+    let mut filter = |clause: &str, arg: Box<dyn ToSql>| {
+        clauses.push(clause.to_owned());
         args.push(arg);
     };
     if let Some(form) = &query.form_id {
@@ -164,20 +300,36 @@ pub fn list(conn: &Connection, query: &SurveyQuery) -> Result<Vec<SurveySummary>
     if let Some(since) = query.updated_since {
         filter("updated_at >= ?", Box::new(since.timestamp_millis()));
     }
+    if let Some(from) = query.started_from {
+        filter("created_at >= ?", Box::new(from.timestamp_millis()));
+    }
+    if let Some(before) = query.started_before {
+        filter("created_at < ?", Box::new(before.timestamp_millis()));
+    }
+    if let Some(forms) = &query.forms {
+        clauses.push(format!("form_id IN ({})", vec!["?"; forms.len()].join(", ")));
+        args.extend(forms.iter().map(|f| Box::new(f.clone()) as Box<dyn ToSql>));
+    }
+    if let Some(users) = &query.enumerators {
+        clauses.push(format!("created_by IN ({})", vec!["?"; users.len()].join(", ")));
+        args.extend(users.iter().map(|u| Box::new(u.clone()) as Box<dyn ToSql>));
+    }
+    if let Some(states) = &query.review {
+        let mut alternatives = Vec::new();
+        if states.contains(&ReviewStatus::Received) {
+            alternatives.push("review_status IS NULL".to_owned());
+        }
+        if !states.is_empty() {
+            alternatives.push(format!("review_status IN ({})", vec!["?"; states.len()].join(", ")));
+            args.extend(states.iter().map(|r| Box::new(r.as_str()) as Box<dyn ToSql>));
+        }
+        clauses.push(if alternatives.is_empty() { "0".to_owned() } else { format!("({})", alternatives.join(" OR ")) });
+    }
     // A literal, not a parameter, so that SQLite can use the partial index on conflicts.
     match query.has_conflicts {
-        Some(true) => clauses.push("has_conflicts = 1"),
-        Some(false) => clauses.push("has_conflicts = 0"),
+        Some(true) => clauses.push("has_conflicts = 1".to_owned()),
+        Some(false) => clauses.push("has_conflicts = 0".to_owned()),
         None => {}
     }
-    let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-    let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM surveys {filter} ORDER BY updated_at DESC, survey_id LIMIT {} OFFSET {}",
-        query.limit.unwrap_or(1000),
-        query.offset.unwrap_or(0)
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let params: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
-    let rows = stmt.query_map(params.as_slice(), summary)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok((clauses, args))
 }

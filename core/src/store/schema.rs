@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_sync_state.sql"),
     include_str!("migrations/003_change_feed.sql"),
     include_str!("migrations/004_settings.sql"),
+    include_str!("migrations/005_review_lists.sql"),
 ];
 
 /// The schema version this code writes.

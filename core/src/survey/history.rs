@@ -48,7 +48,11 @@ impl SurveyDoc {
             if written.is_none() && after.len() == before.len() {
                 continue;
             }
-            let value = written.map(|(value, _)| match (value, &kind) {
+            // A change that settles a conflict by keeping one of the competing values writes
+            // nothing new: it removes the others. It shows as setting the value it kept; only
+            // a change that leaves no value at all is a clear.
+            let shown = written.or_else(|| after.last());
+            let value = shown.map(|(value, _)| match (value, &kind) {
                 (automerge::Value::Scalar(s), Some(kind)) => {
                     Value::from_scalar(s, kind).map_or_else(|| Answer::Unreadable(s.to_string()), Answer::Value)
                 }

@@ -21,7 +21,7 @@ pub use conflicts::{Conflict, ConflictValue};
 pub use document::{LAYOUT_VERSION, MAX_DOCUMENT_BYTES, SurveyDoc};
 pub use history::FieldEdit;
 pub use path::{AnswerPath, PathSyntaxError};
-pub use review::{Comment, Review};
+pub use review::{Comment, NewComment, Review, ReviewStatus, UnknownReviewStatus};
 
 /// Where a survey is in the enumerator's hands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

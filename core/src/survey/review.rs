@@ -1,10 +1,88 @@
 //! The review part of a survey: its review status and the supervisors' comments.
+//!
+//! Both live in the document's `review` map, so a send-back travels to the enumerator's
+//! device with the next sync, and the enumerator's fix merges with any correction a
+//! supervisor made meanwhile. Comments are a list that only grows: concurrent comments
+//! from two supervisors are both kept.
 
-use automerge::{ReadDoc, ScalarValue, hydrate};
+use std::fmt;
+use std::str::FromStr;
+
+use automerge::transaction::Transactable;
+use automerge::{ObjType, ReadDoc, ScalarValue, hydrate};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{DocumentError, SurveyDoc};
+
+/// Where a survey stands in review.
+///
+/// `Received` is what the server reports for a survey nobody has reviewed yet; it is not
+/// written into the document, which saves every first sync a round of review changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewStatus {
+    /// On the server, not reviewed yet.
+    Received,
+    /// A supervisor found problems but has not sent it back yet.
+    HasIssues,
+    /// Sent back to the enumerator, with comments, to fix.
+    SentBack,
+    /// Accepted: goes into the analysts' datasets.
+    Approved,
+    /// Refused: kept, but left out of datasets.
+    Rejected,
+}
+
+impl ReviewStatus {
+    /// Every status, in workflow order.
+    pub const ALL: [ReviewStatus; 5] = [
+        ReviewStatus::Received,
+        ReviewStatus::HasIssues,
+        ReviewStatus::SentBack,
+        ReviewStatus::Approved,
+        ReviewStatus::Rejected,
+    ];
+
+    /// The status as stored in documents and indexes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewStatus::Received => "received",
+            ReviewStatus::HasIssues => "has_issues",
+            ReviewStatus::SentBack => "sent_back",
+            ReviewStatus::Approved => "approved",
+            ReviewStatus::Rejected => "rejected",
+        }
+    }
+}
+
+impl fmt::Display for ReviewStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A review status name that is not one of [`ReviewStatus::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a review status; use received, has_issues, sent_back, approved or rejected")]
+pub struct UnknownReviewStatus(pub String);
+
+impl FromStr for ReviewStatus {
+    type Err = UnknownReviewStatus;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ReviewStatus::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| UnknownReviewStatus(s.to_owned()))
+    }
+}
+
+/// A comment to add to a survey's review.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct NewComment {
+    /// What it says.
+    pub text: String,
+    /// The question it is about, if any (a question name or answer path).
+    pub question: Option<String>,
+}
 
 /// The review state of a survey, as supervisors left it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -28,7 +106,50 @@ pub struct Comment {
     pub question: Option<String>,
 }
 
+impl Review {
+    /// The status as a [`ReviewStatus`], if it is one this version knows.
+    pub fn state(&self) -> Option<ReviewStatus> {
+        self.status.as_deref().and_then(|s| s.parse().ok())
+    }
+}
+
 impl SurveyDoc {
+    /// Sets the review status.
+    pub fn set_review_status(&mut self, status: ReviewStatus) -> Result<(), DocumentError> {
+        let review = self.review_obj()?;
+        self.automerge_mut().put(&review, "status", status.as_str())?;
+        Ok(())
+    }
+
+    /// Appends a comment by `author`, written at `at`.
+    pub fn add_comment(&mut self, author: &str, at: DateTime<Utc>, comment: &NewComment) -> Result<(), DocumentError> {
+        if comment.text.trim().is_empty() {
+            return Err(DocumentError::Malformed("a comment needs some text".into()));
+        }
+        let review = self.review_obj()?;
+        let doc = self.automerge_mut();
+        let comments = match doc.get(&review, "comments")? {
+            Some((automerge::Value::Object(ObjType::List), id)) => id,
+            _ => doc.put_object(&review, "comments", ObjType::List)?,
+        };
+        let end = doc.length(&comments);
+        let entry = doc.insert_object(&comments, end, ObjType::Map)?;
+        doc.put(&entry, "author", author)?;
+        doc.put(&entry, "at", ScalarValue::Timestamp(at.timestamp_millis()))?;
+        doc.put(&entry, "text", comment.text.as_str())?;
+        if let Some(question) = &comment.question {
+            doc.put(&entry, "question", question.as_str())?;
+        }
+        Ok(())
+    }
+
+    fn review_obj(&self) -> Result<automerge::ObjId, DocumentError> {
+        match self.automerge().get(automerge::ROOT, "review")? {
+            Some((automerge::Value::Object(ObjType::Map), id)) => Ok(id),
+            _ => Err(DocumentError::Malformed("the document has no `review` map".into())),
+        }
+    }
+
     /// The survey's review status and comments.
     pub fn review(&self) -> Result<Review, DocumentError> {
         let review = match self.automerge().get(automerge::ROOT, "review")? {

@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use terrain_core::ChangeHash;
 use terrain_core::form::Form;
-use terrain_core::store::{Check, FeedEntry, FeedFilter, MergeOutcome, StoreError, SurveySummary};
-use terrain_core::survey::{AnswerPath, Conflict, FieldEdit};
+use terrain_core::store::{Check, FeedEntry, FeedFilter, MergeOutcome, StoreError, SurveyQuery, SurveySummary};
+use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewStatus};
 use terrain_core::{Role, Value};
 use utoipa::ToSchema;
 
@@ -250,6 +250,18 @@ pub trait Backend: Send + Sync + 'static {
     fn conflicts(&self, survey_id: &str) -> BackendResult<Vec<Conflict>>;
     /// Sets an answer as `editor` (a correction made on the server).
     fn correct(&self, editor: &User, survey_id: &str, path: &AnswerPath, value: Value) -> BackendResult<bool>;
+    /// Sets a survey's review status and/or adds a comment, as `editor`, in one change.
+    fn review(
+        &self,
+        editor: &User,
+        survey_id: &str,
+        status: Option<ReviewStatus>,
+        comment: Option<&NewComment>,
+    ) -> BackendResult<bool>;
+    /// Surveys' metadata rows matching `query`.
+    fn list_surveys(&self, query: &SurveyQuery) -> BackendResult<Vec<SurveySummary>>;
+    /// How many surveys match `query`'s filters.
+    fn count_surveys(&self, query: &SurveyQuery) -> BackendResult<u64>;
 
     // --- what devices hold
     /// The heads each listed survey is known to be at on a device whose feed cursor is

@@ -16,7 +16,7 @@ use terrain_core::store::{
     Check, FeedEntry, FeedFilter, MergeOutcome, StoreError, SurveyQuery, SurveySummary, decode_heads, encode_heads,
     schema,
 };
-use terrain_core::survey::{AnswerPath, Conflict, FieldEdit};
+use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewStatus};
 use terrain_core::{Author, ChangeHash, Role, Store, Value};
 
 use super::{
@@ -436,6 +436,26 @@ impl Backend for SqliteBackend {
         let key = self.register_device(editor.id, "web")?;
         let author = Author::new(&editor.username, "web", editor.role);
         Ok(self.surveys.set_answer_as(&author, key, survey_id, path, value)?)
+    }
+
+    fn review(
+        &self,
+        editor: &User,
+        survey_id: &str,
+        status: Option<ReviewStatus>,
+        comment: Option<&NewComment>,
+    ) -> BackendResult<bool> {
+        let key = self.register_device(editor.id, "web")?;
+        let author = Author::new(&editor.username, "web", editor.role);
+        Ok(self.surveys.set_review_as(&author, key, survey_id, status, comment)?)
+    }
+
+    fn list_surveys(&self, query: &SurveyQuery) -> BackendResult<Vec<SurveySummary>> {
+        Ok(self.surveys.list(query)?)
+    }
+
+    fn count_surveys(&self, query: &SurveyQuery) -> BackendResult<u64> {
+        Ok(self.surveys.count(query)?)
     }
 
     fn device_heads(

@@ -3,7 +3,8 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use terrain_core::Role;
 use utoipa::ToSchema;
@@ -242,21 +243,54 @@ pub async fn add_team_member(
     .await
 }
 
-/// How many entries.
+/// Which audit entries, and how.
 #[derive(Debug, Deserialize)]
-pub struct Limit {
+pub struct AuditQuery {
     limit: Option<u32>,
+    format: Option<String>,
 }
 
-/// The audit log, newest first.
-#[utoipa::path(get, path = "/api/v1/audit", params(("limit" = Option<u32>, Query)),
+/// The audit log, newest first, as JSON or (`format=csv`) as a CSV file to keep.
+#[utoipa::path(get, path = "/api/v1/audit", params(("limit" = Option<u32>, Query), ("format" = Option<String>, Query)),
     responses((status = 200, body = Vec<AuditEntry>)), security(("bearer" = [])))]
 pub async fn audit(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<Limit>,
-) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, ApiError> {
     require_admin(&caller)?;
     let backend = state.backend.clone();
-    blocking(move || Ok(Json(backend.audit_log(q.limit.unwrap_or(500).min(10_000))?))).await
+    let limit = q.limit.unwrap_or(500).min(100_000);
+    let entries = blocking(move || Ok(backend.audit_log(limit)?)).await?;
+    match q.format.as_deref() {
+        None | Some("json") => Ok(Json(entries).into_response()),
+        Some("csv") => {
+            let body = audit_csv(&entries).map_err(ApiError::internal)?;
+            Ok((
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                    (header::CONTENT_DISPOSITION, "attachment; filename=\"terrain-audit.csv\""),
+                ],
+                body,
+            )
+                .into_response())
+        }
+        Some(other) => Err(ApiError::invalid(format!("`format` is json or csv, not `{other}`"))),
+    }
+}
+
+/// The audit log as CSV: one row per entry, times in RFC 3339 (UTC).
+pub fn audit_csv(entries: &[AuditEntry]) -> Result<Vec<u8>, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(["at", "user", "action", "survey_id", "detail"])?;
+    for e in entries {
+        out.write_record([
+            e.at.to_rfc3339().as_str(),
+            e.user.as_deref().unwrap_or(""),
+            e.action.as_str(),
+            e.survey_id.as_deref().unwrap_or(""),
+            e.detail.as_deref().unwrap_or(""),
+        ])?;
+    }
+    out.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }

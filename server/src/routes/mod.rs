@@ -5,7 +5,7 @@ mod auth;
 mod forms;
 mod health;
 pub mod openapi;
-mod surveys;
+pub mod surveys;
 mod sync;
 
 use axum::Router;
@@ -35,7 +35,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/teams", get(admin::teams))
         .route("/api/v1/teams/{team}/members", get(admin::team_members).post(admin::add_team_member))
         .route("/api/v1/audit", get(admin::audit))
+        .route("/api/v1/surveys", get(surveys::list))
+        .route("/api/v1/reviews", post(surveys::bulk_review))
         .route("/api/v1/surveys/{survey}", get(surveys::get))
+        .route("/api/v1/surveys/{survey}/review", post(surveys::review))
         .route("/api/v1/surveys/{survey}/history", get(surveys::history))
         .route("/api/v1/surveys/{survey}/conflicts", get(surveys::conflicts))
         .route("/api/v1/surveys/{survey}/answers", put(surveys::correct))

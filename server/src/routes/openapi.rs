@@ -18,7 +18,8 @@ use super::{admin, auth, forms, health, surveys, sync};
         admin::create_user, admin::users, admin::set_disabled, admin::create_project, admin::projects,
         admin::add_project_member, admin::create_team, admin::teams, admin::team_members, admin::add_team_member,
         admin::audit,
-        surveys::get, surveys::history, surveys::conflicts, surveys::correct, surveys::assign,
+        surveys::list, surveys::get, surveys::history, surveys::conflicts, surveys::correct, surveys::assign,
+        surveys::review, surveys::bulk_review,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth)

@@ -1,10 +1,10 @@
-//! Surveys: read one, its field history and conflicts; supervisors correct answers and
-//! assign surveys.
+//! Surveys: list them, read one, its field history and conflicts; supervisors review,
+//! correct answers, settle conflicts and assign surveys.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit};
 use terrain_core::{Role, Value};
 use utoipa::ToSchema;
@@ -13,20 +13,14 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::backend::Backend;
 use crate::error::{ApiError, blocking};
-use crate::rules::{Principal, SurveyFacts};
+use crate::listing::{self, ListParams, SurveyPage};
+use crate::review::{self, ReviewRequest};
+use crate::rules::Principal;
 
-/// Loads the caller and checks they may read the survey; a survey they may not read is
-/// answered as not found, so that ids are not disclosed.
+/// Loads the caller and checks they may read the survey.
 fn readable(backend: &dyn Backend, caller: Caller, survey_id: &str) -> Result<Principal, ApiError> {
     let principal = Principal::load(backend, caller.user)?;
-    let not_found = || ApiError::not_found(format!("no survey `{survey_id}`"));
-    let summary = backend.survey_summary(survey_id)?.ok_or_else(not_found)?;
-    let project = backend.form_project(&summary.form_id)?;
-    let assignees = backend.assignees(survey_id)?;
-    let facts = SurveyFacts { created_by: &summary.created_by, project, assignees: &assignees };
-    if !principal.can_read(&facts) {
-        return Err(not_found());
-    }
+    review::open_survey(backend, &principal, survey_id)?;
     Ok(principal)
 }
 
@@ -66,7 +60,7 @@ pub async fn history(
     let backend = state.backend.clone();
     blocking(move || {
         readable(backend.as_ref(), caller, &survey)?;
-        Ok(Json(backend.history(&survey, &path).map_err(document_error)?))
+        Ok(Json(backend.history(&survey, &path).map_err(review::edit_error)?))
     })
     .await
 }
@@ -97,8 +91,9 @@ pub struct Correction {
     pub value: Value,
 }
 
-/// Corrects an answer (supervisors of the survey's team, admins), as a change under the
-/// corrector's own actor, so history shows the original and the correction.
+/// Corrects an answer, or settles a conflict by choosing or entering its value (supervisors
+/// of the survey's team, admins), as a change under the corrector's own actor, so history
+/// shows the original and the correction.
 #[utoipa::path(put, path = "/api/v1/surveys/{survey}/answers", params(("survey" = String, Path)), request_body = Correction,
     responses((status = 204), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -112,12 +107,8 @@ pub async fn correct(
         req.path.parse().map_err(|e: terrain_core::survey::PathSyntaxError| ApiError::invalid(e.to_string()))?;
     let backend = state.backend.clone();
     blocking(move || {
-        let principal = readable(backend.as_ref(), caller, &survey)?;
-        if !matches!(principal.user.role, Role::Supervisor | Role::Admin) {
-            return Err(ApiError::forbidden("only supervisors and administrators correct answers"));
-        }
-        backend.correct(&principal.user, &survey, &path, req.value).map_err(document_error)?;
-        backend.audit(Some(principal.user.id), "survey.correct", Some(&survey), Some(&path.to_string()))?;
+        let principal = Principal::load(backend.as_ref(), caller.user)?;
+        review::correct(backend.as_ref(), &principal, &survey, &path, req.value)?;
         Ok(StatusCode::NO_CONTENT)
     })
     .await
@@ -160,11 +151,108 @@ pub async fn assign(
     .await
 }
 
-fn document_error(e: crate::backend::BackendError) -> ApiError {
-    match e {
-        crate::backend::BackendError::Store(terrain_core::StoreError::Document { source, .. }) => {
-            ApiError::unprocessable("invalid", source.to_string())
-        }
-        other => other.into(),
+/// Lists the surveys the caller may see, filtered, sorted and paged by key.
+#[utoipa::path(get, path = "/api/v1/surveys", params(ListParams),
+    responses((status = 200, body = SurveyPage), (status = 400, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<ListParams>,
+) -> Result<Json<SurveyPage>, ApiError> {
+    let backend = state.backend.clone();
+    blocking(move || {
+        let principal = Principal::load(backend.as_ref(), caller.user)?;
+        Ok(Json(listing::page(backend.as_ref(), &principal, &params)?))
+    })
+    .await
+}
+
+/// Reviews a survey: approve, reject, flag issues, send back to the enumerator with a
+/// comment, or comment. The status and comments live in the survey's `review` map, so a
+/// send-back reaches the enumerator's device at its next sync.
+#[utoipa::path(post, path = "/api/v1/surveys/{survey}/review", params(("survey" = String, Path)), request_body = ReviewRequest,
+    responses((status = 204), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn review(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(survey): Path<String>,
+    Json(req): Json<ReviewRequest>,
+) -> Result<StatusCode, ApiError> {
+    let backend = state.backend.clone();
+    blocking(move || {
+        let principal = Principal::load(backend.as_ref(), caller.user)?;
+        review::review(backend.as_ref(), &principal, &survey, &req)?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+/// The same review action on several surveys.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BulkReview {
+    /// The surveys.
+    pub surveys: Vec<String>,
+    /// The action and its comment.
+    #[serde(flatten)]
+    pub request: ReviewRequest,
+}
+
+/// What a bulk review did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkOutcome {
+    /// The surveys reviewed.
+    pub done: Vec<String>,
+    /// The surveys not reviewed, each with why.
+    pub failed: Vec<BulkFailure>,
+}
+
+/// A survey a bulk review could not act on.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkFailure {
+    /// The survey.
+    pub survey_id: String,
+    /// The error code.
+    pub code: String,
+    /// Why.
+    pub message: String,
+}
+
+/// The most surveys one bulk review may name.
+const MAX_BULK: usize = 1000;
+
+/// Approves or rejects (or any review action) several surveys at once; each survey is
+/// checked and written on its own, so one refusal does not stop the others.
+#[utoipa::path(post, path = "/api/v1/reviews", request_body = BulkReview,
+    responses((status = 200, body = BulkOutcome), (status = 400, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn bulk_review(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<BulkReview>,
+) -> Result<Json<BulkOutcome>, ApiError> {
+    if req.surveys.len() > MAX_BULK {
+        return Err(ApiError::invalid(format!("review at most {MAX_BULK} surveys at once")));
     }
+    let backend = state.backend.clone();
+    blocking(move || {
+        let principal = Principal::load(backend.as_ref(), caller.user)?;
+        Ok(Json(bulk(backend.as_ref(), &principal, &req.surveys, &req.request)))
+    })
+    .await
+}
+
+/// Applies one review action to each survey, collecting failures.
+pub fn bulk(backend: &dyn Backend, principal: &Principal, surveys: &[String], request: &ReviewRequest) -> BulkOutcome {
+    let mut outcome = BulkOutcome { done: Vec::new(), failed: Vec::new() };
+    for survey in surveys {
+        match review::review(backend, principal, survey, request) {
+            Ok(()) => outcome.done.push(survey.clone()),
+            Err(e) => outcome.failed.push(BulkFailure {
+                survey_id: survey.clone(),
+                code: e.code.to_owned(),
+                message: e.message,
+            }),
+        }
+    }
+    outcome
 }
