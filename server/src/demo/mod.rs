@@ -200,18 +200,17 @@ pub fn run(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<(Summ
         }
         // The enumerator out of range meets the supervisor every other day, and hands over
         // their surveys as a bundle; the tablet relays them at its next sync.
-        if day % 2 == 1 || day == DAYS - 1 {
-            if let (Some(phone), Some(tablet)) =
-                (enumerators.iter().find(|d| d.user == out_of_range), supervisors.last())
-            {
-                let bytes = bundle::export(&phone.store, None)?;
-                let report = bundle::import(&tablet.store, &bytes)?;
-                if !report.failed.is_empty() {
-                    return Err(DemoError::Check(format!("the bundle was refused: {:?}", report.failed)));
-                }
-                for s in phone.store.list(&SurveyQuery { limit: Some(u32::MAX), ..Default::default() })? {
-                    bundled.insert(s.survey_id);
-                }
+        let handover = day % 2 == 1 || day == DAYS - 1;
+        if let (true, Some(phone), Some(tablet)) =
+            (handover, enumerators.iter().find(|d| d.user == out_of_range), supervisors.last())
+        {
+            let bytes = bundle::export(&phone.store, None)?;
+            let report = bundle::import(&tablet.store, &bytes)?;
+            if !report.failed.is_empty() {
+                return Err(DemoError::Check(format!("the bundle was refused: {:?}", report.failed)));
+            }
+            for s in phone.store.list(&SurveyQuery { limit: Some(u32::MAX), ..Default::default() })? {
+                bundled.insert(s.survey_id);
             }
         }
         for tablet in supervisors.iter_mut() {
