@@ -66,7 +66,7 @@ if want sizes; then
     echo "--- sizes (release builds)" >&2
     $CARGO build -q --release --bin terrain >&2
     printf 'fn main() {}\n' >"$work/empty.rs"
-    rustc -q -C opt-level=3 -C strip=symbols -o "$work/empty" "$work/empty.rs"
+    rustc -C opt-level=3 -C strip=symbols -o "$work/empty" "$work/empty.rs"
     empty=$(stat -c %s "$work/empty")
     size_row() { # what, file
         local bytes

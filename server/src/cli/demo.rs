@@ -214,6 +214,14 @@ fn print_table(s: &Summary) {
         ),
     ));
     rows.push((
+        "  of which sent by the phones".into(),
+        format!(
+            "{} ({:.2}× the baseline)",
+            kib(s.enumerator_upload_bytes),
+            s.enumerator_upload_bytes as f64 / s.json_gzip_bytes.max(1) as f64
+        ),
+    ));
+    rows.push((
         "baseline: final answers as JSON, gzip'd".into(),
         format!("{} ({} uncompressed)", kib(s.json_gzip_bytes), kib(s.json_bytes)),
     ));

@@ -137,6 +137,8 @@ pub struct Summary {
     pub bytes_on_wire: u64,
     /// Of which the enumerators' phones.
     pub enumerator_bytes: u64,
+    /// Of which the enumerators' phones sent (their surveys, fixes and requests).
+    pub enumerator_upload_bytes: u64,
     /// Every final survey's answers as compact JSON, gzip'd as one stream.
     pub json_gzip_bytes: u64,
     /// The same JSON uncompressed.
@@ -268,6 +270,7 @@ pub fn run(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<(Summ
         bundled_surveys: bundled.len(),
         bytes_on_wire: enumerators.iter().chain(&supervisors).map(|d| d.proxy.bytes()).sum(),
         enumerator_bytes: enumerators.iter().map(|d| d.proxy.bytes()).sum(),
+        enumerator_upload_bytes: enumerators.iter().map(|d| d.proxy.uploaded()).sum(),
         json_gzip_bytes,
         json_bytes,
         seconds: started.elapsed().as_secs_f64(),

@@ -39,6 +39,7 @@ pub struct Proxy {
 #[derive(Debug, Default)]
 struct Shared {
     bytes: AtomicU64,
+    uploaded: AtomicU64,
     cut_next: AtomicUsize,
     cuts: AtomicUsize,
     stop: AtomicBool,
@@ -78,6 +79,11 @@ impl Proxy {
         self.shared.bytes.load(Ordering::SeqCst)
     }
 
+    /// Of those, the bytes from the device to the server (requests).
+    pub fn uploaded(&self) -> u64 {
+        self.shared.uploaded.load(Ordering::SeqCst)
+    }
+
     /// Cuts the next connection once `bytes` have crossed it (both directions together).
     pub fn cut_next_after(&self, bytes: usize) {
         self.shared.cut_next.store(bytes.max(1), Ordering::SeqCst);
@@ -102,8 +108,8 @@ fn connect(client: TcpStream, upstream: TcpStream, shared: Arc<Shared>, limit: u
     let total = Arc::new(AtomicU64::new(0));
     let ends = [client.try_clone()?, upstream.try_clone()?];
     let ends = Arc::new(ends);
-    for (from, to) in [(client.try_clone()?, upstream.try_clone()?), (upstream, client)] {
-        let pump = Pump { shared: shared.clone(), total: total.clone(), limit, ends: ends.clone(), link };
+    for (upload, from, to) in [(true, client.try_clone()?, upstream.try_clone()?), (false, upstream, client)] {
+        let pump = Pump { shared: shared.clone(), total: total.clone(), limit, ends: ends.clone(), link, upload };
         thread::Builder::new().name("proxy-pump".into()).spawn(move || pump.run(from, to))?;
     }
     Ok(())
@@ -115,9 +121,18 @@ struct Pump {
     limit: u64,
     ends: Arc<[TcpStream; 2]>,
     link: Link,
+    /// Whether this pump carries the device's requests.
+    upload: bool,
 }
 
 impl Pump {
+    fn count(&self, n: u64) {
+        self.shared.bytes.fetch_add(n, Ordering::SeqCst);
+        if self.upload {
+            self.shared.uploaded.fetch_add(n, Ordering::SeqCst);
+        }
+    }
+
     fn run(self, mut from: TcpStream, to: TcpStream) {
         let (tx, deliver) = match self.link.bytes_per_sec {
             Some(rate) => {
@@ -140,7 +155,7 @@ impl Pump {
             if self.limit > 0 && before + n as u64 > self.limit {
                 // The link drops: both ends see the connection die mid-message.
                 let pass = (self.limit.saturating_sub(before)) as usize;
-                self.shared.bytes.fetch_add(pass as u64, Ordering::SeqCst);
+                self.count(pass as u64);
                 if let Sink::Direct(to) = &mut sink {
                     let _ = to.write_all(&buf[..pass]);
                 }
@@ -150,7 +165,7 @@ impl Pump {
                 }
                 return;
             }
-            self.shared.bytes.fetch_add(n as u64, Ordering::SeqCst);
+            self.count(n as u64);
             let sent = match (&mut sink, &tx) {
                 (Sink::Direct(to), _) => to.write_all(&buf[..n]).is_ok(),
                 (Sink::Paced(_), Some(tx)) => tx.send((Instant::now(), buf[..n].to_vec())).is_ok(),
@@ -196,4 +211,59 @@ fn pace(rx: mpsc::Receiver<(Instant, Vec<u8>)>, mut to: TcpStream, rate: u64, la
         }
     }
     let _ = to.shutdown(Shutdown::Write);
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    /// A server that answers every connection with `reply` bytes, after reading 4 bytes.
+    fn replier(reply: usize) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { break };
+                thread::spawn(move || {
+                    let mut ask = [0u8; 4];
+                    let _ = stream.read_exact(&mut ask);
+                    let _ = stream.write_all(&vec![7u8; reply]);
+                });
+            }
+        });
+        addr
+    }
+
+    fn fetch(proxy: &Proxy) -> usize {
+        let mut stream = TcpStream::connect(proxy.addr).unwrap();
+        stream.write_all(b"ask?").unwrap();
+        stream.shutdown(Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        let _ = stream.read_to_end(&mut got);
+        got.len()
+    }
+
+    #[test]
+    fn counts_cuts_once_then_passes() {
+        let proxy = Proxy::start(replier(10_000), Link::default()).unwrap();
+        proxy.cut_next_after(1000);
+        assert!(fetch(&proxy) < 1000, "the first connection is cut");
+        assert_eq!(proxy.cuts(), 1);
+        assert_eq!(fetch(&proxy), 10_000, "the next one passes whole");
+        assert!(proxy.bytes() >= 10_004 && proxy.bytes() <= 11_004, "{}", proxy.bytes());
+        assert_eq!(proxy.uploaded(), 8);
+    }
+
+    #[test]
+    fn paces_to_the_bandwidth_after_the_latency() {
+        // 80 kbit/s = 10,000 B/s: 3,000 bytes take 0.3 s, plus 2 × 100 ms of latency.
+        let proxy = Proxy::start(replier(3000), Link::throttled(80, 100)).unwrap();
+        let started = Instant::now();
+        assert_eq!(fetch(&proxy), 3000);
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(450), "{elapsed:?}");
+        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    }
 }

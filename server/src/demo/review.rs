@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde::Serialize;
 use serde_json::json;
 use terrain_core::form::FormIndex;
-use terrain_core::survey::Answer;
+use terrain_core::survey::{Answer, ReviewStatus};
 use terrain_core::{AnswerPath, SurveyQuery, Value};
 
 use super::DemoError;
@@ -143,7 +143,7 @@ pub fn review(
     for item in &sent_back {
         let Some(&e) = by_name.get(&item.enumerator) else { continue };
         let review = enumerators[e].store.survey(&item.survey)?.review;
-        if !review.comments.is_empty() {
+        if review.status.as_deref() == Some(ReviewStatus::SentBack.as_str()) && !review.comments.is_empty() {
             outcome.comments_seen_on_phones += 1;
         }
     }
