@@ -1,1 +1,49 @@
-//! FFI.
+//! Terrain's FFI surface for the Android and iOS apps, generated with uniffi.
+//!
+//! This crate wraps `terrain-core` and adds no logic of its own: it converts core types to
+//! records a foreign language can hold, and core errors to one [`TerrainError`] enum.
+//!
+//! # Threading contract
+//!
+//! - Every exported object ([`TerrainStore`], [`CancelHandle`]) is `Send + Sync`: share one
+//!   instance between threads. Writes are serialized inside the store (one SQLite writer);
+//!   reads run in parallel on a pool of reader connections.
+//! - Every call blocks until it is done. Call nothing from the UI thread: use a background
+//!   thread (Android: a coroutine on `Dispatchers.IO` or WorkManager; iOS: a `Task.detached`
+//!   or a `BGTask`). Edits and evaluations take about a millisecond; `sync`, `login` and
+//!   `download_forms` wait on the network.
+//! - `sync` reports progress through the [`SyncListener`] the app implements, called on the
+//!   thread that called `sync`; it stops between two round trips when the [`CancelHandle`]
+//!   passed to it is cancelled (from any thread) and fails with [`TerrainError::Cancelled`].
+//!   Everything synced before the cancellation stays synced.
+//! - There are no async exports: uniffi's async bindings need newer Kotlin coroutines than
+//!   the ones this project can test against.
+//!
+//! # Error contract
+//!
+//! Every fallible call returns [`TerrainError`], an exception in Kotlin
+//! (`TerrainException.NotFound`, …) and Swift. Its variants are what an app branches on;
+//! its `detail` is a sentence a person can act on. No panic crosses the FFI: every call body
+//! runs under `catch_unwind`, and a panic becomes [`TerrainError::Internal`].
+
+// The uniffi scaffolding macros generate the `extern "C"` functions of the FFI.
+#![allow(unsafe_code)]
+
+mod convert;
+mod error;
+mod form_tree;
+mod records;
+mod store;
+mod sync;
+
+pub use error::TerrainError;
+pub use form_tree::{ChoiceItem, FormNode, FormTree, NodeKind};
+pub use records::{
+    AnswerEntry, AnswerValue, CalculatedValue, CommentInfo, ConflictInfo, ConflictValueInfo, Evaluation, FieldEditInfo,
+    FilteredChoices, FormInfo, GeoPoint, ImportSummary, IssueInfo, LoginInfo, RepeatCount, RepeatInstance, ReviewInfo,
+    Role, SurveyDetail, SurveyFilter, SurveyProblem, SurveyStatus, SurveySummary, SyncProgress, SyncSummary,
+};
+pub use store::TerrainStore;
+pub use sync::{CancelHandle, SyncListener};
+
+uniffi::setup_scaffolding!();

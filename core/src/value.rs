@@ -243,6 +243,36 @@ impl Value {
         Some(value)
     }
 
+    /// Reads an answer typed as text, in the form [`Value::to_odk_string`] writes (what a
+    /// person types in the dashboard's correction box, or a CSV cell holds), for a question
+    /// of type `kind`.
+    pub fn parse_odk(text: &str, kind: &QuestionType) -> Result<Value, ValueError> {
+        use QuestionType as Q;
+        let t = text.trim();
+        let bad = || ValueError::new(format!("`{t}` is not a {} answer", kind.xlsform_name()));
+        let value = match kind {
+            Q::Integer => Value::Integer(t.parse().map_err(|_| bad())?),
+            Q::Decimal | Q::Range => Value::Decimal(t.parse().map_err(|_| bad())?),
+            Q::Date | Q::Today => Value::Date(NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| bad())?),
+            Q::Time => Value::Time(
+                NaiveTime::parse_from_str(t, "%H:%M:%S%.f")
+                    .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
+                    .map_err(|_| bad())?,
+            ),
+            Q::DateTime | Q::Start | Q::End => Value::DateTime(DateTime::parse_from_rfc3339(t).map_err(|_| bad())?),
+            Q::SelectOne { .. } | Q::SelectOneFromFile { .. } => Value::Choice(t.to_owned()),
+            Q::SelectMultiple { .. } | Q::SelectMultipleFromFile { .. } | Q::Rank { .. } => {
+                Value::Choices(t.split_whitespace().map(str::to_owned).collect())
+            }
+            Q::GeoPoint => Value::GeoPoint(GeoPoint::decode(t).ok_or_else(bad)?),
+            Q::GeoTrace => Value::GeoTrace(decode_points(t).ok_or_else(bad)?),
+            Q::GeoShape => Value::GeoShape(decode_points(t).ok_or_else(bad)?),
+            Q::Acknowledge => Value::Boolean(matches!(t, "OK" | "ok" | "true" | "1" | "yes")),
+            _ => Value::Text(text.to_owned()),
+        };
+        value.conform(kind)
+    }
+
     /// The value as ODK writes it in submissions and as XLSForm expressions see it.
     pub fn to_odk_string(&self) -> String {
         match self {
@@ -304,6 +334,30 @@ fn decode_points(text: &str) -> Option<Vec<GeoPoint>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_text_reads_back_as_the_value_it_came_from() {
+        let cases = [
+            (QuestionType::Integer, Value::Integer(-12)),
+            (QuestionType::Decimal, Value::Decimal(2.5)),
+            (QuestionType::Date, Value::Date(NaiveDate::from_ymd_opt(2026, 11, 28).unwrap())),
+            (
+                QuestionType::SelectMultiple { list: "l".into(), or_other: false },
+                Value::Choices(vec!["a".into(), "b".into()]),
+            ),
+            (
+                QuestionType::GeoPoint,
+                Value::GeoPoint(GeoPoint { lat: 12.1, lon: -0.4, altitude: 250.0, accuracy: 4.0 }),
+            ),
+            (QuestionType::Text, Value::Text("Béguédo, rive droite".into())),
+        ];
+        for (kind, value) in cases {
+            assert_eq!(Value::parse_odk(&value.to_odk_string(), &kind).unwrap(), value, "{kind:?}");
+        }
+        assert!(Value::parse_odk("douze", &QuestionType::Integer).unwrap_err().reason.contains("douze"));
+        assert!(Value::parse_odk("1 2", &QuestionType::GeoPoint).is_ok());
+        assert!(Value::parse_odk("north", &QuestionType::GeoPoint).is_err());
+    }
 
     fn roundtrip(value: Value, kind: QuestionType) {
         let value = value.conform(&kind).unwrap();

@@ -56,6 +56,7 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     let settings = state.settings.clone();
     routes::router()
+        .merge(crate::dashboard::router())
         .with_state(state)
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
@@ -73,7 +74,8 @@ async fn json_errors(response: Response) -> Response {
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        // Dashboard pages answer errors as HTML pages of their own.
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }

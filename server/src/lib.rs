@@ -7,6 +7,7 @@
 pub mod app;
 pub mod auth;
 pub mod backend;
+pub mod dashboard;
 pub mod demo;
 pub mod error;
 pub mod listing;

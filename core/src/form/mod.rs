@@ -8,4 +8,4 @@ pub mod xlsform;
 
 pub use index::{Entry, FormIndex, Located};
 pub use model::{Choice, Form, Group, Node, Question, QuestionType, Translations};
-pub use validate::{EvalOptions, Evaluation, Evaluator, Issue};
+pub use validate::{EvalOptions, Evaluation, Evaluator, Issue, language_key};

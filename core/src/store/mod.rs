@@ -31,7 +31,7 @@ pub use self::documents::{decode_heads, encode_heads};
 pub use self::error::StoreError;
 use self::forms::FormCache;
 pub use self::forms::FormSummary;
-pub use self::query::{FeedEntry, FeedFilter, PageKey, SortKey, SurveyQuery, SurveySummary};
+pub use self::query::{DailyCount, FeedEntry, FeedFilter, PageKey, SortKey, SurveyQuery, SurveySummary};
 pub use self::sync_state::{PendingPush, RemoteChanges};
 pub use self::writes::{Check, MergeCandidate};
 use self::writes::{Origin, WriteCtx};
@@ -398,6 +398,11 @@ impl Store {
         })
     }
 
+    /// Surveys matching `query`'s filters, counted per enumerator and day started.
+    pub fn daily_counts(&self, query: &SurveyQuery) -> Result<Vec<DailyCount>, StoreError> {
+        self.readers.with(|conn| query::daily_counts(conn, query))
+    }
+
     /// How many surveys match `query`'s filters.
     pub fn count(&self, query: &SurveyQuery) -> Result<u64, StoreError> {
         self.readers.with(|conn| query::count(conn, query))
@@ -427,15 +432,25 @@ impl Store {
     /// Every edit of the answer at `path`, oldest first, with who made it and when this
     /// store received it, when known.
     pub fn history(&self, survey_id: &str, path: &AnswerPath) -> Result<Vec<FieldEdit>, StoreError> {
-        let mut edits = self.read(survey_id, |doc, form| doc.clone().history(form, path))?;
+        let mut all = self.histories(survey_id, std::slice::from_ref(path))?;
+        Ok(all.pop().unwrap_or_default())
+    }
+
+    /// The histories of several answers of one survey, loading it once (a review page shows
+    /// every answer's history).
+    pub fn histories(&self, survey_id: &str, paths: &[AnswerPath]) -> Result<Vec<Vec<FieldEdit>>, StoreError> {
+        let mut all = self.read(survey_id, |doc, form| {
+            let mut doc = doc.clone();
+            paths.iter().map(|path| doc.history(form, path)).collect::<Result<Vec<_>, _>>()
+        })?;
         self.readers.with(|conn| {
-            for edit in &mut edits {
+            for edit in all.iter_mut().flatten() {
                 edit.author = known_author(conn, &edit.actor)?;
                 edit.received_at = received_at(conn, survey_id, &edit.change)?;
             }
             Ok(())
         })?;
-        Ok(edits)
+        Ok(all)
     }
 
     /// The answers of a survey that have competing values, with who wrote each when known.

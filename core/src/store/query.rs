@@ -239,16 +239,19 @@ pub fn list(conn: &Connection, query: &SurveyQuery) -> Result<Vec<SurveySummary>
     let (column, dir, cmp) =
         (query.sort.column(), if query.ascending { "ASC" } else { "DESC" }, if query.ascending { ">" } else { "<" });
     if let Some(after) = &query.after {
-        clauses.push(format!("({column}, survey_id) {cmp} (?, ?)"));
-        if query.sort.is_time() {
+        // Spelled out rather than as a row value, so that SQLite ranges over the index on
+        // (column, survey_id) instead of filtering every row.
+        clauses.push(format!("{column} {cmp}= ?1 AND ({column} {cmp} ?1 OR survey_id {cmp} ?2)"));
+        let value: Box<dyn ToSql> = if query.sort.is_time() {
             let ms: i64 = after
                 .value
                 .parse()
                 .map_err(|_| StoreError::InvalidQuery(format!("`{after}` is not a page key of this sort")))?;
-            args.push(Box::new(ms));
+            Box::new(ms)
         } else {
-            args.push(Box::new(after.value.clone()));
-        }
+            Box::new(after.value.clone())
+        };
+        args.push(value);
         args.push(Box::new(after.survey_id.clone()));
     }
     let sql = format!(
@@ -270,6 +273,39 @@ pub fn count(conn: &Connection, query: &SurveyQuery) -> Result<u64, StoreError> 
     let params: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
     let n: i64 = stmt.query_row(params.as_slice(), |r| r.get(0))?;
     Ok(n.max(0) as u64)
+}
+
+/// How many surveys one enumerator started on one day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DailyCount {
+    /// The enumerator.
+    pub enumerator: String,
+    /// The day (UTC) the surveys were started, by the device's clock.
+    pub day: chrono::NaiveDate,
+    /// How many.
+    pub surveys: u64,
+}
+
+/// Surveys matching `query`'s filters, counted per enumerator and day started.
+pub fn daily_counts(conn: &Connection, query: &SurveyQuery) -> Result<Vec<DailyCount>, StoreError> {
+    let (clauses, args) = where_clause(query)?;
+    let sql = format!(
+        "SELECT created_by, date(created_at / 1000, 'unixepoch') AS day, count(*) FROM surveys {} \
+         GROUP BY created_by, day ORDER BY day, created_by",
+        where_sql(&clauses)
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let params: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
+    let rows = stmt
+        .query_map(params.as_slice(), |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (enumerator, day, n) = row?;
+        // SQLite's date() of a stored millisecond time is always a valid day.
+        let day = day.parse().map_err(|_| StoreError::InvalidQuery(format!("`{day}` is not a day")))?;
+        out.push(DailyCount { enumerator, day, surveys: n.max(0) as u64 });
+    }
+    Ok(out)
 }
 
 fn where_sql(clauses: &[String]) -> String {

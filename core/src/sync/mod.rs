@@ -3,8 +3,10 @@
 
 pub mod bundle;
 pub mod client;
+pub mod forms;
 pub mod transport;
 pub mod wire;
 
 pub use client::{CancelToken, Progress, SyncError, SyncOptions, SyncReport, sync};
-pub use transport::{HttpTransport, Login, Transport, TransportError, login};
+pub use forms::download_forms;
+pub use transport::{HttpTransport, Login, PublishedForm, Transport, TransportError, login};

@@ -36,6 +36,26 @@ pub trait Transport: Send + Sync {
     fn sync(&self, body: Vec<u8>) -> Result<Vec<u8>, TransportError>;
     /// Downloads one form version's definition (JSON).
     fn form(&self, form_id: &str, version: &str) -> Result<String, TransportError>;
+    /// The form versions published to the projects of the logged-in user. Transports that
+    /// cannot list forms (bundles, test doubles) refuse.
+    fn published_forms(&self) -> Result<Vec<PublishedForm>, TransportError> {
+        Err(TransportError::Refused {
+            status: 501,
+            code: "unsupported".into(),
+            message: "this connection cannot list forms: download them from the server".into(),
+        })
+    }
+}
+
+/// A form version published on the server, as its list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PublishedForm {
+    /// The form's id.
+    pub form_id: String,
+    /// The version.
+    pub version: String,
+    /// The form's title.
+    pub title: String,
 }
 
 /// The HTTP transport: `POST /api/v1/sync` and `GET /api/v1/forms/{id}/{version}`, with a
@@ -107,6 +127,12 @@ impl Transport for HttpTransport {
             .send()
             .map_err(network)?;
         Self::check(response)?.text().map_err(network)
+    }
+
+    fn published_forms(&self) -> Result<Vec<PublishedForm>, TransportError> {
+        let response =
+            self.client.get(format!("{}/api/v1/forms", self.base)).bearer_auth(&self.token).send().map_err(network)?;
+        Self::check(response)?.json().map_err(network)
     }
 }
 

@@ -38,19 +38,25 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?
             .trim()
             .to_owned();
-        let hash = token::hash(&token);
-        let backend = state.backend.clone();
-        let record = blocking(move || Ok(backend.token(&hash)?)).await?;
-        let record = record.ok_or_else(|| ApiError::unauthorized("unknown token: log in again"))?;
-        if record.revoked {
-            return Err(ApiError::unauthorized("this token was revoked: log in again"));
-        }
-        if record.expires_at <= Utc::now() {
-            return Err(ApiError::unauthorized("this token has expired: log in again"));
-        }
-        if record.user.disabled {
-            return Err(ApiError::unauthorized("this account is disabled: ask an administrator"));
-        }
-        Ok(Caller { user: record.user, device: record.device_key, token_hash: hash })
+        caller_for_token(state, &token).await
     }
+}
+
+/// The caller a token stands for, if it is known, unexpired, unrevoked and its user enabled.
+/// Bearer headers (devices, scripts) and the dashboard's session cookie both come here.
+pub async fn caller_for_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    let hash = token::hash(token);
+    let backend = state.backend.clone();
+    let record = blocking(move || Ok(backend.token(&hash)?)).await?;
+    let record = record.ok_or_else(|| ApiError::unauthorized("unknown token: log in again"))?;
+    if record.revoked {
+        return Err(ApiError::unauthorized("this token was revoked: log in again"));
+    }
+    if record.expires_at <= Utc::now() {
+        return Err(ApiError::unauthorized("this token has expired: log in again"));
+    }
+    if record.user.disabled {
+        return Err(ApiError::unauthorized("this account is disabled: ask an administrator"));
+    }
+    Ok(Caller { user: record.user, device: record.device_key, token_hash: hash })
 }

@@ -14,7 +14,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use terrain_core::ChangeHash;
 use terrain_core::form::Form;
-use terrain_core::store::{Check, FeedEntry, FeedFilter, MergeOutcome, StoreError, SurveyQuery, SurveySummary};
+use terrain_core::store::{
+    Check, DailyCount, FeedEntry, FeedFilter, MergeOutcome, StoreError, Survey, SurveyQuery, SurveySummary,
+};
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewStatus};
 use terrain_core::{Role, Value};
 use utoipa::ToSchema;
@@ -246,6 +248,8 @@ pub trait Backend: Send + Sync + 'static {
     fn survey_json(&self, survey_id: &str) -> BackendResult<serde_json::Value>;
     /// A field's history.
     fn history(&self, survey_id: &str, path: &AnswerPath) -> BackendResult<Vec<FieldEdit>>;
+    /// The histories of several fields of one survey.
+    fn histories(&self, survey_id: &str, paths: &[AnswerPath]) -> BackendResult<Vec<Vec<FieldEdit>>>;
     /// A survey's conflicts.
     fn conflicts(&self, survey_id: &str) -> BackendResult<Vec<Conflict>>;
     /// Sets an answer as `editor` (a correction made on the server).
@@ -262,6 +266,10 @@ pub trait Backend: Send + Sync + 'static {
     fn list_surveys(&self, query: &SurveyQuery) -> BackendResult<Vec<SurveySummary>>;
     /// How many surveys match `query`'s filters.
     fn count_surveys(&self, query: &SurveyQuery) -> BackendResult<u64>;
+    /// Surveys matching `query`'s filters, per enumerator and day started.
+    fn daily_counts(&self, query: &SurveyQuery) -> BackendResult<Vec<DailyCount>>;
+    /// A survey, typed by its form.
+    fn survey(&self, survey_id: &str) -> BackendResult<Survey>;
 
     // --- what devices hold
     /// The heads each listed survey is known to be at on a device whose feed cursor is

@@ -13,8 +13,8 @@ use rand::TryRngCore;
 use rusqlite::{Connection, OptionalExtension, params};
 use terrain_core::form::Form;
 use terrain_core::store::{
-    Check, FeedEntry, FeedFilter, MergeOutcome, StoreError, SurveyQuery, SurveySummary, decode_heads, encode_heads,
-    schema,
+    Check, DailyCount, FeedEntry, FeedFilter, MergeOutcome, StoreError, Survey, SurveyQuery, SurveySummary,
+    decode_heads, encode_heads, schema,
 };
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewStatus};
 use terrain_core::{Author, ChangeHash, Role, Store, Value};
@@ -413,13 +413,17 @@ impl Backend for SqliteBackend {
     }
 
     fn history(&self, survey_id: &str, path: &AnswerPath) -> BackendResult<Vec<FieldEdit>> {
-        let mut edits = self.surveys.history(survey_id, path)?;
-        for edit in &mut edits {
+        Ok(self.histories(survey_id, std::slice::from_ref(path))?.pop().unwrap_or_default())
+    }
+
+    fn histories(&self, survey_id: &str, paths: &[AnswerPath]) -> BackendResult<Vec<Vec<FieldEdit>>> {
+        let mut all = self.surveys.histories(survey_id, paths)?;
+        for edit in all.iter_mut().flatten() {
             if edit.author.is_none() {
                 edit.author = self.author_of(&edit.actor)?;
             }
         }
-        Ok(edits)
+        Ok(all)
     }
 
     fn conflicts(&self, survey_id: &str) -> BackendResult<Vec<Conflict>> {
@@ -456,6 +460,14 @@ impl Backend for SqliteBackend {
 
     fn count_surveys(&self, query: &SurveyQuery) -> BackendResult<u64> {
         Ok(self.surveys.count(query)?)
+    }
+
+    fn daily_counts(&self, query: &SurveyQuery) -> BackendResult<Vec<DailyCount>> {
+        Ok(self.surveys.daily_counts(query)?)
+    }
+
+    fn survey(&self, survey_id: &str) -> BackendResult<Survey> {
+        Ok(self.surveys.survey(survey_id)?)
     }
 
     fn device_heads(

@@ -3,13 +3,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::auth::{Caller, password, token};
-use crate::backend::User;
+use crate::backend::{Backend, DeviceKey, User};
 use crate::error::{ApiError, blocking};
 
 /// Credentials, and the device being set up.
@@ -49,19 +49,8 @@ pub async fn login(
     let backend = state.backend.clone();
     let ttl = state.settings.token_ttl;
     blocking(move || {
-        let refused = || ApiError::unauthorized("wrong user name or password");
-        let (user, hash) = backend.user_by_name(&req.username)?.ok_or_else(refused)?;
-        if !password::verify(&hash, &req.password) {
-            return Err(refused());
-        }
-        if user.disabled {
-            return Err(ApiError::unauthorized("this account is disabled: ask an administrator"));
-        }
-        let device = backend.register_device(user.id, req.device_id.trim())?;
-        let (token, token_hash) = token::generate().map_err(ApiError::internal)?;
-        let expires_at = Utc::now() + ttl;
-        backend.insert_token(&token_hash, user.id, Some(&device), expires_at)?;
-        backend.audit(Some(user.id), "auth.login", None, Some(&req.device_id))?;
+        let (user, device, token, expires_at) =
+            issue_token(backend.as_ref(), &req.username, &req.password, req.device_id.trim(), ttl)?;
         Ok(Json(LoginResponse {
             token,
             expires_at: expires_at.to_rfc3339(),
@@ -70,6 +59,31 @@ pub async fn login(
         }))
     })
     .await
+}
+
+/// Checks a password and issues a token for `device_id`, valid for `ttl`; the dashboard's
+/// login uses it too. Wrong names and wrong passwords get the same answer.
+pub fn issue_token(
+    backend: &dyn Backend,
+    username: &str,
+    password_given: &str,
+    device_id: &str,
+    ttl: chrono::Duration,
+) -> Result<(User, DeviceKey, String, DateTime<Utc>), ApiError> {
+    let refused = || ApiError::unauthorized("wrong user name or password");
+    let (user, hash) = backend.user_by_name(username)?.ok_or_else(refused)?;
+    if !password::verify(&hash, password_given) {
+        return Err(refused());
+    }
+    if user.disabled {
+        return Err(ApiError::unauthorized("this account is disabled: ask an administrator"));
+    }
+    let device = backend.register_device(user.id, device_id)?;
+    let (token, token_hash) = token::generate().map_err(ApiError::internal)?;
+    let expires_at = Utc::now() + ttl;
+    backend.insert_token(&token_hash, user.id, Some(&device), expires_at)?;
+    backend.audit(Some(user.id), "auth.login", None, Some(device_id))?;
+    Ok((user, device, token, expires_at))
 }
 
 /// Revokes the token of this request.

@@ -1,7 +1,7 @@
 //! HTTP routes, one module per resource, and the OpenAPI document that describes them.
 
 pub mod admin;
-mod auth;
+pub mod auth;
 mod forms;
 mod health;
 pub mod openapi;

@@ -38,6 +38,11 @@ impl<'o> Language<'o> {
         Language { key, fallback, french: key.is_some_and(is_french) }
     }
 
+    /// The key of the chosen language in [`Translations`] (`None`: the form's default).
+    pub fn key(&self) -> Option<&'o str> {
+        self.key
+    }
+
     /// The text in this language, else the form's default, else any.
     pub fn text<'t>(&self, translations: &'t Translations) -> Option<&'t str> {
         translations.get(self.key, self.fallback)

@@ -157,6 +157,13 @@ pub struct Evaluation {
     pub errors: Vec<Issue>,
 }
 
+/// The key in [`crate::form::Translations`] of the language `wanted` names (a form
+/// language, its code such as `fr`, or its name), as evaluations resolve it; `None` picks
+/// the form's default. Apps use it to show labels in the language messages come in.
+pub fn language_key<'f>(form: &'f Form, wanted: Option<&'f str>) -> Option<&'f str> {
+    Language::resolve(form, wanted).key()
+}
+
 impl Evaluation {
     /// Whether the survey can be finalized: nothing required is missing and no answer is in
     /// violation. (Errors are the form's, and do not block the enumerator.)

@@ -1,0 +1,397 @@
+//! [`TerrainStore`]: one user's store on one device, and everything an app does with it.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::DateTime;
+use terrain_core::identity::Author;
+use terrain_core::store::SurveyQuery;
+use terrain_core::survey::ReviewStatus;
+use terrain_core::sync::{self, HttpTransport, SyncOptions, bundle};
+use terrain_core::{Store, Value};
+
+use crate::AnswerValue;
+use crate::convert::{self, answer_parts, flatten, time};
+use crate::error::{TerrainError, guard};
+use crate::form_tree::FormTree;
+use crate::records::{
+    ConflictInfo, ConflictValueInfo, Evaluation, FieldEditInfo, FormInfo, ImportSummary, LoginInfo, RepeatInstance,
+    ReviewInfo, Role, SurveyDetail, SurveyFilter, SurveyProblem, SurveySummary, SyncSummary,
+};
+use crate::sync::{CancelHandle, SyncListener};
+
+/// The server a store talks to, once logged in.
+#[derive(Debug, Clone)]
+struct Session {
+    server: String,
+    token: String,
+}
+
+/// The survey store of one user on one device: forms, surveys, sync.
+///
+/// `Send + Sync`: share one instance across threads. Every method blocks; call them off
+/// the UI thread (see the crate documentation for the threading contract).
+#[derive(Debug, uniffi::Object)]
+pub struct TerrainStore {
+    store: Store,
+    session: Mutex<Option<Session>>,
+}
+
+impl TerrainStore {
+    fn session(&self) -> MutexGuard<'_, Option<Session>> {
+        // A poisoned lock only means a panic elsewhere; the session value is still whole.
+        self.session.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn transport(&self) -> Result<HttpTransport, TerrainError> {
+        let session = self.session().clone().ok_or_else(|| TerrainError::Auth {
+            detail: "not logged in: call login (or resume_session with a saved token) first".into(),
+        })?;
+        Ok(HttpTransport::new(&session.server, &session.token)?)
+    }
+
+    fn evaluation(&self, survey_id: &str, language: Option<&str>) -> Result<Evaluation, TerrainError> {
+        Ok((&self.store.evaluate(survey_id, language)?).into())
+    }
+}
+
+fn form_info(f: terrain_core::store::FormSummary) -> FormInfo {
+    FormInfo { form_id: f.form_id, version: f.version, title: f.title }
+}
+
+fn problems(items: Vec<(String, String)>) -> Vec<SurveyProblem> {
+    items.into_iter().map(|(survey_id, reason)| SurveyProblem { survey_id, reason }).collect()
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[uniffi::export]
+impl TerrainStore {
+    /// Opens the store at `path` (a file in the app's private storage), creating it if
+    /// needed, for `user` on `device` (a stable id of this installation).
+    #[uniffi::constructor]
+    pub fn open(path: String, user: String, device: String, role: Role) -> Result<Arc<TerrainStore>, TerrainError> {
+        guard(|| {
+            let store = Store::open(&path, Author::new(user, device, role.into()))?;
+            Ok(Arc::new(TerrainStore { store, session: Mutex::new(None) }))
+        })
+    }
+
+    /// The user this store belongs to.
+    pub fn user(&self) -> String {
+        self.store.author().user.clone()
+    }
+
+    /// The device key the server assigned at the last login (hex), if any.
+    pub fn device_key(&self) -> Result<Option<String>, TerrainError> {
+        guard(|| Ok(self.store.device_key()?))
+    }
+
+    /// Logs in to the server at `server_url` as the store's user, with `password`. From now
+    /// on this store writes under the device key the server assigned. Keep the returned
+    /// token in secure storage and pass it to `resume_session` after a restart.
+    pub fn login(&self, server_url: String, password: String) -> Result<LoginInfo, TerrainError> {
+        guard(|| {
+            let author = self.store.author();
+            let login = sync::login(&server_url, &author.user, &password, &author.device)?;
+            self.store.set_device_key(&login.device_key)?;
+            *self.session() = Some(Session { server: server_url.clone(), token: login.token.clone() });
+            Ok(LoginInfo {
+                token: login.token,
+                expires_at: login.expires_at,
+                device_key: login.device_key,
+                role: login.role,
+            })
+        })
+    }
+
+    /// Uses a token from an earlier `login` (after the app restarted). A token the server no
+    /// longer accepts surfaces as `TerrainError::Auth` on the next network call.
+    pub fn resume_session(&self, server_url: String, token: String) -> Result<(), TerrainError> {
+        guard(|| {
+            if !(server_url.starts_with("http://") || server_url.starts_with("https://")) || token.is_empty() {
+                return Err(TerrainError::invalid(
+                    "resume_session needs the server's URL (https://…) and the token login returned",
+                ));
+            }
+            *self.session() = Some(Session { server: server_url, token });
+            Ok(())
+        })
+    }
+
+    /// Downloads the form versions published to the user's projects that this device does
+    /// not have yet; returns the ones it stored.
+    pub fn download_forms(&self) -> Result<Vec<FormInfo>, TerrainError> {
+        guard(|| Ok(sync::download_forms(&self.store, &self.transport()?)?.into_iter().map(form_info).collect()))
+    }
+
+    /// Stores a form definition given as JSON (as `terrain form show --json` prints it), for
+    /// forms that come by file rather than from the server.
+    pub fn import_form_json(&self, json: String) -> Result<FormInfo, TerrainError> {
+        guard(|| {
+            let form = terrain_core::Form::from_json(&json)
+                .map_err(|e| TerrainError::invalid(format!("this is not a Terrain form definition: {e}")))?;
+            self.store.save_form(&form)?;
+            Ok(FormInfo { form_id: form.id, version: form.version, title: form.title })
+        })
+    }
+
+    /// The form versions on this device.
+    pub fn forms(&self) -> Result<Vec<FormInfo>, TerrainError> {
+        guard(|| Ok(self.store.forms()?.into_iter().map(form_info).collect()))
+    }
+
+    /// A form version as a tree to render, with texts in `language` (`fr`, `Français` or
+    /// `Français (fr)`; `None` for the form's default).
+    #[uniffi::method(default(language = None))]
+    pub fn form_tree(
+        &self,
+        form_id: String,
+        version: String,
+        language: Option<String>,
+    ) -> Result<FormTree, TerrainError> {
+        guard(|| {
+            let form = self.store.form(&form_id, &version)?;
+            Ok(FormTree::new(&form, language.as_deref()))
+        })
+    }
+
+    /// Starts a survey of a form version on this device; returns its id.
+    pub fn create_survey(&self, form_id: String, version: String) -> Result<String, TerrainError> {
+        guard(|| Ok(self.store.create_survey(&form_id, &version)?))
+    }
+
+    /// Sets the answer at `path` (`village`, `member[0]/member_age`) and returns the
+    /// evaluation after it, with messages in `language`.
+    #[uniffi::method(default(language = None))]
+    pub fn set_answer(
+        &self,
+        survey_id: String,
+        path: String,
+        value: AnswerValue,
+        language: Option<String>,
+    ) -> Result<Evaluation, TerrainError> {
+        guard(|| {
+            let value = Value::try_from(value)?;
+            self.store.set_answer(&survey_id, &convert::path(&path)?, value)?;
+            self.evaluation(&survey_id, language.as_deref())
+        })
+    }
+
+    /// Clears the answer at `path` and returns the evaluation after it.
+    #[uniffi::method(default(language = None))]
+    pub fn clear_answer(
+        &self,
+        survey_id: String,
+        path: String,
+        language: Option<String>,
+    ) -> Result<Evaluation, TerrainError> {
+        guard(|| {
+            self.store.clear_answer(&survey_id, &convert::path(&path)?)?;
+            self.evaluation(&survey_id, language.as_deref())
+        })
+    }
+
+    /// Adds an instance at the end of the repeat at `path` (`member`, or
+    /// `plot[0]/crop` for a nested repeat); returns its index and the evaluation after it.
+    #[uniffi::method(default(language = None))]
+    pub fn add_repeat_instance(
+        &self,
+        survey_id: String,
+        path: String,
+        language: Option<String>,
+    ) -> Result<RepeatInstance, TerrainError> {
+        guard(|| {
+            let index = self.store.add_repeat_instance(&survey_id, &convert::path(&path)?, None)?;
+            Ok(RepeatInstance { index: count(index), evaluation: self.evaluation(&survey_id, language.as_deref())? })
+        })
+    }
+
+    /// Removes instance `index` of the repeat at `path`; returns the evaluation after it.
+    #[uniffi::method(default(language = None))]
+    pub fn remove_repeat_instance(
+        &self,
+        survey_id: String,
+        path: String,
+        index: u32,
+        language: Option<String>,
+    ) -> Result<Evaluation, TerrainError> {
+        guard(|| {
+            self.store.remove_repeat_instance(&survey_id, &convert::path(&path)?, index as usize)?;
+            self.evaluation(&survey_id, language.as_deref())
+        })
+    }
+
+    /// Evaluates a survey as the form screen needs it.
+    #[uniffi::method(default(language = None))]
+    pub fn evaluate(&self, survey_id: String, language: Option<String>) -> Result<Evaluation, TerrainError> {
+        guard(|| self.evaluation(&survey_id, language.as_deref()))
+    }
+
+    /// Marks a survey finalized. Fails with `TerrainError::Incomplete`, listing every
+    /// missing answer and violated constraint, when it is not complete.
+    pub fn finalize(&self, survey_id: String) -> Result<(), TerrainError> {
+        guard(|| Ok(self.store.finalize(&survey_id)?))
+    }
+
+    /// Makes a finalized survey a draft again, to edit it (after a send-back, say).
+    pub fn reopen(&self, survey_id: String) -> Result<(), TerrainError> {
+        guard(|| Ok(self.store.reopen(&survey_id)?))
+    }
+
+    /// The surveys on this device that `filter` selects, most recently changed first.
+    pub fn list_surveys(&self, filter: SurveyFilter) -> Result<Vec<SurveySummary>, TerrainError> {
+        guard(|| {
+            let updated_since = filter
+                .updated_since
+                .map(|t| {
+                    DateTime::parse_from_rfc3339(&t)
+                        .map(|t| t.to_utc())
+                        .map_err(|e| TerrainError::invalid(format!("`{t}` is not an RFC 3339 moment ({e})")))
+                })
+                .transpose()?;
+            let review = filter
+                .review
+                .map(|states| {
+                    states
+                        .iter()
+                        .map(|s| s.parse::<ReviewStatus>().map_err(|e| TerrainError::invalid(e.to_string())))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?;
+            let query = SurveyQuery {
+                review,
+                form_id: filter.form_id,
+                form_version: filter.form_version,
+                status: filter.status.map(Into::into),
+                enumerator: filter.enumerator,
+                updated_since,
+                has_conflicts: filter.has_conflicts,
+                limit: filter.limit,
+                offset: filter.offset,
+                ..SurveyQuery::default()
+            };
+            Ok(self.store.list(&query)?.into_iter().map(Into::into).collect())
+        })
+    }
+
+    /// A survey in full: metadata, every answer, and its review.
+    pub fn survey(&self, survey_id: String) -> Result<SurveyDetail, TerrainError> {
+        guard(|| {
+            let survey = self.store.survey(&survey_id)?;
+            Ok(SurveyDetail {
+                survey_id: survey.meta.survey_id,
+                form_id: survey.meta.form_id,
+                form_version: survey.meta.form_version,
+                status: survey.meta.status.into(),
+                created_by: survey.meta.created_by,
+                created_at: time(survey.meta.created_at),
+                answers: flatten(&survey.answers),
+                review: survey.review.into(),
+            })
+        })
+    }
+
+    /// A survey's review status and the supervisors' comments (send-backs).
+    pub fn review(&self, survey_id: String) -> Result<ReviewInfo, TerrainError> {
+        guard(|| Ok(self.store.survey(&survey_id)?.review.into()))
+    }
+
+    /// Every edit of the answer at `path`, oldest first, with who made it and when.
+    pub fn history(&self, survey_id: String, path: String) -> Result<Vec<FieldEditInfo>, TerrainError> {
+        guard(|| {
+            let edits = self.store.history(&survey_id, &convert::path(&path)?)?;
+            Ok(edits
+                .into_iter()
+                .map(|e| {
+                    let (value, unreadable) = e.value.as_ref().map(answer_parts).unwrap_or((None, None));
+                    FieldEditInfo {
+                        change: e.change,
+                        actor: e.actor,
+                        user: e.author.as_ref().map(|a| a.user.clone()),
+                        device: e.author.as_ref().map(|a| a.device.clone()),
+                        at: e.at.map(time),
+                        received_at: e.received_at.map(time),
+                        value,
+                        unreadable,
+                    }
+                })
+                .collect())
+        })
+    }
+
+    /// The answers of a survey with competing values; settle one by setting it again.
+    pub fn conflicts(&self, survey_id: String) -> Result<Vec<ConflictInfo>, TerrainError> {
+        guard(|| {
+            Ok(self
+                .store
+                .conflicts(&survey_id)?
+                .into_iter()
+                .map(|c| ConflictInfo {
+                    path: c.path.to_string(),
+                    values: c
+                        .values
+                        .into_iter()
+                        .map(|v| {
+                            let (value, unreadable) = answer_parts(&v.value);
+                            ConflictValueInfo {
+                                value,
+                                unreadable,
+                                actor: v.actor,
+                                user: v.author.map(|a| a.user),
+                                winner: v.winner,
+                            }
+                        })
+                        .collect(),
+                })
+                .collect())
+        })
+    }
+
+    /// Syncs with the server logged in to: pushes what it has not acknowledged, pulls what
+    /// this device lacks (send-backs, corrections, new form versions). Blocks until done;
+    /// reports progress to `listener` and stops early when `cancel` is cancelled.
+    #[uniffi::method(default(listener = None, cancel = None))]
+    pub fn sync(
+        &self,
+        listener: Option<Arc<dyn SyncListener>>,
+        cancel: Option<Arc<CancelHandle>>,
+    ) -> Result<SyncSummary, TerrainError> {
+        guard(|| {
+            let transport = self.transport()?;
+            let cancel = cancel.unwrap_or_default();
+            let progress = |p: &terrain_core::sync::Progress| {
+                if let Some(listener) = &listener {
+                    listener.on_progress(p.into());
+                }
+            };
+            let report = sync::sync(&self.store, &transport, &SyncOptions::default(), &progress, cancel.token())?;
+            Ok(SyncSummary {
+                progress: (&report.progress).into(),
+                refused: problems(report.refused),
+                failed: problems(report.failed),
+            })
+        })
+    }
+
+    /// Writes the given surveys (all if `None`) to bundle bytes, for a transfer without
+    /// network (Bluetooth, SD card). The bundle carries the forms it needs.
+    #[uniffi::method(default(survey_ids = None))]
+    pub fn export_bundle(&self, survey_ids: Option<Vec<String>>) -> Result<Vec<u8>, TerrainError> {
+        guard(|| Ok(bundle::export(&self.store, survey_ids.as_deref())?))
+    }
+
+    /// Imports bundle bytes; importing the same bundle twice changes nothing.
+    pub fn import_bundle(&self, bytes: Vec<u8>) -> Result<ImportSummary, TerrainError> {
+        guard(|| {
+            let report = bundle::import(&self.store, &bytes)?;
+            Ok(ImportSummary {
+                created: count(report.created),
+                updated: count(report.updated),
+                unchanged: count(report.unchanged),
+                failed: problems(report.failed),
+            })
+        })
+    }
+}

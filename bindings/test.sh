@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Builds terrain-ffi and the terrain server (debug), generates the Kotlin, Swift and Python
+# bindings in library mode into $TARGET/bindings/, and runs the Kotlin and Python tests,
+# each against its own real server on loopback. No arguments.
+#
+# Needs: python3; java (17+); kotlinc (npm install kotlin-compiler@2.4.20 in bindings/kotlin,
+# or KOTLINC=/path/to/kotlinc); JNA (apt-get install libjna-java, or JNA_JAR=/path/to/jna.jar).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+OUT="$TARGET/bindings"
+# The npm package puts only kotlinc-js in node_modules/.bin; the JVM compiler is in its bin/.
+KOTLIN_HOME="$ROOT/bindings/kotlin/node_modules/kotlin-compiler"
+KOTLINC="${KOTLINC:-$KOTLIN_HOME/bin/kotlinc}"
+KOTLIN_STDLIB="${KOTLIN_STDLIB:-$(dirname "$KOTLINC")/../lib/kotlin-stdlib.jar}"
+JNA_JAR="${JNA_JAR:-/usr/share/java/jna.jar}"
+cd "$ROOT"
+
+missing=""
+[ -x "$KOTLINC" ] || missing="$missing\n  kotlinc: (cd bindings/kotlin && npm install --save-exact kotlin-compiler@2.4.20), or set KOTLINC"
+[ -f "$KOTLIN_STDLIB" ] || missing="$missing\n  kotlin-stdlib.jar: comes with kotlin-compiler, or set KOTLIN_STDLIB"
+[ -f "$JNA_JAR" ] || missing="$missing\n  JNA: apt-get install libjna-java, or set JNA_JAR"
+command -v java >/dev/null || missing="$missing\n  java: apt-get install openjdk-17-jdk-headless"
+command -v python3 >/dev/null || missing="$missing\n  python3"
+if [ -n "$missing" ]; then
+    printf "bindings/test.sh: missing tools:%b\n" "$missing" >&2
+    exit 1
+fi
+
+echo "--- build terrain-ffi and terrain (debug)"
+cargo build -p terrain-ffi -p terrain-server
+LIB="$TARGET/debug/libterrain_ffi.so"
+TERRAIN="$TARGET/debug/terrain"
+
+echo "--- generate Kotlin, Swift and Python"
+rm -rf "$OUT/kotlin" "$OUT/swift" "$OUT/python"
+for lang in kotlin swift python; do
+    cargo run -q -p uniffi-bindgen -- generate --no-format --library "$LIB" --language "$lang" --out-dir "$OUT/$lang"
+done
+test -s "$OUT/swift/terrain_ffi.swift" && test -s "$OUT/swift/terrain_ffiFFI.h"
+# The Python module loads the library from its own directory.
+cp "$LIB" "$OUT/python/"
+
+SERVER_PID=""
+SERVER_DIR=""
+stop_server() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=""
+    fi
+    if [ -n "$SERVER_DIR" ]; then
+        rm -rf "$SERVER_DIR"
+        SERVER_DIR=""
+    fi
+}
+trap stop_server EXIT
+
+# Starts a fresh server with an admin account on a free loopback port; sets TERRAIN_URL.
+start_server() {
+    stop_server
+    SERVER_DIR="$(mktemp -d)"
+    export TERRAIN_ADMIN_PASSWORD="admin-password-$RANDOM$RANDOM"
+    TERRAIN_PASSWORD="$TERRAIN_ADMIN_PASSWORD" "$TERRAIN" admin create-user --data "$SERVER_DIR" --username admin >/dev/null
+    local port
+    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    "$TERRAIN" serve --data "$SERVER_DIR" --addr "127.0.0.1:$port" >"$SERVER_DIR/server.log" 2>&1 &
+    SERVER_PID=$!
+    export TERRAIN_URL="http://127.0.0.1:$port"
+    for _ in $(seq 1 100); do
+        if python3 -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1] + '/healthz', timeout=1)" "$TERRAIN_URL" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "the server did not start:" >&2
+    cat "$SERVER_DIR/server.log" >&2
+    exit 1
+}
+export TERRAIN_FORMS="$ROOT/forms"
+
+passed=0
+echo "--- Python tests"
+for test in bindings/tests/python/test_*.py; do
+    start_server
+    PYTHONPATH="$OUT/python:$ROOT/bindings/tests/python" python3 "$test"
+    passed=$((passed + 1))
+done
+
+echo "--- Kotlin tests"
+JAR="$OUT/kotlin-tests.jar"
+"$KOTLINC" -nowarn "$OUT/kotlin/uniffi/terrain_ffi/terrain_ffi.kt" bindings/tests/kotlin/*.kt -cp "$JNA_JAR" -d "$JAR"
+for test in bindings/tests/kotlin/*Test.kt; do
+    start_server
+    main="$(basename "$test" .kt)Kt"
+    java -Djna.library.path="$TARGET/debug" -cp "$JAR:$JNA_JAR:$KOTLIN_STDLIB" "$main"
+    passed=$((passed + 1))
+done
+stop_server
+
+echo "bindings: $passed passed, 0 failed"

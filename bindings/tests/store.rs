@@ -1,0 +1,134 @@
+//! terrain-ffi called from Rust, as the generated bindings call it: threads, typed errors,
+//! the form tree and bundles, on real SQLite files. (The journeys against a real server
+//! run from Kotlin and Python: bindings/test.sh.)
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use terrain_ffi::{AnswerValue, CancelHandle, NodeKind, Role, SurveyFilter, TerrainError, TerrainStore};
+
+fn guinea_json() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../forms/guinea_needs.xlsx");
+    terrain_core::form::xlsform::import_path(std::path::Path::new(path)).unwrap().to_json()
+}
+
+fn open(dir: &tempfile::TempDir, name: &str) -> Arc<TerrainStore> {
+    let path = dir.path().join(name).display().to_string();
+    TerrainStore::open(path, "awa".into(), "phone-1".into(), Role::Enumerator).unwrap()
+}
+
+fn text(value: &str) -> AnswerValue {
+    AnswerValue::Text { value: value.into() }
+}
+
+#[test]
+fn objects_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<TerrainStore>();
+    assert_send_sync::<CancelHandle>();
+}
+
+#[test]
+fn one_store_serves_several_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, "phone.db");
+    let form = store.import_form_json(guinea_json()).unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let store = store.clone();
+            let form = form.clone();
+            std::thread::spawn(move || {
+                let id = store.create_survey(form.form_id.clone(), form.version.clone()).unwrap();
+                for i in 0..10 {
+                    let e = store.set_answer(id.clone(), "enumerator_name".into(), text(&format!("t{t} {i}")), None);
+                    assert!(e.unwrap().missing_required.iter().any(|m| m.path == "consent"));
+                }
+                id
+            })
+        })
+        .collect();
+    let mut ids: Vec<String> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    ids.sort();
+    let mut listed: Vec<String> =
+        store.list_surveys(SurveyFilter::default()).unwrap().into_iter().map(|s| s.survey_id).collect();
+    listed.sort();
+    assert_eq!(listed, ids);
+}
+
+#[test]
+fn errors_arrive_typed_with_actionable_details() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, "phone.db");
+    let form = store.import_form_json(guinea_json()).unwrap();
+    let id = store.create_survey(form.form_id.clone(), form.version.clone()).unwrap();
+
+    let e = store.set_answer("nope".into(), "consent".into(), text("yes"), None).unwrap_err();
+    assert!(matches!(e, TerrainError::NotFound { .. }), "{e:?}");
+    let e = store.set_answer(id.clone(), "member[x]/member_age".into(), AnswerValue::Integer { value: 3 }, None);
+    assert!(matches!(e, Err(TerrainError::Invalid { ref detail }) if detail.contains("member[0]/age")), "{e:?}");
+    let e = store.set_answer(id.clone(), "hh_number".into(), text("twelve"), None).unwrap_err();
+    assert!(matches!(e, TerrainError::Invalid { .. }), "{e:?}");
+    let e =
+        store.set_answer(id.clone(), "last_remit_date".into(), AnswerValue::Date { iso: "28/11/2026".into() }, None);
+    assert!(matches!(e, Err(TerrainError::Invalid { .. })), "{e:?}");
+    let e = store.create_survey("missing_form".into(), "1".into()).unwrap_err();
+    assert!(matches!(e, TerrainError::NotFound { ref detail } if detail.contains("download")), "{e:?}");
+    match store.finalize(id.clone()).unwrap_err() {
+        TerrainError::Incomplete { issues, .. } => {
+            assert!(issues.iter().any(|i| i.starts_with("consent")), "{issues:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = store.sync(None, None).unwrap_err();
+    assert!(matches!(e, TerrainError::Auth { .. }), "{e:?}");
+    // Nothing listens on port 1 of loopback: the connection is refused at once.
+    let e = store.login("http://127.0.0.1:1".into(), "password".into()).unwrap_err();
+    assert!(matches!(e, TerrainError::Network { .. }), "{e:?}");
+    let e = store.import_form_json("{}".into()).unwrap_err();
+    assert!(matches!(e, TerrainError::Invalid { .. }), "{e:?}");
+    let e = store.import_bundle(b"not a bundle".to_vec()).unwrap_err();
+    assert!(matches!(e, TerrainError::Invalid { .. }), "{e:?}");
+}
+
+#[test]
+fn the_form_tree_is_in_the_chosen_language() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, "phone.db");
+    let form = store.import_form_json(guinea_json()).unwrap();
+    let fr = store.form_tree(form.form_id.clone(), form.version.clone(), Some("fr".into())).unwrap();
+    let en = store.form_tree(form.form_id.clone(), form.version.clone(), None).unwrap();
+    assert_eq!(fr.language.as_deref(), Some("Français (fr)"));
+    assert_eq!(en.language.as_deref(), Some("English (en)"));
+    let find = |tree: &terrain_ffi::FormTree, name: &str| {
+        fn walk<'a>(nodes: &'a [terrain_ffi::FormNode], name: &str) -> Option<&'a terrain_ffi::FormNode> {
+            nodes.iter().find_map(|n| if n.name == name { Some(n) } else { walk(&n.children, name) })
+        }
+        walk(&tree.children, name).cloned().unwrap()
+    };
+    let consent = find(&fr, "consent");
+    assert_eq!(consent.choices.iter().map(|c| c.label.clone().unwrap()).collect::<Vec<_>>(), ["Oui", "Non"]);
+    assert!(consent.required);
+    assert_ne!(find(&en, "consent").label, consent.label);
+    let member = find(&fr, "member");
+    assert_eq!(member.kind, NodeKind::Repeat);
+    assert!(member.children.iter().any(|c| c.name == "member_age" && c.question_type == "integer"));
+    assert_eq!(find(&fr, "household").kind, NodeKind::Group);
+    assert!(find(&fr, "hh_id").read_only);
+}
+
+#[test]
+fn a_bundle_moves_surveys_between_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let phone = open(&dir, "phone.db");
+    let form = phone.import_form_json(guinea_json()).unwrap();
+    let id = phone.create_survey(form.form_id, form.version).unwrap();
+    phone.set_answer(id.clone(), "enumerator_name".into(), text("Awa"), None).unwrap();
+    phone.add_repeat_instance(id.clone(), "member".into(), None).unwrap();
+    phone.set_answer(id.clone(), "member[0]/member_age".into(), AnswerValue::Integer { value: 30 }, None).unwrap();
+    let bundle = phone.export_bundle(None).unwrap();
+    let tablet = open(&dir, "tablet.db");
+    let report = tablet.import_bundle(bundle.clone()).unwrap();
+    assert_eq!((report.created, report.failed.len()), (1, 0));
+    assert_eq!(tablet.import_bundle(bundle).unwrap().unchanged, 1);
+    assert_eq!(tablet.survey(id.clone()).unwrap().answers, phone.survey(id).unwrap().answers);
+}

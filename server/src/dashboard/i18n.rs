@@ -1,0 +1,246 @@
+//! The dashboard's two languages. Every string a page shows is written in English in the
+//! code and looked up here for French, so a missing translation shows English rather than a
+//! blank; `every_phrase_has_a_french_translation` keeps the table complete.
+
+use axum::http::HeaderMap;
+use axum::http::header::{ACCEPT_LANGUAGE, COOKIE};
+
+/// A dashboard language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// English.
+    En,
+    /// French.
+    Fr,
+}
+
+/// The cookie that remembers the chosen language.
+pub const LANG_COOKIE: &str = "terrain_lang";
+
+impl Lang {
+    /// The language code (`en`, `fr`), also used to pick form labels.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Fr => "fr",
+        }
+    }
+
+    /// A language from its code.
+    pub fn from_code(code: &str) -> Option<Lang> {
+        match code.trim().to_ascii_lowercase().get(..2) {
+            Some("en") => Some(Lang::En),
+            Some("fr") => Some(Lang::Fr),
+            _ => None,
+        }
+    }
+
+    /// The language of a request: the cookie if set, else the browser's preference, else
+    /// French (the language of both missions' supervisors).
+    pub fn of(headers: &HeaderMap) -> Lang {
+        let cookie = headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == LANG_COOKIE)
+            .and_then(|(_, v)| Lang::from_code(v));
+        cookie
+            .or_else(|| {
+                let accept = headers.get(ACCEPT_LANGUAGE)?.to_str().ok()?;
+                accept.split(',').find_map(Lang::from_code)
+            })
+            .unwrap_or(Lang::Fr)
+    }
+
+    /// A review status as people read it.
+    pub fn status(self, status: terrain_core::survey::ReviewStatus) -> &'static str {
+        use terrain_core::survey::ReviewStatus as R;
+        match (self, status) {
+            (Lang::En, R::Received) => "received",
+            (Lang::En, R::HasIssues) => "has issues",
+            (Lang::En, R::SentBack) => "sent back",
+            (Lang::En, R::Approved) => "approved",
+            (Lang::En, R::Rejected) => "rejected",
+            (Lang::Fr, status) => self.t(status.as_str()),
+        }
+    }
+
+    /// The phrase in this language.
+    pub fn t(self, english: &'static str) -> &'static str {
+        match self {
+            Lang::En => english,
+            Lang::Fr => french(english).unwrap_or(english),
+        }
+    }
+}
+
+/// Every phrase of the dashboard, in English and French.
+const PHRASES: &[(&str, &str)] = &[
+    ("Surveys", "Enquêtes"),
+    ("Progress", "Avancement"),
+    ("Map", "Carte"),
+    ("Administration", "Administration"),
+    ("Log in", "Se connecter"),
+    ("Log out", "Se déconnecter"),
+    ("User name", "Nom d'utilisateur"),
+    ("Password", "Mot de passe"),
+    ("Supervisors' dashboard", "Tableau de bord des superviseurs"),
+    ("Form", "Formulaire"),
+    ("Team", "Équipe"),
+    ("Enumerator", "Enquêteur"),
+    ("Review", "Revue"),
+    ("From", "Du"),
+    ("To", "Au"),
+    ("Conflicts", "Conflits"),
+    ("any", "tous"),
+    ("with conflicts", "avec conflits"),
+    ("without conflicts", "sans conflit"),
+    ("Filter", "Filtrer"),
+    ("Reset", "Effacer"),
+    ("Started", "Commencée"),
+    ("Updated", "Modifiée"),
+    ("Status", "État"),
+    ("surveys match", "enquêtes correspondent"),
+    ("Next page", "Page suivante"),
+    ("First page", "Première page"),
+    ("Approve selected", "Approuver la sélection"),
+    ("Reject selected", "Rejeter la sélection"),
+    ("Select all", "Tout sélectionner"),
+    ("No survey matches these filters.", "Aucune enquête ne correspond à ces filtres."),
+    ("received", "reçue"),
+    ("has_issues", "à problèmes"),
+    ("sent_back", "renvoyée"),
+    ("approved", "approuvée"),
+    ("rejected", "rejetée"),
+    ("draft", "brouillon"),
+    ("finalized", "finalisée"),
+    ("Answers", "Réponses"),
+    ("Not relevant: left out of exports", "Non pertinente : exclue des exports"),
+    ("Required answer missing", "Réponse obligatoire manquante"),
+    ("Validation", "Validation"),
+    (
+        "Every required answer is given and every constraint holds.",
+        "Toutes les réponses obligatoires sont données et toutes les contraintes sont respectées.",
+    ),
+    ("History", "Historique"),
+    ("by", "par"),
+    ("received at", "reçu le"),
+    ("cleared", "effacée"),
+    ("Correct", "Corriger"),
+    ("New value", "Nouvelle valeur"),
+    ("Save the correction", "Enregistrer la correction"),
+    ("Comments", "Commentaires"),
+    ("No comment yet.", "Aucun commentaire."),
+    ("about", "sur"),
+    ("Actions", "Actions"),
+    ("Comment", "Commentaire"),
+    ("Question (optional)", "Question (facultatif)"),
+    ("Approve", "Approuver"),
+    ("Reject", "Rejeter"),
+    ("Flag issues", "Signaler des problèmes"),
+    ("Send back to the enumerator", "Renvoyer à l'enquêteur"),
+    ("Add the comment only", "Ajouter seulement le commentaire"),
+    (
+        "These answers were changed by two people at once. Choose the value to keep, or enter another.",
+        "Ces réponses ont été modifiées par deux personnes en même temps. Choisissez la valeur à garder, ou saisissez-en une autre.",
+    ),
+    ("Keep this value", "Garder cette valeur"),
+    ("Other value", "Autre valeur"),
+    ("Settle", "Trancher"),
+    ("Instance", "Occurrence"),
+    ("no instance", "aucune occurrence"),
+    ("Surveys per enumerator per day", "Enquêtes par enquêteur et par jour"),
+    ("Surveys per day", "Enquêtes par jour"),
+    ("Total", "Total"),
+    ("No survey yet.", "Pas encore d'enquête."),
+    ("GPS points and plot outlines", "Points GPS et contours des parcelles"),
+    ("Click a point to open its survey.", "Cliquez sur un point pour ouvrir son enquête."),
+    ("No survey with a location matches these filters.", "Aucune enquête localisée ne correspond à ces filtres."),
+    ("shown of", "affichées sur"),
+    ("Users", "Utilisateurs"),
+    ("Teams", "Équipes"),
+    ("Projects", "Projets"),
+    ("Forms", "Formulaires"),
+    ("Role", "Rôle"),
+    ("Name", "Nom"),
+    ("Display name", "Nom affiché"),
+    ("Create", "Créer"),
+    ("Disable", "Désactiver"),
+    ("Enable", "Réactiver"),
+    ("disabled", "désactivé"),
+    ("active", "actif"),
+    ("Members", "Membres"),
+    ("Add to team", "Ajouter à l'équipe"),
+    ("Project", "Projet"),
+    ("Version", "Version"),
+    ("Title", "Titre"),
+    ("Publish a form version (XLSForm .xlsx or .csv)", "Publier une version de formulaire (XLSForm .xlsx ou .csv)"),
+    ("Publish", "Publier"),
+    ("Audit log (CSV)", "Journal d'audit (CSV)"),
+    ("Done.", "C'est fait."),
+    ("Back to the list", "Retour à la liste"),
+    ("Survey", "Enquête"),
+    ("Something went wrong", "Un problème est survenu"),
+    ("Language", "Langue"),
+    ("Saved.", "Enregistré."),
+    ("reviewed", "revues"),
+    ("refused", "refusées"),
+    (
+        "This survey has answers changed by two people at once.",
+        "Cette enquête a des réponses modifiées par deux personnes en même temps.",
+    ),
+];
+
+fn french(english: &str) -> Option<&'static str> {
+    PHRASES.iter().find(|(en, _)| *en == english).map(|(_, fr)| *fr)
+}
+
+/// The English phrases, for the test that every phrase the pages use is in the table.
+#[cfg(test)]
+pub(crate) fn known(english: &str) -> bool {
+    french(english).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn languages_come_from_the_cookie_then_the_browser() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(Lang::of(&headers), Lang::Fr);
+        headers.insert(ACCEPT_LANGUAGE, "en-GB,en;q=0.9".parse().unwrap());
+        assert_eq!(Lang::of(&headers), Lang::En);
+        headers.insert(COOKIE, "a=b; terrain_lang=fr".parse().unwrap());
+        assert_eq!(Lang::of(&headers), Lang::Fr);
+        assert_eq!(Lang::Fr.t("Surveys"), "Enquêtes");
+        assert_eq!(Lang::En.t("Surveys"), "Surveys");
+    }
+
+    #[test]
+    fn every_phrase_has_a_french_translation() {
+        // The pages' phrases are literals passed to `t`: find them in the sources.
+        let sources = [
+            include_str!("layout.rs"),
+            include_str!("login.rs"),
+            include_str!("surveys.rs"),
+            include_str!("survey.rs"),
+            include_str!("progress.rs"),
+            include_str!("map.rs"),
+            include_str!("admin.rs"),
+        ];
+        let mut missing = Vec::new();
+        for source in sources {
+            for piece in source.split(".t(\"").skip(1) {
+                if let Some((phrase, _)) = piece.split_once("\")")
+                    && !known(phrase)
+                {
+                    missing.push(phrase.to_owned());
+                }
+            }
+        }
+        assert!(missing.is_empty(), "phrases without French: {missing:?}");
+    }
+}

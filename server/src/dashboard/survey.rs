@@ -1,0 +1,465 @@
+//! One survey, as a supervisor reviews it: the answers laid out as the form shows them
+//! (labels in the page's language, groups, repeats), answers to non-relevant questions
+//! marked, validation flags, each answer's history, conflicts to settle, the comments, and
+//! the actions: approve, reject, flag, send back with a comment, correct an answer.
+
+use std::collections::HashMap;
+
+use axum::Form as PostForm;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use maud::{Markup, html};
+use serde::Deserialize;
+use terrain_core::form::{EvalOptions, Evaluation, Evaluator, Form, Node, Question, QuestionType};
+use terrain_core::store::{Survey, SurveySummary};
+use terrain_core::survey::{Answer, AnswerPath, Answers, Conflict, FieldEdit};
+use terrain_core::{Role, Value};
+
+use super::error::PageError;
+use super::i18n::Lang;
+use super::layout::{self, Section};
+use super::session::Session;
+use super::surveys::badge;
+use crate::app::AppState;
+use crate::error::{ApiError, blocking};
+use crate::review::{self, ReviewAction, ReviewRequest};
+
+/// Everything the page shows, read in one go.
+struct Loaded {
+    summary: SurveySummary,
+    survey: Survey,
+    form: std::sync::Arc<Form>,
+    evaluation: Evaluation,
+    conflicts: Vec<Conflict>,
+    history: HashMap<String, Vec<FieldEdit>>,
+}
+
+/// The form's language matching the page's (`French (fr)` for `fr`), if the form has one.
+pub(super) fn form_language(form: &Form, lang: Lang) -> Option<String> {
+    let code = lang.code();
+    let name = match lang {
+        Lang::En => "english",
+        Lang::Fr => "fr",
+    };
+    form.languages
+        .iter()
+        .find(|l| l.contains(&format!("({code})")) || l.to_lowercase().starts_with(name) || l.as_str() == code)
+        .cloned()
+}
+
+/// Every answered question's path, depth first.
+fn answered(nodes: &[Node], answers: &Answers, at: &dyn Fn(&str) -> AnswerPath, out: &mut Vec<AnswerPath>) {
+    for node in nodes {
+        match node {
+            Node::Question(q) => {
+                if answers.get(&q.name).is_some() {
+                    out.push(at(&q.name));
+                }
+            }
+            Node::Group(g) => answered(&g.children, answers, at, out),
+            Node::Repeat(g) => {
+                let repeat = at(&g.name);
+                for (i, instance) in answers.repeat(&g.name).iter().enumerate() {
+                    answered(&g.children, instance, &|name| repeat.child(i, name), out);
+                }
+            }
+        }
+    }
+}
+
+fn load(state: &AppState, session: &Session, survey_id: &str) -> Result<Loaded, ApiError> {
+    let backend = state.backend.as_ref();
+    review::open_survey(backend, &session.principal, survey_id)?;
+    let summary =
+        backend.survey_summary(survey_id)?.ok_or_else(|| ApiError::not_found(format!("no survey `{survey_id}`")))?;
+    let survey = backend.survey(survey_id)?;
+    let form = backend.form(&summary.form_id, &summary.form_version)?;
+    let options = EvalOptions {
+        language: form_language(&form, session.lang),
+        now: Utc::now().fixed_offset(),
+        seed: seed_of(survey_id),
+    };
+    let evaluation = Evaluator::new(&form).evaluate(&survey.answers, &options);
+    let conflicts = backend.conflicts(survey_id)?;
+    let mut paths = Vec::new();
+    answered(&form.children, &survey.answers, &|name: &str| AnswerPath::top(name), &mut paths);
+    let histories = backend.histories(survey_id, &paths)?;
+    let history = paths.iter().map(ToString::to_string).zip(histories).collect();
+    Ok(Loaded { summary, survey, form, evaluation, conflicts, history })
+}
+
+/// The seed of `random()` for a survey: fixed per survey, as on the phone.
+fn seed_of(survey_id: &str) -> u64 {
+    survey_id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// Whether the page was reached after saving something.
+#[derive(Debug, Default, Deserialize)]
+pub struct Saved {
+    pub(super) saved: Option<String>,
+}
+
+/// The survey page.
+pub async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    Path(survey_id): Path<String>,
+    Query(saved): Query<Saved>,
+) -> Result<Markup, PageError> {
+    let lang = session.lang;
+    let s = session.clone();
+    let loaded = blocking(move || load(&state, &s, &survey_id)).await.map_err(|e| PageError::from_api(lang, e))?;
+    let title = format!("{} · {}", loaded.form.title, loaded.summary.survey_id.get(..8).unwrap_or_default());
+    let body = render(&session, &loaded, saved.saved.is_some());
+    Ok(layout::page(&session, Section::Surveys, &title, body))
+}
+
+struct View<'a> {
+    lang: Lang,
+    form_lang: Option<String>,
+    loaded: &'a Loaded,
+    csrf: &'a str,
+    reviewer: bool,
+}
+
+impl View<'_> {
+    fn label<'t>(&self, t: &'t terrain_core::form::Translations, fallback: &'t str) -> &'t str {
+        t.get(self.form_lang.as_deref(), self.loaded.form.default_language.as_deref()).unwrap_or(fallback)
+    }
+
+    /// An answer as a person reads it: choice labels rather than codes.
+    fn show(&self, question: &Question, value: &Value) -> String {
+        let labels = |codes: &[String]| -> String {
+            let list = question.kind.choice_list().and_then(|l| self.loaded.form.choice_lists.get(l));
+            codes
+                .iter()
+                .map(|code| {
+                    list.and_then(|choices| choices.iter().find(|c| &c.name == code))
+                        .map(|c| self.label(&c.label, code).to_owned())
+                        .unwrap_or_else(|| code.clone())
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match value {
+            Value::Choice(code) => labels(std::slice::from_ref(code)),
+            Value::Choices(codes) => labels(codes),
+            Value::GeoPoint(p) => format!("{:.6}, {:.6} (± {} m)", p.lat, p.lon, p.accuracy),
+            Value::GeoTrace(ps) | Value::GeoShape(ps) => format!("{} points", ps.len()),
+            other => other.to_odk_string(),
+        }
+    }
+
+    fn nodes(&self, nodes: &[Node], answers: &Answers, at: &dyn Fn(&str) -> AnswerPath) -> Markup {
+        html! {
+            @for node in nodes {
+                @match node {
+                    Node::Question(q) => { (self.question(q, answers, &at(&q.name))) }
+                    Node::Group(g) => {
+                        @let path = at(&g.name);
+                        fieldset.nr[!self.loaded.evaluation.is_relevant(&path)] {
+                            legend { (self.label(&g.label, &g.name)) }
+                            (self.nodes(&g.children, answers, at))
+                        }
+                    }
+                    Node::Repeat(g) => {
+                        @let repeat = at(&g.name);
+                        @let instances = answers.repeat(&g.name);
+                        fieldset.repeat.nr[!self.loaded.evaluation.is_relevant(&repeat)] {
+                            legend { (self.label(&g.label, &g.name)) " (" (instances.len()) ")" }
+                            @if instances.is_empty() { p.muted { (self.lang.t("no instance")) } }
+                            @for (i, instance) in instances.iter().enumerate() {
+                                section.instance {
+                                    h4 { (self.lang.t("Instance")) " " (i + 1) }
+                                    (self.nodes(&g.children, instance, &|name| repeat.child(i, name)))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn question(&self, q: &Question, answers: &Answers, path: &AnswerPath) -> Markup {
+        let answer = answers.get(&q.name);
+        if matches!(q.kind, QuestionType::Note) || (!q.kind.takes_answer() && answer.is_none()) {
+            return html! {};
+        }
+        let evaluation = &self.loaded.evaluation;
+        let relevant = evaluation.is_relevant(path);
+        let key = path.to_string();
+        let missing = evaluation.missing_required.iter().find(|i| i.path == *path);
+        let violation = evaluation.violations.iter().find(|i| i.path == *path);
+        let conflicted = self.loaded.conflicts.iter().any(|c| c.path == *path);
+        let history = self.loaded.history.get(&key);
+        let shown = match answer {
+            Some(Answer::Value(v)) => Some(self.show(q, v)),
+            Some(Answer::Unreadable(raw)) => Some(format!("{raw} (?)")),
+            _ => None,
+        };
+        let current = match answer {
+            Some(Answer::Value(v)) => v.to_odk_string(),
+            Some(Answer::Unreadable(raw)) => raw.clone(),
+            _ => String::new(),
+        };
+        html! {
+            div.q.nr[!relevant].missing[missing.is_some()].violation[violation.is_some()].conflicted[conflicted] id={ "q-" (key) } data-path=(key) {
+                div.label { (self.label(&q.label, &q.name)) " " span.name { (q.name) } }
+                div.answer {
+                    @match &shown { Some(text) => span.value { (text) }, None => span.muted { "—" } }
+                    @if !relevant { " " span.flag.nr { (self.lang.t("Not relevant: left out of exports")) } }
+                    @if missing.is_some() { " " span.flag.missing { (self.lang.t("Required answer missing")) } }
+                    @if let Some(v) = violation { " " span.flag.violation { (v.message) } }
+                    @if conflicted { " " span.flag.conflict { "⚠ " (self.lang.t("Conflicts")) } }
+                }
+                @if history.is_some_and(|h| !h.is_empty()) || self.reviewer {
+                    details.more {
+                        summary { (self.lang.t("History")) @if self.reviewer { " · " (self.lang.t("Correct")) } }
+                        @if let Some(edits) = history { (self.history(q, edits)) }
+                        @if self.reviewer && q.kind.takes_answer() {
+                            form.correct method="post" action={ "/surveys/" (self.loaded.summary.survey_id) "/correct" } {
+                                input type="hidden" name="csrf" value=(self.csrf);
+                                input type="hidden" name="path" value=(key);
+                                label { (self.lang.t("New value")) " " input name="other" value=(current) required; }
+                                button type="submit" { (self.lang.t("Save the correction")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn history(&self, q: &Question, edits: &[FieldEdit]) -> Markup {
+        html! {
+            ol.history {
+                @for e in edits {
+                    li {
+                        @match &e.value {
+                            Some(Answer::Value(v)) => strong { (self.show(q, v)) },
+                            Some(Answer::Unreadable(raw)) => strong { (raw) },
+                            _ => em { (self.lang.t("cleared")) },
+                        }
+                        " " (self.lang.t("by")) " "
+                        @match &e.author {
+                            Some(a) => { (a.user) " (" (a.role) ", " (a.device) ")" },
+                            None => { code { (e.actor.get(..8).unwrap_or_default()) } },
+                        }
+                        @if let Some(at) = e.at { " · " (at.format("%Y-%m-%d %H:%M")) }
+                        @if let Some(at) = e.received_at { span.muted { " · " (self.lang.t("received at")) " " (at.format("%Y-%m-%d %H:%M")) } }
+                    }
+                }
+            }
+        }
+    }
+
+    fn conflicts(&self) -> Markup {
+        let form = &self.loaded.form;
+        let survey_id = &self.loaded.summary.survey_id;
+        html! {
+            section.conflicts #conflicts {
+                h2 { "⚠ " (self.lang.t("Conflicts")) }
+                p { (self.lang.t("These answers were changed by two people at once. Choose the value to keep, or enter another.")) }
+                @for c in &self.loaded.conflicts {
+                    @let question = form.questions().into_iter().map(|(q, _)| q).find(|q| q.name == c.path.name);
+                    form.settle method="post" action={ "/surveys/" (survey_id) "/correct" } {
+                        input type="hidden" name="csrf" value=(self.csrf);
+                        input type="hidden" name="path" value=(c.path.to_string());
+                        h3 { @if let Some(q) = question { (self.label(&q.label, &q.name)) } " " span.name { (c.path.to_string()) } }
+                        @for v in &c.values {
+                            @let (code, shown) = match (&v.value, question) {
+                                (Answer::Value(value), Some(q)) => (value.to_odk_string(), self.show(q, value)),
+                                (Answer::Value(value), None) => (value.to_odk_string(), value.to_odk_string()),
+                                (other, _) => (String::new(), format!("{other:?}")),
+                            };
+                            label.choice {
+                                input type="radio" name="choice" value=(code) required;
+                                " " strong { (shown) } " — "
+                                @match &v.author { Some(a) => { (a.user) " (" (a.role) ")" }, None => { code { (v.actor.get(..8).unwrap_or_default()) } } }
+                            }
+                        }
+                        @if self.reviewer {
+                            label { (self.lang.t("Other value")) " " input name="other"; }
+                            button type="submit" { (self.lang.t("Settle")) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn review(&self) -> Markup {
+        let loaded = self.loaded;
+        let review = &loaded.survey.review;
+        html! {
+            section.comments #comments {
+                h2 { (self.lang.t("Comments")) }
+                @if review.comments.is_empty() { p.muted { (self.lang.t("No comment yet.")) } }
+                ul {
+                    @for c in &review.comments {
+                        li {
+                            strong { (c.author) }
+                            @if let Some(at) = c.at { span.muted { " · " (at.format("%Y-%m-%d %H:%M")) } }
+                            @if let Some(q) = &c.question { span.muted { " · " (self.lang.t("about")) " " code { (q) } } }
+                            p { (c.text) }
+                        }
+                    }
+                }
+            }
+            @if self.reviewer {
+                section.actions #review {
+                    h2 { (self.lang.t("Actions")) }
+                    form method="post" action={ "/surveys/" (loaded.summary.survey_id) "/review" } {
+                        input type="hidden" name="csrf" value=(self.csrf);
+                        label { (self.lang.t("Comment")) textarea #comment name="comment" rows="3" {} }
+                        label { (self.lang.t("Question (optional)"))
+                            select #question name="question" {
+                                option value="" { "—" }
+                                @for (q, _) in loaded.form.questions() {
+                                    @if q.kind.takes_answer() { option value=(q.name) { (self.label(&q.label, &q.name)) } }
+                                }
+                            }
+                        }
+                        div.buttons {
+                            button #approve type="submit" name="action" value="approve" { (self.lang.t("Approve")) }
+                            button #send-back type="submit" name="action" value="send_back" { (self.lang.t("Send back to the enumerator")) }
+                            button #has-issues type="submit" name="action" value="has_issues" { (self.lang.t("Flag issues")) }
+                            button #comment-only type="submit" name="action" value="comment" { (self.lang.t("Add the comment only")) }
+                            button #reject.danger type="submit" name="action" value="reject" { (self.lang.t("Reject")) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn render(session: &Session, loaded: &Loaded, saved: bool) -> Markup {
+    let lang = session.lang;
+    let view = View {
+        lang,
+        form_lang: form_language(&loaded.form, lang),
+        loaded,
+        csrf: &session.csrf,
+        reviewer: matches!(session.principal.user.role, Role::Supervisor | Role::Admin),
+    };
+    let s = &loaded.summary;
+    let evaluation = &loaded.evaluation;
+    html! {
+        p { a href="/surveys" { "« " (lang.t("Back to the list")) } }
+        h1 { (loaded.form.title) " " span.muted { (s.survey_id) } }
+        @if saved { p.flash role="status" { (lang.t("Saved.")) } }
+        dl.meta {
+            dt { (lang.t("Enumerator")) } dd #enumerator { (s.created_by) }
+            dt { (lang.t("Started")) } dd { (s.created_at.format("%Y-%m-%d %H:%M")) }
+            dt { (lang.t("Updated")) } dd { (s.updated_at.format("%Y-%m-%d %H:%M")) }
+            dt { (lang.t("Status")) } dd { (lang.t(s.status.as_str())) }
+            dt { (lang.t("Review")) } dd #review-status { (badge(lang, s.review_status.as_deref())) }
+            dt { (lang.t("Form")) } dd { (s.form_id) " " (s.form_version) }
+        }
+        section.validation #validation {
+            h2 { (lang.t("Validation")) }
+            @if evaluation.missing_required.is_empty() && evaluation.violations.is_empty() {
+                p.ok { "✓ " (lang.t("Every required answer is given and every constraint holds.")) }
+            }
+            ul {
+                @for i in &evaluation.missing_required { li.missing { a href={ "#q-" (i.path) } { code { (i.path) } } " " (i.message) } }
+                @for i in &evaluation.violations { li.violation { a href={ "#q-" (i.path) } { code { (i.path) } } " " (i.message) } }
+            }
+        }
+        @if !loaded.conflicts.is_empty() { (view.conflicts()) }
+        (view.review())
+        section.answers #answers {
+            h2 { (lang.t("Answers")) }
+            (view.nodes(&loaded.form.children, &loaded.survey.answers, &|name: &str| AnswerPath::top(name)))
+        }
+    }
+}
+
+/// What the review form posts.
+#[derive(Debug, Deserialize)]
+pub struct ReviewForm {
+    csrf: String,
+    action: ReviewAction,
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    question: String,
+}
+
+/// Applies a review action, then shows the survey again.
+pub async fn review(
+    State(state): State<AppState>,
+    session: Session,
+    Path(survey_id): Path<String>,
+    PostForm(form): PostForm<ReviewForm>,
+) -> Result<Response, PageError> {
+    session.check_csrf(&form.csrf)?;
+    let lang = session.lang;
+    let request = ReviewRequest {
+        action: form.action,
+        comment: Some(form.comment).filter(|c| !c.trim().is_empty()),
+        question: Some(form.question).filter(|q| !q.trim().is_empty()),
+    };
+    let id = survey_id.clone();
+    blocking(move || review::review(state.backend.as_ref(), &session.principal, &id, &request))
+        .await
+        .map_err(|e| PageError::from_api(lang, e))?;
+    Ok(back_to(&survey_id))
+}
+
+/// What a correction or a conflict settlement posts: a value typed, or one chosen.
+#[derive(Debug, Deserialize)]
+pub struct CorrectionForm {
+    csrf: String,
+    path: String,
+    #[serde(default)]
+    choice: String,
+    #[serde(default)]
+    other: String,
+}
+
+/// Corrects an answer or settles a conflict, then shows the survey again.
+pub async fn correct(
+    State(state): State<AppState>,
+    session: Session,
+    Path(survey_id): Path<String>,
+    PostForm(form): PostForm<CorrectionForm>,
+) -> Result<Response, PageError> {
+    session.check_csrf(&form.csrf)?;
+    let lang = session.lang;
+    let path: AnswerPath = form
+        .path
+        .parse()
+        .map_err(|e: terrain_core::survey::PathSyntaxError| PageError::invalid(lang, e.to_string()))?;
+    let text = if form.other.trim().is_empty() { form.choice } else { form.other };
+    if text.trim().is_empty() {
+        return Err(PageError::invalid(lang, "enter or choose a value"));
+    }
+    let id = survey_id.clone();
+    blocking(move || {
+        let backend = state.backend.as_ref();
+        review::open_survey(backend, &session.principal, &id)?;
+        let summary = backend.survey_summary(&id)?.ok_or_else(|| ApiError::not_found(format!("no survey `{id}`")))?;
+        let form = backend.form(&summary.form_id, &summary.form_version)?;
+        let question = form
+            .questions()
+            .into_iter()
+            .map(|(q, _)| q)
+            .find(|q| q.name == path.name)
+            .ok_or_else(|| ApiError::invalid(format!("the form has no question `{}`", path.name)))?;
+        let value = Value::parse_odk(&text, &question.kind).map_err(|e| ApiError::invalid(e.to_string()))?;
+        review::correct(backend, &session.principal, &id, &path, value)
+    })
+    .await
+    .map_err(|e| PageError::from_api(lang, e))?;
+    Ok(back_to(&survey_id))
+}
+
+fn back_to(survey_id: &str) -> Response {
+    // Survey ids are UUIDs; anything else would not have passed `open_survey`.
+    let safe: String = survey_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    Redirect::to(&format!("/surveys/{safe}?saved=1")).into_response()
+}

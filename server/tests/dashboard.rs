@@ -1,0 +1,303 @@
+//! The dashboard in a real browser: headless Chromium driven through chromedriver
+//! (WebDriver) against the real server on loopback. A supervisor logs in, filters the list,
+//! opens a survey, corrects an answer, sends another back with a comment and approves a
+//! third; then the enumerator's real device store syncs, receives the correction and the
+//! comment, fixes the answer, and the fix shows on the page.
+//!
+//! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`;
+//! `.ci/run` installs them). With `TERRAIN_SCREENSHOTS=1` the main pages are saved under
+//! `docs/screenshots/` for the README.
+// Tests may unwrap and panic: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Device, PASSWORD, TestServer};
+use fantoccini::{Client, ClientBuilder, Locator};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use terrain_core::form::xlsform;
+use terrain_core::survey::ReviewStatus;
+use terrain_core::{AnswerPath, GeoPoint, Role, Value};
+
+fn p(s: &str) -> AnswerPath {
+    s.parse().unwrap()
+}
+
+/// chromedriver on a free loopback port, killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run chromedriver ({e}): install chromium and chromium-driver (apt-get install chromium chromium-driver)")
+            });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver { child, url: format!("http://127.0.0.1:{port}") }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,1000", "--lang=en-GB", "--no-first-run"],
+        }),
+    );
+    // chromedriver is on loopback: plain HTTP, no TLS stack needed.
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector).capabilities(caps).connect(&driver.url).await.unwrap()
+}
+
+/// The text of the element matching `css`, once the page that has it is loaded (a click
+/// that submits a form returns before the next page is there).
+async fn text(c: &Client, css: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = match c.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await,
+            Err(e) => Err(e),
+        };
+        match found {
+            Ok(text) => return text,
+            Err(e) if Instant::now() > deadline => panic!("{css}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// Waits until the element matching `css` reads `expected`.
+async fn wait_text(c: &Client, css: &str, expected: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = text(c, css).await;
+        if now == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{css}: expected `{expected}`, found `{now}`");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the page is at `path`.
+async fn wait_path(c: &Client, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.current_url().await.unwrap().path() != path {
+        assert!(Instant::now() < deadline, "never reached {path}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Where screenshots go: the docs when asked for, else a scratch directory.
+fn shots() -> PathBuf {
+    if std::env::var_os("TERRAIN_SCREENSHOTS").is_some() {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
+    } else {
+        std::env::temp_dir().join(format!("terrain-shots-{}", std::process::id()))
+    }
+}
+
+async fn shoot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    let dir = shots();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+#[test]
+fn a_supervisor_reviews_in_the_browser_and_the_phone_gets_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    server.user("moussa", Role::Supervisor, Some(0));
+    server.user("awa", Role::Enumerator, Some(0));
+    server.user("binta", Role::Enumerator, Some(1));
+    let backend = server.backend();
+    let beguedo =
+        xlsform::import_path(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../forms/beguedo_slm.xlsx")))
+            .unwrap();
+    backend.publish_form(server.project, &beguedo).unwrap();
+
+    let phone = Device::login(&server.url, dir.path(), "awa", Role::Enumerator, "phone-awa");
+    phone.fetch_forms();
+    let mut ids = Vec::new();
+    for (i, village) in ["Kindia", "Friguiagbé", "Mambia", "Samaya"].iter().enumerate() {
+        let id = phone.store.create_survey("household", "2026110101").unwrap();
+        phone.store.set_answer(&id, &p("village"), Value::Text((*village).into())).unwrap();
+        phone.store.set_answer(&id, &p("hh_size"), Value::Integer(3 + i as i64)).unwrap();
+        // Homesteads along the Nakambé near Béguédo, each with its field's outline.
+        let (lat, lon) = (11.768 + i as f64 * 0.0041, -0.748 + i as f64 * 0.0037);
+        let at = |dlat: f64, dlon: f64| GeoPoint { lat: lat + dlat, lon: lon + dlon, altitude: 270.0, accuracy: 4.0 };
+        phone.store.set_answer(&id, &p("gps"), Value::GeoPoint(at(0.0, 0.0))).unwrap();
+        let outline =
+            vec![at(0.0004, 0.0003), at(0.0019, 0.0006), at(0.0021, 0.0021), at(0.0006, 0.0024), at(0.0004, 0.0003)];
+        phone.store.set_answer(&id, &p("plot"), Value::GeoShape(outline)).unwrap();
+        ids.push(id);
+    }
+    // Plot surveys with outlines and a point, for the map and the screenshots.
+    let mut rng = StdRng::seed_from_u64(6);
+    for _ in 0..6 {
+        let answers = terrain_server::sample::answers(&beguedo, &mut rng);
+        phone.store.create_survey_with(&beguedo.id, &beguedo.version, &answers).unwrap();
+    }
+    phone.sync();
+    let other = Device::login(&server.url, dir.path(), "binta", Role::Enumerator, "phone-binta");
+    other.fetch_forms();
+    let hidden = other.store.create_survey("household", "2026110101").unwrap();
+    other.sync();
+    let (corrected, sent_back, approved) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
+
+    let driver = Driver::start();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let url = server.url.clone();
+    let c = rt.block_on(async {
+        let c = browser(&driver).await;
+        // Pages need a session.
+        c.goto(&format!("{url}/surveys")).await.unwrap();
+        assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+        c.goto(&format!("{url}/lang/en")).await.unwrap();
+        c.find(Locator::Id("username")).await.unwrap().send_keys("moussa").await.unwrap();
+        c.find(Locator::Id("password")).await.unwrap().send_keys("wrong password!").await.unwrap();
+        c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+        assert!(text(&c, ".error").await.contains("wrong user name or password"));
+        // 1. Log in.
+        c.find(Locator::Id("username")).await.unwrap().send_keys("moussa").await.unwrap();
+        c.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+        c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+        wait_path(&c, "/surveys").await;
+        // awa's 10 surveys; binta's team is not moussa's.
+        wait_text(&c, "#total strong", "10").await;
+        shoot(&c, "surveys").await;
+
+        // 2. Filter the list: the household form only.
+        c.find(Locator::Css("select[name=form] option[value=household]")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Id("apply-filters")).await.unwrap().click().await.unwrap();
+        wait_text(&c, "#total strong", "4").await;
+        let rows = c.find_all(Locator::Css("#surveys tbody tr")).await.unwrap();
+        assert_eq!(rows.len(), 4);
+        assert!(c.find(Locator::Css(&format!("a[href='/surveys/{hidden}']"))).await.is_err());
+
+        // 3. Open a survey; 4. correct an answer.
+        c.find(Locator::Css(&format!("a[href='/surveys/{corrected}']"))).await.unwrap().click().await.unwrap();
+        assert_eq!(text(&c, "div[data-path=village] .value").await, "Kindia");
+        c.find(Locator::Css("div[data-path=village] details summary")).await.unwrap().click().await.unwrap();
+        let input = c.find(Locator::Css("div[data-path=village] input[name=other]")).await.unwrap();
+        input.clear().await.unwrap();
+        input.send_keys("Kindia-Centre").await.unwrap();
+        c.find(Locator::Css("div[data-path=village] form.correct button")).await.unwrap().click().await.unwrap();
+        wait_text(&c, "div[data-path=village] .value", "Kindia-Centre").await;
+        c.find(Locator::Css("div[data-path=village] details summary")).await.unwrap().click().await.unwrap();
+        let history = text(&c, "div[data-path=village] ol.history").await;
+        assert!(history.contains("awa") && history.contains("moussa"), "{history}");
+        shoot(&c, "survey").await;
+
+        // 5. Send another back with a comment.
+        c.goto(&format!("{url}/surveys/{sent_back}")).await.unwrap();
+        c.find(Locator::Id("comment"))
+            .await
+            .unwrap()
+            .send_keys("Only 4 people? Count the children too.")
+            .await
+            .unwrap();
+        c.find(Locator::Css("#question option[value=hh_size]")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Id("send-back")).await.unwrap().click().await.unwrap();
+        wait_text(&c, "#review-status", "sent back").await;
+        assert!(text(&c, "#comments").await.contains("Count the children too."));
+
+        // 6. Approve a third.
+        c.goto(&format!("{url}/surveys/{approved}")).await.unwrap();
+        c.find(Locator::Id("approve")).await.unwrap().click().await.unwrap();
+        wait_text(&c, "#review-status", "approved").await;
+        c
+    });
+
+    // The enumerator's phone syncs: the correction and the comment arrive; she fixes it.
+    phone.sync();
+    let survey = phone.store.survey(&corrected).unwrap();
+    assert_eq!(survey.answers.value("village"), Some(&Value::Text("Kindia-Centre".into())));
+    let review = phone.store.review(&sent_back).unwrap();
+    assert_eq!(review.state(), Some(ReviewStatus::SentBack));
+    assert_eq!(review.comments[0].text, "Only 4 people? Count the children too.");
+    assert_eq!(review.comments[0].question.as_deref(), Some("hh_size"));
+    phone.store.set_answer(&sent_back, &p("hh_size"), Value::Integer(7)).unwrap();
+    phone.sync();
+
+    rt.block_on(async {
+        c.goto(&format!("{url}/surveys/{sent_back}")).await.unwrap();
+        assert_eq!(text(&c, "div[data-path=hh_size] .value").await, "7", "the enumerator's fix shows");
+        c.find(Locator::Css("div[data-path=hh_size] details summary")).await.unwrap().click().await.unwrap();
+        assert!(text(&c, "div[data-path=hh_size] ol.history").await.contains('7'));
+
+        // The other pages render, in both languages, and stay light.
+        c.goto(&format!("{url}/progress")).await.unwrap();
+        assert!(c.find(Locator::Css("svg.grid rect.cell")).await.is_ok());
+        shoot(&c, "progress").await;
+        c.goto(&format!("{url}/map?form=household")).await.unwrap();
+        let points = c.find_all(Locator::Css("svg.map a.feature")).await.unwrap();
+        assert_eq!(points.len(), 4, "a feature per located survey");
+        assert_eq!(c.find_all(Locator::Css("svg.map polygon.plot")).await.unwrap().len(), 4, "each plot's outline");
+        assert!(text(&c, "svg.map g.scale text").await.ends_with('m'));
+        shoot(&c, "map").await;
+        // The last drawn point is on top of any it overlaps.
+        let dots = c.find_all(Locator::Css("svg.map circle.pt")).await.unwrap();
+        dots.last().unwrap().click().await.unwrap();
+        assert!(c.current_url().await.unwrap().path().starts_with("/surveys/"), "a point opens its survey");
+        c.goto(&format!("{url}/lang/fr")).await.unwrap();
+        c.goto(&format!("{url}/progress")).await.unwrap();
+        wait_text(&c, "main h1", "Avancement").await;
+        c.goto(&format!("{url}/admin")).await.unwrap();
+        assert!(text(&c, "main").await.contains("réservé") || text(&c, "main").await.contains("only administrators"));
+        // Log out: the session is gone.
+        c.goto(&format!("{url}/surveys")).await.unwrap();
+        c.find(Locator::Css("header form button")).await.unwrap().click().await.unwrap();
+        c.goto(&format!("{url}/surveys")).await.unwrap();
+        assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+
+        // The admin's page.
+        c.goto(&format!("{url}/lang/en")).await.unwrap();
+        c.find(Locator::Id("username")).await.unwrap().send_keys("admin").await.unwrap();
+        c.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+        c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+        c.goto(&format!("{url}/admin")).await.unwrap();
+        c.find(Locator::Css("#create-user input[name=username]")).await.unwrap().send_keys("salif").await.unwrap();
+        c.find(Locator::Css("#create-user input[name=password]"))
+            .await
+            .unwrap()
+            .send_keys("a long enough password")
+            .await
+            .unwrap();
+        c.find(Locator::Css("#create-user button")).await.unwrap().click().await.unwrap();
+        assert!(text(&c, "#users").await.contains("salif"));
+        shoot(&c, "admin").await;
+        c.close().await.unwrap();
+    });
+    let approved_now = server.backend().survey_summary(&approved).unwrap().unwrap();
+    assert_eq!(approved_now.review_status.as_deref(), Some("approved"));
+}
