@@ -5,7 +5,7 @@
 # `<!-- /bench:NAME -->` markers is kept; a block whose markers are missing is appended.
 #
 #   bash bench/report.sh                 # every benchmark, default sizes (about 10 minutes)
-#   bash bench/report.sh --only sizes    # one block: header, store, validate, sync, exports, sizes
+#   bash bench/report.sh --only sizes    # one block: store, validate, sync, exports, demo, sizes
 #   CARGO="flock /tmp/terrain-cargo.lock cargo" bash bench/report.sh   # on a shared machine
 #
 # Each bench binary writes its markdown table to $TERRAIN_BENCH_TABLE; resize with the
@@ -58,6 +58,31 @@ want validate && bench validate terrain-core validate
 want sync && bench sync terrain-server sync
 if want exports && [[ -f server/benches/exports.rs ]]; then
     bench exports terrain-server exports
+fi
+
+# The demo's pilot at its default size: bytes on the wire against the gzip'd JSON of the
+# same final answers, from one `terrain demo --json` (top-level keys read from its output).
+if want demo; then
+    echo "--- terrain demo --json (release)" >&2
+    $CARGO build -q --release --bin terrain >&2
+    "$target/release/terrain" demo --json --data "$work/demo" >"$work/demo.json" || [[ $? -eq 2 ]]
+    val() { sed -n "s/^  \"$1\": \([^,]*\),\{0,1\}$/\1/p" "$work/demo.json" | head -1; }
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / (b > 0 ? b : 1) }'; }
+    kib() { awk -v a="$1" 'BEGIN { printf "%.1f KiB", a / 1024 }'; }
+    gz=$(val json_gzip_bytes)
+    {
+        echo "Command: \`cargo run --release --bin terrain -- demo --json\` (default size). Measured $today."
+        echo
+        echo "| demo pilot ($(val surveys) surveys, $(val replicas) replicas) | result | ratio to baseline |"
+        echo "|---|---|---|"
+        echo "| baseline: final answers as compact JSON, gzip'd as one stream | $(kib "$gz") | |"
+        echo "| bytes sent by the enumerators' phones | $(kib "$(val enumerator_upload_bytes)") | $(ratio "$(val enumerator_upload_bytes)" "$gz")× |"
+        echo "| bytes through the phones' links, both ways | $(kib "$(val enumerator_bytes)") | $(ratio "$(val enumerator_bytes)" "$gz")× |"
+        echo "| bytes through every device's link (tablets' pulls included) | $(kib "$(val bytes_on_wire)") | $(ratio "$(val bytes_on_wire)" "$gz")× |"
+        echo "| converged / acknowledged values lost | $(val converged) / $(val lost_answers) | |"
+        echo "| conflicts raised / resolved; syncs cut mid-way | $(val conflicts_raised) / $(val conflicts_resolved); $(val cut_syncs) | |"
+        echo "| wall time | $(val seconds | cut -c1-5) s | |"
+    } >"$work/demo.block"
 fi
 
 # Sizes: the release `terrain` binary and the stripped cdylib the apps embed, against an
