@@ -4,8 +4,8 @@
 # reproduces it, and the binary sizes. Prose outside the `<!-- bench:NAME -->` …
 # `<!-- /bench:NAME -->` markers is kept; a block whose markers are missing is appended.
 #
-#   bash bench/report.sh                 # every benchmark, default sizes (about 10 minutes)
-#   bash bench/report.sh --only sizes    # one block: store, validate, sync, exports, demo, sizes
+#   bash bench/report.sh                 # every benchmark, default sizes (about 20 minutes)
+#   bash bench/report.sh --only sizes    # one block: store, validate, sync, export, dashboard, demo, sizes
 #   CARGO="flock /tmp/terrain-cargo.lock cargo" bash bench/report.sh   # on a shared machine
 #
 # Each bench binary writes its markdown table to $TERRAIN_BENCH_TABLE; resize with the
@@ -36,6 +36,8 @@ bench() {
         echo "bench/report.sh: \`$command\` failed (log above); $DOC is unchanged" >&2
         exit 1
     fi
+    # Benches that do not write $TERRAIN_BENCH_TABLE print their table on stdout.
+    [[ -s "$work/$name.table" ]] || grep '^|' "$work/$name.log" >"$work/$name.table"
     {
         echo "Command: \`$command\`. Measured $today by \`bash bench/report.sh\`."
         echo
@@ -48,7 +50,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -
 mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null || true)
 if [[ -z "$ONLY" ]]; then {
     echo "Measured $today on $(nproc) cores (${cpu:-unknown CPU}), ${mem:-unknown memory}, $(uname -sr)."
-    echo "Regenerate every figure with \`bash bench/report.sh\` (about 10 minutes); each table below"
+    echo "Regenerate every figure with \`bash bench/report.sh\` (about 20 minutes); each table below"
     echo "also names the one command that reproduces it alone. Every figure comes with a baseline"
     echo "measured in the same run, as a ratio."
 } >"$work/header.block"; fi
@@ -56,8 +58,11 @@ if [[ -z "$ONLY" ]]; then {
 want store && bench store terrain-core store
 want validate && bench validate terrain-core validate
 want sync && bench sync terrain-server sync
-if want exports && [[ -f server/benches/exports.rs ]]; then
-    bench exports terrain-server exports
+if want export && [[ -f server/benches/export.rs ]]; then
+    bench export terrain-server export
+fi
+if want dashboard && [[ -f server/benches/dashboard.rs ]]; then
+    bench dashboard terrain-server dashboard
 fi
 
 # The demo's pilot at its default size: bytes on the wire against the gzip'd JSON of the
@@ -127,7 +132,7 @@ for block in "$work"/*.block; do
             !skip { print }
         ' "$DOC" >"$work/doc" && cp "$work/doc" "$DOC"
     else
-        printf '\n## %s\n\n<!-- bench:%s -->\n%s\n<!-- /bench:%s -->\n' \
+        printf '\n## Benchmark: %s\n\n<!-- bench:%s -->\n%s\n<!-- /bench:%s -->\n' \
             "$name" "$name" "$(cat "$block")" "$name" >>"$DOC"
     fi
 done

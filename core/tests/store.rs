@@ -397,8 +397,12 @@ fn keyset_pages_cover_every_survey_once_in_order() {
         }
         ids.push(id);
     }
-    for (sort, ascending) in [(SortKey::Updated, false), (SortKey::Started, true), (SortKey::Review, false)] {
-        let mut query = SurveyQuery { sort, ascending, limit: Some(5), ..Default::default() };
+    let cases = [(SortKey::Updated, false, None), (SortKey::Started, true, None), (SortKey::Review, false, None)];
+    // A filter's parameters come before the page key's.
+    let filtered = (SortKey::Updated, true, Some(vec![ReviewStatus::Received]));
+    for (sort, ascending, review) in cases.into_iter().chain([filtered]) {
+        let expected = if review.is_some() { 15 } else { ids.len() };
+        let mut query = SurveyQuery { sort, ascending, review: review.clone(), limit: Some(5), ..Default::default() };
         let mut seen: Vec<SurveySummary> = Vec::new();
         loop {
             let page = store.list(&query).unwrap();
@@ -409,8 +413,8 @@ fn keyset_pages_cover_every_survey_once_in_order() {
         let mut got: Vec<_> = seen.iter().map(|s| s.survey_id.clone()).collect();
         got.sort();
         got.dedup();
-        assert_eq!(got.len(), ids.len(), "{sort:?}: every survey exactly once");
-        let all = store.list(&SurveyQuery { sort, ascending, ..Default::default() }).unwrap();
+        assert_eq!(got.len(), expected, "{sort:?}: every survey exactly once");
+        let all = store.list(&SurveyQuery { sort, ascending, review, ..Default::default() }).unwrap();
         assert_eq!(seen, all, "{sort:?}: pages in the same order as one list");
     }
     let approved = SurveyQuery { review: Some(vec![ReviewStatus::Approved]), ..Default::default() };

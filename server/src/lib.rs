@@ -10,6 +10,7 @@ pub mod backend;
 pub mod dashboard;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod listing;
 pub mod review;
 pub mod routes;

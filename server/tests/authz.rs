@@ -464,6 +464,7 @@ fn authenticated_requests(w: &World) -> Vec<(Method, &'static str, String, Body)
         (Method::POST, "/api/v1/sync", "/api/v1/sync".into(), Body::Sync(empty_sync())),
         (Method::GET, "/api/v1/forms", "/api/v1/forms".into(), Body::None),
         (Method::GET, "/api/v1/forms/{form_id}/{version}", format!("/api/v1/forms/household/{VERSION}"), Body::None),
+        (Method::GET, "/api/v1/forms/{form_id}/export", "/api/v1/forms/household/export?review=any".into(), Body::None),
         (
             Method::POST,
             "/api/v1/projects/{project}/forms",
@@ -614,6 +615,15 @@ fn matrix(w: &World) -> Vec<Row> {
             let expect = if admin || mine { 200 } else { 404 };
             let p = format!("/api/v1/forms/{form}/{VERSION}");
             rows.push(row(me, M::GET, "/api/v1/forms/{form_id}/{version}", p, Body::None, expect));
+            // Exports: never enumerators; others of the form's project (supervisors get their
+            // teams' surveys only, checked in exports.rs); a form of another project is not found.
+            let expect = match who.role() {
+                Role::Enumerator => 403,
+                _ if admin || mine => 200,
+                _ => 404,
+            };
+            let p = format!("/api/v1/forms/{form}/export?format=ndjson&review=any");
+            rows.push(row(me, M::GET, "/api/v1/forms/{form_id}/export", p, Body::None, expect));
         }
         rows.push(row(
             me,

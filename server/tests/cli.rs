@@ -58,3 +58,69 @@ fn admin_create_user_refuses_a_missing_password() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
 }
+
+#[test]
+fn export_writes_a_csv_zip_and_prints_the_cursor() {
+    use rand::SeedableRng;
+    use terrain_server::backend::Backend;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let form =
+        terrain_core::form::xlsform::import_path(std::path::Path::new(&repo("forms/guinea_needs.xlsx"))).unwrap();
+    {
+        let backend = terrain_server::backend::sqlite::SqliteBackend::open(&data).unwrap();
+        let project = backend.create_project("pilot").unwrap();
+        backend.publish_form(project.id, &form).unwrap();
+        let phone = terrain_core::Store::open(
+            dir.path().join("phone.db"),
+            terrain_core::Author::new("enum", "phone", terrain_core::Role::Enumerator),
+        )
+        .unwrap();
+        phone.save_form(&form).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let items: Vec<(String, Vec<u8>)> = (0..3)
+            .map(|_| {
+                let answers = terrain_server::sample::answers(&form, &mut rng);
+                let id = phone.create_survey_with(&form.id, &form.version, &answers).unwrap();
+                let bytes = phone.document_bytes(&id).unwrap();
+                (id, bytes)
+            })
+            .collect();
+        for outcome in backend.push(&items, &mut |_| Ok(())).unwrap() {
+            outcome.unwrap();
+        }
+    }
+    let out_file = dir.path().join("guinea.zip");
+    let cursor_file = dir.path().join("cursor");
+    let out = Command::new(TERRAIN)
+        .args(["export", "--data", data.to_str().unwrap(), "--form", &form.id, "--format", "csv"])
+        .args(["--out", out_file.to_str().unwrap(), "--cursor-file", cursor_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.trim(), "cursor 3");
+    assert_eq!(std::fs::read_to_string(&cursor_file).unwrap().trim(), "3");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&out_file).unwrap()).unwrap();
+    let main = zip.by_name(&format!("{}.csv", form.id)).unwrap();
+    assert_eq!(csv::Reader::from_reader(main).records().count(), 3);
+    // Nothing changed since: an empty export, the same cursor.
+    let out = Command::new(TERRAIN)
+        .args(["export", "--data", data.to_str().unwrap(), "--form", &form.id, "--format", "ndjson", "--since", "3"])
+        .args(["--out", dir.path().join("none.ndjson").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "cursor 3");
+    assert_eq!(std::fs::read(dir.path().join("none.ndjson")).unwrap().len(), 0);
+    // An unknown form is an error that says what to do.
+    let out = Command::new(TERRAIN)
+        .args(["export", "--data", data.to_str().unwrap(), "--form", "nope", "--out"])
+        .arg(dir.path().join("x.zip"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not published"));
+    assert!(!dir.path().join("x.zip").exists());
+}

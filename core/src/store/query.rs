@@ -241,17 +241,18 @@ pub fn list(conn: &Connection, query: &SurveyQuery) -> Result<Vec<SurveySummary>
     if let Some(after) = &query.after {
         // Spelled out rather than as a row value, so that SQLite ranges over the index on
         // (column, survey_id) instead of filtering every row.
-        clauses.push(format!("{column} {cmp}= ?1 AND ({column} {cmp} ?1 OR survey_id {cmp} ?2)"));
-        let value: Box<dyn ToSql> = if query.sort.is_time() {
+        clauses.push(format!("{column} {cmp}= ? AND ({column} {cmp} ? OR survey_id {cmp} ?)"));
+        if query.sort.is_time() {
             let ms: i64 = after
                 .value
                 .parse()
                 .map_err(|_| StoreError::InvalidQuery(format!("`{after}` is not a page key of this sort")))?;
-            Box::new(ms)
+            args.push(Box::new(ms));
+            args.push(Box::new(ms));
         } else {
-            Box::new(after.value.clone())
-        };
-        args.push(value);
+            args.push(Box::new(after.value.clone()));
+            args.push(Box::new(after.value.clone()));
+        }
         args.push(Box::new(after.survey_id.clone()));
     }
     let sql = format!(

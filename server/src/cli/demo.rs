@@ -228,7 +228,10 @@ fn print_table(s: &Summary) {
     rows.push(("time".into(), format!("{:.1} s", s.seconds)));
     for e in &s.export_results {
         let value = match (&e.path, &e.error) {
-            (Some(p), _) => format!("{} ({})", p.display(), kib(e.bytes)),
+            (Some(p), _) => match e.surveys {
+                Some(n) => format!("{} ({n} surveys, {})", p.display(), kib(e.bytes)),
+                None => format!("{} ({})", p.display(), kib(e.bytes)),
+            },
             (None, Some(err)) => format!("FAILED: {err}"),
             (None, None) => "FAILED".into(),
         };

@@ -2,6 +2,7 @@
 
 mod admin;
 mod demo;
+mod export;
 mod form;
 mod serve;
 
@@ -26,6 +27,8 @@ enum Command {
     },
     /// Run a seeded field pilot end to end on this machine (loopback only) and check it.
     Demo(demo::DemoArgs),
+    /// Export a form's merged dataset from a data directory (CSV zip, XLSX, JSON, GeoJSON…).
+    Export(export::ExportArgs),
     /// Check and inspect XLSForm questionnaires.
     Form {
         #[command(subcommand)]
@@ -39,6 +42,7 @@ pub fn run() -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Admin { command } => admin::run(command),
+        Command::Export(args) => export::run(args),
         Command::Form { command } => form::run(command),
         Command::Demo(args) => demo::run(args),
     }

@@ -10,8 +10,9 @@ use super::DemoError;
 use super::http::Session;
 use super::pilot::Pilot;
 
-/// The formats downloaded, with their file extensions.
-const FORMATS: [&str; 3] = ["csv", "xlsx", "geojson"];
+/// The formats downloaded, with their file extensions (CSV comes as a zip of one CSV per
+/// table and the data dictionary).
+const FORMATS: [(&str, &str); 3] = [("csv", "zip"), ("xlsx", "xlsx"), ("geojson", "geojson")];
 
 /// One export file, written or not.
 #[derive(Debug, Clone, Serialize)]
@@ -24,6 +25,8 @@ pub struct ExportResult {
     pub path: Option<PathBuf>,
     /// Its size in bytes.
     pub bytes: u64,
+    /// Surveys in it, as the server counted them.
+    pub surveys: Option<u64>,
     /// Why it was not written.
     pub error: Option<String>,
 }
@@ -36,15 +39,23 @@ pub fn export(pilot: &Pilot, out: &Path) -> Result<Vec<ExportResult>, DemoError>
     forms.dedup();
     let mut results = Vec::new();
     for form_id in forms {
-        for format in FORMATS {
+        for (format, extension) in FORMATS {
             let url = format!("/api/v1/forms/{form_id}/export?format={format}&review=approved");
-            let mut result =
-                ExportResult { form_id: form_id.clone(), format: format.into(), path: None, bytes: 0, error: None };
+            let mut result = ExportResult {
+                form_id: form_id.clone(),
+                format: format.into(),
+                path: None,
+                bytes: 0,
+                surveys: None,
+                error: None,
+            };
             match analyst.get_bytes(&url) {
-                Ok((200, body)) => {
-                    let path = out.join(format!("{form_id}-approved.{format}"));
+                Ok((200, headers, body)) => {
+                    result.surveys =
+                        headers.get("terrain-surveys").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+                    let path = out.join(format!("{form_id}-approved.{extension}"));
                     // Written beside, then renamed: a failed write leaves no half file.
-                    let partial = path.with_extension(format!("{format}.partial"));
+                    let partial = path.with_extension(format!("{extension}.partial"));
                     match std::fs::write(&partial, &body).and_then(|()| std::fs::rename(&partial, &path)) {
                         Ok(()) => {
                             result.bytes = body.len() as u64;
@@ -53,7 +64,7 @@ pub fn export(pilot: &Pilot, out: &Path) -> Result<Vec<ExportResult>, DemoError>
                         Err(e) => result.error = Some(format!("writing {}: {e}", path.display())),
                     }
                 }
-                Ok((status, body)) => {
+                Ok((status, _, body)) => {
                     result.error = Some(format!(
                         "the server answered {status} ({})",
                         String::from_utf8_lossy(&body[..body.len().min(200)])

@@ -41,8 +41,8 @@ impl Session {
         Ok((status, serde_json::from_slice(&bytes).unwrap_or(Json::Null)))
     }
 
-    /// GETs `path` as bytes; the status code and the body.
-    pub fn get_bytes(&self, path: &str) -> Result<(u16, Vec<u8>), DemoError> {
+    /// GETs `path` as bytes; the status code, the response headers and the body.
+    pub fn get_bytes(&self, path: &str) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>), DemoError> {
         let response = self
             .client
             .get(format!("{}{path}", self.base))
@@ -50,8 +50,9 @@ impl Session {
             .send()
             .map_err(|e| DemoError::Http(format!("{path}: {e}")))?;
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let bytes = response.bytes().map_err(|e| DemoError::Http(format!("{path}: {e}")))?;
-        Ok((status, bytes.to_vec()))
+        Ok((status, headers, bytes.to_vec()))
     }
 
     /// Sends JSON and requires a 2xx answer.

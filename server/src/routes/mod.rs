@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod exports;
 mod forms;
 mod health;
 pub mod openapi;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/sync", post(sync::sync))
         .route("/api/v1/forms", get(forms::list))
         .route("/api/v1/forms/{form_id}/{version}", get(forms::get))
+        .route("/api/v1/forms/{form_id}/export", get(exports::export))
         .route("/api/v1/projects/{project}/forms", post(forms::publish))
         .route("/api/v1/users", get(admin::users).post(admin::create_user))
         .route("/api/v1/users/{user}/disabled", put(admin::set_disabled))

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, auth, forms, health, surveys, sync};
+use super::{admin, auth, exports, forms, health, surveys, sync};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -15,6 +15,7 @@ use super::{admin, auth, forms, health, surveys, sync};
         auth::login, auth::logout, auth::me,
         sync::sync,
         forms::list, forms::get, forms::publish,
+        exports::export,
         admin::create_user, admin::users, admin::set_disabled, admin::create_project, admin::projects,
         admin::add_project_member, admin::create_team, admin::teams, admin::team_members, admin::add_team_member,
         admin::audit,

@@ -1,0 +1,106 @@
+//! The CSV export: one CSV file per table and the data dictionary, in one zip.
+//!
+//! A zip holds one entry open at a time while the rows of all tables arrive interleaved, so
+//! each table is written to its own temporary file first and copied into the zip at the end.
+
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+
+use zip::CompressionMethod;
+use zip::write::{SimpleFileOptions, ZipWriter};
+
+use super::rows::{Cell, RowWriter, Sink};
+use super::table::Layout;
+use super::{ExportError, ExportOutcome, Scan, dictionary};
+
+/// The UTF-8 byte order mark, which makes Excel read a CSV file as UTF-8.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Writes one CSV table: cells as ODK writes them, numbers in Rust's shortest round-trip form.
+pub struct CsvTables<W: Write> {
+    writers: Vec<csv::Writer<W>>,
+    number: String,
+}
+
+impl<W: Write> CsvTables<W> {
+    /// One CSV writer per table, each starting with the BOM if asked and the header row.
+    pub fn new(layout: &Layout, mut outputs: Vec<W>, bom: bool) -> Result<Self, ExportError> {
+        let mut writers = Vec::with_capacity(outputs.len());
+        for (table, mut out) in layout.tables.iter().zip(outputs.drain(..)) {
+            if bom {
+                out.write_all(BOM)?;
+            }
+            let mut writer = csv::Writer::from_writer(out);
+            writer.write_record(table.columns.iter().map(|c| c.name.as_str()))?;
+            writers.push(writer);
+        }
+        Ok(CsvTables { writers, number: String::new() })
+    }
+
+    /// Flushes and returns the outputs.
+    pub fn into_inner(self) -> Result<Vec<W>, ExportError> {
+        self.writers.into_iter().map(|w| w.into_inner().map_err(|e| ExportError::Io(e.into_error()))).collect()
+    }
+}
+
+impl<W: Write> Sink for CsvTables<W> {
+    fn row(&mut self, table: usize, cells: &[Cell<'_>]) -> Result<(), ExportError> {
+        use std::fmt::Write as _;
+        let writer = &mut self.writers[table];
+        for cell in cells {
+            match cell {
+                Cell::Empty => writer.write_field("")?,
+                Cell::Text(t) => writer.write_field(t.as_bytes())?,
+                Cell::Integer(i) => {
+                    self.number.clear();
+                    let _ = write!(self.number, "{i}");
+                    writer.write_field(self.number.as_bytes())?;
+                }
+                Cell::Decimal(d) => {
+                    self.number.clear();
+                    let _ = write!(self.number, "{d}");
+                    writer.write_field(self.number.as_bytes())?;
+                }
+            }
+        }
+        writer.write_record(None::<&[u8]>)?;
+        Ok(())
+    }
+}
+
+/// The file name of a table inside the zip.
+pub fn entry_name(layout: &Layout, table: usize) -> String {
+    format!("{}.csv", layout.tables[table].name)
+}
+
+/// Writes the zip.
+pub(crate) fn write<W: Write + Seek>(
+    layout: &Layout,
+    bom: bool,
+    scan: Scan<'_>,
+    out: W,
+) -> Result<ExportOutcome, ExportError> {
+    let temps = layout.tables.iter().map(|_| tempfile::tempfile().map(BufWriter::new)).collect::<Result<_, _>>()?;
+    let mut tables = CsvTables::new(layout, temps, bom)?;
+    let mut rows = RowWriter::new(layout);
+    let outcome = scan.run(|record| rows.write(record, &mut tables))?;
+    let files = tables.into_inner()?;
+    // Fast deflate: CSV compresses well at any level, and the export's time matters more.
+    let options = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .compression_level(Some(1))
+        .large_file(true);
+    let mut zip = ZipWriter::new(out);
+    for (i, file) in files.into_iter().enumerate() {
+        let mut file = file.into_inner().map_err(|e| ExportError::Io(e.into_error()))?;
+        file.seek(SeekFrom::Start(0))?;
+        zip.start_file(entry_name(layout, i), options)?;
+        std::io::copy(&mut file, &mut zip)?;
+    }
+    zip.start_file("dictionary.csv", options)?;
+    if bom {
+        zip.write_all(BOM)?;
+    }
+    dictionary::write_csv(layout, &mut zip)?;
+    zip.finish()?.flush()?;
+    Ok(outcome)
+}

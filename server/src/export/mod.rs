@@ -1,0 +1,461 @@
+//! Analysts' exports: one merged dataset per form, built from the merged documents as they
+//! are now, in the formats analysts' tools read (CSV in a zip, XLSX, JSON, NDJSON,
+//! GeoJSON) with a data dictionary.
+//!
+//! An export reads the form's surveys from the store's change feed in pages of
+//! [`BATCH`] (keyset paging on `change_seq`), keeps those the request's filters and the
+//! caller's rights let through, drops the answers to questions that are not relevant, and
+//! hands each survey to a format writer that writes its rows at once: memory stays constant
+//! however many surveys there are. The feed order also gives incremental exports: the
+//! cursor returned is the last change number read, and `since` starts after it.
+//!
+//! A survey changed while an export runs moves to the end of the feed, so it may appear
+//! twice in that export (the later copy is the newer); the next incremental export starting
+//! from the returned cursor contains it again.
+
+mod csv;
+mod dictionary;
+mod geojson;
+mod json;
+mod rows;
+pub mod table;
+mod xlsx;
+
+use std::collections::BTreeSet;
+use std::io::{Seek, Write};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use terrain_core::AnswerPath;
+use terrain_core::form::{EvalOptions, Evaluator, Form};
+use terrain_core::store::{FeedFilter, Survey, SurveySummary};
+use terrain_core::survey::{Answer, Answers};
+
+use crate::backend::{Backend, BackendError};
+pub use table::Layout;
+
+/// Surveys read from the store per page.
+pub const BATCH: u32 = 512;
+
+/// The review statuses a survey can be in (`None` in the store reads as `received`).
+pub const REVIEW_STATUSES: [&str; 5] = ["received", "has_issues", "sent_back", "approved", "rejected"];
+
+/// What to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A zip of CSV files: the main table, one per repeat, and the data dictionary.
+    Csv,
+    /// One workbook, one sheet per table, and a dictionary sheet.
+    Xlsx,
+    /// One JSON array of surveys, nested as the documents are.
+    Json,
+    /// One survey per line, nested as the documents are.
+    Ndjson,
+    /// The geopoints, geotraces and geoshapes as a GeoJSON FeatureCollection.
+    GeoJson,
+    /// The data dictionary alone, as CSV.
+    Dictionary,
+}
+
+impl Format {
+    /// The format named in a request (`csv`, `xlsx`, `json`, `ndjson`, `geojson`, `dictionary`).
+    pub fn parse(name: &str) -> Result<Format, ExportError> {
+        Ok(match name.to_ascii_lowercase().as_str() {
+            "csv" | "zip" => Format::Csv,
+            "xlsx" => Format::Xlsx,
+            "json" => Format::Json,
+            "ndjson" | "jsonl" => Format::Ndjson,
+            "geojson" => Format::GeoJson,
+            "dictionary" => Format::Dictionary,
+            other => {
+                return Err(ExportError::Invalid(format!(
+                    "unknown export format `{other}`: use csv, xlsx, json, ndjson, geojson or dictionary"
+                )));
+            }
+        })
+    }
+
+    /// The HTTP content type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "application/zip",
+            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Format::Json => "application/json",
+            Format::Ndjson => "application/x-ndjson",
+            Format::GeoJson => "application/geo+json",
+            Format::Dictionary => "text/csv; charset=utf-8",
+        }
+    }
+
+    /// The file name extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "zip",
+            Format::Xlsx => "xlsx",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+            Format::GeoJson => "geojson",
+            Format::Dictionary => "dictionary.csv",
+        }
+    }
+}
+
+/// Which review statuses to export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReviewFilter {
+    /// Every survey, whatever its review.
+    Any,
+    /// Only surveys in one of these statuses.
+    Only(BTreeSet<String>),
+}
+
+impl ReviewFilter {
+    /// Parses `any` or a comma-separated list of statuses (`approved,received`).
+    pub fn parse(text: &str) -> Result<ReviewFilter, ExportError> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("any") || text == "*" {
+            return Ok(ReviewFilter::Any);
+        }
+        let mut set = BTreeSet::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let part = part.to_ascii_lowercase();
+            if !REVIEW_STATUSES.contains(&part.as_str()) {
+                return Err(ExportError::Invalid(format!(
+                    "unknown review status `{part}`: use any, or some of {}",
+                    REVIEW_STATUSES.join(", ")
+                )));
+            }
+            set.insert(part);
+        }
+        if set.is_empty() {
+            return Err(ExportError::Invalid("give at least one review status, or `any`".into()));
+        }
+        Ok(ReviewFilter::Only(set))
+    }
+
+    /// Only approved surveys: what analysts get unless they ask otherwise.
+    pub fn approved() -> ReviewFilter {
+        ReviewFilter::Only(BTreeSet::from(["approved".to_owned()]))
+    }
+
+    fn accepts(&self, status: Option<&str>) -> bool {
+        match self {
+            ReviewFilter::Any => true,
+            ReviewFilter::Only(set) => set.contains(status.unwrap_or("received")),
+        }
+    }
+}
+
+/// What to export.
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    /// The form.
+    pub form_id: String,
+    /// The output format.
+    pub format: Format,
+    /// Review statuses to keep.
+    pub review: ReviewFilter,
+    /// Only surveys started at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Only surveys started before this time.
+    pub to: Option<DateTime<Utc>>,
+    /// Only surveys started by these users (a team's or zone's members).
+    pub creators: Option<BTreeSet<String>>,
+    /// Only surveys of this form version.
+    pub version: Option<String>,
+    /// Only surveys changed after this change-feed cursor (0: all).
+    pub since: u64,
+    /// Choice labels in this language instead of codes (a form language, its code or name).
+    pub labels: Option<String>,
+    /// Start CSV files with a UTF-8 byte order mark (for Excel).
+    pub bom: bool,
+}
+
+impl ExportRequest {
+    /// Every survey of `form_id` in `format`, codes, no BOM.
+    pub fn new(form_id: impl Into<String>, format: Format) -> ExportRequest {
+        ExportRequest {
+            form_id: form_id.into(),
+            format,
+            review: ReviewFilter::Any,
+            from: None,
+            to: None,
+            creators: None,
+            version: None,
+            since: 0,
+            labels: None,
+            bom: false,
+        }
+    }
+
+    fn keeps(&self, summary: &SurveySummary) -> bool {
+        self.review.accepts(summary.review_status.as_deref())
+            && self.from.is_none_or(|from| summary.created_at >= from)
+            && self.to.is_none_or(|to| summary.created_at < to)
+            && self.version.as_ref().is_none_or(|v| &summary.form_version == v)
+            && self.creators.as_ref().is_none_or(|c| c.contains(&summary.created_by))
+    }
+}
+
+/// Parses a date bound: `2026-11-01` (midnight UTC) or an RFC 3339 time.
+pub fn parse_time(text: &str) -> Result<DateTime<Utc>, ExportError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| ExportError::Invalid(format!("`{text}` is not a date: use 2026-11-01 or 2026-11-01T08:00:00Z")))
+}
+
+/// What an export did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportOutcome {
+    /// Surveys written.
+    pub surveys: u64,
+    /// The change-feed cursor to pass as `since` next time to get only what changed after.
+    pub cursor: u64,
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The request is not understood.
+    #[error("{0}")]
+    Invalid(String),
+    /// The form is not published.
+    #[error("form `{0}` is not published on this server: check the form id (`terrain` lists forms at /api/v1/forms)")]
+    UnknownForm(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// Writing the output failed.
+    #[error("writing the export failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The spreadsheet writer refused.
+    #[error("writing the spreadsheet failed: {0}; for datasets larger than a sheet allows, export CSV")]
+    Xlsx(String),
+}
+
+impl From<::csv::Error> for ExportError {
+    fn from(e: ::csv::Error) -> Self {
+        ExportError::Io(std::io::Error::other(e.to_string()))
+    }
+}
+
+impl From<zip::result::ZipError> for ExportError {
+    fn from(e: zip::result::ZipError) -> Self {
+        ExportError::Io(std::io::Error::other(e.to_string()))
+    }
+}
+
+/// One survey to write: its metadata row, and the survey with non-relevant answers removed.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// The store's metadata row (review status, times).
+    pub summary: SurveySummary,
+    /// The merged survey, with answers to non-relevant questions left out.
+    pub survey: Survey,
+}
+
+/// Writes an export of `request` into `out`. `visible` says which surveys the caller may
+/// read (everything for the CLI).
+pub fn export<W: Write + Seek + Send>(
+    backend: &dyn Backend,
+    request: &ExportRequest,
+    visible: &dyn Fn(&SurveySummary) -> bool,
+    out: W,
+) -> Result<ExportOutcome, ExportError> {
+    let forms = form_versions(backend, &request.form_id)?;
+    let layout = Layout::new(&forms, request.labels.as_deref())?;
+    let scan = Scan { backend, request, visible, forms: &forms };
+    match request.format {
+        Format::Csv => csv::write(&layout, request.bom, scan, out),
+        Format::Xlsx => xlsx::write(&layout, scan, out),
+        Format::Json => json::write(scan, out, false),
+        Format::Ndjson => json::write(scan, out, true),
+        Format::GeoJson => geojson::write(&layout, scan, out),
+        Format::Dictionary => {
+            let mut out = std::io::BufWriter::new(out);
+            if request.bom {
+                out.write_all(csv::BOM)?;
+            }
+            dictionary::write_csv(&layout, &mut out)?;
+            out.flush()?;
+            Ok(ExportOutcome { surveys: 0, cursor: request.since })
+        }
+    }
+}
+
+/// Every published version of a form, newest first.
+pub fn form_versions(backend: &dyn Backend, form_id: &str) -> Result<Vec<Arc<Form>>, ExportError> {
+    let mut versions: Vec<String> =
+        backend.forms()?.into_iter().filter(|f| f.form_id == form_id).map(|f| f.version).collect();
+    if versions.is_empty() {
+        return Err(ExportError::UnknownForm(form_id.to_owned()));
+    }
+    // XLSForm versions are usually numbers (`2026110101`): compare by length, then text.
+    versions.sort_by(|a, b| (b.len(), b).cmp(&(a.len(), a)));
+    versions.iter().map(|v| Ok(backend.form(form_id, v)?)).collect()
+}
+
+/// The surveys of an export, read page by page.
+pub(crate) struct Scan<'a> {
+    backend: &'a dyn Backend,
+    request: &'a ExportRequest,
+    visible: &'a dyn Fn(&SurveySummary) -> bool,
+    forms: &'a [Arc<Form>],
+}
+
+impl Scan<'_> {
+    /// Calls `each` with every survey to export, in change order; returns the outcome.
+    pub(crate) fn run(
+        self,
+        mut each: impl FnMut(&Record) -> Result<(), ExportError>,
+    ) -> Result<ExportOutcome, ExportError> {
+        let evaluators: Vec<(&str, Evaluator<'_>)> =
+            self.forms.iter().map(|f| (f.version.as_str(), Evaluator::new(f))).collect();
+        // The whole feed, filtered here by form: narrowed to a form in SQL, SQLite picks the
+        // form index and sorts every remaining survey for each page (quadratic in the
+        // dataset); the change index alone keeps each page a short range scan.
+        let filter = FeedFilter::default();
+        let mut cursor = self.request.since;
+        let mut written = 0u64;
+        loop {
+            let page = self.backend.feed(cursor, BATCH, &filter)?;
+            let Some(last) = page.last() else { break };
+            cursor = last.change_seq;
+            let wanted: Vec<SurveySummary> = page
+                .into_iter()
+                .map(|e| e.summary)
+                .filter(|s| s.form_id == self.request.form_id && self.request.keeps(s) && (self.visible)(s))
+                .collect();
+            for record in self.load(wanted, &evaluators)? {
+                each(&record)?;
+                written += 1;
+            }
+        }
+        Ok(ExportOutcome { surveys: written, cursor })
+    }
+
+    /// Loads and prunes a page of surveys on two threads (loading a document and evaluating
+    /// relevance are most of an export's work), keeping their order.
+    fn load(
+        &self,
+        wanted: Vec<SurveySummary>,
+        evaluators: &[(&str, Evaluator<'_>)],
+    ) -> Result<Vec<Record>, ExportError> {
+        let load_one = |summary: SurveySummary| -> Result<Option<Record>, ExportError> {
+            let mut survey = match self.backend.survey(&summary.survey_id) {
+                Ok(s) => s,
+                // Removed since the page was read.
+                Err(BackendError::Store(terrain_core::StoreError::UnknownSurvey(_))) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            if let Some((_, evaluator)) = evaluators.iter().find(|(v, _)| *v == survey.meta.form_version) {
+                let options = EvalOptions {
+                    language: None,
+                    now: survey.meta.created_at.fixed_offset(),
+                    seed: survey_seed(&summary.survey_id),
+                };
+                let evaluation = evaluator.evaluate(&survey.answers, &options);
+                prune(&mut survey.answers, &evaluation.non_relevant);
+            }
+            Ok(Some(Record { summary, survey }))
+        };
+        let half = wanted.len().div_ceil(2);
+        let mut second = wanted;
+        let first: Vec<SurveySummary> = second.drain(..half).collect();
+        let (a, b) = std::thread::scope(|scope| {
+            let worker = scope.spawn(|| second.into_iter().map(load_one).collect::<Vec<_>>());
+            let a: Vec<_> = first.into_iter().map(load_one).collect();
+            (a, worker.join())
+        });
+        let b = b.map_err(|_| ExportError::Io(std::io::Error::other("an export worker thread failed")))?;
+        a.into_iter().chain(b).filter_map(Result::transpose).collect()
+    }
+}
+
+/// Removes the answer (or repeat) at each of `paths`; a path through a removed repeat or a
+/// missing instance finds nothing to remove.
+fn prune<'p>(answers: &mut Answers, paths: impl IntoIterator<Item = &'p AnswerPath>) {
+    for path in paths {
+        remove_at(answers, &path.instances, &path.name);
+    }
+}
+
+fn remove_at(level: &mut Answers, instances: &[(String, usize)], name: &str) {
+    match instances.split_first() {
+        None => {
+            level.0.remove(name);
+        }
+        Some(((repeat, index), rest)) => {
+            if let Some(Answer::Repeat(list)) = level.0.get_mut(repeat)
+                && let Some(instance) = list.get_mut(*index)
+            {
+                remove_at(instance, rest, name);
+            }
+        }
+    }
+}
+
+/// The seed the store evaluates a survey with (FNV-1a of its id), so calculations that draw
+/// `random()` see the same draw here.
+fn survey_seed(survey_id: &str) -> u64 {
+    survey_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn review_filters_parse_and_read_null_as_received() {
+        assert_eq!(ReviewFilter::parse("any").ok(), Some(ReviewFilter::Any));
+        let f = ReviewFilter::parse("approved, Received").ok();
+        assert_eq!(f, Some(ReviewFilter::Only(BTreeSet::from(["approved".to_owned(), "received".to_owned()]))));
+        let f = f.unwrap_or(ReviewFilter::Any);
+        assert!(f.accepts(None) && f.accepts(Some("approved")) && !f.accepts(Some("rejected")));
+        assert!(ReviewFilter::parse("pending").is_err());
+        assert!(ReviewFilter::parse(" , ").is_err());
+        assert!(!ReviewFilter::approved().accepts(None));
+    }
+
+    #[test]
+    fn time_bounds_take_dates_or_rfc3339() {
+        assert_eq!(parse_time("2026-11-01").ok().map(|t| t.to_rfc3339()).as_deref(), Some("2026-11-01T00:00:00+00:00"));
+        assert_eq!(
+            parse_time("2026-11-01T08:00:00+01:00").ok().map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-11-01T07:00:00+00:00")
+        );
+        assert!(parse_time("01/11/2026").is_err());
+    }
+
+    #[test]
+    fn pruning_removes_answers_and_repeats_at_their_paths() {
+        use terrain_core::Value;
+        let text = |s: &str| Answer::Value(Value::Text(s.into()));
+        let mut member = Answers::default();
+        member.0.insert("age".into(), text("41"));
+        member.0.insert("job".into(), text("farmer"));
+        let mut answers = Answers::default();
+        answers.0.insert("village".into(), text("Kindia"));
+        answers.0.insert("phone".into(), text("622"));
+        answers.0.insert("member".into(), Answer::Repeat(vec![member.clone(), member]));
+        let paths = [
+            AnswerPath::top("phone"),
+            AnswerPath::top("member").child(1, "job"),
+            // Nothing there: ignored.
+            AnswerPath::top("member").child(5, "job"),
+            AnswerPath::top("plot").child(0, "area"),
+        ];
+        prune(&mut answers, &paths);
+        assert!(answers.get("phone").is_none() && answers.get("village").is_some());
+        let members = answers.repeat("member");
+        assert!(members[0].get("job").is_some() && members[1].get("job").is_none());
+        assert!(members[1].get("age").is_some());
+        prune(&mut answers, &[AnswerPath::top("member")]);
+        assert!(answers.get("member").is_none());
+    }
+}
