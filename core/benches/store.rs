@@ -1,7 +1,8 @@
 //! Store benchmark: prints a table of local write latency, throughput, query time, load
 //! time and bytes per survey against the compact JSON of the same answers.
 //!
-//! Run: `cargo bench -p terrain-core --bench store` (TERRAIN_BENCH_SURVEYS=N to resize).
+//! Run: `cargo bench -p terrain-core --bench store` (TERRAIN_BENCH_SURVEYS=N to resize;
+//! TERRAIN_BENCH_TABLE=FILE also writes the table to FILE, for `bench/report.sh`).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::time::{Duration, Instant};
@@ -290,8 +291,17 @@ fn main() {
         String::new(),
     ));
 
-    println!("\n| store benchmark ({n} surveys) | result | notes |\n|---|---|---|");
+    let mut table = format!("| store benchmark ({n} surveys) | result | notes |\n|---|---|---|\n");
     for (what, result, note) in rows {
-        println!("| {what} | {result} | {note} |");
+        table.push_str(&format!("| {what} | {result} | {note} |\n"));
+    }
+    print_table(&table);
+}
+
+/// Prints the table, and writes it to `$TERRAIN_BENCH_TABLE` if set (for `bench/report.sh`).
+fn print_table(table: &str) {
+    println!("\n{table}");
+    if let Ok(path) = std::env::var("TERRAIN_BENCH_TABLE") {
+        std::fs::write(&path, table).unwrap();
     }
 }

@@ -8,7 +8,8 @@
 //!   plain `HashMap` context: the expression engine's own cost, without relevance, scopes,
 //!   dependency order, paths or messages.
 //!
-//! Run: `cargo bench -p terrain-core --bench validate` (TERRAIN_BENCH_RUNS=N to resize).
+//! Run: `cargo bench -p terrain-core --bench validate` (TERRAIN_BENCH_RUNS=N to resize;
+//! TERRAIN_BENCH_TABLE=FILE also writes the table to FILE, for `bench/report.sh`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::borrow::Cow;
@@ -633,8 +634,18 @@ fn main() {
         rows.push(["  Evaluator::new (once per form)".into(), ms(compile), String::new(), "p50".into()]);
     }
 
-    println!("\n| validation benchmark ({runs} runs each) | p50 / p99 | ratio (p50) | notes |\n|---|---|---|---|");
+    let mut table =
+        format!("| validation benchmark ({runs} runs each) | p50 / p99 | ratio (p50) | notes |\n|---|---|---|---|\n");
     for [what, time, ratio, note] in rows {
-        println!("| {what} | {time} | {ratio} | {note} |");
+        table.push_str(&format!("| {what} | {time} | {ratio} | {note} |\n"));
+    }
+    print_table(&table);
+}
+
+/// Prints the table, and writes it to `$TERRAIN_BENCH_TABLE` if set (for `bench/report.sh`).
+fn print_table(table: &str) {
+    println!("\n{table}");
+    if let Ok(path) = std::env::var("TERRAIN_BENCH_TABLE") {
+        std::fs::write(&path, table).unwrap();
     }
 }

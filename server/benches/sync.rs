@@ -7,7 +7,8 @@
 //! - server ingest, 50 devices × 100 new surveys at once ÷ the same answers POSTed one by
 //!   one as plain JSON and inserted into SQLite by the same server (as ODK uploads).
 //!
-//! Run: `cargo bench -p terrain-server --bench sync` (TERRAIN_BENCH_SURVEYS=N to resize).
+//! Run: `cargo bench -p terrain-server --bench sync` (TERRAIN_BENCH_SURVEYS=N to resize;
+//! TERRAIN_BENCH_TABLE=FILE also writes the table to FILE, for `bench/report.sh`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::io::{Read, Write};
@@ -319,8 +320,13 @@ fn main() {
     ));
     rows.push(("ingest, ours ÷ baseline".into(), format!("{:.2}×", ours_rate / base_rate), "target ≥ 0.5".into()));
 
-    println!("\n| sync benchmark (Guinea questionnaire, {n} surveys) | result | notes |\n|---|---|---|");
+    let mut table = format!("| sync benchmark (Guinea questionnaire, {n} surveys) | result | notes |\n|---|---|---|\n");
     for (what, result, note) in rows {
-        println!("| {what} | {result} | {note} |");
+        table.push_str(&format!("| {what} | {result} | {note} |\n"));
+    }
+    println!("\n{table}");
+    // For `bench/report.sh`: the table alone, in a file.
+    if let Ok(path) = std::env::var("TERRAIN_BENCH_TABLE") {
+        std::fs::write(&path, &table).unwrap();
     }
 }

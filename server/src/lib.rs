@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod backend;
 pub mod dashboard;
+pub mod demo;
 pub mod error;
 pub mod export;
 pub mod listing;

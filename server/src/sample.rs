@@ -51,7 +51,9 @@ fn fill(form: &Form, nodes: &[Node], rng: &mut impl Rng) -> Answers {
     answers
 }
 
-fn value_for(form: &Form, kind: &QuestionType, rng: &mut impl Rng) -> Option<Value> {
+/// A plausible value for a question of type `kind` in `form` (`None` for types that take no
+/// answer, and for selects from an empty list).
+pub fn value_for(form: &Form, kind: &QuestionType, rng: &mut impl Rng) -> Option<Value> {
     let pick = |list: &str, rng: &mut _| -> Option<String> {
         let choices = form.choice_lists.get(list)?;
         if choices.is_empty() {

@@ -1,1 +1,4 @@
-//! Tests.
+//! End-to-end journeys across Terrain's crates live in `tests/tests/`: the demo's pilot at
+//! a small size (`pilot.rs`), and one journey per role: the enumerator on a 2G link
+//! (`enumerator.rs`), the supervisor reviewing through the API (`supervisor.rs`), the analyst's
+//! nightly incremental export (`analyst.rs`).

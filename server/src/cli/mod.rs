@@ -1,6 +1,7 @@
 //! The `terrain` command line: argument parsing and dispatch to one module per command.
 
 mod admin;
+mod demo;
 mod export;
 mod form;
 mod serve;
@@ -24,6 +25,8 @@ enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// Run a seeded field pilot end to end on this machine (loopback only) and check it.
+    Demo(demo::DemoArgs),
     /// Export a form's merged dataset from a data directory (CSV zip, XLSX, JSON, GeoJSON…).
     Export(export::ExportArgs),
     /// Check and inspect XLSForm questionnaires.
@@ -41,5 +44,6 @@ pub fn run() -> anyhow::Result<std::process::ExitCode> {
         Command::Admin { command } => admin::run(command),
         Command::Export(args) => export::run(args),
         Command::Form { command } => form::run(command),
+        Command::Demo(args) => demo::run(args),
     }
 }
