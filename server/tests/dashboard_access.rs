@@ -123,6 +123,28 @@ fn pages_check_who_is_asking() {
     assert_eq!(status, 200);
     assert!(css.len() < 16_000, "the stylesheet stays light");
     assert_eq!(page(&server, &admin, "/assets/../Cargo.toml").0, 404);
+    // Bulk actions report what they did, and go back to the same (re-encoded) filters.
+    let r = client()
+        .post(format!("{}/surveys/bulk", server.url))
+        .header("cookie", &admin)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("action", "reject"),
+            ("survey", &other_team),
+            ("back", "form=household\r\nX"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("/surveys?form=household%0D%0AX") && location.ends_with("done=1&failed=0"),
+        "{location}"
+    );
+    assert_eq!(
+        server.backend().survey_summary(&other_team).unwrap().unwrap().review_status.as_deref(),
+        Some("rejected")
+    );
     let audit = page(&server, &admin, "/admin/audit.csv").1;
-    assert!(audit.contains("review.approve"));
+    assert!(audit.contains("review.approve") && audit.contains("review.reject"));
 }

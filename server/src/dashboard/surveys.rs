@@ -242,7 +242,9 @@ pub async fn bulk_action(
         _ => return Err(PageError::invalid(lang, "choose approve or reject")),
     };
     let surveys: Vec<String> = fields.iter().filter(|(k, _)| k == "survey").map(|(_, v)| v.clone()).collect();
-    let back = field("back").unwrap_or_default().to_owned();
+    // Back to the same filters, re-encoded: the field is the browser's to send.
+    let back: ListParams = serde_urlencoded::from_str(field("back").unwrap_or_default()).unwrap_or_default();
+    let back = query_string(&back);
     let backend = state.backend.clone();
     let principal = session.principal.clone();
     let outcome = blocking(move || {
