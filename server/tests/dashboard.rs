@@ -277,6 +277,7 @@ fn a_supervisor_reviews_in_the_browser_and_the_phone_gets_it() {
         // Log out: the session is gone.
         c.goto(&format!("{url}/surveys")).await.unwrap();
         c.find(Locator::Css("header form button")).await.unwrap().click().await.unwrap();
+        wait_path(&c, "/login").await;
         c.goto(&format!("{url}/surveys")).await.unwrap();
         assert!(c.current_url().await.unwrap().path().ends_with("/login"));
 
@@ -285,6 +286,7 @@ fn a_supervisor_reviews_in_the_browser_and_the_phone_gets_it() {
         c.find(Locator::Id("username")).await.unwrap().send_keys("admin").await.unwrap();
         c.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
         c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+        wait_path(&c, "/surveys").await;
         c.goto(&format!("{url}/admin")).await.unwrap();
         c.find(Locator::Css("#create-user input[name=username]")).await.unwrap().send_keys("salif").await.unwrap();
         c.find(Locator::Css("#create-user input[name=password]"))
@@ -294,7 +296,12 @@ fn a_supervisor_reviews_in_the_browser_and_the_phone_gets_it() {
             .await
             .unwrap();
         c.find(Locator::Css("#create-user button")).await.unwrap().click().await.unwrap();
-        assert!(text(&c, "#users").await.contains("salif"));
+        // The click returns before the next page is there: wait for it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !text(&c, "#users").await.contains("salif") {
+            assert!(Instant::now() < deadline, "the new user is never listed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         shoot(&c, "admin").await;
         c.close().await.unwrap();
     });
