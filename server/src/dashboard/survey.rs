@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use maud::{Markup, html};
 use serde::Deserialize;
-use terrain_core::form::{EvalOptions, Evaluation, Evaluator, Form, Node, Question, QuestionType};
+use terrain_core::form::{EvalOptions, Evaluation, Evaluator, Form, FormIndex, Node, Question, QuestionType};
 use terrain_core::store::{Survey, SurveySummary};
 use terrain_core::survey::{Answer, AnswerPath, Answers, Conflict, FieldEdit};
 use terrain_core::{Role, Value};
@@ -256,14 +256,14 @@ impl View<'_> {
     }
 
     fn conflicts(&self) -> Markup {
-        let form = &self.loaded.form;
+        let index = FormIndex::new(&self.loaded.form);
         let survey_id = &self.loaded.summary.survey_id;
         html! {
             section.conflicts #conflicts {
                 h2 { "⚠ " (self.lang.t("Conflicts")) }
                 p { (self.lang.t("These answers were changed by two people at once. Choose the value to keep, or enter another.")) }
                 @for c in &self.loaded.conflicts {
-                    @let question = form.questions().into_iter().map(|(q, _)| q).find(|q| q.name == c.path.name);
+                    @let question = index.question(&c.path.name);
                     form.settle method="post" action={ "/surveys/" (survey_id) "/correct" } {
                         input type="hidden" name="csrf" value=(self.csrf);
                         input type="hidden" name="path" value=(c.path.to_string());
@@ -444,11 +444,8 @@ pub async fn correct(
         review::open_survey(backend, &session.principal, &id)?;
         let summary = backend.survey_summary(&id)?.ok_or_else(|| ApiError::not_found(format!("no survey `{id}`")))?;
         let form = backend.form(&summary.form_id, &summary.form_version)?;
-        let question = form
-            .questions()
-            .into_iter()
-            .map(|(q, _)| q)
-            .find(|q| q.name == path.name)
+        let question = FormIndex::new(&form)
+            .question(&path.name)
             .ok_or_else(|| ApiError::invalid(format!("the form has no question `{}`", path.name)))?;
         let value = Value::parse_odk(&text, &question.kind).map_err(|e| ApiError::invalid(e.to_string()))?;
         review::correct(backend, &session.principal, &id, &path, value)
