@@ -5,6 +5,7 @@
 
 pub mod form;
 pub mod identity;
+pub mod intake;
 pub mod store;
 pub mod survey;
 pub mod sync;

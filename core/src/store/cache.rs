@@ -8,25 +8,35 @@ use crate::survey::SurveyDoc;
 /// How many documents stay loaded.
 const CAPACITY: usize = 8;
 
+/// A document checked out for writing.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The document.
+    pub doc: SurveyDoc,
+    /// What its stored bytes (snapshot and chunks) cost to decode, as the front door
+    /// measures them: what the write budget holds, so that the load budget always admits it.
+    pub stored: crate::intake::Cost,
+}
+
 /// Recently used documents, most recent last.
 #[derive(Debug, Default)]
 pub struct DocCache {
-    entries: Vec<(String, SurveyDoc)>,
+    entries: Vec<(String, Loaded)>,
 }
 
 impl DocCache {
     /// Removes and returns the document of `survey_id`, if cached.
-    pub fn take(&mut self, survey_id: &str) -> Option<SurveyDoc> {
+    pub fn take(&mut self, survey_id: &str) -> Option<Loaded> {
         let at = self.entries.iter().position(|(id, _)| id == survey_id)?;
         Some(self.entries.remove(at).1)
     }
 
-    /// Caches `doc` as the most recently used, evicting the least recently used if full.
-    pub fn put(&mut self, survey_id: &str, doc: SurveyDoc) {
+    /// Caches a document as the most recently used, evicting the least recently used if full.
+    pub fn put(&mut self, survey_id: &str, loaded: Loaded) {
         self.entries.retain(|(id, _)| id != survey_id);
         if self.entries.len() == CAPACITY {
             self.entries.remove(0);
         }
-        self.entries.push((survey_id.to_owned(), doc));
+        self.entries.push((survey_id.to_owned(), loaded));
     }
 }

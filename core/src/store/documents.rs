@@ -8,6 +8,8 @@ use automerge::ChangeHash;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
+use super::cache::Loaded;
+use crate::intake::{self, Budget, Cost};
 use crate::survey::SurveyDoc;
 
 /// Compact once this many chunks have been appended since the snapshot.
@@ -32,13 +34,16 @@ pub struct DocRow {
     pub has_conflicts: bool,
     /// Whether the snapshot is a compacted `save()` (not the changes as received).
     pub compacted: bool,
+    /// How many of its changes are fragments (see `intake::Budget::fragments`).
+    pub fragments: u64,
 }
 
 /// Reads a survey's row, or `None` if the store has no such survey.
 pub fn row(conn: &Connection, survey_id: &str) -> Result<Option<DocRow>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT form_id, form_version, heads, chunk_count, chunk_bytes, length(snapshot), has_conflicts, compacted
+            "SELECT form_id, form_version, heads, chunk_count, chunk_bytes, length(snapshot), has_conflicts, compacted,
+                    fragments
              FROM surveys WHERE survey_id = ?1",
             [survey_id],
             |r| {
@@ -51,6 +56,7 @@ pub fn row(conn: &Connection, survey_id: &str) -> Result<Option<DocRow>, StoreEr
                     snapshot_bytes: r.get(5)?,
                     has_conflicts: r.get(6)?,
                     compacted: r.get(7)?,
+                    fragments: r.get::<_, i64>(8)?.max(0) as u64,
                 })
             },
         )
@@ -59,6 +65,11 @@ pub fn row(conn: &Connection, survey_id: &str) -> Result<Option<DocRow>, StoreEr
 
 /// Loads a survey's document: its snapshot followed by its chunks, parsed as one.
 pub fn load(conn: &Connection, survey_id: &str) -> Result<SurveyDoc, StoreError> {
+    Ok(load_measured(conn, survey_id)?.doc)
+}
+
+/// [`load`], with what the stored bytes decode to.
+pub fn load_measured(conn: &Connection, survey_id: &str) -> Result<Loaded, StoreError> {
     let mut bytes: Vec<u8> = conn
         .query_row("SELECT snapshot FROM surveys WHERE survey_id = ?1", [survey_id], |r| r.get(0))
         .optional()?
@@ -68,7 +79,9 @@ pub fn load(conn: &Connection, survey_id: &str) -> Result<SurveyDoc, StoreError>
     while let Some(row) = rows.next()? {
         bytes.extend_from_slice(row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?);
     }
-    SurveyDoc::load(&bytes).map_err(|source| StoreError::Corrupt { survey_id: survey_id.to_owned(), source })
+    let (doc, cost) = SurveyDoc::load_measured(&bytes)
+        .map_err(|source| StoreError::Corrupt { survey_id: survey_id.to_owned(), source })?;
+    Ok(Loaded { doc, stored: cost })
 }
 
 /// Appends the change chunk `bytes` after the snapshot.
@@ -86,21 +99,35 @@ pub fn append_chunk(conn: &Connection, survey_id: &str, bytes: &[u8]) -> Result<
     Ok(())
 }
 
-/// Replaces the snapshot with the whole document and drops the chunks it now contains.
-pub fn compact(conn: &Connection, survey_id: &str, doc: &mut SurveyDoc) -> Result<(), StoreError> {
+/// Replaces the snapshot with the whole document and drops the chunks it now contains;
+/// returns what the new snapshot costs to decode.
+pub fn compact(conn: &Connection, survey_id: &str, doc: &mut SurveyDoc) -> Result<Cost, StoreError> {
     let snapshot = doc.save();
+    let cost = measure(survey_id, &snapshot)?;
     conn.prepare_cached("DELETE FROM survey_chunks WHERE survey_id = ?1")?.execute([survey_id])?;
     conn.prepare_cached(
         "UPDATE surveys SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0, compacted = 1 WHERE survey_id = ?1",
     )?
     .execute(params![survey_id, snapshot])?;
-    Ok(())
+    Ok(cost)
+}
+
+/// What bytes this store is about to keep cost to decode, as the front door measures them
+/// when they are read back.
+pub fn measure(survey_id: &str, bytes: &[u8]) -> Result<Cost, StoreError> {
+    intake::check(bytes, &Budget::LOAD)
+        .map_err(|e| StoreError::Document { survey_id: survey_id.to_owned(), source: e.into() })
 }
 
 /// Whether the chunks have grown enough to be worth folding into the snapshot.
 pub fn needs_compaction(row: &DocRow) -> bool {
     // A log of chunks is several times the size of a save() of the same changes.
     !row.compacted || row.chunk_count >= COMPACT_AFTER_CHUNKS || row.chunk_bytes > row.snapshot_bytes.max(4096)
+}
+
+/// How many of `hashes` are fragments: Automerge's, a hash starting with a zero byte.
+pub fn fragments(hashes: &[ChangeHash]) -> u64 {
+    hashes.iter().filter(|h| h.0[0] == 0).count() as u64
 }
 
 /// Heads as stored: sorted 32-byte hashes, concatenated.

@@ -37,6 +37,7 @@ pub use self::writes::{Check, MergeCandidate};
 use self::writes::{Origin, WriteCtx};
 use crate::form::{EvalOptions, Evaluation, Evaluator, Form, FormIndex};
 use crate::identity::{Author, DEVICE_KEY_LEN, Role, device_key_hex, new_actor_for, parse_device_key};
+use crate::intake::Budget;
 use crate::survey::{
     AnswerPath, Answers, Conflict, DocumentError, FieldEdit, Meta, NewComment, Review, ReviewStatus, Status, SurveyDoc,
 };
@@ -82,6 +83,8 @@ struct Writer {
     actor: ActorId,
     /// Actors of other authors this session writes for (see `set_answer_as`).
     delegates: HashMap<(Author, [u8; DEVICE_KEY_LEN]), ActorId>,
+    /// The most a survey may grow to through this store.
+    budget: Budget,
 }
 
 impl Store {
@@ -101,7 +104,13 @@ impl Store {
             readers: ReaderPool::new(path.clone()),
             path,
             author,
-            writer: Mutex::new(Writer { conn, docs: DocCache::default(), actor, delegates: HashMap::new() }),
+            writer: Mutex::new(Writer {
+                conn,
+                docs: DocCache::default(),
+                actor,
+                delegates: HashMap::new(),
+                budget: Budget::WRITE,
+            }),
             forms: FormCache::default(),
         })
     }
@@ -114,6 +123,18 @@ impl Store {
     /// Who writes through this store.
     pub fn author(&self) -> &Author {
         &self.author
+    }
+
+    /// The most any survey may grow to through this store: [`Budget::WRITE`] unless lowered.
+    pub fn write_budget(&self) -> Budget {
+        self.lock_writer().budget
+    }
+
+    /// Lowers the most a survey may grow to (a relay's operator may want less than
+    /// [`Budget::WRITE`]); limits above it are brought down to it, so that every stored
+    /// survey stays within [`Budget::LOAD`].
+    pub fn set_write_budget(&self, budget: Budget) {
+        self.lock_writer().budget = budget.min(&Budget::WRITE);
     }
 
     /// The Automerge actor id (hex) this session writes under.
@@ -205,7 +226,7 @@ impl Store {
             let form = ctx.forms.get(tx, form_id, version)?;
             let doc = SurveyDoc::create(&form, &survey_id, &self.author, ctx.actor.clone(), Utc::now(), answers)
                 .map_err(|source| StoreError::Document { survey_id: survey_id.clone(), source })?;
-            let prepared = writes::prepare(tx, ctx.forms, doc, None)?;
+            let prepared = writes::prepare(tx, ctx.forms, doc, None, ctx.budget)?;
             writes::insert(tx, ctx, prepared, &Origin::Local)
         })?;
         Ok(survey_id)
@@ -529,6 +550,7 @@ impl Store {
         items: &[(String, Vec<u8>)],
         check: Check<'_>,
     ) -> Result<Vec<Result<MergeOutcome, StoreError>>, StoreError> {
+        let budget = self.write_budget();
         let known: Vec<bool> = self.readers.with(|conn| {
             items.iter().map(|(id, _)| Ok(documents::row(conn, id)?.is_some())).collect::<Result<_, StoreError>>()
         })?;
@@ -537,7 +559,7 @@ impl Store {
                 .iter()
                 .zip(&known)
                 .map(|((id, bytes), known)| {
-                    (!known).then(|| writes::prepare_received(conn, &self.forms, id, bytes, Some(&mut *check)))
+                    (!known).then(|| writes::prepare_received(conn, &self.forms, id, bytes, Some(&mut *check), &budget))
                 })
                 .collect())
         })?;
@@ -575,9 +597,9 @@ impl Store {
         f: impl FnOnce(&Transaction<'_>, &mut WriteCtx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut writer = self.lock_writer();
-        let Writer { conn, docs, actor, .. } = &mut *writer;
+        let Writer { conn, docs, actor, budget, .. } = &mut *writer;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut ctx = WriteCtx { docs, forms: &self.forms, actor };
+        let mut ctx = WriteCtx { docs, forms: &self.forms, actor, budget };
         let output = f(&tx, &mut ctx)?;
         tx.commit()?;
         Ok(output)
@@ -630,9 +652,9 @@ fn compact_in(tx: &Connection, ctx: &mut WriteCtx<'_>, survey_id: &str) -> Resul
     if row.chunk_count == 0 && row.compacted {
         return Ok(());
     }
-    let mut doc = writes::checkout(tx, ctx.docs, survey_id, &row)?;
-    documents::compact(tx, survey_id, &mut doc)?;
-    ctx.docs.put(survey_id, doc);
+    let mut loaded = writes::checkout(tx, ctx.docs, survey_id, &row)?;
+    loaded.stored = documents::compact(tx, survey_id, &mut loaded.doc)?;
+    ctx.docs.put(survey_id, loaded);
     Ok(())
 }
 

@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_change_feed.sql"),
     include_str!("migrations/004_settings.sql"),
     include_str!("migrations/005_review_lists.sql"),
+    include_str!("migrations/006_fragments.sql"),
 ];
 
 /// The schema version this code writes.

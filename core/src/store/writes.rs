@@ -2,15 +2,16 @@
 //! document, apply the edit or merge, append the change chunk, and update the metadata
 //! columns, the change feed, the receipts and the sync bookkeeping together.
 
-use automerge::{ActorId, Change, ChangeHash};
+use automerge::{ActorId, Change, ChangeHash, ReadDoc};
 use chrono::Utc;
 use rusqlite::{Connection, params};
 
-use super::cache::DocCache;
+use super::cache::{DocCache, Loaded};
 use super::documents::{self, DocRow};
 use super::forms::FormCache;
 use super::{MergeOutcome, StoreError};
 use crate::form::FormIndex;
+use crate::intake::{Budget, Cost};
 use crate::survey::footprint::{Footprint, footprints};
 use crate::survey::{DocumentError, Meta, Refusal, Review, SurveyDoc};
 
@@ -40,6 +41,8 @@ pub struct WriteCtx<'a> {
     pub forms: &'a FormCache,
     /// The actor of this store session.
     pub actor: &'a ActorId,
+    /// The most any survey may grow to (at most [`Budget::WRITE`]).
+    pub budget: &'a Budget,
 }
 
 fn doc_err(survey_id: &str) -> impl Fn(DocumentError) -> StoreError + '_ {
@@ -58,7 +61,7 @@ pub fn edit<T>(
     let row = documents::row(tx, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
     let form = ctx.forms.get(tx, &row.form_id, &row.form_version)?;
     let index = FormIndex::new(&form);
-    let mut doc = checkout(tx, ctx.docs, survey_id, &row)?;
+    let Loaded { mut doc, stored } = checkout(tx, ctx.docs, survey_id, &row)?;
     match origin {
         Origin::Local => doc.set_actor(ctx.actor.clone()),
         Origin::Delegated(actor) => doc.set_actor(actor.clone()),
@@ -73,27 +76,41 @@ pub fn edit<T>(
         if let Origin::Server { heads } = origin {
             set_acked(tx, survey_id, heads)?;
         }
-        ctx.docs.put(survey_id, doc);
+        ctx.docs.put(survey_id, Loaded { doc, stored });
         return Ok((output, false));
     }
     // Automerge re-encodes changes on every `get_changes`: collect the new ones once.
     let new = doc.automerge_mut().get_changes(&before);
     let chunk: Vec<u8> = new.iter().flat_map(|c| c.raw_bytes().iter().copied()).collect();
+    let hashes: Vec<ChangeHash> = new.iter().map(|c| c.hash()).collect();
+    let mut stored = stored.plus(&documents::measure(survey_id, &chunk)?);
+    let fragments = row.fragments + documents::fragments(&hashes);
+    within_budget(&doc, &stored, fragments, ctx.budget).map_err(doc_err(survey_id))?;
     documents::append_chunk(tx, survey_id, &chunk)?;
     // Local edits can only resolve conflicts, never create them; merges can do both.
     let has_conflicts = match origin {
         Origin::Local | Origin::Delegated(_) if !row.has_conflicts => false,
         _ => !doc.conflicts(&index).map_err(doc_err(survey_id))?.is_empty(),
     };
-    let hashes: Vec<ChangeHash> = new.iter().map(|c| c.hash()).collect();
     record(tx, survey_id, &mut doc, &hashes, has_conflicts, origin)?;
     // The row as `append_chunk` left it, without reading it back.
     let row = DocRow { chunk_count: row.chunk_count + 1, chunk_bytes: row.chunk_bytes + chunk.len() as i64, ..row };
     if documents::needs_compaction(&row) {
-        documents::compact(tx, survey_id, &mut doc)?;
+        stored = documents::compact(tx, survey_id, &mut doc)?;
     }
-    ctx.docs.put(survey_id, doc);
+    ctx.docs.put(survey_id, Loaded { doc, stored });
     Ok((output, true))
+}
+
+/// Refuses a document that has grown past `budget`: every write path comes through here,
+/// so no stored survey can pass it, and [`Budget::LOAD`], strictly larger, always loads it.
+/// `stored` is what the survey's bytes on disk cost to decode (ops there count deletions,
+/// which a loaded document does not).
+pub fn within_budget(doc: &SurveyDoc, stored: &Cost, fragments: u64, budget: &Budget) -> Result<(), DocumentError> {
+    let (ops, changes) = doc.size();
+    let actors = doc.automerge().stats().num_actors;
+    let cost = Cost { decoded_bytes: stored.decoded_bytes, ops: ops.max(stored.ops), changes, actors, fragments };
+    Ok(budget.admits(&cost)?)
 }
 
 /// Records that the server holds `heads` of a survey; it stays dirty if it has more.
@@ -113,6 +130,8 @@ pub struct Prepared {
     compacted: bool,
     has_conflicts: bool,
     hashes: Vec<ChangeHash>,
+    /// What `snapshot` costs to decode.
+    stored: Cost,
 }
 
 /// Prepares the insert of a survey: `changes` are all of its changes when the caller has
@@ -122,16 +141,19 @@ pub fn prepare(
     forms: &FormCache,
     mut doc: SurveyDoc,
     changes: Option<&[Change]>,
+    budget: &Budget,
 ) -> Result<Prepared, StoreError> {
     let meta = doc.meta().map_err(doc_err("(new survey)"))?;
     let form = forms.get(conn, &meta.form_id, &meta.form_version)?;
     let has_conflicts = !doc.conflicts(&FormIndex::new(&form)).map_err(doc_err(&meta.survey_id))?.is_empty();
-    let hashes = match changes {
+    let hashes: Vec<ChangeHash> = match changes {
         Some(changes) => changes.iter().map(Change::hash).collect(),
         None => doc.automerge_mut().get_changes(&[]).iter().map(Change::hash).collect(),
     };
     let snapshot = doc.save();
-    Ok(Prepared { doc, meta, snapshot, compacted: true, has_conflicts, hashes })
+    let stored = documents::measure(&meta.survey_id, &snapshot)?;
+    within_budget(&doc, &stored, documents::fragments(&hashes), budget).map_err(doc_err(&meta.survey_id))?;
+    Ok(Prepared { doc, meta, snapshot, compacted: true, has_conflicts, hashes, stored })
 }
 
 /// Prepares the insert of a survey received as `bytes`, judged by `check`.
@@ -141,8 +163,9 @@ pub fn prepare_received(
     survey_id: &str,
     bytes: &[u8],
     check: Option<Check<'_>>,
+    budget: &Budget,
 ) -> Result<Prepared, StoreError> {
-    let (mut doc, changes) = SurveyDoc::from_untrusted_changes(bytes).map_err(doc_err(survey_id))?;
+    let (mut doc, changes, _) = SurveyDoc::from_untrusted_changes(bytes, budget).map_err(doc_err(survey_id))?;
     let meta = doc.meta().map_err(doc_err(survey_id))?;
     if meta.survey_id != survey_id {
         return Err(doc_err(survey_id)(DocumentError::WrongSurvey));
@@ -155,8 +178,12 @@ pub fn prepare_received(
     // Stored as received (already parsed strictly, so loadable): encoding a `save()` is the
     // costliest step of an insert, and can wait for `Store::compact_pending`.
     let raw: Vec<u8> = changes.iter().flat_map(|c| c.raw_bytes().iter().copied()).collect();
-    let hashes = changes.iter().map(Change::hash).collect();
-    Ok(Prepared { doc, meta, snapshot: raw, compacted: false, has_conflicts, hashes })
+    // The bytes as stored, not as received: a saved document arrives as one chunk but is
+    // kept as its changes.
+    let stored = documents::measure(survey_id, &raw)?;
+    let hashes: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
+    within_budget(&doc, &stored, documents::fragments(&hashes), budget).map_err(doc_err(survey_id))?;
+    Ok(Prepared { doc, meta, snapshot: raw, compacted: false, has_conflicts, hashes, stored })
 }
 
 /// Inserts a prepared survey this store does not have yet.
@@ -166,7 +193,7 @@ pub fn insert(
     prepared: Prepared,
     origin: &Origin,
 ) -> Result<MergeOutcome, StoreError> {
-    let Prepared { mut doc, meta, snapshot, compacted, has_conflicts, hashes } = prepared;
+    let Prepared { mut doc, meta, snapshot, compacted, has_conflicts, hashes, stored } = prepared;
     let id = meta.survey_id.clone();
     // Forms are checked here too: a prepared survey may name a form that was never stored.
     ctx.forms.get(tx, &meta.form_id, &meta.form_version)?;
@@ -189,7 +216,7 @@ pub fn insert(
         compacted,
     ])?;
     record(tx, &id, &mut doc, &hashes, has_conflicts, origin)?;
-    ctx.docs.put(&id, doc);
+    ctx.docs.put(&id, Loaded { doc, stored });
     Ok(MergeOutcome { created: true, new_changes: hashes.len() })
 }
 
@@ -222,9 +249,10 @@ pub fn merge(
     mut check: Option<Check<'_>>,
 ) -> Result<MergeOutcome, StoreError> {
     if documents::row(tx, survey_id)?.is_some() {
+        let budget = *ctx.budget;
         let (new_changes, _) = edit(tx, ctx, survey_id, origin, |doc, _| {
             let before = doc.heads();
-            let new_changes = doc.merge_bytes(bytes)?;
+            let (new_changes, _) = doc.merge_bytes(bytes, &budget)?;
             if let Some(check) = check.as_mut() {
                 let all = doc.automerge_mut().get_changes(&[]);
                 let new = doc.automerge_mut().get_changes(&before);
@@ -234,7 +262,7 @@ pub fn merge(
         })?;
         return Ok(MergeOutcome { created: false, new_changes });
     }
-    let prepared = prepare_received(tx, ctx.forms, survey_id, bytes, check)?;
+    let prepared = prepare_received(tx, ctx.forms, survey_id, bytes, check, ctx.budget)?;
     insert(tx, ctx, prepared, origin)
 }
 
@@ -255,17 +283,13 @@ fn judge(
 
 /// The document of a survey for writing: the cached one if it is exactly what is on disk
 /// (another process may have written the file since), else loaded from disk.
-pub fn checkout(
-    conn: &Connection,
-    docs: &mut DocCache,
-    survey_id: &str,
-    row: &DocRow,
-) -> Result<SurveyDoc, StoreError> {
-    let cached =
-        docs.take(survey_id).and_then(|mut doc| (documents::encode_heads(&doc.heads()) == row.heads).then_some(doc));
+pub fn checkout(conn: &Connection, docs: &mut DocCache, survey_id: &str, row: &DocRow) -> Result<Loaded, StoreError> {
+    let cached = docs
+        .take(survey_id)
+        .and_then(|mut loaded| (documents::encode_heads(&loaded.doc.heads()) == row.heads).then_some(loaded));
     match cached {
-        Some(doc) => Ok(doc),
-        None => documents::load(conn, survey_id),
+        Some(loaded) => Ok(loaded),
+        None => documents::load_measured(conn, survey_id),
     }
 }
 
@@ -291,10 +315,20 @@ fn record(
     }
     tx.prepare_cached(
         "UPDATE surveys SET status = ?2, updated_at = ?3, heads = ?4, review_status = ?5, has_conflicts = ?6,
-                            change_seq = ?7, dirty = (acked_heads IS NULL OR acked_heads != ?4)
+                            change_seq = ?7, dirty = (acked_heads IS NULL OR acked_heads != ?4),
+                            fragments = fragments + ?8
          WHERE survey_id = ?1",
     )?
-    .execute(params![survey_id, meta.status.as_str(), now, heads, review.status, has_conflicts, seq])?;
+    .execute(params![
+        survey_id,
+        meta.status.as_str(),
+        now,
+        heads,
+        review.status,
+        has_conflicts,
+        seq,
+        documents::fragments(new) as i64
+    ])?;
     let mut receipt =
         tx.prepare_cached("INSERT OR IGNORE INTO change_receipts (survey_id, hash, received_at) VALUES (?1, ?2, ?3)")?;
     for hash in new {

@@ -13,7 +13,6 @@
 //! that would make one container win and silently hide the other's contents.
 
 use std::collections::HashMap;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, hydrate};
@@ -23,6 +22,7 @@ use super::path::AnswerPath;
 use super::{Answer, Answers, DocumentError, Meta, Status};
 use crate::form::{Entry, Form, FormIndex, Node, QuestionType};
 use crate::identity::Author;
+use crate::intake::{self, Budget, Cost};
 use crate::value::Value;
 
 /// The version of the document layout written by this code.
@@ -85,39 +85,47 @@ impl SurveyDoc {
         SurveyDoc::from_automerge(doc)
     }
 
-    /// Loads a document from its saved bytes (a snapshot followed by any change chunks).
-    ///
-    /// The bytes may come from disk or from another device: they are size-checked, parsed
-    /// with any panic contained, and the layout is verified before the document is used.
+    /// Loads a document from its saved bytes (a snapshot followed by any change chunks),
+    /// read back from disk or a file: checked by the front door against [`Budget::LOAD`]
+    /// (strictly more than any write may reach, so a stored survey always loads), parsed
+    /// with any panic contained, and its layout verified before the document is used.
     pub fn load(bytes: &[u8]) -> Result<SurveyDoc, DocumentError> {
+        Ok(SurveyDoc::load_measured(bytes)?.0)
+    }
+
+    /// [`SurveyDoc::load`], also returning what decoding the bytes cost.
+    pub fn load_measured(bytes: &[u8]) -> Result<(SurveyDoc, Cost), DocumentError> {
         if bytes.len() > MAX_DOCUMENT_BYTES {
             return Err(DocumentError::TooLarge { bytes: bytes.len() });
         }
-        let doc = contain(|| AutoCommit::load(bytes))??;
-        SurveyDoc::from_automerge(doc)
+        let (doc, cost) = intake::document(bytes, &Budget::LOAD)?;
+        Ok((SurveyDoc::from_automerge(doc)?, cost))
     }
 
     /// Builds a document from bytes another device sent (a saved document or change
-    /// chunks), parsing every chunk strictly after checking its framing; see
-    /// [`super::chunks`]. Missing dependencies are an error, never a partial document.
-    pub fn from_untrusted(bytes: &[u8]) -> Result<SurveyDoc, DocumentError> {
-        Ok(SurveyDoc::from_untrusted_changes(bytes)?.0)
+    /// chunks), every chunk checked by the front door against `budget` and then parsed
+    /// strictly. Missing dependencies are an error, never a partial document.
+    pub fn from_untrusted(bytes: &[u8], budget: &Budget) -> Result<SurveyDoc, DocumentError> {
+        Ok(SurveyDoc::from_untrusted_changes(bytes, budget)?.0)
     }
 
     /// Like [`SurveyDoc::from_untrusted`], also returning the parsed changes (collecting them
-    /// again from the document would re-encode every one).
-    pub fn from_untrusted_changes(bytes: &[u8]) -> Result<(SurveyDoc, Vec<automerge::Change>), DocumentError> {
+    /// again from the document would re-encode every one) and what they cost to decode.
+    pub fn from_untrusted_changes(
+        bytes: &[u8],
+        budget: &Budget,
+    ) -> Result<(SurveyDoc, Vec<automerge::Change>, Cost), DocumentError> {
         if bytes.len() > MAX_DOCUMENT_BYTES {
             return Err(DocumentError::TooLarge { bytes: bytes.len() });
         }
-        let changes = contain(|| super::chunks::changes(bytes))??;
+        let (changes, cost) = intake::changes(bytes, budget)?;
         let mut doc = AutoCommit::new();
         contain(|| doc.apply_changes(changes.clone()))??;
         let missing = doc.get_missing_deps(&[]);
         if !missing.is_empty() {
             return Err(DocumentError::MissingDependencies(missing.len()));
         }
-        Ok((SurveyDoc::from_automerge(doc)?, changes))
+        Ok((SurveyDoc::from_automerge(doc)?, changes, cost))
     }
 
     fn from_automerge(doc: AutoCommit) -> Result<SurveyDoc, DocumentError> {
@@ -296,17 +304,18 @@ impl SurveyDoc {
     }
 
     /// Merges changes from another replica of this survey (change chunks or a saved
-    /// document), and returns how many changes were new.
+    /// document), checked by the front door against `budget`, and returns how many changes
+    /// were new and what the bytes cost to decode.
     ///
     /// All or nothing: the bytes are applied to a copy, which replaces this document only if
     /// every change's dependencies are present, no panic occurred, and the result is still
     /// this survey in Terrain's layout.
-    pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<usize, DocumentError> {
+    pub fn merge_bytes(&mut self, bytes: &[u8], budget: &Budget) -> Result<(usize, Cost), DocumentError> {
         if bytes.len() > MAX_DOCUMENT_BYTES {
             return Err(DocumentError::TooLarge { bytes: bytes.len() });
         }
         let survey_id = self.meta()?.survey_id;
-        let changes = contain(|| super::chunks::changes(bytes))??;
+        let (changes, cost) = intake::changes(bytes, budget)?;
         let mut candidate = self.doc.clone();
         let before = candidate.get_heads();
         contain(|| candidate.apply_changes(changes))??;
@@ -322,7 +331,14 @@ impl SurveyDoc {
         let new = merged.doc.get_changes(&before).len();
         merged.doc.set_actor(self.doc.get_actor().clone());
         *self = merged;
-        Ok(new)
+        Ok((new, cost))
+    }
+
+    /// How many operations and changes the document holds (Automerge's own counts, read
+    /// without walking anything).
+    pub fn size(&self) -> (u64, u64) {
+        let stats = self.doc.stats();
+        (stats.num_ops, stats.num_changes)
     }
 
     /// Read access to the underlying Automerge document.
@@ -468,8 +484,7 @@ fn single_map(doc: &AutoCommit, key: &str) -> Result<ObjId, DocumentError> {
 
 /// Runs Automerge on untrusted input, turning a panic into an error for this call only.
 pub(crate) fn contain<T>(f: impl FnOnce() -> T) -> Result<T, DocumentError> {
-    catch_unwind(AssertUnwindSafe(f))
-        .map_err(|_| DocumentError::Malformed("Automerge could not decode these bytes".into()))
+    Ok(intake::contain(f)?)
 }
 
 #[cfg(test)]
@@ -506,8 +521,8 @@ mod tests {
         let (ha, hb) = (a.heads(), b.heads());
         let to_b = a.save_after(&hb);
         let to_a = b.save_after(&ha);
-        a.merge_bytes(&to_a).unwrap();
-        b.merge_bytes(&to_b).unwrap();
+        a.merge_bytes(&to_a, &Budget::WRITE).unwrap();
+        b.merge_bytes(&to_b, &Budget::WRITE).unwrap();
     }
 
     #[test]
@@ -698,7 +713,7 @@ mod tests {
         let mut doc = new_doc(&form);
         let heads = doc.heads();
         assert!(matches!(
-            doc.merge_bytes(b"not automerge").unwrap_err(),
+            doc.merge_bytes(b"not automerge", &Budget::WRITE).unwrap_err(),
             DocumentError::Automerge(_) | DocumentError::Malformed(_)
         ));
 
@@ -710,13 +725,13 @@ mod tests {
         other.set_answer(&index, &p("village"), text("b")).unwrap();
         other.commit(Utc::now());
         let orphan = other.save_after(&base);
-        assert!(matches!(doc.merge_bytes(&orphan).unwrap_err(), DocumentError::MissingDependencies(1)));
+        assert!(matches!(doc.merge_bytes(&orphan, &Budget::WRITE).unwrap_err(), DocumentError::MissingDependencies(1)));
 
         // Another survey, even of the same form, is refused.
         let author = Author::new("awa", "phone-1", Role::Enumerator);
         let mut stranger =
             SurveyDoc::create(&form, "s-2", &author, new_actor(), Utc::now(), &Answers::default()).unwrap();
-        assert!(doc.merge_bytes(&stranger.save()).is_err());
+        assert!(doc.merge_bytes(&stranger.save(), &Budget::WRITE).is_err());
         assert_eq!(doc.heads(), heads);
         assert!(doc.answers(&index).unwrap().value("village").is_none());
     }

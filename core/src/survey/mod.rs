@@ -2,7 +2,6 @@
 //! merged, and explained (history and conflicts).
 
 mod answers;
-pub mod chunks;
 mod conflicts;
 mod document;
 pub mod footprint;
@@ -163,6 +162,20 @@ pub enum DocumentError {
     /// Automerge refused an operation or the bytes.
     #[error("the survey document could not be processed: {0}")]
     Automerge(Box<automerge::AutomergeError>),
+    /// Decoding the bytes, or keeping the result, would cost more than a survey may.
+    #[error(transparent)]
+    OverBudget(crate::intake::IntakeError),
+}
+
+impl From<crate::intake::IntakeError> for DocumentError {
+    fn from(e: crate::intake::IntakeError) -> Self {
+        use crate::intake::IntakeError;
+        match e {
+            IntakeError::Malformed(m) => DocumentError::Malformed(m),
+            IntakeError::Automerge(m) => DocumentError::Malformed(m),
+            over @ IntakeError::OverBudget { .. } => DocumentError::OverBudget(over),
+        }
+    }
 }
 
 impl From<automerge::AutomergeError> for DocumentError {

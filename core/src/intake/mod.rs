@@ -1,0 +1,280 @@
+//! The one front door for Automerge bytes from outside: sync pushes and pulls, bundles, and
+//! survey files read back from disk all come through here, and nothing else hands such bytes
+//! to Automerge.
+//!
+//! Automerge inflates compressed columns and expands run-length counts before it checks
+//! anything, and sizes allocations by counts it reads, so a few hundred hostile bytes can
+//! make it claim gigabytes. This module first walks each chunk's own structure (framing,
+//! actor and dependency tables, column metadata, every column's runs) without expanding it,
+//! and holds what decoding would cost to a [`Budget`]: decoded bytes (compressed columns
+//! inflated by a bounded streaming inflater, runs counted as the rows they expand to), ops,
+//! changes and actors. Only bytes within budget reach Automerge, and then under
+//! `catch_unwind`, so a bug in Automerge costs one survey an error, never the process.
+//!
+//! Budgets nest: a stored survey may grow to [`Budget::WRITE`], and every read from disk
+//! allows the strictly larger [`Budget::LOAD`], so a survey that was stored always loads.
+
+mod change;
+mod columns;
+mod document;
+mod framing;
+mod inflate;
+mod leb;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use automerge::{AutoCommit, Change};
+
+pub use framing::{ChunkKind, MAX_CHUNKS};
+
+/// What decoding one survey's bytes may cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Bytes once every column is inflated and every run expanded.
+    pub decoded_bytes: u64,
+    /// Operations.
+    pub ops: u64,
+    /// Changes.
+    pub changes: u64,
+    /// Actors named by any one chunk or document, and dependencies of any one change.
+    /// Automerge rewrites a document once for each actor new to it.
+    pub actors: u64,
+    /// Changes whose hash starts with a zero byte ("fragments"). Automerge keeps a clock
+    /// and a list of the earlier fragments it covers for each, which is quadratic in their
+    /// number: honest changes are fragments one time in 256, but hashes are cheap to grind.
+    /// A saved document does not carry its changes' hashes, so each of its changes counts.
+    pub fragments: u64,
+}
+
+impl Budget {
+    /// The most a survey may grow to through any write, and what bytes from outside may
+    /// cost for one survey: far above a real survey (a 60-answer household survey with a
+    /// season of corrections is under 100 kB decoded, 3,000 ops and 200 changes), low
+    /// enough that a relay holds many at once in memory.
+    pub const WRITE: Budget =
+        Budget { decoded_bytes: 8 << 20, ops: 100_000, changes: 4_000, actors: 256, fragments: 256 };
+
+    /// What a survey read back from disk may cost, strictly more than [`Budget::WRITE`] so
+    /// that a stored survey always loads. Decoded bytes get twice the room, because a
+    /// document's own encoding can measure more than the changes it was written from
+    /// (`intake_costs_nest` checks the margin); a stored document counts every change as a
+    /// fragment, so that limit is the change limit.
+    pub const LOAD: Budget =
+        Budget { decoded_bytes: 16 << 20, ops: 125_000, changes: 5_000, actors: 320, fragments: 5_000 };
+
+    /// Whether `cost` is within this budget.
+    pub fn admits(&self, cost: &Cost) -> Result<(), IntakeError> {
+        let checks = [
+            ("decoded bytes", cost.decoded_bytes, self.decoded_bytes),
+            ("operations", cost.ops, self.ops),
+            ("changes", cost.changes, self.changes),
+            ("actors", cost.actors, self.actors),
+            ("fragment changes", cost.fragments, self.fragments),
+        ];
+        for (what, claimed, limit) in checks {
+            if claimed > limit {
+                return Err(IntakeError::over(what, Some(claimed), limit, "the survey"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The smaller of each limit.
+    pub fn min(&self, other: &Budget) -> Budget {
+        Budget {
+            decoded_bytes: self.decoded_bytes.min(other.decoded_bytes),
+            ops: self.ops.min(other.ops),
+            changes: self.changes.min(other.changes),
+            actors: self.actors.min(other.actors),
+            fragments: self.fragments.min(other.fragments),
+        }
+    }
+}
+
+/// What decoding some bytes costs, as measured before Automerge sees them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cost {
+    /// Bytes once inflated and expanded.
+    pub decoded_bytes: u64,
+    /// Operations.
+    pub ops: u64,
+    /// Changes.
+    pub changes: u64,
+    /// Actors: the most named by any one chunk (for a whole document, the document's).
+    pub actors: u64,
+    /// Changes that may be fragments (see [`Budget::fragments`]).
+    pub fragments: u64,
+}
+
+impl Cost {
+    /// Both costs together.
+    pub fn plus(&self, other: &Cost) -> Cost {
+        Cost {
+            decoded_bytes: self.decoded_bytes.saturating_add(other.decoded_bytes),
+            ops: self.ops.saturating_add(other.ops),
+            changes: self.changes.saturating_add(other.changes),
+            actors: self.actors.max(other.actors),
+            fragments: self.fragments.saturating_add(other.fragments),
+        }
+    }
+}
+
+/// Why bytes from outside were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntakeError {
+    /// Not well-formed Automerge, or a kind of chunk Terrain does not accept.
+    #[error("{0}")]
+    Malformed(String),
+    /// Decoding would cost more than the budget allows.
+    #[error(
+        "{context} would decode to {} {what}, more than the {limit} a survey may hold: it is refused, and nothing of it was kept",
+        claimed.map_or_else(|| "more than".to_owned(), |c| c.to_string())
+    )]
+    OverBudget {
+        /// What ran over: `decoded bytes`, `operations`, `changes`, `actors`, `rows`.
+        what: &'static str,
+        /// How much the bytes claim, when known (a bounded walk may stop before the end).
+        claimed: Option<u64>,
+        /// The limit.
+        limit: u64,
+        /// Which part of the bytes.
+        context: String,
+    },
+    /// The bytes passed every check but Automerge refused them, or failed on them.
+    #[error("the changes could not be decoded: {0}")]
+    Automerge(String),
+}
+
+impl IntakeError {
+    pub(crate) fn malformed(message: impl Into<String>) -> Self {
+        IntakeError::Malformed(message.into())
+    }
+
+    pub(crate) fn over(what: &'static str, claimed: Option<u64>, limit: u64, context: &str) -> Self {
+        IntakeError::OverBudget { what, claimed, limit, context: context.to_owned() }
+    }
+}
+
+/// Spends a budget while the chunks of one input are walked.
+pub(crate) struct Meter<'b> {
+    budget: &'b Budget,
+    spent: Cost,
+}
+
+impl Meter<'_> {
+    fn left(limit: u64, spent: u64) -> u64 {
+        limit.saturating_sub(spent)
+    }
+
+    pub(crate) fn decoded_left(&self) -> u64 {
+        Self::left(self.budget.decoded_bytes, self.spent.decoded_bytes)
+    }
+
+    pub(crate) fn ops_left(&self) -> u64 {
+        Self::left(self.budget.ops, self.spent.ops)
+    }
+
+    pub(crate) fn op_limit(&self) -> u64 {
+        self.budget.ops
+    }
+
+    pub(crate) fn changes_left(&self) -> u64 {
+        Self::left(self.budget.changes, self.spent.changes)
+    }
+
+    fn spend(limit: u64, spent: &mut u64, n: u64, what: &'static str, context: &str) -> Result<(), IntakeError> {
+        *spent = spent.saturating_add(n);
+        if *spent > limit { Err(IntakeError::over(what, Some(*spent), limit, context)) } else { Ok(()) }
+    }
+
+    pub(crate) fn spend_decoded(&mut self, n: u64, context: &str) -> Result<(), IntakeError> {
+        Self::spend(self.budget.decoded_bytes, &mut self.spent.decoded_bytes, n, "decoded bytes", context)
+    }
+
+    pub(crate) fn spend_ops(&mut self, n: u64, context: &str) -> Result<(), IntakeError> {
+        Self::spend(self.budget.ops, &mut self.spent.ops, n, "operations", context)
+    }
+
+    pub(crate) fn spend_changes(&mut self, n: u64, context: &str) -> Result<(), IntakeError> {
+        Self::spend(self.budget.changes, &mut self.spent.changes, n, "changes", context)
+    }
+
+    pub(crate) fn spend_fragments(&mut self, n: u64, context: &str) -> Result<(), IntakeError> {
+        Self::spend(self.budget.fragments, &mut self.spent.fragments, n, "fragment changes", context)
+    }
+
+    pub(crate) fn check_actors(&self, n: u64) -> Result<(), IntakeError> {
+        if n > self.budget.actors {
+            return Err(IntakeError::over("actors", Some(n), self.budget.actors, "a chunk"));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_deps(&self, n: u64) -> Result<(), IntakeError> {
+        if n > self.budget.actors {
+            return Err(IntakeError::over("dependencies", Some(n), self.budget.actors, "a change"));
+        }
+        Ok(())
+    }
+}
+
+/// Walks every chunk of `bytes` and returns what decoding them would cost, or why they are
+/// refused. Nothing is inflated beyond the budget and nothing reaches Automerge.
+pub fn check(bytes: &[u8], budget: &Budget) -> Result<Cost, IntakeError> {
+    Ok(checked(bytes, budget)?.1)
+}
+
+fn checked<'a>(bytes: &'a [u8], budget: &Budget) -> Result<(Vec<framing::RawChunk<'a>>, Cost), IntakeError> {
+    let chunks = framing::split(bytes)?;
+    let mut meter = Meter { budget, spent: Cost::default() };
+    let mut cost = Cost::default();
+    for chunk in &chunks {
+        let chunk_cost = match chunk.kind {
+            ChunkKind::Document => document::walk(chunk.body, &mut meter)?,
+            ChunkKind::Change => change::walk(chunk, &mut meter)?,
+        };
+        cost = cost.plus(&chunk_cost);
+    }
+    Ok((chunks, cost))
+}
+
+/// Every change carried by `bytes` (change chunks or saved documents), checked against
+/// `budget` first and then parsed strictly: a partial parse is an error, never silently
+/// dropped data.
+pub fn changes(bytes: &[u8], budget: &Budget) -> Result<(Vec<Change>, Cost), IntakeError> {
+    let (chunks, cost) = checked(bytes, budget)?;
+    let mut out = Vec::with_capacity(cost.changes.min(MAX_CHUNKS as u64) as usize);
+    for chunk in chunks {
+        match chunk.kind {
+            ChunkKind::Change => {
+                // The walk compared the checksum with the contents, which Automerge's change
+                // parser does not: a damaged change would be stored under a wrong hash.
+                let change = contain(|| Change::try_from(chunk.bytes))?
+                    .map_err(|e| IntakeError::Automerge(format!("a change does not decode: {e}")))?;
+                out.push(change);
+            }
+            ChunkKind::Document => {
+                let changes = contain(|| AutoCommit::load(chunk.bytes).map(|mut doc| doc.get_changes(&[])))?
+                    .map_err(|e| IntakeError::Automerge(e.to_string()))?;
+                out.extend(changes);
+            }
+        }
+    }
+    Ok((out, cost))
+}
+
+/// Loads a whole document (a snapshot and the change chunks after it), checked against
+/// `budget` first.
+pub fn document(bytes: &[u8], budget: &Budget) -> Result<(AutoCommit, Cost), IntakeError> {
+    let (_, cost) = checked(bytes, budget)?;
+    let doc = contain(|| AutoCommit::load(bytes))?.map_err(|e| IntakeError::Automerge(e.to_string()))?;
+    Ok((doc, cost))
+}
+
+/// Runs Automerge on checked bytes, turning a panic into an error for these bytes only.
+pub(crate) fn contain<T>(f: impl FnOnce() -> T) -> Result<T, IntakeError> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|_| IntakeError::Automerge("Automerge failed on these bytes".into()))
+}
+
+#[cfg(test)]
+mod tests;
