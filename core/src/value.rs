@@ -177,7 +177,33 @@ impl Value {
             }
         };
         value.check_finite()?;
+        value.check_size()?;
         Ok(value)
+    }
+
+    /// Refuses answers larger than any real one: they would cost every sync, export and
+    /// review page, and a survey holds only so much (see `intake::Budget::WRITE`).
+    fn check_size(&self) -> Result<(), ValueError> {
+        match self {
+            Value::Text(t) if t.chars().count() > MAX_TEXT_CHARS => Err(ValueError::new(format!(
+                "a text answer holds at most {MAX_TEXT_CHARS} characters; this one has {}",
+                t.chars().count()
+            ))),
+            Value::Choices(cs) if cs.len() > MAX_CHOICES => {
+                Err(ValueError::new(format!("at most {MAX_CHOICES} choices can be selected; {} were", cs.len())))
+            }
+            Value::Choice(c) if c.len() > MAX_CODE_BYTES => {
+                Err(ValueError::new(format!("a choice code holds at most {MAX_CODE_BYTES} bytes")))
+            }
+            Value::Choices(cs) if cs.iter().any(|c| c.len() > MAX_CODE_BYTES) => {
+                Err(ValueError::new(format!("a choice code holds at most {MAX_CODE_BYTES} bytes")))
+            }
+            Value::GeoTrace(ps) | Value::GeoShape(ps) if ps.len() > MAX_POINTS => Err(ValueError::new(format!(
+                "a trace or shape holds at most {MAX_POINTS} points; this one has {}",
+                ps.len()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     fn check_finite(&self) -> Result<(), ValueError> {
@@ -314,6 +340,15 @@ fn point_json(p: &GeoPoint) -> serde_json::Value {
     serde_json::json!({"lat": p.lat, "lon": p.lon, "altitude": p.altitude, "accuracy": p.accuracy})
 }
 
+/// The longest text answer, in characters: a few pages of notes.
+pub const MAX_TEXT_CHARS: usize = 10_000;
+/// The most choices one `select_multiple` answer may hold.
+pub const MAX_CHOICES: usize = 1_000;
+/// The longest choice code, in bytes.
+pub const MAX_CODE_BYTES: usize = 256;
+/// The most points in a trace or shape: a plot boundary walked for hours, one point a second.
+pub const MAX_POINTS: usize = 20_000;
+
 fn check_code(code: &str) -> Result<(), ValueError> {
     if code.is_empty() || code.contains(char::is_whitespace) {
         return Err(ValueError::new(format!(
@@ -334,6 +369,18 @@ fn decode_points(text: &str) -> Option<Vec<GeoPoint>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oversized_answers_are_refused_with_their_limit() {
+        let long = Value::Text("é".repeat(MAX_TEXT_CHARS + 1));
+        let err = long.conform(&QuestionType::Text).unwrap_err();
+        assert!(err.reason.contains("10000 characters"), "{}", err.reason);
+        assert!(Value::Text("é".repeat(MAX_TEXT_CHARS)).conform(&QuestionType::Text).is_ok());
+        let many = Value::Choices((0..=MAX_CHOICES).map(|i| format!("c{i}")).collect());
+        assert!(many.conform(&QuestionType::SelectMultiple { list: "l".into(), or_other: false }).is_err());
+        let point = GeoPoint { lat: 12.0, lon: -1.0, altitude: 0.0, accuracy: 5.0 };
+        assert!(Value::GeoTrace(vec![point; MAX_POINTS + 1]).conform(&QuestionType::GeoTrace).is_err());
+    }
 
     #[test]
     fn typed_text_reads_back_as_the_value_it_came_from() {

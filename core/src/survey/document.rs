@@ -707,6 +707,16 @@ mod tests {
     }
 
     #[test]
+    fn comments_longer_than_the_limit_are_refused() {
+        let form = form();
+        let mut doc = new_doc(&form);
+        let long = crate::survey::NewComment { text: "x".repeat(crate::survey::MAX_COMMENT_CHARS + 1), question: None };
+        assert!(matches!(doc.add_comment("sup", Utc::now(), &long), Err(DocumentError::InvalidValue { .. })));
+        let fine = crate::survey::NewComment { text: "x".repeat(crate::survey::MAX_COMMENT_CHARS), question: None };
+        doc.add_comment("sup", Utc::now(), &fine).unwrap();
+    }
+
+    #[test]
     fn merges_are_all_or_nothing() {
         let form = form();
         let index = FormIndex::new(&form);

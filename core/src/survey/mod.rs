@@ -20,7 +20,7 @@ pub use conflicts::{Conflict, ConflictValue};
 pub use document::{LAYOUT_VERSION, MAX_DOCUMENT_BYTES, SurveyDoc};
 pub use history::FieldEdit;
 pub use path::{AnswerPath, PathSyntaxError};
-pub use review::{Comment, NewComment, Review, ReviewStatus, UnknownReviewStatus};
+pub use review::{Comment, MAX_COMMENT_CHARS, NewComment, Review, ReviewStatus, UnknownReviewStatus};
 
 /// Where a survey is in the enumerator's hands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

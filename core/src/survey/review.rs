@@ -113,6 +113,9 @@ impl Review {
     }
 }
 
+/// The longest review comment, in characters.
+pub const MAX_COMMENT_CHARS: usize = 2_000;
+
 impl SurveyDoc {
     /// Sets the review status.
     pub fn set_review_status(&mut self, status: ReviewStatus) -> Result<(), DocumentError> {
@@ -125,6 +128,19 @@ impl SurveyDoc {
     pub fn add_comment(&mut self, author: &str, at: DateTime<Utc>, comment: &NewComment) -> Result<(), DocumentError> {
         if comment.text.trim().is_empty() {
             return Err(DocumentError::Malformed("a comment needs some text".into()));
+        }
+        let chars = comment.text.chars().count();
+        if chars > MAX_COMMENT_CHARS {
+            return Err(DocumentError::InvalidValue {
+                path: "review/comments".into(),
+                reason: format!("a comment holds at most {MAX_COMMENT_CHARS} characters; this one has {chars}"),
+            });
+        }
+        if comment.question.as_ref().is_some_and(|q| q.len() > 512) {
+            return Err(DocumentError::InvalidValue {
+                path: "review/comments".into(),
+                reason: "a comment's question path holds at most 512 bytes".into(),
+            });
         }
         let review = self.review_obj()?;
         let doc = self.automerge_mut();
