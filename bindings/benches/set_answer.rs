@@ -60,8 +60,8 @@ fn prefilled(store: &TerrainStore, form_id: &str, version: &str) -> String {
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let form = terrain_core::form::xlsform::import_path(&root.join("forms/guinea_needs.xlsx")).unwrap();
-    let json = form.to_json();
+    let json = std::fs::read_to_string(root.join("core/tests/fixtures/guinea_needs.json")).unwrap();
+    let form = terrain_core::Form::from_json(&json).unwrap();
     std::fs::create_dir_all(target.join("bench")).unwrap();
     std::fs::write(target.join("bench/guinea_needs.json"), &json).unwrap();
 

@@ -14,16 +14,13 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::Cursor;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use calamine::{Data, Reader, Xlsx};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde_json::{Value as Json, json};
 use terrain_core::form::expr::{EvalContext, Expression};
 use terrain_core::form::validate::{EvalOptions, Evaluator};
-use terrain_core::form::{Form, FormIndex, Node, xlsform};
+use terrain_core::form::{Form, FormIndex, Node};
 use terrain_core::survey::{Answer, Answers};
 use terrain_core::{Author, GeoPoint, Role, SurveyDoc, Value};
 
@@ -224,42 +221,13 @@ fn generated_answers() -> Answers {
 // ---------------------------------------------------------------------------------------
 // The mission forms, with the plausible surveys of the validation tests.
 
-fn form_path(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("forms").join(file)
+/// The mission forms compiled, as devices receive them (see `terrain-xlsform`'s tests).
+fn guinea_form() -> Form {
+    Form::from_json(include_str!("../tests/fixtures/guinea_needs.json")).unwrap()
 }
 
-/// Béguédo computes `shape_area_ha` with `area()`. If the expression engine lacks geo
-/// functions, the importer refuses the form; as in the tests, that one calculation is then
-/// replaced by `''` (its value for these surveys, which have no plot outline) and the
-/// workbook imported as CSV.
 fn beguedo_form() -> Form {
-    let file = form_path("beguedo_slm.xlsx");
-    match xlsform::import_path(&file) {
-        Ok(form) => return form,
-        Err(e) if e.to_string().contains("area()") => {}
-        Err(e) => panic!("{e}"),
-    }
-    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(std::fs::read(&file).unwrap())).unwrap();
-    let mut csv = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
-    for name in book.sheet_names() {
-        let range = book.worksheet_range(&name).unwrap();
-        csv.write_record([name.as_str(), ""]).unwrap();
-        for row in range.rows() {
-            let cells: Vec<String> = row
-                .iter()
-                .map(|cell| match cell {
-                    Data::Float(f) if f.fract() == 0.0 => format!("{}", *f as i64),
-                    Data::String(s) if s.contains("area(") => "''".to_owned(),
-                    Data::Empty => String::new(),
-                    other => other.to_string(),
-                })
-                .collect();
-            if !cells.iter().all(String::is_empty) {
-                csv.write_record(std::iter::once(String::new()).chain(cells)).unwrap();
-            }
-        }
-    }
-    xlsform::import_bytes("beguedo_slm.csv", &csv.into_inner().unwrap()).unwrap()
+    Form::from_json(include_str!("../tests/fixtures/beguedo_slm.json")).unwrap()
 }
 
 fn metadata(a: A) -> A {
@@ -563,11 +531,7 @@ fn main() {
     let author = Author::new("awa", "phone-1", Role::Enumerator);
     let cases = [
         ("generated: 402 questions + 10-question repeat × 10", generated_form(), generated_answers()),
-        (
-            "guinea_needs.xlsx (4 members)",
-            xlsform::import_path(&form_path("guinea_needs.xlsx")).unwrap(),
-            guinea_answers(),
-        ),
+        ("guinea_needs.xlsx (4 members)", guinea_form(), guinea_answers()),
         ("beguedo_slm.xlsx (2 techniques, 2 crops, 2 migrants)", beguedo_form(), beguedo_answers()),
     ];
 

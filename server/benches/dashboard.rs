@@ -17,9 +17,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::blocking::Client;
 use rusqlite::params;
-use terrain_core::form::xlsform;
 use terrain_core::{Author, Role, Store};
 use terrain_server::routes::{CreateUser, create_user_checked};
+use terrain_xlsform as xlsform;
 
 const PASSWORD: &str = "a long bench password";
 const REAL: usize = 2_000;

@@ -20,12 +20,13 @@ use std::time::Instant;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use terrain_core::form::{Form, Node, xlsform};
+use terrain_core::form::{Form, Node};
 use terrain_core::survey::SurveyDoc;
 use terrain_core::{Author, Role};
 use terrain_server::backend::Backend;
 use terrain_server::backend::sqlite::SqliteBackend;
 use terrain_server::export::{self, ExportRequest, Format};
+use terrain_xlsform as xlsform;
 
 fn guinea() -> Form {
     xlsform::import_path(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../forms/guinea_needs.xlsx"))).unwrap()

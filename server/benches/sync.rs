@@ -21,11 +21,12 @@ use std::time::{Duration, Instant};
 use axum::routing::post;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use terrain_core::form::{Form, xlsform};
+use terrain_core::form::Form;
 use terrain_core::sync::{self, CancelToken, HttpTransport, SyncOptions, SyncReport, wire};
 use terrain_core::{AnswerPath, Author, Role, Store, Value};
 use terrain_server::backend::Backend;
 use terrain_server::routes::{CreateUser, create_user_checked};
+use terrain_xlsform as xlsform;
 
 const PASSWORD: &str = "benchmark password";
 

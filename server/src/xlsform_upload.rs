@@ -4,7 +4,8 @@
 //! made to allocate without bound by a damaged file, which would take the server down with
 //! it. Authors convert `.xls` files, or check them offline with `terrain form check`.
 
-use terrain_core::form::{Form, xlsform};
+use terrain_core::form::Form;
+use terrain_xlsform as xlsform;
 
 use crate::error::ApiError;
 

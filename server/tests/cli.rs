@@ -66,8 +66,7 @@ fn export_writes_a_csv_zip_and_prints_the_cursor() {
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let form =
-        terrain_core::form::xlsform::import_path(std::path::Path::new(&repo("forms/guinea_needs.xlsx"))).unwrap();
+    let form = terrain_xlsform::import_path(std::path::Path::new(&repo("forms/guinea_needs.xlsx"))).unwrap();
     {
         let backend = terrain_server::backend::sqlite::SqliteBackend::open(&data).unwrap();
         let project = backend.create_project("pilot").unwrap();

@@ -21,9 +21,9 @@ use common::{Device, PASSWORD, TestServer};
 use fantoccini::{Client, ClientBuilder, Locator};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use terrain_core::form::xlsform;
 use terrain_core::survey::ReviewStatus;
 use terrain_core::{AnswerPath, GeoPoint, Role, Value};
+use terrain_xlsform as xlsform;
 
 fn p(s: &str) -> AnswerPath {
     s.parse().unwrap()

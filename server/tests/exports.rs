@@ -19,10 +19,11 @@ use std::path::Path;
 use common::{PASSWORD, TestServer, http};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use terrain_core::form::{EvalOptions, Evaluator, Form, Node, Question, QuestionType, Translations, xlsform};
+use terrain_core::form::{EvalOptions, Evaluator, Form, Node, Question, QuestionType, Translations};
 use terrain_core::store::Survey;
 use terrain_core::survey::{Answer, Answers};
 use terrain_core::{AnswerPath, Author, Role, Store, Value};
+use terrain_xlsform as xlsform;
 
 fn guinea() -> Form {
     xlsform::import_path(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../forms/guinea_needs.xlsx"))).unwrap()

@@ -1,10 +1,10 @@
-//! Forms: the typed questionnaire model, its expressions, XLSForm import, and validation.
+//! Forms: the typed questionnaire model, its expressions, and validation. XLSForm import
+//! lives in `terrain-xlsform`, outside the phone library: phones receive compiled forms.
 
 pub mod expr;
 pub mod index;
 pub mod model;
 pub mod validate;
-pub mod xlsform;
 
 pub use index::{Entry, FormIndex, Located};
 pub use model::{Choice, Form, Group, Node, Question, QuestionType, Translations};

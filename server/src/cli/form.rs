@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use terrain_core::form::{Form, Node, xlsform};
+use terrain_core::form::{Form, Node};
+use terrain_xlsform as xlsform;
 
 #[derive(Debug, Subcommand)]
 pub enum FormCommand {

@@ -193,7 +193,6 @@ mod tests {
 
     use rand::SeedableRng;
     use rand::rngs::StdRng;
-    use terrain_core::form::xlsform;
 
     use super::*;
 
@@ -209,7 +208,7 @@ mod tests {
     #[test]
     fn mission_form_answers_are_complete() {
         for (file, bytes) in crate::demo::FORMS {
-            let form = xlsform::import_bytes(file, bytes).unwrap();
+            let form = terrain_xlsform::import_bytes(file, bytes).unwrap();
             let evaluator = Evaluator::new(&form);
             let mut rng = StdRng::seed_from_u64(7);
             let options = EvalOptions { language: None, now: Local::now().fixed_offset(), seed: 0 };

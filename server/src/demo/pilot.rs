@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use terrain_core::Role;
-use terrain_core::form::{Form, xlsform};
+use terrain_core::form::Form;
+use terrain_xlsform as xlsform;
 
 use super::{DemoError, FORMS};
 use crate::backend::Backend;

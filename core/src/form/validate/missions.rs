@@ -1,62 +1,21 @@
 //! End-to-end tests on the two mission forms (`forms/guinea_needs.xlsx`,
-//! `forms/beguedo_slm.xlsx`), with plausible filled surveys.
+//! `forms/beguedo_slm.xlsx`, compiled), with plausible filled surveys.
 
-use std::io::Cursor;
-use std::path::PathBuf;
-
-use calamine::{Data, Reader, Xlsx};
 use chrono::{DateTime, NaiveDate};
 
 use super::tests::{A, options, path, paths};
 use super::*;
-use crate::form::xlsform;
 use crate::survey::Answer;
 use crate::value::{GeoPoint, Value};
 
-fn form_path(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("forms").join(file)
-}
-
+/// The mission forms as devices receive them, compiled from `forms/*.xlsx` by the importer
+/// (`terrain-xlsform`, whose tests keep these files in step with the questionnaires).
 pub(super) fn guinea() -> Form {
-    xlsform::import_path(&form_path("guinea_needs.xlsx")).unwrap()
+    Form::from_json(include_str!("../../../tests/fixtures/guinea_needs.json")).unwrap()
 }
 
-/// The Béguédo form computes `shape_area_ha` with `area()`. An expression engine without
-/// geo functions (as at the time of writing) makes the importer refuse the form; the test
-/// then reads the workbook itself, replaces that one calculation by `''` and imports the
-/// result as a CSV XLSForm (the same pipeline once the sheets are read). The surveys below
-/// leave `plot_shape` unanswered, for which the real calculation also gives `''`, so the
-/// expectations hold either way. Any other import error fails the test.
 pub(super) fn beguedo() -> Form {
-    let file = form_path("beguedo_slm.xlsx");
-    match xlsform::import_path(&file) {
-        Ok(form) => return form,
-        Err(e) if e.to_string().contains("area()") => {}
-        Err(e) => panic!("{e}"),
-    }
-    let bytes = std::fs::read(&file).unwrap();
-    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).unwrap();
-    let mut csv = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
-    for name in book.sheet_names() {
-        let range = book.worksheet_range(&name).unwrap();
-        csv.write_record([name.as_str(), ""]).unwrap();
-        for row in range.rows() {
-            let cells: Vec<String> = row
-                .iter()
-                .map(|cell| match cell {
-                    Data::Float(f) if f.fract() == 0.0 => format!("{}", *f as i64),
-                    Data::String(s) if s.contains("area(") => "''".to_owned(),
-                    Data::Empty => String::new(),
-                    other => other.to_string(),
-                })
-                .collect();
-            if cells.iter().all(String::is_empty) {
-                continue;
-            }
-            csv.write_record(std::iter::once(String::new()).chain(cells)).unwrap();
-        }
-    }
-    xlsform::import_bytes("beguedo_slm.csv", &csv.into_inner().unwrap()).unwrap()
+    Form::from_json(include_str!("../../../tests/fixtures/beguedo_slm.json")).unwrap()
 }
 
 fn date(y: i32, m: u32, d: u32) -> Value {

@@ -43,7 +43,7 @@ use std::collections::HashMap;
 
 use super::fields::{Cell, RowCells};
 use super::headers::Column;
-use crate::form::model::Choice;
+use terrain_core::form::model::Choice;
 
 /// `extra` key of a node copied by a loop: the name it was written with.
 pub(crate) const LOOP_QUESTION: &str = "loop_question";
@@ -168,8 +168,8 @@ pub(crate) fn copy_row<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::form::model::Translations;
     use std::collections::BTreeMap;
+    use terrain_core::form::model::Translations;
 
     fn choice(name: &str, labels: &[(&str, &str)]) -> Choice {
         Choice {

@@ -37,8 +37,8 @@ use std::path::Path;
 
 pub use error::{FormIssue, ImportError};
 
-use crate::form::model::Form;
 use sheets::ExcelFormat;
+use terrain_core::form::model::Form;
 
 /// Imports the XLSForm at `path`, choosing the reader by its extension (`.xlsx`, `.xlsm`,
 /// `.xls`, `.csv`). The form id defaults to the file name without extension.

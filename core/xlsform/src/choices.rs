@@ -11,7 +11,7 @@ use super::error::{At, Issues};
 use super::headers::{self, Column, Columns, SheetKind};
 use super::references::References;
 use super::sheets::Sheet;
-use crate::form::model::{Choice, Translations};
+use terrain_core::form::model::{Choice, Translations};
 
 /// A sheet's choice lists, and where each choice came from.
 #[derive(Debug, Clone, Default)]

@@ -4,8 +4,8 @@
 //! first the header is line 2 and the first question is on row (line) 3.
 
 use super::*;
-use crate::form::expr::Expression;
-use crate::form::model::{Node, Question, QuestionType, Translations};
+use terrain_core::form::expr::Expression;
+use terrain_core::form::model::{Node, Question, QuestionType, Translations};
 
 /// A CSV XLSForm from sheet names and their lines (header first, without the leading
 /// comma that CSV XLSForms put before each data cell).

@@ -11,7 +11,7 @@
 //! OpenMapKit questions (`osm` or `osm LIST`, pyxform's `osm` type) are imported as `file`
 //! questions (the answer is the name of the OSM file that OpenMapKit saves) with
 //! `extra["type"] = "osm"`. The tags OpenMapKit asks for are the list `LIST` of the `osm`
-//! sheet, kept in [`crate::form::Form::choice_lists`] as `osm:LIST` and named by
+//! sheet, kept in [`terrain_core::form::Form::choice_lists`] as `osm:LIST` and named by
 //! `extra["osm_tags"]`; a tag whose name is also a list of the `osm` sheet takes its values
 //! from that list (`osm:TAG`), as in pyxform. Like pyxform, `osm LIST` without an `osm`
 //! sheet imports without tags.
@@ -27,14 +27,14 @@ use super::references::References;
 use super::sheets::{Row, Sheet};
 use super::text::{clean, yes_no};
 use super::types::{self, Container, RowType, SelectCommand};
-use crate::form::expr::Expression;
-use crate::form::model::{Choice, Group, Node, Question, QuestionType, Translations};
+use terrain_core::form::expr::Expression;
+use terrain_core::form::model::{Choice, Group, Node, Question, QuestionType, Translations};
 
-/// The prefix of `external_choices` lists in [`crate::form::Form::choice_lists`]: they
+/// The prefix of `external_choices` lists in [`terrain_core::form::Form::choice_lists`]: they
 /// live in a name space of their own in XLSForm (a list `c1` may exist on both sheets).
 pub(crate) const EXTERNAL_PREFIX: &str = "external_choices:";
 
-/// The prefix of the `osm` sheet's tag lists in [`crate::form::Form::choice_lists`]: they
+/// The prefix of the `osm` sheet's tag lists in [`terrain_core::form::Form::choice_lists`]: they
 /// too have a name space of their own.
 pub(crate) const OSM_PREFIX: &str = "osm:";
 

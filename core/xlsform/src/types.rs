@@ -6,7 +6,7 @@
 //! spellings (pyxform's `question_type_dictionary`, `aliases.select`, `aliases.control`
 //! and the begin/end and select patterns of `xls2json`).
 
-use crate::form::model::QuestionType;
+use terrain_core::form::model::QuestionType;
 
 /// What one survey row is, according to its `type`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use terrain_core::form::Form;
 use terrain_core::form::expr::{EvalContext, Expression};
 use terrain_core::form::model::{Node, QuestionType};
-use terrain_core::form::xlsform::{ImportError, import_path};
+use terrain_xlsform::{ImportError, import_path};
 
 #[derive(Debug, Clone, Copy)]
 enum Verdict {
@@ -334,7 +334,7 @@ impl EvalContext for NoAnswers {
 fn damaged_xlsx_and_csv_files_are_refused_not_fatal() {
     // Truncated and bit-flipped copies must give an answer, never a panic. (Damaged .xls
     // files are not tried: calamine may abort the process on them; see the module docs.)
-    use terrain_core::form::xlsform::import_bytes;
+    use terrain_xlsform::import_bytes;
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = move || {
         seed ^= seed << 13;
@@ -358,4 +358,24 @@ fn damaged_xlsx_and_csv_files_are_refused_not_fatal() {
             let _ = import_bytes(name, &damaged);
         }
     }
+}
+
+/// Every form of the corpus that imports also evaluates, with no spurious cycle or error.
+#[test]
+fn every_importable_corpus_form_evaluates() {
+    use terrain_core::form::{EvalOptions, Evaluator};
+    let options = EvalOptions {
+        language: Some("fr".into()),
+        now: chrono::DateTime::parse_from_rfc3339("2026-11-28T10:00:00+00:00").unwrap(),
+        seed: 7,
+    };
+    let mut evaluated = 0;
+    for entry in std::fs::read_dir(fixtures().join("pyxform-examples")).unwrap() {
+        let file = entry.unwrap().path();
+        let std::result::Result::Ok(form) = import_path(&file) else { continue };
+        let r = Evaluator::new(&form).evaluate(&terrain_core::survey::Answers::default(), &options);
+        assert!(r.errors.is_empty(), "{}: {:?}", file.display(), r.errors);
+        evaluated += 1;
+    }
+    assert!(evaluated > 20);
 }

@@ -9,10 +9,10 @@ use std::path::Path;
 use terrain_core::form::Form;
 use terrain_core::form::expr::EvalContext;
 use terrain_core::form::model::Node;
-use terrain_core::form::xlsform::import_path;
+use terrain_xlsform::import_path;
 
 fn mission_form(file: &str) -> Form {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("forms").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join("forms").join(file);
     match import_path(&path) {
         Ok(form) => form,
         Err(e) => panic!("{} should import: {e}", path.display()),
@@ -110,4 +110,27 @@ fn guinea_needs_imports() {
     let mut found = Vec::new();
     repeats(&form.children, &mut found);
     assert_eq!(found, ["member"]);
+}
+
+/// The mission forms compiled, as devices receive them: `core/tests/fixtures/*.json`, which
+/// the core's tests and benchmarks use without the importer. Regenerate them after editing
+/// a questionnaire with `TERRAIN_BLESS=1 cargo test -p terrain-xlsform --test mission_forms`.
+#[test]
+fn compiled_fixtures_match_the_questionnaires() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+    for name in ["guinea_needs", "beguedo_slm"] {
+        let json = mission_form(&format!("{name}.xlsx")).to_json();
+        let path = fixtures.join(format!("{name}.json"));
+        if std::env::var_os("TERRAIN_BLESS").is_some() {
+            std::fs::write(&path, &json).unwrap();
+            continue;
+        }
+        let stored = std::fs::read_to_string(&path).unwrap_or_default();
+        let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
+        assert!(
+            parse(&stored).is_some() && parse(&stored) == parse(&json),
+            "{} is out of date: run TERRAIN_BLESS=1 cargo test -p terrain-xlsform --test mission_forms",
+            path.display()
+        );
+    }
 }

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::error::{At, Issues};
 use super::names::{Reference, references};
-use crate::form::expr::{Expression, ParseError};
+use terrain_core::form::expr::{Expression, ParseError};
 
 /// A `${name}` waiting for all names to be known.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use super::references::References;
 use super::settings::{self, Settings};
 use super::sheets::{Sheet, Workbook};
 use super::survey::{self, EXTERNAL_PREFIX, Lists, OSM_PREFIX};
-use crate::form::model::Form;
+use terrain_core::form::model::Form;
 
 /// The sheet names pyxform reads; a workbook with one sheet not named any of these has
 /// its survey on that sheet.
@@ -102,7 +102,7 @@ fn assemble(
     file_name: &str,
     settings: Settings,
     survey: survey::Survey,
-    choice_lists: BTreeMap<String, Vec<crate::form::model::Choice>>,
+    choice_lists: BTreeMap<String, Vec<terrain_core::form::model::Choice>>,
     languages: Vec<String>,
 ) -> Form {
     let Settings { id, title, version, default_language, instance_name, mut other } = settings;

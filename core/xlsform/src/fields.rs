@@ -11,8 +11,8 @@ use super::headers::Column;
 use super::parameters;
 use super::references::References;
 use super::text::yes_no;
-use crate::form::expr::Expression;
-use crate::form::model::{Group, Question, QuestionType, Translations};
+use terrain_core::form::expr::Expression;
+use terrain_core::form::model::{Group, Question, QuestionType, Translations};
 
 /// One non-empty cell of a survey row.
 #[derive(Debug, Clone)]

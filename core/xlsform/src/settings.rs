@@ -13,7 +13,7 @@ use super::headers::{self, Column, SheetKind};
 use super::references::References;
 use super::sheets::Sheet;
 use super::text::yes_no;
-use crate::form::expr::Expression;
+use terrain_core::form::expr::Expression;
 
 /// The settings that steer the import, and those kept for the form.
 #[derive(Debug, Clone, Default)]
