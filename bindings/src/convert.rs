@@ -178,7 +178,7 @@ impl From<CoreSummary> for SurveySummary {
             created_on: s.created_on,
             created_at: time(s.created_at),
             updated_at: time(s.updated_at),
-            review_status: s.review_status,
+            review_status: s.review_status.to_stored().map(str::to_owned),
             has_conflicts: s.has_conflicts,
             dirty: s.dirty,
         }
@@ -191,6 +191,9 @@ fn comment(c: Comment) -> CommentInfo {
 
 impl From<Review> for ReviewInfo {
     fn from(r: Review) -> ReviewInfo {
-        ReviewInfo { status: r.status, comments: r.comments.into_iter().map(comment).collect() }
+        ReviewInfo {
+            status: r.status.to_stored().map(str::to_owned),
+            comments: r.comments.into_iter().map(comment).collect(),
+        }
     }
 }

@@ -361,13 +361,13 @@ fn a_send_back_reaches_the_enumerator_and_their_fix_merges_with_a_correction() {
         NewComment { text: "Household size looks low, please check".into(), question: Some("hh_size".into()) };
     assert!(tablet.set_review(&id, Some(ReviewStatus::SentBack), Some(&comment)).unwrap());
     tablet.set_answer(&id, &p("village"), text("Kindia-Centre")).unwrap();
-    assert_eq!(tablet.summary(&id).unwrap().unwrap().review_status.as_deref(), Some("sent_back"));
+    assert_eq!(tablet.summary(&id).unwrap().unwrap().review_status, ReviewStatus::SentBack);
     let empty = NewComment { text: "  ".into(), question: None };
     assert!(tablet.set_review(&id, None, Some(&empty)).is_err(), "an empty comment is refused");
 
     phone.merge(&id, &tablet.document_bytes(&id).unwrap()).unwrap();
     let review = phone.review(&id).unwrap();
-    assert_eq!(review.state(), Some(ReviewStatus::SentBack));
+    assert_eq!(review.status, ReviewStatus::SentBack);
     assert_eq!(review.comments.len(), 1);
     assert_eq!(review.comments[0].author, "moussa");
     assert_eq!(review.comments[0].question.as_deref(), Some("hh_size"));
@@ -379,7 +379,7 @@ fn a_send_back_reaches_the_enumerator_and_their_fix_merges_with_a_correction() {
     let survey = tablet.survey(&id).unwrap();
     assert_eq!(survey.answers.value("hh_size"), Some(&Value::Integer(8)), "the enumerator's fix");
     assert_eq!(survey.answers.value("village"), Some(&text("Kindia-Centre")), "the supervisor's correction");
-    assert_eq!(survey.review.state(), Some(ReviewStatus::Approved));
+    assert_eq!(survey.review.status, ReviewStatus::Approved);
     assert!(tablet.conflicts(&id).unwrap().is_empty());
 }
 
@@ -422,4 +422,43 @@ fn keyset_pages_cover_every_survey_once_in_order() {
     let received = SurveyQuery { review: Some(vec![ReviewStatus::Received]), ..Default::default() };
     assert_eq!(store.count(&received).unwrap(), 15, "never reviewed counts as received");
     assert!("no-tilde".parse::<terrain_core::store::PageKey>().is_err());
+}
+
+#[test]
+fn visibility_areas_narrow_lists_counts_and_the_feed() {
+    use terrain_core::store::{Area, Visibility};
+    let dir = tempfile::tempdir().unwrap();
+    let hub = store_at(&dir.path().join("hub.db"), supervisor());
+    // Three surveys by two people, merged into one store as a server holds them.
+    let mut ids = Vec::new();
+    for (name, author) in [("a.db", enumerator()), ("b.db", supervisor()), ("c.db", enumerator())] {
+        let phone = store_at(&dir.path().join(name), author);
+        let id = phone.create_survey("household", "2026110101").unwrap();
+        hub.merge(&id, &phone.changes_after(&id, &[]).unwrap()).unwrap();
+        ids.push(id);
+    }
+    let listed = |visible: Visibility| -> Vec<String> {
+        let query = SurveyQuery { visible: visible.clone(), ..Default::default() };
+        let mut rows: Vec<String> = hub.list(&query).unwrap().into_iter().map(|s| s.survey_id).collect();
+        assert_eq!(hub.count(&query).unwrap(), rows.len() as u64);
+        let mut fed: Vec<String> =
+            hub.feed_visible(0, 100, &visible).unwrap().into_iter().map(|e| e.summary.survey_id).collect();
+        rows.sort();
+        fed.sort();
+        assert_eq!(rows, fed, "the feed and the list agree on {visible:?}");
+        rows
+    };
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(listed(Visibility::All), sorted);
+    assert_eq!(listed(Visibility::Areas(vec![])), Vec::<String>::new());
+    let awa = Area { creators: Some(vec!["awa".into()]), forms: Some(vec!["household".into()]), surveys: None };
+    let mut mine = vec![ids[0].clone(), ids[2].clone()];
+    mine.sort();
+    assert_eq!(listed(Visibility::Areas(vec![awa.clone()])), mine);
+    let other_form = Area { forms: Some(vec!["other".into()]), ..awa.clone() };
+    assert_eq!(listed(Visibility::Areas(vec![other_form])), Vec::<String>::new());
+    let assigned = Area { surveys: Some(vec![ids[1].clone()]), ..Area::default() };
+    assert_eq!(listed(Visibility::Areas(vec![awa, assigned])), sorted);
+    assert_eq!(listed(Visibility::Areas(vec![Area::default()])), sorted, "an area without limits is everything");
 }

@@ -1,11 +1,13 @@
 //! Forms: the typed questionnaire model, its expressions, and validation. XLSForm import
 //! lives in `terrain-xlsform`, outside the phone library: phones receive compiled forms.
 
+pub mod compiled;
 pub mod expr;
 pub mod index;
 pub mod model;
 pub mod validate;
 
+pub use compiled::CompiledForm;
 pub use index::{Entry, FormIndex, Located};
 pub use model::{Choice, Form, Group, Node, Question, QuestionType, Translations};
 pub use validate::{EvalOptions, Evaluation, Evaluator, Issue, language_key};

@@ -1,7 +1,7 @@
-//! Stored form versions, and the in-memory cache of parsed forms.
+//! Stored form versions, and the in-memory cache of compiled forms.
 //!
-//! A stored form never changes (a changed form is a new version), so a parsed form can be
-//! cached for the life of the store.
+//! A stored form never changes (a changed form is a new version), so a form can be parsed,
+//! indexed and planned once for the life of the store.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::StoreError;
-use crate::form::Form;
+use crate::form::{CompiledForm, Form};
 
 /// A form as lists show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -23,15 +23,15 @@ pub struct FormSummary {
     pub title: String,
 }
 
-/// Parsed forms by (id, version).
+/// Compiled forms by (id, version).
 #[derive(Debug, Default)]
 pub struct FormCache {
-    forms: RwLock<HashMap<(String, String), Arc<Form>>>,
+    forms: RwLock<HashMap<(String, String), Arc<CompiledForm>>>,
 }
 
 impl FormCache {
-    /// The form `form_id` at `version`, parsed once.
-    pub fn get(&self, conn: &Connection, form_id: &str, version: &str) -> Result<Arc<Form>, StoreError> {
+    /// The form `form_id` at `version`, compiled once.
+    pub fn get(&self, conn: &Connection, form_id: &str, version: &str) -> Result<Arc<CompiledForm>, StoreError> {
         let key = (form_id.to_owned(), version.to_owned());
         if let Some(form) = self.forms.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return Ok(form.clone());
@@ -42,13 +42,14 @@ impl FormCache {
             })
             .optional()?
             .ok_or_else(|| StoreError::UnknownForm { form_id: form_id.to_owned(), version: version.to_owned() })?;
-        let form = Arc::new(Form::from_json(&definition).map_err(|e| StoreError::CorruptForm {
+        let form = Form::from_json(&definition).map_err(|e| StoreError::CorruptForm {
             form_id: form_id.to_owned(),
             version: version.to_owned(),
             reason: e.to_string(),
-        })?);
-        self.forms.write().unwrap_or_else(|e| e.into_inner()).insert(key, form.clone());
-        Ok(form)
+        })?;
+        let compiled = Arc::new(CompiledForm::new(Arc::new(form)));
+        self.forms.write().unwrap_or_else(|e| e.into_inner()).insert(key, compiled.clone());
+        Ok(compiled)
     }
 }
 

@@ -31,11 +31,11 @@ pub use self::documents::{decode_heads, encode_heads};
 pub use self::error::StoreError;
 use self::forms::FormCache;
 pub use self::forms::FormSummary;
-pub use self::query::{DailyCount, FeedEntry, FeedFilter, PageKey, SortKey, SurveyQuery, SurveySummary};
+pub use self::query::{Area, DailyCount, FeedEntry, PageKey, SortKey, SurveyQuery, SurveySummary, Visibility};
 pub use self::sync_state::{PendingPush, RemoteChanges};
 pub use self::writes::{Check, MergeCandidate};
 use self::writes::{Origin, WriteCtx};
-use crate::form::{EvalOptions, Evaluation, Evaluator, Form, FormIndex};
+use crate::form::{CompiledForm, EvalOptions, Evaluation, Form, FormIndex};
 use crate::identity::{Author, DEVICE_KEY_LEN, Role, device_key_hex, new_actor_for, parse_device_key};
 use crate::intake::Budget;
 use crate::survey::{
@@ -205,6 +205,11 @@ impl Store {
 
     /// A stored form version.
     pub fn form(&self, form_id: &str, version: &str) -> Result<Arc<Form>, StoreError> {
+        self.readers.with(|conn| Ok(self.forms.get(conn, form_id, version)?.form().clone()))
+    }
+
+    /// A stored form version, compiled: its index and evaluator built once for this store.
+    pub fn compiled_form(&self, form_id: &str, version: &str) -> Result<Arc<CompiledForm>, StoreError> {
         self.readers.with(|conn| self.forms.get(conn, form_id, version))
     }
 
@@ -224,7 +229,7 @@ impl Store {
         let survey_id = uuid::Uuid::new_v4().to_string();
         self.transaction(|tx, ctx| {
             let form = ctx.forms.get(tx, form_id, version)?;
-            let doc = SurveyDoc::create(&form, &survey_id, &self.author, ctx.actor.clone(), Utc::now(), answers)
+            let doc = SurveyDoc::create(form.form(), &survey_id, &self.author, ctx.actor.clone(), Utc::now(), answers)
                 .map_err(|source| StoreError::Document { survey_id: survey_id.clone(), source })?;
             let prepared = writes::prepare(tx, ctx.forms, doc, None, ctx.budget)?;
             writes::insert(tx, ctx, prepared, &Origin::Local)
@@ -274,20 +279,24 @@ impl Store {
     /// Evaluates a survey against its form, as the form screen does after every answer:
     /// relevance, missing required answers, violations with their messages in `language`,
     /// calculations, filtered choices and repeat counts.
+    ///
+    /// The survey being filled in stays warm: its document is the one the last answer left
+    /// in the writer's cache (checked against the heads on disk, so a sync that merged into
+    /// it meanwhile is never missed), and its form's index and evaluation plan are built
+    /// once per form version.
     pub fn evaluate(&self, survey_id: &str, language: Option<&str>) -> Result<Evaluation, StoreError> {
         let seed = survey_seed(survey_id);
-        self.readers.with(|conn| {
-            let row =
-                documents::row(conn, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
-            let form = self.forms.get(conn, &row.form_id, &row.form_version)?;
-            let doc = documents::load(conn, survey_id)?;
-            let answers = doc
-                .answers(&FormIndex::new(&form))
-                .map_err(|source| StoreError::Document { survey_id: survey_id.to_owned(), source })?;
-            let options =
-                EvalOptions { language: language.map(str::to_owned), now: chrono::Local::now().fixed_offset(), seed };
-            Ok(Evaluator::new(&form).evaluate(&answers, &options))
-        })
+        let mut writer = self.lock_writer();
+        let Writer { conn, docs, .. } = &mut *writer;
+        let row = documents::row(conn, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
+        let form = self.forms.get(conn, &row.form_id, &row.form_version)?;
+        let loaded = writes::checkout(conn, docs, survey_id, &row)?;
+        let answers = loaded.doc.answers(form.index());
+        docs.put(survey_id, loaded);
+        let answers = answers.map_err(|source| StoreError::Document { survey_id: survey_id.to_owned(), source })?;
+        let options =
+            EvalOptions { language: language.map(str::to_owned), now: chrono::Local::now().fixed_offset(), seed };
+        Ok(form.evaluator().evaluate(&answers, &options))
     }
 
     /// Marks a survey finalized: complete and ready to send. A survey with required answers
@@ -442,12 +451,12 @@ impl Store {
     /// The surveys written since change number `cursor`, oldest change first, at most
     /// `limit`. Each survey appears once, at its latest change number.
     pub fn feed(&self, cursor: u64, limit: u32) -> Result<Vec<FeedEntry>, StoreError> {
-        self.readers.with(|conn| query::feed(conn, cursor, limit, &FeedFilter::default()))
+        self.readers.with(|conn| query::feed(conn, cursor, limit, &Visibility::All))
     }
 
-    /// The part of the feed after `cursor` that `filter` selects (what one user may see).
-    pub fn feed_filtered(&self, cursor: u64, limit: u32, filter: &FeedFilter) -> Result<Vec<FeedEntry>, StoreError> {
-        self.readers.with(|conn| query::feed(conn, cursor, limit, filter))
+    /// The part of the feed after `cursor` that one reader may see.
+    pub fn feed_visible(&self, cursor: u64, limit: u32, visible: &Visibility) -> Result<Vec<FeedEntry>, StoreError> {
+        self.readers.with(|conn| query::feed(conn, cursor, limit, visible))
     }
 
     /// Every edit of the answer at `path`, oldest first, with who made it and when this
@@ -616,8 +625,7 @@ impl Store {
                 documents::row(conn, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
             let form = self.forms.get(conn, &row.form_id, &row.form_version)?;
             let doc = documents::load(conn, survey_id)?;
-            read(&doc, &FormIndex::new(&form))
-                .map_err(|source| StoreError::Document { survey_id: survey_id.to_owned(), source })
+            read(&doc, form.index()).map_err(|source| StoreError::Document { survey_id: survey_id.to_owned(), source })
         })
     }
 

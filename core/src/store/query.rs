@@ -22,10 +22,12 @@ pub struct SurveyQuery {
     pub updated_since: Option<DateTime<Utc>>,
     /// Only surveys with (or without) unresolved conflicts.
     pub has_conflicts: Option<bool>,
-    /// Only surveys of one of these forms (a project's).
+    /// Only surveys of one of these forms.
     pub forms: Option<Vec<String>>,
     /// Only surveys started by one of these users (a team's members).
     pub enumerators: Option<Vec<String>>,
+    /// Only surveys the reader may see.
+    pub visible: Visibility,
     /// Only surveys in one of these review states; `Received` also matches surveys nobody
     /// has reviewed.
     pub review: Option<Vec<ReviewStatus>>,
@@ -85,7 +87,7 @@ impl SortKey {
             SortKey::Started => row.created_at.timestamp_millis().to_string(),
             SortKey::Enumerator => row.created_by.clone(),
             SortKey::Form => row.form_id.clone(),
-            SortKey::Review => row.review_status.clone().unwrap_or_else(|| ReviewStatus::Received.to_string()),
+            SortKey::Review => row.review_status.to_string(),
         };
         PageKey { value, survey_id: row.survey_id.clone() }
     }
@@ -138,8 +140,8 @@ pub struct SurveySummary {
     pub created_at: DateTime<Utc>,
     /// When this store last wrote it (local clock).
     pub updated_at: DateTime<Utc>,
-    /// The review status, once set.
-    pub review_status: Option<String>,
+    /// The review status.
+    pub review_status: ReviewStatus,
     /// Whether some answer has competing values.
     pub has_conflicts: bool,
     /// Whether it has changes the server has not acknowledged.
@@ -162,7 +164,7 @@ pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<SurveySummary> {
         created_on: row.get(5)?,
         created_at: ms(6)?,
         updated_at: ms(7)?,
-        review_status: row.get(8)?,
+        review_status: ReviewStatus::from_stored(row.get::<_, Option<String>>(8)?.as_deref()),
         has_conflicts: row.get(9)?,
         dirty: row.get(10)?,
     })
@@ -184,49 +186,66 @@ pub struct FeedEntry {
     pub summary: SurveySummary,
 }
 
-/// Which part of the feed to read: surveys started by one of `creators`, or of one of
-/// `forms`, or listed in `surveys`. `None` in both `creators` and `forms` means every survey.
-#[derive(Debug, Clone, Default)]
-pub struct FeedFilter {
-    /// Surveys started by these users.
-    pub creators: Option<Vec<String>>,
-    /// Surveys of these forms.
+/// A part of what a reader may see: the surveys that match every field given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Area {
+    /// Surveys of one of these forms.
     pub forms: Option<Vec<String>>,
-    /// These surveys, whoever started them (assignments).
-    pub surveys: Vec<String>,
+    /// Surveys started by one of these users.
+    pub creators: Option<Vec<String>>,
+    /// These surveys.
+    pub surveys: Option<Vec<String>>,
 }
 
-/// The surveys written since change number `cursor`, in change order.
-pub fn feed(conn: &Connection, cursor: u64, limit: u32, filter: &FeedFilter) -> Result<Vec<FeedEntry>, StoreError> {
-    let mut args: Vec<&dyn ToSql> = Vec::new();
-    let cursor = cursor as i64;
-    args.push(&cursor);
-    args.push(&limit);
-    let mut alternatives = Vec::new();
-    let placeholders = |n: usize, from: usize| (from..from + n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
-    if let Some(creators) = &filter.creators {
-        alternatives.push(format!("created_by IN ({})", placeholders(creators.len(), args.len() + 1)));
-        args.extend(creators.iter().map(|c| c as &dyn ToSql));
+/// Which surveys a reader may see, as the storage applies it: every survey, or those in
+/// any of some areas (the server's access scope computes it; see `terrain-services`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Visibility {
+    /// Every survey.
+    #[default]
+    All,
+    /// The surveys in any of these areas; none if there is no area.
+    Areas(Vec<Area>),
+}
+
+impl Visibility {
+    /// The SQL condition, with its arguments appended to `args`.
+    fn clause(&self, args: &mut Args) -> Option<String> {
+        let Visibility::Areas(areas) = self else { return None };
+        let mut alternatives = Vec::new();
+        for area in areas {
+            let mut all = Vec::new();
+            for (column, values) in
+                [("form_id", &area.forms), ("created_by", &area.creators), ("survey_id", &area.surveys)]
+            {
+                if let Some(values) = values {
+                    all.push(format!("{column} IN ({})", vec!["?"; values.len()].join(", ")));
+                    args.extend(values.iter().map(|v| Box::new(v.clone()) as Box<dyn ToSql>));
+                }
+            }
+            if all.is_empty() {
+                // An area without limits is everything.
+                return None;
+            }
+            alternatives.push(format!("({})", all.join(" AND ")));
+        }
+        Some(if alternatives.is_empty() { "0".to_owned() } else { format!("({})", alternatives.join(" OR ")) })
     }
-    if let Some(forms) = &filter.forms {
-        alternatives.push(format!("form_id IN ({})", placeholders(forms.len(), args.len() + 1)));
-        args.extend(forms.iter().map(|f| f as &dyn ToSql));
-    }
-    if !filter.surveys.is_empty() {
-        alternatives.push(format!("survey_id IN ({})", placeholders(filter.surveys.len(), args.len() + 1)));
-        args.extend(filter.surveys.iter().map(|s| s as &dyn ToSql));
-    }
-    let restrict = if filter.creators.is_none() && filter.forms.is_none() {
-        String::new()
-    } else if alternatives.is_empty() {
-        " AND 0".to_owned()
-    } else {
-        format!(" AND ({})", alternatives.join(" OR "))
-    };
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {SUMMARY_COLUMNS}, change_seq FROM surveys WHERE change_seq > ?1{restrict} ORDER BY change_seq LIMIT ?2"
+}
+
+/// The surveys written since change number `cursor` that `visible` lets through, in change
+/// order.
+pub fn feed(conn: &Connection, cursor: u64, limit: u32, visible: &Visibility) -> Result<Vec<FeedEntry>, StoreError> {
+    // Positional parameters only, in the order they appear: SQLite numbers a `?` after a
+    // `?N` from N + 1, which mixing the two gets wrong.
+    let mut args: Args = vec![Box::new(cursor as i64)];
+    let restrict = visible.clause(&mut args).map(|c| format!(" AND {c}")).unwrap_or_default();
+    args.push(Box::new(limit));
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {SUMMARY_COLUMNS}, change_seq FROM surveys WHERE change_seq > ?{restrict} ORDER BY change_seq LIMIT ?"
     ))?;
-    let rows = stmt.query_map(args.as_slice(), |row| {
+    let params: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
+    let rows = stmt.query_map(params.as_slice(), |row| {
         Ok(FeedEntry { summary: summary(row)?, change_seq: row.get::<_, i64>(11)? as u64 })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -350,6 +369,9 @@ fn where_clause(query: &SurveyQuery) -> Result<(Vec<String>, Args), StoreError> 
     if let Some(users) = &query.enumerators {
         clauses.push(format!("created_by IN ({})", vec!["?"; users.len()].join(", ")));
         args.extend(users.iter().map(|u| Box::new(u.clone()) as Box<dyn ToSql>));
+    }
+    if let Some(clause) = query.visible.clause(&mut args) {
+        clauses.push(clause);
     }
     if let Some(states) = &query.review {
         let mut alternatives = Vec::new();

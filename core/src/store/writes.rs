@@ -60,7 +60,7 @@ pub fn edit<T>(
 ) -> Result<(T, bool), StoreError> {
     let row = documents::row(tx, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
     let form = ctx.forms.get(tx, &row.form_id, &row.form_version)?;
-    let index = FormIndex::new(&form);
+    let index = form.index();
     let Loaded { mut doc, stored } = checkout(tx, ctx.docs, survey_id, &row)?;
     match origin {
         Origin::Local => doc.set_actor(ctx.actor.clone()),
@@ -70,7 +70,7 @@ pub fn edit<T>(
     let before = doc.heads();
     // On error the document is dropped, not cached: an edit may have merged changes that
     // the transaction will not keep.
-    let output = edit(&mut doc, &index).map_err(doc_err(survey_id))?;
+    let output = edit(&mut doc, index).map_err(doc_err(survey_id))?;
     doc.commit(Utc::now());
     if doc.heads() == before {
         if let Origin::Server { heads } = origin {
@@ -90,7 +90,7 @@ pub fn edit<T>(
     // Local edits can only resolve conflicts, never create them; merges can do both.
     let has_conflicts = match origin {
         Origin::Local | Origin::Delegated(_) if !row.has_conflicts => false,
-        _ => !doc.conflicts(&index).map_err(doc_err(survey_id))?.is_empty(),
+        _ => !doc.conflicts(index).map_err(doc_err(survey_id))?.is_empty(),
     };
     record(tx, survey_id, &mut doc, &hashes, has_conflicts, origin)?;
     // The row as `append_chunk` left it, without reading it back.
@@ -145,7 +145,7 @@ pub fn prepare(
 ) -> Result<Prepared, StoreError> {
     let meta = doc.meta().map_err(doc_err("(new survey)"))?;
     let form = forms.get(conn, &meta.form_id, &meta.form_version)?;
-    let has_conflicts = !doc.conflicts(&FormIndex::new(&form)).map_err(doc_err(&meta.survey_id))?.is_empty();
+    let has_conflicts = !doc.conflicts(form.index()).map_err(doc_err(&meta.survey_id))?.is_empty();
     let hashes: Vec<ChangeHash> = match changes {
         Some(changes) => changes.iter().map(Change::hash).collect(),
         None => doc.automerge_mut().get_changes(&[]).iter().map(Change::hash).collect(),
@@ -174,7 +174,7 @@ pub fn prepare_received(
         judge(&mut doc, survey_id, &changes, &changes, false, &mut check).map_err(doc_err(survey_id))?;
     }
     let form = forms.get(conn, &meta.form_id, &meta.form_version)?;
-    let has_conflicts = !doc.conflicts(&FormIndex::new(&form)).map_err(doc_err(survey_id))?.is_empty();
+    let has_conflicts = !doc.conflicts(form.index()).map_err(doc_err(survey_id))?.is_empty();
     // Stored as received (already parsed strictly, so loadable): encoding a `save()` is the
     // costliest step of an insert, and can wait for `Store::compact_pending`.
     let raw: Vec<u8> = changes.iter().flat_map(|c| c.raw_bytes().iter().copied()).collect();
@@ -324,7 +324,7 @@ fn record(
         meta.status.as_str(),
         now,
         heads,
-        review.status,
+        review.status.to_stored(),
         has_conflicts,
         seq,
         documents::fragments(new) as i64

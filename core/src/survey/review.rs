@@ -17,12 +17,16 @@ use super::{DocumentError, SurveyDoc};
 
 /// Where a survey stands in review.
 ///
-/// `Received` is what the server reports for a survey nobody has reviewed yet; it is not
-/// written into the document, which saves every first sync a round of review changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// `Received` is the one default: the status of a survey nobody has reviewed yet. It is
+/// never written into the document (which saves every first sync a round of review
+/// changes) nor into the store's index column, so "no status" and "received" are the same
+/// thing everywhere; [`ReviewStatus::from_stored`] and [`ReviewStatus::to_stored`] are the
+/// one place that says so.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewStatus {
     /// On the server, not reviewed yet.
+    #[default]
     Received,
     /// A supervisor found problems but has not sent it back yet.
     HasIssues,
@@ -32,17 +36,31 @@ pub enum ReviewStatus {
     Approved,
     /// Refused: kept, but left out of datasets.
     Rejected,
+    /// Approved, then changed by a later edit: out of datasets until approved again.
+    ChangedAfterApproval,
 }
 
 impl ReviewStatus {
     /// Every status, in workflow order.
-    pub const ALL: [ReviewStatus; 5] = [
+    pub const ALL: [ReviewStatus; 6] = [
         ReviewStatus::Received,
         ReviewStatus::HasIssues,
         ReviewStatus::SentBack,
         ReviewStatus::Approved,
         ReviewStatus::Rejected,
+        ReviewStatus::ChangedAfterApproval,
     ];
+
+    /// The status a stored value (a document's `review.status`, the index column) stands
+    /// for: nothing, or a name this version does not know, is `Received`.
+    pub fn from_stored(stored: Option<&str>) -> ReviewStatus {
+        stored.and_then(|s| s.parse().ok()).unwrap_or_default()
+    }
+
+    /// The value stored for this status: `None` for `Received`, which is never written.
+    pub fn to_stored(self) -> Option<&'static str> {
+        (self != ReviewStatus::Received).then(|| self.as_str())
+    }
 
     /// The status as stored in documents and indexes.
     pub fn as_str(self) -> &'static str {
@@ -52,6 +70,7 @@ impl ReviewStatus {
             ReviewStatus::SentBack => "sent_back",
             ReviewStatus::Approved => "approved",
             ReviewStatus::Rejected => "rejected",
+            ReviewStatus::ChangedAfterApproval => "changed_after_approval",
         }
     }
 }
@@ -64,7 +83,9 @@ impl fmt::Display for ReviewStatus {
 
 /// A review status name that is not one of [`ReviewStatus::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a review status; use received, has_issues, sent_back, approved or rejected")]
+#[error(
+    "`{0}` is not a review status; use received, has_issues, sent_back, approved, rejected or changed_after_approval"
+)]
 pub struct UnknownReviewStatus(pub String);
 
 impl FromStr for ReviewStatus {
@@ -87,8 +108,8 @@ pub struct NewComment {
 /// The review state of a survey, as supervisors left it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Review {
-    /// The review status, once a supervisor or the server has set one.
-    pub status: Option<String>,
+    /// The review status (`Received` until someone sets one).
+    pub status: ReviewStatus,
     /// The comments, oldest first.
     pub comments: Vec<Comment>,
 }
@@ -104,13 +125,6 @@ pub struct Comment {
     pub text: String,
     /// The question it is about, if any.
     pub question: Option<String>,
-}
-
-impl Review {
-    /// The status as a [`ReviewStatus`], if it is one this version knows.
-    pub fn state(&self) -> Option<ReviewStatus> {
-        self.status.as_deref().and_then(|s| s.parse().ok())
-    }
 }
 
 /// The longest review comment, in characters.
@@ -197,7 +211,7 @@ impl SurveyDoc {
                 .collect(),
             _ => Vec::new(),
         };
-        Ok(Review { status: text(&review, "status"), comments })
+        Ok(Review { status: ReviewStatus::from_stored(text(&review, "status").as_deref()), comments })
     }
 }
 
