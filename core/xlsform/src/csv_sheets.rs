@@ -14,6 +14,7 @@
 //! ,list_name,name,label
 //! ```
 
+use super::limits::{CellCount, Limits};
 use super::sheets::{Row, Sheet, Workbook, collapse_spaces};
 
 /// pyxform refuses a "CSV" with fewer than four commas in its first 5000 characters: the
@@ -22,7 +23,8 @@ const MIN_COMMAS: usize = 4;
 const SNIFF_CHARS: usize = 5000;
 
 /// Reads a CSV XLSForm. The error is a reason for the form author.
-pub(crate) fn read_csv(bytes: &[u8]) -> Result<Workbook, String> {
+pub(crate) fn read_csv(bytes: &[u8], limits: &Limits) -> Result<Workbook, String> {
+    let mut count = CellCount::new(limits);
     // Excel's "CSV UTF-8" export starts with a byte-order mark, which pyxform would take
     // as part of the first sheet's name; it is never meant as such.
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -44,6 +46,9 @@ pub(crate) fn read_csv(bytes: &[u8]) -> Result<Workbook, String> {
         let mut fields = record.iter().map(str::trim);
         let first = fields.next().unwrap_or_default();
         let content: Vec<&str> = fields.collect();
+        for _ in content.iter().filter(|c| !c.is_empty()) {
+            count.take()?;
+        }
         let has_content = content.iter().any(|c| !c.is_empty());
 
         if !first.is_empty() {
@@ -121,7 +126,7 @@ mod tests {
     fn reads_sections_headers_and_rows_with_line_numbers() {
         let csv = "survey,,,\n,type,name,label\n, text , q1 ,Name?\n,,,\nchoices,,,\n\
                    ,list_name,name,label\n,yn,yes,Yes\n";
-        let book = read_csv(csv.as_bytes()).unwrap();
+        let book = read_csv(csv.as_bytes(), &Limits::default()).unwrap();
         let survey = book.sheet("SURVEY").unwrap();
         assert_eq!(survey.headers, ["type", "name", "label"]);
         assert_eq!(survey.header_row, 2);
@@ -135,7 +140,7 @@ mod tests {
     #[test]
     fn header_may_share_the_sheet_name_line_and_names_are_trimmed() {
         let csv = "SURVEY  , TYPE , NAME , LABEL\n, note , n , Hi\n";
-        let book = read_csv(csv.as_bytes()).unwrap();
+        let book = read_csv(csv.as_bytes(), &Limits::default()).unwrap();
         let survey = book.sheet("survey").unwrap();
         assert_eq!(survey.headers, ["TYPE", "NAME", "LABEL"]);
         assert_eq!(survey.rows[0].cells, ["note", "n", "Hi"]);
@@ -143,14 +148,30 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_csv_xlsform() {
-        assert!(read_csv(b"hello").unwrap_err().contains("CSV XLSForm"));
-        assert!(read_csv(b"\xff\xfe,,,,").unwrap_err().contains("UTF-8"));
-        assert!(read_csv(b",type,name,label\n,text,a,b\n").unwrap_err().contains("sheet name"));
+        assert!(read_csv(b"hello", &Limits::default()).unwrap_err().contains("CSV XLSForm"));
+        assert!(read_csv(b"\xff\xfe,,,,", &Limits::default()).unwrap_err().contains("UTF-8"));
+        assert!(read_csv(b",type,name,label\n,text,a,b\n", &Limits::default()).unwrap_err().contains("sheet name"));
     }
 
     #[test]
     fn byte_order_mark_is_not_part_of_the_sheet_name() {
-        let book = read_csv("\u{feff}survey,,,\n,type,name,label\n".as_bytes()).unwrap();
+        let book = read_csv("\u{feff}survey,,,\n,type,name,label\n".as_bytes(), &Limits::default()).unwrap();
         assert!(book.sheet("survey").is_some());
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn a_csv_with_more_cells_than_allowed_is_refused() {
+        let mut csv = String::from("survey,,,\n,type,name,label\n");
+        for i in 0..100 {
+            csv.push_str(&format!(",text,q{i},Question {i}\n"));
+        }
+        let few = Limits { max_cells: 50, ..Limits::default() };
+        assert!(read_csv(csv.as_bytes(), &few).unwrap_err().contains("more than 50"));
+        assert!(read_csv(csv.as_bytes(), &Limits::default()).is_ok());
     }
 }

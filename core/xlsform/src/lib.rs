@@ -20,6 +20,7 @@ mod csv_sheets;
 mod error;
 mod fields;
 mod headers;
+mod limits;
 mod loops;
 mod names;
 mod parameters;
@@ -36,6 +37,7 @@ mod tests;
 use std::path::Path;
 
 pub use error::{FormIssue, ImportError};
+pub use limits::Limits;
 
 use sheets::ExcelFormat;
 use terrain_core::form::model::Form;
@@ -46,23 +48,31 @@ pub fn import_path(path: &Path) -> Result<Form, ImportError> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| ImportError::Read { file: file.clone(), reason: e.to_string() })?;
     let file_name = path.file_name().map_or_else(|| file.clone(), |n| n.to_string_lossy().into_owned());
-    import(&file, &file_name, &bytes)
+    import(&file, &file_name, &bytes, &Limits::default())
 }
 
 /// Imports an XLSForm held in memory (an upload, say). `file_name` chooses the reader by
 /// its extension and gives the default form id.
 pub fn import_bytes(file_name: &str, bytes: &[u8]) -> Result<Form, ImportError> {
-    import(file_name, file_name, bytes)
+    import(file_name, file_name, bytes, &Limits::default())
 }
 
-fn import(file: &str, file_name: &str, bytes: &[u8]) -> Result<Form, ImportError> {
+/// [`import_bytes`] within `limits` (what a server allows an upload to cost).
+pub fn import_bytes_within(file_name: &str, bytes: &[u8], limits: &Limits) -> Result<Form, ImportError> {
+    import(file_name, file_name, bytes, limits)
+}
+
+fn import(file: &str, file_name: &str, bytes: &[u8], limits: &Limits) -> Result<Form, ImportError> {
     let read_error = |reason: String| ImportError::Read { file: file.to_owned(), reason };
     let extension =
         Path::new(file_name).extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     let (book, is_excel) = match extension.as_str() {
-        "xlsx" | "xlsm" => (sheets::read_excel(bytes, ExcelFormat::Xlsx).map_err(read_error)?, true),
-        "xls" => (sheets::read_excel(bytes, ExcelFormat::Xls).map_err(read_error)?, true),
-        "csv" => (csv_sheets::read_csv(bytes).map_err(read_error)?, false),
+        "xlsx" | "xlsm" => {
+            limits::check_zip(bytes, limits).map_err(read_error)?;
+            (sheets::read_excel(bytes, ExcelFormat::Xlsx, limits).map_err(read_error)?, true)
+        }
+        "xls" => (sheets::read_excel(bytes, ExcelFormat::Xls, limits).map_err(read_error)?, true),
+        "csv" => (csv_sheets::read_csv(bytes, limits).map_err(read_error)?, false),
         other => {
             let found = if other.is_empty() {
                 "it has no file extension".to_owned()

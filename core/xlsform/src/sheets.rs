@@ -19,6 +19,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use calamine::{Data, Reader, Xls, Xlsx};
 
+use crate::limits::{CellCount, Limits};
+
 /// A whole XLSForm file: its sheets in file order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Workbook {
@@ -80,20 +82,21 @@ pub(crate) enum ExcelFormat {
 }
 
 /// Reads an Excel workbook. The error is a reason for the form author.
-pub(crate) fn read_excel(bytes: &[u8], format: ExcelFormat) -> Result<Workbook, String> {
+pub(crate) fn read_excel(bytes: &[u8], format: ExcelFormat, limits: &Limits) -> Result<Workbook, String> {
     // calamine parses untrusted binary input and panics on some damaged files (slice
     // indexing in its .xls reader); that must become a "cannot read" answer rather than
     // take the caller down.
-    catch_unwind(AssertUnwindSafe(|| read_excel_inner(bytes, format)))
+    catch_unwind(AssertUnwindSafe(|| read_excel_inner(bytes, format, limits)))
         .unwrap_or_else(|_| Err("the workbook is damaged or uses a feature the reader does not handle".to_owned()))
 }
 
 /// The non-empty cells of a sheet, as text, by absolute (row, column).
 type SparseCells = BTreeMap<(u32, u32), String>;
 
-fn read_excel_inner(bytes: &[u8], format: ExcelFormat) -> Result<Workbook, String> {
+fn read_excel_inner(bytes: &[u8], format: ExcelFormat, limits: &Limits) -> Result<Workbook, String> {
     let cursor = Cursor::new(bytes);
     let mut sheets = Vec::new();
+    let mut count = CellCount::new(limits);
     match format {
         ExcelFormat::Xlsx => {
             let mut book: Xlsx<_> =
@@ -109,6 +112,7 @@ fn read_excel_inner(bytes: &[u8], format: ExcelFormat) -> Result<Workbook, Strin
                 {
                     let text = cell_text(&Data::from(cell.get_value().clone()));
                     if !text.is_empty() {
+                        count.take()?;
                         cells.insert(cell.get_position(), text);
                     }
                 }
@@ -122,14 +126,15 @@ fn read_excel_inner(bytes: &[u8], format: ExcelFormat) -> Result<Workbook, Strin
                 let range =
                     book.worksheet_range(&name).map_err(|e| format!("sheet \"{name}\" cannot be read ({e})"))?;
                 let (row0, col0) = range.start().unwrap_or((0, 0));
-                let cells: SparseCells = range
-                    .used_cells()
-                    .filter_map(|(r, c, data)| {
-                        let text = cell_text(data);
-                        let position = (row0 + u32::try_from(r).ok()?, col0 + u32::try_from(c).ok()?);
-                        (!text.is_empty()).then_some((position, text))
-                    })
-                    .collect();
+                let mut cells = SparseCells::new();
+                for (r, c, data) in range.used_cells() {
+                    let text = cell_text(data);
+                    let (Ok(r), Ok(c)) = (u32::try_from(r), u32::try_from(c)) else { continue };
+                    if !text.is_empty() {
+                        count.take()?;
+                        cells.insert((row0 + r, col0 + c), text);
+                    }
+                }
                 sheets.push(sheet_from_cells(name, &cells));
             }
         }
