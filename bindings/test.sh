@@ -29,7 +29,7 @@ if [ -n "$missing" ]; then
 fi
 
 echo "--- build terrain-ffi and terrain (debug)"
-cargo build -p terrain-ffi -p terrain-server
+cargo build -p terrain-ffi -p terrain-cli
 LIB="$TARGET/debug/libterrain_ffi.so"
 TERRAIN="$TARGET/debug/terrain"
 

@@ -6,7 +6,7 @@ use chrono::DateTime;
 use terrain_core::identity::Author;
 use terrain_core::store::SurveyQuery;
 use terrain_core::survey::ReviewStatus;
-use terrain_core::sync::{self, HttpTransport, SyncOptions, bundle};
+use terrain_core::sync::{self, HttpTransport, Session, SyncOptions, bundle};
 use terrain_core::{Store, Value};
 
 use crate::AnswerValue;
@@ -18,13 +18,6 @@ use crate::records::{
     ReviewInfo, Role, SurveyDetail, SurveyFilter, SurveyProblem, SurveySummary, SyncSummary,
 };
 use crate::sync::{CancelHandle, SyncListener};
-
-/// The server a store talks to, once logged in.
-#[derive(Debug, Clone)]
-struct Session {
-    server: String,
-    token: String,
-}
 
 /// The survey store of one user on one device: forms, surveys, sync.
 ///
@@ -46,7 +39,7 @@ impl TerrainStore {
         let session = self.session().clone().ok_or_else(|| TerrainError::Auth {
             detail: "not logged in: call login (or resume_session with a saved token) first".into(),
         })?;
-        Ok(HttpTransport::new(&session.server, &session.token)?)
+        Ok(session.transport())
     }
 
     fn evaluation(&self, survey_id: &str, language: Option<&str>) -> Result<Evaluation, TerrainError> {
@@ -94,9 +87,12 @@ impl TerrainStore {
     pub fn login(&self, server_url: String, password: String) -> Result<LoginInfo, TerrainError> {
         guard(|| {
             let author = self.store.author();
-            let login = sync::login(&server_url, &author.user, &password, &author.device)?;
+            let session = Session::login(&server_url, &author.user, &password, &author.device)?;
+            let login = session.login_info().cloned().ok_or_else(|| TerrainError::Internal {
+                detail: "the login answered no token".into(),
+            })?;
             self.store.set_device_key(&login.device_key)?;
-            *self.session() = Some(Session { server: server_url.clone(), token: login.token.clone() });
+            *self.session() = Some(session);
             Ok(LoginInfo {
                 token: login.token,
                 expires_at: login.expires_at,
@@ -110,12 +106,40 @@ impl TerrainStore {
     /// longer accepts surfaces as `TerrainError::Auth` on the next network call.
     pub fn resume_session(&self, server_url: String, token: String) -> Result<(), TerrainError> {
         guard(|| {
-            if !(server_url.starts_with("http://") || server_url.starts_with("https://")) || token.is_empty() {
-                return Err(TerrainError::invalid(
-                    "resume_session needs the server's URL (https://…) and the token login returned",
-                ));
+            let session = Session::resume(&server_url, &token).map_err(|_| {
+                TerrainError::invalid("resume_session needs the server's URL (https://…) and the token login returned")
+            })?;
+            *self.session() = Some(session);
+            Ok(())
+        })
+    }
+
+    /// Exchanges the session's token for a new one with a fresh expiry; the old one stops
+    /// working. Keep the new token in secure storage in place of the old.
+    pub fn refresh_session(&self) -> Result<LoginInfo, TerrainError> {
+        guard(|| {
+            let mut session = self.session().clone().ok_or_else(|| TerrainError::Auth {
+                detail: "not logged in: call login (or resume_session with a saved token) first".into(),
+            })?;
+            let login = session.refresh()?;
+            *self.session() = Some(session);
+            Ok(LoginInfo {
+                token: login.token,
+                expires_at: login.expires_at,
+                device_key: login.device_key,
+                role: login.role,
+            })
+        })
+    }
+
+    /// Logs out: the server revokes the session's token, and this store forgets it. The
+    /// surveys stay on the device.
+    pub fn logout(&self) -> Result<(), TerrainError> {
+        guard(|| {
+            let session = self.session().take();
+            if let Some(session) = session {
+                session.logout()?;
             }
-            *self.session() = Some(Session { server: server_url, token });
             Ok(())
         })
     }

@@ -18,7 +18,7 @@ use rand::{Rng, SeedableRng};
 use reqwest::blocking::Client;
 use rusqlite::params;
 use terrain_core::{Author, Role, Store};
-use terrain_server::routes::{CreateUser, create_user_checked};
+use terrain_services::accounts::CreateUser;
 use terrain_xlsform as xlsform;
 
 const PASSWORD: &str = "a long bench password";
@@ -34,7 +34,7 @@ fn fill(dir: &Path, n: usize) {
     let mut rng = StdRng::seed_from_u64(6);
     let mut templates = Vec::new();
     for _ in 0..REAL.min(n) {
-        let answers = terrain_server::sample::answers(&form, &mut rng);
+        let answers = terrain_demo::sample::answers(&form, &mut rng);
         templates.push(store.create_survey_with(&form.id, &form.version, &answers).unwrap());
     }
     drop(store);
@@ -105,8 +105,9 @@ fn main() {
     fill(dir.path(), n);
     eprintln!("filled {n} surveys in {:.1} s", t.elapsed().as_secs_f64());
 
-    let state = terrain_server::serve::state(dir.path(), terrain_server::Settings::default()).unwrap();
-    let backend = state.backend.clone();
+    let state = terrain_server::AppState::open(dir.path(), terrain_server::Settings::default()).unwrap();
+    let backend = state.services.backend().clone();
+    let services = state.services.clone();
     let project = backend.create_project("guinea").unwrap().id;
     let form =
         xlsform::import_path(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../forms/guinea_needs.xlsx"))).unwrap();
@@ -116,7 +117,7 @@ fn main() {
     let user = |name: &str, role: &str| {
         let request =
             CreateUser { username: name.into(), password: PASSWORD.into(), role: role.into(), display_name: None };
-        create_user_checked(backend.as_ref(), &request).unwrap()
+        services.create_user(&services.operator().unwrap(), &request).unwrap()
     };
     for i in 0..ENUMERATORS {
         let u = user(&format!("enum{i:02}"), "enumerator");
@@ -129,13 +130,13 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    runtime.spawn(terrain_server::serve::serve(listener, state, std::future::pending()));
+    runtime.spawn(terrain_server::serve(listener, state, std::future::pending()));
 
     let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let login = |name: &str| -> (String, String) {
         let r = client.post(format!("{url}/login")).form(&[("username", name), ("password", PASSWORD)]).send().unwrap();
         let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-        let token = terrain_core::sync::login(&url, name, PASSWORD, "bench-api").unwrap().token;
+        let token = terrain_core::sync::Session::login(&url, name, PASSWORD, "bench-api").unwrap().token().to_owned();
         (cookie, token)
     };
     let mut rows = Vec::new();

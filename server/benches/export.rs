@@ -23,9 +23,9 @@ use rand::rngs::StdRng;
 use terrain_core::form::{Form, Node};
 use terrain_core::survey::SurveyDoc;
 use terrain_core::{Author, Role};
-use terrain_server::backend::Backend;
-use terrain_server::backend::sqlite::SqliteBackend;
-use terrain_server::export::{self, ExportRequest, Format};
+use terrain_export::{self as export, ExportRequest, Format};
+use terrain_services::backend::Backend;
+use terrain_services::backend::sqlite::SqliteBackend;
 use terrain_xlsform as xlsform;
 
 fn guinea() -> Form {
@@ -64,7 +64,7 @@ fn fill(dir: &Path, form: &Form, n: usize) -> PathBuf {
         .collect();
     let mut batch = Vec::with_capacity(1000);
     for i in 0..n {
-        let answers = terrain_server::sample::answers(form, &mut rng);
+        let answers = terrain_demo::sample::answers(form, &mut rng);
         serde_json::to_writer(&mut json, &answers.to_json()).unwrap();
         json.write_all(b"\n").unwrap();
         let (author, actor) = &devices[i % devices.len()];
@@ -90,7 +90,7 @@ fn child_export(data: &Path, form_id: &str, since: u64, out: &Path) {
     req.since = since;
     let file = std::fs::File::create(out).unwrap();
     let started = Instant::now();
-    let outcome = export::export(&backend as &dyn Backend, &req, &|_| true, file).unwrap();
+    let outcome = export::export(&backend as &dyn Backend, &req, &|_| true, &|_, _| {}, file).unwrap();
     let elapsed = started.elapsed().as_secs_f64();
     let (peak, _) = memory();
     println!("{elapsed} {peak} {before} {}", outcome.surveys);
@@ -165,7 +165,7 @@ fn child_profile(data: &Path, form_id: &str) {
     use terrain_core::form::{EvalOptions, Evaluator};
     let backend = SqliteBackend::open(data).unwrap();
     let feed = backend
-        .feed(0, 2000, &terrain_core::store::FeedFilter { forms: Some(vec![form_id.to_owned()]), ..Default::default() })
+        .feed(0, 2000, &terrain_core::store::Visibility::Areas(vec![terrain_core::store::Area { forms: Some(vec![form_id.to_owned()]), ..Default::default() }]))
         .unwrap();
     let t = Instant::now();
     let surveys: Vec<_> = feed.iter().map(|e| backend.survey(&e.summary.survey_id).unwrap()).collect();

@@ -24,8 +24,8 @@ use rand::rngs::StdRng;
 use terrain_core::form::Form;
 use terrain_core::sync::{self, CancelToken, HttpTransport, SyncOptions, SyncReport, wire};
 use terrain_core::{AnswerPath, Author, Role, Store, Value};
-use terrain_server::backend::Backend;
-use terrain_server::routes::{CreateUser, create_user_checked};
+use terrain_services::accounts::CreateUser;
+use terrain_services::backend::Backend;
 use terrain_xlsform as xlsform;
 
 const PASSWORD: &str = "benchmark password";
@@ -69,14 +69,16 @@ fn counting_proxy(target: SocketAddr) -> (String, Arc<AtomicU64>) {
 struct Bench {
     url: String,
     backend: Arc<dyn Backend>,
+    services: Arc<terrain_services::Services>,
     project: i64,
     team: i64,
     _runtime: tokio::runtime::Runtime,
 }
 
 fn start(dir: &Path, form: &Form) -> Bench {
-    let state = terrain_server::serve::state(&dir.join("server"), terrain_server::Settings::default()).unwrap();
-    let backend = state.backend.clone();
+    let state = terrain_server::AppState::open(&dir.join("server"), terrain_server::Settings::default()).unwrap();
+    let backend = state.services.backend().clone();
+    let services = state.services.clone();
     // The baseline: plain JSON submissions, one SQLite transaction each, as ODK uploads.
     let json_db = Arc::new(Mutex::new({
         let c = rusqlite::Connection::open(dir.join("json-baseline.db")).unwrap();
@@ -113,21 +115,14 @@ fn start(dir: &Path, form: &Form) -> Bench {
     let project = backend.create_project("pilot").unwrap().id;
     let team = backend.create_team(project, "kindia").unwrap().id;
     backend.publish_form(project, form).unwrap();
-    Bench { url: format!("http://{addr}"), backend, project, team, _runtime: runtime }
+    Bench { url: format!("http://{addr}"), backend, services, project, team, _runtime: runtime }
 }
 
 impl Bench {
     fn enumerator(&self, name: &str) {
-        let user = create_user_checked(
-            self.backend.as_ref(),
-            &CreateUser {
-                username: name.into(),
-                password: PASSWORD.into(),
-                role: "enumerator".into(),
-                display_name: None,
-            },
-        )
-        .unwrap();
+        let request =
+            CreateUser { username: name.into(), password: PASSWORD.into(), role: "enumerator".into(), display_name: None };
+        let user = self.services.create_user(&self.services.operator().unwrap(), &request).unwrap();
         self.backend.add_team_member(self.team, user.id).unwrap();
         let _ = self.project;
     }
@@ -135,10 +130,10 @@ impl Bench {
 
 fn device(dir: &Path, url: &str, name: &str, form: &Form) -> (Store, String) {
     let store = Store::open(dir.join(format!("{name}.db")), Author::new(name, name, Role::Enumerator)).unwrap();
-    let login = sync::login(url, name, PASSWORD, name).unwrap();
-    store.set_device_key(&login.device_key).unwrap();
+    let session = sync::Session::login(url, name, PASSWORD, name).unwrap();
+    store.set_device_key(&session.login_info().unwrap().device_key).unwrap();
     store.save_form(form).unwrap();
-    (store, login.token)
+    (store, session.token().to_owned())
 }
 
 fn sync_via(store: &Store, url: &str, token: &str) -> SyncReport {
@@ -173,7 +168,7 @@ fn main() {
     let mut json_stream = Vec::new();
     let mut ids = Vec::with_capacity(n);
     for _ in 0..n {
-        let answers = terrain_server::sample::answers(&form, &mut rng);
+        let answers = terrain_demo::sample::answers(&form, &mut rng);
         json_stream.extend(serde_json::to_vec(&answers.to_json()).unwrap());
         json_stream.push(b'\n');
         ids.push(phone.create_survey_with(&form.id, &form.version, &answers).unwrap());
@@ -243,7 +238,7 @@ fn main() {
             let (store, token) = device(dir.path(), &bench.url, &name, &form);
             let mut bodies = Vec::new();
             for _ in 0..100 {
-                let answers = terrain_server::sample::answers(&form, &mut rng);
+                let answers = terrain_demo::sample::answers(&form, &mut rng);
                 bodies.push(answers.to_json().to_string());
                 store.create_survey_with(&form.id, &form.version, &answers).unwrap();
             }

@@ -1,23 +1,25 @@
-//! Terrain's relay server: the HTTP API that devices sync with, administration, and (in
-//! later modules) the supervisors' dashboard and analysts' exports.
+//! Terrain's relay server, its faces: the JSON API that devices sync with and scripts call,
+//! and the supervisors' web dashboard, over HTTP.
 //!
-//! Layers, top to bottom: `routes` (HTTP) → `sync_service` and `rules` (what happens and
-//! who may) → `backend` (storage, behind the `Backend` trait) → `terrain-core`.
+//! Layers, top to bottom, dependencies pointing one way:
+//!
+//! ```text
+//! faces:     api (JSON, OpenAPI)   dashboard (HTML)      `terrain` CLI (terrain-cli)
+//!                       \               |               /
+//! services:        terrain-services (Scope, accounts, forms, review, sync, …)
+//!                                       |
+//! storage:         terrain-backend (the Backend trait; SQLite)
+//!                                       |
+//! core:            terrain-core (documents, forms, the store, the front door)
+//! ```
+//!
+//! Only this crate knows HTTP, cookies, CSRF and status codes: its handlers parse, call one
+//! service, and map the service's error to their own form. `http` holds what they share:
+//! the application and its limits, the listener, and request bodies held to a minimum rate.
 
-pub mod app;
-pub mod auth;
-pub mod backend;
+pub mod api;
 pub mod dashboard;
-pub mod demo;
-pub mod error;
-pub mod export;
-pub mod listing;
-pub mod review;
-pub mod routes;
-pub mod rules;
-pub mod sample;
-pub mod serve;
-pub mod sync_service;
-pub mod xlsform_upload;
+pub mod http;
 
-pub use app::{AppState, Settings, app};
+pub use http::listener::{bind, serve, shutdown_signal};
+pub use http::{AppState, Settings, app};

@@ -44,7 +44,8 @@ fn health_openapi_and_login_work() {
 #[test]
 fn an_expired_token_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = terrain_server::Settings { token_ttl: chrono::Duration::milliseconds(1), ..Default::default() };
+    let mut settings = terrain_server::Settings::default();
+    settings.services.token_ttl = chrono::Duration::milliseconds(1);
     let server = TestServer::start_with(dir.path(), settings);
     let token = server.token("admin", "laptop");
     std::thread::sleep(std::time::Duration::from_millis(20));

@@ -228,7 +228,7 @@ impl World {
         // Tokens that must not work.
         let backend = server.backend();
         let mint = |user: i64, device: Option<[u8; 8]>, expires: chrono::DateTime<chrono::Utc>| {
-            let (token, hash) = terrain_server::auth::token::generate().unwrap();
+            let (token, hash) = terrain_services::accounts::token::generate().unwrap();
             backend.insert_token(&hash, user, device.as_ref(), expires).unwrap();
             token
         };

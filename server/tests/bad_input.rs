@@ -20,11 +20,11 @@ use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
-use terrain_core::store::FeedFilter;
+use terrain_core::store::Visibility;
 use terrain_core::sync::wire::{self, Ack, PushedSurvey, SyncRequest, SyncResponse, WantedSurvey};
 use terrain_core::{AnswerPath, Form, Role, Value};
 use terrain_server::Settings;
-use terrain_server::sync_service::SyncLimits;
+use terrain_services::SyncLimits;
 
 use common::{Device, PASSWORD, TestServer, household_form, http, pending, post_sync, push_request, sync_round};
 
@@ -81,10 +81,10 @@ fn path(p: &str) -> AnswerPath {
 #[derive(Debug, PartialEq)]
 struct Held {
     feed: Vec<(String, u64, Vec<terrain_core::ChangeHash>)>,
-    users: Vec<terrain_server::backend::User>,
-    projects: Vec<terrain_server::backend::Project>,
-    teams: Vec<terrain_server::backend::Team>,
-    forms: Vec<terrain_server::backend::FormInfo>,
+    users: Vec<terrain_services::backend::User>,
+    projects: Vec<terrain_services::backend::Project>,
+    teams: Vec<terrain_services::backend::Team>,
+    forms: Vec<terrain_services::backend::FormInfo>,
     form: String,
     assignees: Vec<String>,
 }
@@ -94,7 +94,7 @@ impl Fixture {
         let backend = self.server.backend();
         Held {
             feed: backend
-                .feed(0, 100_000, &FeedFilter::default())
+                .feed(0, 100_000, &Visibility::All)
                 .unwrap()
                 .into_iter()
                 .map(|e| {
@@ -115,7 +115,7 @@ impl Fixture {
     fn assert_healthy(&self, after: &str) {
         let health = http().get(format!("{}/healthz", self.url)).send().unwrap();
         assert_eq!(health.status(), 200, "unhealthy after {after}");
-        for entry in self.server.backend().feed(0, 100_000, &FeedFilter::default()).unwrap() {
+        for entry in self.server.backend().feed(0, 100_000, &Visibility::All).unwrap() {
             let id = entry.summary.survey_id;
             let survey =
                 http().get(format!("{}/api/v1/surveys/{id}", self.url)).bearer_auth(&self.admin).send().unwrap();
@@ -691,7 +691,9 @@ fn changes_with_missing_dependencies_ask_for_everything() {
 fn oversized_bodies_and_batches_are_refused() {
     let _shared = shared();
     let limits = SyncLimits { max_push_surveys: 3, ..SyncLimits::default() };
-    let f = fixture(Settings { sync: limits, ..Settings::default() });
+    let mut settings = Settings::default();
+    settings.services.sync = limits;
+    let f = fixture(settings);
     let before = f.held();
     // Over the 32 MiB body limit.
     let (status, _) = post_sync(&f.url, &f.phone.token, vec![0u8; 33 << 20]);
@@ -763,7 +765,7 @@ fn an_unsupported_protocol_or_an_expired_token_is_refused() {
     let backend = f.server.backend();
     let user = backend.user_by_name("enum-kindia").unwrap().unwrap().0.id;
     let device = backend.register_device(user, "phone").unwrap();
-    let (token, hash) = terrain_server::auth::token::generate().unwrap();
+    let (token, hash) = terrain_services::accounts::token::generate().unwrap();
     backend.insert_token(&hash, user, Some(&device), chrono::Utc::now() - chrono::Duration::seconds(1)).unwrap();
     let (status, body) = post_sync(&f.url, &token, wire::encode(&push_request(push)).unwrap());
     assert_error("an expired token", status, &body, 401, "unauthorized");

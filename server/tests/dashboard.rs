@@ -164,7 +164,7 @@ fn a_supervisor_reviews_in_the_browser_and_the_phone_gets_it() {
     // Plot surveys with outlines and a point, for the map and the screenshots.
     let mut rng = StdRng::seed_from_u64(6);
     for _ in 0..6 {
-        let answers = terrain_server::sample::answers(&beguedo, &mut rng);
+        let answers = terrain_demo::sample::answers(&beguedo, &mut rng);
         phone.store.create_survey_with(&beguedo.id, &beguedo.version, &answers).unwrap();
     }
     phone.sync();
@@ -243,7 +243,7 @@ fn a_supervisor_reviews_in_the_browser_and_the_phone_gets_it() {
     let survey = phone.store.survey(&corrected).unwrap();
     assert_eq!(survey.answers.value("village"), Some(&Value::Text("Kindia-Centre".into())));
     let review = phone.store.review(&sent_back).unwrap();
-    assert_eq!(review.state(), Some(ReviewStatus::SentBack));
+    assert_eq!(review.status, ReviewStatus::SentBack);
     assert_eq!(review.comments[0].text, "Only 4 people? Count the children too.");
     assert_eq!(review.comments[0].question.as_deref(), Some("hh_size"));
     phone.store.set_answer(&sent_back, &p("hh_size"), Value::Integer(7)).unwrap();
@@ -306,5 +306,5 @@ fn a_supervisor_reviews_in_the_browser_and_the_phone_gets_it() {
         c.close().await.unwrap();
     });
     let approved_now = server.backend().survey_summary(&approved).unwrap().unwrap();
-    assert_eq!(approved_now.review_status.as_deref(), Some("approved"));
+    assert_eq!(approved_now.review_status.to_stored(), Some("approved"));
 }

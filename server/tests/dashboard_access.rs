@@ -96,11 +96,11 @@ fn pages_check_who_is_asking() {
             .as_u16()
     };
     assert_eq!(post(&[("csrf", "0123456789abcdef0123456789abcdef"), ("action", "approve")]), 403);
-    assert_eq!(server.backend().survey_summary(&other_team).unwrap().unwrap().review_status, None);
+    assert_eq!(server.backend().survey_summary(&other_team).unwrap().unwrap().review_status.to_stored(), None);
     assert_eq!(post(&[("csrf", &token), ("action", "send_back"), ("comment", "")]), 400, "a send-back needs a comment");
     assert_eq!(post(&[("csrf", &token), ("action", "approve")]), 303);
     assert_eq!(
-        server.backend().survey_summary(&other_team).unwrap().unwrap().review_status.as_deref(),
+        server.backend().survey_summary(&other_team).unwrap().unwrap().review_status.to_stored(),
         Some("approved")
     );
     // Another session's token is not this session's.
@@ -142,7 +142,7 @@ fn pages_check_who_is_asking() {
         "{location}"
     );
     assert_eq!(
-        server.backend().survey_summary(&other_team).unwrap().unwrap().review_status.as_deref(),
+        server.backend().survey_summary(&other_team).unwrap().unwrap().review_status.to_stored(),
         Some("rejected")
     );
     let audit = page(&server, &admin, "/admin/audit.csv").1;

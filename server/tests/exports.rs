@@ -97,7 +97,7 @@ fn world(n: usize) -> World {
         repeats(&world.form.children, &mut reps);
         let mut ids = Vec::new();
         for i in 0..n {
-            let mut answers = terrain_server::sample::answers(&world.form, &mut rng);
+            let mut answers = terrain_demo::sample::answers(&world.form, &mut rng);
             for (j, q) in texts.iter().enumerate() {
                 answers.0.insert(q.clone(), Answer::Value(Value::Text(TRICKY[(i + j) % TRICKY.len()].to_owned())));
             }
@@ -529,16 +529,15 @@ fn who_may_export_what() {
     let _ = PASSWORD;
     world.server.backend().add_project_member(other.id, stranger.id).unwrap();
     // (`user` adds analysts to the first project too; take them out by making a new one.)
-    let outsider = terrain_server::routes::create_user_checked(
-        world.server.backend().as_ref(),
-        &terrain_server::routes::CreateUser {
+    let services = &world.server.state.services;
+    let outsider = services
+        .create_user(&services.operator().unwrap(), &terrain_services::accounts::CreateUser {
             username: "outsider".into(),
             password: PASSWORD.into(),
             role: "analyst".into(),
             display_name: None,
-        },
-    )
-    .unwrap();
+        })
+        .unwrap();
     world.server.backend().add_project_member(other.id, outsider.id).unwrap();
     assert_eq!(export(&world, "outsider", "format=csv").status, 404);
 }

@@ -66,7 +66,7 @@ fn a_send_back_reaches_the_phone_and_the_fix_merges_with_a_correction() {
 
     phone.sync();
     let review = phone.store.review(&sent_back).unwrap();
-    assert_eq!(review.state(), Some(ReviewStatus::SentBack));
+    assert_eq!(review.status, ReviewStatus::SentBack);
     assert_eq!(review.comments.len(), 1);
     assert_eq!(review.comments[0].author, "moussa");
     assert_eq!(review.comments[0].question.as_deref(), Some("hh_size"));

@@ -5,13 +5,12 @@
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use reqwest::Method;
 use serde_json::json;
 use terrain_core::Role;
 use terrain_core::form::Evaluator;
-use terrain_server::demo::field::Device;
-use terrain_server::demo::http::Session;
-use terrain_server::demo::pilot::Pilot;
+use terrain_demo::field::Device;
+use terrain_demo::http::{Session, desk};
+use terrain_demo::pilot::Pilot;
 
 /// One night's export: (surveys in it, the cursor to start from next night).
 fn nightly(analyst: &Session, form: &str, since: u64) -> (u64, u64) {
@@ -19,7 +18,7 @@ fn nightly(analyst: &Session, form: &str, since: u64) -> (u64, u64) {
         analyst.get_bytes(&format!("/api/v1/forms/{form}/export?format=csv&review=approved&since={since}")).unwrap();
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert!(body.starts_with(b"PK"), "the CSV export is a zip");
-    let header = |name: &str| headers.get(name).unwrap().to_str().unwrap().parse::<u64>().unwrap();
+    let header = |name: &str| headers.iter().find(|(k, _)| k == name).unwrap().1.parse::<u64>().unwrap();
     (header("terrain-surveys"), header("terrain-cursor"))
 }
 
@@ -34,13 +33,13 @@ fn a_nightly_incremental_export_downloads_each_approved_survey_once() {
     let evaluator = Evaluator::new(&team.form);
     let mut rng = StdRng::seed_from_u64(21);
     let mut written = Vec::new();
-    let supervisor = Session::login(&pilot.url, &team.supervisor).unwrap();
-    let analyst = Session::login(&pilot.url, &pilot.analyst).unwrap();
+    let supervisor = desk(&pilot.url, &team.supervisor).unwrap();
+    let analyst = desk(&pilot.url, &pilot.analyst).unwrap();
     let mut day = |n: usize, approve: usize| {
         let ids: Vec<String> = (0..n).map(|_| phone.collect(&evaluator, &mut rng, &mut written).unwrap()).collect();
         phone.sync().unwrap().unwrap();
         let done = supervisor
-            .expect_ok(Method::POST, "/api/v1/reviews", &json!({"surveys": &ids[..approve], "action": "approve"}))
+            .expect_ok("POST", "/api/v1/reviews", Some(&json!({"surveys": &ids[..approve], "action": "approve"})))
             .unwrap();
         assert_eq!(done["done"].as_array().unwrap().len(), approve, "{done}");
     };

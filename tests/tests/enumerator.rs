@@ -11,10 +11,10 @@ use rand::rngs::StdRng;
 use terrain_core::form::Evaluator;
 use terrain_core::survey::Answer;
 use terrain_core::{AnswerPath, Role, SurveyQuery, Value};
-use terrain_server::demo::field::{Device, Written};
-use terrain_server::demo::http::Session;
-use terrain_server::demo::pilot::Pilot;
-use terrain_server::demo::proxy::{Link, Proxy};
+use terrain_demo::field::{Device, Written};
+use terrain_demo::http::desk;
+use terrain_demo::pilot::Pilot;
+use terrain_demo::proxy::{Link, Proxy};
 
 #[test]
 fn a_week_offline_then_a_2g_sync_delivers_everything() {
@@ -70,9 +70,9 @@ fn a_week_offline_then_a_2g_sync_delivers_everything() {
     }
 
     // The supervisor corrects an answer at the office; it comes down the same link.
-    let desk = Session::login(&pilot.url, &team.supervisor).unwrap();
+    let desk = desk(&pilot.url, &team.supervisor).unwrap();
     let body = serde_json::json!({"path": "enumerator_name", "value": {"type": "text", "value": "Alpha Camara"}});
-    desk.expect_ok(reqwest::Method::PUT, &format!("/api/v1/surveys/{}/answers", ids[1]), &body).unwrap();
+    desk.expect_ok("PUT", &format!("/api/v1/surveys/{}/answers", ids[1]), Some(&body)).unwrap();
     phone.sync().unwrap().expect("the slow link does not drop");
     let survey = phone.store.survey(&ids[1]).unwrap();
     assert_eq!(survey.answers.value("enumerator_name"), Some(&Value::Text("Alpha Camara".into())));

@@ -3,7 +3,7 @@
 //! exports exist when the server offers them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use terrain_server::demo::{self, Options};
+use terrain_demo::{self as demo, Options};
 
 #[test]
 fn a_small_pilot_converges_loses_nothing_and_settles_its_conflicts() {

@@ -6,13 +6,12 @@
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use reqwest::Method;
 use serde_json::json;
 use terrain_core::form::Evaluator;
 use terrain_core::{AnswerPath, Role, Value};
-use terrain_server::demo::field::Device;
-use terrain_server::demo::http::Session;
-use terrain_server::demo::pilot::Pilot;
+use terrain_demo::field::Device;
+use terrain_demo::http;
+use terrain_demo::pilot::Pilot;
 
 #[test]
 fn a_supervisor_reviews_from_the_api_and_the_enumerator_fixes_on_the_phone() {
@@ -27,8 +26,8 @@ fn a_supervisor_reviews_from_the_api_and_the_enumerator_fixes_on_the_phone() {
     let ids: Vec<String> = (0..4).map(|_| phone.collect(&evaluator, &mut rng, &mut written).unwrap()).collect();
     phone.sync().unwrap().unwrap();
 
-    let desk = Session::login(&pilot.url, &team.supervisor).unwrap();
-    let (status, page) = desk.send(Method::GET, "/api/v1/surveys?review=received", None).unwrap();
+    let desk = http::desk(&pilot.url, &team.supervisor).unwrap();
+    let (status, page) = desk.request("GET", "/api/v1/surveys?review=received", None).unwrap();
     assert_eq!(status, 200, "{page}");
     let mut listed: Vec<String> =
         page["items"].as_array().unwrap().iter().map(|s| s["survey_id"].as_str().unwrap().to_owned()).collect();
@@ -39,32 +38,32 @@ fn a_supervisor_reviews_from_the_api_and_the_enumerator_fixes_on_the_phone() {
 
     // Two approved together, one corrected then approved, one sent back.
     let done = desk
-        .expect_ok(Method::POST, "/api/v1/reviews", &json!({"surveys": [ids[0], ids[1]], "action": "approve"}))
+        .expect_ok("POST", "/api/v1/reviews", Some(&json!({"surveys": [ids[0], ids[1]], "action": "approve"})))
         .unwrap();
     assert_eq!(done["done"].as_array().unwrap().len(), 2, "{done}");
     let fix = json!({"path": "enumerator_comments", "value": {"type": "text", "value": "Ménage visité deux fois"}});
-    desk.expect_ok(Method::PUT, &format!("/api/v1/surveys/{}/answers", ids[2]), &fix).unwrap();
-    desk.expect_ok(Method::POST, &format!("/api/v1/surveys/{}/review", ids[2]), &json!({"action": "approve"})).unwrap();
+    desk.expect_ok("PUT", &format!("/api/v1/surveys/{}/answers", ids[2]), Some(&fix)).unwrap();
+    desk.expect_ok("POST", &format!("/api/v1/surveys/{}/review", ids[2]), Some(&json!({"action": "approve"}))).unwrap();
     let send_back = json!({"action": "send_back", "question": "respondent_name",
         "comment": "Le nom du répondant est incomplet."});
-    desk.expect_ok(Method::POST, &format!("/api/v1/surveys/{}/review", ids[3]), &send_back).unwrap();
+    desk.expect_ok("POST", &format!("/api/v1/surveys/{}/review", ids[3]), Some(&send_back)).unwrap();
 
     // Nobody else may: the enumerator cannot review, another team's supervisor cannot see.
-    let enumerator_desk = Session::login(&pilot.url, &team.enumerators[0]).unwrap();
+    let enumerator_desk = http::desk(&pilot.url, &team.enumerators[0]).unwrap();
     let (status, _) = enumerator_desk
-        .send(Method::POST, &format!("/api/v1/surveys/{}/review", ids[3]), Some(&json!({"action": "approve"})))
+        .request("POST", &format!("/api/v1/surveys/{}/review", ids[3]), Some(&json!({"action": "approve"})))
         .unwrap();
     assert_eq!(status, 403);
-    let other = Session::login(&pilot.url, &pilot.teams[2].supervisor).unwrap();
+    let other = http::desk(&pilot.url, &pilot.teams[2].supervisor).unwrap();
     let (status, _) = other
-        .send(Method::POST, &format!("/api/v1/surveys/{}/review", ids[3]), Some(&json!({"action": "approve"})))
+        .request("POST", &format!("/api/v1/surveys/{}/review", ids[3]), Some(&json!({"action": "approve"})))
         .unwrap();
     assert_eq!(status, 404, "another team's survey is not disclosed");
 
     // The phone shows the comment, the enumerator fixes, the supervisor approves.
     phone.sync().unwrap().unwrap();
     let review = phone.store.survey(&ids[3]).unwrap().review;
-    assert_eq!(review.status.as_deref(), Some("sent_back"));
+    assert_eq!(review.status.as_str(), "sent_back");
     assert_eq!(review.comments.len(), 1);
     assert_eq!(review.comments[0].question.as_deref(), Some("respondent_name"));
     assert_eq!(
@@ -76,13 +75,13 @@ fn a_supervisor_reviews_from_the_api_and_the_enumerator_fixes_on_the_phone() {
         .fix(&ids[3], &AnswerPath::top("respondent_name"), Value::Text("Mariama Sow Diallo".into()), &mut written)
         .unwrap();
     phone.sync().unwrap().unwrap();
-    let (_, survey) = desk.send(Method::GET, &format!("/api/v1/surveys/{}", ids[3]), None).unwrap();
+    let (_, survey) = desk.request("GET", &format!("/api/v1/surveys/{}", ids[3]), None).unwrap();
     assert_eq!(survey["answers"]["respondent_name"], "Mariama Sow Diallo", "{survey}");
-    desk.expect_ok(Method::POST, &format!("/api/v1/surveys/{}/review", ids[3]), &json!({"action": "approve"})).unwrap();
+    desk.expect_ok("POST", &format!("/api/v1/surveys/{}/review", ids[3]), Some(&json!({"action": "approve"}))).unwrap();
 
-    let (_, page) = desk.send(Method::GET, "/api/v1/surveys?review=approved", None).unwrap();
+    let (_, page) = desk.request("GET", "/api/v1/surveys?review=approved", None).unwrap();
     assert_eq!(page["items"].as_array().unwrap().len(), 4, "{page}");
     phone.sync().unwrap().unwrap();
-    assert_eq!(phone.store.survey(&ids[3]).unwrap().review.status.as_deref(), Some("approved"));
+    assert_eq!(phone.store.survey(&ids[3]).unwrap().review.status.as_str(), "approved");
     pilot.stop();
 }

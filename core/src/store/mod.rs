@@ -361,6 +361,29 @@ impl Store {
         self.edit_as(author, device_key, survey_id, |doc, _| review_edit(doc, &author.user, status, comment))
     }
 
+    /// [`Store::set_review_as`] on many surveys in one transaction (one disk sync for a
+    /// bulk approval): each item succeeds or fails on its own, and a failed one leaves no
+    /// trace. Returns, for each, whether anything changed.
+    #[allow(clippy::type_complexity)]
+    pub fn set_reviews_as(
+        &self,
+        author: &Author,
+        device_key: [u8; DEVICE_KEY_LEN],
+        items: &[(&str, Option<ReviewStatus>, Option<&NewComment>)],
+    ) -> Result<Vec<Result<bool, StoreError>>, StoreError> {
+        let actor = self.delegate(author, device_key)?;
+        let origin = Origin::Delegated(actor);
+        self.transaction(|tx, ctx| {
+            let mut outcomes = Vec::with_capacity(items.len());
+            for (survey_id, status, comment) in items {
+                let edit = |doc: &mut SurveyDoc, _: &FormIndex<'_>| review_edit(doc, &author.user, *status, *comment);
+                let outcome = in_savepoint(tx, |sp| writes::edit(sp, ctx, survey_id, &origin, edit))?;
+                outcomes.push(outcome.map(|(_, changed)| changed));
+            }
+            Ok(outcomes)
+        })
+    }
+
     /// A survey's review status and comments.
     pub fn review(&self, survey_id: &str) -> Result<Review, StoreError> {
         Ok(self.survey(survey_id)?.review)
@@ -493,6 +516,12 @@ impl Store {
             Ok(())
         })?;
         Ok(conflicts)
+    }
+
+    /// The answers changed since the survey was last approved, or `None` if it never was
+    /// (see [`SurveyDoc::changed_since_approval`]).
+    pub fn changed_since_approval(&self, survey_id: &str) -> Result<Option<Vec<String>>, StoreError> {
+        self.read(survey_id, |doc, form| doc.clone().changed_since_approval(form))
     }
 
     /// The whole document of a survey, compressed: what another replica needs to catch up.

@@ -171,7 +171,7 @@ pub fn prepare_received(
         return Err(doc_err(survey_id)(DocumentError::WrongSurvey));
     }
     if let Some(mut check) = check {
-        judge(&mut doc, survey_id, &changes, &changes, false, &mut check).map_err(doc_err(survey_id))?;
+        judge(&mut doc, survey_id, &changes, &changes, None, &mut check).map_err(doc_err(survey_id))?;
     }
     let form = forms.get(conn, &meta.form_id, &meta.form_version)?;
     let has_conflicts = !doc.conflicts(form.index()).map_err(doc_err(survey_id))?.is_empty();
@@ -229,6 +229,8 @@ pub struct MergeCandidate<'a> {
     pub meta: &'a Meta,
     /// Its review once the changes are applied.
     pub review: &'a Review,
+    /// Its review before them (`None` for a survey new to the store).
+    pub previous_review: Option<&'a Review>,
     /// Whether the store had the survey before.
     pub existed: bool,
     /// What each new change touches.
@@ -252,11 +254,12 @@ pub fn merge(
         let budget = *ctx.budget;
         let (new_changes, _) = edit(tx, ctx, survey_id, origin, |doc, _| {
             let before = doc.heads();
+            let previous = if check.is_some() { Some(doc.review()?) } else { None };
             let (new_changes, _) = doc.merge_bytes(bytes, &budget)?;
             if let Some(check) = check.as_mut() {
                 let all = doc.automerge_mut().get_changes(&[]);
                 let new = doc.automerge_mut().get_changes(&before);
-                judge(doc, survey_id, &all, &new, true, check)?;
+                judge(doc, survey_id, &all, &new, previous.as_ref(), check)?;
             }
             Ok(new_changes)
         })?;
@@ -271,13 +274,14 @@ fn judge(
     survey_id: &str,
     all: &[Change],
     new: &[Change],
-    existed: bool,
+    previous_review: Option<&Review>,
     check: &mut Check<'_>,
 ) -> Result<(), DocumentError> {
     let footprints = footprints(all, new);
     let meta = doc.meta()?;
     let review = doc.review()?;
-    check(&MergeCandidate { survey_id, meta: &meta, review: &review, existed, footprints: &footprints })
+    let existed = previous_review.is_some();
+    check(&MergeCandidate { survey_id, meta: &meta, review: &review, previous_review, existed, footprints: &footprints })
         .map_err(DocumentError::Refused)
 }
 

@@ -73,10 +73,49 @@ impl Answers {
     }
 }
 
+impl Answers {
+    /// Every answer flattened to its path (`member[1]/age`), repeats expanded.
+    pub fn flatten(&self) -> BTreeMap<String, &Answer> {
+        fn walk<'a>(answers: &'a Answers, prefix: &str, out: &mut BTreeMap<String, &'a Answer>) {
+            for (name, answer) in &answers.0 {
+                let path = format!("{prefix}{name}");
+                match answer {
+                    Answer::Repeat(instances) => {
+                        for (i, instance) in instances.iter().enumerate() {
+                            walk(instance, &format!("{path}[{i}]/"), out);
+                        }
+                    }
+                    other => {
+                        out.insert(path, other);
+                    }
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(self, "", &mut out);
+        out
+    }
+
+    /// The paths whose answers differ between `self` and `other`, in path order.
+    pub fn differences(&self, other: &Answers) -> Vec<String> {
+        let (a, b) = (self.flatten(), other.flatten());
+        let mut paths: Vec<String> =
+            a.keys().chain(b.keys()).filter(|k| a.get(*k) != b.get(*k)).cloned().collect();
+        paths.sort();
+        paths.dedup();
+        paths
+    }
+}
+
 impl SurveyDoc {
     /// The survey's answers, typed by `form`.
     pub fn answers(&self, form: &FormIndex<'_>) -> Result<Answers, DocumentError> {
-        match self.automerge().hydrate(self.answers_obj(), None)? {
+        self.answers_at(form, None)
+    }
+
+    /// The survey's answers as they were at `heads` (now, if `None`).
+    pub fn answers_at(&self, form: &FormIndex<'_>, heads: Option<&[automerge::ChangeHash]>) -> Result<Answers, DocumentError> {
+        match self.automerge().hydrate(self.answers_obj(), heads)? {
             hydrate::Value::Map(map) => Ok(convert_map(&map, form)),
             _ => Err(DocumentError::Malformed("`answers` is not a map".into())),
         }

@@ -173,6 +173,39 @@ impl SurveyDoc {
         Ok(())
     }
 
+    /// The answers that changed since the survey was last approved (their paths, like
+    /// `member[1]/age`), or `None` if it never was: what a reviewer looks at when a survey
+    /// comes back as changed after approval.
+    pub fn changed_since_approval(&mut self, form: &crate::form::FormIndex<'_>) -> Result<Option<Vec<String>>, DocumentError> {
+        let review = self.review_obj()?;
+        let doc = self.automerge_mut();
+        let changes: Vec<(automerge::ChangeHash, Vec<automerge::ChangeHash>)> =
+            doc.get_changes(&[]).iter().map(|c| (c.hash(), c.deps().to_vec())).collect();
+        let status_at = |doc: &automerge::AutoCommit, heads: &[automerge::ChangeHash]| -> Option<String> {
+            match doc.get_at(&review, "status", heads) {
+                Ok(Some((automerge::Value::Scalar(s), _))) => match s.as_ref() {
+                    ScalarValue::Str(t) => Some(t.to_string()),
+                    _ => None,
+                },
+                _ => None,
+            }
+        };
+        // The last change, in causal order, after which the status reads "approved" and
+        // before which it did not: that is when the survey was approved.
+        let approved = ReviewStatus::Approved.as_str();
+        let mut approval = None;
+        for (hash, deps) in &changes {
+            let after = status_at(doc, &[*hash]);
+            if after.as_deref() == Some(approved) && status_at(doc, deps).as_deref() != Some(approved) {
+                approval = Some(*hash);
+            }
+        }
+        let Some(approval) = approval else { return Ok(None) };
+        let then = self.answers_at(form, Some(&[approval]))?;
+        let now = self.answers(form)?;
+        Ok(Some(then.differences(&now)))
+    }
+
     fn review_obj(&self) -> Result<automerge::ObjId, DocumentError> {
         match self.automerge().get(automerge::ROOT, "review")? {
             Some((automerge::Value::Object(ObjType::Map), id)) => Ok(id),

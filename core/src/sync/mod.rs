@@ -4,9 +4,11 @@
 pub mod bundle;
 pub mod client;
 pub mod forms;
+pub mod session;
 pub mod transport;
 pub mod wire;
 
 pub use client::{CancelToken, Progress, SyncError, SyncOptions, SyncReport, sync};
 pub use forms::download_forms;
-pub use transport::{HttpTransport, Login, PublishedForm, Transport, TransportError, login};
+pub use session::{Login, Session};
+pub use transport::{HttpTransport, PublishedForm, Transport, TransportError};

@@ -74,31 +74,42 @@ struct ErrorBody {
 }
 
 impl HttpTransport {
-    /// A transport to the server at `base` (for example `https://terrain.example.org`).
+    /// A transport to the server at `base` (for example `https://terrain.example.org`), for
+    /// the token of a [`super::Session`].
     pub fn new(base: &str, token: &str) -> Result<HttpTransport, TransportError> {
         let client = reqwest::blocking::Client::builder()
             .connect_timeout(Duration::from_secs(20))
             .timeout(Duration::from_secs(300))
             .build()
-            .map_err(|e| TransportError::Network(e.to_string()))?;
-        Ok(HttpTransport { base: base.trim_end_matches('/').to_owned(), token: token.to_owned(), client })
+            .map_err(network)?;
+        Ok(HttpTransport::with_client(base, token, client))
     }
 
-    fn check(response: reqwest::blocking::Response) -> Result<reqwest::blocking::Response, TransportError> {
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let body: Option<ErrorBody> = response.json().ok();
-        let (code, message) = body.map(|b| (b.code, b.message)).unwrap_or_else(|| ("http".into(), status.to_string()));
-        if status.as_u16() == 401 {
-            return Err(TransportError::Unauthorized(message));
-        }
-        Err(TransportError::Refused { status: status.as_u16(), code, message })
+    pub(super) fn with_client(base: &str, token: &str, client: reqwest::blocking::Client) -> HttpTransport {
+        HttpTransport { base: base.trim_end_matches('/').to_owned(), token: token.to_owned(), client }
+    }
+
+    /// The server's address.
+    pub fn server_url(&self) -> &str {
+        &self.base
     }
 }
 
-fn network(e: reqwest::Error) -> TransportError {
+/// The response if it is a success, else the server's refusal as an error.
+pub(super) fn check(response: reqwest::blocking::Response) -> Result<reqwest::blocking::Response, TransportError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let body: Option<ErrorBody> = response.json().ok();
+    let (code, message) = body.map(|b| (b.code, b.message)).unwrap_or_else(|| ("http".into(), status.to_string()));
+    if status.as_u16() == 401 {
+        return Err(TransportError::Unauthorized(message));
+    }
+    Err(TransportError::Refused { status: status.as_u16(), code, message })
+}
+
+pub(super) fn network(e: reqwest::Error) -> TransportError {
     TransportError::Network(e.to_string())
 }
 
@@ -116,7 +127,7 @@ impl Transport for HttpTransport {
             .body(body)
             .send()
             .map_err(network)?;
-        Ok(Self::check(response)?.bytes().map_err(network)?.to_vec())
+        Ok(check(response)?.bytes().map_err(network)?.to_vec())
     }
 
     fn form(&self, form_id: &str, version: &str) -> Result<String, TransportError> {
@@ -126,41 +137,12 @@ impl Transport for HttpTransport {
             .bearer_auth(&self.token)
             .send()
             .map_err(network)?;
-        Self::check(response)?.text().map_err(network)
+        check(response)?.text().map_err(network)
     }
 
     fn published_forms(&self) -> Result<Vec<PublishedForm>, TransportError> {
         let response =
             self.client.get(format!("{}/api/v1/forms", self.base)).bearer_auth(&self.token).send().map_err(network)?;
-        Self::check(response)?.json().map_err(network)
+        check(response)?.json().map_err(network)
     }
-}
-
-/// What a successful login gives a device.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Login {
-    /// The bearer token for further requests.
-    pub token: String,
-    /// When the token expires (RFC 3339).
-    pub expires_at: String,
-    /// The device key the server registered for this device (hex, 8 bytes): the prefix of
-    /// every actor id the device writes with.
-    pub device_key: String,
-    /// The user's role.
-    pub role: String,
-}
-
-/// Logs in to the server at `base` as `username` on `device`.
-pub fn login(base: &str, username: &str, password: &str, device: &str) -> Result<Login, TransportError> {
-    let client = reqwest::blocking::Client::builder()
-        .connect_timeout(Duration::from_secs(20))
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(network)?;
-    let response = client
-        .post(format!("{}/api/v1/auth/login", base.trim_end_matches('/')))
-        .json(&serde_json::json!({"username": username, "password": password, "device_id": device}))
-        .send()
-        .map_err(network)?;
-    HttpTransport::check(response)?.json().map_err(network)
 }

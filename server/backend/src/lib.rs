@@ -15,7 +15,7 @@ use serde::Serialize;
 use terrain_core::ChangeHash;
 use terrain_core::form::Form;
 use terrain_core::store::{
-    Check, DailyCount, FeedEntry, FeedFilter, MergeOutcome, StoreError, Survey, SurveyQuery, SurveySummary,
+    Check, DailyCount, FeedEntry, Visibility, MergeOutcome, StoreError, Survey, SurveyQuery, SurveySummary,
 };
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewStatus};
 use terrain_core::{Role, Value};
@@ -128,6 +128,46 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
+/// An audit entry to append.
+#[derive(Debug, Clone)]
+pub struct AuditRow<'a> {
+    /// Who, if someone with an account.
+    pub user: Option<UserId>,
+    /// The action's name.
+    pub action: &'a str,
+    /// On which survey.
+    pub survey_id: Option<&'a str>,
+    /// Details (JSON text).
+    pub detail: String,
+}
+
+/// A stored survey that could not be read: skipped by pulls, exports and pages, and shown
+/// to administrators until it is fixed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Fault {
+    /// The survey.
+    pub survey_id: String,
+    /// When it first failed.
+    pub first_at: DateTime<Utc>,
+    /// When it last failed.
+    pub last_at: DateTime<Utc>,
+    /// How many times it failed.
+    pub occurrences: u64,
+    /// Why.
+    pub error: String,
+}
+
+/// One review to write: a status and/or a comment on one survey.
+#[derive(Debug, Clone, Copy)]
+pub struct ReviewItem<'a> {
+    /// The survey.
+    pub survey_id: &'a str,
+    /// The status to set.
+    pub status: Option<ReviewStatus>,
+    /// The comment to add.
+    pub comment: Option<&'a NewComment>,
+}
+
 /// What can go wrong in storage.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
@@ -143,6 +183,17 @@ pub enum BackendError {
     /// A referenced record does not exist.
     #[error("{0} does not exist")]
     NotFound(String),
+}
+
+impl BackendError {
+    /// Whether this means that one survey cannot be read (damaged on disk, from an older
+    /// version), rather than that storage failed: callers reading many surveys skip it.
+    pub fn is_unreadable(&self) -> bool {
+        matches!(
+            self,
+            BackendError::Store(StoreError::Corrupt { .. } | StoreError::Document { .. } | StoreError::CorruptForm { .. })
+        )
+    }
 }
 
 impl From<rusqlite::Error> for BackendError {
@@ -241,7 +292,7 @@ pub trait Backend: Send + Sync + 'static {
     /// A survey's changes that are not ancestors of `heads`.
     fn changes_after(&self, survey_id: &str, heads: &[ChangeHash]) -> BackendResult<Vec<u8>>;
     /// The change feed after `cursor`, narrowed by `filter`.
-    fn feed(&self, cursor: u64, limit: u32, filter: &FeedFilter) -> BackendResult<Vec<FeedEntry>>;
+    fn feed(&self, cursor: u64, limit: u32, visible: &Visibility) -> BackendResult<Vec<FeedEntry>>;
     /// A survey's metadata row.
     fn survey_summary(&self, survey_id: &str) -> BackendResult<Option<SurveySummary>>;
     /// A survey as JSON.
@@ -252,16 +303,17 @@ pub trait Backend: Send + Sync + 'static {
     fn histories(&self, survey_id: &str, paths: &[AnswerPath]) -> BackendResult<Vec<Vec<FieldEdit>>>;
     /// A survey's conflicts.
     fn conflicts(&self, survey_id: &str) -> BackendResult<Vec<Conflict>>;
+    /// The answers changed since the survey was last approved, if it ever was.
+    fn changed_since_approval(&self, survey_id: &str) -> BackendResult<Option<Vec<String>>>;
+    /// Holds every survey to `budget` (at most `Budget::WRITE`) on every write.
+    fn set_survey_budget(&self, budget: terrain_core::intake::Budget);
     /// Sets an answer as `editor` (a correction made on the server).
     fn correct(&self, editor: &User, survey_id: &str, path: &AnswerPath, value: Value) -> BackendResult<bool>;
-    /// Sets a survey's review status and/or adds a comment, as `editor`, in one change.
-    fn review(
-        &self,
-        editor: &User,
-        survey_id: &str,
-        status: Option<ReviewStatus>,
-        comment: Option<&NewComment>,
-    ) -> BackendResult<bool>;
+    /// Sets each survey's review status and/or adds a comment, as `editor`, one change per
+    /// survey, all in one durable transaction; each item succeeds or fails on its own.
+    fn review(&self, editor: &User, items: &[ReviewItem<'_>]) -> BackendResult<Vec<Result<bool, StoreError>>>;
+    /// Sets a survey's review status as the server itself (no person behind it).
+    fn mark(&self, survey_id: &str, status: ReviewStatus) -> BackendResult<bool>;
     /// Surveys' metadata rows matching `query`.
     fn list_surveys(&self, query: &SurveyQuery) -> BackendResult<Vec<SurveySummary>>;
     /// How many surveys match `query`'s filters.
@@ -296,15 +348,23 @@ pub trait Backend: Send + Sync + 'static {
     /// Idle-time upkeep (compacting surveys stored as received); returns the work done.
     fn maintain(&self) -> BackendResult<usize>;
 
+    // --- project settings
+    /// Sets whether a project's approved surveys are frozen.
+    fn set_freeze_approved(&self, project: i64, frozen: bool) -> BackendResult<()>;
+    /// Whether a project's approved surveys are frozen.
+    fn freeze_approved(&self, project: i64) -> BackendResult<bool>;
+
+    // --- surveys that need attention
+    /// Records that a survey could not be read; returns whether it is new to the list.
+    fn record_fault(&self, survey_id: &str, error: &str) -> BackendResult<bool>;
+    /// The surveys that could not be read, most recent first.
+    fn faults(&self) -> BackendResult<Vec<Fault>>;
+    /// Takes a survey off the list (it reads again).
+    fn clear_fault(&self, survey_id: &str) -> BackendResult<()>;
+
     // --- audit
-    /// Appends to the audit log.
-    fn audit(
-        &self,
-        user: Option<UserId>,
-        action: &str,
-        survey_id: Option<&str>,
-        detail: Option<&str>,
-    ) -> BackendResult<()>;
+    /// Appends entries to the audit log, in one transaction.
+    fn audit_many(&self, rows: &[AuditRow<'_>]) -> BackendResult<()>;
     /// The audit log, newest first.
     fn audit_log(&self, limit: u32) -> BackendResult<Vec<AuditEntry>>;
 }

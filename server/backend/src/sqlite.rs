@@ -13,18 +13,19 @@ use rand::TryRngCore;
 use rusqlite::{Connection, OptionalExtension, params};
 use terrain_core::form::Form;
 use terrain_core::store::{
-    Check, DailyCount, FeedEntry, FeedFilter, MergeOutcome, StoreError, Survey, SurveyQuery, SurveySummary,
+    Check, DailyCount, FeedEntry, Visibility, MergeOutcome, StoreError, Survey, SurveyQuery, SurveySummary,
     decode_heads, encode_heads, schema,
 };
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewStatus};
 use terrain_core::{Author, ChangeHash, Role, Store, Value};
 
 use super::{
-    AuditEntry, Backend, BackendError, BackendResult, DeviceKey, FormInfo, Membership, NewUser, Project, Team,
-    TokenRecord, User, UserId,
+    AuditEntry, AuditRow, Backend, BackendError, BackendResult, DeviceKey, Fault, FormInfo, Membership, NewUser,
+    Project, ReviewItem, Team, TokenRecord, User, UserId,
 };
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_accounts.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/001_accounts.sql"), include_str!("../migrations/002_protection.sql")];
 
 /// The embedded SQLite backend.
 pub struct SqliteBackend {
@@ -400,8 +401,8 @@ impl Backend for SqliteBackend {
         Ok(self.surveys.changes_after(survey_id, heads)?)
     }
 
-    fn feed(&self, cursor: u64, limit: u32, filter: &FeedFilter) -> BackendResult<Vec<FeedEntry>> {
-        Ok(self.surveys.feed_filtered(cursor, limit, filter)?)
+    fn feed(&self, cursor: u64, limit: u32, visible: &Visibility) -> BackendResult<Vec<FeedEntry>> {
+        Ok(self.surveys.feed_visible(cursor, limit, visible)?)
     }
 
     fn survey_summary(&self, survey_id: &str) -> BackendResult<Option<SurveySummary>> {
@@ -436,22 +437,30 @@ impl Backend for SqliteBackend {
         Ok(conflicts)
     }
 
+    fn changed_since_approval(&self, survey_id: &str) -> BackendResult<Option<Vec<String>>> {
+        Ok(self.surveys.changed_since_approval(survey_id)?)
+    }
+
+    fn set_survey_budget(&self, budget: terrain_core::intake::Budget) {
+        self.surveys.set_write_budget(budget);
+    }
+
     fn correct(&self, editor: &User, survey_id: &str, path: &AnswerPath, value: Value) -> BackendResult<bool> {
         let key = self.register_device(editor.id, "web")?;
         let author = Author::new(&editor.username, "web", editor.role);
         Ok(self.surveys.set_answer_as(&author, key, survey_id, path, value)?)
     }
 
-    fn review(
-        &self,
-        editor: &User,
-        survey_id: &str,
-        status: Option<ReviewStatus>,
-        comment: Option<&NewComment>,
-    ) -> BackendResult<bool> {
+    fn review(&self, editor: &User, items: &[ReviewItem<'_>]) -> BackendResult<Vec<Result<bool, StoreError>>> {
         let key = self.register_device(editor.id, "web")?;
         let author = Author::new(&editor.username, "web", editor.role);
-        Ok(self.surveys.set_review_as(&author, key, survey_id, status, comment)?)
+        let items: Vec<(&str, Option<ReviewStatus>, Option<&NewComment>)> =
+            items.iter().map(|i| (i.survey_id, i.status, i.comment)).collect();
+        Ok(self.surveys.set_reviews_as(&author, key, &items)?)
+    }
+
+    fn mark(&self, survey_id: &str, status: ReviewStatus) -> BackendResult<bool> {
+        Ok(self.surveys.set_review(survey_id, Some(status), None)?)
     }
 
     fn list_surveys(&self, query: &SurveyQuery) -> BackendResult<Vec<SurveySummary>> {
@@ -542,17 +551,72 @@ impl Backend for SqliteBackend {
         Ok(self.surveys.compact_pending(200)?)
     }
 
-    fn audit(
-        &self,
-        user: Option<UserId>,
-        action: &str,
-        survey_id: Option<&str>,
-        detail: Option<&str>,
-    ) -> BackendResult<()> {
-        self.db().execute(
-            "INSERT INTO audit (at, user_id, action, survey_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![now_ms(), user, action, survey_id, detail],
+    fn audit_many(&self, rows: &[AuditRow<'_>]) -> BackendResult<()> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        {
+            let mut stmt =
+                tx.prepare_cached("INSERT INTO audit (at, user_id, action, survey_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+            let at = now_ms();
+            for row in rows {
+                stmt.execute(params![at, row.user, row.action, row.survey_id, row.detail])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn set_freeze_approved(&self, project: i64, frozen: bool) -> BackendResult<()> {
+        let n = self.db().execute("UPDATE projects SET freeze_approved = ?2 WHERE id = ?1", params![project, frozen])?;
+        if n == 0 {
+            return Err(BackendError::NotFound(format!("project {project}")));
+        }
+        Ok(())
+    }
+
+    fn freeze_approved(&self, project: i64) -> BackendResult<bool> {
+        self.db()
+            .query_row("SELECT freeze_approved FROM projects WHERE id = ?1", [project], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| BackendError::NotFound(format!("project {project}")))
+    }
+
+    fn record_fault(&self, survey_id: &str, error: &str) -> BackendResult<bool> {
+        let db = self.db();
+        let now = now_ms();
+        let updated = db.execute(
+            "UPDATE survey_faults SET last_at = ?2, occurrences = occurrences + 1, error = ?3 WHERE survey_id = ?1",
+            params![survey_id, now, error],
         )?;
+        if updated > 0 {
+            return Ok(false);
+        }
+        db.execute(
+            "INSERT INTO survey_faults (survey_id, first_at, last_at, occurrences, error) VALUES (?1, ?2, ?2, 1, ?3)",
+            params![survey_id, now, error],
+        )?;
+        Ok(true)
+    }
+
+    fn faults(&self) -> BackendResult<Vec<Fault>> {
+        let db = self.db();
+        let mut stmt = db.prepare_cached(
+            "SELECT survey_id, first_at, last_at, occurrences, error FROM survey_faults ORDER BY last_at DESC LIMIT 1000",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Fault {
+                survey_id: r.get(0)?,
+                first_at: DateTime::from_timestamp_millis(r.get(1)?).unwrap_or_default(),
+                last_at: DateTime::from_timestamp_millis(r.get(2)?).unwrap_or_default(),
+                occurrences: r.get::<_, i64>(3)?.max(0) as u64,
+                error: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn clear_fault(&self, survey_id: &str) -> BackendResult<()> {
+        self.db().execute("DELETE FROM survey_faults WHERE survey_id = ?1", [survey_id])?;
         Ok(())
     }
 

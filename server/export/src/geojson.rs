@@ -49,7 +49,7 @@ fn features(record: &Record, table: &str, answers: &Answers, out: &mut Vec<Json>
                     p.insert("_submitted_by".into(), json!(record.survey.meta.created_by));
                     p.insert(
                         "_review_status".into(),
-                        json!(record.summary.review_status.as_deref().unwrap_or("received")),
+                        json!(record.summary.review_status.as_str()),
                     );
                     p.insert("_start".into(), json!(time(record.survey.meta.created_at)));
                     for (n, a) in &answers.0 {

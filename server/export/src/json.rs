@@ -14,7 +14,7 @@ pub fn survey_json(record: &Record) -> serde_json::Value {
         "meta": survey.meta,
         "answers": survey.answers.to_json(),
         "review": survey.review,
-        "review_status": record.summary.review_status.as_deref().unwrap_or("received"),
+        "review_status": record.summary.review_status.as_str(),
         "submission_time": time(record.summary.updated_at),
     })
 }

@@ -28,17 +28,16 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use terrain_core::AnswerPath;
 use terrain_core::form::{EvalOptions, Evaluator, Form};
-use terrain_core::store::{FeedFilter, Survey, SurveySummary};
-use terrain_core::survey::{Answer, Answers};
+use terrain_core::store::{Visibility, Survey, SurveySummary};
+use terrain_core::survey::{Answer, Answers, ReviewStatus, UnknownReviewStatus};
 
-use crate::backend::{Backend, BackendError};
+use terrain_backend::{Backend, BackendError};
 pub use table::Layout;
 
 /// Surveys read from the store per page.
 pub const BATCH: u32 = 512;
 
 /// The review statuses a survey can be in (`None` in the store reads as `received`).
-pub const REVIEW_STATUSES: [&str; 5] = ["received", "has_issues", "sent_back", "approved", "rejected"];
 
 /// What to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +105,7 @@ pub enum ReviewFilter {
     /// Every survey, whatever its review.
     Any,
     /// Only surveys in one of these statuses.
-    Only(BTreeSet<String>),
+    Only(BTreeSet<ReviewStatus>),
 }
 
 impl ReviewFilter {
@@ -118,14 +117,10 @@ impl ReviewFilter {
         }
         let mut set = BTreeSet::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let part = part.to_ascii_lowercase();
-            if !REVIEW_STATUSES.contains(&part.as_str()) {
-                return Err(ExportError::Invalid(format!(
-                    "unknown review status `{part}`: use any, or some of {}",
-                    REVIEW_STATUSES.join(", ")
-                )));
-            }
-            set.insert(part);
+            let status: ReviewStatus = part.to_ascii_lowercase().parse().map_err(|e: UnknownReviewStatus| {
+                ExportError::Invalid(format!("{e}, or `any` for every survey"))
+            })?;
+            set.insert(status);
         }
         if set.is_empty() {
             return Err(ExportError::Invalid("give at least one review status, or `any`".into()));
@@ -135,13 +130,13 @@ impl ReviewFilter {
 
     /// Only approved surveys: what analysts get unless they ask otherwise.
     pub fn approved() -> ReviewFilter {
-        ReviewFilter::Only(BTreeSet::from(["approved".to_owned()]))
+        ReviewFilter::Only(BTreeSet::from([ReviewStatus::Approved]))
     }
 
-    fn accepts(&self, status: Option<&str>) -> bool {
+    fn accepts(&self, status: ReviewStatus) -> bool {
         match self {
             ReviewFilter::Any => true,
-            ReviewFilter::Only(set) => set.contains(status.unwrap_or("received")),
+            ReviewFilter::Only(set) => set.contains(&status),
         }
     }
 }
@@ -169,6 +164,8 @@ pub struct ExportRequest {
     pub labels: Option<String>,
     /// Start CSV files with a UTF-8 byte order mark (for Excel).
     pub bom: bool,
+    /// Stop (with [`ExportError::TimedOut`]) once this time has passed.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl ExportRequest {
@@ -185,11 +182,12 @@ impl ExportRequest {
             since: 0,
             labels: None,
             bom: false,
+            deadline: None,
         }
     }
 
     fn keeps(&self, summary: &SurveySummary) -> bool {
-        self.review.accepts(summary.review_status.as_deref())
+        self.review.accepts(summary.review_status)
             && self.from.is_none_or(|from| summary.created_at >= from)
             && self.to.is_none_or(|to| summary.created_at < to)
             && self.version.as_ref().is_none_or(|v| &summary.form_version == v)
@@ -236,6 +234,11 @@ pub enum ExportError {
     /// The spreadsheet writer refused.
     #[error("writing the spreadsheet failed: {0}; for datasets larger than a sheet allows, export CSV")]
     Xlsx(String),
+    /// The export ran past its deadline.
+    #[error(
+        "the export took longer than a request may: export with `since` (only what changed), or with the `terrain export` command"
+    )]
+    TimedOut,
 }
 
 impl From<::csv::Error> for ExportError {
@@ -261,15 +264,19 @@ pub struct Record {
 
 /// Writes an export of `request` into `out`. `visible` says which surveys the caller may
 /// read (everything for the CLI).
+///
+/// `unreadable` hears of every survey that cannot be read; it is left out and the export
+/// goes on with the others.
 pub fn export<W: Write + Seek + Send>(
     backend: &dyn Backend,
     request: &ExportRequest,
     visible: &dyn Fn(&SurveySummary) -> bool,
+    unreadable: &(dyn Fn(&str, &BackendError) + Sync),
     out: W,
 ) -> Result<ExportOutcome, ExportError> {
     let forms = form_versions(backend, &request.form_id)?;
     let layout = Layout::new(&forms, request.labels.as_deref())?;
-    let scan = Scan { backend, request, visible, forms: &forms };
+    let scan = Scan { backend, request, visible, unreadable, forms: &forms };
     match request.format {
         Format::Csv => csv::write(&layout, request.bom, scan, out),
         Format::Xlsx => xlsx::write(&layout, scan, out),
@@ -305,6 +312,7 @@ pub(crate) struct Scan<'a> {
     backend: &'a dyn Backend,
     request: &'a ExportRequest,
     visible: &'a dyn Fn(&SurveySummary) -> bool,
+    unreadable: &'a (dyn Fn(&str, &BackendError) + Sync),
     forms: &'a [Arc<Form>],
 }
 
@@ -319,10 +327,13 @@ impl Scan<'_> {
         // The whole feed, filtered here by form: narrowed to a form in SQL, SQLite picks the
         // form index and sorts every remaining survey for each page (quadratic in the
         // dataset); the change index alone keeps each page a short range scan.
-        let filter = FeedFilter::default();
+        let filter = Visibility::default();
         let mut cursor = self.request.since;
         let mut written = 0u64;
         loop {
+            if self.request.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return Err(ExportError::TimedOut);
+            }
             let page = self.backend.feed(cursor, BATCH, &filter)?;
             let Some(last) = page.last() else { break };
             cursor = last.change_seq;
@@ -351,6 +362,10 @@ impl Scan<'_> {
                 Ok(s) => s,
                 // Removed since the page was read.
                 Err(BackendError::Store(terrain_core::StoreError::UnknownSurvey(_))) => return Ok(None),
+                Err(e) if e.is_unreadable() => {
+                    (self.unreadable)(&summary.survey_id, &e);
+                    return Ok(None);
+                }
                 Err(e) => return Err(e.into()),
             };
             if let Some((_, evaluator)) = evaluators.iter().find(|(v, _)| *v == survey.meta.form_version) {
@@ -414,12 +429,14 @@ mod tests {
     fn review_filters_parse_and_read_null_as_received() {
         assert_eq!(ReviewFilter::parse("any").ok(), Some(ReviewFilter::Any));
         let f = ReviewFilter::parse("approved, Received").ok();
-        assert_eq!(f, Some(ReviewFilter::Only(BTreeSet::from(["approved".to_owned(), "received".to_owned()]))));
+        assert_eq!(f, Some(ReviewFilter::Only(BTreeSet::from([ReviewStatus::Approved, ReviewStatus::Received]))));
         let f = f.unwrap_or(ReviewFilter::Any);
-        assert!(f.accepts(None) && f.accepts(Some("approved")) && !f.accepts(Some("rejected")));
+        let unreviewed = ReviewStatus::from_stored(None);
+        assert!(f.accepts(unreviewed) && f.accepts(ReviewStatus::Approved) && !f.accepts(ReviewStatus::Rejected));
         assert!(ReviewFilter::parse("pending").is_err());
         assert!(ReviewFilter::parse(" , ").is_err());
-        assert!(!ReviewFilter::approved().accepts(None));
+        assert!(!ReviewFilter::approved().accepts(unreviewed));
+        assert!(!ReviewFilter::approved().accepts(ReviewStatus::ChangedAfterApproval));
     }
 
     #[test]

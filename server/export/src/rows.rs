@@ -112,7 +112,7 @@ fn meta_cell<'r>(meta: Meta, ctx: &Context<'r>, index: u64, parent_name: &'r str
         Meta::SubmittedBy => text(&survey.meta.created_by),
         Meta::Device => text(&survey.meta.created_on),
         Meta::Status => text(survey.meta.status.as_str()),
-        Meta::ReviewStatus => text(ctx.record.summary.review_status.as_deref().unwrap_or("received")),
+        Meta::ReviewStatus => text(ctx.record.summary.review_status.as_str()),
         Meta::Start => Cell::Text(Cow::Owned(time(survey.meta.created_at))),
         Meta::SubmissionTime => Cell::Text(Cow::Owned(time(ctx.record.summary.updated_at))),
     }
@@ -229,7 +229,7 @@ mod tests {
             created_on: "phone".into(),
             created_at: now,
             updated_at: now,
-            review_status: None,
+            review_status: terrain_core::survey::ReviewStatus::Received,
             has_conflicts: false,
             dirty: false,
         };

@@ -1,6 +1,7 @@
-//! Administration from the browser: users (create, disable), projects, teams and their
-//! members, publishing form versions from an XLSForm file, and the audit log as CSV. The
-//! same checks as the JSON API apply: these handlers call the same functions.
+//! Administration from the browser: users (create, disable), projects and their settings,
+//! teams and their members, publishing form versions from an XLSForm file, the surveys that
+//! need attention, and the audit log as CSV. The same services as the JSON API answer, with
+//! the same checks and the same audit entries.
 
 use axum::Form as PostForm;
 use axum::extract::{Multipart, Path, Query, State};
@@ -9,28 +10,27 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use terrain_services::accounts::{CreateUser, ProjectSettings};
+use terrain_services::forms::Upload;
+use terrain_services::{Fault, FormInfo, Project, Scope, Services, Team, User};
+
 use super::error::PageError;
 use super::layout::{self, Section};
+use super::run;
 use super::session::Session;
 use super::survey::Saved;
-use crate::app::AppState;
-use crate::backend::{FormInfo, Project, Team, User};
-use crate::error::{ApiError, blocking};
-use crate::routes::admin::{CreateUser, audit_csv, create_user_checked};
+use crate::http::AppState;
 
 fn require_admin(session: &Session) -> Result<(), PageError> {
-    if session.is_admin() {
-        Ok(())
-    } else {
-        Err(PageError::forbidden(session.lang, "only administrators manage users, teams and forms"))
-    }
+    session.scope().may_administer().map_err(|e| PageError::from_service(session.lang, e))
 }
 
 struct Overview {
     users: Vec<User>,
-    projects: Vec<Project>,
+    projects: Vec<(Project, ProjectSettings)>,
     teams: Vec<(Team, Vec<User>)>,
     forms: Vec<FormInfo>,
+    faults: Vec<Fault>,
 }
 
 /// The administration page.
@@ -41,19 +41,26 @@ pub async fn page(
 ) -> Result<Markup, PageError> {
     require_admin(&session)?;
     let lang = session.lang;
-    let o = blocking(move || {
-        let backend = state.backend.as_ref();
-        let teams = backend
-            .teams()?
+    let scope = session.scope().clone();
+    let o = run(lang, move || {
+        let services = &state.services;
+        let projects = services
+            .projects(&scope)?
             .into_iter()
-            .map(|t| Ok((t.clone(), backend.team_members(t.id)?)))
-            .collect::<Result<Vec<_>, ApiError>>()?;
-        Ok(Overview { users: backend.users()?, projects: backend.projects()?, teams, forms: backend.forms()? })
+            .map(|p| Ok((p.clone(), services.project_settings(&scope, p.id)?)))
+            .collect::<terrain_services::Result<Vec<_>>>()?;
+        Ok(Overview {
+            users: services.users(&scope)?,
+            projects,
+            teams: services.teams_with_members(&scope)?,
+            forms: services.forms(&scope)?,
+            faults: services.faults(&scope)?,
+        })
     })
-    .await
-    .map_err(|e| PageError::from_api(lang, e))?;
+    .await?;
     let csrf = html! { input type="hidden" name="csrf" value=(session.csrf); };
-    let project_name = |id: i64| o.projects.iter().find(|p| p.id == id).map(|p| p.name.clone()).unwrap_or_default();
+    let project_name = |id: i64| o.projects.iter().find(|(p, _)| p.id == id).map(|(p, _)| p.name.clone()).unwrap_or_default();
+    let me = session.scope().user_id();
     let body = html! {
         h1 { (lang.t("Administration")) }
         @if saved.saved.is_some() { p.flash role="status" { (lang.t("Saved.")) } }
@@ -68,7 +75,7 @@ pub async fn page(
                             td { (u.username) } td { (u.display_name.as_deref().unwrap_or("")) } td { (u.role) }
                             td { @if u.disabled { (lang.t("disabled")) } @else { (lang.t("active")) } }
                             td {
-                                @if u.id != session.principal.user.id {
+                                @if Some(u.id) != me {
                                     form.inline method="post" action={ "/admin/users/" (u.id) "/disabled" } {
                                         (csrf)
                                         input type="hidden" name="disabled" value=(!u.disabled);
@@ -91,7 +98,22 @@ pub async fn page(
         }
         section #projects {
             h2 { (lang.t("Projects")) }
-            ul { @for p in &o.projects { li { (p.name) } } }
+            table.list {
+                thead { tr { th { (lang.t("Name")) } th { (lang.t("Approved surveys")) } } }
+                tbody { @for (p, settings) in &o.projects { tr {
+                    td { (p.name) }
+                    td {
+                        form.inline method="post" action={ "/admin/projects/" (p.id) "/settings" } {
+                            (csrf)
+                            input type="hidden" name="freeze_approved" value=(!settings.freeze_approved);
+                            @if settings.freeze_approved { (lang.t("frozen")) " " } @else { (lang.t("open to changes")) " " }
+                            button.link type="submit" {
+                                @if settings.freeze_approved { (lang.t("Allow changes")) } @else { (lang.t("Freeze")) }
+                            }
+                        }
+                    }
+                } } }
+            }
             form.row method="post" action="/admin/projects" {
                 (csrf)
                 label { (lang.t("Name")) input name="name" required; }
@@ -109,7 +131,7 @@ pub async fn page(
             }
             form.row method="post" action="/admin/teams" {
                 (csrf)
-                label { (lang.t("Project")) select name="project" { @for p in &o.projects { option value=(p.id) { (p.name) } } } }
+                label { (lang.t("Project")) select name="project" { @for (p, _) in &o.projects { option value=(p.id) { (p.name) } } } }
                 label { (lang.t("Name")) input name="name" required; }
                 button type="submit" { (lang.t("Create")) }
             }
@@ -129,9 +151,22 @@ pub async fn page(
             form.row #publish method="post" action="/admin/forms" enctype="multipart/form-data" {
                 (csrf)
                 p { (lang.t("Publish a form version (XLSForm .xlsx or .csv)")) }
-                label { (lang.t("Project")) select name="project" { @for p in &o.projects { option value=(p.id) { (p.name) } } } }
+                label { (lang.t("Project")) select name="project" { @for (p, _) in &o.projects { option value=(p.id) { (p.name) } } } }
                 input type="file" name="file" accept=".xlsx,.csv" required;
                 button type="submit" { (lang.t("Publish")) }
+            }
+        }
+        section #attention {
+            h2 { (lang.t("Surveys that need attention")) }
+            @if o.faults.is_empty() { p.muted { (lang.t("Every stored survey reads.")) } }
+            @else {
+                p { (lang.t("These surveys could not be read: they are left out of syncs, exports and the map until fixed.")) }
+                table.list {
+                    thead { tr { th { (lang.t("Survey")) } th { (lang.t("Last seen")) } th { (lang.t("Times")) } th { (lang.t("Why")) } } }
+                    tbody { @for f in &o.faults { tr {
+                        td { code { (f.survey_id) } } td { (f.last_at.format("%Y-%m-%d %H:%M")) } td { (f.occurrences) } td { (f.error) }
+                    } } }
+                }
             }
         }
     };
@@ -142,18 +177,18 @@ fn done() -> Response {
     Redirect::to("/admin?saved=1").into_response()
 }
 
-/// Runs an administrative change and returns to the page.
+/// Runs an administrative change and returns to the page: the role and the anti-forgery
+/// token are checked before anything else.
 async fn act(
     state: AppState,
     session: Session,
     csrf: &str,
-    action: impl FnOnce(&dyn crate::backend::Backend, &User) -> Result<(), ApiError> + Send + 'static,
+    action: impl FnOnce(&Services, &Scope) -> terrain_services::Result<()> + Send + 'static,
 ) -> Result<Response, PageError> {
     require_admin(&session)?;
     session.check_csrf(csrf)?;
-    let lang = session.lang;
-    let admin = session.principal.user.clone();
-    blocking(move || action(state.backend.as_ref(), &admin)).await.map_err(|e| PageError::from_api(lang, e))?;
+    let scope = session.scope().clone();
+    run(session.lang, move || action(&state.services, &scope)).await?;
     Ok(done())
 }
 
@@ -175,13 +210,11 @@ pub async fn create_user(
     PostForm(f): PostForm<NewUserForm>,
 ) -> Result<Response, PageError> {
     let csrf = f.csrf.clone();
-    act(state, session, &csrf, move |backend, admin| {
+    act(state, session, &csrf, move |services, scope| {
         let display_name = Some(f.display_name.trim().to_owned()).filter(|d| !d.is_empty());
         let request =
             CreateUser { username: f.username.trim().to_owned(), password: f.password, role: f.role, display_name };
-        let user = create_user_checked(backend, &request)?;
-        backend.audit(Some(admin.id), "user.create", None, Some(&user.username))?;
-        Ok(())
+        services.create_user(scope, &request).map(|_| ())
     })
     .await
 }
@@ -200,16 +233,7 @@ pub async fn set_disabled(
     Path(user): Path<i64>,
     PostForm(f): PostForm<DisableForm>,
 ) -> Result<Response, PageError> {
-    act(state, session, &f.csrf, move |backend, admin| {
-        if user == admin.id {
-            return Err(ApiError::invalid("you cannot disable your own account"));
-        }
-        backend.set_disabled(user, f.disabled)?;
-        let action = if f.disabled { "user.disable" } else { "user.enable" };
-        backend.audit(Some(admin.id), action, None, Some(&user.to_string()))?;
-        Ok(())
-    })
-    .await
+    act(state, session, &f.csrf, move |services, scope| services.set_disabled(scope, user, f.disabled)).await
 }
 
 /// A name, for projects and teams.
@@ -221,14 +245,6 @@ pub struct NameForm {
     project: Option<i64>,
 }
 
-fn checked_name(name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(ApiError::invalid("a name is 1 to 100 characters"));
-    }
-    Ok(name.to_owned())
-}
-
 /// Creates a project.
 pub async fn create_project(
     State(state): State<AppState>,
@@ -236,12 +252,25 @@ pub async fn create_project(
     PostForm(f): PostForm<NameForm>,
 ) -> Result<Response, PageError> {
     let csrf = f.csrf.clone();
-    act(state, session, &csrf, move |backend, admin| {
-        let project = backend.create_project(&checked_name(&f.name)?)?;
-        backend.audit(Some(admin.id), "project.create", None, Some(&project.name))?;
-        Ok(())
-    })
-    .await
+    act(state, session, &csrf, move |services, scope| services.create_project(scope, &f.name).map(|_| ())).await
+}
+
+/// The project settings form.
+#[derive(Debug, Deserialize)]
+pub struct SettingsForm {
+    csrf: String,
+    freeze_approved: bool,
+}
+
+/// Changes a project's settings.
+pub async fn set_project_settings(
+    State(state): State<AppState>,
+    session: Session,
+    Path(project): Path<i64>,
+    PostForm(f): PostForm<SettingsForm>,
+) -> Result<Response, PageError> {
+    let settings = ProjectSettings { freeze_approved: f.freeze_approved };
+    act(state, session, &f.csrf, move |services, scope| services.set_project_settings(scope, project, settings)).await
 }
 
 /// Creates a team in a project.
@@ -251,11 +280,9 @@ pub async fn create_team(
     PostForm(f): PostForm<NameForm>,
 ) -> Result<Response, PageError> {
     let csrf = f.csrf.clone();
-    act(state, session, &csrf, move |backend, admin| {
-        let project = f.project.ok_or_else(|| ApiError::invalid("choose the team's project"))?;
-        let team = backend.create_team(project, &checked_name(&f.name)?)?;
-        backend.audit(Some(admin.id), "team.create", None, Some(&team.name))?;
-        Ok(())
+    act(state, session, &csrf, move |services, scope| {
+        let project = f.project.ok_or_else(|| terrain_services::Error::Invalid("choose the team's project".into()))?;
+        services.create_team(scope, project, &f.name).map(|_| ())
     })
     .await
 }
@@ -274,61 +301,59 @@ pub async fn add_member(
     session: Session,
     PostForm(f): PostForm<MemberForm>,
 ) -> Result<Response, PageError> {
-    act(state, session, &f.csrf, move |backend, admin| {
-        backend.add_team_member(f.team, f.user)?;
-        backend.audit(Some(admin.id), "team.add_member", None, Some(&format!("team {} user {}", f.team, f.user)))?;
-        Ok(())
-    })
-    .await
+    act(state, session, &f.csrf, move |services, scope| services.add_team_member(scope, f.team, f.user)).await
 }
 
-/// Publishes the uploaded XLSForm in a project.
+/// Publishes the uploaded XLSForm in a project. The role and the anti-forgery token (the
+/// form's first field) are checked before the file is read.
 pub async fn publish(
     State(state): State<AppState>,
     session: Session,
     mut multipart: Multipart,
 ) -> Result<Response, PageError> {
+    require_admin(&session)?;
     let lang = session.lang;
     let bad = |e: axum::extract::multipart::MultipartError| PageError::invalid(lang, format!("the upload failed: {e}"));
-    let (mut csrf, mut project, mut file) = (String::new(), None, None);
+    let mut checked = false;
+    let (mut project, mut file) = (None, None);
     while let Some(field) = multipart.next_field().await.map_err(bad)? {
-        match field.name().unwrap_or_default() {
-            "csrf" => csrf = field.text().await.map_err(bad)?,
+        let name = field.name().unwrap_or_default().to_owned();
+        if !checked {
+            if name != "csrf" {
+                return Err(PageError::forbidden(lang, "this form has expired: reload the page and try again"));
+            }
+            session.check_csrf(&field.text().await.map_err(bad)?)?;
+            checked = true;
+            continue;
+        }
+        match name.as_str() {
             "project" => project = field.text().await.map_err(bad)?.parse::<i64>().ok(),
             "file" => {
-                let name = field.file_name().unwrap_or_default().to_lowercase();
-                file = Some((name, field.bytes().await.map_err(bad)?));
+                let upload = Upload::from_file_name(field.file_name().unwrap_or_default())
+                    .map_err(|e| PageError::from_service(lang, e))?;
+                file = Some((upload, field.bytes().await.map_err(bad)?));
             }
             _ => {}
         }
     }
-    act(state, session, &csrf, move |backend, admin| {
-        let project = project.ok_or_else(|| ApiError::invalid("choose the form's project"))?;
-        let (name, bytes) = file.ok_or_else(|| ApiError::invalid("choose an XLSForm file"))?;
-        let content_type = match name.rsplit('.').next() {
-            Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            Some("csv") => "text/csv",
-            Some("xls") => "application/vnd.ms-excel",
-            _ => "application/octet-stream",
-        };
-        let form = crate::xlsform_upload::import(content_type, &bytes)?;
-        backend.publish_form(project, &form)?;
-        backend.audit(Some(admin.id), "form.publish", None, Some(&format!("{} {}", form.id, form.version)))?;
-        Ok(())
+    if !checked {
+        return Err(PageError::forbidden(lang, "this form has expired: reload the page and try again"));
+    }
+    let scope = session.scope().clone();
+    run(lang, move || {
+        let project = project.ok_or_else(|| terrain_services::Error::Invalid("choose the form's project".into()))?;
+        let (upload, bytes) = file.ok_or_else(|| terrain_services::Error::Invalid("choose an XLSForm file".into()))?;
+        state.services.publish_form(&scope, project, upload, &bytes).map(|_| ())
     })
-    .await
+    .await?;
+    Ok(done())
 }
 
 /// The audit log as a CSV file.
 pub async fn audit(State(state): State<AppState>, session: Session) -> Result<Response, PageError> {
     require_admin(&session)?;
-    let lang = session.lang;
-    let csv = blocking(move || {
-        let entries = state.backend.audit_log(100_000)?;
-        audit_csv(&entries).map_err(ApiError::internal)
-    })
-    .await
-    .map_err(|e| PageError::from_api(lang, e))?;
+    let scope = session.scope().clone();
+    let csv = run(session.lang, move || state.services.audit_csv(&scope, 100_000)).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

@@ -1,14 +1,15 @@
 //! What a page answers when something goes wrong: the login page for a missing or expired
 //! session, otherwise an HTML page that says what happened and what to do, with the status
-//! the API would have given.
+//! the API would have given (and its `Retry-After`).
 
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
 use super::i18n::Lang;
 use super::layout;
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 
 /// A page that could not be shown.
 #[derive(Debug)]
@@ -23,18 +24,20 @@ pub enum PageError {
         lang: Lang,
         /// What happened and what to do.
         message: String,
+        /// When to try again, for 429 and 503.
+        retry_after: Option<std::time::Duration>,
     },
 }
 
 impl PageError {
     /// 403 with a message.
     pub fn forbidden(lang: Lang, message: impl Into<String>) -> Self {
-        PageError::Page { status: StatusCode::FORBIDDEN, lang, message: message.into() }
+        PageError::Page { status: StatusCode::FORBIDDEN, lang, message: message.into(), retry_after: None }
     }
 
     /// 400 with a message.
     pub fn invalid(lang: Lang, message: impl Into<String>) -> Self {
-        PageError::Page { status: StatusCode::BAD_REQUEST, lang, message: message.into() }
+        PageError::Page { status: StatusCode::BAD_REQUEST, lang, message: message.into(), retry_after: None }
     }
 
     /// An API error shown as a page.
@@ -42,7 +45,12 @@ impl PageError {
         if e.status == StatusCode::UNAUTHORIZED {
             return PageError::Login;
         }
-        PageError::Page { status: e.status, lang, message: e.message }
+        PageError::Page { status: e.status, lang, message: e.message, retry_after: e.retry_after }
+    }
+
+    /// A service error shown as a page, with the status the API would give it.
+    pub fn from_service(lang: Lang, e: terrain_services::Error) -> Self {
+        Self::from_api(lang, e.into())
     }
 }
 
@@ -50,7 +58,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
             PageError::Login => Redirect::to("/login").into_response(),
-            PageError::Page { status, lang, message } => {
+            PageError::Page { status, lang, message, retry_after } => {
                 let body = layout::bare(
                     lang,
                     lang.t("Something went wrong"),
@@ -60,7 +68,13 @@ impl IntoResponse for PageError {
                         p { a href="/surveys" { (lang.t("Back to the list")) } }
                     },
                 );
-                (status, body).into_response()
+                let mut response = (status, body).into_response();
+                if let Some(wait) = retry_after
+                    && let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+                {
+                    response.headers_mut().insert(RETRY_AFTER, value);
+                }
+                response
             }
         }
     }

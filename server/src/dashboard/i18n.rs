@@ -63,6 +63,7 @@ impl Lang {
             (Lang::En, R::SentBack) => "sent back",
             (Lang::En, R::Approved) => "approved",
             (Lang::En, R::Rejected) => "rejected",
+            (Lang::En, R::ChangedAfterApproval) => "changed after approval",
             (Lang::Fr, status) => self.t(status.as_str()),
         }
     }
@@ -112,6 +113,7 @@ const PHRASES: &[(&str, &str)] = &[
     ("received", "reçue"),
     ("has_issues", "à problèmes"),
     ("sent_back", "renvoyée"),
+    ("changed_after_approval", "modifiée après approbation"),
     ("approved", "approuvée"),
     ("rejected", "rejetée"),
     ("draft", "brouillon"),
@@ -187,6 +189,27 @@ const PHRASES: &[(&str, &str)] = &[
     ("Saved.", "Enregistré."),
     ("reviewed", "revues"),
     ("refused", "refusées"),
+    ("Changed after approval", "Modifiée après approbation"),
+    ("No answer differs from the approved ones.", "Aucune réponse ne diffère de celles approuvées."),
+    (
+        "These answers differ from the ones approved; approve again once checked:",
+        "Ces réponses diffèrent de celles approuvées ; approuvez de nouveau après vérification :",
+    ),
+    ("Approved surveys", "Enquêtes approuvées"),
+    ("frozen", "gelées"),
+    ("open to changes", "modifiables"),
+    ("Allow changes", "Autoriser les modifications"),
+    ("Freeze", "Geler"),
+    ("Surveys that need attention", "Enquêtes à examiner"),
+    ("Every stored survey reads.", "Toutes les enquêtes enregistrées sont lisibles."),
+    (
+        "These surveys could not be read: they are left out of syncs, exports and the map until fixed.",
+        "Ces enquêtes n'ont pas pu être lues : elles sont écartées des synchronisations, des exports et de la carte jusqu'à réparation.",
+    ),
+    ("Last seen", "Vue la dernière fois"),
+    ("Times", "Fois"),
+    ("Why", "Raison"),
+    ("Create the first administrator", "Créer le premier administrateur"),
     (
         "This survey has answers changed by two people at once.",
         "Cette enquête a des réponses modifiées par deux personnes en même temps.",
@@ -230,6 +253,7 @@ mod tests {
             include_str!("progress.rs"),
             include_str!("map.rs"),
             include_str!("admin.rs"),
+            include_str!("setup.rs"),
         ];
         let mut missing = Vec::new();
         for source in sources {

@@ -58,7 +58,7 @@ pub fn page(session: &Session, section: Section, title: &str, body: Markup) -> M
                             " · "
                             a href="/lang/en" class=[(lang == Lang::En).then_some("active")] { "EN" }
                         }
-                        span.user { (session.principal.user.display_name.as_deref().unwrap_or(&session.principal.user.username)) }
+                        span.user { (session.display_name()) }
                         form.inline method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(session.csrf);
                             button.link type="submit" { (lang.t("Log out")) }

@@ -7,7 +7,7 @@
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::header::{REFERER, SET_COOKIE};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -16,12 +16,10 @@ use super::error::PageError;
 use super::i18n::{LANG_COOKIE, Lang};
 use super::layout;
 use super::session::{SESSION_COOKIE, Session};
-use crate::app::AppState;
-use crate::error::blocking;
-use crate::routes::auth::issue_token;
-
-/// How long a dashboard session lasts.
-const SESSION_HOURS: i64 = 12;
+use crate::api::caller::client_ip;
+use crate::api::error::ApiError;
+use crate::http::{AppState, blocking};
+use terrain_services::accounts::{DASHBOARD_DEVICE, LoginKind};
 
 fn login_page(lang: Lang, error: Option<&str>) -> Markup {
     layout::bare(
@@ -56,37 +54,47 @@ pub struct Credentials {
 }
 
 /// Checks the credentials and opens a session.
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<Credentials>) -> Response {
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    Form(form): Form<Credentials>,
+) -> Response {
     let lang = Lang::of(&headers);
-    let backend = state.backend.clone();
+    let services = state.services.clone();
+    let source = client_ip(&extensions);
+    let ttl = state.settings.services.session_ttl;
     let issued = blocking(move || {
-        issue_token(
-            backend.as_ref(),
-            form.username.trim(),
-            &form.password,
-            "web-dashboard",
-            chrono::Duration::hours(SESSION_HOURS),
-        )
+        services.login(form.username.trim(), &form.password, DASHBOARD_DEVICE, source, LoginKind::Dashboard)
     })
     .await;
     match issued {
-        Ok((_, _, token, _)) => {
+        Ok(issued) => {
             let cookie = format!(
-                "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-                SESSION_HOURS * 3600
+                "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+                issued.token,
+                ttl.num_seconds()
             );
             ([(SET_COOKIE, cookie)], Redirect::to("/surveys")).into_response()
         }
         Err(e) => {
+            let e = ApiError::from(e);
             let message = if e.status == StatusCode::UNAUTHORIZED {
                 match lang {
-                    Lang::En => e.message,
+                    Lang::En => e.message.clone(),
                     Lang::Fr => "Nom d'utilisateur ou mot de passe incorrect, ou compte désactivé.".to_owned(),
                 }
             } else {
-                e.message
+                e.message.clone()
             };
-            (StatusCode::UNAUTHORIZED, login_page(lang, Some(&message))).into_response()
+            let status = if e.status == StatusCode::TOO_MANY_REQUESTS { e.status } else { StatusCode::UNAUTHORIZED };
+            let mut response = (status, login_page(lang, Some(&message))).into_response();
+            if let Some(wait) = e.retry_after
+                && let Ok(value) = axum::http::HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+            {
+                response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
+            }
+            response
         }
     }
 }
@@ -104,16 +112,9 @@ pub async fn logout(
     Form(form): Form<Csrf>,
 ) -> Result<Response, PageError> {
     session.check_csrf(&form.csrf)?;
-    let backend = state.backend.clone();
-    let hash = session.token_hash;
-    let user = session.principal.user.id;
-    blocking(move || {
-        backend.revoke_token(&hash)?;
-        backend.audit(Some(user), "auth.logout", None, None)?;
-        Ok(())
-    })
-    .await
-    .map_err(|e| PageError::from_api(session.lang, e))?;
+    let services = state.services.clone();
+    let auth = session.auth.clone();
+    blocking(move || services.logout(&auth)).await.map_err(|e| PageError::from_service(session.lang, e))?;
     let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     Ok(([(SET_COOKIE, clear)], Redirect::to("/login")).into_response())
 }

@@ -12,14 +12,15 @@ use terrain_core::Value;
 use terrain_core::store::SurveySummary;
 use terrain_core::survey::{Answer, Answers};
 
+use terrain_services::listing::ListParams;
+
 use super::error::PageError;
 use super::i18n::Lang;
 use super::layout::{self, Section};
+use super::run;
 use super::session::Session;
-use super::surveys::{Choices, filters};
-use crate::app::AppState;
-use crate::error::blocking;
-use crate::listing::ListParams;
+use super::surveys::filters;
+use crate::http::AppState;
 
 /// The most surveys one map reads.
 pub const MAX_SURVEYS: u32 = 2000;
@@ -60,28 +61,22 @@ pub async fn page(
     let lang = session.lang;
     params.limit = Some(MAX_SURVEYS);
     params.after = None;
-    let s = session.clone();
+    let scope = session.scope().clone();
     let p = params.clone();
-    let (located, total, choices) = blocking(move || {
-        let backend = state.backend.as_ref();
-        let query = p.query(backend, &s.principal)?;
-        let mut query = query;
-        query.limit = Some(MAX_SURVEYS);
-        let summaries = backend.list_surveys(&query)?;
-        let total = backend.count_surveys(&query)?;
+    let (located, total, choices) = run(lang, move || {
+        let services = &state.services;
+        let (surveys, total) = services.surveys_for_map(&scope, &p, MAX_SURVEYS)?;
         let mut located = Vec::new();
-        for summary in summaries {
-            let survey = backend.survey(&summary.survey_id)?;
+        for (summary, survey) in surveys {
             let mut shapes = Vec::new();
             collect(&survey.answers, &mut shapes);
             if !shapes.is_empty() {
                 located.push(Located { summary, shapes });
             }
         }
-        Ok((located, total, Choices::load(backend, &s)?))
+        Ok((located, total, services.filter_choices(&scope)?))
     })
-    .await
-    .map_err(|e| PageError::from_api(lang, e))?;
+    .await?;
     let shown = total.min(u64::from(MAX_SURVEYS));
     let body = html! {
         h1 { (lang.t("Map")) }
@@ -134,8 +129,8 @@ fn draw(lang: Lang, located: &[Located]) -> Markup {
             rect x="0" y="0" width=(width) height=(format!("{height:.0}")) class="sea" {}
             @for l in located {
                 @let href = format!("/surveys/{}", l.summary.survey_id);
-                @let status = l.summary.review_status.clone().unwrap_or_else(|| "received".into());
-                @let tip = format!("{} · {} · {}", l.summary.created_by, l.summary.form_id, lang.status(crate::dashboard::status_of(&status)));
+                @let status = l.summary.review_status.as_str();
+                @let tip = format!("{} · {} · {}", l.summary.created_by, l.summary.form_id, lang.status(l.summary.review_status));
                 a href=(href) class="feature" {
                     @for s in &l.shapes {
                         @match s {

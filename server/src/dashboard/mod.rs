@@ -3,12 +3,14 @@
 //! Pages are HTML rendered on the server ([`maud`]), in French or English, with one small
 //! stylesheet and script served from the binary itself: no CDN, no internet, light enough
 //! for a cheap laptop on a slow link. Every page goes through the same access checks as the
-//! JSON API (`listing`, `review`, `rules`); a page is only another way to call them.
+//! JSON API: every page calls the same services, and decides nothing of its own.
 //!
 //! - `login`: sessions and the language switch. `session`: the cookie, CSRF tokens.
 //! - `surveys`: the filtered, sorted, paged list and bulk actions; `survey`: one survey.
 //! - `progress`: surveys per enumerator per day (SVG); `map`: points and plots (SVG).
-//! - `admin`: users, teams, forms, the audit log. `layout`, `error`, `i18n`, `assets`.
+//! - `admin`: users, teams, forms, project settings, the audit log, surveys that need
+//!   attention. `setup`: the first administrator, from the link the server prints.
+//!   `layout`, `error`, `i18n`, `assets`.
 
 mod admin;
 mod assets;
@@ -19,17 +21,30 @@ mod login;
 mod map;
 mod progress;
 mod session;
+mod setup;
 mod survey;
 mod surveys;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::response::Redirect;
 use axum::routing::{get, post};
-use terrain_core::survey::ReviewStatus;
 
-use crate::app::AppState;
+use crate::http::{AppState, blocking};
 
+pub use error::PageError;
 pub use i18n::Lang;
+
+/// Runs a blocking service call for a page, its error shown as a page.
+pub(crate) async fn run<T: Send + 'static>(
+    lang: Lang,
+    f: impl FnOnce() -> terrain_services::Result<T> + Send + 'static,
+) -> Result<T, PageError> {
+    blocking(f).await.map_err(|e| PageError::from_service(lang, e))
+}
+
+/// The largest form post a page sends (XLSForm uploads excepted).
+const MAX_POST_BYTES: usize = 256 << 10;
 
 /// Every page of the dashboard.
 pub fn router() -> Router<AppState> {
@@ -51,12 +66,11 @@ pub fn router() -> Router<AppState> {
         .route("/admin/projects", post(admin::create_project))
         .route("/admin/teams", post(admin::create_team))
         .route("/admin/teams/members", post(admin::add_member))
-        .route("/admin/forms", post(admin::publish))
+        .route("/admin/projects/{project}/settings", post(admin::set_project_settings))
         .route("/admin/audit.csv", get(admin::audit))
+        .route("/setup", get(setup::page).post(setup::submit))
         .route("/assets/{file}", get(assets::serve))
-}
-
-/// A review status from its stored name, `received` for anything unknown.
-pub(crate) fn status_of(status: &str) -> ReviewStatus {
-    status.parse().unwrap_or(ReviewStatus::Received)
+        .layer(DefaultBodyLimit::max(MAX_POST_BYTES))
+        // Registered after the small limit, so that only uploads get the large one.
+        .route("/admin/forms", post(admin::publish))
 }

@@ -9,14 +9,15 @@ use chrono::NaiveDate;
 use maud::{Markup, PreEscaped, html};
 use terrain_core::store::DailyCount;
 
+use terrain_services::listing::ListParams;
+
 use super::error::PageError;
 use super::i18n::Lang;
 use super::layout::{self, Section};
+use super::run;
 use super::session::Session;
-use super::surveys::{Choices, filters};
-use crate::app::AppState;
-use crate::error::blocking;
-use crate::listing::ListParams;
+use super::surveys::filters;
+use crate::http::AppState;
 
 /// The progress page.
 pub async fn page(
@@ -25,15 +26,13 @@ pub async fn page(
     Query(params): Query<ListParams>,
 ) -> Result<Markup, PageError> {
     let lang = session.lang;
-    let s = session.clone();
+    let scope = session.scope().clone();
     let p = params.clone();
-    let (counts, choices) = blocking(move || {
-        let backend = state.backend.as_ref();
-        let query = p.query(backend, &s.principal)?;
-        Ok((backend.daily_counts(&query)?, Choices::load(backend, &s)?))
+    let (counts, choices) = run(lang, move || {
+        let services = &state.services;
+        Ok((services.daily_counts(&scope, &p)?, services.filter_choices(&scope)?))
     })
-    .await
-    .map_err(|e| PageError::from_api(lang, e))?;
+    .await?;
     let body = html! {
         h1 { (lang.t("Progress")) }
         (filters(lang, &params, &choices))

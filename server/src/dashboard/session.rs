@@ -6,14 +6,14 @@ use axum::extract::FromRequestParts;
 use axum::http::header::COOKIE;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
-use terrain_core::Role;
+use subtle::ConstantTimeEq;
+use terrain_services::Scope;
+use terrain_services::accounts::Authenticated;
 
 use super::error::PageError;
 use super::i18n::Lang;
-use crate::app::AppState;
-use crate::auth::caller_for_token;
-use crate::error::blocking;
-use crate::rules::Principal;
+use crate::api::caller::authenticate;
+use crate::http::AppState;
 
 /// The cookie holding the session's token.
 pub const SESSION_COOKIE: &str = "terrain_session";
@@ -21,25 +21,33 @@ pub const SESSION_COOKIE: &str = "terrain_session";
 /// A logged-in supervisor, admin or analyst looking at the dashboard.
 #[derive(Debug, Clone)]
 pub struct Session {
-    /// Who, with their teams and projects.
-    pub principal: Principal,
+    /// Who, with what they may see and do.
+    pub auth: Authenticated,
     /// The page language.
     pub lang: Lang,
     /// The anti-forgery token the session's forms carry.
     pub csrf: String,
-    /// The token's hash, to end the session.
-    pub token_hash: [u8; 32],
 }
 
 impl Session {
-    /// Whether the user administers the server.
-    pub fn is_admin(&self) -> bool {
-        self.principal.user.role == Role::Admin
+    /// What the user may see and do.
+    pub fn scope(&self) -> &Scope {
+        &self.auth.scope
     }
 
-    /// Checks a posted anti-forgery token.
+    /// Whether the page shows administration.
+    pub fn is_admin(&self) -> bool {
+        self.scope().may_administer().is_ok()
+    }
+
+    /// The name shown in the header.
+    pub fn display_name(&self) -> &str {
+        self.scope().user().map_or("", |u| u.display_name.as_deref().unwrap_or(&u.username))
+    }
+
+    /// Checks a posted anti-forgery token, in constant time.
     pub fn check_csrf(&self, posted: &str) -> Result<(), PageError> {
-        if posted == self.csrf {
+        if bool::from(posted.as_bytes().ct_eq(self.csrf.as_bytes())) {
             Ok(())
         } else {
             Err(PageError::forbidden(self.lang, "this form has expired: reload the page and try again"))
@@ -73,17 +81,8 @@ impl FromRequestParts<AppState> for Session {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Session, PageError> {
         let lang = Lang::of(&parts.headers);
         let token = cookie(parts, SESSION_COOKIE).ok_or(PageError::Login)?.to_owned();
-        let caller = caller_for_token(state, &token).await.map_err(|_| PageError::Login)?;
-        if caller.user.role == Role::Enumerator {
-            return Err(PageError::forbidden(
-                lang,
-                "the dashboard is for supervisors, analysts and administrators: enumerators use the phone app",
-            ));
-        }
-        let backend = state.backend.clone();
-        let principal = blocking(move || Ok(Principal::load(backend.as_ref(), caller.user)?))
-            .await
-            .map_err(|e| PageError::from_api(lang, e))?;
-        Ok(Session { principal, lang, csrf: csrf_for(&token), token_hash: caller.token_hash })
+        let auth = authenticate(state, token.clone()).await.map_err(|e| PageError::from_api(lang, e))?;
+        auth.scope.may_use_dashboard().map_err(|e| PageError::from_service(lang, e))?;
+        Ok(Session { auth, lang, csrf: csrf_for(&token) })
     }
 }

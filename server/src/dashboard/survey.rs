@@ -3,37 +3,27 @@
 //! marked, validation flags, each answer's history, conflicts to settle, the comments, and
 //! the actions: approve, reject, flag, send back with a comment, correct an answer.
 
-use std::collections::HashMap;
-
 use axum::Form as PostForm;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
 use maud::{Markup, html};
 use serde::Deserialize;
-use terrain_core::form::{EvalOptions, Evaluation, Evaluator, Form, FormIndex, Node, Question, QuestionType};
-use terrain_core::store::{Survey, SurveySummary};
-use terrain_core::survey::{Answer, AnswerPath, Answers, Conflict, FieldEdit};
-use terrain_core::{Role, Value};
+use terrain_core::Value;
+use terrain_core::form::{Form, FormIndex, Node, Question, QuestionType};
+use terrain_core::survey::{Answer, AnswerPath, Answers, FieldEdit};
+use terrain_services::review::{ReviewAction, ReviewRequest};
+use terrain_services::surveys::SurveyView;
 
 use super::error::PageError;
 use super::i18n::Lang;
 use super::layout::{self, Section};
+use super::run;
 use super::session::Session;
 use super::surveys::badge;
-use crate::app::AppState;
-use crate::error::{ApiError, blocking};
-use crate::review::{self, ReviewAction, ReviewRequest};
+use crate::http::AppState;
 
-/// Everything the page shows, read in one go.
-struct Loaded {
-    summary: SurveySummary,
-    survey: Survey,
-    form: std::sync::Arc<Form>,
-    evaluation: Evaluation,
-    conflicts: Vec<Conflict>,
-    history: HashMap<String, Vec<FieldEdit>>,
-}
+/// Everything the page shows, read in one go by the surveys service.
+type Loaded = SurveyView;
 
 /// The form's language matching the page's (`French (fr)` for `fr`), if the form has one.
 pub(super) fn form_language(form: &Form, lang: Lang) -> Option<String> {
@@ -46,52 +36,6 @@ pub(super) fn form_language(form: &Form, lang: Lang) -> Option<String> {
         .iter()
         .find(|l| l.contains(&format!("({code})")) || l.to_lowercase().starts_with(name) || l.as_str() == code)
         .cloned()
-}
-
-/// Every answered question's path, depth first.
-fn answered(nodes: &[Node], answers: &Answers, at: &dyn Fn(&str) -> AnswerPath, out: &mut Vec<AnswerPath>) {
-    for node in nodes {
-        match node {
-            Node::Question(q) => {
-                if answers.get(&q.name).is_some() {
-                    out.push(at(&q.name));
-                }
-            }
-            Node::Group(g) => answered(&g.children, answers, at, out),
-            Node::Repeat(g) => {
-                let repeat = at(&g.name);
-                for (i, instance) in answers.repeat(&g.name).iter().enumerate() {
-                    answered(&g.children, instance, &|name| repeat.child(i, name), out);
-                }
-            }
-        }
-    }
-}
-
-fn load(state: &AppState, session: &Session, survey_id: &str) -> Result<Loaded, ApiError> {
-    let backend = state.backend.as_ref();
-    review::open_survey(backend, &session.principal, survey_id)?;
-    let summary =
-        backend.survey_summary(survey_id)?.ok_or_else(|| ApiError::not_found(format!("no survey `{survey_id}`")))?;
-    let survey = backend.survey(survey_id)?;
-    let form = backend.form(&summary.form_id, &summary.form_version)?;
-    let options = EvalOptions {
-        language: form_language(&form, session.lang),
-        now: Utc::now().fixed_offset(),
-        seed: seed_of(survey_id),
-    };
-    let evaluation = Evaluator::new(&form).evaluate(&survey.answers, &options);
-    let conflicts = backend.conflicts(survey_id)?;
-    let mut paths = Vec::new();
-    answered(&form.children, &survey.answers, &|name: &str| AnswerPath::top(name), &mut paths);
-    let histories = backend.histories(survey_id, &paths)?;
-    let history = paths.iter().map(ToString::to_string).zip(histories).collect();
-    Ok(Loaded { summary, survey, form, evaluation, conflicts, history })
-}
-
-/// The seed of `random()` for a survey: fixed per survey, as on the phone.
-fn seed_of(survey_id: &str) -> u64 {
-    survey_id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// Whether the page was reached after saving something.
@@ -108,8 +52,9 @@ pub async fn page(
     Query(saved): Query<Saved>,
 ) -> Result<Markup, PageError> {
     let lang = session.lang;
-    let s = session.clone();
-    let loaded = blocking(move || load(&state, &s, &survey_id)).await.map_err(|e| PageError::from_api(lang, e))?;
+    let scope = session.scope().clone();
+    let loaded =
+        run(lang, move || state.services.survey_view(&scope, &survey_id, &|form| form_language(form, lang))).await?;
     let title = format!("{} · {}", loaded.form.title, loaded.summary.survey_id.get(..8).unwrap_or_default());
     let body = render(&session, &loaded, saved.saved.is_some());
     Ok(layout::page(&session, Section::Surveys, &title, body))
@@ -343,7 +288,7 @@ fn render(session: &Session, loaded: &Loaded, saved: bool) -> Markup {
         form_lang: form_language(&loaded.form, lang),
         loaded,
         csrf: &session.csrf,
-        reviewer: matches!(session.principal.user.role, Role::Supervisor | Role::Admin),
+        reviewer: loaded.reviewable,
     };
     let s = &loaded.summary;
     let evaluation = &loaded.evaluation;
@@ -356,7 +301,7 @@ fn render(session: &Session, loaded: &Loaded, saved: bool) -> Markup {
             dt { (lang.t("Started")) } dd { (s.created_at.format("%Y-%m-%d %H:%M")) }
             dt { (lang.t("Updated")) } dd { (s.updated_at.format("%Y-%m-%d %H:%M")) }
             dt { (lang.t("Status")) } dd { (lang.t(s.status.as_str())) }
-            dt { (lang.t("Review")) } dd #review-status { (badge(lang, s.review_status.as_deref())) }
+            dt { (lang.t("Review")) } dd #review-status { (badge(lang, s.review_status)) }
             dt { (lang.t("Form")) } dd { (s.form_id) " " (s.form_version) }
         }
         section.validation #validation {
@@ -367,6 +312,16 @@ fn render(session: &Session, loaded: &Loaded, saved: bool) -> Markup {
             ul {
                 @for i in &evaluation.missing_required { li.missing { a href={ "#q-" (i.path) } { code { (i.path) } } " " (i.message) } }
                 @for i in &evaluation.violations { li.violation { a href={ "#q-" (i.path) } { code { (i.path) } } " " (i.message) } }
+            }
+        }
+        @if let Some(changed) = &loaded.changed_since_approval {
+            section.changed #changed-since-approval {
+                h2 { (lang.t("Changed after approval")) }
+                @if changed.is_empty() { p { (lang.t("No answer differs from the approved ones.")) } }
+                @else {
+                    p { (lang.t("These answers differ from the ones approved; approve again once checked:")) }
+                    ul { @for path in changed { li { a href={ "#q-" (path) } { code { (path) } } } } }
+                }
             }
         }
         @if !loaded.conflicts.is_empty() { (view.conflicts()) }
@@ -404,9 +359,8 @@ pub async fn review(
         question: Some(form.question).filter(|q| !q.trim().is_empty()),
     };
     let id = survey_id.clone();
-    blocking(move || review::review(state.backend.as_ref(), &session.principal, &id, &request))
-        .await
-        .map_err(|e| PageError::from_api(lang, e))?;
+    let scope = session.scope().clone();
+    run(lang, move || state.services.review(&scope, &id, &request)).await?;
     Ok(back_to(&survey_id))
 }
 
@@ -435,23 +389,9 @@ pub async fn correct(
         .parse()
         .map_err(|e: terrain_core::survey::PathSyntaxError| PageError::invalid(lang, e.to_string()))?;
     let text = if form.other.trim().is_empty() { form.choice } else { form.other };
-    if text.trim().is_empty() {
-        return Err(PageError::invalid(lang, "enter or choose a value"));
-    }
     let id = survey_id.clone();
-    blocking(move || {
-        let backend = state.backend.as_ref();
-        review::open_survey(backend, &session.principal, &id)?;
-        let summary = backend.survey_summary(&id)?.ok_or_else(|| ApiError::not_found(format!("no survey `{id}`")))?;
-        let form = backend.form(&summary.form_id, &summary.form_version)?;
-        let question = FormIndex::new(&form)
-            .question(&path.name)
-            .ok_or_else(|| ApiError::invalid(format!("the form has no question `{}`", path.name)))?;
-        let value = Value::parse_odk(&text, &question.kind).map_err(|e| ApiError::invalid(e.to_string()))?;
-        review::correct(backend, &session.principal, &id, &path, value)
-    })
-    .await
-    .map_err(|e| PageError::from_api(lang, e))?;
+    let scope = session.scope().clone();
+    run(lang, move || state.services.correct_text(&scope, &id, &path, &text)).await?;
     Ok(back_to(&survey_id))
 }
 

@@ -7,62 +7,23 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
-use terrain_core::Role;
 use terrain_core::store::SurveySummary;
 use terrain_core::survey::ReviewStatus;
+use terrain_services::listing::{Choices, ListParams, SurveyPage};
+use terrain_services::review::{ReviewAction, ReviewRequest};
 
 use super::error::PageError;
 use super::i18n::Lang;
 use super::layout::{self, Section};
+use super::run;
 use super::session::Session;
-use crate::app::AppState;
-use crate::backend::{Backend, FormInfo, Team};
-use crate::error::{ApiError, blocking};
-use crate::listing::{self, ListParams, SurveyPage};
-use crate::review::{ReviewAction, ReviewRequest};
-use crate::routes::surveys::bulk;
+use crate::http::AppState;
 
 /// The outcome of a bulk action, shown above the list after the redirect.
 #[derive(Debug, Default, Deserialize)]
 pub struct Flash {
     done: Option<usize>,
     failed: Option<usize>,
-}
-
-/// What the filters offer: the forms, teams and people the user may see.
-pub(super) struct Choices {
-    pub forms: Vec<FormInfo>,
-    pub teams: Vec<Team>,
-    pub people: Vec<String>,
-}
-
-impl Choices {
-    pub(super) fn load(backend: &dyn Backend, session: &Session) -> Result<Choices, ApiError> {
-        let membership = &session.principal.membership;
-        let admin = session.is_admin();
-        let mut forms: Vec<FormInfo> =
-            backend.forms()?.into_iter().filter(|f| admin || membership.projects.contains(&f.project_id)).collect();
-        // One entry per form id: versions are merged in lists.
-        forms.sort_by(|a, b| a.form_id.cmp(&b.form_id).then(b.version.cmp(&a.version)));
-        forms.dedup_by(|a, b| a.form_id == b.form_id);
-        let teams: Vec<Team> = backend
-            .teams()?
-            .into_iter()
-            .filter(|t| match session.principal.user.role {
-                Role::Admin => true,
-                Role::Analyst => membership.projects.contains(&t.project_id),
-                _ => membership.teams.contains(&t.id),
-            })
-            .collect();
-        let mut people: Vec<String> = if admin || session.principal.user.role == Role::Analyst {
-            backend.users()?.into_iter().filter(|u| u.role == Role::Enumerator).map(|u| u.username).collect()
-        } else {
-            membership.teammates.values().flatten().cloned().collect()
-        };
-        people.sort();
-        people.dedup();
-        Ok(Choices { forms, teams, people })
-    }
 }
 
 /// The query string of `params`, for links.
@@ -78,15 +39,14 @@ pub async fn page(
     Query(flash): Query<Flash>,
 ) -> Result<Markup, PageError> {
     let lang = session.lang;
-    let backend = state.backend.clone();
-    let s = session.clone();
+    let services = state.services.clone();
+    let scope = session.scope().clone();
     let p = params.clone();
-    let (page, choices) = blocking(move || {
-        let page = listing::page(backend.as_ref(), &s.principal, &p)?;
-        Ok((page, Choices::load(backend.as_ref(), &s)?))
+    let (page, choices) = run(lang, move || {
+        let page = services.list_surveys(&scope, &p)?;
+        Ok((page, services.filter_choices(&scope)?))
     })
-    .await
-    .map_err(|e| PageError::from_api(lang, e))?;
+    .await?;
     let body = html! {
         h1 { (lang.t("Surveys")) }
         @if let Some(done) = flash.done {
@@ -149,8 +109,7 @@ pub(super) fn filters(lang: Lang, params: &ListParams, choices: &Choices) -> Mar
 }
 
 /// A review status as a coloured badge.
-pub(super) fn badge(lang: Lang, review: Option<&str>) -> Markup {
-    let status = review.and_then(|r| r.parse::<ReviewStatus>().ok()).unwrap_or(ReviewStatus::Received);
+pub(super) fn badge(lang: Lang, status: ReviewStatus) -> Markup {
     html! { span class={ "badge " (status.as_str()) } { (lang.status(status)) } }
 }
 
@@ -171,7 +130,7 @@ fn sort_link(lang: Lang, params: &ListParams, key: &str, label: &'static str) ->
 
 fn table(session: &Session, params: &ListParams, page: &SurveyPage) -> Markup {
     let lang = session.lang;
-    let reviewer = matches!(session.principal.user.role, Role::Supervisor | Role::Admin);
+    let reviewer = session.scope().reviews();
     let row = |s: &SurveySummary| {
         html! {
             tr {
@@ -182,7 +141,7 @@ fn table(session: &Session, params: &ListParams, page: &SurveyPage) -> Markup {
                 td { (s.created_at.format("%Y-%m-%d %H:%M")) }
                 td { (s.updated_at.format("%Y-%m-%d %H:%M")) }
                 td { (lang.t(s.status.as_str())) }
-                td { (badge(lang, s.review_status.as_deref())) }
+                td { (badge(lang, s.review_status)) }
                 td { @if s.has_conflicts { span.conflict title=(lang.t("Conflicts")) { "⚠" } } }
             }
         }
@@ -245,14 +204,13 @@ pub async fn bulk_action(
     // Back to the same filters, re-encoded: the field is the browser's to send.
     let back: ListParams = serde_urlencoded::from_str(field("back").unwrap_or_default()).unwrap_or_default();
     let back = query_string(&back);
-    let backend = state.backend.clone();
-    let principal = session.principal.clone();
-    let outcome = blocking(move || {
+    let services = state.services.clone();
+    let scope = session.scope().clone();
+    let outcome = run(lang, move || {
         let request = ReviewRequest { action, comment: None, question: None };
-        Ok(bulk(backend.as_ref(), &principal, &surveys, &request))
+        services.review_all(&scope, &surveys, &request)
     })
-    .await
-    .map_err(|e| PageError::from_api(lang, e))?;
+    .await?;
     let target = format!("/surveys?{back}&done={}&failed={}", outcome.done.len(), outcome.failed.len());
     Ok(Redirect::to(&target).into_response())
 }

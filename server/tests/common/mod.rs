@@ -9,11 +9,11 @@ use std::sync::Arc;
 use automerge::transaction::CommitOptions;
 use automerge::{AutoCommit, ObjId, ROOT, ReadDoc};
 use terrain_core::sync::wire::{self, PushedSurvey, SyncRequest, SyncResponse};
-use terrain_core::sync::{self, CancelToken, HttpTransport, SyncOptions, SyncReport};
+use terrain_core::sync::{self, CancelToken, HttpTransport, Session, SyncOptions, SyncReport};
 use terrain_core::{Author, Form, Role, Store};
-use terrain_server::backend::{Backend, User};
-use terrain_server::routes::{CreateUser, create_user_checked};
 use terrain_server::{AppState, Settings};
+use terrain_services::accounts::CreateUser;
+use terrain_services::backend::{Backend, User};
 
 pub const PASSWORD: &str = "a long test password";
 
@@ -41,19 +41,19 @@ impl TestServer {
     }
 
     pub fn start_with(data: &Path, settings: Settings) -> TestServer {
-        let state = terrain_server::serve::state(data, settings).unwrap();
+        let state = AppState::open(data, settings).unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serve_state = state.clone();
         runtime.spawn(async move {
-            let _ = terrain_server::serve::serve(listener, serve_state, async {
+            let _ = terrain_server::serve(listener, serve_state, async {
                 let _ = rx.await;
             })
             .await;
         });
-        let backend = state.backend.clone();
+        let backend = state.services.backend().clone();
         let project = match backend.projects().unwrap().into_iter().find(|p| p.name == "pilot") {
             Some(p) => p.id,
             None => backend.create_project("pilot").unwrap().id,
@@ -82,7 +82,7 @@ impl TestServer {
     }
 
     pub fn backend(&self) -> Arc<dyn Backend> {
-        self.state.backend.clone()
+        self.state.services.backend().clone()
     }
 
     /// The user `name`, created if needed, in team `team` (index into `teams`) if given.
@@ -90,16 +90,16 @@ impl TestServer {
         let backend = self.backend();
         let user = match backend.user_by_name(name).unwrap() {
             Some((u, _)) => u,
-            None => create_user_checked(
-                backend.as_ref(),
-                &CreateUser {
+            None => {
+                let request = CreateUser {
                     username: name.into(),
                     password: PASSWORD.into(),
                     role: role.to_string(),
                     display_name: None,
-                },
-            )
-            .unwrap(),
+                };
+                let services = &self.state.services;
+                services.create_user(&services.operator().unwrap(), &request).unwrap()
+            }
         };
         if let Some(t) = team {
             backend.add_team_member(self.teams[t], user.id).unwrap();
@@ -112,7 +112,7 @@ impl TestServer {
 
     /// Logs in over HTTP and returns the token.
     pub fn token(&self, name: &str, device: &str) -> String {
-        sync::login(&self.url, name, PASSWORD, device).unwrap().token
+        Session::login(&self.url, name, PASSWORD, device).unwrap().token().to_owned()
     }
 
     /// Stops the server (in-flight requests finish).
@@ -146,9 +146,10 @@ pub struct Device {
 impl Device {
     pub fn login(url: &str, dir: &Path, user: &str, role: Role, device: &str) -> Device {
         let store = Store::open(dir.join(format!("{device}.db")), Author::new(user, device, role)).unwrap();
-        let login = sync::login(url, user, PASSWORD, device).unwrap();
+        let session = Session::login(url, user, PASSWORD, device).unwrap();
+        let login = session.login_info().unwrap();
         store.set_device_key(&login.device_key).unwrap();
-        Device { store, token: login.token, url: url.to_owned() }
+        Device { store, token: login.token.clone(), url: url.to_owned() }
     }
 
     pub fn sync(&self) -> SyncReport {

@@ -1,0 +1,200 @@
+//! A logged-in connection to one Terrain server, as one value: log in with a password,
+//! resume with a token saved from an earlier login, refresh the token before it expires,
+//! log out, and make the calls that devices (sync, forms) and desk tools (JSON requests)
+//! need. The phone bindings, the demo, the tests and the benchmarks all use this type, so
+//! there is one implementation of how Terrain logs in.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::transport::{HttpTransport, TransportError, check, network};
+
+/// What a successful login gives a device.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Login {
+    /// The bearer token for further requests.
+    pub token: String,
+    /// When the token expires (RFC 3339).
+    pub expires_at: String,
+    /// The device key the server registered for this device (hex, 8 bytes): the prefix of
+    /// every actor id the device writes with.
+    pub device_key: String,
+    /// The user's role.
+    pub role: String,
+}
+
+/// A logged-in connection to one server.
+#[derive(Debug, Clone)]
+pub struct Session {
+    base: String,
+    token: String,
+    client: reqwest::blocking::Client,
+    login: Option<Login>,
+}
+
+fn client(timeout: Duration) -> Result<reqwest::blocking::Client, TransportError> {
+    reqwest::blocking::Client::builder()
+        .connect_timeout(Duration::from_secs(20))
+        .timeout(timeout)
+        .build()
+        .map_err(network)
+}
+
+fn checked_base(base: &str) -> Result<String, TransportError> {
+    let base = base.trim().trim_end_matches('/');
+    if !(base.starts_with("https://") || base.starts_with("http://")) || base.len() > 2048 {
+        return Err(TransportError::Refused {
+            status: 400,
+            code: "invalid".into(),
+            message: format!("`{base}` is not a server address: give its URL, like https://terrain.example.org"),
+        });
+    }
+    Ok(base.to_owned())
+}
+
+impl Session {
+    /// Logs in to the server at `base` as `username` on `device` (a stable id of the device
+    /// or tool).
+    pub fn login(base: &str, username: &str, password: &str, device: &str) -> Result<Session, TransportError> {
+        let base = checked_base(base)?;
+        let client = client(Duration::from_secs(300))?;
+        let response = client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": username, "password": password, "device_id": device}))
+            .send()
+            .map_err(network)?;
+        let login: Login = check(response)?.json().map_err(network)?;
+        Ok(Session { base, token: login.token.clone(), client, login: Some(login) })
+    }
+
+    /// Resumes a session with a token from an earlier login (kept in the app's secure
+    /// storage across restarts). Nothing is sent: a token the server no longer accepts
+    /// shows as [`TransportError::Unauthorized`] at the first call.
+    pub fn resume(base: &str, token: &str) -> Result<Session, TransportError> {
+        let base = checked_base(base)?;
+        if token.trim().is_empty() {
+            return Err(TransportError::Unauthorized("no token to resume with: log in".into()));
+        }
+        Ok(Session { base, token: token.trim().to_owned(), client: client(Duration::from_secs(300))?, login: None })
+    }
+
+    /// Exchanges the token for a new one with a fresh expiry (the old one stops working).
+    /// Devices refresh when they sync with a token near its end.
+    pub fn refresh(&mut self) -> Result<Login, TransportError> {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/auth/refresh", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .map_err(network)?;
+        let login: Login = check(response)?.json().map_err(network)?;
+        self.token = login.token.clone();
+        self.login = Some(login.clone());
+        Ok(login)
+    }
+
+    /// Ends the session on the server: its token stops working.
+    pub fn logout(&self) -> Result<(), TransportError> {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/auth/logout", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .map_err(network)?;
+        check(response)?;
+        Ok(())
+    }
+
+    /// The server's address, without a trailing `/`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The bearer token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// What the login that opened this session answered, if it was opened by a login.
+    pub fn login_info(&self) -> Option<&Login> {
+        self.login.as_ref()
+    }
+
+    /// The sync transport of this session.
+    pub fn transport(&self) -> HttpTransport {
+        HttpTransport::with_client(&self.base, &self.token, self.client.clone())
+    }
+
+    /// A JSON call to the API as this session's user: `method` (`GET`, `POST`, `PUT`…) on
+    /// `path` (`/api/v1/surveys`), with an optional JSON body. Any answer that arrives is
+    /// returned with its status, its body parsed as JSON (`null` when it is not).
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, serde_json::Value), TransportError> {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| TransportError::Refused {
+            status: 400,
+            code: "invalid".into(),
+            message: format!("`{method}` is not an HTTP method"),
+        })?;
+        let mut request = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().map_err(network)?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().map_err(network)?;
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)))
+    }
+
+    /// [`Session::request`] that requires a 2xx answer, else the server's refusal.
+    pub fn expect_ok(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, TransportError> {
+        let (status, answer) = self.request(method, path, body)?;
+        if !(200..300).contains(&status) {
+            let field = |name: &str| answer.get(name).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            if status == 401 {
+                return Err(TransportError::Unauthorized(field("message")));
+            }
+            return Err(TransportError::Refused { status, code: field("code"), message: field("message") });
+        }
+        Ok(answer)
+    }
+
+    /// A GET of `path` as bytes (an export, say): the status, the response headers (names
+    /// in lower case) and the body.
+    #[allow(clippy::type_complexity)]
+    pub fn get_bytes(&self, path: &str) -> Result<(u16, Vec<(String, String)>, Vec<u8>), TransportError> {
+        let response =
+            self.client.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().map_err(network)?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let body = response.bytes().map_err(network)?.to_vec();
+        Ok((status, headers, body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_server_urls_and_real_tokens_resume() {
+        assert!(Session::resume("terrain.example.org", "t").is_err());
+        assert!(Session::resume("https://terrain.example.org/", " ").is_err());
+        let s = Session::resume("https://terrain.example.org/", "token").unwrap();
+        assert_eq!(s.base(), "https://terrain.example.org");
+        assert_eq!(s.transport().server_url(), "https://terrain.example.org");
+    }
+}

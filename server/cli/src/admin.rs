@@ -1,0 +1,57 @@
+//! `terrain admin`: bootstrap and manage accounts directly in a data directory, as the
+//! server's operator.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use terrain_services::Services;
+use terrain_services::accounts::CreateUser;
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a user. There is no default account: create the first admin with this (or
+    /// let `terrain serve` create it from TERRAIN_ADMIN_PASSWORD, or from its setup link).
+    CreateUser {
+        /// Data directory.
+        #[arg(long, default_value = "terrain-data")]
+        data: PathBuf,
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Role: admin, supervisor, enumerator or analyst.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// Read the password from standard input (first line) instead of TERRAIN_PASSWORD.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AdminCommand::CreateUser { data, username, role, password_stdin } => {
+            // Never on the command line, where other users of the machine can read it.
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line).context("reading the password")?;
+                line.trim_end_matches(['\n', '\r']).to_owned()
+            } else {
+                match std::env::var("TERRAIN_PASSWORD") {
+                    Ok(p) => p,
+                    Err(_) => {
+                        bail!("give the password on standard input with --password-stdin, or in TERRAIN_PASSWORD")
+                    }
+                }
+            };
+            let services = Services::open_sqlite(&data, Default::default())
+                .with_context(|| format!("opening {}", data.display()))?;
+            let request = CreateUser { username, password, role, display_name: None };
+            let user = services.create_user(&services.operator()?, &request)?;
+            println!("created {} ({})", user.username, user.role);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The `terrain` command line, run as a real process.
+// Tests may unwrap and panic: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Command;
+
+const TERRAIN: &str = env!("CARGO_BIN_EXE_terrain");
+
+fn repo(path: &str) -> String {
+    format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn form_check_summarises_the_mission_questionnaires() {
+    let out = Command::new(TERRAIN)
+        .args(["form", "check", &repo("forms/guinea_needs.xlsx"), &repo("forms/beguedo_slm.xlsx")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("guinea_needs version 2026110101"), "{stdout}");
+    assert!(stdout.contains("beguedo_slm version 2026110101"), "{stdout}");
+    assert!(stdout.contains("English (en), Français (fr)"), "{stdout}");
+}
+
+#[test]
+fn form_check_fails_and_explains_a_broken_form() {
+    let out = Command::new(TERRAIN)
+        .args([
+            "form",
+            "check",
+            &repo("forms/guinea_needs.xlsx"),
+            &repo("core/tests/fixtures/pyxform-examples/unknown_question_type.xls"),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!out.status.success());
+    assert!(stdout.contains("survey, row"), "{stdout}");
+}
+
+#[test]
+fn form_show_prints_the_form_as_json() {
+    let out = Command::new(TERRAIN).args(["form", "show", &repo("forms/beguedo_slm.xlsx"), "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let form: terrain_core::Form = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(form.id, "beguedo_slm");
+}
+
+#[test]
+fn admin_create_user_refuses_a_missing_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(TERRAIN)
+        .args(["admin", "create-user", "--data", dir.path().to_str().unwrap(), "--username", "root"])
+        .env_remove("TERRAIN_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
+}
+
+#[test]
+fn export_writes_a_csv_zip_and_prints_the_cursor() {
+    use rand::SeedableRng;
+    use terrain_services::backend::Backend;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let form = terrain_xlsform::import_path(std::path::Path::new(&repo("forms/guinea_needs.xlsx"))).unwrap();
+    {
+        let backend = terrain_services::backend::sqlite::SqliteBackend::open(&data).unwrap();
+        let project = backend.create_project("pilot").unwrap();
+        backend.publish_form(project.id, &form).unwrap();
+        let phone = terrain_core::Store::open(
+            dir.path().join("phone.db"),
+            terrain_core::Author::new("enum", "phone", terrain_core::Role::Enumerator),
+        )
+        .unwrap();
+        phone.save_form(&form).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let items: Vec<(String, Vec<u8>)> = (0..3)
+            .map(|_| {
+                let answers = terrain_demo::sample::answers(&form, &mut rng);
+                let id = phone.create_survey_with(&form.id, &form.version, &answers).unwrap();
+                let bytes = phone.document_bytes(&id).unwrap();
+                (id, bytes)
+            })
+            .collect();
+        for outcome in backend.push(&items, &mut |_| Ok(())).unwrap() {
+            outcome.unwrap();
+        }
+    }
+    let out_file = dir.path().join("guinea.zip");
+    let cursor_file = dir.path().join("cursor");
+    let out = Command::new(TERRAIN)
+        .args(["export", "--data", data.to_str().unwrap(), "--form", &form.id, "--format", "csv"])
+        .args(["--out", out_file.to_str().unwrap(), "--cursor-file", cursor_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.trim(), "cursor 3");
+    assert_eq!(std::fs::read_to_string(&cursor_file).unwrap().trim(), "3");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&out_file).unwrap()).unwrap();
+    let main = zip.by_name(&format!("{}.csv", form.id)).unwrap();
+    assert_eq!(csv::Reader::from_reader(main).records().count(), 3);
+    // Nothing changed since: an empty export, the same cursor.
+    let out = Command::new(TERRAIN)
+        .args(["export", "--data", data.to_str().unwrap(), "--form", &form.id, "--format", "ndjson", "--since", "3"])
+        .args(["--out", dir.path().join("none.ndjson").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "cursor 3");
+    assert_eq!(std::fs::read(dir.path().join("none.ndjson")).unwrap().len(), 0);
+    // An unknown form is an error that says what to do.
+    let out = Command::new(TERRAIN)
+        .args(["export", "--data", data.to_str().unwrap(), "--form", "nope", "--out"])
+        .arg(dir.path().join("x.zip"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not published"));
+    assert!(!dir.path().join("x.zip").exists());
+}

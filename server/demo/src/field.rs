@@ -1,0 +1,145 @@
+//! Devices in the field: each phone or tablet is a real `terrain-core` store in its own
+//! SQLite file, logged in to the server, syncing through its own proxy (which counts the
+//! bytes and cuts links on demand). Every value a device writes is recorded, to check at
+//! the end that nothing acknowledged was lost.
+
+use std::path::Path;
+
+use rand::Rng;
+use terrain_core::form::Evaluator;
+use terrain_core::survey::{Answer, Answers};
+use terrain_core::sync::{self, CancelToken, HttpTransport, Session, SyncError, SyncOptions, SyncReport};
+use terrain_core::{AnswerPath, Author, Form, Role, Store, Value};
+
+use super::DemoError;
+use super::pilot::PASSWORD;
+use super::proxy::{Link, Proxy};
+
+/// One value written somewhere and acknowledged: it must survive.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The survey.
+    pub survey: String,
+    /// The answer.
+    pub path: AnswerPath,
+    /// The value written.
+    pub value: Value,
+}
+
+/// A phone or tablet.
+#[derive(Debug)]
+pub struct Device {
+    /// Its user's name.
+    pub user: String,
+    /// Its store.
+    pub store: Store,
+    /// Its login token.
+    pub token: String,
+    /// The proxy between it and the server.
+    pub proxy: Proxy,
+    /// Syncs that the link cut before they finished.
+    pub cut_syncs: usize,
+}
+
+impl Device {
+    /// Opens a store in `dir`, logs in to the server at `server` and downloads the forms.
+    pub fn login(
+        dir: &Path,
+        server: std::net::SocketAddr,
+        user: &str,
+        role: Role,
+        forms: &[&Form],
+    ) -> Result<Device, DemoError> {
+        let device = format!("{user}-device");
+        let store = Store::open(dir.join(format!("{user}.db")), Author::new(user, &device, role))?;
+        let url = format!("http://{server}");
+        let session = Session::login(&url, user, PASSWORD, &device)?;
+        let login = session.login_info().cloned().ok_or_else(|| DemoError::Http("the login gave no token".into()))?;
+        store.set_device_key(&login.device_key)?;
+        for form in forms {
+            store.save_form(form)?;
+        }
+        let proxy = Proxy::start(server, Link::default()).map_err(|e| DemoError::Server(e.to_string()))?;
+        Ok(Device { user: user.into(), store, token: login.token, proxy, cut_syncs: 0 })
+    }
+
+    /// One sync through the device's proxy. A link that drops is not an error of the demo:
+    /// it is counted and reported as `Ok(None)`; the next sync resumes.
+    pub fn sync(&mut self) -> Result<Option<SyncReport>, DemoError> {
+        let transport =
+            HttpTransport::new(self.proxy.url(), &self.token).map_err(|e| DemoError::Http(e.to_string()))?;
+        match sync::sync(&self.store, &transport, &SyncOptions::default(), &|_| {}, &CancelToken::default()) {
+            Ok(report) if report.refused.is_empty() && report.failed.is_empty() => Ok(Some(report)),
+            Ok(report) => {
+                Err(DemoError::Sync(format!("{}: refused {:?}, failed {:?}", self.user, report.refused, report.failed)))
+            }
+            Err(SyncError::Transport(_)) => {
+                self.cut_syncs += 1;
+                Ok(None)
+            }
+            Err(e) => Err(DemoError::Sync(format!("{}: {e}", self.user))),
+        }
+    }
+
+    /// Syncs until a sync completes (a cut link is retried, a few times).
+    pub fn sync_until_done(&mut self) -> Result<SyncReport, DemoError> {
+        for _ in 0..20 {
+            if let Some(report) = self.sync()? {
+                return Ok(report);
+            }
+        }
+        Err(DemoError::Sync(format!("{}: the sync never completed", self.user)))
+    }
+
+    /// Fills in one survey offline with answers the form accepts, and finalizes it.
+    pub fn collect(
+        &self,
+        evaluator: &Evaluator<'_>,
+        rng: &mut impl Rng,
+        written: &mut Vec<Written>,
+    ) -> Result<String, DemoError> {
+        let form = evaluator.form();
+        let answers = (0..20)
+            .find_map(|_| super::answers::complete(evaluator, rng))
+            .ok_or_else(|| DemoError::Check(format!("no valid answers could be drawn for {}", form.id)))?;
+        let id = self.store.create_survey_with(&form.id, &form.version, &answers)?;
+        self.store.finalize(&id)?;
+        flatten(&answers, &[], &mut |path, value| {
+            written.push(Written { survey: id.clone(), path, value: value.clone() });
+        });
+        Ok(id)
+    }
+
+    /// Changes one answer on the device, as an enumerator fixing a survey sent back does:
+    /// reopen, edit, finalize again.
+    pub fn fix(
+        &self,
+        survey: &str,
+        path: &AnswerPath,
+        value: Value,
+        written: &mut Vec<Written>,
+    ) -> Result<(), DemoError> {
+        self.store.reopen(survey)?;
+        self.store.set_answer(survey, path, value.clone())?;
+        self.store.finalize(survey)?;
+        written.push(Written { survey: survey.into(), path: path.clone(), value });
+        Ok(())
+    }
+}
+
+/// Calls `each` with every answered value's path.
+pub fn flatten(answers: &Answers, instances: &[(String, usize)], each: &mut impl FnMut(AnswerPath, &Value)) {
+    for (name, answer) in &answers.0 {
+        match answer {
+            Answer::Value(v) => each(AnswerPath { instances: instances.to_vec(), name: name.clone() }, v),
+            Answer::Repeat(list) => {
+                for (i, instance) in list.iter().enumerate() {
+                    let mut inner = instances.to_vec();
+                    inner.push((name.clone(), i));
+                    flatten(instance, &inner, each);
+                }
+            }
+            Answer::Unreadable(_) => {}
+        }
+    }
+}

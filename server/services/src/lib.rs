@@ -1,0 +1,105 @@
+//! Terrain's server rules, independent of HTTP: one service per concern, each taking the
+//! caller's [`Scope`] and typed arguments and returning domain results or an [`Error`].
+//!
+//! The faces (the JSON API and the dashboard in `terrain-server`, the `terrain` command)
+//! parse their input, call one service and map its error to their own form. Below the
+//! services sits storage (`terrain-backend`), and below that `terrain-core`:
+//!
+//! ```text
+//! faces (api, dashboard, cli) ──► services ──► backend ──► core
+//! ```
+//!
+//! - [`scope`]: who may see and do what; the one place that looks at roles.
+//! - [`accounts`]: logins (throttled), tokens, the first administrator, users, projects, teams.
+//! - [`forms`]: publishing form versions (XLSForm or JSON, size-bounded) and reading them.
+//! - [`surveys`]: reading one survey: JSON, history, conflicts, the review page's view.
+//! - [`review`]: review actions, single and bulk, corrections, assignments.
+//! - [`listing`]: survey lists, progress counts, the map, the filters' choices.
+//! - [`sync`]: one sync round, every byte from outside within budget.
+//! - [`exports`]: analysts' exports.
+//! - [`faults`]: surveys that cannot be read, skipped and shown as needing attention.
+//! - [`audit`]: the audit log and its vocabulary of actions.
+//! - [`guards`]: throttles and slots that keep one client from taking the server.
+
+pub mod accounts;
+pub mod audit;
+pub mod error;
+pub mod exports;
+pub mod faults;
+pub mod forms;
+pub mod guards;
+pub mod listing;
+pub mod review;
+pub mod scope;
+pub mod settings;
+pub mod surveys;
+pub mod sync;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use terrain_backend::Backend;
+use terrain_backend::sqlite::SqliteBackend;
+
+pub use error::{Error, Result};
+pub use scope::{Principal, Scope, SurveyFacts};
+pub use settings::{LoginLimits, Rate, Settings, SyncLimits};
+pub use terrain_backend::{AuditEntry, DeviceKey, Fault, FormInfo, Project, Team, User, UserId};
+
+/// The storage layer, for tools, tests and benchmarks that seed or check it directly.
+pub use terrain_backend as backend;
+
+/// Every service of one server, over one storage backend.
+pub struct Services {
+    backend: Arc<dyn Backend>,
+    settings: Settings,
+    guards: guards::Guards,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl Services {
+    /// The services over `backend`, with `settings`.
+    pub fn new(backend: Arc<dyn Backend>, settings: Settings) -> Services {
+        let guards = guards::Guards::new(&settings);
+        backend.set_survey_budget(settings.sync.survey);
+        Services { backend, settings, guards }
+    }
+
+    /// The services over the embedded SQLite backend in `dir` (created if needed).
+    pub fn open_sqlite(dir: &Path, settings: Settings) -> Result<Services> {
+        Ok(Services::new(Arc::new(SqliteBackend::open(dir)?), settings))
+    }
+
+    /// The limits these services apply.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The storage underneath, for tests, benchmarks and tools that seed or inspect it.
+    /// Faces never call it (`terrain-server`'s tests check): they go through a service.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// The scope of the operator (whoever runs the `terrain` command on the server's own
+    /// machine): an administrator's, over every form published now.
+    pub fn operator(&self) -> Result<Scope> {
+        Ok(Scope::operator(self.backend.as_ref())?)
+    }
+
+    /// Whether storage answers.
+    pub fn health(&self) -> Result<()> {
+        self.backend.projects()?;
+        Ok(())
+    }
+
+    /// Idle-time upkeep (compacting surveys stored as received); returns the work done.
+    pub fn maintain(&self) -> Result<usize> {
+        Ok(self.backend.maintain()?)
+    }
+}

@@ -1,0 +1,360 @@
+//! Who may see and do what: one [`Scope`] per request, built once from the principal's
+//! memberships, answers every access question. No other code looks at a role; a test
+//! (`tests/one_scope.rs`) fails if some does.
+//!
+//! - Enumerators see and change the surveys they started or are assigned, and only their
+//!   answers and status (finalize, reopen), never the review.
+//! - Supervisors see, review and correct the surveys of the members of their teams, each
+//!   project on its own: a teammate in project A does not open their surveys of project B.
+//! - Analysts see every survey of their projects and change none.
+//! - Admins see and change everything, but nobody rewrites a survey's metadata or root
+//!   after its creation.
+//! - Changes are judged by the rights of the person whose device made them; a device may
+//!   upload someone else's changes (a bundle relay) only if its user supervises that person.
+//! - The operator (the `terrain` command on the server's own machine) may administer.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use terrain_backend::{Backend, BackendResult, DeviceKey, Membership, Team, User, UserId};
+use terrain_core::Role;
+use terrain_core::store::{Area as VisibleArea, SurveySummary, Visibility};
+use terrain_core::survey::footprint::Area;
+
+use crate::error::{Error, Result};
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A person with an account.
+    User(User),
+    /// Whoever runs the `terrain` command on the server's machine, with the data directory
+    /// in hand: an administrator without an account.
+    Operator,
+}
+
+/// What one principal may see and do.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    principal: Principal,
+    device: Option<DeviceKey>,
+    membership: Membership,
+    /// The published forms of the principal's projects, with their project.
+    forms: BTreeMap<String, i64>,
+    /// Surveys assigned to the principal.
+    assigned: Vec<String>,
+}
+
+/// What the rules need to know about a survey.
+#[derive(Debug, Clone)]
+pub struct SurveyFacts<'a> {
+    /// Who started it.
+    pub created_by: &'a str,
+    /// The project of its form (`None` if the form is not published).
+    pub project: Option<i64>,
+    /// Who it is assigned to.
+    pub assignees: &'a [String],
+}
+
+impl Scope {
+    /// The scope of `user`, on `device` when the token was issued to one.
+    pub fn load(backend: &dyn Backend, user: User, device: Option<DeviceKey>) -> BackendResult<Scope> {
+        let membership = backend.membership(user.id)?;
+        let forms = backend
+            .forms()?
+            .into_iter()
+            .filter(|f| user.role == Role::Admin || membership.projects.contains(&f.project_id))
+            .map(|f| (f.form_id, f.project_id))
+            .collect();
+        let assigned = if user.role == Role::Enumerator { backend.assigned_to(user.id)? } else { Vec::new() };
+        Ok(Scope { principal: Principal::User(user), device, membership, forms, assigned })
+    }
+
+    /// The operator's scope: an administrator's, over every published form.
+    pub fn operator(backend: &dyn Backend) -> BackendResult<Scope> {
+        Ok(Scope {
+            principal: Principal::Operator,
+            device: None,
+            membership: Membership::default(),
+            forms: backend.forms()?.into_iter().map(|f| (f.form_id, f.project_id)).collect(),
+            assigned: Vec::new(),
+        })
+    }
+
+    /// Who is asking.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// The user, unless this is the operator.
+    pub fn user(&self) -> Option<&User> {
+        match &self.principal {
+            Principal::User(u) => Some(u),
+            Principal::Operator => None,
+        }
+    }
+
+    /// The user's id, for the audit log (`None` for the operator).
+    pub fn user_id(&self) -> Option<UserId> {
+        self.user().map(|u| u.id)
+    }
+
+    /// A name for messages and logs.
+    pub fn name(&self) -> &str {
+        self.user().map_or("the operator", |u| u.username.as_str())
+    }
+
+    /// The device the token was issued to.
+    pub fn device(&self) -> Option<DeviceKey> {
+        self.device
+    }
+
+    fn role(&self) -> Role {
+        match &self.principal {
+            Principal::User(u) => u.role,
+            Principal::Operator => Role::Admin,
+        }
+    }
+
+    fn is_admin(&self) -> bool {
+        self.role() == Role::Admin
+    }
+
+    // --- administration
+
+    /// Users, projects, teams, publishing forms, the audit log: administrators only.
+    pub fn may_administer(&self) -> Result<()> {
+        if self.is_admin() { Ok(()) } else { Err(Error::forbidden("only administrators may do this")) }
+    }
+
+    /// The web dashboard is for supervisors, analysts and administrators.
+    pub fn may_use_dashboard(&self) -> Result<()> {
+        if self.role() == Role::Enumerator {
+            return Err(Error::forbidden(
+                "the dashboard is for supervisors, analysts and administrators: enumerators use the phone app",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the principal reviews surveys at all (the dashboard shows review actions).
+    pub fn reviews(&self) -> bool {
+        matches!(self.role(), Role::Supervisor | Role::Admin)
+    }
+
+    /// Reviewing, correcting and assigning need a supervisor or an administrator.
+    pub fn may_review(&self, what: &str) -> Result<()> {
+        if self.reviews() {
+            Ok(())
+        } else {
+            Err(Error::forbidden(format!("only supervisors and administrators {what}")))
+        }
+    }
+
+    /// Whether the principal belongs to `project` (administrators belong to all).
+    pub fn in_project(&self, project: i64) -> bool {
+        self.is_admin() || self.membership.projects.contains(&project)
+    }
+
+    /// Whether the principal sees `team` in lists and filters.
+    pub fn sees_team(&self, team: &Team) -> bool {
+        match self.role() {
+            Role::Admin => true,
+            Role::Analyst => self.membership.projects.contains(&team.project_id),
+            Role::Supervisor | Role::Enumerator => self.membership.teams.contains(&team.id),
+        }
+    }
+
+    /// Whether the principal may list a team's members.
+    pub fn may_list_members(&self, team: i64) -> Result<()> {
+        if self.is_admin() || self.membership.teams.contains(&team) {
+            Ok(())
+        } else {
+            Err(Error::forbidden("you are not a member of this team"))
+        }
+    }
+
+    /// The people whose surveys the principal sees, for the enumerator filter; `None`
+    /// means anyone (the caller lists the enumerators).
+    pub fn visible_people(&self) -> Option<BTreeSet<String>> {
+        match self.role() {
+            Role::Admin | Role::Analyst => None,
+            Role::Supervisor => Some(self.membership.teammates.values().flatten().cloned().collect()),
+            Role::Enumerator => Some(self.user().map(|u| u.username.clone()).into_iter().collect()),
+        }
+    }
+
+    /// Whether the principal may start surveys of forms in `project`.
+    pub fn may_start_surveys_in(&self, project: i64) -> bool {
+        match self.role() {
+            Role::Admin => true,
+            Role::Enumerator | Role::Supervisor => self.membership.projects.contains(&project),
+            Role::Analyst => false,
+        }
+    }
+
+    /// Exports are for analysts, supervisors (their teams' surveys) and administrators.
+    pub fn may_export(&self) -> Result<()> {
+        if self.role() == Role::Enumerator {
+            return Err(Error::forbidden("enumerators do not export data: ask an analyst or your supervisor"));
+        }
+        Ok(())
+    }
+
+    /// Analysts get approved surveys unless they ask otherwise; everyone else gets all.
+    pub fn exports_approved_by_default(&self) -> bool {
+        self.role() == Role::Analyst
+    }
+
+    // --- surveys
+
+    /// The project a form belongs to, if it is one of the principal's projects' forms.
+    pub fn form_project(&self, form_id: &str) -> Option<i64> {
+        self.forms.get(form_id).copied()
+    }
+
+    /// The form ids the principal may use (download, fill in, list, export).
+    pub fn forms(&self) -> impl Iterator<Item = &str> {
+        self.forms.keys().map(String::as_str)
+    }
+
+    /// Which surveys the principal sees, as the storage applies it to lists, counts, the
+    /// map, progress, exports and the sync feed. It selects exactly the surveys
+    /// [`Scope::can_read`] admits (`tests/scope_property.rs` checks it).
+    pub fn visibility(&self) -> Visibility {
+        let Some(user) = self.user() else { return Visibility::All };
+        let forms_of = |project: i64| -> Vec<String> {
+            self.forms.iter().filter(|(_, p)| **p == project).map(|(f, _)| f.clone()).collect()
+        };
+        match user.role {
+            Role::Admin => Visibility::All,
+            Role::Analyst => Visibility::Areas(vec![VisibleArea {
+                forms: Some(self.forms.keys().cloned().collect()),
+                ..VisibleArea::default()
+            }]),
+            Role::Supervisor => Visibility::Areas(
+                self.membership
+                    .teammates
+                    .iter()
+                    .map(|(project, people)| VisibleArea {
+                        forms: Some(forms_of(*project)),
+                        creators: Some(people.iter().cloned().collect()),
+                        surveys: None,
+                    })
+                    .collect(),
+            ),
+            Role::Enumerator => {
+                let mut areas =
+                    vec![VisibleArea { creators: Some(vec![user.username.clone()]), ..VisibleArea::default() }];
+                if !self.assigned.is_empty() {
+                    areas.push(VisibleArea { surveys: Some(self.assigned.clone()), ..VisibleArea::default() });
+                }
+                Visibility::Areas(areas)
+            }
+        }
+    }
+
+    /// The facts of a listed survey, with its project from this scope's forms (a form of
+    /// another project is unknown here, which reads as not readable).
+    pub fn facts<'s>(&self, summary: &'s SurveySummary, assignees: &'s [String]) -> SurveyFacts<'s> {
+        SurveyFacts { created_by: &summary.created_by, project: self.form_project(&summary.form_id), assignees }
+    }
+
+    /// Whether the principal may read the survey.
+    pub fn can_read(&self, survey: &SurveyFacts<'_>) -> bool {
+        let in_project = survey.project.is_some_and(|p| self.in_project(p));
+        match &self.principal {
+            Principal::Operator => true,
+            Principal::User(user) => match user.role {
+                Role::Admin => true,
+                Role::Analyst => in_project,
+                Role::Supervisor => in_project && self.supervises(survey.project, survey.created_by),
+                Role::Enumerator => {
+                    survey.created_by == user.username || survey.assignees.iter().any(|a| a == &user.username)
+                }
+            },
+        }
+    }
+
+    /// Whether the principal supervises `username` in `project` (a supervisor is in their own team).
+    pub fn supervises(&self, project: Option<i64>, username: &str) -> bool {
+        match self.role() {
+            Role::Admin => true,
+            Role::Supervisor => project
+                .and_then(|p| self.membership.teammates.get(&p))
+                .is_some_and(|members| members.contains(username)),
+            _ => false,
+        }
+    }
+
+    /// Whether the principal may change an existing survey at all (what they may change in
+    /// it is [`Scope::writable_areas`]).
+    pub(crate) fn may_write(&self, survey: &SurveyFacts<'_>) -> bool {
+        match self.user() {
+            Some(user) if user.role == Role::Enumerator => {
+                survey.created_by == user.username || survey.assignees.iter().any(|a| a == &user.username)
+            }
+            _ => self.can_read(survey),
+        }
+    }
+
+    /// The areas of an existing survey this principal's own changes may touch.
+    pub(crate) fn writable_areas(&self) -> &'static [Area] {
+        match self.role() {
+            Role::Enumerator => &[Area::Answers, Area::Status],
+            Role::Supervisor | Role::Admin => &[Area::Answers, Area::Status, Area::Review],
+            Role::Analyst => &[],
+        }
+    }
+}
+
+/// The user names of the people who collect surveys (enumerators), among `users`.
+pub fn collectors(users: Vec<User>) -> Vec<String> {
+    users.into_iter().filter(|u| u.role == Role::Enumerator).map(|u| u.username).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str, role: Role) -> User {
+        User { id: 1, username: name.into(), role, display_name: None, disabled: false }
+    }
+
+    fn scope(role: Role, membership: Membership) -> Scope {
+        Scope {
+            principal: Principal::User(user("sup", role)),
+            device: None,
+            membership,
+            forms: BTreeMap::from([("a".to_owned(), 1), ("b".to_owned(), 2)]),
+            assigned: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_supervisor_in_two_projects_sees_each_teammate_only_in_their_project() {
+        let membership = Membership {
+            projects: BTreeSet::from([1, 2]),
+            teams: BTreeSet::from([10, 20]),
+            teammates: std::collections::HashMap::from([
+                (1, BTreeSet::from(["sup".to_owned(), "awa".to_owned()])),
+                (2, BTreeSet::from(["sup".to_owned(), "binta".to_owned()])),
+            ]),
+        };
+        let s = scope(Role::Supervisor, membership);
+        let facts = |created_by, project| SurveyFacts { created_by, project: Some(project), assignees: &[] };
+        assert!(s.can_read(&facts("awa", 1)));
+        assert!(!s.can_read(&facts("awa", 2)), "awa is a teammate in project 1 only");
+        assert!(s.can_read(&facts("binta", 2)));
+        let Visibility::Areas(areas) = s.visibility() else { panic!("a supervisor sees areas") };
+        assert_eq!(areas.len(), 2);
+        assert!(areas.iter().all(|a| a.forms.as_ref().is_some_and(|f| f.len() == 1)));
+    }
+
+    #[test]
+    fn the_operator_administers_and_sees_everything() {
+        let op = Scope { principal: Principal::Operator, ..scope(Role::Enumerator, Membership::default()) };
+        assert!(op.may_administer().is_ok());
+        assert_eq!(op.visibility(), Visibility::All);
+        assert_eq!(op.user_id(), None);
+    }
+}

@@ -1,0 +1,123 @@
+//! What the rules allow, in one place: token lifetimes, the budgets that bound what bytes
+//! from outside may cost, list lengths, and the throttles on logins and requests. Every
+//! figure has a default sized for a field pilot on a small server; the operator can lower
+//! (or, for throttles, raise) them.
+
+use std::time::Duration;
+
+use terrain_core::intake::Budget;
+
+/// The limits of a running server's services.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long a device's login token lives. Field devices stay offline for weeks, so the
+    /// default is long; revoke a lost phone's tokens by disabling or logging it out.
+    pub token_ttl: chrono::Duration,
+    /// How long a dashboard session lasts (a browser on a shared office laptop).
+    pub session_ttl: chrono::Duration,
+    /// Sync limits.
+    pub sync: SyncLimits,
+    /// Login throttles.
+    pub logins: LoginLimits,
+    /// Requests one token may make: a burst, then a steady rate.
+    pub requests: Rate,
+    /// The most bytes a published form (XLSForm or JSON) may take, uncompressed.
+    pub max_form_bytes: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            token_ttl: chrono::Duration::days(60),
+            session_ttl: chrono::Duration::hours(12),
+            sync: SyncLimits::default(),
+            logins: LoginLimits::default(),
+            requests: Rate { burst: 600, per_second: 100.0 },
+            max_form_bytes: 16 << 20,
+        }
+    }
+}
+
+/// A token bucket: `burst` at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// How many at once.
+    pub burst: u32,
+    /// How many more each second.
+    pub per_second: f64,
+}
+
+/// What one sync round, and one device over time, may ask of the server.
+#[derive(Debug, Clone)]
+pub struct SyncLimits {
+    /// What one pushed survey may cost to decode, and grow to once stored (at most
+    /// `Budget::WRITE`, which every device also holds to).
+    pub survey: Budget,
+    /// What all the surveys of one request may cost to decode together.
+    pub request_decoded_bytes: u64,
+    /// Operations in all the surveys of one request.
+    pub request_ops: u64,
+    /// Decoded bytes one device may push per minute.
+    pub device_decoded_bytes_per_minute: u64,
+    /// Most surveys pushed in one request.
+    pub max_push_surveys: usize,
+    /// Most surveys asked for again (`want`) in one request.
+    pub max_want: usize,
+    /// Most heads in one pushed or wanted survey (a survey has one head, or a few after
+    /// concurrent edits).
+    pub max_heads: usize,
+    /// Most change bytes sent back in one response, whatever the device asks.
+    pub max_pull_bytes: u64,
+    /// Sync rounds doing work at once; others wait for a slot.
+    pub concurrent_rounds: usize,
+    /// How long a round waits for a slot before it is told to come back.
+    pub slot_wait: Duration,
+}
+
+impl Default for SyncLimits {
+    fn default() -> Self {
+        SyncLimits {
+            survey: Budget::WRITE,
+            request_decoded_bytes: 48 << 20,
+            request_ops: 400_000,
+            device_decoded_bytes_per_minute: 256 << 20,
+            max_push_surveys: 5_000,
+            max_want: 5_000,
+            max_heads: 64,
+            max_pull_bytes: 8 << 20,
+            concurrent_rounds: 4,
+            slot_wait: Duration::from_secs(20),
+        }
+    }
+}
+
+/// How logins are throttled.
+#[derive(Debug, Clone)]
+pub struct LoginLimits {
+    /// Failed logins allowed for one account before each further one must wait.
+    pub free_failures: u32,
+    /// The wait after the first failure past the free ones; it doubles with each more.
+    pub first_delay: Duration,
+    /// The longest wait.
+    pub max_delay: Duration,
+    /// Login attempts from one address: a burst, then a steady rate.
+    pub per_address: Rate,
+    /// Password hashes computed at once (each takes 19 MiB and a core for a moment).
+    pub concurrent_hashes: usize,
+    /// How long a login waits for a hashing slot before it is told to come back.
+    pub hash_wait: Duration,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        LoginLimits {
+            free_failures: 5,
+            first_delay: Duration::from_secs(2),
+            max_delay: Duration::from_secs(15 * 60),
+            // A whole team behind one village router logs in at the start of the day.
+            per_address: Rate { burst: 60, per_second: 1.0 },
+            concurrent_hashes: 2,
+            hash_wait: Duration::from_secs(10),
+        }
+    }
+}

@@ -1,0 +1,495 @@
+//! One sync round, independent of HTTP: decode the device's request within bounds, store
+//! what it pushed (each survey through the front door, judged by the access rules and
+//! acknowledged on its own), then send the changes it lacks from the change feed within a
+//! byte budget.
+//!
+//! Every byte from outside has a bounded cost here: the request inflates to a capped size,
+//! every list in it is bounded, every pushed survey is measured by `terrain_core::intake`
+//! before Automerge sees it (one survey over its budget is refused on its own; a request
+//! over its total is refused whole with a 4xx), a device may push only so many decoded bytes
+//! a minute, a few rounds work at once, and a round past its deadline stops and tells the
+//! device to come back.
+//!
+//! What each device holds is tracked per survey (`device_heads`): heads it pushed are
+//! certain; heads sent to it become certain once the device's cursor passes the response
+//! that carried them, so a lost response is simply recomputed from the older heads.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use terrain_backend::{BackendError, DeviceKey};
+use terrain_core::StoreError;
+use terrain_core::intake::{self, Cost};
+use terrain_core::store::MergeCandidate;
+use terrain_core::survey::footprint::Area;
+use terrain_core::survey::{DocumentError, MAX_DOCUMENT_BYTES, Refusal, ReviewStatus};
+use terrain_core::sync::wire::{self, Ack, PulledSurvey, SyncRequest, SyncResponse};
+
+use crate::audit::{Action, Entry};
+use crate::error::{Error, Result};
+use crate::scope::{Scope, SurveyFacts};
+use crate::Services;
+
+/// Feed entries read per page while looking for what a device may see.
+const FEED_PAGE: u32 = 1_000;
+/// Surveys merged per transaction: a round past its deadline stops between batches.
+const PUSH_BATCH: usize = 200;
+/// How long a device is asked to wait when the server is busy or out of time.
+const COME_BACK: Duration = Duration::from_secs(10);
+
+fn too_large(message: String) -> Error {
+    Error::TooLarge(message)
+}
+
+impl Services {
+    /// One sync round from its wire bytes to the response's, for a device's token.
+    pub fn sync_round(&self, scope: &Scope, body: &[u8], deadline: Instant) -> Result<Vec<u8>> {
+        let device = scope
+            .device()
+            .ok_or_else(|| Error::forbidden("this token was not issued to a device: log in from the device"))?;
+        let wait = self.settings.sync.slot_wait.min(deadline.saturating_duration_since(Instant::now()));
+        let _slot = self.guards.sync_rounds.acquire(wait).ok_or_else(|| Error::Busy {
+            retry_after: COME_BACK,
+            message: "the server is busy with other syncs: the app will try again shortly".into(),
+        })?;
+        let request: SyncRequest = wire::decode(body).map_err(|e| match e {
+            wire::WireError::TooLarge => too_large(e.to_string()),
+            other => Error::invalid(other.to_string()),
+        })?;
+        let response = self.sync(scope, &device, request, deadline)?;
+        wire::encode(&response).map_err(Error::internal)
+    }
+
+    /// Runs one sync round for `scope` on `device`.
+    pub fn sync(&self, scope: &Scope, device: &DeviceKey, request: SyncRequest, deadline: Instant) -> Result<SyncResponse> {
+        let limits = &self.settings.sync;
+        if request.protocol != wire::PROTOCOL_VERSION {
+            return Err(Error::unprocessable(
+                "unsupported_protocol",
+                format!(
+                    "this device speaks sync protocol {} but the server speaks {}: update the app",
+                    request.protocol,
+                    wire::PROTOCOL_VERSION
+                ),
+            ));
+        }
+        if request.push.len() > limits.max_push_surveys {
+            return Err(too_large(format!(
+                "{} surveys in one request; send at most {}",
+                request.push.len(),
+                limits.max_push_surveys
+            )));
+        }
+        if request.want.len() > limits.max_want {
+            return Err(too_large(format!(
+                "{} surveys asked for again in one request; ask for at most {}",
+                request.want.len(),
+                limits.max_want
+            )));
+        }
+        let heads_over = |n: usize| n > limits.max_heads;
+        if request.push.iter().any(|p| heads_over(p.base.len()) || heads_over(p.heads.len()))
+            || request.want.iter().any(|w| heads_over(w.heads.len()))
+        {
+            return Err(too_large(format!("a survey lists more than {} heads", limits.max_heads)));
+        }
+        if let Some(big) = request.push.iter().find(|p| p.changes.len() > MAX_DOCUMENT_BYTES) {
+            return Err(too_large(format!(
+                "survey {} sends {} bytes of changes, more than any survey can have",
+                wire::survey_id_string(&big.survey),
+                big.changes.len()
+            )));
+        }
+
+        // The front door: what each survey would cost to decode, before anything decodes it.
+        let costs: Vec<std::result::Result<Cost, intake::IntakeError>> =
+            request.push.iter().map(|p| intake::check(&p.changes, &limits.survey)).collect();
+        let total = costs.iter().flatten().fold(Cost::default(), |sum, c| sum.plus(c));
+        if total.decoded_bytes > limits.request_decoded_bytes || total.ops > limits.request_ops {
+            return Err(too_large(format!(
+                "this request's surveys would decode to {} MiB and {} operations, more than one request may \
+                 carry ({} MiB, {} operations): send smaller batches",
+                total.decoded_bytes >> 20,
+                total.ops,
+                limits.request_decoded_bytes >> 20,
+                limits.request_ops
+            )));
+        }
+        self.guards.device_bytes.spend(device, total.decoded_bytes, Instant::now()).map_err(|wait| Error::TooMany {
+            retry_after: wait,
+            message: "this device has sent a great deal in the last minute: it will sync again shortly".into(),
+        })?;
+        if Instant::now() >= deadline {
+            return Err(Error::Busy { retry_after: COME_BACK, message: "the server ran out of time: sync again".into() });
+        }
+
+        let acks = self.push(scope, device, &request, &costs, deadline)?;
+        let wanted: Vec<(String, Vec<terrain_core::ChangeHash>)> = request
+            .want
+            .iter()
+            .map(|w| (wire::survey_id_string(&w.survey), wire::change_hashes(&w.heads)))
+            .collect();
+        if !wanted.is_empty() {
+            self.backend.confirm_device_heads(device, &wanted)?;
+        }
+        let (pull, cursor, more) = self.pull(scope, device, &request, deadline)?;
+        Ok(SyncResponse { cursor, acks, pull, more })
+    }
+
+    fn push(
+        &self,
+        scope: &Scope,
+        device: &DeviceKey,
+        request: &SyncRequest,
+        costs: &[std::result::Result<Cost, intake::IntakeError>],
+        deadline: Instant,
+    ) -> Result<Vec<Ack>> {
+        let mut acks: Vec<Option<Ack>> = vec![None; request.push.len()];
+        // Refused at the front door: never decoded, acknowledged on their own.
+        for (i, cost) in costs.iter().enumerate() {
+            if let Err(e) = cost {
+                let survey = wire::survey_id_string(&request.push[i].survey);
+                acks[i] = Some(Ack::Refused { status: 413, code: "too_large".into(), message: format!("survey {survey}: {e}") });
+            }
+        }
+        let mut judge = Judge::new(self, scope);
+        let mut held = Vec::new();
+        let mut stored = (0usize, 0usize);
+        let admitted: Vec<usize> = (0..request.push.len()).filter(|i| acks[*i].is_none()).collect();
+        for batch in admitted.chunks(PUSH_BATCH) {
+            if Instant::now() >= deadline {
+                for i in batch {
+                    acks[*i] = Some(Ack::Refused {
+                        status: 503,
+                        code: "deferred".into(),
+                        message: "the server ran out of time for this round: it is sent again at the next sync".into(),
+                    });
+                }
+                continue;
+            }
+            let items: Vec<(String, Vec<u8>)> = batch
+                .iter()
+                .map(|i| (wire::survey_id_string(&request.push[*i].survey), request.push[*i].changes.clone()))
+                .collect();
+            let outcomes = self.backend.push(&items, &mut |candidate| judge.judge(candidate))?;
+            for ((survey_id, _), (i, outcome)) in items.iter().zip(batch.iter().zip(outcomes)) {
+                let pushed = &request.push[*i];
+                acks[*i] = Some(match outcome {
+                    Ok(merged) => {
+                        held.push((survey_id.clone(), wire::change_hashes(&pushed.heads)));
+                        stored.0 += 1;
+                        stored.1 += merged.new_changes;
+                        Ack::Stored
+                    }
+                    Err(e) => refusal(e)?,
+                });
+            }
+        }
+        if !held.is_empty() {
+            self.backend.confirm_device_heads(device, &held)?;
+        }
+        let changed = std::mem::take(&mut judge.changed_after_approval);
+        let refused = acks.iter().filter(|a| matches!(a, Some(Ack::Refused { .. }))).count();
+        let mut entries = Vec::new();
+        if stored.0 > 0 || refused > 0 {
+            entries.push(Entry::by(
+                scope,
+                Action::SyncPush,
+                None,
+                json!({
+                    "device": terrain_core::identity::device_key_hex(device),
+                    "surveys": stored.0,
+                    "changes": stored.1,
+                    "refused": refused,
+                }),
+            ));
+        }
+        let stored_ids: HashSet<&String> = held.iter().map(|(id, _)| id).collect();
+        let marked: Vec<(String, String)> = changed.into_iter().filter(|(id, _)| stored_ids.contains(id)).collect();
+        for (survey_id, by) in &marked {
+            self.backend.mark(survey_id, ReviewStatus::ChangedAfterApproval)?;
+            entries.push(Entry::by(scope, Action::SurveyChangedAfterApproval, Some(survey_id), json!({ "changed_by": by })));
+        }
+        self.audit_all(&entries)?;
+        acks.into_iter().map(|a| a.ok_or_else(|| Error::internal("a pushed survey got no acknowledgement"))).collect()
+    }
+
+    /// The changes the device lacks, from the wanted surveys then the feed after its
+    /// cursor, within the byte budget. Returns them, the new cursor and whether more remain.
+    fn pull(
+        &self,
+        scope: &Scope,
+        device: &DeviceKey,
+        request: &SyncRequest,
+        deadline: Instant,
+    ) -> Result<(Vec<PulledSurvey>, u64, bool)> {
+        let budget = request.max_pull_bytes.min(self.settings.sync.max_pull_bytes);
+        let mut pulled = Vec::new();
+        let mut bytes = 0u64;
+        let mut seen = HashSet::new();
+
+        for want in &request.want {
+            let survey_id = wire::survey_id_string(&want.survey);
+            if let Some(summary) = self.backend.survey_summary(&survey_id)?
+                && self.may_pull(scope, &summary)?
+                && let Some(p) = self.fetch(device, &summary, request.cursor)?
+                && seen.insert(p.survey)
+            {
+                bytes += p.changes.len() as u64;
+                pulled.push(p);
+            }
+        }
+        let visible = scope.visibility();
+        let mut cursor = request.cursor;
+        let mut more = false;
+        'feed: loop {
+            let page = self.backend.feed(cursor, FEED_PAGE, &visible)?;
+            let last_page = (page.len() as u32) < FEED_PAGE;
+            for entry in page {
+                if bytes >= budget || Instant::now() >= deadline {
+                    more = true;
+                    break 'feed;
+                }
+                if self.may_pull(scope, &entry.summary)?
+                    && let Some(p) = self.fetch(device, &entry.summary, request.cursor)?
+                    && seen.insert(p.survey)
+                {
+                    bytes += p.changes.len() as u64;
+                    pulled.push(p);
+                }
+                cursor = entry.change_seq;
+            }
+            if last_page {
+                break;
+            }
+        }
+        let sent: Vec<_> =
+            pulled.iter().map(|p| (wire::survey_id_string(&p.survey), wire::change_hashes(&p.heads))).collect();
+        self.backend.sent_device_heads(device, &sent, cursor, request.cursor)?;
+        Ok((pulled, cursor, more))
+    }
+
+    fn may_pull(&self, scope: &Scope, summary: &terrain_core::store::SurveySummary) -> Result<bool> {
+        let facts = scope.facts(summary, &[]);
+        if scope.can_read(&facts) {
+            return Ok(true);
+        }
+        // Assignees are looked up only when they could matter: an enumerator's own survey
+        // is readable without them.
+        let assignees = self.backend.assignees(&summary.survey_id)?;
+        Ok(scope.can_read(&scope.facts(summary, &assignees)))
+    }
+
+    /// The changes of one survey the device lacks, if any; a survey that cannot be read is
+    /// skipped (and listed for administrators).
+    fn fetch(
+        &self,
+        device: &DeviceKey,
+        summary: &terrain_core::store::SurveySummary,
+        cursor: u64,
+    ) -> Result<Option<PulledSurvey>> {
+        let survey_id = &summary.survey_id;
+        let Some(server_heads) = self.backend.heads(survey_id)? else { return Ok(None) };
+        let known = self.backend.device_heads(device, std::slice::from_ref(survey_id), cursor)?.remove(survey_id);
+        if known.as_ref() == Some(&server_heads) {
+            return Ok(None);
+        }
+        let Some(changes) =
+            self.unless_unreadable(survey_id, self.backend.changes_after(survey_id, known.as_deref().unwrap_or(&[])))?
+        else {
+            return Ok(None);
+        };
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        let survey = wire::survey_id_bytes(survey_id).ok_or_else(|| Error::internal("a stored survey id is not a UUID"))?;
+        Ok(Some(PulledSurvey {
+            survey,
+            form_id: summary.form_id.clone(),
+            form_version: summary.form_version.clone(),
+            changes,
+            heads: wire::hashes(&server_heads),
+        }))
+    }
+}
+
+/// What became of a pushed survey the store did not keep.
+fn refusal(e: StoreError) -> Result<Ack> {
+    Ok(match e {
+        StoreError::Document { source: DocumentError::MissingDependencies(_), .. } => Ack::ResendAll,
+        StoreError::Document { source: DocumentError::Refused(r), .. } => {
+            Ack::Refused { status: r.status, code: r.code, message: r.message }
+        }
+        StoreError::Document { survey_id, source: source @ DocumentError::OverBudget(_) } => Ack::Refused {
+            status: 413,
+            code: "too_large".into(),
+            message: format!("survey {survey_id}: {source}"),
+        },
+        StoreError::UnknownForm { form_id, version } => Ack::Refused {
+            status: 422,
+            code: "unknown_form".into(),
+            message: format!("form `{form_id}` version `{version}` is not published on this server"),
+        },
+        StoreError::Document { source, .. } => Ack::Refused { status: 422, code: "invalid".into(), message: source.to_string() },
+        other => return Err(Error::internal(other)),
+    })
+}
+
+/// Judges pushed changes by the rights of the person whose device made each, caching what
+/// it learns about devices, forms and projects across the surveys of a round.
+struct Judge<'a> {
+    services: &'a Services,
+    uploader: &'a Scope,
+    owners: HashMap<DeviceKey, Option<Scope>>,
+    projects: HashMap<String, Option<i64>>,
+    frozen: HashMap<i64, bool>,
+    /// Approved surveys this round changes, with who changed them.
+    changed_after_approval: Vec<(String, String)>,
+}
+
+fn internal(e: impl std::fmt::Display) -> Refusal {
+    tracing::error!(error = %e, "storage failed while judging a push");
+    Refusal { status: 500, code: "internal".into(), message: "the server failed; try again".into() }
+}
+
+impl<'a> Judge<'a> {
+    fn new(services: &'a Services, uploader: &'a Scope) -> Self {
+        Judge {
+            services,
+            uploader,
+            owners: HashMap::new(),
+            projects: HashMap::new(),
+            frozen: HashMap::new(),
+            changed_after_approval: Vec::new(),
+        }
+    }
+
+    /// Accepts the candidate's new changes, or refuses them all.
+    fn judge(&mut self, candidate: &MergeCandidate<'_>) -> std::result::Result<(), Refusal> {
+        let uploader = self.uploader;
+        let meta = candidate.meta;
+        let Some(project) = self.project_of(&meta.form_id)? else {
+            return Err(Refusal {
+                status: 422,
+                code: "unknown_form".into(),
+                message: format!("form `{}` is not published on this server", meta.form_id),
+            });
+        };
+        let assignees = self.services.backend.assignees(candidate.survey_id).map_err(internal)?;
+        let facts = SurveyFacts { created_by: &meta.created_by, project: Some(project), assignees: &assignees };
+        let was_approved = candidate.previous_review.is_some_and(|r| r.status == ReviewStatus::Approved);
+        let mut changed_by = None;
+        for footprint in candidate.footprints {
+            let key = terrain_core::identity::device_key_of(&footprint.actor).ok_or_else(|| {
+                Refusal::forbidden("unknown_actor", "a change carries an actor id that is not a device's")
+            })?;
+            let owner = self.owner(&key)?.ok_or_else(|| {
+                Refusal::forbidden(
+                    "unknown_actor",
+                    "a change was made on a device that never logged in to this server: log in on it first",
+                )
+            })?;
+            let owner_user = owner.user().cloned().ok_or_else(|| internal("a device belongs to no one"))?;
+            if owner_user.username != uploader.name() && !uploader.supervises(Some(project), &owner_user.username) {
+                return Err(Refusal::forbidden(
+                    "relay_forbidden",
+                    format!(
+                        "{} may not upload changes made by {}: only their supervisor may relay them",
+                        uploader.name(),
+                        owner_user.username
+                    ),
+                ));
+            }
+            if owner_user.disabled {
+                return Err(Refusal::forbidden("disabled", format!("{} is disabled", owner_user.username)));
+            }
+            if footprint.creation && !candidate.existed {
+                if meta.created_by != owner_user.username || !owner.may_start_surveys_in(project) {
+                    return Err(Refusal::forbidden(
+                        "forbidden",
+                        format!("{} may not start surveys of form `{}`", owner_user.username, meta.form_id),
+                    ));
+                }
+                // The creating change lays out the whole document, review included: an
+                // enumerator's must leave the review empty.
+                let reviewed = candidate.review.status != ReviewStatus::Received || !candidate.review.comments.is_empty();
+                if reviewed && !owner.writable_areas().contains(&Area::Review) {
+                    return Err(Refusal::forbidden(
+                        "forbidden",
+                        format!("{} may not set a review on the surveys they start", owner_user.username),
+                    ));
+                }
+                continue;
+            }
+            if !owner.may_write(&facts) {
+                return Err(Refusal::forbidden(
+                    "forbidden",
+                    format!("{} may not change survey {}", owner_user.username, candidate.survey_id),
+                ));
+            }
+            if let Some(area) = footprint.exceeds(owner.writable_areas()) {
+                return Err(Refusal::forbidden(
+                    "forbidden",
+                    format!("{} may not change {area:?} of a survey", owner_user.username),
+                ));
+            }
+            // A change to the answers or the status of an approved survey, by someone who
+            // does not review it, undoes the approval (or, where approved surveys are
+            // frozen, is refused). A reviewer's own correction does not.
+            let edits = footprint.areas.iter().any(|a| matches!(a, Area::Answers | Area::Status));
+            if was_approved && edits && !owner.supervises(Some(project), &meta.created_by) {
+                changed_by = Some(owner_user.username.clone());
+            }
+        }
+        if let Some(by) = changed_by {
+            if self.frozen(project)? {
+                return Err(Refusal {
+                    status: 409,
+                    code: "frozen".into(),
+                    message: format!(
+                        "survey {} was approved, and approved surveys are frozen in this project: \
+                         ask your supervisor to reopen it before changing it",
+                        candidate.survey_id
+                    ),
+                });
+            }
+            self.changed_after_approval.push((candidate.survey_id.to_owned(), by));
+        }
+        Ok(())
+    }
+
+    fn owner(&mut self, key: &DeviceKey) -> std::result::Result<Option<&Scope>, Refusal> {
+        if !self.owners.contains_key(key) {
+            let backend = self.services.backend.as_ref();
+            let scope = match backend.device_owner(key).map_err(internal)? {
+                Some(user) => Some(Scope::load(backend, user, Some(*key)).map_err(internal)?),
+                None => None,
+            };
+            self.owners.insert(*key, scope);
+        }
+        Ok(self.owners.get(key).and_then(Option::as_ref))
+    }
+
+    fn project_of(&mut self, form_id: &str) -> std::result::Result<Option<i64>, Refusal> {
+        if let Some(p) = self.projects.get(form_id) {
+            return Ok(*p);
+        }
+        let p = self.services.backend.form_project(form_id).map_err(internal)?;
+        self.projects.insert(form_id.to_owned(), p);
+        Ok(p)
+    }
+
+    fn frozen(&mut self, project: i64) -> std::result::Result<bool, Refusal> {
+        if let Some(f) = self.frozen.get(&project) {
+            return Ok(*f);
+        }
+        let f = match self.services.backend.freeze_approved(project) {
+            Ok(f) => f,
+            Err(BackendError::NotFound(_)) => false,
+            Err(e) => return Err(internal(e)),
+        };
+        self.frozen.insert(project, f);
+        Ok(f)
+    }
+}

@@ -1,0 +1,93 @@
+//! Log in (password → token bound to a device), refresh the token, log out (revoke), and
+//! who am I.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{Extensions, StatusCode};
+use serde::{Deserialize, Serialize};
+use terrain_services::User;
+use terrain_services::accounts::{Issued, LoginKind};
+use utoipa::ToSchema;
+
+use super::caller::{Caller, client_ip};
+use super::error::ApiError;
+use crate::http::{AppState, blocking};
+
+/// Credentials, and the device being set up.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// Login name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// A stable identifier of the device (the app generates one at install).
+    pub device_id: String,
+}
+
+/// A token and the device's key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// Bearer token for `Authorization: Bearer …`.
+    pub token: String,
+    /// When it expires (RFC 3339).
+    pub expires_at: String,
+    /// The device key (hex): the prefix of the device's Automerge actor ids.
+    pub device_key: String,
+    /// The user's role.
+    pub role: String,
+}
+
+impl From<Issued> for LoginResponse {
+    fn from(issued: Issued) -> Self {
+        LoginResponse {
+            token: issued.token,
+            expires_at: issued.expires_at.to_rfc3339(),
+            device_key: terrain_core::identity::device_key_hex(&issued.device_key),
+            role: issued.user.role.to_string(),
+        }
+    }
+}
+
+/// Logs in. Failed attempts are throttled per account (a growing wait) and per address
+/// (429 with `Retry-After`).
+#[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = super::error::ErrorBody),
+        (status = 429, body = super::error::ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    Json(req): Json<LoginRequest>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let services = state.services.clone();
+    let source = client_ip(&extensions);
+    let issued = blocking(move || {
+        services.login(&req.username, &req.password, &req.device_id, source, LoginKind::Device)
+    })
+    .await?;
+    Ok(Json(issued.into()))
+}
+
+/// Exchanges this request's token for a new one with a fresh expiry; the old one stops
+/// working at once.
+#[utoipa::path(post, path = "/api/v1/auth/refresh",
+    responses((status = 200, body = LoginResponse), (status = 401, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn refresh(State(state): State<AppState>, Caller(auth): Caller) -> Result<Json<LoginResponse>, ApiError> {
+    let services = state.services.clone();
+    Ok(Json(blocking(move || services.refresh(&auth)).await?.into()))
+}
+
+/// Revokes the token of this request.
+#[utoipa::path(post, path = "/api/v1/auth/logout", responses((status = 204)), security(("bearer" = [])))]
+pub async fn logout(State(state): State<AppState>, Caller(auth): Caller) -> Result<StatusCode, ApiError> {
+    let services = state.services.clone();
+    blocking(move || services.logout(&auth)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The user behind the token.
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = User)), security(("bearer" = [])))]
+pub async fn me(Caller(auth): Caller) -> Result<Json<User>, ApiError> {
+    let user = auth.scope.user().cloned().ok_or_else(|| ApiError::unauthorized("this token stands for no user"))?;
+    Ok(Json(user))
+}

@@ -1,0 +1,58 @@
+//! Forms: devices download the definitions of their projects' forms; admins publish.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use terrain_services::FormInfo;
+use terrain_services::forms::Upload;
+
+use super::caller::Caller;
+use super::error::ApiError;
+use crate::http::{AppState, blocking};
+
+/// The form versions the caller may use.
+#[utoipa::path(get, path = "/api/v1/forms", responses((status = 200, body = Vec<FormInfo>)), security(("bearer" = [])))]
+pub async fn list(State(state): State<AppState>, Caller(auth): Caller) -> Result<Json<Vec<FormInfo>>, ApiError> {
+    let services = state.services.clone();
+    Ok(Json(blocking(move || services.forms(&auth.scope)).await?))
+}
+
+/// One form version's definition, as JSON.
+#[utoipa::path(get, path = "/api/v1/forms/{form_id}/{version}",
+    params(("form_id" = String, Path), ("version" = String, Path)),
+    responses((status = 200, description = "the Form as JSON"), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    Path((form_id, version)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let services = state.services.clone();
+    let form = blocking(move || services.form(&auth.scope, &form_id, &version)).await?;
+    Ok(Json(serde_json::to_value(form.as_ref()).map_err(terrain_services::Error::internal)?))
+}
+
+/// Publishes a form version in a project (admins). The body is the form as JSON, or an
+/// XLSForm spreadsheet (`.xlsx` or CSV content types).
+#[utoipa::path(post, path = "/api/v1/projects/{project}/forms", params(("project" = i64, Path)),
+    request_body(content = String, description = "Form JSON or an XLSForm file"),
+    responses((status = 201, body = FormInfo), (status = 403, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody), (status = 413, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn publish(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    Path(project): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<FormInfo>), ApiError> {
+    // The role first: a non-administrator's upload is refused before it is read.
+    auth.scope.may_administer()?;
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let upload = Upload::from_media_type(content_type)?;
+    let services = state.services.clone();
+    let info = blocking(move || services.publish_form(&auth.scope, project, upload, &body)).await?;
+    Ok((StatusCode::CREATED, Json(info)))
+}

@@ -1,0 +1,60 @@
+//! The JSON API: one module per resource, the OpenAPI document that describes them, the
+//! caller extractor, and the one mapping from service errors to HTTP answers. Handlers parse
+//! their input, call one service, and map its error; they make no decision of their own.
+
+pub mod admin;
+pub mod auth;
+pub mod caller;
+pub mod error;
+pub mod exports;
+mod forms;
+mod health;
+pub mod openapi;
+pub mod surveys;
+mod sync;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+
+use crate::http::{AppState, Settings};
+
+/// Every route of the API. JSON bodies are small: only sync rounds and form uploads may
+/// carry the larger body limit.
+pub fn router(settings: &Settings) -> Router<AppState> {
+    let json = DefaultBodyLimit::max(settings.max_json_bytes);
+    let large = DefaultBodyLimit::max(settings.max_body_bytes);
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/api/openapi.json", get(openapi::document))
+        .route("/api/v1/auth/login", post(auth::login).layer(json))
+        .route("/api/v1/auth/refresh", post(auth::refresh))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/sync", post(sync::sync).layer(large))
+        .route("/api/v1/forms", get(forms::list))
+        .route("/api/v1/forms/{form_id}/{version}", get(forms::get))
+        .route("/api/v1/forms/{form_id}/export", get(exports::export))
+        .route("/api/v1/projects/{project}/forms", post(forms::publish).layer(large))
+        .route("/api/v1/users", get(admin::users).post(admin::create_user).layer(json))
+        .route("/api/v1/users/{user}/disabled", put(admin::set_disabled).layer(json))
+        .route("/api/v1/projects", get(admin::projects).post(admin::create_project).layer(json))
+        .route(
+            "/api/v1/projects/{project}/settings",
+            get(admin::project_settings).put(admin::set_project_settings).layer(json),
+        )
+        .route("/api/v1/projects/{project}/members", post(admin::add_project_member).layer(json))
+        .route("/api/v1/projects/{project}/teams", post(admin::create_team).layer(json))
+        .route("/api/v1/teams", get(admin::teams))
+        .route("/api/v1/teams/{team}/members", get(admin::team_members).post(admin::add_team_member).layer(json))
+        .route("/api/v1/audit", get(admin::audit))
+        .route("/api/v1/attention", get(admin::attention))
+        .route("/api/v1/surveys", get(surveys::list))
+        .route("/api/v1/reviews", post(surveys::bulk_review).layer(json))
+        .route("/api/v1/surveys/{survey}", get(surveys::get))
+        .route("/api/v1/surveys/{survey}/review", post(surveys::review).layer(json))
+        .route("/api/v1/surveys/{survey}/history", get(surveys::history))
+        .route("/api/v1/surveys/{survey}/conflicts", get(surveys::conflicts))
+        .route("/api/v1/surveys/{survey}/answers", put(surveys::correct).layer(json))
+        .route("/api/v1/surveys/{survey}/assignees", post(surveys::assign).layer(json))
+}

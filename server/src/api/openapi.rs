@@ -1,0 +1,45 @@
+//! The OpenAPI document, served at `/api/openapi.json`.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{admin, auth, exports, forms, health, surveys, sync};
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Terrain relay API", description = "Offline-first field surveys: sync, forms, review and administration."),
+    paths(
+        health::healthz,
+        auth::login, auth::refresh, auth::logout, auth::me,
+        sync::sync,
+        forms::list, forms::get, forms::publish,
+        exports::export,
+        admin::create_user, admin::users, admin::set_disabled, admin::create_project, admin::projects,
+        admin::add_project_member, admin::create_team, admin::teams, admin::team_members, admin::add_team_member,
+        admin::audit, admin::project_settings, admin::set_project_settings, admin::attention,
+        surveys::list, surveys::get, surveys::history, surveys::conflicts, surveys::correct, surveys::assign,
+        surveys::review, surveys::bulk_review,
+    ),
+    components(schemas(super::error::ErrorBody)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Serves the document.
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,156 @@
+//! Accepting connections: at most [`Settings::max_connections`] open at once, and
+//! [`Settings::max_connections_per_address`] from one address (past either, a new
+//! connection is closed at once); headers must arrive within
+//! [`Settings::header_timeout`], so a slowloris client is dropped in seconds; each
+//! connection is served by hyper with the application; and on shutdown, requests in flight
+//! finish (every acknowledgement is durable before it is sent, so a stop loses nothing
+//! acknowledged).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+use super::{AppState, ClientAddr, Settings, app};
+
+/// How long requests in flight may take to finish after a shutdown signal.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// Connections open per address, given back when a connection ends.
+#[derive(Debug, Default)]
+struct PerAddress(Mutex<HashMap<IpAddr, usize>>);
+
+struct Held {
+    table: Arc<PerAddress>,
+    ip: IpAddr,
+}
+
+impl PerAddress {
+    fn hold(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<Held> {
+        let mut table = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = table.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Held { table: self.clone(), ip })
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut table = self.table.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = table.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                table.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Serves `state` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let settings: Arc<Settings> = state.settings.clone();
+    let upkeep = tokio::spawn(upkeep(state.clone()));
+    let router = app(state);
+    let open = Arc::new(tokio::sync::Semaphore::new(settings.max_connections));
+    let per_address = Arc::new(PerAddress::default());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // HTTP/1.1 only: what phones, scripts and browsers on a field office's link speak, and
+    // one protocol less to bound.
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(settings.header_timeout).keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "too many connections: refusing one");
+            continue;
+        };
+        let Some(held) = per_address.hold(peer.ip(), settings.max_connections_per_address) else {
+            tracing::warn!(%peer, "too many connections from one address: refusing one");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = router.clone().map_request(move |mut request: axum::http::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(ClientAddr(peer));
+            request.extensions_mut().insert(axum::extract::ConnectInfo::<SocketAddr>(peer));
+            request
+        });
+        let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop((permit, held));
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing requests in flight");
+    if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
+        tracing::warn!("requests still in flight after {} s: closing them", DRAIN.as_secs());
+    }
+    upkeep.abort();
+    Ok(())
+}
+
+/// Compacts surveys stored as received, a batch every few seconds, so ingest stays fast
+/// and storage ends compact.
+async fn upkeep(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        let services = state.services.clone();
+        match tokio::task::spawn_blocking(move || services.maintain()).await {
+            Ok(Ok(n)) if n > 0 => tracing::debug!(compacted = n, "upkeep"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "upkeep failed; will retry"),
+            _ => {}
+        }
+    }
+}
+
+/// Binds `addr`; a non-loopback address must be asked for explicitly by the caller.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

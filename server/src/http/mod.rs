@@ -1,0 +1,108 @@
+//! The HTTP application: shared state, settings, the router with its limits, and what every
+//! face shares (running blocking service calls off the async runtime).
+//!
+//! - `listener`: accepting connections (caps, header-read timeout, graceful shutdown).
+//! - `body`: request bodies that must keep arriving at a minimum rate.
+
+pub mod body;
+pub mod listener;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use terrain_services::Services;
+
+/// Settings of a running server: its services' and its HTTP limits.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The services' limits (tokens, budgets, throttles).
+    pub services: terrain_services::Settings,
+    /// Largest request body of a sync round or an upload (sync bodies are compressed).
+    pub max_body_bytes: usize,
+    /// Largest JSON or form body.
+    pub max_json_bytes: usize,
+    /// Slowest request allowed, end to end; its work stops there too.
+    pub request_timeout: Duration,
+    /// How long a client may take to send a request's headers.
+    pub header_timeout: Duration,
+    /// A request body must bring at least this many bytes every [`Settings::body_window`]
+    /// (a 2G link brings a hundred times more), or the connection is dropped.
+    pub body_min_bytes: u64,
+    /// See [`Settings::body_min_bytes`].
+    pub body_window: Duration,
+    /// Connections open at once, from everyone.
+    pub max_connections: usize,
+    /// Connections open at once from one address.
+    pub max_connections_per_address: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            services: terrain_services::Settings::default(),
+            max_body_bytes: 16 << 20,
+            max_json_bytes: 256 << 10,
+            request_timeout: Duration::from_secs(120),
+            header_timeout: Duration::from_secs(10),
+            body_min_bytes: 512,
+            body_window: Duration::from_secs(10),
+            max_connections: 1_024,
+            max_connections_per_address: 64,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The services.
+    pub services: Arc<Services>,
+    /// Settings.
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    /// The state of a server on `services`.
+    pub fn new(services: Services, settings: Settings) -> AppState {
+        AppState { services: Arc::new(services), settings: Arc::new(settings) }
+    }
+
+    /// The state of a server on the embedded SQLite backend in `data`.
+    pub fn open(data: &std::path::Path, settings: Settings) -> terrain_services::Result<AppState> {
+        let services = Services::open_sqlite(data, settings.services.clone())?;
+        Ok(AppState::new(services, settings))
+    }
+}
+
+/// The address a request came from, as the listener saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let settings = state.settings.clone();
+    crate::api::router(&settings)
+        .merge(crate::dashboard::router())
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(settings.clone(), body::enforce_min_rate))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
+        // Outside the timeout, so that every error, axum's own included, is JSON.
+        .layer(axum::middleware::map_response(crate::api::error::json_errors))
+        // Logs method, path and status; never headers (tokens) nor bodies.
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Runs blocking service work off the async runtime, turning a panic into an internal
+/// error for this request only.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> terrain_services::Result<T> + Send + 'static,
+) -> terrain_services::Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(terrain_services::Error::internal)?
+}
