@@ -88,9 +88,10 @@ impl TerrainStore {
         guard(|| {
             let author = self.store.author();
             let session = Session::login(&server_url, &author.user, &password, &author.device)?;
-            let login = session.login_info().cloned().ok_or_else(|| TerrainError::Internal {
-                detail: "the login answered no token".into(),
-            })?;
+            let login = session
+                .login_info()
+                .cloned()
+                .ok_or_else(|| TerrainError::Internal { detail: "the login answered no token".into() })?;
             self.store.set_device_key(&login.device_key)?;
             *self.session() = Some(session);
             Ok(LoginInfo {

@@ -165,7 +165,14 @@ fn child_profile(data: &Path, form_id: &str) {
     use terrain_core::form::{EvalOptions, Evaluator};
     let backend = SqliteBackend::open(data).unwrap();
     let feed = backend
-        .feed(0, 2000, &terrain_core::store::Visibility::Areas(vec![terrain_core::store::Area { forms: Some(vec![form_id.to_owned()]), ..Default::default() }]))
+        .feed(
+            0,
+            2000,
+            &terrain_core::store::Visibility::Areas(vec![terrain_core::store::Area {
+                forms: Some(vec![form_id.to_owned()]),
+                ..Default::default()
+            }]),
+        )
         .unwrap();
     let t = Instant::now();
     let surveys: Vec<_> = feed.iter().map(|e| backend.survey(&e.summary.survey_id).unwrap()).collect();

@@ -120,8 +120,12 @@ fn start(dir: &Path, form: &Form) -> Bench {
 
 impl Bench {
     fn enumerator(&self, name: &str) {
-        let request =
-            CreateUser { username: name.into(), password: PASSWORD.into(), role: "enumerator".into(), display_name: None };
+        let request = CreateUser {
+            username: name.into(),
+            password: PASSWORD.into(),
+            role: "enumerator".into(),
+            display_name: None,
+        };
         let user = self.services.create_user(&self.services.operator().unwrap(), &request).unwrap();
         self.backend.add_team_member(self.team, user.id).unwrap();
         let _ = self.project;

@@ -21,5 +21,21 @@ pub mod api;
 pub mod dashboard;
 pub mod http;
 
-pub use http::listener::{bind, serve, shutdown_signal};
-pub use http::{AppState, Settings, app};
+pub use http::listener::{bind, shutdown_signal};
+pub use http::{AppState, Settings};
+
+/// The whole HTTP application: the API and the dashboard, within every request limit.
+pub fn app(state: AppState) -> axum::Router {
+    let settings = state.settings.clone();
+    let router = api::router(&settings).merge(dashboard::router()).with_state(state);
+    http::layers(router, settings)
+}
+
+/// Serves the application of `state` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    http::listener::serve(listener, app(state.clone()), state, shutdown).await
+}

@@ -44,7 +44,7 @@ fn health_openapi_and_login_work() {
 #[test]
 fn an_expired_token_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = terrain_server::Settings::default();
+    let mut settings = common::TestServer::settings();
     settings.services.token_ttl = chrono::Duration::milliseconds(1);
     let server = TestServer::start_with(dir.path(), settings);
     let token = server.token("admin", "laptop");

@@ -460,6 +460,15 @@ fn authenticated_requests(w: &World) -> Vec<(Method, &'static str, String, Body)
     let victim = w.id(Who::EnumQ);
     vec![
         (Method::POST, "/api/v1/auth/logout", "/api/v1/auth/logout".into(), Body::None),
+        (Method::POST, "/api/v1/auth/refresh", "/api/v1/auth/refresh".into(), Body::None),
+        (Method::GET, "/api/v1/attention", "/api/v1/attention".into(), Body::None),
+        (Method::GET, "/api/v1/projects/{project}/settings", format!("/api/v1/projects/{pilot}/settings"), Body::None),
+        (
+            Method::PUT,
+            "/api/v1/projects/{project}/settings",
+            format!("/api/v1/projects/{pilot}/settings"),
+            Body::Json(json!({"freeze_approved": true})),
+        ),
         (Method::GET, "/api/v1/me", "/api/v1/me".into(), Body::None),
         (Method::POST, "/api/v1/sync", "/api/v1/sync".into(), Body::Sync(empty_sync())),
         (Method::GET, "/api/v1/forms", "/api/v1/forms".into(), Body::None),
@@ -596,6 +605,27 @@ fn matrix(w: &World) -> Vec<Row> {
             ..row(me, M::GET, "/api/v1/me", "/api/v1/me".into(), Body::None, 200)
         });
         rows.push(row(Cred::Fresh(who), M::POST, "/api/v1/auth/logout", "/api/v1/auth/logout".into(), Body::None, 204));
+        // A refreshed token stops working, like a logged-out one.
+        rows.push(row(
+            Cred::Fresh(who),
+            M::POST,
+            "/api/v1/auth/refresh",
+            "/api/v1/auth/refresh".into(),
+            Body::None,
+            200,
+        ));
+        rows.push(row(me, M::GET, "/api/v1/attention", "/api/v1/attention".into(), Body::None, admin_only(200)));
+        let settings = format!("/api/v1/projects/{pilot}/settings");
+        let member = if admin || who.in_pilot() { 200 } else { 404 };
+        rows.push(row(me, M::GET, "/api/v1/projects/{project}/settings", settings.clone(), Body::None, member));
+        rows.push(row(
+            me,
+            M::PUT,
+            "/api/v1/projects/{project}/settings",
+            settings,
+            Body::Json(json!({"freeze_approved": false})),
+            admin_only(204),
+        ));
         rows.push(Row {
             check: Check::Sync,
             ..row(me, M::POST, "/api/v1/sync", "/api/v1/sync".into(), Body::Sync(empty_sync()), 200)

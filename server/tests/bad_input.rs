@@ -439,7 +439,7 @@ fn send(f: &Fixture, r: &Bad) -> (u16, Vec<u8>) {
 #[test]
 fn broken_json_requests_are_refused_and_store_nothing() {
     let _shared = shared();
-    let f = fixture(Settings::default());
+    let f = fixture(common::TestServer::settings());
     let mut wrong = Vec::new();
     for r in bad_requests(&f) {
         let before = f.held();
@@ -463,7 +463,7 @@ fn broken_json_requests_are_refused_and_store_nothing() {
 #[test]
 fn every_refusal_has_a_json_error_body() {
     let _shared = shared();
-    let f = fixture(Settings::default());
+    let f = fixture(common::TestServer::settings());
     let mut failures = Vec::new();
     for r in bad_requests(&f) {
         let (status, body) = send(&f, &r);
@@ -486,7 +486,7 @@ fn every_refusal_has_a_json_error_body() {
 #[test]
 fn sync_bodies_that_are_not_sync_messages_are_refused() {
     let _shared = shared();
-    let f = fixture(Settings::default());
+    let f = fixture(common::TestServer::settings());
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed_0001);
     let garbage: Vec<u8> = (0..4096).map(|_| rng.random()).collect();
     new_survey(&f.phone, "Stored at the end");
@@ -578,7 +578,7 @@ fn damage(changes: &mut [u8], flips: &[(usize, u8)], fix: bool) {
 #[test]
 fn garbage_and_damaged_changes_are_refused_per_survey() {
     let _shared = shared();
-    let f = fixture(Settings::default());
+    let f = fixture(common::TestServer::settings());
     let phone = &f.phone;
     let real = new_survey(phone, "Real");
     let real_push = pending(&phone.store).into_iter().find(|p| wire::survey_id_string(&p.survey) == real).unwrap();
@@ -653,7 +653,7 @@ fn garbage_and_damaged_changes_are_refused_per_survey() {
 #[test]
 fn changes_with_missing_dependencies_ask_for_everything() {
     let _shared = shared();
-    let f = fixture(Settings::default());
+    let f = fixture(common::TestServer::settings());
     let phone = &f.phone;
     // The server has the survey's first changes; the device sends only its last change.
     phone.store.set_answer(&f.known, &path("hh_size"), Value::Integer(4)).unwrap();
@@ -691,11 +691,11 @@ fn changes_with_missing_dependencies_ask_for_everything() {
 fn oversized_bodies_and_batches_are_refused() {
     let _shared = shared();
     let limits = SyncLimits { max_push_surveys: 3, ..SyncLimits::default() };
-    let mut settings = Settings::default();
+    let mut settings = common::TestServer::settings();
     settings.services.sync = limits;
     let f = fixture(settings);
     let before = f.held();
-    // Over the 32 MiB body limit.
+    // Over the 16 MiB body limit.
     let (status, _) = post_sync(&f.url, &f.phone.token, vec![0u8; 33 << 20]);
     assert_eq!(status, 413);
     assert_eq!(f.held(), before);
@@ -725,7 +725,7 @@ fn oversized_bodies_and_batches_are_refused() {
 #[test]
 fn surveys_of_unknown_forms_or_versions_are_refused() {
     let _shared = shared();
-    let f = fixture(Settings::default());
+    let f = fixture(common::TestServer::settings());
     let device = Device::login(&f.url, f.dir.path(), "enum-kindia", Role::Enumerator, "phone-with-drafts");
     let mut ghost: Json = serde_json::from_str(&household_form().to_json()).unwrap();
     ghost["id"] = json!("ghost");
@@ -751,7 +751,7 @@ fn surveys_of_unknown_forms_or_versions_are_refused() {
 #[test]
 fn an_unsupported_protocol_or_an_expired_token_is_refused() {
     let _shared = shared();
-    let f = fixture(Settings::default());
+    let f = fixture(common::TestServer::settings());
     new_survey(&f.phone, "Not stored");
     let push = pending(&f.phone.store);
     let before = f.held();
@@ -777,7 +777,7 @@ fn an_unsupported_protocol_or_an_expired_token_is_refused() {
 #[test]
 fn odd_but_well_formed_requests_are_answered() {
     let _shared = shared();
-    let f = fixture(Settings::default());
+    let f = fixture(common::TestServer::settings());
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed_0003);
     let known = wire::survey_id_bytes(&f.known).unwrap();
     let random_heads = |rng: &mut rand::rngs::StdRng| -> Vec<[u8; 32]> { (0..2).map(|_| rng.random()).collect() };
@@ -899,7 +899,7 @@ fn rss_kib() -> u64 {
 
 #[test]
 fn fuzzed_sync_bodies_never_fail_the_server() {
-    let f = fixture(Settings::default());
+    let f = fixture(common::TestServer::settings());
     let phone = &f.phone;
     let admin_device = Device::login(&f.url, f.dir.path(), "admin", Role::Admin, "admin-tablet");
     admin_device.store.save_form(&household_form()).unwrap();
@@ -987,7 +987,7 @@ fn damage_answer(changes: &[u8], text: &[u8]) -> Vec<u8> {
 #[test]
 fn a_new_survey_whose_checksum_does_not_match_is_refused() {
     let _shared = shared();
-    let f = fixture(Settings::default());
+    let f = fixture(common::TestServer::settings());
     let supervisor = Device::login(&f.url, f.dir.path(), "sup-kindia", Role::Supervisor, "sup-tablet");
     supervisor.store.save_form(&household_form()).unwrap();
     let id = new_survey(&f.phone, "Checksum");
@@ -1010,7 +1010,7 @@ fn a_new_survey_whose_checksum_does_not_match_is_refused() {
 #[test]
 fn an_edit_whose_checksum_does_not_match_is_refused() {
     let _shared = shared();
-    let f = fixture(Settings::default());
+    let f = fixture(common::TestServer::settings());
     f.phone.store.set_answer(&f.known, &path("head_name"), Value::Text("Damaged".into())).unwrap();
     let push = pending(&f.phone.store).into_iter().find(|p| wire::survey_id_string(&p.survey) == f.known).unwrap();
     let damaged = PushedSurvey { changes: damage_answer(&push.changes, b"Damaged"), ..push.clone() };

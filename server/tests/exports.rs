@@ -531,12 +531,15 @@ fn who_may_export_what() {
     // (`user` adds analysts to the first project too; take them out by making a new one.)
     let services = &world.server.state.services;
     let outsider = services
-        .create_user(&services.operator().unwrap(), &terrain_services::accounts::CreateUser {
-            username: "outsider".into(),
-            password: PASSWORD.into(),
-            role: "analyst".into(),
-            display_name: None,
-        })
+        .create_user(
+            &services.operator().unwrap(),
+            &terrain_services::accounts::CreateUser {
+                username: "outsider".into(),
+                password: PASSWORD.into(),
+                role: "analyst".into(),
+                display_name: None,
+            },
+        )
         .unwrap();
     world.server.backend().add_project_member(other.id, outsider.id).unwrap();
     assert_eq!(export(&world, "outsider", "format=csv").status, 404);

@@ -281,8 +281,15 @@ fn judge(
     let meta = doc.meta()?;
     let review = doc.review()?;
     let existed = previous_review.is_some();
-    check(&MergeCandidate { survey_id, meta: &meta, review: &review, previous_review, existed, footprints: &footprints })
-        .map_err(DocumentError::Refused)
+    check(&MergeCandidate {
+        survey_id,
+        meta: &meta,
+        review: &review,
+        previous_review,
+        existed,
+        footprints: &footprints,
+    })
+    .map_err(DocumentError::Refused)
 }
 
 /// The document of a survey for writing: the cached one if it is exactly what is on disk

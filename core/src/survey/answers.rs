@@ -99,8 +99,7 @@ impl Answers {
     /// The paths whose answers differ between `self` and `other`, in path order.
     pub fn differences(&self, other: &Answers) -> Vec<String> {
         let (a, b) = (self.flatten(), other.flatten());
-        let mut paths: Vec<String> =
-            a.keys().chain(b.keys()).filter(|k| a.get(*k) != b.get(*k)).cloned().collect();
+        let mut paths: Vec<String> = a.keys().chain(b.keys()).filter(|k| a.get(*k) != b.get(*k)).cloned().collect();
         paths.sort();
         paths.dedup();
         paths
@@ -114,7 +113,11 @@ impl SurveyDoc {
     }
 
     /// The survey's answers as they were at `heads` (now, if `None`).
-    pub fn answers_at(&self, form: &FormIndex<'_>, heads: Option<&[automerge::ChangeHash]>) -> Result<Answers, DocumentError> {
+    pub fn answers_at(
+        &self,
+        form: &FormIndex<'_>,
+        heads: Option<&[automerge::ChangeHash]>,
+    ) -> Result<Answers, DocumentError> {
         match self.automerge().hydrate(self.answers_obj(), heads)? {
             hydrate::Value::Map(map) => Ok(convert_map(&map, form)),
             _ => Err(DocumentError::Malformed("`answers` is not a map".into())),

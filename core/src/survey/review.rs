@@ -109,7 +109,12 @@ pub struct NewComment {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Review {
     /// The review status (`Received` until someone sets one).
+    #[serde(skip)]
     pub status: ReviewStatus,
+    /// The status as the document holds it, `None` until someone sets one: what the
+    /// survey's JSON shows, so that a status written by a newer Terrain is not disguised.
+    #[serde(rename = "status")]
+    pub stored_status: Option<String>,
     /// The comments, oldest first.
     pub comments: Vec<Comment>,
 }
@@ -176,7 +181,10 @@ impl SurveyDoc {
     /// The answers that changed since the survey was last approved (their paths, like
     /// `member[1]/age`), or `None` if it never was: what a reviewer looks at when a survey
     /// comes back as changed after approval.
-    pub fn changed_since_approval(&mut self, form: &crate::form::FormIndex<'_>) -> Result<Option<Vec<String>>, DocumentError> {
+    pub fn changed_since_approval(
+        &mut self,
+        form: &crate::form::FormIndex<'_>,
+    ) -> Result<Option<Vec<String>>, DocumentError> {
         let review = self.review_obj()?;
         let doc = self.automerge_mut();
         let changes: Vec<(automerge::ChangeHash, Vec<automerge::ChangeHash>)> =
@@ -244,7 +252,8 @@ impl SurveyDoc {
                 .collect(),
             _ => Vec::new(),
         };
-        Ok(Review { status: ReviewStatus::from_stored(text(&review, "status").as_deref()), comments })
+        let stored_status = text(&review, "status");
+        Ok(Review { status: ReviewStatus::from_stored(stored_status.as_deref()), stored_status, comments })
     }
 }
 

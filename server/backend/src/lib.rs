@@ -15,7 +15,7 @@ use serde::Serialize;
 use terrain_core::ChangeHash;
 use terrain_core::form::Form;
 use terrain_core::store::{
-    Check, DailyCount, FeedEntry, Visibility, MergeOutcome, StoreError, Survey, SurveyQuery, SurveySummary,
+    Check, DailyCount, FeedEntry, MergeOutcome, StoreError, Survey, SurveyQuery, SurveySummary, Visibility,
 };
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewStatus};
 use terrain_core::{Role, Value};
@@ -191,7 +191,9 @@ impl BackendError {
     pub fn is_unreadable(&self) -> bool {
         matches!(
             self,
-            BackendError::Store(StoreError::Corrupt { .. } | StoreError::Document { .. } | StoreError::CorruptForm { .. })
+            BackendError::Store(
+                StoreError::Corrupt { .. } | StoreError::Document { .. } | StoreError::CorruptForm { .. }
+            )
         )
     }
 }

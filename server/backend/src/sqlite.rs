@@ -13,7 +13,7 @@ use rand::TryRngCore;
 use rusqlite::{Connection, OptionalExtension, params};
 use terrain_core::form::Form;
 use terrain_core::store::{
-    Check, DailyCount, FeedEntry, Visibility, MergeOutcome, StoreError, Survey, SurveyQuery, SurveySummary,
+    Check, DailyCount, FeedEntry, MergeOutcome, StoreError, Survey, SurveyQuery, SurveySummary, Visibility,
     decode_heads, encode_heads, schema,
 };
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewStatus};
@@ -555,8 +555,9 @@ impl Backend for SqliteBackend {
         let mut db = self.db();
         let tx = db.transaction()?;
         {
-            let mut stmt =
-                tx.prepare_cached("INSERT INTO audit (at, user_id, action, survey_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO audit (at, user_id, action, survey_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
             let at = now_ms();
             for row in rows {
                 stmt.execute(params![at, row.user, row.action, row.survey_id, row.detail])?;
@@ -567,7 +568,8 @@ impl Backend for SqliteBackend {
     }
 
     fn set_freeze_approved(&self, project: i64, frozen: bool) -> BackendResult<()> {
-        let n = self.db().execute("UPDATE projects SET freeze_approved = ?2 WHERE id = ?1", params![project, frozen])?;
+        let n =
+            self.db().execute("UPDATE projects SET freeze_approved = ?2 WHERE id = ?1", params![project, frozen])?;
         if n == 0 {
             return Err(BackendError::NotFound(format!("project {project}")));
         }

@@ -7,7 +7,7 @@ use std::process::Command;
 const TERRAIN: &str = env!("CARGO_BIN_EXE_terrain");
 
 fn repo(path: &str) -> String {
-    format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]
@@ -30,7 +30,7 @@ fn form_check_fails_and_explains_a_broken_form() {
             "form",
             "check",
             &repo("forms/guinea_needs.xlsx"),
-            &repo("core/tests/fixtures/pyxform-examples/unknown_question_type.xls"),
+            &repo("core/xlsform/tests/fixtures/pyxform-examples/unknown_question_type.xls"),
         ])
         .output()
         .unwrap();

@@ -10,8 +10,8 @@ use std::time::Duration;
 use terrain_core::Role;
 use terrain_core::form::Form;
 use terrain_server::{AppState, Settings};
-use terrain_services::accounts::CreateUser;
 use terrain_services::Services;
+use terrain_services::accounts::CreateUser;
 use terrain_xlsform as xlsform;
 
 use super::{DemoError, FORMS};

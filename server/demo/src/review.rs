@@ -171,8 +171,7 @@ pub fn review(
     // Supervisors settle the conflicts (keeping the enumerator's checked value) and approve.
     for item in &sent_back {
         let desk = supervisor_session(pilot, &sessions, &item.enumerator)?;
-        let (status, conflicts) =
-            desk.request("GET", &format!("/api/v1/surveys/{}/conflicts", item.survey), None)?;
+        let (status, conflicts) = desk.request("GET", &format!("/api/v1/surveys/{}/conflicts", item.survey), None)?;
         if status != 200 {
             return Err(DemoError::Http(format!("conflicts of {} answered {status}", item.survey)));
         }

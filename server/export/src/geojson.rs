@@ -47,10 +47,7 @@ fn features(record: &Record, table: &str, answers: &Answers, out: &mut Vec<Json>
                     p.insert("_uuid".into(), json!(record.survey.meta.survey_id));
                     p.insert("_table".into(), json!(table));
                     p.insert("_submitted_by".into(), json!(record.survey.meta.created_by));
-                    p.insert(
-                        "_review_status".into(),
-                        json!(record.summary.review_status.as_str()),
-                    );
+                    p.insert("_review_status".into(), json!(record.summary.review_status.as_str()));
                     p.insert("_start".into(), json!(time(record.survey.meta.created_at)));
                     for (n, a) in &answers.0 {
                         match a {

@@ -28,11 +28,11 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use terrain_core::AnswerPath;
 use terrain_core::form::{EvalOptions, Evaluator, Form};
-use terrain_core::store::{Visibility, Survey, SurveySummary};
+use terrain_core::store::{Survey, SurveySummary, Visibility};
 use terrain_core::survey::{Answer, Answers, ReviewStatus, UnknownReviewStatus};
 
-use terrain_backend::{Backend, BackendError};
 pub use table::Layout;
+use terrain_backend::{Backend, BackendError};
 
 /// Surveys read from the store per page.
 pub const BATCH: u32 = 512;
@@ -117,9 +117,10 @@ impl ReviewFilter {
         }
         let mut set = BTreeSet::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let status: ReviewStatus = part.to_ascii_lowercase().parse().map_err(|e: UnknownReviewStatus| {
-                ExportError::Invalid(format!("{e}, or `any` for every survey"))
-            })?;
+            let status: ReviewStatus = part
+                .to_ascii_lowercase()
+                .parse()
+                .map_err(|e: UnknownReviewStatus| ExportError::Invalid(format!("{e}, or `any` for every survey")))?;
             set.insert(status);
         }
         if set.is_empty() {

@@ -170,7 +170,12 @@ impl Services {
     pub(crate) fn audit_all(&self, entries: &[Entry<'_>]) -> Result<()> {
         let rows: Vec<AuditRow<'_>> = entries
             .iter()
-            .map(|e| AuditRow { user: e.user, action: e.action.name(), survey_id: e.survey, detail: e.detail.to_string() })
+            .map(|e| AuditRow {
+                user: e.user,
+                action: e.action.name(),
+                survey_id: e.survey,
+                detail: e.detail.to_string(),
+            })
             .collect();
         Ok(self.backend.audit_many(&rows)?)
     }
@@ -188,13 +193,16 @@ impl Services {
         let write = |out: &mut csv::Writer<Vec<u8>>, row: [&str; 5]| out.write_record(row).map_err(Error::internal);
         write(&mut out, ["at", "user", "action", "survey_id", "detail"])?;
         for e in &entries {
-            write(&mut out, [
-                e.at.to_rfc3339().as_str(),
-                e.user.as_deref().unwrap_or(""),
-                e.action.as_str(),
-                e.survey_id.as_deref().unwrap_or(""),
-                e.detail.as_deref().unwrap_or(""),
-            ])?;
+            write(
+                &mut out,
+                [
+                    e.at.to_rfc3339().as_str(),
+                    e.user.as_deref().unwrap_or(""),
+                    e.action.as_str(),
+                    e.survey_id.as_deref().unwrap_or(""),
+                    e.detail.as_deref().unwrap_or(""),
+                ],
+            )?;
         }
         out.into_inner().map_err(|e| Error::internal(e.into_error()))
     }

@@ -10,10 +10,10 @@ use std::time::Instant;
 use serde_json::json;
 use terrain_export::{ExportError, ExportOutcome, ExportRequest, Format, ReviewFilter, parse_time};
 
+use crate::Services;
 use crate::audit::Action;
 use crate::error::{Error, Result};
 use crate::scope::Scope;
-use crate::Services;
 
 /// What an analyst asks for, as text from a query string or a command line.
 #[derive(Debug, Clone, Default)]
@@ -47,7 +47,9 @@ pub fn export_error(e: ExportError) -> Error {
         ExportError::UnknownForm(id) => Error::not_found(format!("form `{id}` is not published")),
         ExportError::Backend(b) => b.into(),
         e @ ExportError::Xlsx(_) => Error::unprocessable("too_large", e.to_string()),
-        e @ ExportError::TimedOut => Error::Busy { retry_after: std::time::Duration::from_secs(60), message: e.to_string() },
+        e @ ExportError::TimedOut => {
+            Error::Busy { retry_after: std::time::Duration::from_secs(60), message: e.to_string() }
+        }
         ExportError::Io(e) => Error::internal(e),
     }
 }
@@ -105,8 +107,8 @@ impl Services {
         request.deadline = deadline;
         let visible = |s: &terrain_core::store::SurveySummary| scope.can_read(&scope.facts(s, &[]));
         let unreadable = |id: &str, e: &terrain_backend::BackendError| self.unreadable(id, e);
-        let outcome =
-            terrain_export::export(self.backend.as_ref(), &request, &visible, &unreadable, out).map_err(export_error)?;
+        let outcome = terrain_export::export(self.backend.as_ref(), &request, &visible, &unreadable, out)
+            .map_err(export_error)?;
         self.audit(
             scope,
             Action::Export,

@@ -7,10 +7,10 @@
 use serde_json::json;
 use terrain_backend::{BackendResult, Fault};
 
+use crate::Services;
 use crate::audit::Action;
 use crate::error::Result;
 use crate::scope::Scope;
-use crate::Services;
 
 impl Services {
     /// The value, or `None` after recording that `survey_id` cannot be read: the caller

@@ -12,10 +12,10 @@ use serde_json::json;
 use terrain_backend::FormInfo;
 use terrain_core::form::Form;
 
+use crate::Services;
 use crate::audit::Action;
 use crate::error::{Error, Result};
 use crate::scope::Scope;
-use crate::Services;
 
 /// The media type of `.xlsx` files.
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";

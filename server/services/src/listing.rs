@@ -130,8 +130,7 @@ impl Services {
         }
         if let Some(team) = given(&params.team) {
             let team: i64 = team.parse().map_err(|_| Error::invalid(format!("`team` is a team id, not `{team}`")))?;
-            let members: BTreeSet<String> =
-                self.backend.team_members(team)?.into_iter().map(|u| u.username).collect();
+            let members: BTreeSet<String> = self.backend.team_members(team)?.into_iter().map(|u| u.username).collect();
             query.enumerators = Some(members.into_iter().collect());
         }
         Ok(query)
@@ -157,7 +156,12 @@ impl Services {
     /// The newest `limit` surveys matching `params`, read in full, for the map; and how
     /// many match in all. A survey that cannot be read is skipped (and listed for
     /// administrators).
-    pub fn surveys_for_map(&self, scope: &Scope, params: &ListParams, limit: u32) -> Result<(Vec<(SurveySummary, Survey)>, u64)> {
+    pub fn surveys_for_map(
+        &self,
+        scope: &Scope,
+        params: &ListParams,
+        limit: u32,
+    ) -> Result<(Vec<(SurveySummary, Survey)>, u64)> {
         let mut query = self.survey_query(scope, params)?;
         query.limit = Some(limit);
         query.after = None;

@@ -10,10 +10,10 @@ use terrain_core::form::FormIndex;
 use terrain_core::survey::{AnswerPath, NewComment, ReviewStatus};
 use utoipa::ToSchema;
 
+use crate::Services;
 use crate::audit::{Action, Entry};
 use crate::error::{Error, Result};
 use crate::scope::Scope;
-use crate::Services;
 
 /// The most surveys one bulk review may name.
 pub const MAX_BULK: usize = 1000;

@@ -155,7 +155,14 @@ impl Scope {
         self.is_admin() || self.membership.projects.contains(&project)
     }
 
-    /// Whether the principal sees `team` in lists and filters.
+    /// Whether the principal is in `team` (administrators are in every team): the teams
+    /// the API lists to them.
+    pub fn in_team(&self, team: &Team) -> bool {
+        self.is_admin() || self.membership.teams.contains(&team.id)
+    }
+
+    /// Whether the principal sees `team` in the dashboard's filters: analysts see every
+    /// team of their projects, to narrow a list to one zone.
     pub fn sees_team(&self, team: &Team) -> bool {
         match self.role() {
             Role::Admin => true,

@@ -10,9 +10,9 @@ use terrain_core::form::{EvalOptions, Evaluation, Form, Node};
 use terrain_core::store::{Survey, SurveySummary};
 use terrain_core::survey::{AnswerPath, Answers, Conflict, FieldEdit, ReviewStatus};
 
+use crate::Services;
 use crate::error::{Error, Result};
 use crate::scope::Scope;
-use crate::Services;
 
 /// Everything a reviewer's page of one survey shows, read in one go.
 #[derive(Debug, Clone)]
@@ -102,7 +102,8 @@ impl Services {
         let summary = self.open_survey(scope, survey_id)?;
         let survey = self.readable(survey_id, self.backend.survey(survey_id))?;
         let form = self.backend.form(&summary.form_id, &summary.form_version)?;
-        let options = EvalOptions { language: language(&form), now: Utc::now().fixed_offset(), seed: seed_of(survey_id) };
+        let options =
+            EvalOptions { language: language(&form), now: Utc::now().fixed_offset(), seed: seed_of(survey_id) };
         let evaluation = terrain_core::form::Evaluator::new(&form).evaluate(&survey.answers, &options);
         let conflicts = self.readable(survey_id, self.backend.conflicts(survey_id))?;
         let mut paths = Vec::new();

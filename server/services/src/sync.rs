@@ -26,10 +26,10 @@ use terrain_core::survey::footprint::Area;
 use terrain_core::survey::{DocumentError, MAX_DOCUMENT_BYTES, Refusal, ReviewStatus};
 use terrain_core::sync::wire::{self, Ack, PulledSurvey, SyncRequest, SyncResponse};
 
+use crate::Services;
 use crate::audit::{Action, Entry};
 use crate::error::{Error, Result};
 use crate::scope::{Scope, SurveyFacts};
-use crate::Services;
 
 /// Feed entries read per page while looking for what a device may see.
 const FEED_PAGE: u32 = 1_000;
@@ -62,7 +62,13 @@ impl Services {
     }
 
     /// Runs one sync round for `scope` on `device`.
-    pub fn sync(&self, scope: &Scope, device: &DeviceKey, request: SyncRequest, deadline: Instant) -> Result<SyncResponse> {
+    pub fn sync(
+        &self,
+        scope: &Scope,
+        device: &DeviceKey,
+        request: SyncRequest,
+        deadline: Instant,
+    ) -> Result<SyncResponse> {
         let limits = &self.settings.sync;
         if request.protocol != wire::PROTOCOL_VERSION {
             return Err(Error::unprocessable(
@@ -121,15 +127,15 @@ impl Services {
             message: "this device has sent a great deal in the last minute: it will sync again shortly".into(),
         })?;
         if Instant::now() >= deadline {
-            return Err(Error::Busy { retry_after: COME_BACK, message: "the server ran out of time: sync again".into() });
+            return Err(Error::Busy {
+                retry_after: COME_BACK,
+                message: "the server ran out of time: sync again".into(),
+            });
         }
 
         let acks = self.push(scope, device, &request, &costs, deadline)?;
-        let wanted: Vec<(String, Vec<terrain_core::ChangeHash>)> = request
-            .want
-            .iter()
-            .map(|w| (wire::survey_id_string(&w.survey), wire::change_hashes(&w.heads)))
-            .collect();
+        let wanted: Vec<(String, Vec<terrain_core::ChangeHash>)> =
+            request.want.iter().map(|w| (wire::survey_id_string(&w.survey), wire::change_hashes(&w.heads))).collect();
         if !wanted.is_empty() {
             self.backend.confirm_device_heads(device, &wanted)?;
         }
@@ -150,7 +156,11 @@ impl Services {
         for (i, cost) in costs.iter().enumerate() {
             if let Err(e) = cost {
                 let survey = wire::survey_id_string(&request.push[i].survey);
-                acks[i] = Some(Ack::Refused { status: 413, code: "too_large".into(), message: format!("survey {survey}: {e}") });
+                let (status, code) = match e {
+                    intake::IntakeError::OverBudget { .. } => (413, "too_large"),
+                    intake::IntakeError::Malformed(_) | intake::IntakeError::Automerge(_) => (422, "invalid"),
+                };
+                acks[i] = Some(Ack::Refused { status, code: code.into(), message: format!("survey {survey}: {e}") });
             }
         }
         let mut judge = Judge::new(self, scope);
@@ -209,7 +219,12 @@ impl Services {
         let marked: Vec<(String, String)> = changed.into_iter().filter(|(id, _)| stored_ids.contains(id)).collect();
         for (survey_id, by) in &marked {
             self.backend.mark(survey_id, ReviewStatus::ChangedAfterApproval)?;
-            entries.push(Entry::by(scope, Action::SurveyChangedAfterApproval, Some(survey_id), json!({ "changed_by": by })));
+            entries.push(Entry::by(
+                scope,
+                Action::SurveyChangedAfterApproval,
+                Some(survey_id),
+                json!({ "changed_by": by }),
+            ));
         }
         self.audit_all(&entries)?;
         acks.into_iter().map(|a| a.ok_or_else(|| Error::internal("a pushed survey got no acknowledgement"))).collect()
@@ -303,7 +318,8 @@ impl Services {
         if changes.is_empty() {
             return Ok(None);
         }
-        let survey = wire::survey_id_bytes(survey_id).ok_or_else(|| Error::internal("a stored survey id is not a UUID"))?;
+        let survey =
+            wire::survey_id_bytes(survey_id).ok_or_else(|| Error::internal("a stored survey id is not a UUID"))?;
         Ok(Some(PulledSurvey {
             survey,
             form_id: summary.form_id.clone(),
@@ -321,17 +337,17 @@ fn refusal(e: StoreError) -> Result<Ack> {
         StoreError::Document { source: DocumentError::Refused(r), .. } => {
             Ack::Refused { status: r.status, code: r.code, message: r.message }
         }
-        StoreError::Document { survey_id, source: source @ DocumentError::OverBudget(_) } => Ack::Refused {
-            status: 413,
-            code: "too_large".into(),
-            message: format!("survey {survey_id}: {source}"),
-        },
+        StoreError::Document { survey_id, source: source @ DocumentError::OverBudget(_) } => {
+            Ack::Refused { status: 413, code: "too_large".into(), message: format!("survey {survey_id}: {source}") }
+        }
         StoreError::UnknownForm { form_id, version } => Ack::Refused {
             status: 422,
             code: "unknown_form".into(),
             message: format!("form `{form_id}` version `{version}` is not published on this server"),
         },
-        StoreError::Document { source, .. } => Ack::Refused { status: 422, code: "invalid".into(), message: source.to_string() },
+        StoreError::Document { source, .. } => {
+            Ack::Refused { status: 422, code: "invalid".into(), message: source.to_string() }
+        }
         other => return Err(Error::internal(other)),
     })
 }
@@ -413,7 +429,8 @@ impl<'a> Judge<'a> {
                 }
                 // The creating change lays out the whole document, review included: an
                 // enumerator's must leave the review empty.
-                let reviewed = candidate.review.status != ReviewStatus::Received || !candidate.review.comments.is_empty();
+                let reviewed =
+                    candidate.review.status != ReviewStatus::Received || !candidate.review.comments.is_empty();
                 if reviewed && !owner.writable_areas().contains(&Area::Review) {
                     return Err(Refusal::forbidden(
                         "forbidden",

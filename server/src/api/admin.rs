@@ -195,7 +195,9 @@ pub async fn audit(
     let services = state.services.clone();
     let limit = q.limit.unwrap_or(500);
     match q.format.as_deref() {
-        None | Some("json") => Ok(Json(blocking(move || services.audit_log(&auth.scope, limit)).await?).into_response()),
+        None | Some("json") => {
+            Ok(Json(blocking(move || services.audit_log(&auth.scope, limit)).await?).into_response())
+        }
         Some("csv") => {
             let body = blocking(move || services.audit_csv(&auth.scope, limit)).await?;
             Ok((

@@ -60,10 +60,9 @@ pub async fn login(
 ) -> Result<Json<LoginResponse>, ApiError> {
     let services = state.services.clone();
     let source = client_ip(&extensions);
-    let issued = blocking(move || {
-        services.login(&req.username, &req.password, &req.device_id, source, LoginKind::Device)
-    })
-    .await?;
+    let issued =
+        blocking(move || services.login(&req.username, &req.password, &req.device_id, source, LoginKind::Device))
+            .await?;
     Ok(Json(issued.into()))
 }
 

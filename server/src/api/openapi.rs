@@ -22,7 +22,7 @@ use super::{admin, auth, exports, forms, health, surveys, sync};
         surveys::list, surveys::get, surveys::history, surveys::conflicts, surveys::correct, surveys::assign,
         surveys::review, surveys::bulk_review,
     ),
-    components(schemas(super::error::ErrorBody)),
+    components(schemas(crate::http::errors::ErrorBody)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -59,7 +59,8 @@ pub async fn page(
     })
     .await?;
     let csrf = html! { input type="hidden" name="csrf" value=(session.csrf); };
-    let project_name = |id: i64| o.projects.iter().find(|(p, _)| p.id == id).map(|(p, _)| p.name.clone()).unwrap_or_default();
+    let project_name =
+        |id: i64| o.projects.iter().find(|(p, _)| p.id == id).map(|(p, _)| p.name.clone()).unwrap_or_default();
     let me = session.scope().user_id();
     let body = html! {
         h1 { (lang.t("Administration")) }

@@ -62,7 +62,10 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, Form(form
         Ok(_) => Redirect::to("/login").into_response(),
         Err(e) => {
             let status = crate::api::error::ApiError::from(e.clone()).status;
-            (if status.is_server_error() { StatusCode::INTERNAL_SERVER_ERROR } else { status }, setup_page(lang, &token, Some(&e.to_string())))
+            (
+                if status.is_server_error() { StatusCode::INTERNAL_SERVER_ERROR } else { status },
+                setup_page(lang, &token, Some(&e.to_string())),
+            )
                 .into_response()
         }
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use http_body::Frame;
 use tokio::time::{Instant, Sleep};
 
@@ -20,11 +20,42 @@ use super::Settings;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Wraps every request body in [`MinRate`].
+/// Wraps every request body in [`MinRate`]; a body declared larger than any request may
+/// carry is answered 413 at once, and then read and dropped (up to the same size again, at
+/// the minimum rate), so that the client finishes sending and reads the answer instead of
+/// finding the connection reset under it.
 pub async fn enforce_min_rate(State(settings): State<Arc<Settings>>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     let body = Body::new(MinRate::new(body, settings.body_min_bytes, settings.body_window));
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let limit = settings.max_body_bytes as u64;
+    if declared.is_some_and(|n| n > limit) {
+        tokio::spawn(drain(body, limit.saturating_mul(2)));
+        let message = format!("the request body is larger than the {} MiB a request may carry", limit >> 20);
+        return (
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            axum::Json(super::errors::ErrorBody { code: "too_large".into(), message }),
+        )
+            .into_response();
+    }
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// Reads and drops up to `cap` bytes of `body`.
+async fn drain(body: Body, cap: u64) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut read = 0u64;
+    while read < cap {
+        match body.frame().await {
+            Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len() as u64),
+            _ => return,
+        }
+    }
 }
 
 /// A body that fails when fewer than `min` bytes arrive in some `window`.
@@ -61,7 +92,9 @@ impl HttpBody for MinRate {
             Poll::Pending => {
                 while this.window.as_mut().poll(cx).is_ready() {
                     if this.got < this.min {
-                        return Poll::Ready(Some(Err("the request body arrives too slowly; the connection is closed".into())));
+                        return Poll::Ready(Some(Err(
+                            "the request body arrives too slowly; the connection is closed".into()
+                        )));
                     }
                     this.got = 0;
                     this.window.as_mut().reset(Instant::now() + this.period);

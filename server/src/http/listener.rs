@@ -16,7 +16,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
-use super::{AppState, ClientAddr, Settings, app};
+use super::{AppState, ClientAddr, Settings};
 
 /// How long requests in flight may take to finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(30);
@@ -54,15 +54,16 @@ impl Drop for Held {
     }
 }
 
-/// Serves `state` on `listener` until `shutdown` completes.
+/// Serves `router` (the application of `state`) on `listener` until `shutdown` completes,
+/// with `state`'s upkeep in the background.
 pub async fn serve(
     listener: TcpListener,
+    router: axum::Router,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let settings: Arc<Settings> = state.settings.clone();
-    let upkeep = tokio::spawn(upkeep(state.clone()));
-    let router = app(state);
+    let upkeep = tokio::spawn(upkeep(state));
     let open = Arc::new(tokio::sync::Semaphore::new(settings.max_connections));
     let per_address = Arc::new(PerAddress::default());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();

@@ -1,10 +1,13 @@
-//! The HTTP application: shared state, settings, the router with its limits, and what every
-//! face shares (running blocking service calls off the async runtime).
+//! What the faces share over HTTP: the state and settings, the layers that bound every
+//! request, running blocking service calls off the async runtime, the listener, and request
+//! bodies held to a minimum rate. The application itself is put together at the crate root.
 //!
 //! - `listener`: accepting connections (caps, header-read timeout, graceful shutdown).
 //! - `body`: request bodies that must keep arriving at a minimum rate.
+//! - `errors`: the JSON error body, and axum's own plain-text errors turned into it.
 
 pub mod body;
+pub mod errors;
 pub mod listener;
 
 use std::net::SocketAddr;
@@ -14,9 +17,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
+use terrain_services::Services;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use terrain_services::Services;
 
 /// Settings of a running server: its services' and its HTTP limits.
 #[derive(Debug, Clone)]
@@ -84,17 +87,15 @@ impl AppState {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
 
-/// The whole HTTP application.
-pub fn app(state: AppState) -> Router {
-    let settings = state.settings.clone();
-    crate::api::router(&settings)
-        .merge(crate::dashboard::router())
-        .with_state(state)
+/// Wraps `router` in the limits every request is held to: the body size, the minimum body
+/// rate, the end-to-end timeout, JSON errors, and request logs.
+pub fn layers(router: Router<()>, settings: Arc<Settings>) -> Router<()> {
+    router
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(settings.clone(), body::enforce_min_rate))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
         // Outside the timeout, so that every error, axum's own included, is JSON.
-        .layer(axum::middleware::map_response(crate::api::error::json_errors))
+        .layer(axum::middleware::map_response(errors::json_errors))
         // Logs method, path and status; never headers (tokens) nor bodies.
         .layer(TraceLayer::new_for_http())
 }

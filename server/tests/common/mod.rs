@@ -12,8 +12,13 @@ use terrain_core::sync::wire::{self, PushedSurvey, SyncRequest, SyncResponse};
 use terrain_core::sync::{self, CancelToken, HttpTransport, Session, SyncOptions, SyncReport};
 use terrain_core::{Author, Form, Role, Store};
 use terrain_server::{AppState, Settings};
-use terrain_services::accounts::CreateUser;
-use terrain_services::backend::{Backend, User};
+use terrain_services::backend::{Backend, NewUser, User};
+
+/// The hash of [`PASSWORD`], computed once: argon2 is slow by design.
+fn password_hash() -> String {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| terrain_services::accounts::password::hash(PASSWORD).unwrap()).clone()
+}
 
 pub const PASSWORD: &str = "a long test password";
 
@@ -37,7 +42,17 @@ impl TestServer {
     /// Starts a server in `data` on 127.0.0.1 with an admin, a project "pilot" with the
     /// household form, and teams.
     pub fn start(data: &Path) -> TestServer {
-        Self::start_with(data, Settings::default())
+        Self::start_with(data, Self::settings())
+    }
+
+    /// The default settings, but for the throttles: every test client comes from 127.0.0.1
+    /// and many log in at once. Tests of the throttles set their own.
+    pub fn settings() -> Settings {
+        let mut settings = Settings::default();
+        let plenty = terrain_services::Rate { burst: 1_000_000, per_second: 1_000_000.0 };
+        settings.services.logins.per_address = plenty;
+        settings.services.requests = plenty;
+        settings
     }
 
     pub fn start_with(data: &Path, settings: Settings) -> TestServer {
@@ -90,16 +105,16 @@ impl TestServer {
         let backend = self.backend();
         let user = match backend.user_by_name(name).unwrap() {
             Some((u, _)) => u,
-            None => {
-                let request = CreateUser {
+            // Seeded in storage, as the projects and teams are: the audit log then holds
+            // only what the tests' requests did.
+            None => backend
+                .create_user(&NewUser {
                     username: name.into(),
-                    password: PASSWORD.into(),
-                    role: role.to_string(),
+                    password_hash: password_hash(),
+                    role,
                     display_name: None,
-                };
-                let services = &self.state.services;
-                services.create_user(&services.operator().unwrap(), &request).unwrap()
-            }
+                })
+                .unwrap(),
         };
         if let Some(t) = team {
             backend.add_team_member(self.teams[t], user.id).unwrap();

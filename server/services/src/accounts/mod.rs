@@ -16,10 +16,10 @@ use terrain_backend::{DeviceKey, NewUser, Project, Team, User, UserId};
 use terrain_core::Role;
 use utoipa::ToSchema;
 
+use crate::Services;
 use crate::audit::Action;
 use crate::error::{Error, Result};
 use crate::scope::Scope;
-use crate::Services;
 
 /// The device id of dashboard sessions.
 pub const DASHBOARD_DEVICE: &str = "web-dashboard";
@@ -228,7 +228,8 @@ impl Services {
     pub fn setup(&self, secret: Option<&str>, username: &str, password: &str) -> Result<User> {
         if let Some(given) = secret {
             let expected = crate::guards::lock_setup(&self.guards.setup).clone();
-            let matches = expected.is_some_and(|e| subtle::ConstantTimeEq::ct_eq(e.as_bytes(), given.as_bytes()).into());
+            let matches =
+                expected.is_some_and(|e| subtle::ConstantTimeEq::ct_eq(e.as_bytes(), given.as_bytes()).into());
             if !matches {
                 return Err(Error::forbidden("this setup link is not valid: use the one the server printed"));
             }
@@ -351,9 +352,9 @@ impl Services {
         Ok(team)
     }
 
-    /// The teams the principal sees (all, for administrators).
+    /// The teams the principal belongs to (all, for administrators).
     pub fn teams(&self, scope: &Scope) -> Result<Vec<Team>> {
-        Ok(self.backend.teams()?.into_iter().filter(|t| scope.sees_team(t)).collect())
+        Ok(self.backend.teams()?.into_iter().filter(|t| scope.in_team(t)).collect())
     }
 
     /// A team's members (administrators, and the team's own members).

@@ -25,7 +25,10 @@ pub fn decoy() -> &'static str {
         // A fixed salt is fine here: this hash is never stored, only verified against.
         let salt = SaltString::encode_b64(b"terrain-decoy-16").map_err(|e| e.to_string());
         salt.and_then(|salt| {
-            Argon2::default().hash_password(b"no one's password", &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
+            Argon2::default()
+                .hash_password(b"no one's password", &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| e.to_string())
         })
         .unwrap_or_default()
     })
