@@ -52,7 +52,7 @@ pub(crate) fn walk(chunk: &RawChunk<'_>, meter: &mut Meter<'_>) -> Result<Cost, 
     meter.spend_changes(1, what)?;
     meter.spend_fragments(cost.fragments, what)?;
     let limits = Limits { rows: meter.ops_left(), decoded: meter.decoded_left(), actors };
-    let ops = columns::measure_table(&data, limits, what)?;
+    let ops = columns::measure_table(&data, limits, what).map_err(|e| meter.rows_as(e, "operations"))?;
     meter.spend_decoded(ops.decoded, what)?;
     meter.spend_ops(ops.rows, what)?;
     if start_op.saturating_add(ops.rows) > u64::from(u32::MAX) {

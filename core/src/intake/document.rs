@@ -64,11 +64,13 @@ pub(crate) fn walk(body: &[u8], meter: &mut Meter<'_>) -> Result<Cost, IntakeErr
     let op_view: Vec<(Spec, &[u8])> = op_cols.iter().map(|(s, d)| (*s, d.as_ref())).collect();
 
     let limits = |rows: u64, meter: &Meter<'_>| Limits { rows, decoded: meter.decoded_left(), actors: actors as u64 };
-    let changes = columns::measure_table(&change_view, limits(meter.changes_left(), meter), what)?;
+    let changes = columns::measure_table(&change_view, limits(meter.changes_left(), meter), what)
+        .map_err(|e| meter.rows_as(e, "changes"))?;
     meter.spend_decoded(changes.decoded, what)?;
     meter.spend_changes(changes.rows, what)?;
     meter.spend_fragments(changes.rows, what)?;
-    let ops = columns::measure_table(&op_view, limits(meter.ops_left(), meter), what)?;
+    let ops = columns::measure_table(&op_view, limits(meter.ops_left(), meter), what)
+        .map_err(|e| meter.rows_as(e, "operations"))?;
     meter.spend_decoded(ops.decoded, what)?;
     meter.spend_ops(ops.rows, what)?;
 

@@ -203,6 +203,21 @@ impl Meter<'_> {
         Self::spend(self.budget.fragments, &mut self.spent.fragments, n, "fragment changes", context)
     }
 
+    /// A table's rows over their limit, said as what they are: the survey's operations (or
+    /// changes), counted from the start of the survey, against its whole budget.
+    pub(crate) fn rows_as(&self, e: IntakeError, what: &'static str) -> IntakeError {
+        match e {
+            IntakeError::OverBudget { what: "rows", claimed, context, .. } => {
+                let (spent, limit) = match what {
+                    "changes" => (self.spent.changes, self.budget.changes),
+                    _ => (self.spent.ops, self.budget.ops),
+                };
+                IntakeError::OverBudget { what, claimed: claimed.map(|c| c.saturating_add(spent)), limit, context }
+            }
+            other => other,
+        }
+    }
+
     pub(crate) fn check_actors(&self, n: u64) -> Result<(), IntakeError> {
         if n > self.budget.actors {
             return Err(IntakeError::over("actors", Some(n), self.budget.actors, "a chunk"));

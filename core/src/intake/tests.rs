@@ -83,7 +83,7 @@ fn run_length_counts_cannot_claim_rows_the_budget_lacks() {
     // The change table's actor column: one run of 2^40 changes by actor 0.
     let forged = with_change_column(&mut doc, col::spec(0, col::ACTOR), run(1 << 40, 0));
     let err = check(&forged, &Budget::LOAD).unwrap_err();
-    assert!(matches!(err, IntakeError::OverBudget { what: "rows", .. }), "{err}");
+    assert!(matches!(err, IntakeError::OverBudget { what: "changes", .. }), "{err}");
     // A null run in the op table's key string column.
     let mut parts = ForgedDocument::parse(&doc.save()).unwrap().inflated();
     parts.op_columns.iter_mut().find(|c| c.spec & 0b111 == col::STRING).unwrap().data = null_run(u64::MAX >> 1);
@@ -112,7 +112,7 @@ fn a_change_chunk_cannot_claim_ops_or_carry_compressed_columns() {
     let action = parts.op_columns.iter_mut().find(|c| c.spec & 0b111 == col::ULEB).unwrap();
     action.data = run(1 << 50, 1);
     let err = check(&parts.encode(), &Budget::LOAD).unwrap_err();
-    assert!(matches!(err, IntakeError::OverBudget { what: "rows", .. }), "{err}");
+    assert!(matches!(err, IntakeError::OverBudget { what: "operations", .. }), "{err}");
     let mut parts = ForgedChange::parse(&first).unwrap();
     parts.op_columns[0] = parts.op_columns[0].deflated();
     assert!(matches!(check(&parts.encode(), &Budget::LOAD), Err(IntakeError::Malformed(_))));
