@@ -264,9 +264,8 @@ fn closed_after(mut stream: TcpStream, trickle: Option<Duration>) -> Duration {
             }
             std::thread::sleep(every);
             stream.set_nonblocking(true).unwrap();
-            match stream.read(&mut buf) {
-                Ok(0) => return start.elapsed(),
-                Ok(_) | Err(_) => {}
+            if let Ok(0) = stream.read(&mut buf) {
+                return start.elapsed();
             }
             stream.set_nonblocking(false).unwrap();
             if start.elapsed() > Duration::from_secs(40) {

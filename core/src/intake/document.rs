@@ -86,12 +86,11 @@ pub(crate) fn walk(body: &[u8], meter: &mut Meter<'_>) -> Result<Cost, IntakeErr
     Ok(cost)
 }
 
+/// A table's columns once inflated: borrowed where they were stored plain.
+type Inflated<'a> = Vec<(Spec, Cow<'a, [u8]>)>;
+
 /// Inflates the compressed columns of a table, each within what is left of the budget.
-fn inflate_all<'a>(
-    columns: &[(Spec, &'a [u8])],
-    meter: &Meter<'_>,
-    what: &str,
-) -> Result<Vec<(Spec, Cow<'a, [u8]>)>, IntakeError> {
+fn inflate_all<'a>(columns: &[(Spec, &'a [u8])], meter: &Meter<'_>, what: &str) -> Result<Inflated<'a>, IntakeError> {
     let mut out = Vec::with_capacity(columns.len());
     for (spec, data) in columns {
         if spec.deflate() {
@@ -152,7 +151,7 @@ fn check_changes(columns: &[(Spec, &[u8])], rows: u64, actors: u64, what: &str) 
         claimed = claimed.saturating_add(own);
     }
     // Automerge rewrites the document once for every actor that wrote no change.
-    if next_seq.iter().any(|n| *n == 1) {
+    if next_seq.contains(&1) {
         return Err(bad("its actor table names an actor that wrote no change"));
     }
     Ok(claimed)

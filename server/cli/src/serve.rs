@@ -46,7 +46,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.max_device_bytes_per_minute {
         sync.device_decoded_bytes_per_minute = n;
     }
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    // A bounded pool for blocking work: every thread reserves its stack, and a flood of
+    // requests must queue for threads rather than make the process ask for thousands.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(64)
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async {
         let state = AppState::open(&args.data, settings)
             .with_context(|| format!("opening the data directory {}", args.data.display()))?;

@@ -37,8 +37,6 @@ use terrain_backend::{Backend, BackendError};
 /// Surveys read from the store per page.
 pub const BATCH: u32 = 512;
 
-/// The review statuses a survey can be in (`None` in the store reads as `received`).
-
 /// What to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

@@ -113,8 +113,12 @@ impl FailedLogins {
 #[derive(Debug)]
 pub struct PerMinute<K> {
     limit: u64,
-    spent: Mutex<HashMap<K, (Vec<(Instant, u64)>, Instant)>>,
+    spent: Mutex<HashMap<K, Spending>>,
 }
+
+/// One key's spending: `(second it began, amount)` buckets, and when the key was last seen
+/// (so the least recently seen keys are forgotten first).
+type Spending = (Vec<(Instant, u64)>, Instant);
 
 impl<K: Eq + Hash + Clone> PerMinute<K> {
     /// A meter allowing `limit` per key per minute.
@@ -144,43 +148,74 @@ impl<K: Eq + Hash + Clone> PerMinute<K> {
     }
 }
 
-/// A counting semaphore for blocking work: at most `slots` at once, the rest wait.
+/// A counting semaphore for blocking work: at most `slots` at once, the rest wait. Each slot
+/// owns a `T` that lives as long as the slots do, so work that needs a large buffer (password
+/// hashing's 19 MiB) reuses the slot's buffer instead of asking the allocator each time.
 #[derive(Debug)]
-pub struct Slots {
-    free: Mutex<usize>,
+pub struct Slots<T = ()> {
+    state: Mutex<SlotState<T>>,
     freed: Condvar,
+}
+
+#[derive(Debug)]
+struct SlotState<T> {
+    idle: Vec<T>,
+    /// Slots whose `T` has not been made yet: made on first use, so an idle server holds none.
+    unmade: usize,
 }
 
 /// A held slot, given back when dropped.
 #[derive(Debug)]
-pub struct Slot<'a>(&'a Slots);
+pub struct Slot<'a, T: Default = ()> {
+    slots: &'a Slots<T>,
+    item: T,
+}
 
-impl Slots {
+impl<T: Default> Slots<T> {
     /// `slots` slots (at least one).
     pub fn new(slots: usize) -> Self {
-        Slots { free: Mutex::new(slots.max(1)), freed: Condvar::new() }
+        Slots { state: Mutex::new(SlotState { idle: Vec::new(), unmade: slots.max(1) }), freed: Condvar::new() }
     }
 
     /// Waits up to `wait` for a slot.
-    pub fn acquire(&self, wait: Duration) -> Option<Slot<'_>> {
+    pub fn acquire(&self, wait: Duration) -> Option<Slot<'_, T>> {
         let deadline = Instant::now() + wait;
-        let mut free = lock(&self.free);
-        while *free == 0 {
+        let mut state = lock(&self.state);
+        loop {
+            if let Some(item) = state.idle.pop() {
+                return Some(Slot { slots: self, item });
+            }
+            if state.unmade > 0 {
+                state.unmade -= 1;
+                return Some(Slot { slots: self, item: T::default() });
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return None;
             }
-            free = self.freed.wait_timeout(free, left).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
+            state = self.freed.wait_timeout(state, left).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
         }
-        *free -= 1;
-        Some(Slot(self))
     }
 }
 
-impl Drop for Slot<'_> {
+impl<T: Default> std::ops::Deref for Slot<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.item
+    }
+}
+
+impl<T: Default> std::ops::DerefMut for Slot<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.item
+    }
+}
+
+impl<T: Default> Drop for Slot<'_, T> {
     fn drop(&mut self) {
-        *lock(&self.0.free) += 1;
-        self.0.freed.notify_one();
+        let item = std::mem::take(&mut self.item);
+        lock(&self.slots.state).idle.push(item);
+        self.slots.freed.notify_one();
     }
 }
 
@@ -190,7 +225,7 @@ pub(crate) struct Guards {
     pub(crate) login_addresses: Buckets<std::net::IpAddr>,
     pub(crate) failed_logins: FailedLogins,
     pub(crate) requests: Buckets<[u8; 32]>,
-    pub(crate) hashing: Slots,
+    pub(crate) hashing: Slots<crate::accounts::password::Memory>,
     pub(crate) sync_rounds: Slots,
     pub(crate) device_bytes: PerMinute<terrain_backend::DeviceKey>,
     /// The one-time secret of the first administrator's setup link.
@@ -261,11 +296,18 @@ mod tests {
 
     #[test]
     fn slots_queue_then_time_out() {
-        let s = Slots::new(1);
+        let s: Slots = Slots::new(1);
         let held = s.acquire(Duration::ZERO).unwrap();
         assert!(s.acquire(Duration::from_millis(20)).is_none());
         drop(held);
         assert!(s.acquire(Duration::ZERO).is_some());
+    }
+
+    #[test]
+    fn a_slot_keeps_its_item_for_the_next_holder() {
+        let s: Slots<Vec<u8>> = Slots::new(1);
+        s.acquire(Duration::ZERO).unwrap().push(7);
+        assert_eq!(*s.acquire(Duration::ZERO).unwrap(), vec![7]);
     }
 
     #[test]

@@ -122,13 +122,16 @@ impl Services {
         }
         let record = self.backend.user_by_name(username)?;
         let verified = {
-            let _slot = self.guards.hashing.acquire(self.settings.logins.hash_wait).ok_or_else(|| Error::Busy {
+            let mut slot = self.guards.hashing.acquire(self.settings.logins.hash_wait).ok_or_else(|| Error::Busy {
                 retry_after: Duration::from_secs(5),
                 message: "the server is busy checking other logins: try again in a few seconds".into(),
             })?;
             // An unknown name is checked against a decoy hash: the same work, the same time.
-            let hash = record.as_ref().map_or(password::decoy(), |(_, h)| h.as_str());
-            password::verify(hash, password)
+            let hash = match &record {
+                Some((_, h)) => h.as_str(),
+                None => password::decoy(&mut slot),
+            };
+            password::verify(hash, password, &mut slot)
         };
         let Some((user, _)) = record.filter(|_| verified) else {
             self.guards.failed_logins.failed(username, now);
@@ -265,11 +268,11 @@ impl Services {
             return Err(Error::invalid("a display name holds at most 200 characters"));
         }
         let password_hash = {
-            let _slot = self.guards.hashing.acquire(self.settings.logins.hash_wait).ok_or_else(|| Error::Busy {
+            let mut slot = self.guards.hashing.acquire(self.settings.logins.hash_wait).ok_or_else(|| Error::Busy {
                 retry_after: Duration::from_secs(5),
                 message: "the server is busy hashing passwords: try again in a few seconds".into(),
             })?;
-            password::hash(&req.password).map_err(Error::internal)?
+            password::hash(&req.password, &mut slot).map_err(Error::internal)?
         };
         Ok(self.backend.create_user(&NewUser {
             username: req.username.clone(),
