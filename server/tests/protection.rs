@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use common::{Device, PASSWORD, TestServer, household_form, http, pending, post_sync, push_request, sync_round};
 use serde_json::{Value as Json, json};
 use terrain_core::intake::Budget;
-use terrain_core::sync::wire::{self, Ack, SyncRequest, WantedSurvey};
+use terrain_core::sync::wire::{self, Ack, PushedSurvey, SyncRequest, WantedSurvey};
 use terrain_core::{AnswerPath, Role, Value};
 use terrain_server::Settings;
 use terrain_services::Rate;
@@ -203,6 +203,41 @@ fn a_request_over_its_total_is_refused_whole_and_a_device_over_its_minute_waits(
         .unwrap();
     assert_eq!(second.status(), 429);
     assert!(retry_after(&second) >= 1);
+}
+
+#[test]
+fn refusing_bombs_is_charged_to_the_request_and_to_the_device() {
+    // Each survey: a document whose compressed column inflates past any survey's budget
+    // (the walk inflates it up to the budget to find out).
+    let bomb = || {
+        let mut parts = terrain_forge::Document::parse(&terrain_forge::attacks::sample(5).save()).unwrap().inflated();
+        let value = parts.op_columns.iter_mut().find(|c| c.spec & 0b111 == terrain_forge::col::VALUE).unwrap();
+        value.spec |= terrain_forge::col::DEFLATE;
+        value.data = terrain_forge::deflated_zeros(16 << 20);
+        parts.encode()
+    };
+    let survey = |i: u32| {
+        let mut id = [0u8; 16];
+        id[..4].copy_from_slice(&i.to_be_bytes());
+        PushedSurvey { survey: id, base: Vec::new(), heads: Vec::new(), changes: bomb() }
+    };
+    let mut settings = TestServer::settings();
+    settings.services.sync.request_decoded_bytes = 3 * settings.services.sync.survey.decoded_bytes;
+    settings.services.sync.device_decoded_bytes_per_minute = 5 * settings.services.sync.survey.decoded_bytes;
+    let (_dir, server, phone) = phone_server(settings);
+    // Two bombs fit in what a request may walk: each is refused on its own.
+    let (status, body) =
+        post_sync(&server.url, &phone.token, wire::encode(&push_request(vec![survey(1), survey(2)])).unwrap());
+    assert_eq!(status, 200);
+    let response: wire::SyncResponse = wire::decode(&body).unwrap();
+    assert!(response.acks.iter().all(|a| matches!(a, Ack::Refused { status: 413, .. })), "{:?}", response.acks);
+    // Five do not: the request stops at its budget, whatever the count of surveys.
+    let (status, body) =
+        post_sync(&server.url, &phone.token, wire::encode(&push_request((3..8).map(survey).collect())).unwrap());
+    assert_eq!(status, 413, "{}", String::from_utf8_lossy(&body));
+    // The device has now been charged five surveys' budgets in the minute: it waits.
+    let (status, _) = post_sync(&server.url, &phone.token, wire::encode(&push_request(vec![survey(9)])).unwrap());
+    assert_eq!(status, 429);
 }
 
 #[test]

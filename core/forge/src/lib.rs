@@ -7,6 +7,8 @@
 //! hostile bytes pass the framing checks and reach the structure they attack. Mutating a
 //! few bytes of a real chunk cannot do that: its checksum or its column lengths break first.
 
+pub mod attacks;
+
 use std::io::Write;
 
 use sha2::{Digest, Sha256};

@@ -85,7 +85,9 @@ impl HttpTransport {
         Ok(HttpTransport::with_client(base, token, client))
     }
 
-    pub(super) fn with_client(base: &str, token: &str, client: reqwest::blocking::Client) -> HttpTransport {
+    /// A transport to `base` through `client`: for a proxy, a pinned certificate, or (in the
+    /// load benchmark) a local address per device.
+    pub fn with_client(base: &str, token: &str, client: reqwest::blocking::Client) -> HttpTransport {
         HttpTransport { base: base.trim_end_matches('/').to_owned(), token: token.to_owned(), client }
     }
 

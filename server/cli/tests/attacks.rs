@@ -1,7 +1,7 @@
 //! Attacks on the real `terrain serve`, run under an address-space limit (`ulimit -v`), from
-//! an enrolled device: hostile Automerge bytes written from the storage format with
-//! `terrain-forge` (compressed-column bombs in documents, compressed and run-length bombs in
-//! changes, `max_op` claims, string runs), oversized lists, many surveys per request,
+//! an enrolled device: hostile Automerge bytes written from the storage format
+//! (`terrain_forge::attacks`: compressed-column bombs in documents, compressed and run-length
+//! bombs in changes, `max_op` claims, string runs), oversized lists, many surveys per request,
 //! slowloris connections and a login flood. Each is answered with a 4xx or a per-survey
 //! refusal, the server stays up, an honest device syncs right after, and the server's peak
 //! resident memory over the whole suite stays under 160 MB (it measured 92 MB).
@@ -16,13 +16,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ROOT};
 use common::{Device, PASSWORD, household_form, http, post_sync, push_request};
 use serde_json::json;
 use terrain_core::sync::wire::{self, Ack, PushedSurvey, SyncRequest, WantedSurvey};
 use terrain_core::{AnswerPath, Role, Value};
-use terrain_forge::{Change, Column, Document, col, deflated_zeros, delta_run, run, string_run};
 
 const TERRAIN: &str = env!("CARGO_BIN_EXE_terrain");
 /// The address space the server may use: far below what the attacks claim.
@@ -120,54 +117,6 @@ fn pushed(survey: &str, changes: Vec<u8>) -> PushedSurvey {
     PushedSurvey { survey: wire::survey_id_bytes(survey).unwrap(), base: Vec::new(), heads: Vec::new(), changes }
 }
 
-/// A plausible survey-shaped document to take apart.
-fn sample(answers: usize) -> AutoCommit {
-    let mut doc = AutoCommit::new();
-    for i in 0..answers {
-        doc.put(ROOT, format!("q{i}"), format!("an answer long enough to be compressed {i}")).unwrap();
-    }
-    doc.commit();
-    doc
-}
-
-/// The hostile pushes, each written from the storage format.
-fn attacks() -> Vec<(&'static str, Vec<u8>)> {
-    let mut out = Vec::new();
-    // A document whose raw value column is a DEFLATE bomb of 1 GiB.
-    let mut parts = Document::parse(&sample(50).save()).unwrap().inflated();
-    let value = parts.op_columns.iter_mut().find(|c| c.spec & 0b111 == col::VALUE).unwrap();
-    *value = Column { spec: value.spec | col::DEFLATE, data: deflated_zeros(1 << 30) };
-    out.push(("a document's compressed column inflating to 1 GiB", parts.encode()));
-    // A document whose change table claims 2^40 changes by one actor.
-    let mut parts = Document::parse(&sample(10).save()).unwrap().inflated();
-    let actor = parts.change_columns.iter_mut().find(|c| c.spec == col::spec(0, col::ACTOR)).unwrap();
-    actor.data = run(1 << 40, 0);
-    out.push(("run-length amplification of a document's changes", parts.encode()));
-    // A document whose only change claims 2^31 ops through its max_op.
-    let mut parts = Document::parse(&sample(1).save()).unwrap().inflated();
-    let max_op = parts.change_columns.iter_mut().find(|c| c.spec == col::spec(1, col::DELTA)).unwrap();
-    max_op.data = delta_run(1, 1 << 31);
-    out.push(("a max_op claiming 2^31 ops", parts.encode()));
-    // A change chunk whose action column claims 2^50 ops.
-    let first = sample(5).save_after(&[]);
-    let mut change = Change::parse(&first).unwrap();
-    change.op_columns.iter_mut().find(|c| c.spec & 0b111 == col::ULEB).unwrap().data = run(1 << 50, 1);
-    out.push(("run-length amplification of a change's ops", change.encode()));
-    // A change chunk whose key strings repeat a 1 kB string 2^30 times.
-    let mut change = Change::parse(&first).unwrap();
-    let key = change.op_columns.iter_mut().find(|c| c.spec & 0b111 == col::STRING).unwrap();
-    key.data = string_run(1 << 30, &[b'k'; 1000]);
-    out.push(("a repeated string claiming 1 TB", change.encode()));
-    // A compressed change chunk (type 2) inflating to 1 GiB.
-    let compressed = terrain_forge::chunk(terrain_forge::kind::COMPRESSED_CHANGE, &deflated_zeros(1 << 30));
-    out.push(("a compressed change chunk", compressed));
-    // A change with a compressed column.
-    let mut change = Change::parse(&first).unwrap();
-    change.op_columns[0] = Column { spec: change.op_columns[0].spec | col::DEFLATE, data: deflated_zeros(1 << 30) };
-    out.push(("a change with a compressed column", change.encode()));
-    out
-}
-
 #[test]
 fn the_relay_survives_hostile_clients_within_its_memory() {
     let dir = tempfile::tempdir().unwrap();
@@ -221,12 +170,12 @@ fn the_relay_survives_hostile_clients_within_its_memory() {
     honest_sync("the start", &mut server);
 
     // Hostile bytes, each as the one survey of a push.
-    for (i, (what, bytes)) in attacks().into_iter().enumerate() {
+    for (i, attack) in terrain_forge::attacks::catalogue().unwrap().into_iter().enumerate() {
         let survey = format!("00000000-0000-4000-8000-{:012}", i + 1);
-        let (status, body) =
-            post_sync(&url, &mallory.token, wire::encode(&push_request(vec![pushed(&survey, bytes)])).unwrap());
-        assert_refused(what, status, &body);
-        honest_sync(what, &mut server);
+        let request = push_request(vec![pushed(&survey, attack.bytes)]);
+        let (status, body) = post_sync(&url, &mallory.token, wire::encode(&request).unwrap());
+        assert_refused(attack.name, status, &body);
+        honest_sync(attack.name, &mut server);
     }
 
     // An oversized want list, and more surveys than a request may carry.
@@ -243,7 +192,7 @@ fn the_relay_survives_hostile_clients_within_its_memory() {
     assert_refused("5,001 surveys in one request", status, &body);
     honest_sync("5,001 surveys", &mut server);
     // Many surveys near their budget in one request: refused whole by the request budget.
-    let heavy = sample(1_500).save_after(&[]);
+    let heavy = terrain_forge::attacks::sample(1_500).save_after(&[]);
     let near: Vec<PushedSurvey> =
         (0..300).map(|i| pushed(&format!("00000000-0000-4000-8000-{:012}", 200_000 + i), heavy.clone())).collect();
     let (status, body) = post_sync(&url, &mallory.token, wire::encode(&push_request(near)).unwrap());

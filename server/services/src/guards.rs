@@ -126,7 +126,14 @@ impl<K: Eq + Hash + Clone> PerMinute<K> {
         PerMinute { limit, spent: Mutex::new(HashMap::new()) }
     }
 
-    /// Spends `amount` for `key`, or says how long until the last minute has room for it.
+    /// Whether `key` has any room left in the last minute, or how long until it has.
+    pub fn room(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        self.spend(key, 0, now)
+    }
+
+    /// Spends `amount` for `key`, and says how long to wait if that took the last minute past
+    /// the limit. The amount is recorded either way: it is work already done (a request
+    /// refused here must not be free to send again at once).
     pub fn spend(&self, key: &K, amount: u64, now: Instant) -> Result<(), Duration> {
         let mut spent = lock(&self.spent);
         bound(&mut spent, |(_, at)| *at);
@@ -134,17 +141,20 @@ impl<K: Eq + Hash + Clone> PerMinute<K> {
         *touched = now;
         let minute = Duration::from_secs(60);
         entries.retain(|(at, _)| now.saturating_duration_since(*at) < minute);
-        let total: u64 = entries.iter().map(|(_, n)| *n).sum();
-        if total.saturating_add(amount) > self.limit && total > 0 {
-            // Room comes back as the oldest spending leaves the window.
+        let before: u64 = entries.iter().map(|(_, n)| *n).sum();
+        // Room comes back as the oldest spending leaves the window.
+        let wait = |entries: &[(Instant, u64)]| {
             let oldest = entries.first().map_or(now, |(at, _)| *at);
-            return Err(minute.saturating_sub(now.saturating_duration_since(oldest)).max(Duration::from_secs(1)));
+            minute.saturating_sub(now.saturating_duration_since(oldest)).max(Duration::from_secs(1))
+        };
+        if amount > 0 {
+            match entries.last_mut() {
+                Some((at, n)) if now.saturating_duration_since(*at) < Duration::from_secs(1) => *n += amount,
+                _ => entries.push((now, amount)),
+            }
         }
-        match entries.last_mut() {
-            Some((at, n)) if now.saturating_duration_since(*at) < Duration::from_secs(1) => *n += amount,
-            _ => entries.push((now, amount)),
-        }
-        Ok(())
+        // One request larger than the limit still passes on its own.
+        if before > 0 && before.saturating_add(amount) > self.limit { Err(wait(entries)) } else { Ok(()) }
     }
 }
 
@@ -225,7 +235,7 @@ pub(crate) struct Guards {
     pub(crate) login_addresses: Buckets<std::net::IpAddr>,
     pub(crate) failed_logins: FailedLogins,
     pub(crate) requests: Buckets<[u8; 32]>,
-    pub(crate) hashing: Slots<crate::accounts::password::Memory>,
+    pub(crate) hashing: Slots<crate::password::Memory>,
     pub(crate) sync_rounds: Slots,
     pub(crate) device_bytes: PerMinute<terrain_backend::DeviceKey>,
     /// The one-time secret of the first administrator's setup link.
@@ -289,8 +299,11 @@ mod tests {
         let m = PerMinute::new(100);
         let t = Instant::now();
         assert!(m.spend(&1, 60, t).is_ok());
+        assert!(m.room(&1, t).is_ok());
         assert!(m.spend(&1, 60, t + Duration::from_secs(10)).is_err());
-        assert!(m.spend(&1, 60, t + Duration::from_secs(61)).is_ok());
+        // The refused spending was recorded: a minute after the first, the second still counts.
+        assert!(m.spend(&1, 60, t + Duration::from_secs(61)).is_err());
+        assert!(m.spend(&1, 60, t + Duration::from_secs(200)).is_ok());
         assert!(m.spend(&2, 1_000, t).is_ok(), "one request larger than the limit still passes alone");
     }
 

@@ -11,6 +11,7 @@
 //!
 //! - [`scope`]: who may see and do what; the one place that looks at roles.
 //! - [`accounts`]: logins (throttled), tokens, the first administrator, users, projects, teams.
+//! - [`password`]: argon2id hashing in memory each hashing slot owns.
 //! - [`forms`]: publishing form versions (XLSForm or JSON, size-bounded) and reading them.
 //! - [`surveys`]: reading one survey: JSON, history, conflicts, the review page's view.
 //! - [`review`]: review actions, single and bulk, corrections, assignments.
@@ -29,6 +30,7 @@ pub mod faults;
 pub mod forms;
 pub mod guards;
 pub mod listing;
+pub mod password;
 pub mod review;
 pub mod scope;
 pub mod settings;

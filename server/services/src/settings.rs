@@ -32,7 +32,9 @@ impl Default for Settings {
             session_ttl: chrono::Duration::hours(12),
             sync: SyncLimits::default(),
             logins: LoginLimits::default(),
-            requests: Rate { burst: 600, per_second: 100.0 },
+            // A phone's sync is a few requests, a dashboard page one; a first sync of
+            // thousands of surveys, or a script paging through lists, fits the burst.
+            requests: Rate { burst: 300, per_second: 20.0 },
             max_form_bytes: 16 << 20,
         }
     }
@@ -116,7 +118,9 @@ impl Default for LoginLimits {
             max_delay: Duration::from_secs(15 * 60),
             // A whole team behind one village router logs in at the start of the day.
             per_address: Rate { burst: 60, per_second: 1.0 },
-            concurrent_hashes: 2,
+            // Half the cores at most: a login flood from many addresses must leave the rest
+            // to syncs (one slot hashes about 40 logins a second).
+            concurrent_hashes: std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
             hash_wait: Duration::from_secs(10),
         }
     }

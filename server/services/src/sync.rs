@@ -61,6 +61,15 @@ impl Services {
         wire::encode(&response).map_err(Error::internal)
     }
 
+    /// Whether `scope`'s device may sync now, decided before its request is read: it must be
+    /// a device, and within its minute's budget.
+    pub fn admit_sync(&self, scope: &Scope) -> Result<()> {
+        let device = scope
+            .device()
+            .ok_or_else(|| Error::forbidden("this token was not issued to a device: log in from the device"))?;
+        self.guards.device_bytes.room(&device, Instant::now()).map_err(spent_minute)
+    }
+
     /// Runs one sync round for `scope` on `device`.
     pub fn sync(
         &self,
@@ -108,24 +117,17 @@ impl Services {
             )));
         }
 
-        // The front door: what each survey would cost to decode, before anything decodes it.
-        let costs: Vec<std::result::Result<Cost, intake::IntakeError>> =
-            request.push.iter().map(|p| intake::check(&p.changes, &limits.survey)).collect();
+        // A device that used up its minute is told so before its bytes cost anything.
+        let now = Instant::now();
+        self.guards.device_bytes.room(device, now).map_err(spent_minute)?;
+        let costs = self.front_door(device, &request, now)?;
         let total = costs.iter().flatten().fold(Cost::default(), |sum, c| sum.plus(c));
-        if total.decoded_bytes > limits.request_decoded_bytes || total.ops > limits.request_ops {
+        if total.ops > limits.request_ops {
             return Err(too_large(format!(
-                "this request's surveys would decode to {} MiB and {} operations, more than one request may \
-                 carry ({} MiB, {} operations): send smaller batches",
-                total.decoded_bytes >> 20,
-                total.ops,
-                limits.request_decoded_bytes >> 20,
-                limits.request_ops
+                "this request's surveys hold {} operations, more than one request may carry ({}): send smaller batches",
+                total.ops, limits.request_ops
             )));
         }
-        self.guards.device_bytes.spend(device, total.decoded_bytes, Instant::now()).map_err(|wait| Error::TooMany {
-            retry_after: wait,
-            message: "this device has sent a great deal in the last minute: it will sync again shortly".into(),
-        })?;
         if Instant::now() >= deadline {
             return Err(Error::Busy {
                 retry_after: COME_BACK,
@@ -141,6 +143,52 @@ impl Services {
         }
         let (pull, cursor, more) = self.pull(scope, device, &request, deadline)?;
         Ok(SyncResponse { cursor, acks, pull, more })
+    }
+
+    /// The front door for a request's pushes: what each survey would cost to decode, found
+    /// before anything decodes it. Every walk draws on the request's one budget of decoded
+    /// bytes, so the work a request can cause is bounded however many surveys it carries; a
+    /// refused survey is charged its whole budget, since its walk may have run to the end of
+    /// it. What the walks did is spent from the device's minute, refusals included.
+    fn front_door(
+        &self,
+        device: &DeviceKey,
+        request: &SyncRequest,
+        now: Instant,
+    ) -> Result<Vec<std::result::Result<Cost, intake::IntakeError>>> {
+        let limits = &self.settings.sync;
+        let mut left = limits.request_decoded_bytes;
+        let mut costs = Vec::with_capacity(request.push.len());
+        let mut over_request = false;
+        for pushed in &request.push {
+            let budget = intake::Budget { decoded_bytes: limits.survey.decoded_bytes.min(left), ..limits.survey };
+            let cost = intake::check(&pushed.changes, &budget);
+            let spent = match &cost {
+                Ok(c) => c.decoded_bytes,
+                // Over what is left of the request, not over what a survey may hold: the
+                // survey may be fine in a smaller batch.
+                Err(intake::IntakeError::OverBudget { what: "decoded bytes", .. })
+                    if budget.decoded_bytes < limits.survey.decoded_bytes =>
+                {
+                    over_request = true;
+                    left = 0;
+                    break;
+                }
+                Err(_) => budget.decoded_bytes,
+            };
+            left = left.saturating_sub(spent);
+            costs.push(cost);
+        }
+        let walked = limits.request_decoded_bytes - left;
+        self.guards.device_bytes.spend(device, walked, now).map_err(spent_minute)?;
+        if over_request {
+            return Err(too_large(format!(
+                "this request's surveys would decode to more than one request may carry ({} MiB): send smaller \
+                 batches",
+                limits.request_decoded_bytes >> 20
+            )));
+        }
+        Ok(costs)
     }
 
     fn push(
@@ -508,5 +556,13 @@ impl<'a> Judge<'a> {
         };
         self.frozen.insert(project, f);
         Ok(f)
+    }
+}
+
+/// The answer to a device that used up its minute's budget.
+fn spent_minute(wait: std::time::Duration) -> Error {
+    Error::TooMany {
+        retry_after: wait,
+        message: "this device has sent a great deal in the last minute: it will sync again shortly".into(),
     }
 }

@@ -29,6 +29,20 @@ impl ApiError {
         ApiError { status: StatusCode::BAD_REQUEST, code: "invalid", message: message.into(), retry_after: None }
     }
 
+    /// 413 for a body over the limit, else 400: a body that could not be read to its end.
+    pub fn unreadable_body(e: axum::Error) -> Self {
+        let inner = e.into_inner();
+        if inner.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            return ApiError {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                code: "too_large",
+                message: "the request body is larger than a request may carry".into(),
+                retry_after: None,
+            };
+        }
+        ApiError::invalid(format!("the request body could not be read ({inner}): send it again"))
+    }
+
     /// 401: no valid token.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         ApiError { status: StatusCode::UNAUTHORIZED, code: "unauthorized", message: message.into(), retry_after: None }

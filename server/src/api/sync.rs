@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -21,8 +21,16 @@ use crate::http::{AppState, blocking};
         (status = 413, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody),
         (status = 503, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn sync(State(state): State<AppState>, Caller(auth): Caller, body: Bytes) -> Result<Response, ApiError> {
+pub async fn sync(State(state): State<AppState>, Caller(auth): Caller, body: Body) -> Result<Response, ApiError> {
     let services = state.services.clone();
+    // A device told to wait is told before its body is decoded: a refused megabyte costs
+    // reading it, not decompressing and walking it. (It is read, in the background, so that
+    // the device finishes sending and sees the answer.)
+    if let Err(e) = services.admit_sync(&auth.scope) {
+        tokio::spawn(crate::http::body::drain(body, state.settings.max_body_bytes as u64));
+        return Err(e.into());
+    }
+    let body = axum::body::to_bytes(body, state.settings.max_body_bytes).await.map_err(ApiError::unreadable_body)?;
     // The round's own deadline, a little before the request's, so that it stops its work
     // and answers rather than being cut off.
     let deadline = Instant::now() + state.settings.request_timeout.mul_f32(0.9);

@@ -46,7 +46,7 @@ pub async fn enforce_min_rate(State(settings): State<Arc<Settings>>, request: Re
 }
 
 /// Reads and drops up to `cap` bytes of `body`.
-async fn drain(body: Body, cap: u64) {
+pub(crate) async fn drain(body: Body, cap: u64) {
     use http_body_util::BodyExt;
     let mut body = body;
     let mut read = 0u64;

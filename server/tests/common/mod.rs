@@ -17,7 +17,7 @@ use terrain_services::backend::{Backend, NewUser, User};
 /// The hash of [`PASSWORD`], computed once: argon2 is slow by design.
 fn password_hash() -> String {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| terrain_services::accounts::password::hash(PASSWORD, &mut Default::default()).unwrap()).clone()
+    HASH.get_or_init(|| terrain_services::password::hash(PASSWORD, &mut Default::default()).unwrap()).clone()
 }
 
 pub const PASSWORD: &str = "a long test password";

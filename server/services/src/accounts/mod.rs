@@ -3,7 +3,6 @@
 //! (random, stored hashed, expiring, revocable, refreshable), the first administrator, and
 //! the administration of users, projects and teams.
 
-pub mod password;
 pub mod token;
 
 use std::net::IpAddr;
@@ -19,6 +18,7 @@ use utoipa::ToSchema;
 use crate::Services;
 use crate::audit::Action;
 use crate::error::{Error, Result};
+use crate::password;
 use crate::scope::Scope;
 
 /// The device id of dashboard sessions.
@@ -168,6 +168,12 @@ impl Services {
     /// its user enabled, and it has not made too many requests of late.
     pub fn authenticate(&self, token: &str) -> Result<Authenticated> {
         let token_hash = token::hash(token);
+        // Counted before the token is even looked up: a client told to slow down costs a
+        // hash and a map lookup, not a database query and a scope.
+        self.guards.requests.take(&token_hash, Instant::now()).map_err(|wait| Error::TooMany {
+            retry_after: wait,
+            message: "too many requests with this token: slow down".into(),
+        })?;
         let record = self
             .backend
             .token(&token_hash)?
@@ -181,10 +187,6 @@ impl Services {
         if record.user.disabled {
             return Err(Error::Unauthenticated("this account is disabled: ask an administrator".into()));
         }
-        self.guards.requests.take(&token_hash, Instant::now()).map_err(|wait| Error::TooMany {
-            retry_after: wait,
-            message: "too many requests with this token: slow down".into(),
-        })?;
         let scope = Scope::load(self.backend.as_ref(), record.user, record.device_key)?;
         Ok(Authenticated { scope, token_hash })
     }
