@@ -266,6 +266,16 @@ pub fn changes(bytes: &[u8], budget: &Budget) -> Result<(Vec<Change>, Cost), Int
                 // parser does not: a damaged change would be stored under a wrong hash.
                 let change = contain(|| Change::try_from(chunk.bytes))?
                     .map_err(|e| IntakeError::Automerge(format!("a change does not decode: {e}")))?;
+                // Automerge decodes a change whose columns disagree (one longer than the
+                // others, one missing) by filling in defaults, and keeps the bytes and hash
+                // as received: the document it joins then saves the ops as decoded, under
+                // other hashes, and never loads again ("mismatching heads"). Every change
+                // Automerge writes encodes back to itself; only such changes are kept.
+                if !contain(|| Change::from(change.decode()).hash() == change.hash())? {
+                    return Err(IntakeError::malformed(
+                        "a change does not encode back to itself (its columns disagree about its ops)",
+                    ));
+                }
                 out.push(change);
             }
             ChunkKind::Document => {
@@ -284,6 +294,31 @@ pub fn document(bytes: &[u8], budget: &Budget) -> Result<(AutoCommit, Cost), Int
     let (_, cost) = checked(bytes, budget)?;
     let doc = contain(|| AutoCommit::load(bytes))?.map_err(|e| IntakeError::Automerge(e.to_string()))?;
     Ok((doc, cost))
+}
+
+/// Holds the op counters of a document that changes from outside were applied to, as
+/// [`document`] holds a saved document's: each change claims its `max_op` less the largest
+/// of its dependencies', and Automerge sets that many ops aside when it loads the document.
+/// Returns the ops claimed.
+///
+/// The walk of a change cannot see this, since its dependencies are elsewhere: three ops
+/// whose counter starts at 2^32 - 4 pass it, and the survey they make would be stored but
+/// never compact nor load again. So whoever applies changes from outside checks the result
+/// here. A counter below a dependency's is refused as malformed, as [`document`] refuses it.
+pub fn op_counters(doc: &mut AutoCommit, budget: &Budget) -> Result<u64, IntakeError> {
+    let claimed = contain(|| {
+        let metas = doc.get_changes_meta(&[]);
+        let max_ops: std::collections::HashMap<_, u64> = metas.iter().map(|m| (m.hash, m.max_op)).collect();
+        metas.iter().try_fold(0u64, |claimed, m| {
+            let deps_max = m.deps.iter().filter_map(|d| max_ops.get(d)).copied().max().unwrap_or(0);
+            m.max_op.checked_sub(deps_max).map(|own| claimed.saturating_add(own))
+        })
+    })?
+    .ok_or_else(|| IntakeError::malformed("a change's op counter is below its dependencies'"))?;
+    if claimed > budget.ops {
+        return Err(IntakeError::over("operations", Some(claimed), budget.ops, "the survey's op counters"));
+    }
+    Ok(claimed)
 }
 
 /// Runs Automerge on checked bytes, turning a panic into an error for these bytes only.

@@ -28,6 +28,23 @@ fn stats(doc: &AutoCommit) -> (u64, u64) {
 }
 
 #[test]
+fn a_change_whose_columns_disagree_is_refused() {
+    let mut doc = sample(3);
+    let honest = doc.save_after(&[]);
+    assert!(super::changes(&honest, &Budget::WRITE).is_ok());
+    let chunks = terrain_forge::split(&honest).unwrap();
+    let mut last = ForgedChange::parse(chunks[chunks.len() - 1]).unwrap();
+    // One column claims more rows than the others: within every budget, and Automerge
+    // applies it, but the survey it joins would save under other hashes and not load.
+    let column = last.op_columns.iter_mut().find(|c| c.spec == col::spec(0, col::ULEB)).unwrap();
+    column.data.extend(run(4001, 1));
+    let forged = [chunks[..chunks.len() - 1].concat(), last.encode()].concat();
+    assert!(check(&forged, &Budget::WRITE).is_ok());
+    let err = super::changes(&forged, &Budget::WRITE).unwrap_err();
+    assert!(matches!(&err, IntakeError::Malformed(m) if m.contains("encode back")), "{err}");
+}
+
+#[test]
 fn documents_and_changes_that_automerge_writes_are_measured_exactly() {
     let mut doc = sample(300);
     let (ops, changes) = stats(&doc);

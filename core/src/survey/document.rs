@@ -125,6 +125,8 @@ impl SurveyDoc {
         if !missing.is_empty() {
             return Err(DocumentError::MissingDependencies(missing.len()));
         }
+        intake::op_counters(&mut doc, budget)?;
+        round_trips(&mut doc)?;
         Ok((SurveyDoc::from_automerge(doc)?, changes, cost))
     }
 
@@ -323,6 +325,8 @@ impl SurveyDoc {
         if !missing.is_empty() {
             return Err(DocumentError::MissingDependencies(missing.len()));
         }
+        intake::op_counters(&mut candidate, budget)?;
+        round_trips(&mut candidate)?;
         let merged = SurveyDoc::from_automerge(candidate)?;
         if merged.meta()?.survey_id != survey_id {
             return Err(DocumentError::WrongSurvey);
@@ -467,6 +471,26 @@ fn answers_skeleton(
 fn commit_options(now: DateTime<Utc>) -> CommitOptions {
     // Whole seconds: finer times would add bytes to every change for no use to anyone.
     CommitOptions::default().with_time(now.timestamp())
+}
+
+/// Automerge accepts some changes from outside that are valid one by one but that its
+/// document encoding does not carry (a change of a hundred identical overwrites of one
+/// answer): the document saves, and the saved bytes do not load again ("mismatching
+/// heads"), so the survey would be stored, and lost at its first compaction. A document
+/// built from changes from outside is kept only if it saves and loads back, within the
+/// load budget, to the same heads.
+fn round_trips(doc: &mut AutoCommit) -> Result<(), DocumentError> {
+    let mut heads = doc.get_heads();
+    let lost = |why: String| DocumentError::Malformed(format!("the changes do not survive a save and load: {why}"));
+    let saved = contain(|| doc.save())?;
+    let (mut again, _) = intake::document(&saved, &Budget::LOAD).map_err(|e| lost(e.to_string()))?;
+    let mut loaded = again.get_heads();
+    heads.sort();
+    loaded.sort();
+    if loaded != heads {
+        return Err(lost("the document loads with other heads".into()));
+    }
+    Ok(())
 }
 
 /// The top-level map `key`, which must exist exactly once.
@@ -764,5 +788,75 @@ mod tests {
         initial.0.insert("age".into(), Answer::Value(Value::Integer(9)));
         let err = SurveyDoc::create(&form, "s-1", &author, new_actor(), Utc::now(), &initial).unwrap_err();
         assert!(matches!(err, DocumentError::WrongPlace { .. }));
+    }
+
+    /// The last change of `doc`'s history with its first op counter set to `start_op`,
+    /// after the changes it depends on: a well-formed chunk the front door admits.
+    fn with_start_op(doc: &mut SurveyDoc, start_op: u64) -> Vec<u8> {
+        let history = doc.save_after(&[]);
+        let chunks = terrain_forge::split(&history).unwrap();
+        let (last, before) = chunks.split_last().unwrap();
+        let mut change = terrain_forge::Change::parse(last).unwrap();
+        change.start_op = start_op;
+        [before.concat(), change.encode()].concat()
+    }
+
+    #[test]
+    fn op_counters_from_outside_are_held_to_the_budget() {
+        let form = form();
+        let index = FormIndex::new(&form);
+        let mut doc = new_doc(&form);
+        doc.set_answer(&index, &p("village"), text("Dabola")).unwrap();
+        doc.commit(Utc::now());
+        let honest = doc.save_after(&[]);
+        assert!(SurveyDoc::from_untrusted(&honest, &Budget::WRITE).is_ok());
+
+        // A one-answer change whose counter jumps to near 2^32: admitted by the front door,
+        // it made a survey that stored but never compacted nor loaded again.
+        let jump = with_start_op(&mut doc, u64::from(u32::MAX) - 10);
+        assert!(intake::changes(&jump, &Budget::WRITE).is_ok());
+        let err = SurveyDoc::from_untrusted(&jump, &Budget::WRITE).unwrap_err();
+        assert!(matches!(err, DocumentError::OverBudget(_)), "{err}");
+        // Merged into a replica that holds the changes before it, the same.
+        let first = terrain_forge::split(&honest).unwrap()[0].to_vec();
+        let mut replica = SurveyDoc::from_untrusted(&first, &Budget::WRITE).unwrap();
+        let heads = replica.heads();
+        let merged = replica.merge_bytes(&jump, &Budget::WRITE);
+        assert!(matches!(merged, Err(DocumentError::OverBudget(_))), "{merged:?}");
+        assert_eq!(replica.heads(), heads);
+
+        // A counter that starts again below its dependencies' is malformed.
+        let back = with_start_op(&mut doc, 1);
+        assert!(matches!(SurveyDoc::from_untrusted(&back, &Budget::WRITE), Err(DocumentError::Malformed(_))));
+    }
+
+    #[test]
+    fn changes_that_do_not_survive_a_save_and_load_are_refused() {
+        let form = form();
+        let index = FormIndex::new(&form);
+        let mut doc = new_doc(&form);
+        doc.set_answer(&index, &p("village"), text("Dabola")).unwrap();
+        doc.commit(Utc::now());
+        doc.set_answer(&index, &p("village"), text("Kindia")).unwrap();
+        doc.commit(Utc::now());
+        let history = doc.save_after(&[]);
+        let chunks = terrain_forge::split(&history).unwrap();
+        let (last, before) = chunks.split_last().unwrap();
+        // The correction made a hundred identical overwrites of the answer it corrects: every
+        // column's one value repeated, consistent and canonical, and Automerge applies it;
+        // but the document it makes saves to bytes that do not load again.
+        let mut change = terrain_forge::Change::parse(last).unwrap();
+        for column in &mut change.op_columns {
+            column.data = match column.spec & 0b111 {
+                terrain_forge::col::BOOL => vec![100],
+                terrain_forge::col::VALUE => column.data.repeat(100),
+                _ if column.data.first() == Some(&0x7f) => [&[0xe4, 0x00][..], &column.data[1..]].concat(),
+                _ => column.data.clone(),
+            };
+        }
+        let forged = [before.concat(), change.encode()].concat();
+        assert!(intake::changes(&forged, &Budget::WRITE).is_ok());
+        let err = SurveyDoc::from_untrusted(&forged, &Budget::WRITE).unwrap_err();
+        assert!(matches!(&err, DocumentError::Malformed(m) if m.contains("survive")), "{err}");
     }
 }
