@@ -114,11 +114,17 @@ pub fn read(bytes: &[u8]) -> Result<BundleFile, BundleError> {
 /// only the changes they lack; importing the same bundle twice changes nothing.
 pub fn import(store: &Store, bytes: &[u8]) -> Result<ImportReport, BundleError> {
     let file = read(bytes)?;
-    for json in &file.forms {
-        let form = Form::from_json(json).map_err(|e| BundleError::Damaged(format!("a form does not parse: {e}")))?;
+    // Every form parses before any is saved: a damaged form refuses the bundle whole, and
+    // must not leave the forms before it in the store.
+    let forms = file
+        .forms
+        .iter()
+        .map(|json| Form::from_json(json).map_err(|e| BundleError::Damaged(format!("a form does not parse: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    for form in &forms {
         // A form already stored with other content under the same version is the store's
         // to keep; the surveys will report it if they do not fit.
-        match store.save_form(&form) {
+        match store.save_form(form) {
             Ok(()) | Err(StoreError::FormVersionConflict { .. }) => {}
             Err(e) => return Err(e.into()),
         }
@@ -141,4 +147,34 @@ pub fn import(store: &Store, bytes: &[u8]) -> Result<ImportReport, BundleError> 
     }
     store.compact_pending(u32::MAX)?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::identity::Role;
+
+    #[test]
+    fn a_bundle_with_a_damaged_form_leaves_none_of_its_forms() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::open(dir.path().join("store.db"), Author::new("moussa", "tablet-1", Role::Supervisor)).unwrap();
+        let good = Form::from_json(
+            r#"{"id": "f", "version": "1", "title": "F",
+                "children": [{"node": "question", "name": "q", "type": {"kind": "text"}}]}"#,
+        )
+        .unwrap();
+        let file = BundleFile {
+            author: store.author().clone(),
+            actors: Vec::new(),
+            forms: vec![good.to_json(), "{ not a form".to_owned()],
+            surveys: Vec::new(),
+        };
+        let mut bytes = MAGIC.to_vec();
+        bytes.push(VERSION);
+        bytes.extend(wire::encode(&file).unwrap());
+        assert!(matches!(import(&store, &bytes), Err(BundleError::Damaged(_))));
+        assert!(store.forms().unwrap().is_empty(), "the good form was saved from a refused bundle");
+    }
 }
