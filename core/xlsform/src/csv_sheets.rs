@@ -14,6 +14,8 @@
 //! ,list_name,name,label
 //! ```
 
+use std::collections::HashMap;
+
 use super::limits::{CellCount, Limits};
 use super::sheets::{Row, Sheet, Workbook, collapse_spaces};
 
@@ -36,6 +38,9 @@ pub(crate) fn read_csv(bytes: &[u8], limits: &Limits) -> Result<Workbook, String
 
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut book = Workbook::default();
+    // Sheets and headers met so far, by name, so that resuming a sheet or a header costs a
+    // lookup: a file of many short sections would otherwise compare each with all before it.
+    let mut index = Index::default();
     // The sheet being filled, and how its current header maps onto the sheet's columns.
     let mut current: Option<usize> = None;
     let mut column_map: Option<Vec<usize>> = None;
@@ -52,24 +57,27 @@ pub(crate) fn read_csv(bytes: &[u8], limits: &Limits) -> Result<Workbook, String
         let has_content = content.iter().any(|c| !c.is_empty());
 
         if !first.is_empty() {
-            current = Some(start_sheet(&mut book, first, line));
+            current = Some(start_sheet(&mut book, &mut index, first, line));
             column_map = None;
         }
         if !has_content {
             continue;
         }
-        let Some(index) = current else {
+        let Some(at) = current else {
             return Err(format!(
                 "line {line} has data before any sheet name; the first cell of the first \
                  line must name a sheet, such as \"survey\""
             ));
         };
-        let Some(sheet) = book.sheets.get_mut(index) else {
+        let (Some(sheet), Some(known)) = (book.sheets.get_mut(at), index.headers.get_mut(at)) else {
             continue;
         };
         match &column_map {
-            None => column_map = Some(add_headers(sheet, &content, line)),
+            None => column_map = Some(add_headers(sheet, known, &content, line)),
             Some(map) => {
+                // A row takes a slot per header of its sheet, and sections can add headers
+                // without end: count the slots, as the Excel reader does.
+                count.lay_out(sheet.headers.len())?;
                 let mut cells = vec![String::new(); sheet.headers.len()];
                 for (value, &column) in content.iter().zip(map) {
                     if let Some(cell) = cells.get_mut(column) {
@@ -85,42 +93,80 @@ pub(crate) fn read_csv(bytes: &[u8], limits: &Limits) -> Result<Workbook, String
     Ok(book)
 }
 
+/// The sheets by name (ASCII case folded, as sheet names match), and each sheet's headers (of earlier sections) by text,
+/// to their first column.
+#[derive(Default)]
+struct Index {
+    sheets: HashMap<String, usize>,
+    headers: Vec<HashMap<String, usize>>,
+}
+
 /// Starts (or, when the name was seen before, resumes) the sheet called `name`.
-fn start_sheet(book: &mut Workbook, name: &str, line: usize) -> usize {
-    if let Some(i) = book.sheets.iter().position(|s| s.name.eq_ignore_ascii_case(name)) {
+fn start_sheet(book: &mut Workbook, index: &mut Index, name: &str, line: usize) -> usize {
+    let key = name.to_ascii_lowercase();
+    if let Some(&i) = index.sheets.get(&key) {
         return i;
     }
     book.sheets.push(Sheet { name: name.to_owned(), header_row: line, ..Sheet::default() });
+    index.sheets.insert(key, book.sheets.len() - 1);
+    index.headers.push(HashMap::new());
     book.sheets.len() - 1
 }
 
 /// Takes a header line into the sheet and returns, for each of its cells, the sheet column
-/// it fills. A sheet whose section appears twice keeps one column per distinct header.
-fn add_headers(sheet: &mut Sheet, content: &[&str], line: usize) -> Vec<usize> {
+/// it fills. A sheet whose section appears twice keeps one column per distinct header;
+/// `known` holds the headers of its earlier sections.
+fn add_headers(sheet: &mut Sheet, known: &mut HashMap<String, usize>, content: &[&str], line: usize) -> Vec<usize> {
     if sheet.headers.is_empty() {
         sheet.header_row = line;
     }
     // Only headers of an earlier section are shared; a header written twice on this line
     // stays two columns, so that the duplicate is reported.
     let earlier = sheet.headers.len();
-    content
+    let map = content
         .iter()
         .map(|raw| {
             let header = collapse_spaces(raw);
             if !header.is_empty()
-                && let Some(i) = sheet.headers.iter().take(earlier).position(|h| *h == header)
+                && let Some(&i) = known.get(&header)
             {
                 return i;
             }
             sheet.headers.push(header);
             sheet.headers.len() - 1
         })
-        .collect()
+        .collect();
+    for (i, header) in sheet.headers.iter().enumerate().skip(earlier) {
+        if !header.is_empty() {
+            known.entry(header.clone()).or_insert(i);
+        }
+    }
+    map
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_sections_cost_a_lookup_each_and_their_rows_are_counted() {
+        // 100,000 one-line sections that each add a header to one sheet: this took minutes
+        // when each header was compared with all the earlier ones.
+        let mut csv = String::from("survey,,,,\n");
+        for i in 0..100_000 {
+            csv.push_str(&format!("survey,h{i}\n"));
+        }
+        let started = std::time::Instant::now();
+        let book = read_csv(csv.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(book.sheet("survey").unwrap().headers.len(), 100_000);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+        // Rows under those headers take a slot per header each: refused past the grid budget.
+        for _ in 0..100 {
+            csv.push_str(",x\n");
+        }
+        let limits = Limits { max_cells: 200_000, ..Limits::default() };
+        assert!(read_csv(csv.as_bytes(), &limits).unwrap_err().contains("lay out more than"));
+    }
 
     #[test]
     fn reads_sections_headers_and_rows_with_line_numbers() {

@@ -47,9 +47,17 @@ pub(crate) fn check_zip(bytes: &[u8], limits: &Limits) -> Result<(), String> {
         if entry.size() > left {
             return Err(too_big());
         }
+        let shared_strings = is_shared_strings(entry.name_raw());
         // The declared size can lie: count what really comes out, and stop past the budget.
-        let read = std::io::copy(&mut (&mut entry).take(left + 1), &mut std::io::sink())
-            .map_err(|e| format!("the workbook is damaged ({e})"))?;
+        let mut taken = (&mut entry).take(left + 1);
+        let read = if shared_strings {
+            let mut xml = Vec::new();
+            let read = taken.read_to_end(&mut xml).map_err(|e| format!("the workbook is damaged ({e})"))?;
+            check_shared_strings(&xml, limits)?;
+            read as u64
+        } else {
+            std::io::copy(&mut taken, &mut std::io::sink()).map_err(|e| format!("the workbook is damaged ({e})"))?
+        };
         if read > left {
             return Err(too_big());
         }
@@ -58,16 +66,86 @@ pub(crate) fn check_zip(bytes: &[u8], limits: &Limits) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether the reader may take this entry for the shared-string table (it looks the table up
+/// beside the workbook part, wherever that is, and forgivingly as to case and slashes).
+fn is_shared_strings(name: &[u8]) -> bool {
+    let name: Vec<u8> = name.iter().map(|b| if *b == b'\\' { b'/' } else { b.to_ascii_lowercase() }).collect();
+    name.ends_with(b"sharedstrings.xml")
+}
+
+/// The reader reserves room for as many strings as the table's `uniqueCount` claims, before
+/// it reads one: `uniqueCount="1000000000000"` in a file of a hundred bytes asks for 24 TB,
+/// and the failed allocation aborts the process. A workbook cannot use more distinct
+/// strings than it has cells, so a claim past the cell limit is refused. Every occurrence
+/// is checked, wherever it is: the reader skips comments and declarations before the table,
+/// and a check of only the first could be shown a decoy.
+fn check_shared_strings(xml: &[u8], limits: &Limits) -> Result<(), String> {
+    const ATTRIBUTE: &[u8] = b"uniqueCount";
+    let mut rest = xml;
+    while let Some(at) = rest.windows(ATTRIBUTE.len()).position(|w| w == ATTRIBUTE) {
+        rest = &rest[at + ATTRIBUTE.len()..];
+        let value = attribute_value(rest).unwrap_or_default();
+        // The reader parses the raw value as digits (an optional `+` and leading zeros
+        // allowed); anything else it ignores, and reserves nothing.
+        let digits = value.strip_prefix(b"+").unwrap_or(value);
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            continue;
+        }
+        let claimed = digits.iter().fold(0u64, |n, d| n.saturating_mul(10).saturating_add(u64::from(d - b'0')));
+        if claimed > limits.max_cells as u64 {
+            return Err(format!(
+                "its shared strings claim {claimed} distinct strings, more than its at most {} cells can use: it is refused",
+                limits.max_cells
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The raw value of an attribute from just after its name: `  = "value"` or `='value'`.
+fn attribute_value(after_name: &[u8]) -> Option<&[u8]> {
+    let trimmed = |b: &[u8]| -> usize { b.iter().take_while(|c| c.is_ascii_whitespace()).count() };
+    let mut rest = &after_name[trimmed(after_name)..];
+    rest = rest.strip_prefix(b"=")?;
+    rest = &rest[trimmed(rest)..];
+    let quote = *rest.first().filter(|q| **q == b'"' || **q == b'\'')?;
+    let rest = &rest[1..];
+    rest.iter().position(|c| *c == quote).map(|end| &rest[..end])
+}
+
+/// The rows × columns a workbook's sheets may lay out, per cell allowed: a sheet is laid out
+/// as one slot per header column on every data row, and each row is then walked column by
+/// column, so a few cells (a wide header, and one cell on each of many rows) could ask for
+/// a grid of billions of slots. Real forms (a few dozen columns, a few thousand rows; a
+/// choices sheet of 50,000 villages in 10 columns) stay far below.
+const GRID_PER_CELL: usize = 10;
+
 /// Counts cells as a reader takes them, refusing past the limit.
 #[derive(Debug)]
 pub(crate) struct CellCount {
     left: usize,
     limit: usize,
+    /// Slots the laid-out rows may still take (see [`GRID_PER_CELL`]).
+    grid_left: usize,
+    grid_limit: usize,
 }
 
 impl CellCount {
     pub(crate) fn new(limits: &Limits) -> Self {
-        CellCount { left: limits.max_cells, limit: limits.max_cells }
+        let grid = limits.max_cells.saturating_mul(GRID_PER_CELL);
+        CellCount { left: limits.max_cells, limit: limits.max_cells, grid_left: grid, grid_limit: grid }
+    }
+
+    /// Takes the slots of one laid-out row of `width` columns.
+    pub(crate) fn lay_out(&mut self, width: usize) -> Result<(), String> {
+        self.grid_left = self.grid_left.checked_sub(width).ok_or_else(|| {
+            format!(
+                "its sheets lay out more than {} cells (as many columns as the header on every row), \
+                 where a real XLSForm has some thousands: it is refused",
+                self.grid_limit
+            )
+        })?;
+        Ok(())
     }
 
     pub(crate) fn take(&mut self) -> Result<(), String> {
@@ -108,5 +186,31 @@ mod tests {
         let many: Vec<(&str, &[u8])> = many.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
         assert!(check_zip(&zip_of(&many), &Limits::default()).unwrap_err().contains("300 files"));
         assert!(check_zip(&zip_of(&[("a", b"small")]), &Limits::default()).is_ok());
+    }
+
+    #[test]
+    fn a_shared_string_table_claiming_more_strings_than_cells_is_refused() {
+        let table = |head: &str| format!(r#"<?xml version="1.0"?>{head}<si><t>type</t></si></sst>"#);
+        let claim = |count: &str| table(&format!(r#"<sst xmlns="x" count="1" uniqueCount="{count}">"#));
+        let limits = Limits::default();
+        for huge in ["1000000000000", "+0001000000000000", "99999999999999999999999"] {
+            let zip = zip_of(&[("xl/sharedStrings.xml", claim(huge).as_bytes())]);
+            assert!(check_zip(&zip, &limits).unwrap_err().contains("distinct strings"), "{huge}");
+        }
+        // A decoy in a comment does not hide the real claim; single quotes and spaces count.
+        let decoy = table(r#"<!-- uniqueCount="1" --><x:sst uniqueCount = '5000000000'>"#);
+        assert!(check_zip(&zip_of(&[("XL/SHAREDSTRINGS.XML", decoy.as_bytes())]), &limits).is_err());
+        for fine in ["1", "500000", "not a number", ""] {
+            assert!(check_zip(&zip_of(&[("xl/sharedStrings.xml", claim(fine).as_bytes())]), &limits).is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn rows_laid_out_past_the_grid_budget_are_refused() {
+        let limits = Limits { max_cells: 100, ..Limits::default() };
+        let mut count = CellCount::new(&limits);
+        assert!(count.lay_out(990).is_ok());
+        assert!(count.lay_out(10).is_ok());
+        assert!(count.lay_out(1).unwrap_err().contains("lay out more than 1000 cells"));
     }
 }

@@ -116,7 +116,7 @@ fn read_excel_inner(bytes: &[u8], format: ExcelFormat, limits: &Limits) -> Resul
                         cells.insert(cell.get_position(), text);
                     }
                 }
-                sheets.push(sheet_from_cells(name, &cells));
+                sheets.push(sheet_from_cells(name, &cells, &mut count)?);
             }
         }
         ExcelFormat::Xls => {
@@ -135,7 +135,7 @@ fn read_excel_inner(bytes: &[u8], format: ExcelFormat, limits: &Limits) -> Resul
                         cells.insert((row0 + r, col0 + c), text);
                     }
                 }
-                sheets.push(sheet_from_cells(name, &cells));
+                sheets.push(sheet_from_cells(name, &cells, &mut count)?);
             }
         }
     }
@@ -143,8 +143,9 @@ fn read_excel_inner(bytes: &[u8], format: ExcelFormat, limits: &Limits) -> Resul
 }
 
 /// Lays out a sheet as pyxform reads it: the first row of the sheet is the header (even
-/// when it is empty), and data rows follow until a long run of empty rows.
-fn sheet_from_cells(name: String, cells: &SparseCells) -> Sheet {
+/// when it is empty), and data rows follow until a long run of empty rows. Every data row
+/// takes a slot per header column, counted against the grid budget of `count`.
+fn sheet_from_cells(name: String, cells: &SparseCells, count: &mut CellCount) -> Result<Sheet, String> {
     let header_width = cells.range((0, 0)..(1, 0)).last().map_or(0, |(&(_, c), _)| c as usize + 1);
     let headers = header_row(
         (0..header_width)
@@ -163,6 +164,7 @@ fn sheet_from_cells(name: String, cells: &SparseCells) -> Sheet {
                 break;
             }
             rows.extend(current.take());
+            count.lay_out(headers.len())?;
             current = Some(Row { number: row as usize + 1, cells: vec![String::new(); headers.len()] });
             last_filled = row;
         }
@@ -171,7 +173,7 @@ fn sheet_from_cells(name: String, cells: &SparseCells) -> Sheet {
         }
     }
     rows.extend(current);
-    Sheet { name, header_row: 1, headers, rows }
+    Ok(Sheet { name, header_row: 1, headers, rows })
 }
 
 /// Cleans a row of header cells the way pyxform does: trimmed, runs of spaces collapsed,
@@ -253,6 +255,25 @@ pub(crate) fn float_text(f: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wide_header_over_many_rows_is_refused_before_it_is_laid_out() {
+        // 2,000 header columns and 2,000 rows of one cell: 4,000 cells, but a grid of four
+        // million slots (a few kilobytes of .xlsx asked for terabytes this way).
+        let mut cells = SparseCells::new();
+        for c in 0..2_000u32 {
+            cells.insert((0, c), format!("h{c}"));
+        }
+        for r in 1..2_001u32 {
+            cells.insert((r, 0), "x".to_owned());
+        }
+        let limits = Limits { max_cells: 10_000, ..Limits::default() };
+        let err = sheet_from_cells("survey".into(), &cells, &mut CellCount::new(&limits)).unwrap_err();
+        assert!(err.contains("lay out more than 100000 cells"), "{err}");
+        let narrow: SparseCells = cells.into_iter().filter(|((r, c), _)| *r > 0 || *c < 40).collect();
+        let sheet = sheet_from_cells("survey".into(), &narrow, &mut CellCount::new(&limits)).unwrap();
+        assert_eq!((sheet.headers.len(), sheet.rows.len()), (40, 2_000));
+    }
 
     #[test]
     fn whole_floats_print_as_integers() {
