@@ -451,6 +451,9 @@ fn a_survey_damaged_on_disk_is_skipped_everywhere_and_shown_to_admins() {
     phone.sync();
     // The bad survey's stored bytes are damaged behind the server's back.
     let db = rusqlite::Connection::open(dir.path().join("surveys.db")).unwrap();
+    let kept: Vec<u8> =
+        db.query_row("SELECT snapshot FROM surveys WHERE survey_id = ?1", [&bad], |r| r.get(0)).unwrap();
+    db.execute("CREATE TABLE kept_chunks AS SELECT * FROM survey_chunks WHERE survey_id = ?1", [&bad]).unwrap();
     db.execute("UPDATE surveys SET snapshot = x'856f4a83deadbeef01ff' WHERE survey_id = ?1", [&bad]).unwrap();
     db.execute("DELETE FROM survey_chunks WHERE survey_id = ?1", [&bad]).unwrap();
     drop(db);
@@ -482,4 +485,13 @@ fn a_survey_damaged_on_disk_is_skipped_everywhere_and_shown_to_admins() {
     assert_eq!(listed, [bad.as_str()]);
     let audited = audit(&server, &admin).iter().filter(|e| e["action"] == "survey.unreadable").count();
     assert_eq!(audited, 1);
+
+    // Restored from a backup, it reads again and leaves the list.
+    let db = rusqlite::Connection::open(dir.path().join("surveys.db")).unwrap();
+    db.execute("UPDATE surveys SET snapshot = ?2 WHERE survey_id = ?1", rusqlite::params![&bad, kept]).unwrap();
+    db.execute("INSERT INTO survey_chunks SELECT * FROM kept_chunks", []).unwrap();
+    drop(db);
+    let attention: Json =
+        http().get(format!("{}/api/v1/attention", server.url)).bearer_auth(&admin).send().unwrap().json().unwrap();
+    assert_eq!(attention, json!([]), "a survey that reads again needs no attention");
 }

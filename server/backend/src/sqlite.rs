@@ -48,8 +48,11 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: r.get(0)?,
         username: r.get(1)?,
-        // Roles are written by this code only; an unknown one reads as the least powerful.
-        role: role.parse().unwrap_or(Role::Analyst),
+        // Roles are written by this code only. An unknown one (a newer Terrain's, or a hand
+        // edit) is refused rather than guessed at: no role is harmless everywhere.
+        role: role.parse().map_err(|e: terrain_core::identity::UnknownRole| {
+            rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e))
+        })?,
         display_name: r.get(3)?,
         disabled: r.get(4)?,
     })
@@ -661,5 +664,21 @@ impl SqliteBackend {
     /// Lists surveys by metadata (for the dashboard and exports).
     pub fn list(&self, query: &SurveyQuery) -> BackendResult<Vec<SurveySummary>> {
         Ok(self.surveys.list(query)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_with_a_role_this_code_does_not_know_is_refused_not_guessed() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = SqliteBackend::open(dir.path()).unwrap();
+        let new = NewUser { username: "awa".into(), password_hash: "x".into(), role: Role::Enumerator, display_name: None };
+        backend.create_user(&new).unwrap();
+        backend.db().execute("UPDATE users SET role = 'superuser' WHERE username = 'awa'", []).unwrap();
+        assert!(backend.user_by_name("awa").is_err());
+        assert!(backend.users().is_err());
     }
 }

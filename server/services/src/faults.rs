@@ -46,9 +46,17 @@ impl Services {
         }
     }
 
-    /// The surveys that need attention (administrators).
+    /// The surveys that need attention (administrators). Each is read again first: one that
+    /// reads now (restored from a backup, say) leaves the list.
     pub fn faults(&self, scope: &Scope) -> Result<Vec<Fault>> {
         scope.may_administer()?;
-        Ok(self.backend.faults()?)
+        let mut still = Vec::new();
+        for fault in self.backend.faults()? {
+            match self.backend.survey_json(&fault.survey_id) {
+                Ok(_) => self.backend.clear_fault(&fault.survey_id)?,
+                Err(_) => still.push(fault),
+            }
+        }
+        Ok(still)
     }
 }

@@ -1,6 +1,6 @@
 //! Who may see and do what: one [`Scope`] per request, built once from the principal's
 //! memberships, answers every access question. No other code looks at a role; a test
-//! (`tests/one_scope.rs`) fails if some does.
+//! (`server/tests/architecture.rs`) fails if some does.
 //!
 //! - Enumerators see and change the surveys they started or are assigned, and only their
 //!   answers and status (finalize, reopen), never the review.
