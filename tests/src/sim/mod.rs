@@ -28,6 +28,7 @@ use std::sync::Arc;
 use automerge::{AutoCommit, ChangeHash, ReadDoc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use terrain_core::intake::{self, Budget};
 use terrain_core::survey::{NewComment, ReviewStatus};
 use terrain_core::sync::{self, CancelToken, SyncOptions};
 use terrain_core::{AnswerPath, Role, Store, Value};
@@ -431,8 +432,9 @@ impl Schedule {
                     return Err(format!("{file} holds survey #{index} at other heads than the relay"));
                 }
                 let bytes = store.document_bytes(id).map_err(|e| e.to_string())?;
-                // The store's own bytes, which it has just loaded itself.
-                let doc = AutoCommit::load(&bytes).map_err(|e| e.to_string())?;
+                // Through the front door like any bytes handed over, and within what any
+                // stored survey may cost to load.
+                let (doc, _) = intake::document(&bytes, &Budget::LOAD).map_err(|e| e.to_string())?;
                 docs.insert((device, id.clone()), doc);
             }
         }
