@@ -1,0 +1,115 @@
+//! The chunk front door, `terrain_core::intake`: every Automerge byte from outside passes
+//! it. Properties:
+//!
+//! - `check`, `changes` and `document` return `Ok` or an [`IntakeError`], never panic (a
+//!   panic inside Automerge that intake contains is counted, not a finding);
+//! - they agree: what `check` refuses, `changes` and `document` refuse too;
+//! - what they accept costs no more than the budget;
+//! - accepted changes apply to a fresh document (a panic there is contained, as the core
+//!   contains it, and counted), and the result saves without a panic (the core's compaction
+//!   does not contain one); accepted documents save too;
+//! - budgets nest: what [`Budget::WRITE`] admits (the changes' walk, then the op counters
+//!   of the document they make, [`intake::op_counters`], as the core checks them), once
+//!   applied and saved, [`Budget::LOAD`] admits, so a survey that was stored always loads
+//!   (a store compacts what it stored into exactly such a `save()`).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use automerge::AutoCommit;
+use terrain_core::intake::{self, Budget, Cost, IntakeError};
+
+use crate::{Finding, Outcome};
+
+/// Runs one input through the front door.
+pub fn run(input: &[u8]) -> Result<Outcome, Finding> {
+    let budget = Budget::WRITE;
+    let checked = intake::check(input, &budget);
+    if let Ok(cost) = &checked {
+        within(&budget, cost, "check")?;
+    }
+    let changes = intake::changes(input, &budget);
+    let document = intake::document(input, &budget);
+    if let Err(refused) = &checked {
+        if changes.is_ok() || document.is_ok() {
+            return Err(Finding::violation(format!(
+                "check refused the bytes ({refused}) but changes or document accepted them"
+            )));
+        }
+        return Ok(Outcome::Refused(kind(refused)));
+    }
+
+    let mut accepted = false;
+    if let Ok((changes, cost)) = &changes {
+        within(&budget, cost, "changes")?;
+        let mut doc = AutoCommit::new();
+        // The core applies changes under `catch_unwind` (`SurveyDoc::from_untrusted_changes`,
+        // `merge_bytes`) and drops the document if Automerge panics, so a panic here is
+        // contained, as it is there: counted, and the bytes count as refused. Missing
+        // dependencies are no error: Automerge queues such changes.
+        match catch_unwind(AssertUnwindSafe(|| doc.apply_changes(changes.iter().cloned()))) {
+            Err(_) => return Ok(Outcome::Refused("automerge panicked applying (contained)".to_owned())),
+            Ok(Err(_)) => {}
+            // The core then holds the document's op counters to the budget (the walk of a
+            // change cannot see them), and refuses it past; what it keeps must load again.
+            // Saving is not contained in the core (compaction saves under the write lock), so a
+            // panic while saving escapes, and is a finding.
+            Ok(Ok(())) => match intake::op_counters(&mut doc, &budget) {
+                Ok(_) => loads_again(&mut doc, "the changes")?,
+                Err(e) => return Ok(Outcome::Refused(kind(&e))),
+            },
+        }
+        accepted = true;
+    }
+    if let Ok((mut doc, cost)) = document {
+        within(&budget, &cost, "document")?;
+        // As for changes: a document is kept only with its op counters within the budget.
+        match intake::op_counters(&mut doc, &budget) {
+            Ok(_) => loads_again(&mut doc, "the document")?,
+            Err(e) if !accepted => return Ok(Outcome::Refused(kind(&e))),
+            Err(_) => {}
+        }
+        accepted = true;
+    }
+    if accepted {
+        return Ok(Outcome::Accepted);
+    }
+    // Both refused: say why `changes` did (the two share the walk, so one reason does).
+    Ok(Outcome::Refused(changes.err().map_or_else(|| "refused".to_owned(), |e| kind(&e))))
+}
+
+fn within(budget: &Budget, cost: &Cost, what: &str) -> Result<(), Finding> {
+    budget.admits(cost).map_err(|e| Finding::violation(format!("{what} accepted bytes over the budget: {e}")))
+}
+
+/// What WRITE admitted, saved, must pass LOAD.
+fn loads_again(doc: &mut AutoCommit, what: &str) -> Result<(), Finding> {
+    let saved = doc.save();
+    match intake::check(&saved, &Budget::LOAD) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Finding::violation(format!(
+            "{what} passed the write budget, but once applied and saved they are refused under the load budget: {e}"
+        ))),
+    }
+}
+
+/// The kind of a refusal, for counting: the framing, other malformed structure, a budget
+/// (and which), or Automerge itself.
+pub fn kind(e: &IntakeError) -> String {
+    match e {
+        IntakeError::OverBudget { what, .. } => format!("over budget: {what}"),
+        IntakeError::Malformed(message) => {
+            const FRAMING: &[&str] = &[
+                "bytes are not Automerge chunks",
+                "compressed change chunks are not accepted",
+                "bundle chunks are not accepted",
+                "unknown chunk type",
+                "a chunk is longer than",
+                "checksum does not match",
+                "a chunk header",
+            ];
+            if FRAMING.iter().any(|f| message.contains(f)) { "framing".to_owned() } else { "malformed".to_owned() }
+        }
+        IntakeError::Automerge(message) if message.contains("Automerge failed") => "automerge panicked".to_owned(),
+        IntakeError::Automerge(_) => "automerge refused".to_owned(),
+    }
+}
