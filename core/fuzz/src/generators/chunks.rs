@@ -515,8 +515,15 @@ fn document_attack(dice: &mut Dice, attack: Attack, parts: &mut Document) {
         }
         Attack::MaxOpBogus => {
             let mut data = delta_run(rows.saturating_sub(1) as i64, 1);
-            let last =
-                if dice.percent(50) { i64::from(u32::MAX) + dice.below(10) as i64 } else { -dice.edgy_i64().abs() };
+            // A counter past u32, or one that goes back (i64::MIN included: `abs` of it overflows).
+            let back = dice.edgy_i64();
+            let last = if dice.percent(50) {
+                i64::from(u32::MAX) + dice.below(10) as i64
+            } else if back > 0 {
+                -back
+            } else {
+                back
+            };
             data.extend(delta_run(1, last));
             set_column(&mut parts.change_columns, MAX_OP, data);
         }
