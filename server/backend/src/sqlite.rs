@@ -675,7 +675,8 @@ mod tests {
     fn a_user_with_a_role_this_code_does_not_know_is_refused_not_guessed() {
         let dir = tempfile::tempdir().unwrap();
         let backend = SqliteBackend::open(dir.path()).unwrap();
-        let new = NewUser { username: "awa".into(), password_hash: "x".into(), role: Role::Enumerator, display_name: None };
+        let new =
+            NewUser { username: "awa".into(), password_hash: "x".into(), role: Role::Enumerator, display_name: None };
         backend.create_user(&new).unwrap();
         backend.db().execute("UPDATE users SET role = 'superuser' WHERE username = 'awa'", []).unwrap();
         assert!(backend.user_by_name("awa").is_err());
