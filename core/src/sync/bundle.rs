@@ -11,10 +11,18 @@ use serde::{Deserialize, Serialize};
 use super::wire;
 use crate::form::Form;
 use crate::identity::Author;
+use crate::intake::{self, Budget, IntakeError};
 use crate::store::{MergeOutcome, Store, StoreError};
 
 const MAGIC: &[u8] = b"TERRAIN-BUNDLE";
 const VERSION: u8 = 1;
+
+/// What all the surveys of one bundle may decode to together, as a sync request has its
+/// own total. A bundle is a deliberate transfer and may be large (a tablet relaying a
+/// team's fortnight: 2,000 surveys of some 100 kB decoded each), but walking each survey's
+/// bytes is work, and a file of many small bombs, each within a survey's budget, must not
+/// buy a phone hours of inflating.
+pub const BUNDLE_DECODED_BYTES: u64 = 1 << 30;
 
 /// The contents of a bundle file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,6 +64,12 @@ pub enum BundleError {
     /// The bundle is damaged.
     #[error("the bundle is damaged: {0}")]
     Damaged(String),
+    /// The bundle's surveys together would cost more to decode than one import may.
+    #[error(
+        "this bundle's surveys would decode to more than one import may take ({} MiB): export them in smaller bundles",
+        BUNDLE_DECODED_BYTES >> 20
+    )]
+    TooLarge,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -114,6 +128,8 @@ pub fn read(bytes: &[u8]) -> Result<BundleFile, BundleError> {
 /// only the changes they lack; importing the same bundle twice changes nothing.
 pub fn import(store: &Store, bytes: &[u8]) -> Result<ImportReport, BundleError> {
     let file = read(bytes)?;
+    let mut report = ImportReport::default();
+    let surveys = front_door(file.surveys, BUNDLE_DECODED_BYTES, &mut report)?;
     // Every form parses before any is saved: a damaged form refuses the bundle whole, and
     // must not leave the forms before it in the store.
     let forms = file
@@ -136,8 +152,7 @@ pub fn import(store: &Store, bytes: &[u8]) -> Result<ImportReport, BundleError> 
             Err(e) => return Err(e.into()),
         }
     }
-    let mut report = ImportReport::default();
-    for ((id, _), outcome) in file.surveys.iter().zip(store.merge_batch(&file.surveys)?) {
+    for ((id, _), outcome) in surveys.iter().zip(store.merge_batch(&surveys)?) {
         match outcome {
             Ok(MergeOutcome { created: true, .. }) => report.created += 1,
             Ok(MergeOutcome { new_changes: 0, .. }) => report.unchanged += 1,
@@ -149,6 +164,40 @@ pub fn import(store: &Store, bytes: &[u8]) -> Result<ImportReport, BundleError> 
     Ok(report)
 }
 
+/// Walks every survey's bytes before anything is written, each walk drawing on the bundle's
+/// one budget of `total` decoded bytes ([`BUNDLE_DECODED_BYTES`]), so an import's work is bounded however many surveys
+/// the file holds. A survey refused here goes to the report's `failed` and is charged its
+/// whole budget (its walk may have run to the end of it); a bundle over its total is refused
+/// whole, before any of it is saved.
+fn front_door(
+    surveys: Vec<(String, Vec<u8>)>,
+    total: u64,
+    report: &mut ImportReport,
+) -> Result<Vec<(String, Vec<u8>)>, BundleError> {
+    let survey = Budget::WRITE;
+    let mut left = total;
+    let mut admitted = Vec::with_capacity(surveys.len());
+    for (id, bytes) in surveys {
+        let budget = Budget { decoded_bytes: survey.decoded_bytes.min(left), ..survey };
+        match intake::check(&bytes, &budget) {
+            Ok(cost) => {
+                left = left.saturating_sub(cost.decoded_bytes);
+                admitted.push((id, bytes));
+            }
+            Err(IntakeError::OverBudget { what: "decoded bytes", .. })
+                if budget.decoded_bytes < survey.decoded_bytes =>
+            {
+                return Err(BundleError::TooLarge);
+            }
+            Err(e) => {
+                left = left.saturating_sub(budget.decoded_bytes);
+                report.failed.push((id, e.to_string()));
+            }
+        }
+    }
+    Ok(admitted)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -156,15 +205,51 @@ mod tests {
     use crate::identity::Role;
 
     #[test]
+    fn every_survey_is_walked_against_one_budget_for_the_whole_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store.db"), Author::new("awa", "phone-1", Role::Enumerator)).unwrap();
+        store.save_form(&form()).unwrap();
+        for _ in 0..3 {
+            let id = store.create_survey("f", "1").unwrap();
+            store.set_answer(&id, &crate::AnswerPath::top("q"), crate::Value::Text("Kindia".into())).unwrap();
+        }
+        let surveys = read(&export(&store, None).unwrap()).unwrap().surveys;
+        let cost = |bytes: &[u8]| intake::check(bytes, &Budget::WRITE).unwrap().decoded_bytes;
+        let all: u64 = surveys.iter().map(|(_, b)| cost(b)).sum();
+
+        let mut report = ImportReport::default();
+        assert_eq!(front_door(surveys.clone(), all, &mut report).unwrap().len(), 3);
+        assert!(report.failed.is_empty());
+        // One byte short of the three: the bundle is refused whole.
+        let short = front_door(surveys.clone(), all - 1, &mut ImportReport::default());
+        assert!(matches!(short, Err(BundleError::TooLarge)), "{short:?}");
+
+        // A damaged survey is refused alone, and charged a whole survey's budget: the
+        // surveys after it no longer fit in what is left.
+        let mut damaged = surveys.clone();
+        damaged[0].1 = b"\x85\x6f\x4a\x83 not a chunk".to_vec();
+        let mut report = ImportReport::default();
+        let admitted = front_door(damaged.clone(), Budget::WRITE.decoded_bytes + all, &mut report).unwrap();
+        assert_eq!((admitted.len(), report.failed.len()), (2, 1));
+        assert_eq!(report.failed[0].0, surveys[0].0);
+        let over = front_door(damaged, Budget::WRITE.decoded_bytes + 1, &mut ImportReport::default());
+        assert!(matches!(over, Err(BundleError::TooLarge)), "{over:?}");
+    }
+
+    fn form() -> Form {
+        Form::from_json(
+            r#"{"id": "f", "version": "1", "title": "F",
+                "children": [{"node": "question", "name": "q", "type": {"kind": "text"}}]}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
     fn a_bundle_with_a_damaged_form_leaves_none_of_its_forms() {
         let dir = tempfile::tempdir().unwrap();
         let store =
             Store::open(dir.path().join("store.db"), Author::new("moussa", "tablet-1", Role::Supervisor)).unwrap();
-        let good = Form::from_json(
-            r#"{"id": "f", "version": "1", "title": "F",
-                "children": [{"node": "question", "name": "q", "type": {"kind": "text"}}]}"#,
-        )
-        .unwrap();
+        let good = form();
         let file = BundleFile {
             author: store.author().clone(),
             actors: Vec::new(),

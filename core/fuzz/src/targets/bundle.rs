@@ -88,6 +88,7 @@ pub fn kind(e: &BundleError) -> &'static str {
         BundleError::NotABundle => "not a bundle",
         BundleError::NewerFormat(_) => "newer format",
         BundleError::Damaged(_) => "damaged",
+        BundleError::TooLarge => "too large",
         BundleError::Store(_) => "store error",
     }
 }
