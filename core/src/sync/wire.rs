@@ -144,9 +144,16 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
     Ok(message)
 }
 
-/// Inflates a zstd stream, refusing to go past [`MAX_INFLATED_BYTES`].
+/// The largest window (as a power of two) a body may make the decoder hold: 8 MiB. What
+/// [`encode`] writes (level 9) needs at most 2^22. zstd's own limit is 2^27, and a frame
+/// that asks for it makes the relay hold 128 MiB while it decodes that one body.
+const MAX_WINDOW_LOG: u32 = 23;
+
+/// Inflates a zstd stream, refusing to go past [`MAX_INFLATED_BYTES`] or to hold a window
+/// larger than 2^[`MAX_WINDOW_LOG`].
 pub fn inflate(body: &[u8]) -> Result<Vec<u8>, WireError> {
-    let decoder = zstd::stream::read::Decoder::new(body).map_err(|e| WireError::Compression(e.to_string()))?;
+    let mut decoder = zstd::stream::read::Decoder::new(body).map_err(|e| WireError::Compression(e.to_string()))?;
+    decoder.window_log_max(MAX_WINDOW_LOG).map_err(|e| WireError::Compression(e.to_string()))?;
     let mut raw = Vec::new();
     decoder.take(MAX_INFLATED_BYTES + 1).read_to_end(&mut raw).map_err(|e| WireError::Compression(e.to_string()))?;
     if raw.len() as u64 > MAX_INFLATED_BYTES {
@@ -233,6 +240,23 @@ mod tests {
         let bomb = zstd::bulk::compress(&vec![0u8; (MAX_INFLATED_BYTES + 10) as usize], 3).unwrap();
         assert!(bomb.len() < 10_000_000);
         assert!(matches!(decode::<SyncRequest>(&bomb), Err(WireError::TooLarge)));
+    }
+
+    #[test]
+    fn a_frame_asking_for_a_huge_window_is_refused() {
+        use std::io::Write;
+        let raw = postcard::to_allocvec(&sample()).unwrap();
+        // A streamed frame (no content size) declares the window it was written with.
+        let frame = |window_log: u32| {
+            let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+            encoder.include_contentsize(false).unwrap();
+            encoder.window_log(window_log).unwrap();
+            encoder.write_all(&raw).unwrap();
+            encoder.finish().unwrap()
+        };
+        assert_eq!(decode::<SyncRequest>(&frame(MAX_WINDOW_LOG)).unwrap(), sample());
+        let huge = decode::<SyncRequest>(&frame(27));
+        assert!(matches!(huge, Err(WireError::Compression(_))), "{huge:?}");
     }
 
     #[test]
