@@ -462,3 +462,56 @@ fn visibility_areas_narrow_lists_counts_and_the_feed() {
     assert_eq!(listed(Visibility::Areas(vec![awa, assigned])), sorted);
     assert_eq!(listed(Visibility::Areas(vec![Area::default()])), sorted, "an area without limits is everything");
 }
+
+/// Every way a survey grows in a store (answers, reviews and comments, bulk reviews, merges,
+/// bundle imports) is held to the store's write budget, and a refused write leaves the
+/// survey as it was and loadable: no stored survey can outgrow what loading admits.
+#[test]
+fn every_write_path_holds_a_survey_to_the_write_budget() {
+    use terrain_core::intake::{self, Budget};
+    use terrain_core::survey::{NewComment, ReviewStatus};
+    use terrain_core::sync::bundle;
+
+    let dir = tempfile::tempdir().unwrap();
+    let phone = store_at(&dir.path().join("phone.db"), enumerator());
+    let tablet = store_at(&dir.path().join("tablet.db"), supervisor());
+    let id = phone.create_survey("household", "2026110101").unwrap();
+    for i in 0..10 {
+        phone.set_answer(&id, &p("village"), text(&format!("Village {i}"))).unwrap();
+    }
+    let outcomes = tablet.merge_batch(&[(id.clone(), phone.changes_after(&id, &[]).unwrap())]).unwrap();
+    assert!(outcomes[0].is_ok());
+    let changes = intake::check(&phone.document_bytes(&id).unwrap(), &Budget::LOAD).unwrap().changes;
+    // Room for one change more, on both devices.
+    let budget = Budget { changes: changes + 1, ..Budget::WRITE };
+    phone.set_write_budget(budget);
+    tablet.set_write_budget(budget);
+    let over = |store: &Store, err: &StoreError| {
+        assert!(err.to_string().contains("changes"), "{err}");
+        assert!(store.survey(&id).is_ok(), "the survey still loads");
+    };
+
+    // Answers: one more fits, the next is refused and leaves nothing.
+    phone.set_answer(&id, &p("village"), text("Kindia")).unwrap();
+    let heads = phone.heads(&id).unwrap();
+    let err = phone.set_answer(&id, &p("village"), text("Mamou")).unwrap_err();
+    over(&phone, &err);
+    assert_eq!(phone.heads(&id).unwrap(), heads);
+
+    // Reviews and comments, alone and in bulk.
+    let comment = NewComment { text: "Vérifier le village".into(), question: Some("village".into()) };
+    tablet.set_review(&id, Some(ReviewStatus::HasIssues), Some(&comment)).unwrap();
+    let heads = tablet.heads(&id).unwrap();
+    over(&tablet, &tablet.set_review(&id, None, Some(&comment)).unwrap_err());
+    let bulk = tablet.set_reviews_as(&supervisor(), [7; 8], &[(&id, Some(ReviewStatus::Approved), None)]).unwrap();
+    over(&tablet, bulk[0].as_ref().unwrap_err());
+    assert_eq!(tablet.heads(&id).unwrap(), heads);
+
+    // The phone's change merged into the tablet's survey, directly and from a bundle.
+    let outcomes = tablet.merge_batch(&[(id.clone(), phone.changes_after(&id, &[]).unwrap())]).unwrap();
+    over(&tablet, outcomes[0].as_ref().unwrap_err());
+    let report = bundle::import(&tablet, &bundle::export(&phone, None).unwrap()).unwrap();
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert!(report.failed[0].1.contains("changes"), "{report:?}");
+    assert_eq!(tablet.heads(&id).unwrap(), heads);
+}
