@@ -7,32 +7,8 @@
 
 mod common;
 
-use common::{Device, PASSWORD, TestServer};
-use reqwest::blocking::Client;
-use reqwest::redirect::Policy;
+use common::{Device, TestServer, browser as client, page, session};
 use terrain_core::Role;
-
-fn client() -> Client {
-    Client::builder().redirect(Policy::none()).build().unwrap()
-}
-
-/// Logs in through the form and returns the session cookie.
-fn session(server: &TestServer, user: &str) -> String {
-    let r = client()
-        .post(format!("{}/login", server.url))
-        .form(&[("username", user), ("password", PASSWORD)])
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303, "login of {user}");
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
-    cookie.split(';').next().unwrap().to_owned()
-}
-
-fn page(server: &TestServer, cookie: &str, path: &str) -> (u16, String) {
-    let r = client().get(format!("{}{path}", server.url)).header("cookie", cookie).send().unwrap();
-    (r.status().as_u16(), r.text().unwrap())
-}
 
 /// The CSRF token in a page's forms.
 fn csrf(html: &str) -> String {

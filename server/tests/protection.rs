@@ -14,7 +14,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Device, PASSWORD, TestServer, household_form, http, pending, post_sync, push_request, sync_round};
+use common::{
+    Device, PASSWORD, TestServer, household_form, http, page, pending, post_sync, push_request, session, sync_round,
+};
 use serde_json::{Value as Json, json};
 use terrain_core::intake::Budget;
 use terrain_core::sync::wire::{self, Ack, PushedSurvey, SyncRequest, WantedSurvey};
@@ -172,6 +174,16 @@ fn a_survey_over_its_budget_is_refused_alone_and_the_rest_of_the_round_commits()
     }
     assert!(server.backend().heads(&small).unwrap().is_some());
     assert!(server.backend().heads(&big).unwrap().is_none(), "nothing of the refused survey is kept");
+
+    // The accepted push is in the audit log: who, from which device, what it carried.
+    let admin = server.token("admin", "desk");
+    let pushes: Vec<Json> = audit(&server, &admin).into_iter().filter(|e| e["action"] == "sync.push").collect();
+    assert_eq!(pushes.len(), 1, "{pushes:?}");
+    assert_eq!(pushes[0]["user"], "enum-kindia");
+    let detail: Json = serde_json::from_str(pushes[0]["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(detail["device"].as_str(), phone.store.device_key().unwrap().as_deref());
+    assert_eq!((detail["surveys"].as_u64(), detail["refused"].as_u64()), (Some(1), Some(1)));
+    assert!(detail["changes"].as_u64().unwrap() >= 1, "{detail}");
 }
 
 #[test]
@@ -485,6 +497,16 @@ fn a_survey_damaged_on_disk_is_skipped_everywhere_and_shown_to_admins() {
     assert_eq!(listed, [bad.as_str()]);
     let audited = audit(&server, &admin).iter().filter(|e| e["action"] == "survey.unreadable").count();
     assert_eq!(audited, 1);
+    // The dashboard's pages answer for the others, and administration shows the bad one.
+    let cookie = session(&server, "admin");
+    for path in ["/surveys", "/progress", "/map", &format!("/surveys/{good}")] {
+        let (status, html) = page(&server, &cookie, path);
+        assert_eq!(status, 200, "{path}: {html}");
+    }
+    let (status, html) = page(&server, &cookie, "/admin");
+    assert_eq!(status, 200);
+    let attention = &html[html.find("id=\"attention\"").unwrap()..];
+    assert!(attention.contains(&bad), "{attention}");
 
     // Restored from a backup, it reads again and leaves the list.
     let db = rusqlite::Connection::open(dir.path().join("surveys.db")).unwrap();

@@ -209,6 +209,32 @@ impl Device {
     }
 }
 
+// --- The dashboard over plain HTTP, as a browser without JavaScript sees it.
+
+/// A client that does not follow redirects, so a test sees where the dashboard sends it.
+pub fn browser() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// Logs `user` in through the dashboard's form and returns the session cookie.
+pub fn session(server: &TestServer, user: &str) -> String {
+    let r = browser()
+        .post(format!("{}/login", server.url))
+        .form(&[("username", user), ("password", PASSWORD)])
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303, "login of {user}");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+/// A dashboard page with the session `cookie`: its status and HTML.
+pub fn page(server: &TestServer, cookie: &str, path: &str) -> (u16, String) {
+    let r = browser().get(format!("{}{path}", server.url)).header("cookie", cookie).send().unwrap();
+    (r.status().as_u16(), r.text().unwrap())
+}
+
 // --- Raw sync requests, for tests that send what a device could send rather than what the
 // --- sync client does (authz.rs, bad_input.rs).
 
