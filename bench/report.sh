@@ -5,7 +5,7 @@
 # `<!-- /bench:NAME -->` markers is kept; a block whose markers are missing is appended.
 #
 #   bash bench/report.sh                 # every benchmark, default sizes (about 20 minutes)
-#   bash bench/report.sh --only sizes    # one block: store, validate, sync, export, dashboard, demo, sizes
+#   bash bench/report.sh --only sizes    # one block: store, validate, sync, export, dashboard, hostile, phone, demo, sizes
 #   CARGO="flock /tmp/terrain-cargo.lock cargo" bash bench/report.sh   # on a shared machine
 #
 # Each bench binary writes its markdown table to $TERRAIN_BENCH_TABLE; resize with the
@@ -31,7 +31,9 @@ bench() {
     local name=$1 package=$2 bench=$3
     local command="cargo bench -p $package --bench $bench"
     echo "--- $command" >&2
-    if ! TERRAIN_BENCH_TABLE="$work/$name.table" $CARGO bench -q -p "$package" --bench "$bench" >"$work/$name.log" 2>&1; then
+    # `--workspace --bench NAME` rather than `-p PACKAGE`: every bench then shares one feature
+    # resolution, and so one release build of the dependencies.
+    if ! TERRAIN_BENCH_TABLE="$work/$name.table" $CARGO bench -q --workspace --bench "$bench" >"$work/$name.log" 2>&1; then
         tail -20 "$work/$name.log" >&2
         echo "bench/report.sh: \`$command\` failed (log above); $DOC is unchanged" >&2
         exit 1
@@ -63,6 +65,19 @@ if want export && [[ -f server/benches/export.rs ]]; then
 fi
 if want dashboard && [[ -f server/benches/dashboard.rs ]]; then
     bench dashboard terrain-server dashboard
+fi
+want hostile && bench hostile terrain-server hostile
+
+# The phone library against the commit before the importer and server code left it: two
+# clean release builds in one run (about 10 minutes).
+if want phone; then
+    echo "--- bash bench/phone_library.sh" >&2
+    {
+        echo "Command: \`bash bench/phone_library.sh\`. Measured $today."
+        echo
+        TERRAIN_BENCH_TABLE="$work/phone.table" bash bench/phone_library.sh >&2
+        cat "$work/phone.table"
+    } >"$work/phone.block"
 fi
 
 # The demo's pilot at its default size: bytes on the wire against the gzip'd JSON of the

@@ -10,4 +10,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export TERRAIN_CRASH_POINTS="${1:-400}"
 export TERRAIN_CRASH_SEED="${2:-1}"
-cargo test --release -p terrain-tests --test crash_sweep -- --nocapture --test-threads=1 kill_9
+cargo test --release --workspace --test crash_sweep -- --nocapture --test-threads=1 kill_9

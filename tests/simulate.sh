@@ -10,4 +10,4 @@ export TERRAIN_SIM_FIRST="${2:-1}"
 export TERRAIN_SIM_THREADS="${TERRAIN_SIM_THREADS:-2}"
 # Schedules fsync thousands of small transactions: on tmpfs they measure the logic, not the disk.
 if [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
-cargo test --release -p terrain-tests --test simulation -- --nocapture
+cargo test --release --workspace --test simulation -- --nocapture

@@ -597,6 +597,7 @@ fn main() {
         ]);
         rows.push(["  Evaluator::new (once per form)".into(), ms(compile), String::new(), "p50".into()]);
     }
+    rows.extend(screen_rows(runs, &cases[0].1, &cases[0].2, p50_of(&rows[0][1])));
 
     let mut table =
         format!("| validation benchmark ({runs} runs each) | p50 / p99 | ratio (p50) | notes |\n|---|---|---|---|\n");
@@ -604,6 +605,53 @@ fn main() {
         table.push_str(&format!("| {what} | {time} | {ratio} | {note} |\n"));
     }
     print_table(&table);
+}
+
+/// The p50 of a "p50 / p99" cell, in seconds.
+fn p50_of(cell: &str) -> f64 {
+    cell.split(" ms").next().and_then(|v| v.parse::<f64>().ok()).unwrap() / 1000.0
+}
+
+/// What the phone's form screen pays after each answer on the generated form: `Store::set_answer`
+/// (a durable SQLite transaction) then `Store::evaluate`, on the survey being filled (its
+/// document and evaluator stay warm) and on a survey picked at random among 200 stored ones
+/// (loaded from SQLite first: the store keeps 8 loaded). The ratio is to the evaluation alone.
+fn screen_rows(runs: usize, form: &Form, answers: &Answers, evaluation_p50: f64) -> Vec<[String; 4]> {
+    use rand::{Rng, SeedableRng};
+    use terrain_core::{AnswerPath, Store};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("screen.db"), Author::new("awa", "phone-1", Role::Enumerator)).unwrap();
+    store.save_form(form).unwrap();
+    let ids: Vec<String> = (0..200).map(|_| store.create_survey_with("generated", "1", answers).unwrap()).collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let answer = |id: &str, rng: &mut rand::rngs::StdRng| {
+        let path = AnswerPath::top(format!("b{}_n", rng.random_range(0..BLOCKS)));
+        let t = Instant::now();
+        store.set_answer(id, &path, Value::Integer(rng.random_range(0..1000))).unwrap();
+        std::hint::black_box(store.evaluate(id, Some("fr")).unwrap());
+        t.elapsed()
+    };
+    let mut warm: Vec<Duration> = (0..runs / 4).map(|_| answer(&ids[0], &mut rng)).collect();
+    let mut cold: Vec<Duration> =
+        (0..runs / 4).map(|_| answer(&ids[rng.random_range(8..ids.len())].clone(), &mut rng)).collect();
+    let row = |what: &str, samples: &mut Vec<Duration>, note: &str| {
+        let (p50, p99) = (percentile(samples, 0.5), percentile(samples, 0.99));
+        [
+            what.to_owned(),
+            format!("{} / {}", ms(p50), ms(p99)),
+            format!("{:.1}× the evaluation alone", p50.as_secs_f64() / evaluation_p50),
+            format!("{} answers; {note}; target p99 < 1 ms", samples.len()),
+        ]
+    };
+    vec![
+        row(
+            "set_answer + evaluate (the form screen), generated form, survey being filled",
+            &mut warm,
+            "each a durable transaction",
+        ),
+        row("set_answer + evaluate, generated form, random stored survey", &mut cold, "loaded from SQLite first"),
+    ]
 }
 
 /// Prints the table, and writes it to `$TERRAIN_BENCH_TABLE` if set (for `bench/report.sh`).
