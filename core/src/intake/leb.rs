@@ -118,35 +118,12 @@ fn truncated(what: &str) -> IntakeError {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    fn write_uleb(mut v: u64, out: &mut Vec<u8>) {
-        loop {
-            let byte = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
-
-    fn write_sleb(mut v: i64, out: &mut Vec<u8>) {
-        loop {
-            let byte = (v & 0x7f) as u8;
-            v >>= 7;
-            let done = (v == 0 && byte & 0x40 == 0) || (v == -1 && byte & 0x40 != 0);
-            out.push(if done { byte } else { byte | 0x80 });
-            if done {
-                return;
-            }
-        }
-    }
+    use terrain_forge::{sleb, uleb};
 
     #[test]
     fn lengths_and_counts_never_exceed_the_bytes() {
         let mut bytes = Vec::new();
-        write_uleb(1 << 40, &mut bytes);
+        uleb(1 << 40, &mut bytes);
         assert!(Reader::new(&bytes).length("x").is_err());
         assert!(Reader::new(&bytes).count("x", 1).is_err());
         let mut ok = vec![3, 1, 2, 3];
@@ -168,8 +145,8 @@ mod tests {
         #[test]
         fn integers_round_trip(u in any::<u64>(), s in any::<i64>()) {
             let mut bytes = Vec::new();
-            write_uleb(u, &mut bytes);
-            write_sleb(s, &mut bytes);
+            uleb(u, &mut bytes);
+            sleb(s, &mut bytes);
             let mut r = Reader::new(&bytes);
             prop_assert_eq!(r.uleb("u").unwrap(), u);
             prop_assert_eq!(r.sleb("s").unwrap(), s);
