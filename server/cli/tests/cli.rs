@@ -123,3 +123,72 @@ fn export_writes_a_csv_zip_and_prints_the_cursor() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not published"));
     assert!(!dir.path().join("x.zip").exists());
 }
+
+/// A `terrain serve` child, killed when dropped.
+struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `terrain serve` on an empty data directory, with no password in the environment, prints
+/// a one-time link that creates the first administrator in the browser: a wrong link is
+/// refused, the right one works once, and the new administrator can log in.
+#[test]
+fn serve_on_an_empty_directory_prints_a_setup_link_that_works_once() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = Serving(
+        Command::new(TERRAIN)
+            .args(["serve", "--data", dir.path().to_str().unwrap(), "--addr", &format!("127.0.0.1:{port}")])
+            .env_remove("TERRAIN_ADMIN_PASSWORD")
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // The link, read from the server's stderr on a thread so that a silent server fails the
+    // test instead of hanging it.
+    let stderr = server.0.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(at) = line.find("http://") {
+                let _ = tx.send(line[at..].trim().to_owned());
+            }
+        }
+    });
+    let link = rx.recv_timeout(Duration::from_secs(60)).expect("the server printed no setup link");
+    let (page, secret) = link.split_once("?token=").unwrap();
+    assert_eq!(page, format!("{base}/setup"));
+
+    let browser = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let opened = browser.get(&link).send().unwrap();
+    assert_eq!(opened.status(), 200);
+    assert!(opened.text().unwrap().contains(secret), "the page carries the secret into its form");
+    let password = "the first administrator's password";
+    let create = |token: &str, username: &str| {
+        browser
+            .post(format!("{base}/setup"))
+            .form(&[("token", token), ("username", username), ("password", password)])
+            .send()
+            .unwrap()
+    };
+    assert_eq!(create("not-the-secret", "mallory").status(), 403);
+    let created = create(secret, "fatou");
+    assert_eq!(created.status(), 303);
+    assert_eq!(created.headers()["location"], "/login");
+    terrain_core::sync::Session::login(&base, "fatou", password, "desk").unwrap();
+    // The link is spent: nobody else becomes an administrator with it.
+    assert!(create(secret, "mallory").status().is_client_error());
+    assert!(terrain_core::sync::Session::login(&base, "mallory", password, "desk").is_err());
+}
