@@ -16,14 +16,15 @@ cd "$ROOT"
 command -v xcodebuild >/dev/null || { echo "build-ios.sh needs macOS with Xcode" >&2; exit 1; }
 export IPHONEOS_DEPLOYMENT_TARGET="${IPHONEOS_DEPLOYMENT_TARGET:-15.0}"
 
-# 1. Static libraries (the crate is a cdylib for Android; iOS links a staticlib).
+# 1. Static libraries (the crate is a cdylib for Android; iOS links a staticlib), in the
+#    size-first `mobile` profile (workspace Cargo.toml).
 for target in aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios; do
-    cargo rustc -p terrain-ffi --lib --release --target "$target" --crate-type staticlib
+    cargo rustc -p terrain-ffi --lib --profile mobile --target "$target" --crate-type staticlib
 done
 SIM="$TARGET/ios-sim-universal"
 mkdir -p "$SIM"
-lipo -create "$TARGET/aarch64-apple-ios-sim/release/libterrain_ffi.a" \
-    "$TARGET/x86_64-apple-ios/release/libterrain_ffi.a" -output "$SIM/libterrain_ffi.a"
+lipo -create "$TARGET/aarch64-apple-ios-sim/mobile/libterrain_ffi.a" \
+    "$TARGET/x86_64-apple-ios/mobile/libterrain_ffi.a" -output "$SIM/libterrain_ffi.a"
 
 # 2. The Swift bindings, C header and module map, generated from a host debug build (release
 #    libraries are stripped of the metadata symbols bindgen reads; the interface is the same).
@@ -40,7 +41,7 @@ cp "$GEN/terrain_ffiFFI.modulemap" "$GEN/headers/module.modulemap"
 # 3. The xcframework and the Swift package around it.
 rm -rf "$OUT" && mkdir -p "$OUT/Sources/Terrain"
 xcodebuild -create-xcframework \
-    -library "$TARGET/aarch64-apple-ios/release/libterrain_ffi.a" -headers "$GEN/headers" \
+    -library "$TARGET/aarch64-apple-ios/mobile/libterrain_ffi.a" -headers "$GEN/headers" \
     -library "$SIM/libterrain_ffi.a" -headers "$GEN/headers" \
     -output "$OUT/TerrainFFI.xcframework"
 cp "$GEN/terrain_ffi.swift" "$OUT/Sources/Terrain/"
