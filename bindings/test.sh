@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds terrain-ffi, the terrain server and uniffi-bindgen (debug), generates the Kotlin, Swift and Python
-# bindings in library mode into $TARGET/bindings/, and runs the Kotlin and Python tests,
-# each against its own real server on loopback. No arguments.
+# Builds terrain-ffi, the terrain server and uniffi-bindgen (debug), generates the Kotlin,
+# Swift and Python bindings in library mode into $TARGET/bindings/, and runs the Kotlin and
+# Python tests, each against its own real server on loopback. No arguments.
 #
 # Needs: python3; java (17+); kotlinc (npm install kotlin-compiler@2.4.20 in bindings/kotlin,
 # or KOTLINC=/path/to/kotlinc); JNA (apt-get install libjna-java, or JNA_JAR=/path/to/jna.jar).

@@ -165,10 +165,10 @@ pub fn import(store: &Store, bytes: &[u8]) -> Result<ImportReport, BundleError> 
 }
 
 /// Walks every survey's bytes before anything is written, each walk drawing on the bundle's
-/// one budget of `total` decoded bytes ([`BUNDLE_DECODED_BYTES`]), so an import's work is bounded however many surveys
-/// the file holds. A survey refused here goes to the report's `failed` and is charged its
-/// whole budget (its walk may have run to the end of it); a bundle over its total is refused
-/// whole, before any of it is saved.
+/// one budget of `total` decoded bytes ([`BUNDLE_DECODED_BYTES`]), so an import's work is
+/// bounded however many surveys the file holds. A survey refused here goes to the report's
+/// `failed` and is charged its whole budget (its walk may have run to the end of it); a
+/// bundle over its total is refused whole, before any of it is saved.
 fn front_door(
     surveys: Vec<(String, Vec<u8>)>,
     total: u64,
