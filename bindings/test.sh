@@ -29,10 +29,12 @@ if [ -n "$missing" ]; then
 fi
 
 echo "--- build terrain-ffi, terrain and uniffi-bindgen (debug)"
-# The workspace's binaries with its tests: the same feature resolution as `cargo test
-# --workspace`, so after the test command this builds next to nothing. `-p terrain-ffi`
-# would resolve features anew and rebuild dozens of dependencies (4 minutes on 2 cores).
-cargo build --workspace --bins --tests
+# The workspace's libraries and binaries with its tests: the same feature resolution as
+# `cargo test --workspace`, so after the test command this builds next to nothing. `-p
+# terrain-ffi` would resolve features anew and rebuild dozens of dependencies (4 minutes on
+# 2 cores). `--lib` is what makes the cdylib: built only as a dependency of the tests, the
+# library is an rlib, and the `.so` here would be missing or stale.
+cargo build --workspace --lib --bins --tests
 LIB="$TARGET/debug/libterrain_ffi.so"
 TERRAIN="$TARGET/debug/terrain"
 

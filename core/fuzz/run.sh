@@ -22,7 +22,7 @@ profile="${TERRAIN_FUZZ_PROFILE:-release}"
 case "$profile" in
     release) cargo build --release -p terrain-fuzz ;;
     # As `cargo test --workspace` resolves features, so that its build is reused whole.
-    debug) cargo build --workspace --bins --tests ;;
+    debug) cargo build --workspace --lib --bins --tests ;;
     *) echo "TERRAIN_FUZZ_PROFILE must be release or debug, not $profile" >&2; exit 2 ;;
 esac
 
