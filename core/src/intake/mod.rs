@@ -239,6 +239,45 @@ pub fn check(bytes: &[u8], budget: &Budget) -> Result<Cost, IntakeError> {
     Ok(checked(bytes, budget)?.1)
 }
 
+/// Walks many surveys' bytes against one total of decoded bytes, as a sync request or a
+/// bundle carries them: each walk is held to `survey`, or to what is left of `total` if
+/// that is less, so the work is bounded however many surveys there are. A survey refused
+/// is charged its whole budget, since its walk may have run to the end of it.
+///
+/// Returns each survey's cost or refusal, and the decoded bytes the walks spent; or
+/// [`OverTotal`] when the surveys would decode to more than `total` (the walks then spent
+/// all of it).
+pub fn check_each<'a>(
+    surveys: impl IntoIterator<Item = &'a [u8]>,
+    survey: &Budget,
+    total: u64,
+) -> Result<(Vec<Result<Cost, IntakeError>>, u64), OverTotal> {
+    let mut left = total;
+    let mut costs = Vec::new();
+    for bytes in surveys {
+        let budget = Budget { decoded_bytes: survey.decoded_bytes.min(left), ..*survey };
+        let cost = check(bytes, &budget);
+        let spent = match &cost {
+            Ok(c) => c.decoded_bytes,
+            // Over what is left of the total, not over what a survey may hold: the survey
+            // may be fine in a smaller batch.
+            Err(IntakeError::OverBudget { what: "decoded bytes", .. })
+                if budget.decoded_bytes < survey.decoded_bytes =>
+            {
+                return Err(OverTotal);
+            }
+            Err(_) => budget.decoded_bytes,
+        };
+        left = left.saturating_sub(spent);
+        costs.push(cost);
+    }
+    Ok((costs, total - left))
+}
+
+/// Many surveys together would decode to more than their shared total ([`check_each`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverTotal;
+
 fn checked<'a>(bytes: &'a [u8], budget: &Budget) -> Result<(Vec<framing::RawChunk<'a>>, Cost), IntakeError> {
     let chunks = framing::split(bytes)?;
     let mut meter = Meter { budget, spent: Cost::default() };

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::wire;
 use crate::form::Form;
 use crate::identity::Author;
-use crate::intake::{self, Budget, IntakeError};
+use crate::intake::{self, Budget};
 use crate::store::{MergeOutcome, Store, StoreError};
 
 const MAGIC: &[u8] = b"TERRAIN-BUNDLE";
@@ -174,25 +174,13 @@ fn front_door(
     total: u64,
     report: &mut ImportReport,
 ) -> Result<Vec<(String, Vec<u8>)>, BundleError> {
-    let survey = Budget::WRITE;
-    let mut left = total;
+    let (costs, _) = intake::check_each(surveys.iter().map(|(_, bytes)| bytes.as_slice()), &Budget::WRITE, total)
+        .map_err(|intake::OverTotal| BundleError::TooLarge)?;
     let mut admitted = Vec::with_capacity(surveys.len());
-    for (id, bytes) in surveys {
-        let budget = Budget { decoded_bytes: survey.decoded_bytes.min(left), ..survey };
-        match intake::check(&bytes, &budget) {
-            Ok(cost) => {
-                left = left.saturating_sub(cost.decoded_bytes);
-                admitted.push((id, bytes));
-            }
-            Err(IntakeError::OverBudget { what: "decoded bytes", .. })
-                if budget.decoded_bytes < survey.decoded_bytes =>
-            {
-                return Err(BundleError::TooLarge);
-            }
-            Err(e) => {
-                left = left.saturating_sub(budget.decoded_bytes);
-                report.failed.push((id, e.to_string()));
-            }
+    for ((id, bytes), cost) in surveys.into_iter().zip(costs) {
+        match cost {
+            Ok(_) => admitted.push((id, bytes)),
+            Err(e) => report.failed.push((id, e.to_string())),
         }
     }
     Ok(admitted)

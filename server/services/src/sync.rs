@@ -157,37 +157,20 @@ impl Services {
         now: Instant,
     ) -> Result<Vec<std::result::Result<Cost, intake::IntakeError>>> {
         let limits = &self.settings.sync;
-        let mut left = limits.request_decoded_bytes;
-        let mut costs = Vec::with_capacity(request.push.len());
-        let mut over_request = false;
-        for pushed in &request.push {
-            let budget = intake::Budget { decoded_bytes: limits.survey.decoded_bytes.min(left), ..limits.survey };
-            let cost = intake::check(&pushed.changes, &budget);
-            let spent = match &cost {
-                Ok(c) => c.decoded_bytes,
-                // Over what is left of the request, not over what a survey may hold: the
-                // survey may be fine in a smaller batch.
-                Err(intake::IntakeError::OverBudget { what: "decoded bytes", .. })
-                    if budget.decoded_bytes < limits.survey.decoded_bytes =>
-                {
-                    over_request = true;
-                    left = 0;
-                    break;
-                }
-                Err(_) => budget.decoded_bytes,
-            };
-            left = left.saturating_sub(spent);
-            costs.push(cost);
-        }
-        let walked = limits.request_decoded_bytes - left;
-        self.guards.device_bytes.spend(device, walked, now).map_err(spent_minute)?;
-        if over_request {
-            return Err(too_large(format!(
+        let walked = intake::check_each(
+            request.push.iter().map(|p| p.changes.as_slice()),
+            &limits.survey,
+            limits.request_decoded_bytes,
+        );
+        let spent = walked.as_ref().map_or(limits.request_decoded_bytes, |(_, spent)| *spent);
+        self.guards.device_bytes.spend(device, spent, now).map_err(spent_minute)?;
+        let (costs, _) = walked.map_err(|intake::OverTotal| {
+            too_large(format!(
                 "this request's surveys would decode to more than one request may carry ({} MiB): send smaller \
                  batches",
                 limits.request_decoded_bytes >> 20
-            )));
-        }
+            ))
+        })?;
         Ok(costs)
     }
 
