@@ -125,14 +125,20 @@ pub fn deflate(bytes: &[u8]) -> Vec<u8> {
 /// Zeros of `len` bytes, deflated, streamed so that the bomb never exists uncompressed.
 pub fn deflated_zeros(len: u64) -> Vec<u8> {
     let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-    let block = [0u8; 1 << 16];
+    write_repeated(&mut e, &[0u8; 1 << 16], len);
+    e.finish().unwrap_or_default()
+}
+
+/// Writes `block` (not empty) to `out` over and over until `len` bytes: a bomb streamed into
+/// its encoder, so that it never exists uncompressed. Errors are ignored: the encoders this
+/// feeds write to a `Vec`, which cannot fail.
+pub fn write_repeated(out: &mut impl Write, block: &[u8], len: u64) {
     let mut left = len;
-    while left > 0 {
+    while left > 0 && !block.is_empty() {
         let n = left.min(block.len() as u64) as usize;
-        let _ = e.write_all(&block[..n]);
+        let _ = out.write_all(&block[..n]);
         left -= n as u64;
     }
-    e.finish().unwrap_or_default()
 }
 
 /// A chunk of type `ty` around `body`, with the checksum Automerge computes.

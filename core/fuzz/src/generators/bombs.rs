@@ -5,36 +5,23 @@
 //! Sizes sit just past each budget they attack (the front door's 8 MiB write and 16 MiB load
 //! budgets, the wire's and the XLSForm reader's 64 MiB) and far past them.
 
-use std::io::Write;
 use std::sync::OnceLock;
 
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
+use terrain_forge::write_repeated;
 
 /// Raw DEFLATE of `pattern` repeated until `len` bytes.
 pub fn deflated_repeat(pattern: &[u8], len: u64) -> Vec<u8> {
     let mut e = DeflateEncoder::new(Vec::new(), Compression::new(6));
-    let block = repeat_block(pattern);
-    let mut left = len;
-    while left > 0 {
-        let n = left.min(block.len() as u64) as usize;
-        // Writing to a Vec cannot fail.
-        let _ = e.write_all(&block[..n]);
-        left -= n as u64;
-    }
+    write_repeated(&mut e, &repeat_block(pattern), len);
     e.finish().unwrap_or_default()
 }
 
 /// A zstd frame of `pattern` repeated until `len` bytes.
 pub fn zstd_repeat(pattern: &[u8], len: u64) -> Vec<u8> {
     let Ok(mut e) = zstd::stream::write::Encoder::new(Vec::new(), 3) else { return Vec::new() };
-    let block = repeat_block(pattern);
-    let mut left = len;
-    while left > 0 {
-        let n = left.min(block.len() as u64) as usize;
-        let _ = e.write_all(&block[..n]);
-        left -= n as u64;
-    }
+    write_repeated(&mut e, &repeat_block(pattern), len);
     e.finish().unwrap_or_default()
 }
 
