@@ -5,6 +5,11 @@ import java.nio.file.Files
 import java.nio.file.Path
 import uniffi.terrain_ffi.*
 
+/** The bench never reaches a server. */
+object Offline : HttpClient {
+    override fun send(request: HttpRequest): HttpResponse = throw TerrainException.Network("offline")
+}
+
 const val SURVEYS = 20
 const val EDITS = 10
 const val ROUNDS = 5
@@ -35,7 +40,7 @@ fun prefilled(store: TerrainStore, form: FormInfo): String {
 fun main(args: Array<String>) {
     val json = Files.readString(Path.of(args[0]))
     val dir = Files.createTempDirectory("terrain-bench")
-    val store = TerrainStore.open(dir.resolve("ffi.db").toString(), "bench", "bench-device", Role.ENUMERATOR)
+    val store = TerrainStore.open(dir.resolve("ffi.db").toString(), "bench", "bench-device", Role.ENUMERATOR, Offline)
     val form = store.importFormJson(json)
     val fill = { (0 until SURVEYS).map { prefilled(store, form) } }
     val set = medianMicros(fill) { id, i -> store.setAnswer(id, "hh_number", AnswerValue.Integer((i + 1).toLong())) }

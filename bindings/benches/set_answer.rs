@@ -8,6 +8,7 @@
 
 use std::hint::black_box;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use terrain_core::{AnswerPath, Author, Role as CoreRole, Store, Value};
@@ -57,6 +58,15 @@ fn prefilled(store: &TerrainStore, form_id: &str, version: &str) -> String {
     id
 }
 
+/// The bench never reaches a server.
+struct Offline;
+
+impl terrain_ffi::HttpClient for Offline {
+    fn send(&self, _: terrain_ffi::HttpRequest) -> Result<terrain_ffi::HttpResponse, terrain_ffi::TerrainError> {
+        Err(terrain_ffi::TerrainError::Network { detail: "offline".into() })
+    }
+}
+
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
@@ -71,6 +81,7 @@ fn main() {
         "bench".into(),
         "bench-device".into(),
         Role::Enumerator,
+        Arc::new(Offline),
     )
     .unwrap();
     ffi.import_form_json(json).unwrap();

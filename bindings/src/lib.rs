@@ -32,12 +32,14 @@
 mod convert;
 mod error;
 mod form_tree;
+mod http;
 mod records;
 mod store;
 mod sync;
 
 pub use error::TerrainError;
 pub use form_tree::{ChoiceItem, FormNode, FormTree, NodeKind};
+pub use http::{HttpClient, HttpHeader, HttpRequest, HttpResponse};
 pub use records::{
     AnswerEntry, AnswerValue, CalculatedValue, CommentInfo, ConflictInfo, ConflictValueInfo, Evaluation, FieldEditInfo,
     FilteredChoices, FormInfo, GeoPoint, ImportSummary, IssueInfo, LoginInfo, RepeatCount, RepeatInstance, ReviewInfo,

@@ -13,6 +13,7 @@ use crate::AnswerValue;
 use crate::convert::{self, answer_parts, flatten, time};
 use crate::error::{TerrainError, guard};
 use crate::form_tree::FormTree;
+use crate::http::{HttpClient, Platform};
 use crate::records::{
     ConflictInfo, ConflictValueInfo, Evaluation, FieldEditInfo, FormInfo, ImportSummary, LoginInfo, RepeatInstance,
     ReviewInfo, Role, SurveyDetail, SurveyFilter, SurveyProblem, SurveySummary, SyncSummary,
@@ -26,6 +27,7 @@ use crate::sync::{CancelHandle, SyncListener};
 #[derive(Debug, uniffi::Object)]
 pub struct TerrainStore {
     store: Store,
+    http: Arc<Platform>,
     session: Mutex<Option<Session>>,
 }
 
@@ -62,12 +64,19 @@ fn count(n: usize) -> u32 {
 #[uniffi::export]
 impl TerrainStore {
     /// Opens the store at `path` (a file in the app's private storage), creating it if
-    /// needed, for `user` on `device` (a stable id of this installation).
+    /// needed, for `user` on `device` (a stable id of this installation). `http` sends the
+    /// store's requests to the server (login, forms, sync) with the platform's HTTP stack.
     #[uniffi::constructor]
-    pub fn open(path: String, user: String, device: String, role: Role) -> Result<Arc<TerrainStore>, TerrainError> {
+    pub fn open(
+        path: String,
+        user: String,
+        device: String,
+        role: Role,
+        http: Arc<dyn HttpClient>,
+    ) -> Result<Arc<TerrainStore>, TerrainError> {
         guard(|| {
             let store = Store::open(&path, Author::new(user, device, role.into()))?;
-            Ok(Arc::new(TerrainStore { store, session: Mutex::new(None) }))
+            Ok(Arc::new(TerrainStore { store, http: Arc::new(Platform(http)), session: Mutex::new(None) }))
         })
     }
 
@@ -87,7 +96,7 @@ impl TerrainStore {
     pub fn login(&self, server_url: String, password: String) -> Result<LoginInfo, TerrainError> {
         guard(|| {
             let author = self.store.author();
-            let session = Session::login(&server_url, &author.user, &password, &author.device)?;
+            let session = Session::login_with(self.http.clone(), &server_url, &author.user, &password, &author.device)?;
             let login = session
                 .login_info()
                 .cloned()
@@ -107,7 +116,7 @@ impl TerrainStore {
     /// longer accepts surfaces as `TerrainError::Auth` on the next network call.
     pub fn resume_session(&self, server_url: String, token: String) -> Result<(), TerrainError> {
         guard(|| {
-            let session = Session::resume(&server_url, &token).map_err(|_| {
+            let session = Session::resume_with(self.http.clone(), &server_url, &token).map_err(|_| {
                 TerrainError::invalid("resume_session needs the server's URL (https://…) and the token login returned")
             })?;
             *self.session() = Some(session);

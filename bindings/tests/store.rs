@@ -5,7 +5,31 @@
 
 use std::sync::Arc;
 
-use terrain_ffi::{AnswerValue, CancelHandle, NodeKind, Role, SurveyFilter, TerrainError, TerrainStore};
+use terrain_core::sync::HttpClient as _;
+use terrain_ffi::{
+    AnswerValue, CancelHandle, HttpClient, HttpHeader, HttpRequest, HttpResponse, NodeKind, Role, SurveyFilter,
+    TerrainError, TerrainStore,
+};
+
+/// The app's HTTP client, as a Rust app would write it: reqwest, through the core's adapter.
+#[derive(Debug)]
+struct Reqwest(terrain_core::sync::ReqwestClient);
+
+impl HttpClient for Reqwest {
+    fn send(&self, r: HttpRequest) -> Result<HttpResponse, TerrainError> {
+        let request = terrain_core::sync::HttpRequest {
+            method: r.method,
+            url: r.url,
+            headers: r.headers.into_iter().map(|h| (h.name, h.value)).collect(),
+            body: r.body,
+            timeout: std::time::Duration::from_millis(r.timeout_ms),
+            max_response_bytes: r.max_response_bytes,
+        };
+        let response = self.0.send(request).map_err(|e| TerrainError::Network { detail: e.to_string() })?;
+        let headers = response.headers.into_iter().map(|(name, value)| HttpHeader { name, value }).collect();
+        Ok(HttpResponse { status: response.status, headers, body: response.body })
+    }
+}
 
 /// The Guinea form compiled, as devices download it (kept in step with
 /// `forms/guinea_needs.xlsx` by terrain-xlsform's tests).
@@ -15,7 +39,8 @@ fn guinea_json() -> String {
 
 fn open(dir: &tempfile::TempDir, name: &str) -> Arc<TerrainStore> {
     let path = dir.path().join(name).display().to_string();
-    TerrainStore::open(path, "awa".into(), "phone-1".into(), Role::Enumerator).unwrap()
+    let http = Arc::new(Reqwest(terrain_core::sync::ReqwestClient::new().unwrap()));
+    TerrainStore::open(path, "awa".into(), "phone-1".into(), Role::Enumerator, http).unwrap()
 }
 
 fn text(value: &str) -> AnswerValue {

@@ -389,7 +389,11 @@ fn main() {
                 .unwrap();
             store.set_device_key(&key).unwrap();
             store.save_form(&form).unwrap();
-            let transport = HttpTransport::with_client(&relay.url, &token, client_from(honest_address(i)));
+            let transport = HttpTransport::with_client(
+                &relay.url,
+                &token,
+                Arc::new(sync::ReqwestClient::from(client_from(honest_address(i)))),
+            );
             let mut phone = Phone { store, transport, form: form.clone(), surveys: Vec::new() };
             // A few surveys already on the relay, as after the first days in the field.
             for _ in 0..3 {

@@ -73,7 +73,7 @@ fun main() {
     val enumerator = users.getValue("enumerator")
     val supervisor = users.getValue("supervisor")
     val data = Files.createTempDirectory("terrain-kt")
-    val phone = TerrainStore.open(data.resolve("phone.db").toString(), enumerator, "phone-kt", Role.ENUMERATOR)
+    val phone = TerrainStore.open(data.resolve("phone.db").toString(), enumerator, "phone-kt", Role.ENUMERATOR, PlatformHttp())
 
     // Errors are typed exceptions.
     expectThrows<TerrainException.Auth> { phone.sync() }
@@ -234,7 +234,7 @@ fun main() {
 
     // A bundle carries surveys and their forms to another device without a network.
     val bundle = phone.exportBundle(listOf(b.id))
-    val other = TerrainStore.open(data.resolve("other.db").toString(), "colleague", "tablet", Role.ENUMERATOR)
+    val other = TerrainStore.open(data.resolve("other.db").toString(), "colleague", "tablet", Role.ENUMERATOR, PlatformHttp())
     expectEqual(other.importBundle(bundle).created, 1u, "bundle import")
     expectEqual(other.importBundle(bundle).unchanged, 1u, "bundle import again")
     expectEqual(other.survey(b.id).answers, phone.survey(b.id).answers, "bundle answers")

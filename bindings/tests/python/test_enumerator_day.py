@@ -13,6 +13,7 @@ import tempfile
 import unittest
 
 import terrain_ffi as t
+from platform_http import PlatformHttp
 from server_api import Api
 
 A = t.AnswerValue
@@ -74,7 +75,9 @@ class EnumeratorDay(unittest.TestCase):
         users = admin.setup_project("py", os.environ["TERRAIN_FORMS"], PASSWORD)
         enumerator, supervisor = users["enumerator"], users["supervisor"]
         data = tempfile.mkdtemp()
-        phone = t.TerrainStore.open(os.path.join(data, "phone.db"), enumerator, "phone-py", t.Role.ENUMERATOR)
+        phone = t.TerrainStore.open(
+            os.path.join(data, "phone.db"), enumerator, "phone-py", t.Role.ENUMERATOR, PlatformHttp()
+        )
 
         # Errors are typed exceptions.
         with self.assertRaises(t.TerrainError.Auth):
@@ -254,7 +257,9 @@ class EnumeratorDay(unittest.TestCase):
 
         # A bundle carries surveys and their forms to another device without a network.
         bundle = phone.export_bundle([b.id])
-        other = t.TerrainStore.open(os.path.join(data, "other.db"), "colleague", "tablet", t.Role.ENUMERATOR)
+        other = t.TerrainStore.open(
+            os.path.join(data, "other.db"), "colleague", "tablet", t.Role.ENUMERATOR, PlatformHttp()
+        )
         imported = other.import_bundle(bundle)
         self.assertEqual((imported.created, imported.failed), (1, []))
         self.assertEqual(other.import_bundle(bundle).unchanged, 1)

@@ -4,11 +4,15 @@
 pub mod bundle;
 pub mod client;
 pub mod forms;
+pub mod http;
 pub mod session;
 pub mod transport;
 pub mod wire;
 
 pub use client::{CancelToken, Progress, SyncError, SyncOptions, SyncReport, sync};
 pub use forms::download_forms;
+#[cfg(feature = "reqwest")]
+pub use http::ReqwestClient;
+pub use http::{HttpClient, HttpRequest, HttpResponse};
 pub use session::{Login, Session};
 pub use transport::{HttpTransport, PublishedForm, Transport, TransportError};

@@ -4,11 +4,12 @@
 //! need. The phone bindings, the demo, the tests and the benchmarks all use this type, so
 //! there is one implementation of how Terrain logs in.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::transport::{HttpTransport, TransportError, check, network};
+use super::http::{self, HttpClient, HttpRequest, HttpResponse};
+use super::transport::{HttpTransport, TransportError, check, json};
 
 /// What a successful login gives a device.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -29,16 +30,16 @@ pub struct Login {
 pub struct Session {
     base: String,
     token: String,
-    client: reqwest::blocking::Client,
+    http: Arc<dyn HttpClient>,
     login: Option<Login>,
 }
 
-fn client(timeout: Duration) -> Result<reqwest::blocking::Client, TransportError> {
-    reqwest::blocking::Client::builder()
-        .connect_timeout(Duration::from_secs(20))
-        .timeout(timeout)
-        .build()
-        .map_err(network)
+/// The most a response to a desk tool's GET may hold (an export of a whole project).
+const MAX_DOWNLOAD_BYTES: u64 = 1 << 30;
+
+#[cfg(feature = "reqwest")]
+fn reqwest_client() -> Result<Arc<dyn HttpClient>, TransportError> {
+    Ok(Arc::new(super::http::ReqwestClient::new()?))
 }
 
 fn checked_base(base: &str) -> Result<String, TransportError> {
@@ -55,40 +56,56 @@ fn checked_base(base: &str) -> Result<String, TransportError> {
 
 impl Session {
     /// Logs in to the server at `base` as `username` on `device` (a stable id of the device
-    /// or tool).
+    /// or tool), with reqwest.
+    #[cfg(feature = "reqwest")]
     pub fn login(base: &str, username: &str, password: &str, device: &str) -> Result<Session, TransportError> {
+        Session::login_with(reqwest_client()?, base, username, password, device)
+    }
+
+    /// [`Session::login`] with requests sent by `http`.
+    pub fn login_with(
+        http: Arc<dyn HttpClient>,
+        base: &str,
+        username: &str,
+        password: &str,
+        device: &str,
+    ) -> Result<Session, TransportError> {
         let base = checked_base(base)?;
-        let client = client(Duration::from_secs(300))?;
-        let response = client
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&serde_json::json!({"username": username, "password": password, "device_id": device}))
-            .send()
-            .map_err(network)?;
-        let login: Login = check(response)?.json().map_err(network)?;
-        Ok(Session { base, token: login.token.clone(), client, login: Some(login) })
+        let request = HttpRequest::new("POST", format!("{base}/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": username, "password": password, "device_id": device}));
+        let login: Login = json(&check(http::send(&*http, request)?)?)?;
+        Ok(Session { base, token: login.token.clone(), http, login: Some(login) })
     }
 
     /// Resumes a session with a token from an earlier login (kept in the app's secure
-    /// storage across restarts). Nothing is sent: a token the server no longer accepts
-    /// shows as [`TransportError::Unauthorized`] at the first call.
+    /// storage across restarts), with reqwest. Nothing is sent: a token the server no longer
+    /// accepts shows as [`TransportError::Unauthorized`] at the first call.
+    #[cfg(feature = "reqwest")]
     pub fn resume(base: &str, token: &str) -> Result<Session, TransportError> {
+        Session::resume_with(reqwest_client()?, base, token)
+    }
+
+    /// [`Session::resume`] with requests sent by `http`.
+    pub fn resume_with(http: Arc<dyn HttpClient>, base: &str, token: &str) -> Result<Session, TransportError> {
         let base = checked_base(base)?;
         if token.trim().is_empty() {
             return Err(TransportError::Unauthorized("no token to resume with: log in".into()));
         }
-        Ok(Session { base, token: token.trim().to_owned(), client: client(Duration::from_secs(300))?, login: None })
+        Ok(Session { base, token: token.trim().to_owned(), http, login: None })
+    }
+
+    fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        http::send(&*self.http, request.bearer(&self.token))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
     }
 
     /// Exchanges the token for a new one with a fresh expiry (the old one stops working).
     /// Devices refresh when they sync with a token near its end.
     pub fn refresh(&mut self) -> Result<Login, TransportError> {
-        let response = self
-            .client
-            .post(format!("{}/api/v1/auth/refresh", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .map_err(network)?;
-        let login: Login = check(response)?.json().map_err(network)?;
+        let login: Login = json(&check(self.send(HttpRequest::new("POST", self.url("/api/v1/auth/refresh")))?)?)?;
         self.token = login.token.clone();
         self.login = Some(login.clone());
         Ok(login)
@@ -96,13 +113,7 @@ impl Session {
 
     /// Ends the session on the server: its token stops working.
     pub fn logout(&self) -> Result<(), TransportError> {
-        let response = self
-            .client
-            .post(format!("{}/api/v1/auth/logout", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .map_err(network)?;
-        check(response)?;
+        check(self.send(HttpRequest::new("POST", self.url("/api/v1/auth/logout")))?)?;
         Ok(())
     }
 
@@ -123,7 +134,7 @@ impl Session {
 
     /// The sync transport of this session.
     pub fn transport(&self) -> HttpTransport {
-        HttpTransport::with_client(&self.base, &self.token, self.client.clone())
+        HttpTransport::with_client(&self.base, &self.token, Arc::clone(&self.http))
     }
 
     /// A JSON call to the API as this session's user: `method` (`GET`, `POST`, `PUT`…) on
@@ -135,19 +146,19 @@ impl Session {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<(u16, serde_json::Value), TransportError> {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| TransportError::Refused {
-            status: 400,
-            code: "invalid".into(),
-            message: format!("`{method}` is not an HTTP method"),
-        })?;
-        let mut request = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(TransportError::Refused {
+                status: 400,
+                code: "invalid".into(),
+                message: format!("`{method}` is not an HTTP method"),
+            });
+        }
+        let mut request = HttpRequest::new(method, self.url(path));
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().map_err(network)?;
-        let status = response.status().as_u16();
-        let bytes = response.bytes().map_err(network)?;
-        Ok((status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)))
+        let response = self.send(request)?;
+        Ok((response.status, serde_json::from_slice(&response.body).unwrap_or(serde_json::Value::Null)))
     }
 
     /// [`Session::request`] that requires a 2xx answer, else the server's refusal.
@@ -172,16 +183,9 @@ impl Session {
     /// in lower case) and the body.
     #[allow(clippy::type_complexity)]
     pub fn get_bytes(&self, path: &str) -> Result<(u16, Vec<(String, String)>, Vec<u8>), TransportError> {
-        let response =
-            self.client.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().map_err(network)?;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect();
-        let body = response.bytes().map_err(network)?.to_vec();
-        Ok((status, headers, body))
+        let request = HttpRequest { max_response_bytes: MAX_DOWNLOAD_BYTES, ..HttpRequest::new("GET", self.url(path)) };
+        let response = self.send(request)?;
+        Ok((response.status, response.headers, response.body))
     }
 }
 

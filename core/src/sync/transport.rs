@@ -1,10 +1,11 @@
-//! How the sync client reaches the server: a small trait, and its HTTP implementation
-//! (reqwest with rustls). Tests and tools can put anything behind the trait.
+//! How the sync client reaches the server: a small trait, and its HTTP implementation over
+//! an [`HttpClient`]. Tests and tools can put anything behind the trait.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::http::{self, HttpClient, HttpRequest, HttpResponse};
 use super::wire::CONTENT_TYPE;
 
 /// What went wrong talking to the server.
@@ -59,12 +60,12 @@ pub struct PublishedForm {
 }
 
 /// The HTTP transport: `POST /api/v1/sync` and `GET /api/v1/forms/{id}/{version}`, with a
-/// bearer token in the `Authorization` header (never in the URL).
+/// bearer token in the `Authorization` header (never in the URL), sent by an [`HttpClient`].
 #[derive(Debug, Clone)]
 pub struct HttpTransport {
     base: String,
     token: String,
-    client: reqwest::blocking::Client,
+    http: Arc<dyn HttpClient>,
 }
 
 #[derive(Deserialize)]
@@ -75,44 +76,46 @@ struct ErrorBody {
 
 impl HttpTransport {
     /// A transport to the server at `base` (for example `https://terrain.example.org`), for
-    /// the token of a [`super::Session`].
+    /// the token of a [`super::Session`], sent with reqwest.
+    #[cfg(feature = "reqwest")]
     pub fn new(base: &str, token: &str) -> Result<HttpTransport, TransportError> {
-        let client = reqwest::blocking::Client::builder()
-            .connect_timeout(Duration::from_secs(20))
-            .timeout(Duration::from_secs(300))
-            .build()
-            .map_err(network)?;
-        Ok(HttpTransport::with_client(base, token, client))
+        Ok(HttpTransport::with_client(base, token, Arc::new(super::http::ReqwestClient::new()?)))
     }
 
-    /// A transport to `base` through `client`: for a proxy, a pinned certificate, or (in the
-    /// load benchmark) a local address per device.
-    pub fn with_client(base: &str, token: &str, client: reqwest::blocking::Client) -> HttpTransport {
-        HttpTransport { base: base.trim_end_matches('/').to_owned(), token: token.to_owned(), client }
+    /// A transport to `base` whose requests `http` sends.
+    pub fn with_client(base: &str, token: &str, http: Arc<dyn HttpClient>) -> HttpTransport {
+        HttpTransport { base: base.trim_end_matches('/').to_owned(), token: token.to_owned(), http }
     }
 
     /// The server's address.
     pub fn server_url(&self) -> &str {
         &self.base
     }
+
+    fn get(&self, path: &str) -> Result<HttpResponse, TransportError> {
+        check(http::send(&*self.http, HttpRequest::new("GET", format!("{}{path}", self.base)).bearer(&self.token))?)
+    }
 }
 
 /// The response if it is a success, else the server's refusal as an error.
-pub(super) fn check(response: reqwest::blocking::Response) -> Result<reqwest::blocking::Response, TransportError> {
-    let status = response.status();
-    if status.is_success() {
+pub(super) fn check(response: HttpResponse) -> Result<HttpResponse, TransportError> {
+    if response.is_success() {
         return Ok(response);
     }
-    let body: Option<ErrorBody> = response.json().ok();
-    let (code, message) = body.map(|b| (b.code, b.message)).unwrap_or_else(|| ("http".into(), status.to_string()));
-    if status.as_u16() == 401 {
+    let status = response.status;
+    let body: Option<ErrorBody> = serde_json::from_slice(&response.body).ok();
+    let (code, message) =
+        body.map(|b| (b.code, b.message)).unwrap_or_else(|| ("http".into(), format!("HTTP {status}")));
+    if status == 401 {
         return Err(TransportError::Unauthorized(message));
     }
-    Err(TransportError::Refused { status: status.as_u16(), code, message })
+    Err(TransportError::Refused { status, code, message })
 }
 
-pub(super) fn network(e: reqwest::Error) -> TransportError {
-    TransportError::Network(e.to_string())
+/// The body of a response, parsed as JSON.
+pub(super) fn json<T: serde::de::DeserializeOwned>(response: &HttpResponse) -> Result<T, TransportError> {
+    serde_json::from_slice(&response.body)
+        .map_err(|e| TransportError::Network(format!("the server answered what is not the expected JSON ({e})")))
 }
 
 impl Transport for HttpTransport {
@@ -121,30 +124,18 @@ impl Transport for HttpTransport {
     }
 
     fn sync(&self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
-        let response = self
-            .client
-            .post(format!("{}/api/v1/sync", self.base))
-            .bearer_auth(&self.token)
-            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .body(body)
-            .send()
-            .map_err(network)?;
-        Ok(check(response)?.bytes().map_err(network)?.to_vec())
+        let request =
+            HttpRequest::new("POST", format!("{}/api/v1/sync", self.base)).bearer(&self.token).body(CONTENT_TYPE, body);
+        Ok(check(http::send(&*self.http, request)?)?.body)
     }
 
     fn form(&self, form_id: &str, version: &str) -> Result<String, TransportError> {
-        let response = self
-            .client
-            .get(format!("{}/api/v1/forms/{form_id}/{version}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .map_err(network)?;
-        check(response)?.text().map_err(network)
+        let response = self.get(&format!("/api/v1/forms/{form_id}/{version}"))?;
+        String::from_utf8(response.body)
+            .map_err(|_| TransportError::Network("the server sent a form that is not UTF-8 text".into()))
     }
 
     fn published_forms(&self) -> Result<Vec<PublishedForm>, TransportError> {
-        let response =
-            self.client.get(format!("{}/api/v1/forms", self.base)).bearer_auth(&self.token).send().map_err(network)?;
-        check(response)?.json().map_err(network)
+        json(&self.get("/api/v1/forms")?)
     }
 }

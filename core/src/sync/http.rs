@@ -1,0 +1,177 @@
+//! The one HTTP exchange the sync client makes, as a trait: a request goes out, a response
+//! (or a network failure) comes back. [`Session`](super::Session) and
+//! [`HttpTransport`](super::HttpTransport) speak to the server only through it.
+//!
+//! The server, the CLI, the demo and the tests send requests with reqwest and rustls
+//! ([`ReqwestClient`], the `reqwest` feature, on by default). The phone apps send them with
+//! the platform's own HTTP stack (OkHttp, URLSession) through the bindings, as Mozilla's
+//! application-services does with its viaduct: the phone library then carries no TLS or
+//! HTTP code of its own (a quarter of its size), and requests use the phone's trust store,
+//! proxy settings and power policy.
+
+use std::time::Duration;
+
+use super::transport::TransportError;
+
+/// What any response may hold at most, unless a request says otherwise: a sync response is
+/// capped by the server far below this, and a form definition is smaller still.
+pub const MAX_RESPONSE_BYTES: u64 = 64 << 20;
+
+/// One request to the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// `GET`, `POST`, … (upper case).
+    pub method: String,
+    /// The whole URL.
+    pub url: String,
+    /// Header names and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body (empty for none).
+    pub body: Vec<u8>,
+    /// How long the whole exchange may take.
+    pub timeout: Duration,
+    /// The longest body the caller accepts: a longer response is a network failure, and
+    /// a client should stop reading at this length.
+    pub max_response_bytes: u64,
+}
+
+/// The server's response, whatever its status.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// Header names (lower case) and values.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// Sends requests. An answer with any status is a response; only a failure to get one
+/// (no connection, reset, timeout, a body over the limit) is an error, given as
+/// [`TransportError::Network`].
+pub trait HttpClient: Send + Sync + std::fmt::Debug {
+    /// Sends `request` and returns the server's response.
+    fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
+}
+
+impl HttpRequest {
+    /// A request with no headers and no body, the default timeout (five minutes: a sync
+    /// round over 2G) and the default response limit.
+    pub fn new(method: &str, url: String) -> HttpRequest {
+        HttpRequest {
+            method: method.to_owned(),
+            url,
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout: Duration::from_secs(300),
+            max_response_bytes: MAX_RESPONSE_BYTES,
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> HttpRequest {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Adds `Authorization: Bearer {token}`.
+    pub fn bearer(self, token: &str) -> HttpRequest {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    /// Sets the body, with its content type.
+    pub fn body(self, content_type: &str, body: Vec<u8>) -> HttpRequest {
+        HttpRequest { body, ..self.header("content-type", content_type) }
+    }
+
+    /// Sets a JSON body.
+    pub fn json(self, value: &serde_json::Value) -> HttpRequest {
+        let body = value.to_string().into_bytes();
+        self.body("application/json", body)
+    }
+}
+
+impl HttpResponse {
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// Sends `request` through `client`, holding the client to the request's response limit
+/// (a client from the platform may not stop reading where it was asked to).
+pub(super) fn send(client: &dyn HttpClient, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+    let limit = request.max_response_bytes;
+    let response = client.send(request)?;
+    if response.body.len() as u64 > limit {
+        return Err(TransportError::Network(format!(
+            "the server's response is over {limit} bytes: check the server address"
+        )));
+    }
+    Ok(response)
+}
+
+#[cfg(feature = "reqwest")]
+pub use with_reqwest::ReqwestClient;
+
+#[cfg(feature = "reqwest")]
+mod with_reqwest {
+    use std::io::Read;
+    use std::time::Duration;
+
+    use super::{HttpClient, HttpRequest, HttpResponse, TransportError};
+
+    /// [`HttpClient`] with reqwest (blocking) and rustls.
+    #[derive(Debug, Clone)]
+    pub struct ReqwestClient {
+        client: reqwest::blocking::Client,
+    }
+
+    fn network(e: impl std::fmt::Display) -> TransportError {
+        TransportError::Network(e.to_string())
+    }
+
+    impl ReqwestClient {
+        /// A client that gives up connecting after 20 seconds.
+        pub fn new() -> Result<ReqwestClient, TransportError> {
+            let client = reqwest::blocking::Client::builder()
+                .connect_timeout(Duration::from_secs(20))
+                .build()
+                .map_err(network)?;
+            Ok(ReqwestClient { client })
+        }
+    }
+
+    /// A client built by the caller: for a proxy, a pinned certificate, or (in the load
+    /// benchmark) a local address per device.
+    impl From<reqwest::blocking::Client> for ReqwestClient {
+        fn from(client: reqwest::blocking::Client) -> ReqwestClient {
+            ReqwestClient { client }
+        }
+    }
+
+    impl HttpClient for ReqwestClient {
+        fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+            let method = reqwest::Method::from_bytes(request.method.as_bytes())
+                .map_err(|_| network(format!("`{}` is not an HTTP method", request.method)))?;
+            let mut builder = self.client.request(method, &request.url).timeout(request.timeout);
+            for (name, value) in &request.headers {
+                builder = builder.header(name, value);
+            }
+            if !request.body.is_empty() {
+                builder = builder.body(request.body);
+            }
+            let response = builder.send().map_err(network)?;
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect();
+            let mut body = Vec::new();
+            // One byte past the limit, so that `send` sees the response is too long.
+            response.take(request.max_response_bytes.saturating_add(1)).read_to_end(&mut body).map_err(network)?;
+            Ok(HttpResponse { status, headers, body })
+        }
+    }
+}
