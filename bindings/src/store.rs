@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::DateTime;
 use terrain_core::identity::Author;
-use terrain_core::store::SurveyQuery;
+use terrain_core::store::{Durability, SurveyQuery};
 use terrain_core::survey::ReviewStatus;
 use terrain_core::sync::{self, HttpTransport, Session, SyncOptions, bundle};
 use terrain_core::{Store, Value};
@@ -66,6 +66,10 @@ impl TerrainStore {
     /// Opens the store at `path` (a file in the app's private storage), creating it if
     /// needed, for `user` on `device` (a stable id of this installation). `http` sends the
     /// store's requests to the server (login, forms, sync) with the platform's HTTP stack.
+    ///
+    /// A write that returned survives the app being killed, not a power cut, which may lose
+    /// the last answers but never damages the store: an answer does not wait for the flash
+    /// to sync (as Android's own SQLite in WAL mode).
     #[uniffi::constructor]
     pub fn open(
         path: String,
@@ -75,7 +79,7 @@ impl TerrainStore {
         http: Arc<dyn HttpClient>,
     ) -> Result<Arc<TerrainStore>, TerrainError> {
         guard(|| {
-            let store = Store::open(&path, Author::new(user, device, role.into()))?;
+            let store = Store::open_with(&path, Author::new(user, device, role.into()), Durability::ProcessCrash)?;
             Ok(Arc::new(TerrainStore { store, http: Arc::new(Platform(http)), session: Mutex::new(None) }))
         })
     }
@@ -427,5 +431,13 @@ impl TerrainStore {
                 failed: problems(report.failed),
             })
         })
+    }
+
+    /// Folds the change logs that answers left into their surveys' snapshots, so that
+    /// surveys open fast; returns how many it folded. Answers never wait for this: call it
+    /// when the app goes to the background (Android `onStop`, iOS
+    /// `sceneDidEnterBackground`). A sync and a bundle import do it too.
+    pub fn compact(&self) -> Result<u32, TerrainError> {
+        guard(|| Ok(count(self.store.compact_pending(u32::MAX)?)))
     }
 }

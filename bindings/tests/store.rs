@@ -117,6 +117,21 @@ fn errors_arrive_typed_with_actionable_details() {
 }
 
 #[test]
+fn answers_leave_compaction_to_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, "phone.db");
+    let form = store.import_form_json(guinea_json()).unwrap();
+    let id = store.create_survey(form.form_id.clone(), form.version.clone()).unwrap();
+    for i in 0..20 {
+        store.set_answer(id.clone(), "hh_number".into(), AnswerValue::Integer { value: i + 1 }, None).unwrap();
+    }
+    assert_eq!(store.compact().unwrap(), 1);
+    assert_eq!(store.compact().unwrap(), 0);
+    let answers = store.survey(id).unwrap().answers;
+    assert!(answers.iter().any(|a| a.path == "hh_number" && a.value == Some(AnswerValue::Integer { value: 20 })));
+}
+
+#[test]
 fn the_form_tree_is_in_the_chosen_language() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir, "phone.db");

@@ -6,6 +6,7 @@ mod common;
 
 use common::{enumerator, household_form, store_at, supervisor};
 use rusqlite::Connection;
+use terrain_core::store::Durability;
 use terrain_core::survey::{Answer, Status};
 use terrain_core::{AnswerPath, Store, StoreError, SurveyQuery, Value};
 
@@ -52,20 +53,64 @@ fn many_writes_compact_without_losing_anything() {
         store.set_answer(&id, &p("hh_size"), Value::Integer(i + 1)).unwrap();
     }
     let conn = Connection::open(&path).unwrap();
-    let (chunks, snapshot): (i64, i64) = conn
-        .query_row("SELECT chunk_count, length(snapshot) FROM surveys WHERE survey_id = ?1", [&id], |r| {
+    let log = || -> (i64, i64) {
+        conn.query_row("SELECT chunk_count, length(snapshot) FROM surveys WHERE survey_id = ?1", [&id], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
-        .unwrap();
+        .unwrap()
+    };
+    // Answers only append: the compaction they make due waits for upkeep, under a ceiling.
+    let (chunks, _) = log();
+    assert!((16..256).contains(&chunks), "answers append without compacting, found {chunks}");
+    assert_eq!(store.compact_pending(10).unwrap(), 1);
+    let (chunks, snapshot) = log();
     assert!(chunks < 16, "compaction keeps the chunk log short, found {chunks}");
     let stored: i64 =
         conn.query_row("SELECT count(*) FROM survey_chunks WHERE survey_id = ?1", [&id], |r| r.get(0)).unwrap();
     assert_eq!(stored, chunks);
     assert!(snapshot > 0);
+    // Without upkeep, the ceiling: an answer past it compacts at once.
+    for i in 100..400 {
+        store.set_answer(&id, &p("hh_size"), Value::Integer(i + 1)).unwrap();
+    }
+    let (chunks, _) = log();
+    assert!(chunks < 256, "the chunk log stays under its ceiling, found {chunks}");
     drop(store);
     let store = Store::open(&path, enumerator()).unwrap();
-    assert_eq!(store.survey(&id).unwrap().answers.value("hh_size"), Some(&Value::Integer(100)));
-    assert_eq!(store.history(&id, &p("hh_size")).unwrap().len(), 100);
+    assert_eq!(store.survey(&id).unwrap().answers.value("hh_size"), Some(&Value::Integer(400)));
+    assert_eq!(store.history(&id, &p("hh_size")).unwrap().len(), 400);
+}
+
+#[test]
+fn a_phone_store_checkpoints_its_log_off_the_answer_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.db");
+    let store = Store::open_with(&path, enumerator(), Durability::ProcessCrash).unwrap();
+    store.save_form(&household_form()).unwrap();
+    let id = store.create_survey("household", "2026110101").unwrap();
+    let wal = path.with_extension("db-wal");
+    let mut largest = 0;
+    for i in 0..1500 {
+        store.set_answer(&id, &p("village"), Value::Text(format!("village {i} {}", "x".repeat(200)))).unwrap();
+        largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+    }
+    // SQLite's own checkpoint is off (it would run inside an answer's commit); under
+    // commits without pause the writer's backstop still bounds the log (at 16 MiB): without
+    // it, the log would hold every one of these commits (over 80 MiB).
+    assert!(largest < 20 << 20, "the log grew to {largest} bytes");
+    // An idle second later, the log is copied into the database: another connection finds
+    // nothing left to copy.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let other = Connection::open(&path).unwrap();
+    let (log, copied): (i64, i64) =
+        other.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?))).unwrap();
+    assert_eq!(log, copied);
+    drop(other);
+    drop(store);
+    let store = Store::open(&path, enumerator()).unwrap();
+    assert!(
+        matches!(store.survey(&id).unwrap().answers.value("village"), Some(Value::Text(t)) if t.starts_with("village 1499 "))
+    );
 }
 
 #[test]

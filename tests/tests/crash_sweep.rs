@@ -24,6 +24,7 @@ use automerge::{AutoCommit, ChangeHash, ReadDoc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use terrain_core::intake::{self, Budget};
+use terrain_core::store::Durability;
 use terrain_core::sync::wire::{self, Ack, SyncRequest, SyncResponse};
 use terrain_core::sync::{self, CancelToken, SyncOptions, Transport, TransportError};
 use terrain_core::{AnswerPath, Store, Value};
@@ -85,7 +86,8 @@ fn open_device(dir: &Path, devices: &[(String, String, String)], which: usize) -
     let (file, user, _) = &devices[which];
     let device = file.trim_end_matches(".db");
     let role = if user == "bob" { terrain_core::Role::Supervisor } else { terrain_core::Role::Enumerator };
-    Store::open(dir.join(file), terrain_core::Author::new(user, device, role)).unwrap()
+    // As phones open their store: an Ok survives `kill -9` without waiting for a sync to disk.
+    Store::open_with(dir.join(file), terrain_core::Author::new(user, device, role), Durability::ProcessCrash).unwrap()
 }
 
 /// Edits one of `surveys` (or starts one) on `store`, and returns the survey.

@@ -17,8 +17,24 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Idle read connections kept open for reuse.
 const MAX_IDLE_READERS: usize = 4;
 
+/// What a write that returned `Ok` survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// The process being killed and the machine losing power: every commit waits for the
+    /// storage to confirm it (`synchronous = FULL`). A relay acknowledges pushes, so it
+    /// runs this way.
+    #[default]
+    PowerLoss,
+    /// The process being killed (`kill -9`, the app swiped away, a crash), not a power cut
+    /// or a kernel crash, which may lose the last commits but never corrupts the store
+    /// (`synchronous = NORMAL`; the log is synced at each checkpoint). This is Android's own
+    /// default for WAL databases: a phone's flash takes milliseconds to sync, which every
+    /// answer would otherwise wait for.
+    ProcessCrash,
+}
+
 /// Opens the read-write connection, creating the file if needed.
-pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+pub fn open_writer(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // Refuse a newer database before anything (even the journal mode) writes to it.
@@ -26,8 +42,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     if found > schema::LATEST {
         return Err(StoreError::NewerDatabase { found, supported: schema::LATEST });
     }
-    // WAL lets readers work while the writer writes; `synchronous = FULL` syncs the WAL at
-    // every commit, so an Ok survives power loss, not only a killed process.
+    // WAL lets readers work while the writer writes; `synchronous` is what `durability` asks.
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Unsupported(format!(
@@ -35,10 +50,10 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
             path.display()
         )));
     }
-    conn.execute_batch(
-        "PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON;",
-    )?;
+    conn.execute_batch(match durability {
+        Durability::PowerLoss => "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        Durability::ProcessCrash => "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+    })?;
     Ok(conn)
 }
 

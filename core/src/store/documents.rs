@@ -12,8 +12,15 @@ use super::cache::Loaded;
 use crate::intake::{self, Budget, Cost};
 use crate::survey::SurveyDoc;
 
-/// Compact once this many chunks have been appended since the snapshot.
+/// Compaction is due once this many chunks have been appended since the snapshot.
 pub const COMPACT_AFTER_CHUNKS: i64 = 16;
+
+/// An edit on the answer path compacts at once only past this many chunks: below it, a due
+/// compaction waits for [`Store::compact_pending`](super::Store::compact_pending) (after a
+/// sync, a bundle import, or when the app goes to the background), so that an answer costs
+/// one small append and never a whole `save()`. The ceiling bounds how long a log a cold
+/// load replays.
+pub const COMPACT_CEILING_CHUNKS: i64 = 256;
 
 /// The stored state of one survey, besides its bytes.
 #[derive(Debug, Clone)]
@@ -32,7 +39,8 @@ pub struct DocRow {
     pub snapshot_bytes: i64,
     /// Whether some answer had competing values at the last write.
     pub has_conflicts: bool,
-    /// Whether the snapshot is a compacted `save()` (not the changes as received).
+    /// Whether no compaction is due: the snapshot is a compacted `save()` (not the changes
+    /// as received) and the chunks after it are few. `compact_pending` folds the others.
     pub compacted: bool,
     /// How many of its changes are fragments (see `intake::Budget::fragments`).
     pub fragments: u64,
@@ -40,26 +48,27 @@ pub struct DocRow {
 
 /// Reads a survey's row, or `None` if the store has no such survey.
 pub fn row(conn: &Connection, survey_id: &str) -> Result<Option<DocRow>, StoreError> {
+    // Cached: every answer and every evaluation reads the row, and preparing the statement
+    // cost more than running it.
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT form_id, form_version, heads, chunk_count, chunk_bytes, length(snapshot), has_conflicts, compacted,
                     fragments
              FROM surveys WHERE survey_id = ?1",
-            [survey_id],
-            |r| {
-                Ok(DocRow {
-                    form_id: r.get(0)?,
-                    form_version: r.get(1)?,
-                    heads: r.get(2)?,
-                    chunk_count: r.get(3)?,
-                    chunk_bytes: r.get(4)?,
-                    snapshot_bytes: r.get(5)?,
-                    has_conflicts: r.get(6)?,
-                    compacted: r.get(7)?,
-                    fragments: r.get::<_, i64>(8)?.max(0) as u64,
-                })
-            },
-        )
+        )?
+        .query_row([survey_id], |r| {
+            Ok(DocRow {
+                form_id: r.get(0)?,
+                form_version: r.get(1)?,
+                heads: r.get(2)?,
+                chunk_count: r.get(3)?,
+                chunk_bytes: r.get(4)?,
+                snapshot_bytes: r.get(5)?,
+                has_conflicts: r.get(6)?,
+                compacted: r.get(7)?,
+                fragments: r.get::<_, i64>(8)?.max(0) as u64,
+            })
+        })
         .optional()?)
 }
 
@@ -119,10 +128,34 @@ pub fn measure(survey_id: &str, bytes: &[u8]) -> Result<Cost, StoreError> {
         .map_err(|e| StoreError::Document { survey_id: survey_id.to_owned(), source: e.into() })
 }
 
-/// Whether the chunks have grown enough to be worth folding into the snapshot.
-pub fn needs_compaction(row: &DocRow) -> bool {
+/// How urgently a survey's chunks should be folded into its snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compaction {
+    /// The log is short.
+    NotDue,
+    /// Worth folding at the next upkeep.
+    Due,
+    /// Past the ceiling: fold now, whatever the write.
+    Overdue,
+}
+
+/// How urgently `row`'s chunks should be folded into its snapshot.
+pub fn compaction(row: &DocRow) -> Compaction {
     // A log of chunks is several times the size of a save() of the same changes.
-    !row.compacted || row.chunk_count >= COMPACT_AFTER_CHUNKS || row.chunk_bytes > row.snapshot_bytes.max(4096)
+    let floor = row.snapshot_bytes.max(4096);
+    if row.chunk_count >= COMPACT_CEILING_CHUNKS || row.chunk_bytes > 8 * floor {
+        Compaction::Overdue
+    } else if !row.compacted || row.chunk_count >= COMPACT_AFTER_CHUNKS || row.chunk_bytes > floor {
+        Compaction::Due
+    } else {
+        Compaction::NotDue
+    }
+}
+
+/// Marks a survey for the next [`Store::compact_pending`](super::Store::compact_pending).
+pub fn mark_due(conn: &Connection, survey_id: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE surveys SET compacted = 0 WHERE survey_id = ?1")?.execute([survey_id])?;
+    Ok(())
 }
 
 /// How many of `hashes` are fragments: Automerge's, a hash starting with a zero byte.

@@ -7,6 +7,7 @@
 //! process or a power cut, and a failed call leaves nothing half-written.
 
 mod cache;
+mod checkpoint;
 mod connection;
 mod documents;
 mod error;
@@ -26,6 +27,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use serde::Serialize;
 
 use self::cache::DocCache;
+use self::checkpoint::Checkpointer;
+pub use self::connection::Durability;
 use self::connection::ReaderPool;
 pub use self::documents::{decode_heads, encode_heads};
 pub use self::error::StoreError;
@@ -73,6 +76,9 @@ pub struct Store {
     writer: Mutex<Writer>,
     readers: ReaderPool,
     forms: FormCache,
+    /// Declared after `writer`, so dropped after it: the thread stops once the writer's
+    /// connection (holding the other end of its channel) is closed.
+    _checkpointer: Option<Checkpointer>,
 }
 
 #[derive(Debug)]
@@ -88,14 +94,25 @@ struct Writer {
 }
 
 impl Store {
-    /// Opens the store at `path` (creating it if needed) for `author`.
+    /// Opens the store at `path` (creating it if needed) for `author`, every write
+    /// surviving power loss ([`Durability::PowerLoss`]).
     ///
     /// The store's schema is brought up to date; a database from a newer Terrain is refused
     /// untouched. This session writes under a fresh Automerge actor, recorded in the store.
     pub fn open(path: impl AsRef<Path>, author: Author) -> Result<Store, StoreError> {
+        Store::open_with(path, author, Durability::PowerLoss)
+    }
+
+    /// [`Store::open`] with writes as durable as `durability` says: phones open their
+    /// store with [`Durability::ProcessCrash`].
+    pub fn open_with(path: impl AsRef<Path>, author: Author, durability: Durability) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let mut conn = connection::open_writer(&path)?;
+        let mut conn = connection::open_writer(&path, durability)?;
         schema::migrate(&mut conn)?;
+        let checkpointer = match durability {
+            Durability::PowerLoss => None,
+            Durability::ProcessCrash => Some(Checkpointer::start(&path, &mut conn)?),
+        };
         let device_key: Option<String> =
             conn.query_row("SELECT value FROM settings WHERE key = 'device_key'", [], |r| r.get(0)).optional()?;
         let actor = new_actor_for(device_key.as_deref().and_then(parse_device_key));
@@ -112,6 +129,7 @@ impl Store {
                 budget: Budget::WRITE,
             }),
             forms: FormCache::default(),
+            _checkpointer: checkpointer,
         })
     }
 
@@ -424,9 +442,10 @@ impl Store {
         Ok(())
     }
 
-    /// Compacts up to `limit` surveys still stored as received, one transaction each so
-    /// that other writers are not held up; returns how many. Servers run it when idle,
-    /// devices after a sync or a bundle import.
+    /// Compacts up to `limit` surveys whose compaction is due (stored as received, or
+    /// edited since their last compaction: answers leave it for here), one transaction each
+    /// so that other writers are not held up; returns how many. Servers run it when idle,
+    /// devices after a sync or a bundle import and when the app goes to the background.
     pub fn compact_pending(&self, limit: u32) -> Result<usize, StoreError> {
         let ids: Vec<String> = self.readers.with(|conn| {
             let mut stmt = conn.prepare_cached("SELECT survey_id FROM surveys WHERE compacted = 0 LIMIT ?1")?;

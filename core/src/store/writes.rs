@@ -7,7 +7,7 @@ use chrono::Utc;
 use rusqlite::{Connection, params};
 
 use super::cache::{DocCache, Loaded};
-use super::documents::{self, DocRow};
+use super::documents::{self, Compaction, DocRow};
 use super::forms::FormCache;
 use super::{MergeOutcome, StoreError};
 use crate::form::FormIndex;
@@ -95,8 +95,17 @@ pub fn edit<T>(
     record(tx, survey_id, &mut doc, &hashes, has_conflicts, origin)?;
     // The row as `append_chunk` left it, without reading it back.
     let row = DocRow { chunk_count: row.chunk_count + 1, chunk_bytes: row.chunk_bytes + chunk.len() as i64, ..row };
-    if documents::needs_compaction(&row) {
-        stored = documents::compact(tx, survey_id, &mut doc)?;
+    // An answer (a local or delegated edit) never waits for a due compaction; merges from
+    // other replicas, already the costly writes, compact as soon as it is due.
+    let answer = matches!(origin, Origin::Local | Origin::Delegated(_));
+    match documents::compaction(&row) {
+        Compaction::NotDue => {}
+        Compaction::Due if answer => {
+            if row.compacted {
+                documents::mark_due(tx, survey_id)?;
+            }
+        }
+        Compaction::Due | Compaction::Overdue => stored = documents::compact(tx, survey_id, &mut doc)?,
     }
     ctx.docs.put(survey_id, Loaded { doc, stored });
     Ok((output, true))

@@ -1,0 +1,103 @@
+//! Checkpoints of a phone's store, off the answer path.
+//!
+//! In WAL mode a commit appends to the log, and a checkpoint copies the log back into the
+//! database and syncs both. SQLite's own checkpoint runs inside the commit that crosses 1,000
+//! pages, so one answer in a hundred or so would wait for the flash to sync several
+//! megabytes. With [`Durability::ProcessCrash`](super::Durability::ProcessCrash) nothing else
+//! syncs, so a store opened that way checkpoints on a thread of its own instead, on a
+//! connection of its own: after a burst of commits or a second without any, and once more
+//! when the store closes. A passive checkpoint never blocks the writer, and what a power cut
+//! may lose is bounded by the time since the last one.
+
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Checkpoint at once when the log holds this many pages (1 MiB of 4 KiB pages).
+const PAGES_PER_CHECKPOINT: i32 = 256;
+
+/// Checkpoint once the store has been idle this long after a commit.
+const IDLE: Duration = Duration::from_secs(1);
+
+/// Past this many pages (16 MiB) the writer checkpoints in its own commit, as SQLite would
+/// at 1,000: under commits without pause (an import, a large pull) the thread's checkpoints
+/// never find the log still, and the writer only starts it over once one has copied it all.
+const PAGES_BACKSTOP: i32 = 4096;
+
+/// The thread that checkpoints one store; stops when the writer connection is dropped.
+#[derive(Debug)]
+pub struct Checkpointer {
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Starts checkpointing the store at `path` whose writer is `writer`: the writer reports
+    /// each commit through its WAL hook, which replaces SQLite's in-commit checkpoints.
+    pub fn start(path: &Path, writer: &mut Connection) -> Result<Checkpointer, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let (commits, received) = mpsc::channel::<i32>();
+        writer.wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, pages: i32| {
+            if pages >= PAGES_BACKSTOP {
+                // An error returned here would fail the statement whose commit already took
+                // place; a checkpoint that fails is tried again at the next commit.
+                let _ = wal.checkpoint();
+                return Ok(());
+            }
+            // The thread only stops once this hook is dropped, so a send cannot fail but at
+            // the very end; a lost report only delays a checkpoint.
+            let _ = commits.send(pages);
+            Ok(())
+        }))?;
+        let thread = std::thread::Builder::new()
+            .name("terrain-checkpoint".into())
+            .spawn(move || run(&conn, &received))
+            .map_err(|e| StoreError::Unsupported(format!("cannot start the store's checkpoint thread: {e}")))?;
+        Ok(Checkpointer { thread: Some(thread) })
+    }
+}
+
+fn run(conn: &Connection, commits: &Receiver<i32>) {
+    let mut dirty = false;
+    loop {
+        match commits.recv_timeout(IDLE) {
+            Ok(pages) if pages < PAGES_PER_CHECKPOINT => {
+                dirty = true;
+                continue;
+            }
+            Ok(_) => {}
+            Err(RecvTimeoutError::Timeout) if !dirty => continue,
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                checkpoint(conn);
+                return;
+            }
+        }
+        // A failed checkpoint (the file busy for seconds) leaves the log as it is, and the
+        // next commit asks again.
+        dirty = !checkpoint(conn);
+    }
+}
+
+/// Copies the log into the database and syncs it; whether every frame was copied.
+fn checkpoint(conn: &Connection) -> bool {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+    })
+    .is_ok_and(|(busy, log, copied)| busy == 0 && log == copied)
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            // The thread ends by itself once the writer and its hook are gone; a panic there
+            // cannot have harmed the store, whose log SQLite recovers on the next open.
+            let _ = thread.join();
+        }
+    }
+}
