@@ -20,6 +20,7 @@
 //!
 //! Run: `cargo bench -p terrain-server --bench hostile` (TERRAIN_BENCH_DEVICES=N honest
 //! devices, default 100; TERRAIN_BENCH_RUNS=N syncs per device per run, default 5;
+//! TERRAIN_BENCH_ATTACKS=bombs,lists,slowloris,logins to run only some attacks;
 //! TERRAIN_BENCH_TABLE=FILE also writes the table to FILE, for `bench/report.sh`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -281,6 +282,9 @@ fn hostile(
     answers: &Answers,
     dropped: &AtomicU64,
 ) {
+    if !attack_enabled(k) {
+        return;
+    }
     let client = client_from(hostile_address(k));
     let bodies = match k {
         0..=3 => Some(("bombs", &arsenal.bombs)),
@@ -346,6 +350,19 @@ fn hostile(
             });
         }
     });
+}
+
+/// Whether hostile client `k`'s kind of attack runs: `TERRAIN_BENCH_ATTACKS` names the
+/// kinds (`bombs`, `lists`, `slowloris`, `logins`, comma-separated; all by default), to see
+/// which one costs the honest devices most.
+fn attack_enabled(k: u8) -> bool {
+    let kind = match k {
+        0..=3 => "bombs",
+        4 | 5 => "lists",
+        6 | 7 => "slowloris",
+        _ => "logins",
+    };
+    std::env::var("TERRAIN_BENCH_ATTACKS").map_or(true, |kinds| kinds.split(',').any(|k| k.trim() == kind))
 }
 
 /// A blocking connection from `from` to `to` (std cannot bind before connecting).
