@@ -16,6 +16,9 @@
 //!   thread that called `sync`; it stops between two round trips when the [`CancelHandle`]
 //!   passed to it is cancelled (from any thread) and fails with [`TerrainError::Cancelled`].
 //!   Everything synced before the cancellation stays synced.
+//! - The store's requests to the server go through the [`HttpClient`] the app passes to
+//!   [`TerrainStore::open`] (the platform's HTTP stack: this library has none), called on
+//!   the thread that called the store.
 //! - There are no async exports: uniffi's async bindings need newer Kotlin coroutines than
 //!   the ones this project can test against.
 //!

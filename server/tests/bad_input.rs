@@ -445,10 +445,10 @@ fn declare_oversized_sync(url: &str, token: &str, length: usize) -> (u16, Vec<u8
         if line.trim().is_empty() {
             break;
         }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                body_length = value.trim().parse().unwrap();
-            }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            body_length = value.trim().parse().unwrap();
         }
     }
     let mut body = vec![0; body_length];
