@@ -1,8 +1,8 @@
-// The app's HTTP client, as an Android app without OkHttp would write it: the JDK's
+// The app's HTTP client, as an Android app without OkHttp would write it: the platform's
 // HttpURLConnection sends the store's requests. The phone library has no HTTP or TLS code
 // of its own, so the app's stack (its trust store, proxy and power policy) carries them.
+// Written for Android API 24 as well as the JVM: no InputStream.readNBytes (API 33).
 
-import java.io.IOException
 import java.net.HttpURLConnection
 import java.net.URI
 import uniffi.terrain_ffi.*
@@ -11,31 +11,45 @@ class PlatformHttp : HttpClient {
     override fun send(request: HttpRequest): HttpResponse {
         try {
             val connection = URI(request.url).toURL().openConnection() as HttpURLConnection
-            try {
-                connection.requestMethod = request.method
-                connection.connectTimeout = 20_000
-                connection.readTimeout = request.timeoutMs.coerceAtMost(Int.MAX_VALUE.toULong()).toInt()
-                connection.instanceFollowRedirects = false
-                for (header in request.headers) connection.setRequestProperty(header.name, header.value)
-                if (request.body.isNotEmpty()) {
-                    connection.doOutput = true
-                    connection.setFixedLengthStreamingMode(request.body.size)
-                    connection.outputStream.use { it.write(request.body) }
-                }
-                val status = connection.responseCode
-                val stream = if (status >= 400) connection.errorStream else connection.inputStream
-                // Read one byte past the limit at most: the store refuses a longer body.
-                val limit = request.maxResponseBytes.coerceAtMost((Int.MAX_VALUE - 1).toULong()).toInt() + 1
-                val body = stream?.use { input -> input.readNBytes(limit) } ?: ByteArray(0)
-                val headers = connection.headerFields
-                    .filterKeys { it != null }
-                    .flatMap { (name, values) -> values.map { HttpHeader(name.lowercase(), it) } }
-                return HttpResponse(status.toUShort(), headers, body)
-            } finally {
-                connection.disconnect()
+            connection.requestMethod = request.method
+            connection.connectTimeout = 20_000
+            // Per read, not for the whole exchange: an app enforces timeoutMs as a deadline
+            // (OkHttp's callTimeout); the relay answers or refuses well within it.
+            connection.readTimeout = request.timeoutMs.coerceAtMost(Int.MAX_VALUE.toULong()).toInt()
+            connection.instanceFollowRedirects = false
+            for (header in request.headers) connection.setRequestProperty(header.name, header.value)
+            if (request.body.isNotEmpty()) {
+                connection.doOutput = true
+                connection.setFixedLengthStreamingMode(request.body.size)
+                connection.outputStream.use { it.write(request.body) }
             }
-        } catch (e: IOException) {
+            val status = connection.responseCode
+            val stream = if (status >= 400) connection.errorStream else connection.inputStream
+            val body = stream?.use { readAtMost(it, request.maxResponseBytes) } ?: ByteArray(0)
+            val headers = connection.headerFields
+                .filterKeys { it != null }
+                .flatMap { (name, values) -> values.map { HttpHeader(name.lowercase(), it) } }
+            // The stream was read to its end and closed, so the connection is kept for the
+            // next request (no disconnect(): a new TLS handshake costs seconds over 2G).
+            return HttpResponse(status.toUShort(), headers, body)
+        } catch (e: TerrainException) {
+            throw e
+        } catch (e: Exception) {
             throw TerrainException.Network("could not reach the server: $e")
         }
+    }
+
+    // Reads one byte past the limit at most, so that the store sees the body is too long.
+    private fun readAtMost(input: java.io.InputStream, limit: ULong): ByteArray {
+        val out = java.io.ByteArrayOutputStream()
+        val buffer = ByteArray(64 * 1024)
+        var left = limit.coerceAtMost((Long.MAX_VALUE - 1).toULong()).toLong() + 1
+        while (left > 0) {
+            val n = input.read(buffer, 0, minOf(buffer.size.toLong(), left).toInt())
+            if (n < 0) break
+            out.write(buffer, 0, n)
+            left -= n
+        }
+        return out.toByteArray()
     }
 }

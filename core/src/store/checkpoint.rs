@@ -10,7 +10,7 @@
 //! may lose is bounded by the time since the last one.
 
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -29,9 +29,18 @@ const IDLE: Duration = Duration::from_secs(1);
 /// never find the log still, and the writer only starts it over once one has copied it all.
 const PAGES_BACKSTOP: i32 = 4096;
 
-/// The thread that checkpoints one store; stops when the writer connection is dropped.
+/// What the thread hears.
+enum Signal {
+    /// A commit left the log this many pages long.
+    Committed(i32),
+    /// The store is closing.
+    Stop,
+}
+
+/// The thread that checkpoints one store; dropping this stops it.
 #[derive(Debug)]
 pub struct Checkpointer {
+    stop: Sender<Signal>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -41,7 +50,8 @@ impl Checkpointer {
     pub fn start(path: &Path, writer: &mut Connection) -> Result<Checkpointer, StoreError> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
-        let (commits, received) = mpsc::channel::<i32>();
+        let (signals, received) = mpsc::channel::<Signal>();
+        let commits = signals.clone();
         writer.wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, pages: i32| {
             if pages >= PAGES_BACKSTOP {
                 // An error returned here would fail the statement whose commit already took
@@ -49,37 +59,37 @@ impl Checkpointer {
                 let _ = wal.checkpoint();
                 return Ok(());
             }
-            // The thread only stops once this hook is dropped, so a send cannot fail but at
-            // the very end; a lost report only delays a checkpoint.
-            let _ = commits.send(pages);
+            // Sending fails only once the thread has stopped; then nothing is left to do.
+            let _ = commits.send(Signal::Committed(pages));
             Ok(())
         }))?;
         let thread = std::thread::Builder::new()
             .name("terrain-checkpoint".into())
             .spawn(move || run(&conn, &received))
             .map_err(|e| StoreError::Unsupported(format!("cannot start the store's checkpoint thread: {e}")))?;
-        Ok(Checkpointer { thread: Some(thread) })
+        Ok(Checkpointer { stop: signals, thread: Some(thread) })
     }
 }
 
-fn run(conn: &Connection, commits: &Receiver<i32>) {
+fn run(conn: &Connection, signals: &Receiver<Signal>) {
     let mut dirty = false;
     loop {
-        match commits.recv_timeout(IDLE) {
-            Ok(pages) if pages < PAGES_PER_CHECKPOINT => {
+        // Idle and clean, the thread sleeps until the next commit: no wake-ups on a phone
+        // that is not being used.
+        let signal = if dirty { signals.recv_timeout(IDLE) } else { signals.recv().map_err(RecvTimeoutError::from) };
+        match signal {
+            Ok(Signal::Committed(pages)) if pages < PAGES_PER_CHECKPOINT => {
                 dirty = true;
                 continue;
             }
-            Ok(_) => {}
-            Err(RecvTimeoutError::Timeout) if !dirty => continue,
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
+            Ok(Signal::Committed(_)) | Err(RecvTimeoutError::Timeout) => {}
+            Ok(Signal::Stop) | Err(RecvTimeoutError::Disconnected) => {
                 checkpoint(conn);
                 return;
             }
         }
         // A failed checkpoint (the file busy for seconds) leaves the log as it is, and the
-        // next commit asks again.
+        // next commit or idle second asks again.
         dirty = !checkpoint(conn);
     }
 }
@@ -94,9 +104,12 @@ fn checkpoint(conn: &Connection) -> bool {
 
 impl Drop for Checkpointer {
     fn drop(&mut self) {
+        // Told to stop, the thread makes its last checkpoint and ends, whether or not the
+        // writer's connection (holding the hook's end of the channel) is still open.
+        let _ = self.stop.send(Signal::Stop);
         if let Some(thread) = self.thread.take() {
-            // The thread ends by itself once the writer and its hook are gone; a panic there
-            // cannot have harmed the store, whose log SQLite recovers on the next open.
+            // A panic there cannot have harmed the store, whose log SQLite recovers on the
+            // next open.
             let _ = thread.join();
         }
     }

@@ -22,6 +22,11 @@ pub const COMPACT_AFTER_CHUNKS: i64 = 16;
 /// load replays.
 pub const COMPACT_CEILING_CHUNKS: i64 = 256;
 
+/// An edit compacts at once past this many bytes of chunks, whatever the snapshot's size:
+/// the write budget counts the chunks too, and a large survey's log must not reach it
+/// before upkeep comes.
+pub const COMPACT_CEILING_BYTES: i64 = 1 << 20;
+
 /// The stored state of one survey, besides its bytes.
 #[derive(Debug, Clone)]
 pub struct DocRow {
@@ -143,7 +148,7 @@ pub enum Compaction {
 pub fn compaction(row: &DocRow) -> Compaction {
     // A log of chunks is several times the size of a save() of the same changes.
     let floor = row.snapshot_bytes.max(4096);
-    if row.chunk_count >= COMPACT_CEILING_CHUNKS || row.chunk_bytes > 8 * floor {
+    if row.chunk_count >= COMPACT_CEILING_CHUNKS || row.chunk_bytes > (8 * floor).min(COMPACT_CEILING_BYTES) {
         Compaction::Overdue
     } else if !row.compacted || row.chunk_count >= COMPACT_AFTER_CHUNKS || row.chunk_bytes > floor {
         Compaction::Due
@@ -173,4 +178,36 @@ pub fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
 /// Heads from their stored form.
 pub fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
     bytes.chunks_exact(32).filter_map(|c| ChangeHash::try_from(c).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(chunk_count: i64, chunk_bytes: i64, snapshot_bytes: i64, compacted: bool) -> DocRow {
+        DocRow {
+            form_id: "f".into(),
+            form_version: "1".into(),
+            heads: Vec::new(),
+            chunk_count,
+            chunk_bytes,
+            snapshot_bytes,
+            has_conflicts: false,
+            compacted,
+            fragments: 0,
+        }
+    }
+
+    #[test]
+    fn answers_leave_compaction_due_until_a_ceiling() {
+        assert_eq!(compaction(&row(3, 900, 20_000, true)), Compaction::NotDue);
+        assert_eq!(compaction(&row(3, 900, 20_000, false)), Compaction::Due);
+        assert_eq!(compaction(&row(COMPACT_AFTER_CHUNKS, 900, 20_000, true)), Compaction::Due);
+        assert_eq!(compaction(&row(20, 25_000, 20_000, true)), Compaction::Due);
+        assert_eq!(compaction(&row(COMPACT_CEILING_CHUNKS, 25_000, 20_000, true)), Compaction::Overdue);
+        // Small surveys: eight times the 4 KiB floor.
+        assert_eq!(compaction(&row(40, 33_000, 100, true)), Compaction::Overdue);
+        // Large surveys: never more than a mebibyte of chunks, which the write budget counts.
+        assert_eq!(compaction(&row(40, 1_500_000, 2_000_000, true)), Compaction::Overdue);
+    }
 }

@@ -76,8 +76,7 @@ pub struct Store {
     writer: Mutex<Writer>,
     readers: ReaderPool,
     forms: FormCache,
-    /// Declared after `writer`, so dropped after it: the thread stops once the writer's
-    /// connection (holding the other end of its channel) is closed.
+    /// Declared after `writer`, so dropped after it: its last checkpoint sees every commit.
     _checkpointer: Option<Checkpointer>,
 }
 
@@ -91,6 +90,25 @@ struct Writer {
     delegates: HashMap<(Author, [u8; DEVICE_KEY_LEN]), ActorId>,
     /// The most a survey may grow to through this store.
     budget: Budget,
+    /// What an Ok survives by default; some writes always survive power loss.
+    durability: Durability,
+}
+
+impl Writer {
+    /// Runs `f` with every commit it makes waiting for the disk, whatever the store's
+    /// durability: writes whose loss the server would not know of (an acknowledgement, a
+    /// pulled survey and the feed cursor, the device key, an import) must survive a power
+    /// cut, or the server would go on counting on changes the phone no longer has.
+    fn synced<T>(&mut self, f: impl FnOnce(&mut Writer) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        if self.durability == Durability::PowerLoss {
+            return f(self);
+        }
+        self.conn.execute_batch("PRAGMA synchronous = FULL")?;
+        let result = f(self);
+        // A commit in FULL mode also synced every commit before it, which shared its log.
+        self.conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+        result
+    }
 }
 
 impl Store {
@@ -127,6 +145,7 @@ impl Store {
                 actor,
                 delegates: HashMap::new(),
                 budget: Budget::WRITE,
+                durability,
             }),
             forms: FormCache::default(),
             _checkpointer: checkpointer,
@@ -174,18 +193,19 @@ impl Store {
     pub fn set_device_key(&self, key_hex: &str) -> Result<(), StoreError> {
         let key = parse_device_key(key_hex)
             .ok_or_else(|| StoreError::Unsupported(format!("`{key_hex}` is not a device key (16 hex digits)")))?;
-        let mut writer = self.lock_writer();
         let actor = new_actor_for(Some(key));
-        let tx = writer.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO settings (key, value) VALUES ('device_key', ?1)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [device_key_hex(&key)],
-        )?;
-        insert_actor(&tx, &actor.to_hex_string(), &self.author)?;
-        tx.commit()?;
-        writer.actor = actor;
-        Ok(())
+        self.lock_writer().synced(|writer| {
+            let tx = writer.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES ('device_key', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [device_key_hex(&key)],
+            )?;
+            insert_actor(&tx, &actor.to_hex_string(), &self.author)?;
+            tx.commit()?;
+            writer.actor = actor;
+            Ok(())
+        })
     }
 
     /// Every actor this store has written under, oldest first (all sessions of its owner).
@@ -444,18 +464,20 @@ impl Store {
 
     /// Compacts up to `limit` surveys whose compaction is due (stored as received, or
     /// edited since their last compaction: answers leave it for here), one transaction each
-    /// so that other writers are not held up; returns how many. Servers run it when idle,
-    /// devices after a sync or a bundle import and when the app goes to the background.
+    /// so that other writers are not held up; returns how many it compacted. Servers run it
+    /// when idle, devices after a sync or a bundle import and when the app goes to the
+    /// background.
+    ///
+    /// A survey that fails to compact stays as it is (it still loads: its chunks are what
+    /// was stored) and does not stop the others; only a failure to read the list is an
+    /// error.
     pub fn compact_pending(&self, limit: u32) -> Result<usize, StoreError> {
         let ids: Vec<String> = self.readers.with(|conn| {
             let mut stmt = conn.prepare_cached("SELECT survey_id FROM surveys WHERE compacted = 0 LIMIT ?1")?;
             let rows = stmt.query_map([limit], |r| r.get(0))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })?;
-        for id in &ids {
-            self.compact(id)?;
-        }
-        Ok(ids.len())
+        Ok(ids.iter().filter(|id| self.compact(id).is_ok()).count())
     }
 
     /// Folds a survey's change chunks into its snapshot, in one transaction.
@@ -588,7 +610,7 @@ impl Store {
         &self,
         items: &[(String, Vec<u8>)],
     ) -> Result<Vec<Result<MergeOutcome, StoreError>>, StoreError> {
-        self.transaction(|tx, ctx| {
+        self.synced_transaction(|tx, ctx| {
             let mut outcomes = Vec::with_capacity(items.len());
             for (survey_id, bytes) in items {
                 outcomes.push(in_savepoint(tx, |sp| writes::merge(sp, ctx, survey_id, bytes, &Origin::Replica, None))?);
@@ -653,8 +675,24 @@ impl Store {
         &self,
         f: impl FnOnce(&Transaction<'_>, &mut WriteCtx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut writer = self.lock_writer();
-        let Writer { conn, docs, actor, budget, .. } = &mut *writer;
+        self.in_transaction(&mut self.lock_writer(), f)
+    }
+
+    /// [`Store::transaction`] whose commit survives power loss whatever the store's
+    /// durability (see `Writer::synced`).
+    fn synced_transaction<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>, &mut WriteCtx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.lock_writer().synced(|writer| self.in_transaction(writer, f))
+    }
+
+    fn in_transaction<T>(
+        &self,
+        writer: &mut Writer,
+        f: impl FnOnce(&Transaction<'_>, &mut WriteCtx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let Writer { conn, docs, actor, budget, .. } = writer;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut ctx = WriteCtx { docs, forms: &self.forms, actor, budget };
         let output = f(&tx, &mut ctx)?;

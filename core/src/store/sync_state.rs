@@ -96,7 +96,7 @@ impl Store {
 
     /// Records that the server durably holds each survey at the given heads.
     pub fn mark_acked(&self, acks: &[(String, Vec<ChangeHash>)]) -> Result<(), StoreError> {
-        self.transaction(|tx, _| {
+        self.synced_transaction(|tx, _| {
             for (survey_id, heads) in acks {
                 writes::set_acked(tx, survey_id, heads)?;
             }
@@ -114,7 +114,7 @@ impl Store {
         items: &[RemoteChanges],
         cursor: Option<u64>,
     ) -> Result<Vec<Result<MergeOutcome, StoreError>>, StoreError> {
-        self.transaction(|tx, ctx| {
+        self.synced_transaction(|tx, ctx| {
             let mut outcomes = Vec::with_capacity(items.len());
             for item in items {
                 let origin = Origin::Server { heads: item.server_heads.clone() };

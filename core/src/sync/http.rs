@@ -132,10 +132,13 @@ mod with_reqwest {
     }
 
     impl ReqwestClient {
-        /// A client that gives up connecting after 20 seconds.
+        /// A client that gives up connecting after 20 seconds and follows no redirect (a
+        /// redirect is a response, as the phones' clients see it: the bearer token is not
+        /// sent on to another address).
         pub fn new() -> Result<ReqwestClient, TransportError> {
             let client = reqwest::blocking::Client::builder()
                 .connect_timeout(Duration::from_secs(20))
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(network)?;
             Ok(ReqwestClient { client })
@@ -172,6 +175,54 @@ mod with_reqwest {
             // One byte past the limit, so that `send` sees the response is too long.
             response.take(request.max_response_bytes.saturating_add(1)).read_to_end(&mut body).map_err(network)?;
             Ok(HttpResponse { status, headers, body })
+        }
+    }
+}
+
+#[cfg(test)]
+#[cfg(feature = "reqwest")]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    use super::*;
+    use crate::sync::{HttpTransport, Transport};
+
+    /// A server on loopback that answers one request with `response`; returns its URL.
+    fn answering(response: &'static str) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(response.as_bytes());
+        });
+        url
+    }
+
+    #[test]
+    fn a_redirect_is_refused_with_where_to() {
+        let url = answering("HTTP/1.1 301 Moved\r\nLocation: https://new.example.org/\r\nContent-Length: 0\r\n\r\n");
+        let transport = HttpTransport::new(&url, "token").unwrap();
+        match transport.form("f", "1") {
+            Err(TransportError::Refused { status: 301, message, .. }) => {
+                assert!(message.contains("https://new.example.org/"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_response_over_the_limit_is_a_network_failure() {
+        let url = answering(
+            "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789",
+        );
+        let client = ReqwestClient::new().unwrap();
+        let request = HttpRequest { max_response_bytes: 10, ..HttpRequest::new("GET", url) };
+        match send(&client, request) {
+            Err(TransportError::Network(message)) => assert!(message.contains("over 10 bytes"), "{message}"),
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -103,6 +103,14 @@ pub(super) fn check(response: HttpResponse) -> Result<HttpResponse, TransportErr
         return Ok(response);
     }
     let status = response.status;
+    if (300..400).contains(&status) {
+        let to = response.headers.iter().find(|(name, _)| name == "location").map_or("another address", |(_, v)| v);
+        return Err(TransportError::Refused {
+            status,
+            code: "redirect".into(),
+            message: format!("the server moved to {to}: use that address"),
+        });
+    }
     let body: Option<ErrorBody> = serde_json::from_slice(&response.body).ok();
     let (code, message) =
         body.map(|b| (b.code, b.message)).unwrap_or_else(|| ("http".into(), format!("HTTP {status}")));
