@@ -4,7 +4,8 @@
 # (default 400, so 1,200 kill points), and checks each restart (see tests/tests/crash_sweep.rs).
 # A kill -9 loses what the process had not yet handed to the kernel; the page cache survives
 # it, so tmpfs proves the same as a disk here, faster. (Power loss is another matter: that is
-# what `synchronous = FULL` is for, and no test here can cut the power.)
+# what the relay's `synchronous = FULL`, and the phone's synced sync writes, are for, and no
+# test here can cut the power.)
 if [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 set -euo pipefail
 cd "$(dirname "$0")/.."
