@@ -146,7 +146,8 @@ mod with_reqwest {
     }
 
     /// A client built by the caller: for a proxy, a pinned certificate, or (in the load
-    /// benchmark) a local address per device.
+    /// benchmark) a local address per device. Each request's own timeout replaces the
+    /// client's.
     impl From<reqwest::blocking::Client> for ReqwestClient {
         fn from(client: reqwest::blocking::Client) -> ReqwestClient {
             ReqwestClient { client }
