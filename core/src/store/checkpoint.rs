@@ -11,12 +11,15 @@
 
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::Connection;
+use rusqlite::wal::CheckpointMode;
 
 use super::StoreError;
+use super::connection::BUSY_TIMEOUT;
 
 /// Checkpoint at once when the log holds this many pages (1 MiB of 4 KiB pages).
 const PAGES_PER_CHECKPOINT: i32 = 256;
@@ -27,6 +30,9 @@ const IDLE: Duration = Duration::from_secs(1);
 /// Past this many pages (16 MiB) the writer checkpoints in its own commit, as SQLite would
 /// at 1,000: under commits without pause (an import, a large pull) the thread's checkpoints
 /// never find the log still, and the writer only starts it over once one has copied it all.
+/// The writer's checkpoint waits for one the thread is making (SQLite refuses a second
+/// checkpoint at once rather than wait, and the log would grow on past the backstop), then
+/// leaves the log to start over.
 const PAGES_BACKSTOP: i32 = 4096;
 
 /// What the thread hears.
@@ -49,14 +55,18 @@ impl Checkpointer {
     /// each commit through its WAL hook, which replaces SQLite's in-commit checkpoints.
     pub fn start(path: &Path, writer: &mut Connection) -> Result<Checkpointer, StoreError> {
         let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         let (signals, received) = mpsc::channel::<Signal>();
         let commits = signals.clone();
+        // One checkpoint at a time: the thread's and the writer's backstop take turns.
+        let turn = Arc::new(Mutex::new(()));
+        let thread_turn = Arc::clone(&turn);
         writer.wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, pages: i32| {
             if pages >= PAGES_BACKSTOP {
+                let _turn = turn.lock().unwrap_or_else(PoisonError::into_inner);
                 // An error returned here would fail the statement whose commit already took
                 // place; a checkpoint that fails is tried again at the next commit.
-                let _ = wal.checkpoint();
+                let _ = wal.checkpoint_v2(CheckpointMode::RESTART);
                 return Ok(());
             }
             // Sending fails only once the thread has stopped; then nothing is left to do.
@@ -65,13 +75,17 @@ impl Checkpointer {
         }))?;
         let thread = std::thread::Builder::new()
             .name("terrain-checkpoint".into())
-            .spawn(move || run(&conn, &received))
+            .spawn(move || run(&conn, &received, &thread_turn))
             .map_err(|e| StoreError::Unsupported(format!("cannot start the store's checkpoint thread: {e}")))?;
         Ok(Checkpointer { stop: signals, thread: Some(thread) })
     }
 }
 
-fn run(conn: &Connection, signals: &Receiver<Signal>) {
+fn run(conn: &Connection, signals: &Receiver<Signal>, turn: &Mutex<()>) {
+    let checkpoint = || {
+        let _turn = turn.lock().unwrap_or_else(PoisonError::into_inner);
+        checkpoint(conn)
+    };
     let mut dirty = false;
     loop {
         // Idle and clean, the thread sleeps until the next commit: no wake-ups on a phone
@@ -84,13 +98,13 @@ fn run(conn: &Connection, signals: &Receiver<Signal>) {
             }
             Ok(Signal::Committed(_)) | Err(RecvTimeoutError::Timeout) => {}
             Ok(Signal::Stop) | Err(RecvTimeoutError::Disconnected) => {
-                checkpoint(conn);
+                checkpoint();
                 return;
             }
         }
         // A failed checkpoint (the file busy for seconds) leaves the log as it is, and the
         // next commit or idle second asks again.
-        dirty = !checkpoint(conn);
+        dirty = !checkpoint();
     }
 }
 

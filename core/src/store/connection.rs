@@ -12,7 +12,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::{StoreError, schema};
 
 /// How long a connection waits for another process's lock before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Idle read connections kept open for reuse.
 const MAX_IDLE_READERS: usize = 4;
