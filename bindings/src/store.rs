@@ -67,9 +67,9 @@ impl TerrainStore {
     /// needed, for `user` on `device` (a stable id of this installation). `http` sends the
     /// store's requests to the server (login, forms, sync) with the platform's HTTP stack.
     ///
-    /// A write that returned survives the app being killed, not a power cut, which may lose
-    /// the last answers but never damages the store: an answer does not wait for the flash
-    /// to sync (as Android's own SQLite in WAL mode).
+    /// A write that returned survives the app being killed. A power cut may lose the last
+    /// answers but never damages the store: an answer does not wait for the flash to sync
+    /// (as Android's own SQLite in WAL mode), while what a sync or an import writes does.
     #[uniffi::constructor]
     pub fn open(
         path: String,

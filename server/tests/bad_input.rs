@@ -26,7 +26,10 @@ use terrain_core::{AnswerPath, Form, Role, Value};
 use terrain_server::Settings;
 use terrain_services::SyncLimits;
 
-use common::{Device, PASSWORD, TestServer, household_form, http, pending, post_sync, push_request, sync_round};
+use common::{
+    Device, PASSWORD, TestServer, declare_oversized_sync, household_form, http, pending, post_sync, push_request,
+    sync_round,
+};
 
 const VERSION: &str = "2026110101";
 
@@ -420,42 +423,6 @@ fn bad_requests(f: &Fixture) -> Vec<Bad> {
     requests
 }
 
-/// Announces a sync body of `length` bytes and sends none of it: the relay must refuse it
-/// from its headers. (Sending the body too races the refusal: the relay answers and closes
-/// while the client still writes, and the client sees a broken pipe, not the answer.)
-fn declare_oversized_sync(url: &str, token: &str, length: usize) -> (u16, Vec<u8>) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let address = url.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
-    let head = format!(
-        "POST /api/v1/sync HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: {}\r\nContent-Length: {length}\r\n\r\n",
-        wire::CONTENT_TYPE
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    let status = line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let mut body_length = 0;
-    loop {
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-        if line.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            body_length = value.trim().parse().unwrap();
-        }
-    }
-    let mut body = vec![0; body_length];
-    reader.read_exact(&mut body).unwrap();
-    (status, body)
-}
-
 fn send(f: &Fixture, r: &Bad) -> (u16, Vec<u8>) {
     let mut request = http().request(r.method.clone(), format!("{}{}", f.url, r.path));
     if r.auth {
@@ -508,7 +475,7 @@ fn every_refusal_has_a_json_error_body() {
             failures.push(format!("{}: {status} {}", r.what, String::from_utf8_lossy(&body)));
         }
     }
-    let (status, body) = declare_oversized_sync(&f.url, &f.phone.token, 33 << 20);
+    let (status, body) = declare_oversized_sync(f.server.addr, &f.phone.token, 33 << 20);
     if serde_json::from_slice::<Json>(&body).is_err() {
         failures.push(format!("oversized sync body: {status} {}", String::from_utf8_lossy(&body)));
     }
@@ -732,7 +699,7 @@ fn oversized_bodies_and_batches_are_refused() {
     let f = fixture(settings);
     let before = f.held();
     // Over the 16 MiB body limit.
-    let (status, _) = declare_oversized_sync(&f.url, &f.phone.token, 33 << 20);
+    let (status, _) = declare_oversized_sync(f.server.addr, &f.phone.token, 33 << 20);
     assert_eq!(status, 413);
     assert_eq!(f.held(), before);
     f.assert_healthy("an oversized body");

@@ -15,7 +15,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::{
-    Device, PASSWORD, TestServer, household_form, http, page, pending, post_sync, push_request, session, sync_round,
+    Device, PASSWORD, TestServer, household_form, http, page, pending, post_sync, push_request, raw, session,
+    sync_round,
 };
 use serde_json::{Value as Json, json};
 use terrain_core::intake::Budget;
@@ -291,14 +292,6 @@ fn a_round_past_its_deadline_stops_and_tells_the_device_to_come_back() {
     assert!(server.backend().feed(0, 10, &Default::default()).unwrap().is_empty(), "nothing was done");
 }
 
-/// Opens a raw connection and sends `head` (headers, possibly unfinished).
-fn raw(server: &TestServer, head: &str) -> TcpStream {
-    let mut stream = TcpStream::connect(server.addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    stream.write_all(head.as_bytes()).unwrap();
-    stream
-}
-
 /// How long until the server closes `stream` (reads until EOF or an error).
 fn closed_after(mut stream: TcpStream, trickle: Option<Duration>) -> Duration {
     let start = Instant::now();
@@ -336,9 +329,9 @@ fn slow_clients_are_dropped_while_honest_devices_sync() {
     let (_dir, server, phone) = phone_server(settings);
     // Headers that never end, and a body that trickles in.
     let slow_headers: Vec<TcpStream> =
-        (0..20).map(|_| raw(&server, "POST /api/v1/sync HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")).collect();
+        (0..20).map(|_| raw(server.addr, "POST /api/v1/sync HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")).collect();
     let slow_body = raw(
-        &server,
+        server.addr,
         &format!(
             "POST /api/v1/sync HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nContent-Length: 100000\r\n\r\n",
             phone.token

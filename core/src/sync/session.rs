@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::http::{self, HttpClient, HttpRequest, HttpResponse};
+use super::http::{self, HttpClient, HttpRequest};
 use super::transport::{HttpTransport, TransportError, check, json};
 
 /// What a successful login gives a device.
@@ -25,12 +25,11 @@ pub struct Login {
     pub role: String,
 }
 
-/// A logged-in connection to one server.
+/// A logged-in connection to one server: its sync transport, which holds the server's
+/// address, the token and the HTTP client, and what the login answered.
 #[derive(Debug, Clone)]
 pub struct Session {
-    base: String,
-    token: String,
-    http: Arc<dyn HttpClient>,
+    link: HttpTransport,
     login: Option<Login>,
 }
 
@@ -74,7 +73,7 @@ impl Session {
         let request = HttpRequest::new("POST", format!("{base}/api/v1/auth/login"))
             .json(&serde_json::json!({"username": username, "password": password, "device_id": device}));
         let login: Login = json(&check(http::send(&*http, request)?)?)?;
-        Ok(Session { base, token: login.token.clone(), http, login: Some(login) })
+        Ok(Session { link: HttpTransport::with_client(&base, &login.token, http), login: Some(login) })
     }
 
     /// Resumes a session with a token from an earlier login (kept in the app's secure
@@ -91,40 +90,33 @@ impl Session {
         if token.trim().is_empty() {
             return Err(TransportError::Unauthorized("no token to resume with: log in".into()));
         }
-        Ok(Session { base, token: token.trim().to_owned(), http, login: None })
-    }
-
-    fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        http::send(&*self.http, request.bearer(&self.token))
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        Ok(Session { link: HttpTransport::with_client(&base, token.trim(), http), login: None })
     }
 
     /// Exchanges the token for a new one with a fresh expiry (the old one stops working).
     /// Devices refresh when they sync with a token near its end.
     pub fn refresh(&mut self) -> Result<Login, TransportError> {
-        let login: Login = json(&check(self.send(HttpRequest::new("POST", self.url("/api/v1/auth/refresh")))?)?)?;
-        self.token = login.token.clone();
+        let refresh = HttpRequest::new("POST", self.link.url("/api/v1/auth/refresh"));
+        let login: Login = json(&check(self.link.send(refresh)?)?)?;
+        self.link.set_token(login.token.clone());
         self.login = Some(login.clone());
         Ok(login)
     }
 
     /// Ends the session on the server: its token stops working.
     pub fn logout(&self) -> Result<(), TransportError> {
-        check(self.send(HttpRequest::new("POST", self.url("/api/v1/auth/logout")))?)?;
+        check(self.link.send(HttpRequest::new("POST", self.link.url("/api/v1/auth/logout")))?)?;
         Ok(())
     }
 
     /// The server's address, without a trailing `/`.
     pub fn base(&self) -> &str {
-        &self.base
+        self.link.server_url()
     }
 
     /// The bearer token.
     pub fn token(&self) -> &str {
-        &self.token
+        self.link.token()
     }
 
     /// What the login that opened this session answered, if it was opened by a login.
@@ -134,7 +126,7 @@ impl Session {
 
     /// The sync transport of this session.
     pub fn transport(&self) -> HttpTransport {
-        HttpTransport::with_client(&self.base, &self.token, Arc::clone(&self.http))
+        self.link.clone()
     }
 
     /// A JSON call to the API as this session's user: `method` (`GET`, `POST`, `PUT`…) on
@@ -153,11 +145,11 @@ impl Session {
                 message: format!("`{method}` is not an HTTP method"),
             });
         }
-        let mut request = HttpRequest::new(method, self.url(path));
+        let mut request = HttpRequest::new(method, self.link.url(path));
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = self.send(request)?;
+        let response = self.link.send(request)?;
         Ok((response.status, serde_json::from_slice(&response.body).unwrap_or(serde_json::Value::Null)))
     }
 
@@ -183,8 +175,9 @@ impl Session {
     /// in lower case) and the body.
     #[allow(clippy::type_complexity)]
     pub fn get_bytes(&self, path: &str) -> Result<(u16, Vec<(String, String)>, Vec<u8>), TransportError> {
-        let request = HttpRequest { max_response_bytes: MAX_DOWNLOAD_BYTES, ..HttpRequest::new("GET", self.url(path)) };
-        let response = self.send(request)?;
+        let request =
+            HttpRequest { max_response_bytes: MAX_DOWNLOAD_BYTES, ..HttpRequest::new("GET", self.link.url(path)) };
+        let response = self.link.send(request)?;
         Ok((response.status, response.headers, response.body))
     }
 }

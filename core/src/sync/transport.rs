@@ -92,8 +92,28 @@ impl HttpTransport {
         &self.base
     }
 
+    /// The bearer token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Sends with a token the server issued in place of the old one.
+    pub(super) fn set_token(&mut self, token: String) {
+        self.token = token;
+    }
+
+    /// The URL of `path` on this server.
+    pub(super) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends `request` with the bearer token, held to its response limit.
+    pub(super) fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        http::send(&*self.http, request.bearer(&self.token))
+    }
+
     fn get(&self, path: &str) -> Result<HttpResponse, TransportError> {
-        check(http::send(&*self.http, HttpRequest::new("GET", format!("{}{path}", self.base)).bearer(&self.token))?)
+        check(self.send(HttpRequest::new("GET", self.url(path)))?)
     }
 }
 
@@ -132,9 +152,8 @@ impl Transport for HttpTransport {
     }
 
     fn sync(&self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
-        let request =
-            HttpRequest::new("POST", format!("{}/api/v1/sync", self.base)).bearer(&self.token).body(CONTENT_TYPE, body);
-        Ok(check(http::send(&*self.http, request)?)?.body)
+        let request = HttpRequest::new("POST", self.url("/api/v1/sync")).body(CONTENT_TYPE, body);
+        Ok(check(self.send(request)?)?.body)
     }
 
     fn form(&self, form_id: &str, version: &str) -> Result<String, TransportError> {

@@ -2,7 +2,8 @@
 //! and sync over HTTP.
 #![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -254,6 +255,46 @@ pub fn post_sync(url: &str, token: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
         .unwrap();
     let status = response.status().as_u16();
     (status, response.bytes().unwrap().to_vec())
+}
+
+/// Opens a raw connection to `addr` and sends `head` (headers, possibly unfinished).
+pub fn raw(addr: SocketAddr, head: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream
+}
+
+/// Announces a sync body of `length` bytes and sends none of it: the relay must refuse it
+/// from its headers. (Sending the body too, as [`post_sync`] would, races the refusal: the
+/// relay answers and closes while the client still writes, and the client sees a broken
+/// pipe, not the answer.) Returns the status and the response body.
+pub fn declare_oversized_sync(addr: SocketAddr, token: &str, length: usize) -> (u16, Vec<u8>) {
+    let head = format!(
+        "POST /api/v1/sync HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: {}\r\nContent-Length: {length}\r\n\r\n",
+        wire::CONTENT_TYPE
+    );
+    let mut reader = BufReader::new(raw(addr, &head));
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let status = line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut body_length = 0;
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            body_length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; body_length];
+    reader.read_exact(&mut body).unwrap();
+    (status, body)
 }
 
 /// One sync round with `request`; panics unless the server answers 200 with a response.
