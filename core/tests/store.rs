@@ -560,3 +560,40 @@ fn every_write_path_holds_a_survey_to_the_write_budget() {
     assert!(report.failed[0].1.contains("changes"), "{report:?}");
     assert_eq!(tablet.heads(&id).unwrap(), heads);
 }
+
+#[test]
+fn a_new_survey_and_a_new_repeat_instance_start_with_their_static_defaults() {
+    let mut form = household_form();
+    fn set_default(nodes: &mut [terrain_core::form::Node], name: &str, default: &str) {
+        for node in nodes {
+            match node {
+                terrain_core::form::Node::Question(q) if q.name == name => q.default = Some(default.into()),
+                terrain_core::form::Node::Question(_) => {}
+                terrain_core::form::Node::Group(g) | terrain_core::form::Node::Repeat(g) => {
+                    set_default(&mut g.children, name, default)
+                }
+            }
+        }
+    }
+    set_default(&mut form.children, "village", "Béguédo");
+    set_default(&mut form.children, "age", "30");
+    // A dynamic default is an expression for later answers: not applied.
+    set_default(&mut form.children, "head_name", "concat(${village}, '-1')");
+    form.version = "2".into();
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_at(&dir.path().join("phone.db"), enumerator());
+    store.save_form(&form).unwrap();
+
+    let id = store.create_survey("household", "2").unwrap();
+    store.add_repeat_instance(&id, &p("member"), None).unwrap();
+    let answers = store.survey(&id).unwrap().answers;
+    assert_eq!(answers.value("village"), Some(&text("Béguédo")));
+    assert_eq!(answers.value("head_name"), None);
+    assert_eq!(answers.repeat("member")[0].value("age"), Some(&Value::Integer(30)));
+
+    // A cleared default stays cleared; an imported survey keeps its blanks.
+    store.clear_answer(&id, &p("village")).unwrap();
+    assert_eq!(store.survey(&id).unwrap().answers.value("village"), None);
+    let imported = store.create_survey_with("household", "2", &Default::default()).unwrap();
+    assert_eq!(store.survey(&imported).unwrap().answers.value("village"), None);
+}

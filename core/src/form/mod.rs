@@ -10,4 +10,4 @@ pub mod validate;
 pub use compiled::CompiledForm;
 pub use index::{Entry, FormIndex, Located};
 pub use model::{Choice, Form, Group, Node, Question, QuestionType, Translations};
-pub use validate::{EvalOptions, Evaluation, Evaluator, Issue, language_key};
+pub use validate::{BlockKind, Check, EvalOptions, Evaluation, Evaluator, Inspection, Issue, NodeState, language_key};

@@ -258,18 +258,28 @@ impl Store {
         self.readers.with(forms::list)
     }
 
-    /// Starts a survey of a stored form version and returns its id.
+    /// Starts a survey of a stored form version and returns its id. Its questions start with
+    /// their static defaults, as in ODK Collect ([`crate::survey::apply_defaults`]).
     pub fn create_survey(&self, form_id: &str, version: &str) -> Result<String, StoreError> {
-        self.create_survey_with(form_id, version, &Answers::default())
+        self.create(form_id, version, &Answers::default(), true)
     }
 
     /// Starts a survey with answers already filled in (prefilled or imported), written as
-    /// one change, and returns its id.
+    /// one change, and returns its id. No defaults are added: an imported survey keeps the
+    /// answers it was given, blanks included.
     pub fn create_survey_with(&self, form_id: &str, version: &str, answers: &Answers) -> Result<String, StoreError> {
+        self.create(form_id, version, answers, false)
+    }
+
+    fn create(&self, form_id: &str, version: &str, answers: &Answers, defaults: bool) -> Result<String, StoreError> {
         let survey_id = uuid::Uuid::new_v4().to_string();
         self.transaction(|tx, ctx| {
             let form = ctx.forms.get(tx, form_id, version)?;
-            let doc = SurveyDoc::create(form.form(), &survey_id, &self.author, ctx.actor.clone(), Utc::now(), answers)
+            let mut initial = std::borrow::Cow::Borrowed(answers);
+            if defaults {
+                crate::survey::apply_defaults(&form.form().children, initial.to_mut());
+            }
+            let doc = SurveyDoc::create(form.form(), &survey_id, &self.author, ctx.actor.clone(), Utc::now(), &initial)
                 .map_err(|source| StoreError::Document { survey_id: survey_id.clone(), source })?;
             let prepared = writes::prepare(tx, ctx.forms, doc, None, ctx.budget)?;
             writes::insert(tx, ctx, prepared, &Origin::Local)

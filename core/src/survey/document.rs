@@ -19,7 +19,7 @@ use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, 
 use chrono::{DateTime, Utc};
 
 use super::path::AnswerPath;
-use super::{Answer, Answers, DocumentError, Meta, Status};
+use super::{Answer, Answers, DocumentError, Meta, Status, apply_defaults};
 use crate::form::{Entry, Form, FormIndex, Node, QuestionType};
 use crate::identity::Author;
 use crate::intake::{self, Budget, Cost};
@@ -215,7 +215,13 @@ impl SurveyDoc {
         if index > len {
             return Err(DocumentError::NoSuchInstance { path: path.to_string(), index, len });
         }
-        self.doc.batch_create_object(&list, index, &hydrate::Map::from(repeat_lists(children)).into(), true)?;
+        // A new instance starts with its questions' static defaults, as in ODK Collect.
+        let mut initial = Answers::default();
+        apply_defaults(children, &mut initial);
+        let mut instances = path.instances.clone();
+        instances.push((path.name.clone(), index));
+        let instance = answers_skeleton(form, children, &initial, &instances)?;
+        self.doc.batch_create_object(&list, index, &instance.into(), true)?;
         Ok(index)
     }
 

@@ -2,7 +2,9 @@
 //! merged, and explained (history and conflicts).
 
 mod answers;
+mod answers_json;
 mod conflicts;
+mod defaults;
 mod document;
 pub mod footprint;
 mod history;
@@ -16,7 +18,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use answers::{Answer, Answers};
+pub use answers_json::{AnswersJsonError, value_from_json};
 pub use conflicts::{Conflict, ConflictValue};
+pub use defaults::{apply_defaults, is_dynamic_default};
 pub use document::{LAYOUT_VERSION, MAX_DOCUMENT_BYTES, SurveyDoc};
 pub use history::FieldEdit;
 pub use path::{AnswerPath, PathSyntaxError};

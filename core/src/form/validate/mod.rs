@@ -65,6 +65,7 @@
 //! [`EvalError`]: crate::form::expr::EvalError
 
 mod context;
+mod inspection;
 mod messages;
 mod plan;
 mod state;
@@ -84,6 +85,7 @@ use crate::form::model::{Form, QuestionType};
 use crate::survey::{AnswerPath, Answers};
 
 use context::{Ctx, Env};
+pub use inspection::{BlockKind, Check, Inspection, NodeState};
 use messages::{Builtin, Language};
 use plan::{Kind, NodeId, Plan, Step};
 use state::{ScopeId, Slot, State};
@@ -206,6 +208,23 @@ impl<'f> Evaluator<'f> {
 
     /// Evaluates a survey's answers in full. See the module documentation for the rules.
     pub fn evaluate(&self, answers: &Answers, options: &EvalOptions) -> Evaluation {
+        self.run(answers, options, None).0
+    }
+
+    /// Evaluates like [`Evaluator::evaluate`] (the same [`Evaluation`]), and also reports
+    /// every node: whether it is shown, required and read-only, its value, how its answer
+    /// fared and the choices it offers. For form authors and previews; it costs more.
+    pub fn inspect(&self, answers: &Answers, options: &EvalOptions) -> Inspection {
+        let (evaluation, nodes) = self.run(answers, options, Some(Vec::new()));
+        Inspection { evaluation, nodes: nodes.unwrap_or_default() }
+    }
+
+    fn run(
+        &self,
+        answers: &Answers,
+        options: &EvalOptions,
+        detail: Option<Vec<NodeState>>,
+    ) -> (Evaluation, Option<Vec<NodeState>>) {
         let env = Env {
             language: Language::resolve(self.form, options.language.as_deref()),
             now: options.now,
@@ -216,6 +235,7 @@ impl<'f> Evaluator<'f> {
             env: &env,
             state: State::new(&self.plan, answers),
             out: Evaluation { errors: self.form_errors.clone(), ..Evaluation::default() },
+            detail,
         };
         for &step in &self.plan.order {
             match step {
@@ -225,7 +245,7 @@ impl<'f> Evaluator<'f> {
             }
         }
         run.report(0);
-        run.out
+        (run.out, run.detail)
     }
 }
 
@@ -235,6 +255,8 @@ struct Run<'e, 'f, 'a> {
     env: &'e Env<'e>,
     state: State<'a>,
     out: Evaluation,
+    /// Every node walked, when inspecting ([`Evaluator::inspect`]).
+    detail: Option<Vec<NodeState>>,
 }
 
 impl<'f> Run<'_, 'f, '_> {
@@ -363,14 +385,23 @@ impl<'f> Run<'_, 'f, '_> {
         let members = plan.levels.get(level).map_or(&[][..], |l| &l.members[..]);
         for &node in members {
             let slot = self.state.slot(self.plan, node, scope);
+            let kind = plan.nodes[node].kind;
             if !self.state.relevant[slot] {
                 let path = self.path(node, scope);
+                if let Some(detail) = &mut self.detail {
+                    detail.push(NodeState::new(path.clone(), kind.xlsform_name(), false));
+                }
                 self.out.non_relevant.insert(path);
                 continue;
             }
-            match self.plan.nodes[node].kind {
+            match kind {
                 Kind::Question(_) => self.check_question(node, scope),
-                Kind::Group(_) => {}
+                Kind::Group(_) => {
+                    if self.detail.is_some() {
+                        let state = NodeState::new(self.path(node, scope), kind.xlsform_name(), true);
+                        self.detail.get_or_insert_default().push(state);
+                    }
+                }
                 Kind::Repeat(group, inner) => {
                     let range = match &self.state.values[slot] {
                         Slot::Instances(range) => range.clone(),
@@ -379,6 +410,11 @@ impl<'f> Run<'_, 'f, '_> {
                     if group.repeat_count.is_some() {
                         let path = self.path(node, scope);
                         self.out.repeat_counts.insert(path, range.len());
+                    }
+                    if self.detail.is_some() {
+                        let mut state = NodeState::new(self.path(node, scope), kind.xlsform_name(), true);
+                        state.instances = Some(range.len());
+                        self.detail.get_or_insert_default().push(state);
                     }
                     for i in range {
                         if let Some(&instance) = self.state.by_level.get(inner).and_then(|v| v.get(i)) {
@@ -396,23 +432,36 @@ impl<'f> Run<'_, 'f, '_> {
         let Some(question) = plan.nodes[node].question() else { return };
         let slot = self.state.slot(self.plan, node, scope);
         let language = self.env.language;
+        let mut detail = self.detail.is_some().then(|| {
+            let mut state = NodeState::new(self.path(node, scope), question.kind.xlsform_name(), true);
+            let value = self.state.values[slot].text();
+            state.value = (!value.is_empty()).then(|| value.clone());
+            state.read_only = question.read_only.as_ref().is_some_and(|e| self.holds(e, node, scope));
+            state
+        });
         if question.calculation.is_some() {
             let path = self.path(node, scope);
             self.out.calculated.insert(path, self.state.values[slot].text().clone());
         }
         if matches!(question.kind, QuestionType::Note) {
+            self.record(detail);
             return;
         }
         if let Slot::Unreadable(text) = &self.state.values[slot] {
             let message = messages::unreadable(language.french, text, question.kind.xlsform_name());
+            if let Some(state) = &mut detail {
+                (state.constraint, state.message) = (Check::Failed, Some(message.clone()));
+            }
             let path = self.path(node, scope);
             self.out.violations.push(Issue { path, message });
+            self.record(detail);
             return;
         }
         let answered = !self.state.values[slot].text().is_empty();
+        let takes_answer = !matches!(question.kind, QuestionType::Calculate);
 
         if !answered
-            && !matches!(question.kind, QuestionType::Calculate)
+            && takes_answer
             && let Some(required) = &question.required
         {
             let result = required.evaluate_bool(&Ctx::new(self.plan, &self.state, self.env, node, scope));
@@ -422,32 +471,76 @@ impl<'f> Run<'_, 'f, '_> {
             });
             if required_now {
                 let message = language.message(&question.required_message, Builtin::Required);
+                if let Some(state) = &mut detail {
+                    (state.required, state.message) = (true, Some(message.clone()));
+                }
                 let path = self.path(node, scope);
                 self.out.missing_required.push(Issue { path, message });
             }
+        } else if let Some(state) = &mut detail {
+            // The form screen never asks whether an answered question is required; an
+            // inspection does, without reporting errors the evaluation would not have.
+            state.required = takes_answer && question.required.as_ref().is_some_and(|e| self.holds(e, node, scope));
         }
 
         if answered && let Some(constraint) = &question.constraint {
-            match constraint.evaluate_bool(&Ctx::new(self.plan, &self.state, self.env, node, scope)) {
-                Ok(true) => {}
+            let outcome = match constraint.evaluate_bool(&Ctx::new(self.plan, &self.state, self.env, node, scope)) {
+                Ok(true) => (Check::Passed, None),
                 Ok(false) => {
                     let message = language.message(&question.constraint_message, Builtin::Constraint);
                     let path = self.path(node, scope);
-                    self.out.violations.push(Issue { path, message });
+                    self.out.violations.push(Issue { path, message: message.clone() });
+                    (Check::Failed, Some(message))
                 }
-                Err(e) => self.error(node, scope, "constraint", constraint, &e),
+                Err(e) => {
+                    self.error(node, scope, "constraint", constraint, &e);
+                    (Check::Error, None)
+                }
+            };
+            if let Some(state) = &mut detail {
+                (state.constraint, state.message) = outcome;
             }
         }
 
         if let Some(list) = self.plan.nodes[node].list {
-            self.check_choices(node, scope, list, answered);
+            let (offered, problem) = self.check_choices(node, scope, list, answered);
+            if let Some(state) = &mut detail {
+                state.choices = Some(offered);
+                if let Some(message) = problem
+                    && state.constraint != Check::Failed
+                {
+                    (state.constraint, state.message) = (Check::Failed, Some(message));
+                } else if answered && state.constraint == Check::NotChecked {
+                    state.constraint = Check::Passed;
+                }
+            }
+        }
+        self.record(detail);
+    }
+
+    /// Whether `expression` holds for `node` in `scope`, an error counting as false and not
+    /// reported: for what only an inspection asks.
+    fn holds(&self, expression: &Expression, node: NodeId, scope: ScopeId) -> bool {
+        expression.evaluate_bool(&Ctx::new(self.plan, &self.state, self.env, node, scope)).unwrap_or(false)
+    }
+
+    fn record(&mut self, state: Option<NodeState>) {
+        if let (Some(detail), Some(state)) = (&mut self.detail, state) {
+            detail.push(state);
         }
     }
 
-    /// Filters the choices of a select, and checks its answer against them.
-    fn check_choices(&mut self, node: NodeId, scope: ScopeId, list: usize, answered: bool) {
+    /// Filters the choices of a select, and checks its answer against them. Returns the
+    /// codes offered when inspecting (else nothing), and the violation found, if any.
+    fn check_choices(
+        &mut self,
+        node: NodeId,
+        scope: ScopeId,
+        list: usize,
+        answered: bool,
+    ) -> (Vec<String>, Option<String>) {
         let plan = self.plan;
-        let Some(question) = plan.nodes[node].question() else { return };
+        let Some(question) = plan.nodes[node].question() else { return (Vec::new(), None) };
         let list = &plan.lists[list];
         let french = self.env.language.french;
         let mut offered: Option<Vec<bool>> = None;
@@ -477,8 +570,15 @@ impl<'f> Run<'_, 'f, '_> {
             self.out.choices.insert(path, codes);
             offered = Some(keep);
         }
+        let codes = match (&self.detail, &offered) {
+            (None, _) => Vec::new(),
+            (Some(_), Some(keep)) => {
+                list.choices.iter().zip(keep).filter(|(_, k)| **k).map(|(c, _)| c.name.clone()).collect()
+            }
+            (Some(_), None) => list.choices.iter().map(|c| c.name.clone()).collect(),
+        };
         if !answered {
-            return;
+            return (codes, None);
         }
         let value = self.state.values[self.state.slot(self.plan, node, scope)].text();
         let mut problem = None;
@@ -496,9 +596,10 @@ impl<'f> Run<'_, 'f, '_> {
                 Some(_) => {}
             }
         }
-        if let Some(message) = problem {
+        if let Some(message) = &problem {
             let path = self.path(node, scope);
-            self.out.violations.push(Issue { path, message });
+            self.out.violations.push(Issue { path, message: message.clone() });
         }
+        (codes, problem)
     }
 }

@@ -48,6 +48,17 @@ pub(super) enum Kind<'f> {
     Repeat(&'f Group, LevelId),
 }
 
+impl Kind<'_> {
+    /// The XLSForm type of a question, or `group` or `repeat`.
+    pub fn xlsform_name(&self) -> &'static str {
+        match self {
+            Kind::Question(q) => q.kind.xlsform_name(),
+            Kind::Group(_) => "group",
+            Kind::Repeat(..) => "repeat",
+        }
+    }
+}
+
 /// One question, group or repeat of the form.
 #[derive(Debug)]
 pub(super) struct NodeInfo<'f> {

@@ -693,3 +693,64 @@ fn evaluator_can_be_shared_across_threads() {
     shareable::<Evaluator<'static>>();
     shareable::<Evaluation>();
 }
+
+#[test]
+fn an_inspection_reports_every_node_and_agrees_with_the_evaluation() {
+    let f = form(
+        json!([
+            q(
+                "age",
+                "integer",
+                json!({"required": "true()", "constraint": ". < 120", "constraint_message": {"English (en)": "Too old"}})
+            ),
+            q("adult", "calculate", json!({"calculation": "if(${age} >= 18, 'yes', 'no')"})),
+            q("locked", "text", json!({"read_only": "${age} > 50"})),
+            group("work", Some("${adult} = 'yes'"), json!([q("job", "text", json!({"required": "true()"}))])),
+            select("region", "region", json!({})),
+            select("prefecture", "prefecture", json!({"choice_filter": "region=${region} or region='any'"})),
+            repeat("child", json!({"repeat_count": "2"}), json!([q("child_name", "text", json!({}))])),
+        ]),
+        regions(),
+    );
+    let ev = Evaluator::new(&f);
+    let cases = [
+        A::new().int("age", 130).choice("region", "kindia"),
+        A::new().int("age", 12),
+        A::new().int("age", 60).text("job", "farmer").choice("region", "kindia").choice("prefecture", "kaloum"),
+    ];
+    for answers in &cases {
+        let inspection = ev.inspect(&answers.0, &options(None));
+        assert_eq!(inspection.evaluation, ev.evaluate(&answers.0, &options(None)), "the same evaluation");
+        let hidden: BTreeSet<AnswerPath> =
+            inspection.nodes.iter().filter(|n| !n.relevant).map(|n| n.path.clone()).collect();
+        assert_eq!(hidden, inspection.evaluation.non_relevant, "hidden nodes are the non-relevant ones");
+    }
+
+    let too_old = ev.inspect(&cases[0].0, &options(None));
+    let node = |i: &Inspection, p: &str| i.node(&p.parse().unwrap()).cloned().unwrap();
+    let age = node(&too_old, "age");
+    assert_eq!((age.kind, age.required, age.value.as_deref()), ("integer", true, Some("130")));
+    assert_eq!((age.constraint, age.message.as_deref()), (Check::Failed, Some("Too old")));
+    assert!(node(&too_old, "locked").read_only);
+    assert_eq!(node(&too_old, "adult").value.as_deref(), Some("yes"));
+    assert_eq!(node(&too_old, "prefecture").choices, Some(vec!["coyah".to_owned(), "other".to_owned()]));
+    assert_eq!(node(&too_old, "region").constraint, Check::Passed);
+    assert_eq!(node(&too_old, "child").instances, Some(2));
+    assert_eq!(node(&too_old, "child[1]/child_name").value, None);
+    let job = node(&too_old, "job");
+    assert!(job.relevant && job.required && job.message.is_some(), "{job:?}");
+    assert!(!too_old.is_finalizable());
+    let blocking: Vec<(BlockKind, String)> = too_old.blocking().map(|(k, i)| (k, i.path.to_string())).collect();
+    assert_eq!(blocking, [(BlockKind::Required, "job".to_owned()), (BlockKind::Violation, "age".to_owned())]);
+
+    let child = ev.inspect(&cases[1].0, &options(None));
+    assert!(!node(&child, "job").relevant, "the group's relevance is inherited");
+    assert!(!node(&child, "work").relevant);
+    assert!(!node(&child, "locked").read_only);
+    assert_eq!(node(&child, "age").constraint, Check::Passed);
+
+    let stale = ev.inspect(&cases[2].0, &options(None));
+    let prefecture = node(&stale, "prefecture");
+    assert_eq!(prefecture.constraint, Check::Failed, "a choice no longer offered fails");
+    assert!(prefecture.message.is_some_and(|m| m.contains("no longer one of the choices")));
+}
