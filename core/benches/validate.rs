@@ -9,7 +9,9 @@
 //!   dependency order, paths or messages.
 //!
 //! Run: `cargo bench -p terrain-core --bench validate` (TERRAIN_BENCH_RUNS=N to resize;
-//! TERRAIN_BENCH_TABLE=FILE also writes the table to FILE, for `bench/report.sh`).
+//! TERRAIN_BENCH_TABLE=FILE also writes the table to FILE, for `bench/report.sh`;
+//! TERRAIN_BENCH_WRITE_FORM=DIR only writes the generated form and its answers as JSON
+//! there, for `bench/form_eval.sh`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::borrow::Cow;
@@ -525,6 +527,13 @@ fn time(runs: usize, mut f: impl FnMut()) -> (Duration, Duration) {
 }
 
 fn main() {
+    // `bench/form_eval.sh` times `terrain form eval` on this same form and answers.
+    if let Ok(dir) = std::env::var("TERRAIN_BENCH_WRITE_FORM") {
+        let dir = std::path::Path::new(&dir);
+        std::fs::write(dir.join("generated.json"), serde_json::to_string(&generated_form()).unwrap()).unwrap();
+        std::fs::write(dir.join("generated.answers.json"), generated_answers().to_json().to_string()).unwrap();
+        return;
+    }
     let runs: usize = std::env::var("TERRAIN_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
     let now = DateTime::parse_from_rfc3339("2026-11-28T10:00:00+00:00").unwrap();
     let options = EvalOptions { language: Some("fr".into()), now, seed: 42 };

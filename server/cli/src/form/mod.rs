@@ -1,4 +1,8 @@
-//! `terrain form`: check XLSForms and print them as Terrain reads them.
+//! `terrain form`: check XLSForms, print them as Terrain reads them, and run their logic
+//! against answers and scenarios (`eval`).
+
+mod eval;
+mod scenario;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,10 +28,16 @@ pub enum FormCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Evaluate a form against answers, as the phone does after every answer: what is
+    /// shown, required and read-only, each value, each check, the choices offered, and
+    /// whether the survey could be finalized. With --scenarios, check named scenarios
+    /// against their expected evaluation (exit status 1 on any mismatch).
+    Eval(eval::EvalArgs),
 }
 
 pub fn run(command: FormCommand) -> anyhow::Result<ExitCode> {
     match command {
+        FormCommand::Eval(args) => eval::run(args),
         FormCommand::Check { paths } => {
             let mut all_ok = true;
             for path in paths {
