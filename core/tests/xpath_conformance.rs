@@ -47,7 +47,8 @@ enum Expect {
     String(String),
     Number(serde_json::Value),
     Boolean(bool),
-    Error(bool),
+    /// `{"error": true}`: the source expects the expression to fail.
+    Error(serde::de::IgnoredAny),
 }
 
 /// The answers of one case, as the form screen's context would give them.

@@ -189,7 +189,7 @@ impl Report {
                 continue;
             }
             match node.kind {
-                "group" => line.push_str("/"),
+                "group" => line.push('/'),
                 "repeat" => {
                     let _ = write!(line, "  {} instance(s)", node.instances.unwrap_or(0));
                 }
