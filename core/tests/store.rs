@@ -597,3 +597,41 @@ fn a_new_survey_and_a_new_repeat_instance_start_with_their_static_defaults() {
     let imported = store.create_survey_with("household", "2", &Default::default()).unwrap();
     assert_eq!(store.survey(&imported).unwrap().answers.value("village"), None);
 }
+
+#[test]
+fn a_survey_entered_for_someone_else_is_theirs_and_replacing_its_answers_writes_only_the_differences() {
+    use terrain_core::Role;
+    use terrain_core::survey::Answers;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_at(&dir.path().join("server.db"), supervisor());
+    let clerk = terrain_core::Author::new("mariam", "web", Role::Supervisor);
+    let key = [7u8; terrain_core::identity::DEVICE_KEY_LEN];
+    let form = household_form();
+    let index = terrain_core::form::FormIndex::new(&form);
+    let json = |v: serde_json::Value| Answers::from_json(&index, &v).unwrap();
+
+    let first = json(serde_json::json!({"village": "Béguédo", "member": [{"age": 30}, {"age": 4}]}));
+    let id = store.create_survey_as(&clerk, key, "household", "2026110101", &first).unwrap();
+    let survey = store.survey(&id).unwrap();
+    assert_eq!(survey.meta.created_by, "mariam");
+    assert_eq!(survey.answers.differences(&first), Vec::<String>::new());
+
+    // The second instance removed, the first edited, a new answer, the village cleared.
+    let second = json(serde_json::json!({"hh_size": 3, "member": [{"age": 31, "member_name": "Awa"}]}));
+    assert!(store.replace_answers_as(&clerk, key, &id, &second).unwrap());
+    assert_eq!(store.survey(&id).unwrap().answers.differences(&second), Vec::<String>::new());
+    assert!(!store.replace_answers_as(&clerk, key, &id, &second).unwrap(), "the same answers write nothing");
+    let village = store.history(&id, &p("village")).unwrap();
+    assert!(
+        village.len() == 2 && village.iter().all(|e| e.author.as_ref().is_some_and(|a| a.user == "mariam")),
+        "{village:?}"
+    );
+
+    // The same finalize rules as on a phone.
+    let refused = store.finalize_as(&clerk, key, &id).unwrap_err();
+    assert!(matches!(&refused, StoreError::Incomplete { issues, .. } if issues[0].starts_with("village")), "{refused}");
+    let complete = json(serde_json::json!({"village": "Béguédo", "member": [{"age": 31, "member_name": "Awa"}]}));
+    store.replace_answers_as(&clerk, key, &id, &complete).unwrap();
+    store.finalize_as(&clerk, key, &id).unwrap();
+    assert_eq!(store.survey(&id).unwrap().meta.status, Status::Finalized);
+}

@@ -355,6 +355,10 @@ impl Store {
     /// A finalized survey rarely changes again, so its document is compacted in the same
     /// transaction.
     pub fn finalize(&self, survey_id: &str) -> Result<(), StoreError> {
+        self.finalize_under(survey_id, &Origin::Local)
+    }
+
+    fn finalize_under(&self, survey_id: &str, origin: &Origin) -> Result<(), StoreError> {
         let evaluation = self.evaluate(survey_id, None)?;
         if !evaluation.is_complete() {
             let issues = evaluation
@@ -366,7 +370,7 @@ impl Store {
             return Err(StoreError::Incomplete { survey_id: survey_id.to_owned(), issues });
         }
         self.transaction(|tx, ctx| {
-            writes::edit(tx, ctx, survey_id, &Origin::Local, |doc, _| doc.set_status(Status::Finalized))?;
+            writes::edit(tx, ctx, survey_id, origin, |doc, _| doc.set_status(Status::Finalized))?;
             compact_in(tx, ctx, survey_id)
         })
     }
@@ -383,6 +387,52 @@ impl Store {
         value: Value,
     ) -> Result<bool, StoreError> {
         self.edit_as(author, device_key, survey_id, |doc, form| doc.set_answer(form, path, value))
+    }
+
+    /// Starts a survey on behalf of `author` (a survey entered in the dashboard), under an
+    /// actor of theirs as in [`Store::set_answer_as`], with `answers` as given (defaults
+    /// included by whoever entered them). Returns its id.
+    pub fn create_survey_as(
+        &self,
+        author: &Author,
+        device_key: [u8; DEVICE_KEY_LEN],
+        form_id: &str,
+        version: &str,
+        answers: &Answers,
+    ) -> Result<String, StoreError> {
+        let actor = self.delegate(author, device_key)?;
+        let survey_id = uuid::Uuid::new_v4().to_string();
+        self.transaction(|tx, ctx| {
+            let form = ctx.forms.get(tx, form_id, version)?;
+            let doc = SurveyDoc::create(form.form(), &survey_id, author, actor.clone(), Utc::now(), answers)
+                .map_err(|source| StoreError::Document { survey_id: survey_id.clone(), source })?;
+            let prepared = writes::prepare(tx, ctx.forms, doc, None, ctx.budget)?;
+            writes::insert(tx, ctx, prepared, &Origin::Delegated(actor.clone()))
+        })?;
+        Ok(survey_id)
+    }
+
+    /// Makes a survey's answers exactly `answers` on behalf of `author`, as one change
+    /// ([`SurveyDoc::replace_answers`]). Returns whether anything changed.
+    pub fn replace_answers_as(
+        &self,
+        author: &Author,
+        device_key: [u8; DEVICE_KEY_LEN],
+        survey_id: &str,
+        answers: &Answers,
+    ) -> Result<bool, StoreError> {
+        self.edit_as(author, device_key, survey_id, |doc, form| doc.replace_answers(form, answers))
+    }
+
+    /// [`Store::finalize`] on behalf of `author`.
+    pub fn finalize_as(
+        &self,
+        author: &Author,
+        device_key: [u8; DEVICE_KEY_LEN],
+        survey_id: &str,
+    ) -> Result<(), StoreError> {
+        let actor = self.delegate(author, device_key)?;
+        self.finalize_under(survey_id, &Origin::Delegated(actor))
     }
 
     /// Reviews a survey from this store: sets its review status and/or adds a comment

@@ -225,6 +225,75 @@ impl SurveyDoc {
         Ok(index)
     }
 
+    /// Makes the answers exactly `target` (a whole survey entered in a browser, say): sets
+    /// what differs, clears what `target` lacks, and adds or removes repeat instances at
+    /// the end. Answers already equal write nothing, so history shows only real edits.
+    /// Stored answers the form cannot type are kept: nothing sent replaces them knowingly.
+    pub fn replace_answers(&mut self, form: &FormIndex<'_>, target: &Answers) -> Result<(), DocumentError> {
+        let current = self.answers(form)?;
+        self.replace_level(form, &[], &current, target)
+    }
+
+    fn replace_level(
+        &mut self,
+        form: &FormIndex<'_>,
+        instances: &[(String, usize)],
+        current: &Answers,
+        target: &Answers,
+    ) -> Result<(), DocumentError> {
+        let at = |name: &str| AnswerPath { instances: instances.to_vec(), name: name.to_owned() };
+        for (name, answer) in &current.0 {
+            if target.0.contains_key(name) {
+                continue;
+            }
+            match answer {
+                Answer::Value(_) => self.clear_answer(form, &at(name))?,
+                Answer::Repeat(items) => {
+                    for i in (0..items.len()).rev() {
+                        self.remove_repeat_instance(form, &at(name), i)?;
+                    }
+                }
+                Answer::Unreadable(_) => {}
+            }
+        }
+        for (name, answer) in &target.0 {
+            match answer {
+                Answer::Value(value) => {
+                    if current.get(name) != Some(answer) {
+                        self.set_answer(form, &at(name), value.clone())?;
+                    }
+                }
+                Answer::Repeat(items) => {
+                    let have = current.repeat(name);
+                    for i in (items.len()..have.len()).rev() {
+                        self.remove_repeat_instance(form, &at(name), i)?;
+                    }
+                    for (i, item) in items.iter().enumerate() {
+                        let added;
+                        let existing = match have.get(i) {
+                            Some(existing) => existing,
+                            None => {
+                                // A new instance starts with its defaults: those `item` lacks
+                                // are cleared like any other answer.
+                                self.add_repeat_instance(form, &at(name), None)?;
+                                let (_, children) = self.repeat_list(form, &at(name))?;
+                                let mut defaults = Answers::default();
+                                apply_defaults(children, &mut defaults);
+                                added = defaults;
+                                &added
+                            }
+                        };
+                        let mut inner = instances.to_vec();
+                        inner.push((name.clone(), i));
+                        self.replace_level(form, &inner, existing, item)?;
+                    }
+                }
+                Answer::Unreadable(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Removes instance `index` of the repeat at `path`, with every answer in it.
     pub fn remove_repeat_instance(
         &mut self,
