@@ -308,3 +308,114 @@ fn a_supervisor_reviews_in_the_browser_and_the_phone_gets_it() {
     let approved_now = server.backend().survey_summary(&approved).unwrap().unwrap();
     assert_eq!(approved_now.review_status.to_stored(), Some("approved"));
 }
+
+/// Waits until `script` (a JavaScript expression) is true on the page.
+async fn wait_until(c: &Client, script: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let value = c.execute(&format!("return !!({script});"), vec![]).await.unwrap();
+        if value == serde_json::Value::Bool(true) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never true: {script}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A supervisor previews the Guinea form in the browser, enters a survey from the same
+/// page: a constraint message shows, refusing consent hides the household section, the
+/// survey finalizes and is in the list, with an audit trail and its author.
+#[test]
+fn a_supervisor_previews_a_mission_form_and_enters_a_survey_in_the_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    server.user("moussa", Role::Supervisor, Some(0));
+    let guinea =
+        xlsform::import_path(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../forms/guinea_needs.xlsx")))
+            .unwrap();
+    server.backend().publish_form(server.project, &guinea).unwrap();
+
+    let driver = Driver::start();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let url = server.url.clone();
+    let entered = rt.block_on(async {
+        let c = browser(&driver).await;
+        c.goto(&format!("{url}/lang/en")).await.unwrap();
+        c.find(Locator::Id("username")).await.unwrap().send_keys("moussa").await.unwrap();
+        c.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+        c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+        wait_path(&c, "/surveys").await;
+
+        // The forms page lists the version with its preview.
+        c.goto(&format!("{url}/forms")).await.unwrap();
+        c.find(Locator::LinkText("Preview")).await.unwrap().click().await.unwrap();
+        wait_path(&c, "/forms/guinea_needs/2026110101/preview").await;
+        // Live evaluation: consent is required until answered; labels tied to inputs; the
+        // note for a refused consent is not shown.
+        wait_until(&c, "document.getElementById('f-consent-msg').textContent.length > 0").await;
+        wait_until(&c, "document.querySelector('[data-path=no_consent_note]').offsetParent === null").await;
+        let label = c.find(Locator::Css("label[for=f-consent]")).await.unwrap().text().await.unwrap();
+        assert!(label.contains("required"), "{label}");
+        // The language switch relabels the form and translates messages.
+        c.find(Locator::Css("#fill-lang option[value='Français (fr)']")).await.unwrap().click().await.unwrap();
+        wait_text(&c, "#f-consent-msg", "Cette question est obligatoire.").await;
+        c.find(Locator::Css("#fill-lang option[value='English (en)']")).await.unwrap().click().await.unwrap();
+        wait_text(&c, "#f-consent-msg", "This question is required.").await;
+        shoot(&c, "preview").await;
+
+        // "New survey" from the same page.
+        c.find(Locator::LinkText("New survey")).await.unwrap().click().await.unwrap();
+        wait_path(&c, "/forms/guinea_needs/2026110101/new").await;
+        c.find(Locator::Id("f-enumerator_name")).await.unwrap().send_keys("Moussa Camara").await.unwrap();
+        c.find(Locator::Css("#f-consent option[value=yes]")).await.unwrap().click().await.unwrap();
+        wait_until(&c, "document.querySelector('[data-path=household]').offsetParent !== null").await;
+        wait_until(&c, "document.querySelector('[data-path=no_consent_note]').offsetParent === null").await;
+        // A constraint fires as the value is typed.
+        c.find(Locator::Id("f-hh_number")).await.unwrap().send_keys("1000").await.unwrap();
+        wait_text(&c, "#f-hh_number-msg", "Enter a number between 1 and 999.").await;
+        wait_until(&c, "document.getElementById('f-hh_number').getAttribute('aria-invalid') === 'true'").await;
+        // Not finalizable: the status lists what blocks, and a refused finalize keeps a draft.
+        c.find(Locator::Id("fill-finalize")).await.unwrap().click().await.unwrap();
+        wait_until(&c, "document.getElementById('fill-status').textContent.includes('Saved as a draft')").await;
+        wait_until(&c, "location.pathname.endsWith('/edit')").await;
+        // Refusing consent hides the household section: now it can be finalized.
+        c.find(Locator::Css("#f-consent option[value=no]")).await.unwrap().click().await.unwrap();
+        wait_until(&c, "document.querySelector('[data-path=household]').offsetParent === null").await;
+        wait_until(&c, "document.querySelector('[data-path=no_consent_note]').offsetParent !== null").await;
+        wait_text(&c, "#fill-status", "Ready to finalize.").await;
+        c.find(Locator::Id("fill-finalize")).await.unwrap().click().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let survey = loop {
+            let path = c.current_url().await.unwrap().path().to_owned();
+            if let Some(id) = path.strip_prefix("/surveys/").filter(|id| !id.contains('/')) {
+                break id.to_owned();
+            }
+            assert!(Instant::now() < deadline, "finalizing never opened the survey ({path})");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        // It is in the list like any other.
+        c.goto(&format!("{url}/surveys")).await.unwrap();
+        assert!(c.find(Locator::Css(&format!("a[href='/surveys/{survey}']"))).await.is_ok(), "listed");
+        // On a phone-sized screen the page still works.
+        c.set_window_size(390, 844).await.unwrap();
+        c.goto(&format!("{url}/forms/guinea_needs/2026110101/preview")).await.unwrap();
+        wait_until(&c, "document.getElementById('f-consent') !== null").await;
+        let width = c.execute("return document.documentElement.scrollWidth;", vec![]).await.unwrap();
+        assert!(width.as_u64().unwrap() <= 420, "no horizontal scrolling: {width}");
+        c.close().await.unwrap();
+        survey
+    });
+    let backend = server.backend();
+    let summary = backend.survey_summary(&entered).unwrap().unwrap();
+    assert_eq!(summary.created_by, "moussa");
+    assert_eq!(summary.status.as_str(), "finalized");
+    let survey = backend.survey(&entered).unwrap();
+    assert_eq!(survey.answers.value("consent"), Some(&Value::Choice("no".into())));
+    // As on a phone, an answer in a section hidden since is kept (exports leave it out).
+    assert_eq!(survey.answers.value("hh_number"), Some(&Value::Integer(1000)));
+    let actions: Vec<String> = backend.audit_log(50).unwrap().into_iter().map(|e| e.action).collect();
+    assert!(
+        actions.iter().any(|a| a == "survey.enter") && actions.iter().any(|a| a == "survey.finalize"),
+        "{actions:?}"
+    );
+}

@@ -157,6 +157,19 @@ pub struct Fault {
     pub error: String,
 }
 
+/// A survey entered in the browser, to save ([`Backend::enter`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    /// The survey to replace the answers of, or `None` for a new one.
+    pub survey_id: Option<&'a str>,
+    /// The form and version of a new survey.
+    pub form_id: &'a str,
+    /// The form version.
+    pub version: &'a str,
+    /// Every answer, as the page holds them.
+    pub answers: &'a terrain_core::survey::Answers,
+}
+
 /// One review to write: a status and/or a comment on one survey.
 #[derive(Debug, Clone, Copy)]
 pub struct ReviewItem<'a> {
@@ -311,6 +324,12 @@ pub trait Backend: Send + Sync + 'static {
     fn set_survey_budget(&self, budget: terrain_core::intake::Budget);
     /// Sets an answer as `editor` (a correction made on the server).
     fn correct(&self, editor: &User, survey_id: &str, path: &AnswerPath, value: Value) -> BackendResult<bool>;
+    /// Saves a survey entered in the browser as `editor`: a new one of `form`
+    /// (`survey_id` `None`), or the answers of an existing one replaced. Returns the
+    /// survey's id.
+    fn enter(&self, editor: &User, entry: &Entry<'_>) -> BackendResult<String>;
+    /// Finalizes a survey as `editor`; refused with the issues if it is incomplete.
+    fn finalize(&self, editor: &User, survey_id: &str) -> BackendResult<()>;
     /// Sets each survey's review status and/or adds a comment, as `editor`, one change per
     /// survey, all in one durable transaction; each item succeeds or fails on its own.
     fn review(&self, editor: &User, items: &[ReviewItem<'_>]) -> BackendResult<Vec<Result<bool, StoreError>>>;

@@ -20,7 +20,7 @@ use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewSt
 use terrain_core::{Author, ChangeHash, Role, Store, Value};
 
 use super::{
-    AuditEntry, AuditRow, Backend, BackendError, BackendResult, DeviceKey, Fault, FormInfo, Membership, NewUser,
+    AuditEntry, AuditRow, Backend, BackendError, BackendResult, DeviceKey, Entry, Fault, FormInfo, Membership, NewUser,
     Project, ReviewItem, Team, TokenRecord, User, UserId,
 };
 
@@ -452,6 +452,25 @@ impl Backend for SqliteBackend {
         let key = self.register_device(editor.id, "web")?;
         let author = Author::new(&editor.username, "web", editor.role);
         Ok(self.surveys.set_answer_as(&author, key, survey_id, path, value)?)
+    }
+
+    fn enter(&self, editor: &User, entry: &Entry<'_>) -> BackendResult<String> {
+        let key = self.register_device(editor.id, "web")?;
+        let author = Author::new(&editor.username, "web", editor.role);
+        let survey_id = match entry.survey_id {
+            Some(id) => {
+                self.surveys.replace_answers_as(&author, key, id, entry.answers)?;
+                id.to_owned()
+            }
+            None => self.surveys.create_survey_as(&author, key, entry.form_id, entry.version, entry.answers)?,
+        };
+        Ok(survey_id)
+    }
+
+    fn finalize(&self, editor: &User, survey_id: &str) -> BackendResult<()> {
+        let key = self.register_device(editor.id, "web")?;
+        let author = Author::new(&editor.username, "web", editor.role);
+        Ok(self.surveys.finalize_as(&author, key, survey_id)?)
     }
 
     fn review(&self, editor: &User, items: &[ReviewItem<'_>]) -> BackendResult<Vec<Result<bool, StoreError>>> {

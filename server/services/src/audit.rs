@@ -56,6 +56,10 @@ pub enum Action {
     SurveyResolveConflict,
     /// A survey assigned to someone.
     SurveyAssign,
+    /// A survey entered in the browser, new or continued.
+    SurveyEnter,
+    /// A survey entered in the browser, finalized.
+    SurveyFinalize,
     /// An approved survey changed by a later push, and so moved out of the approved ones.
     SurveyChangedAfterApproval,
     /// A stored survey that could not be read, skipped and shown to admins.
@@ -68,7 +72,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for documentation and tests.
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 28] = [
         Action::Login,
         Action::LoginFailed,
         Action::TokenRefresh,
@@ -91,6 +95,8 @@ impl Action {
         Action::SurveyCorrect,
         Action::SurveyResolveConflict,
         Action::SurveyAssign,
+        Action::SurveyEnter,
+        Action::SurveyFinalize,
         Action::SurveyChangedAfterApproval,
         Action::SurveyUnreadable,
         Action::SyncPush,
@@ -122,6 +128,8 @@ impl Action {
             Action::SurveyCorrect => "survey.correct",
             Action::SurveyResolveConflict => "survey.resolve_conflict",
             Action::SurveyAssign => "survey.assign",
+            Action::SurveyEnter => "survey.enter",
+            Action::SurveyFinalize => "survey.finalize",
             Action::SurveyChangedAfterApproval => "survey.changed_after_approval",
             Action::SurveyUnreadable => "survey.unreadable",
             Action::SyncPush => "sync.push",

@@ -13,6 +13,8 @@
 //! - [`accounts`]: logins (throttled), tokens, the first administrator, users, projects, teams.
 //! - [`password`]: argon2id hashing in memory each hashing slot owns.
 //! - [`forms`]: publishing form versions (XLSForm or JSON, size-bounded) and reading them.
+//! - [`form_eval`]: a form's logic run against answers, node by node (`terrain form eval`).
+//! - [`entry`]: forms filled in the browser: the preview's evaluation, surveys entered.
 //! - [`surveys`]: reading one survey: JSON, history, conflicts, the review page's view.
 //! - [`review`]: review actions, single and bulk, corrections, assignments.
 //! - [`listing`]: survey lists, progress counts, the map, the filters' choices.
@@ -24,9 +26,11 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod entry;
 pub mod error;
 pub mod exports;
 pub mod faults;
+pub mod form_eval;
 pub mod forms;
 pub mod guards;
 pub mod listing;

@@ -199,6 +199,28 @@ impl Scope {
         }
     }
 
+    /// Entering surveys in the browser (paper questionnaires typed in at the office, a
+    /// missed household added): whoever may start surveys in the form's project.
+    pub fn may_enter_surveys_in(&self, project: i64) -> Result<()> {
+        if self.may_start_surveys_in(project) {
+            Ok(())
+        } else {
+            Err(Error::forbidden("only supervisors and administrators of the form's project enter surveys"))
+        }
+    }
+
+    /// Continuing a survey in the browser: only a draft, and only its author's own.
+    pub fn may_continue_entry(&self, summary: &SurveySummary) -> Result<()> {
+        let mine = self.user().is_some_and(|u| u.username == summary.created_by);
+        if !mine {
+            return Err(Error::forbidden("only the person who entered a survey continues it here"));
+        }
+        if summary.status != terrain_core::survey::Status::Draft {
+            return Err(Error::Conflict("this survey is finalized: it is reviewed, not entered, from now on".into()));
+        }
+        Ok(())
+    }
+
     /// Exports are for analysts, supervisors (their teams' surveys) and administrators.
     pub fn may_export(&self) -> Result<()> {
         if self.role() == Role::Enumerator {

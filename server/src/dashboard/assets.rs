@@ -1,4 +1,4 @@
-//! The dashboard's stylesheet and script, compiled into the binary and served with a
+//! The dashboard's stylesheet and scripts (`fill.js` on form pages only), compiled into the binary and served with a
 //! validator so browsers on slow links fetch them once.
 
 use axum::extract::Path;
@@ -7,12 +7,14 @@ use axum::response::{IntoResponse, Response};
 
 const CSS: &str = include_str!("../../assets/terrain.css");
 const JS: &str = include_str!("../../assets/terrain.js");
+const FILL_JS: &str = include_str!("../../assets/fill.js");
 
 /// An asset's content type and body.
 fn asset(name: &str) -> Option<(&'static str, &'static str)> {
     match name {
         "terrain.css" => Some(("text/css; charset=utf-8", CSS)),
         "terrain.js" => Some(("text/javascript; charset=utf-8", JS)),
+        "fill.js" => Some(("text/javascript; charset=utf-8", FILL_JS)),
         _ => None,
     }
 }

@@ -80,6 +80,24 @@ impl Lang {
 /// Every phrase of the dashboard, in English and French.
 const PHRASES: &[(&str, &str)] = &[
     ("Surveys", "Enquêtes"),
+    ("No form is published in your projects yet.", "Aucun formulaire n'est encore publié dans vos projets."),
+    ("Preview", "Aperçu"),
+    ("New survey", "Nouvelle enquête"),
+    ("Nothing you enter here is saved.", "Rien de ce que vous saisissez ici n'est enregistré."),
+    ("Form language", "Langue du formulaire"),
+    ("This page needs JavaScript.", "Cette page a besoin de JavaScript."),
+    ("Save draft", "Enregistrer le brouillon"),
+    ("Finalize", "Finaliser"),
+    ("Add", "Ajouter"),
+    ("Remove", "Retirer"),
+    ("required", "obligatoire"),
+    ("Ready to finalize.", "Prête à finaliser."),
+    ("Not ready to finalize:", "Pas encore prête à finaliser :"),
+    ("Saved as a draft.", "Enregistrée comme brouillon."),
+    ("Could not save:", "Enregistrement impossible :"),
+    ("Could not evaluate:", "Évaluation impossible :"),
+    ("Not available in the browser.", "Non disponible dans le navigateur."),
+    ("Choose…", "Choisir…"),
     ("Progress", "Avancement"),
     ("Map", "Carte"),
     ("Administration", "Administration"),
@@ -254,6 +272,7 @@ mod tests {
             include_str!("map.rs"),
             include_str!("admin.rs"),
             include_str!("setup.rs"),
+            include_str!("fill.rs"),
         ];
         let mut missing = Vec::new();
         for source in sources {

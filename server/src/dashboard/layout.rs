@@ -16,6 +16,8 @@ pub enum Section {
     Progress,
     /// The map.
     Map,
+    /// Form versions: preview and entry.
+    Forms,
     /// Users, teams and forms.
     Admin,
 }
@@ -50,6 +52,7 @@ pub fn page(session: &Session, section: Section, title: &str, body: Markup) -> M
                         (link(Section::Surveys, "/surveys", "Surveys"))
                         (link(Section::Progress, "/progress", "Progress"))
                         (link(Section::Map, "/map", "Map"))
+                        (link(Section::Forms, "/forms", "Forms"))
                         @if session.is_admin() { (link(Section::Admin, "/admin", "Administration")) }
                     }
                     div.who {

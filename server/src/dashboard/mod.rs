@@ -8,6 +8,7 @@
 //! - `login`: sessions and the language switch. `session`: the cookie, CSRF tokens.
 //! - `surveys`: the filtered, sorted, paged list and bulk actions; `survey`: one survey.
 //! - `progress`: surveys per enumerator per day (SVG); `map`: points and plots (SVG).
+//! - `fill`: form versions, each one's preview, and surveys entered in the browser.
 //! - `admin`: users, teams, forms, project settings, the audit log, surveys that need
 //!   attention. `setup`: the first administrator, from the link the server prints.
 //!   `layout`, `error`, `i18n`, `assets`.
@@ -15,6 +16,7 @@
 mod admin;
 mod assets;
 mod error;
+mod fill;
 mod i18n;
 mod layout;
 mod login;
@@ -58,6 +60,12 @@ pub fn router() -> Router<AppState> {
         .route("/surveys/{survey}", get(survey::page))
         .route("/surveys/{survey}/review", post(survey::review))
         .route("/surveys/{survey}/correct", post(survey::correct))
+        .route("/surveys/{survey}/edit", get(fill::edit))
+        .route("/forms", get(fill::list))
+        .route("/forms/{form}/{version}/preview", get(fill::preview))
+        .route("/forms/{form}/{version}/new", get(fill::new_entry))
+        .route("/forms/{form}/{version}/evaluate", post(fill::evaluate))
+        .route("/forms/{form}/{version}/entries", post(fill::save))
         .route("/progress", get(progress::page))
         .route("/map", get(map::page))
         .route("/admin", get(admin::page))
