@@ -362,6 +362,14 @@ fn a_supervisor_previews_a_mission_form_and_enters_a_survey_in_the_browser() {
         c.find(Locator::Css("#fill-lang option[value='English (en)']")).await.unwrap().click().await.unwrap();
         wait_text(&c, "#f-consent-msg", "This question is required.").await;
         shoot(&c, "preview").await;
+        // Repeats: an instance added by keyboard-reachable button, its questions evaluated.
+        c.find(Locator::Css("#f-consent option[value=yes]")).await.unwrap().click().await.unwrap();
+        wait_until(&c, "document.querySelector('[data-path=member] > button.add').offsetParent !== null").await;
+        c.find(Locator::Css("[data-path=member] > button.add")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Id("f-member_0__member_name")).await.unwrap().send_keys("Awa").await.unwrap();
+        wait_until(&c, "document.getElementById('fill-status').textContent.includes('member[0]/member_age')").await;
+        c.find(Locator::Css("[data-path='member'] section.instance button.link")).await.unwrap().click().await.unwrap();
+        wait_until(&c, "document.getElementById('f-member_0__member_name') === null").await;
 
         // "New survey" from the same page.
         c.find(Locator::LinkText("New survey")).await.unwrap().click().await.unwrap();

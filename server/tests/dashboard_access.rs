@@ -124,3 +124,116 @@ fn pages_check_who_is_asking() {
     let audit = page(&server, &admin, "/admin/audit.csv").1;
     assert!(audit.contains("review.approve") && audit.contains("review.reject"));
 }
+
+/// The preview and entry of forms in the browser: who may preview, who may enter, whose
+/// draft may be continued, and the anti-forgery token on every JSON call.
+#[test]
+fn previews_and_entries_check_who_is_asking() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    server.user("moussa", Role::Supervisor, Some(0));
+    server.user("ali", Role::Supervisor, Some(1));
+    server.user("kadi", Role::Analyst, None);
+    server.backend().add_project_member(server.project, server.user("kadi", Role::Analyst, None).id).unwrap();
+    // A form of another project, which no one here belongs to but the admin.
+    let other = server.backend().create_project("elsewhere").unwrap();
+    let mut hidden_form = common::household_form();
+    hidden_form.id = "elsewhere_household".into();
+    server.backend().publish_form(other.id, &hidden_form).unwrap();
+
+    let moussa = session(&server, "moussa");
+    let base = "/forms/household/2026110101";
+    let (status, forms) = page(&server, &moussa, "/forms");
+    assert_eq!(status, 200);
+    assert!(forms.contains(&format!("{base}/preview")) && forms.contains(&format!("{base}/new")), "{forms}");
+    assert!(!forms.contains("elsewhere_household"));
+    let (status, preview) = page(&server, &moussa, &format!("{base}/preview"));
+    assert_eq!(status, 200);
+    assert_eq!(page(&server, &moussa, "/forms/elsewhere_household/2026110101/preview").0, 404);
+    let token = {
+        let at = preview.find("data-csrf=\"").unwrap() + "data-csrf=\"".len();
+        preview[at..at + 32].to_owned()
+    };
+    let post = |cookie: &str, token: &str, path: &str, body: serde_json::Value| {
+        let r = client()
+            .post(format!("{}{path}", server.url))
+            .header("cookie", cookie)
+            .header("x-csrf-token", token)
+            .json(&body)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<serde_json::Value>().unwrap_or_default())
+    };
+
+    // The evaluation, with and without the token; answers that do not fit are a 400.
+    let answers = serde_json::json!({"village": "Kindia", "hh_size": 4});
+    let (status, report) = post(&moussa, &token, &format!("{base}/evaluate"), serde_json::json!({"answers": answers}));
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["schema"], "terrain/form-eval/1");
+    let forged = post(
+        &moussa,
+        "0123456789abcdef0123456789abcdef",
+        &format!("{base}/evaluate"),
+        serde_json::json!({"answers": {}}),
+    );
+    assert_eq!(forged.0, 403);
+    let (status, error) =
+        post(&moussa, &token, &format!("{base}/evaluate"), serde_json::json!({"answers": {"hh_size": "many"}}));
+    assert_eq!(status, 400);
+    assert!(error["message"].as_str().unwrap().contains("hh_size"), "{error}");
+
+    // An analyst previews, but does not enter surveys.
+    let kadi = session(&server, "kadi");
+    assert_eq!(page(&server, &kadi, &format!("{base}/preview")).0, 200);
+    assert!(!page(&server, &kadi, "/forms").1.contains(&format!("{base}/new")));
+    assert_eq!(page(&server, &kadi, &format!("{base}/new")).0, 403);
+    let kadi_token = {
+        let p = page(&server, &kadi, &format!("{base}/preview")).1;
+        let at = p.find("data-csrf=\"").unwrap() + "data-csrf=\"".len();
+        p[at..at + 32].to_owned()
+    };
+    let (status, _) = post(&kadi, &kadi_token, &format!("{base}/entries"), serde_json::json!({"answers": answers}));
+    assert_eq!(status, 403);
+
+    // A supervisor enters a draft; it is theirs, and only they continue it.
+    let (status, saved) = post(&moussa, &token, &format!("{base}/entries"), serde_json::json!({"answers": answers}));
+    assert_eq!(status, 200, "{saved}");
+    let id = saved["survey_id"].as_str().unwrap().to_owned();
+    assert_eq!(saved["finalized"], false);
+    assert_eq!(saved["url"], format!("/surveys/{id}/edit"));
+    assert_eq!(page(&server, &moussa, &format!("/surveys/{id}/edit")).0, 200);
+    let admin = session(&server, "admin");
+    assert_eq!(page(&server, &admin, &format!("/surveys/{id}/edit")).0, 403, "not the admin's draft");
+    let ali = session(&server, "ali");
+    assert_eq!(page(&server, &ali, &format!("/surveys/{id}/edit")).0, 404, "another team's survey");
+    // Finalizing an incomplete survey keeps it a draft and says why; then it finalizes.
+    let (status, refused) = post(
+        &moussa,
+        &token,
+        &format!("{base}/entries"),
+        serde_json::json!({"survey_id": id, "answers": {"hh_size": 4}, "finalize": true}),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(refused["finalized"], false);
+    assert!(refused["issues"][0].as_str().unwrap().starts_with("village"), "{refused}");
+    let (status, done) = post(
+        &moussa,
+        &token,
+        &format!("{base}/entries"),
+        serde_json::json!({"survey_id": id, "answers": answers, "finalize": true}),
+    );
+    assert_eq!((status, &done["finalized"]), (200, &serde_json::Value::Bool(true)), "{done}");
+    let summary = server.backend().survey_summary(&id).unwrap().unwrap();
+    assert_eq!((summary.created_by.as_str(), summary.status.as_str()), ("moussa", "finalized"));
+    // A finalized survey is reviewed, not entered.
+    assert_eq!(page(&server, &moussa, &format!("/surveys/{id}/edit")).0, 409);
+    let (status, _) = post(
+        &moussa,
+        &token,
+        &format!("{base}/entries"),
+        serde_json::json!({"survey_id": id, "answers": {}, "finalize": false}),
+    );
+    assert_eq!(status, 409);
+    let audit = page(&server, &admin, "/admin/audit.csv").1;
+    assert!(audit.contains("survey.enter") && audit.contains("survey.finalize"), "{audit}");
+}
