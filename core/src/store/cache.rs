@@ -3,7 +3,9 @@
 //!
 //! Loaded documents take about ten times their saved size in memory, so only a few are kept.
 
-use crate::survey::SurveyDoc;
+use automerge::ChangeHash;
+
+use crate::survey::{Answers, SurveyDoc};
 
 /// How many documents stay loaded.
 const CAPACITY: usize = 8;
@@ -16,6 +18,21 @@ pub struct Loaded {
     /// What its stored bytes (snapshot and chunks) cost to decode, as the front door
     /// measures them: what the write budget holds, so that the load budget always admits it.
     pub stored: crate::intake::Cost,
+    /// Its answers as the form types them, when read since: the form screen evaluates
+    /// after every answer, and reading every answer out of Automerge again would cost more
+    /// than the evaluation.
+    pub view: Option<AnswersView>,
+}
+
+/// A document's answers, valid while the document is at `heads`. An answer set or cleared
+/// through the store patches it (`writes::edit`); any other change leaves it behind the
+/// document's heads, and it is read again.
+#[derive(Debug)]
+pub struct AnswersView {
+    /// The heads the answers were read at.
+    pub heads: Vec<ChangeHash>,
+    /// The answers.
+    pub answers: Answers,
 }
 
 /// Recently used documents, most recent last.

@@ -95,7 +95,7 @@ pub fn load_measured(conn: &Connection, survey_id: &str) -> Result<Loaded, Store
     }
     let (doc, cost) = SurveyDoc::load_measured(&bytes)
         .map_err(|source| StoreError::Corrupt { survey_id: survey_id.to_owned(), source })?;
-    Ok(Loaded { doc, stored: cost })
+    Ok(Loaded { doc, stored: cost, view: None })
 }
 
 /// Appends the change chunk `bytes` after the snapshot.

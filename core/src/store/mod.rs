@@ -16,6 +16,8 @@ mod forms;
 mod query;
 pub mod schema;
 mod sync_state;
+#[cfg(test)]
+mod view_tests;
 mod writes;
 
 use std::collections::HashMap;
@@ -290,12 +292,12 @@ impl Store {
     /// Sets an answer. Returns whether anything changed (setting the value already there
     /// writes nothing).
     pub fn set_answer(&self, survey_id: &str, path: &AnswerPath, value: Value) -> Result<bool, StoreError> {
-        Ok(self.edit(survey_id, |doc, form| doc.set_answer(form, path, value))?.1)
+        Ok(self.edit(survey_id, Some(path), |doc, form| doc.set_answer(form, path, value))?.1)
     }
 
     /// Clears an answer. Returns whether there was one.
     pub fn clear_answer(&self, survey_id: &str, path: &AnswerPath) -> Result<bool, StoreError> {
-        Ok(self.edit(survey_id, |doc, form| doc.clear_answer(form, path))?.1)
+        Ok(self.edit(survey_id, Some(path), |doc, form| doc.clear_answer(form, path))?.1)
     }
 
     /// Adds an instance to the repeat at `path` (at `index`, or at the end); returns its index.
@@ -305,12 +307,12 @@ impl Store {
         path: &AnswerPath,
         index: Option<usize>,
     ) -> Result<usize, StoreError> {
-        Ok(self.edit(survey_id, |doc, form| doc.add_repeat_instance(form, path, index))?.0)
+        Ok(self.edit(survey_id, None, |doc, form| doc.add_repeat_instance(form, path, index))?.0)
     }
 
     /// Removes instance `index` of the repeat at `path`.
     pub fn remove_repeat_instance(&self, survey_id: &str, path: &AnswerPath, index: usize) -> Result<(), StoreError> {
-        self.edit(survey_id, |doc, form| doc.remove_repeat_instance(form, path, index))?;
+        self.edit(survey_id, None, |doc, form| doc.remove_repeat_instance(form, path, index))?;
         Ok(())
     }
 
@@ -322,7 +324,7 @@ impl Store {
         from: usize,
         to: usize,
     ) -> Result<(), StoreError> {
-        self.edit(survey_id, |doc, form| doc.move_repeat_instance(form, path, from, to))?;
+        self.edit(survey_id, None, |doc, form| doc.move_repeat_instance(form, path, from, to))?;
         Ok(())
     }
 
@@ -340,13 +342,29 @@ impl Store {
         let Writer { conn, docs, .. } = &mut *writer;
         let row = documents::row(conn, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
         let form = self.forms.get(conn, &row.form_id, &row.form_version)?;
-        let loaded = writes::checkout(conn, docs, survey_id, &row)?;
-        let answers = loaded.doc.answers(form.index());
-        docs.put(survey_id, loaded);
-        let answers = answers.map_err(|source| StoreError::Document { survey_id: survey_id.to_owned(), source })?;
+        let mut loaded = writes::checkout(conn, docs, survey_id, &row)?;
+        let heads = loaded.doc.heads();
+        let view = match loaded.view.take() {
+            Some(view) if view.heads == heads => view,
+            _ => {
+                let answers = loaded.doc.answers(form.index());
+                let answers =
+                    answers.map_err(|source| StoreError::Document { survey_id: survey_id.to_owned(), source });
+                match answers {
+                    Ok(answers) => cache::AnswersView { heads, answers },
+                    Err(e) => {
+                        docs.put(survey_id, loaded);
+                        return Err(e);
+                    }
+                }
+            }
+        };
         let options =
             EvalOptions { language: language.map(str::to_owned), now: chrono::Local::now().fixed_offset(), seed };
-        Ok(form.evaluator().evaluate(&answers, &options))
+        let evaluation = form.evaluator().evaluate(&view.answers, &options);
+        loaded.view = Some(view);
+        docs.put(survey_id, loaded);
+        Ok(evaluation)
     }
 
     /// Marks a survey finalized: complete and ready to send. A survey with required answers
@@ -370,7 +388,7 @@ impl Store {
             return Err(StoreError::Incomplete { survey_id: survey_id.to_owned(), issues });
         }
         self.transaction(|tx, ctx| {
-            writes::edit(tx, ctx, survey_id, origin, |doc, _| doc.set_status(Status::Finalized))?;
+            writes::edit(tx, ctx, survey_id, origin, None, |doc, _| doc.set_status(Status::Finalized))?;
             compact_in(tx, ctx, survey_id)
         })
     }
@@ -445,7 +463,7 @@ impl Store {
         comment: Option<&NewComment>,
     ) -> Result<bool, StoreError> {
         let user = self.author.user.clone();
-        Ok(self.edit(survey_id, |doc, _| review_edit(doc, &user, status, comment))?.1)
+        Ok(self.edit(survey_id, None, |doc, _| review_edit(doc, &user, status, comment))?.1)
     }
 
     /// [`Store::set_review`] on behalf of `author` (the server, for reviews made in the
@@ -477,7 +495,7 @@ impl Store {
             let mut outcomes = Vec::with_capacity(items.len());
             for (survey_id, status, comment) in items {
                 let edit = |doc: &mut SurveyDoc, _: &FormIndex<'_>| review_edit(doc, &author.user, *status, *comment);
-                let outcome = in_savepoint(tx, |sp| writes::edit(sp, ctx, survey_id, &origin, edit))?;
+                let outcome = in_savepoint(tx, |sp| writes::edit(sp, ctx, survey_id, &origin, None, edit))?;
                 outcomes.push(outcome.map(|(_, changed)| changed));
             }
             Ok(outcomes)
@@ -498,7 +516,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let actor = self.delegate(author, device_key)?;
         let origin = Origin::Delegated(actor);
-        Ok(self.transaction(|tx, ctx| writes::edit(tx, ctx, survey_id, &origin, edit))?.1)
+        Ok(self.transaction(|tx, ctx| writes::edit(tx, ctx, survey_id, &origin, None, edit))?.1)
     }
 
     /// The actor this session writes under for `author`.
@@ -520,7 +538,7 @@ impl Store {
 
     /// Makes a finalized survey a draft again, to edit it.
     pub fn reopen(&self, survey_id: &str) -> Result<(), StoreError> {
-        self.edit(survey_id, |doc, _| doc.set_status(Status::Draft))?;
+        self.edit(survey_id, None, |doc, _| doc.set_status(Status::Draft))?;
         Ok(())
     }
 
@@ -723,12 +741,15 @@ impl Store {
     }
 
     /// Applies one edit as its own transaction, under this store's actor.
+    /// A local edit; `touched` is the one answer it sets or clears, if that is all it does
+    /// (the answers view is then patched rather than read again).
     fn edit<T>(
         &self,
         survey_id: &str,
+        touched: Option<&AnswerPath>,
         edit: impl FnOnce(&mut SurveyDoc, &FormIndex<'_>) -> Result<T, DocumentError>,
     ) -> Result<(T, bool), StoreError> {
-        self.transaction(|tx, ctx| writes::edit(tx, ctx, survey_id, &Origin::Local, edit))
+        self.transaction(|tx, ctx| writes::edit(tx, ctx, survey_id, &Origin::Local, touched, edit))
     }
 
     /// Runs `f` in one immediate transaction on the writer connection; commits if it

@@ -6,14 +6,14 @@ use automerge::{ActorId, Change, ChangeHash, ReadDoc};
 use chrono::Utc;
 use rusqlite::{Connection, params};
 
-use super::cache::{DocCache, Loaded};
+use super::cache::{AnswersView, DocCache, Loaded};
 use super::documents::{self, Compaction, DocRow};
 use super::forms::FormCache;
 use super::{MergeOutcome, StoreError};
 use crate::form::FormIndex;
 use crate::intake::{Budget, Cost};
 use crate::survey::footprint::{Footprint, footprints};
-use crate::survey::{DocumentError, Meta, Refusal, Review, SurveyDoc};
+use crate::survey::{AnswerPath, DocumentError, Meta, Refusal, Review, SurveyDoc};
 
 /// Where the change being written comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,12 +56,13 @@ pub fn edit<T>(
     ctx: &mut WriteCtx<'_>,
     survey_id: &str,
     origin: &Origin,
+    touched: Option<&AnswerPath>,
     edit: impl FnOnce(&mut SurveyDoc, &FormIndex<'_>) -> Result<T, DocumentError>,
 ) -> Result<(T, bool), StoreError> {
     let row = documents::row(tx, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
     let form = ctx.forms.get(tx, &row.form_id, &row.form_version)?;
     let index = form.index();
-    let Loaded { mut doc, stored } = checkout(tx, ctx.docs, survey_id, &row)?;
+    let Loaded { mut doc, stored, view } = checkout(tx, ctx.docs, survey_id, &row)?;
     match origin {
         Origin::Local => doc.set_actor(ctx.actor.clone()),
         Origin::Delegated(actor) => doc.set_actor(actor.clone()),
@@ -76,7 +77,7 @@ pub fn edit<T>(
         if let Origin::Server { heads } = origin {
             set_acked(tx, survey_id, heads)?;
         }
-        ctx.docs.put(survey_id, Loaded { doc, stored });
+        ctx.docs.put(survey_id, Loaded { doc, stored, view });
         return Ok((output, false));
     }
     // Automerge re-encodes changes on every `get_changes`: collect the new ones once.
@@ -107,8 +108,25 @@ pub fn edit<T>(
         }
         Compaction::Due | Compaction::Overdue => stored = documents::compact(tx, survey_id, &mut doc)?,
     }
-    ctx.docs.put(survey_id, Loaded { doc, stored });
+    // An edit of one answer patches the answers view; any other leaves it to be read again.
+    let view = match (view, touched) {
+        (Some(view), Some(path)) if view.heads == before => patch_view(view, &mut doc, index, path),
+        _ => None,
+    };
+    ctx.docs.put(survey_id, Loaded { doc, stored, view });
     Ok((output, true))
+}
+
+/// `view` with the answer at `path` read again from `doc`, at `doc`'s heads; `None` when
+/// the answer cannot be placed (read everything again then).
+fn patch_view(
+    mut view: AnswersView,
+    doc: &mut SurveyDoc,
+    form: &FormIndex<'_>,
+    path: &AnswerPath,
+) -> Option<AnswersView> {
+    let answer = doc.answer(form, path).ok()?;
+    view.answers.set_at(path, answer).then(|| AnswersView { heads: doc.heads(), answers: view.answers })
 }
 
 /// Refuses a document that has grown past `budget`: every write path comes through here,
@@ -225,7 +243,7 @@ pub fn insert(
         compacted,
     ])?;
     record(tx, &id, &mut doc, &hashes, has_conflicts, origin)?;
-    ctx.docs.put(&id, Loaded { doc, stored });
+    ctx.docs.put(&id, Loaded { doc, stored, view: None });
     Ok(MergeOutcome { created: true, new_changes: hashes.len() })
 }
 
@@ -261,7 +279,7 @@ pub fn merge(
 ) -> Result<MergeOutcome, StoreError> {
     if documents::row(tx, survey_id)?.is_some() {
         let budget = *ctx.budget;
-        let (new_changes, _) = edit(tx, ctx, survey_id, origin, |doc, _| {
+        let (new_changes, _) = edit(tx, ctx, survey_id, origin, None, |doc, _| {
             let before = doc.heads();
             let previous = if check.is_some() { Some(doc.review()?) } else { None };
             let (new_changes, _) = doc.merge_bytes(bytes, &budget)?;

@@ -96,6 +96,26 @@ impl Answers {
         out
     }
 
+    /// Puts `answer` at `path` (removes it for `None`). Returns false, changing nothing,
+    /// when a repeat instance on the way is missing.
+    pub(crate) fn set_at(&mut self, path: &super::AnswerPath, answer: Option<Answer>) -> bool {
+        let mut level = self;
+        for (repeat, index) in &path.instances {
+            match level.0.get_mut(repeat) {
+                Some(Answer::Repeat(items)) => match items.get_mut(*index) {
+                    Some(item) => level = item,
+                    None => return false,
+                },
+                _ => return false,
+            }
+        }
+        match answer {
+            Some(answer) => level.0.insert(path.name.clone(), answer),
+            None => level.0.remove(&path.name),
+        };
+        true
+    }
+
     /// The paths whose answers differ between `self` and `other`, in path order.
     pub fn differences(&self, other: &Answers) -> Vec<String> {
         let (a, b) = (self.flatten(), other.flatten());
@@ -121,6 +141,26 @@ impl SurveyDoc {
         match self.automerge().hydrate(self.answers_obj(), heads)? {
             hydrate::Value::Map(map) => Ok(convert_map(&map, form)),
             _ => Err(DocumentError::Malformed("`answers` is not a map".into())),
+        }
+    }
+
+    /// The answer at `path` exactly as [`SurveyDoc::answers`] reads it (`None`: unanswered),
+    /// without reading the others. A value that is not a scalar is an error here.
+    pub fn answer(&self, form: &FormIndex<'_>, path: &super::AnswerPath) -> Result<Option<Answer>, DocumentError> {
+        let slot = self.slot(form, path)?;
+        let kind = match form.get(&path.name).map(|l| l.entry) {
+            Some(Entry::Question(q)) => Some(&q.kind),
+            _ => None,
+        };
+        match self.automerge().get(&slot.map, slot.key.as_str())? {
+            None => Ok(None),
+            Some((automerge::Value::Scalar(s), _)) => {
+                let typed = kind.and_then(|k| Value::from_scalar(&s, k));
+                Ok(Some(typed.map_or_else(|| Answer::Unreadable(s.to_string()), Answer::Value)))
+            }
+            Some((automerge::Value::Object(_), _)) => {
+                Err(DocumentError::Malformed(format!("`{path}` holds an object, not an answer")))
+            }
         }
     }
 
