@@ -140,6 +140,11 @@ fn previews_and_entries_check_who_is_asking() {
     let mut hidden_form = common::household_form();
     hidden_form.id = "elsewhere_household".into();
     server.backend().publish_form(other.id, &hidden_form).unwrap();
+    // A form whose text tries to end the page's data block and run a script.
+    let mut hostile = common::household_form();
+    hostile.id = "hostile".into();
+    hostile.title = "Ménages </script><script>alert(1)</script> <!--".into();
+    server.backend().publish_form(server.project, &hostile).unwrap();
 
     let moussa = session(&server, "moussa");
     let base = "/forms/household/2026110101";
@@ -150,6 +155,10 @@ fn previews_and_entries_check_who_is_asking() {
     let (status, preview) = page(&server, &moussa, &format!("{base}/preview"));
     assert_eq!(status, 200);
     assert_eq!(page(&server, &moussa, "/forms/elsewhere_household/2026110101/preview").0, 404);
+    let (status, hostile_page) = page(&server, &moussa, "/forms/hostile/2026110101/preview");
+    assert_eq!(status, 200);
+    assert!(!hostile_page.contains("<script>alert") && !hostile_page.contains("</script><script>"), "{hostile_page}");
+    assert!(hostile_page.contains("\\u003c/script>"), "the title is in the data block, escaped");
     let token = {
         let at = preview.find("data-csrf=\"").unwrap() + "data-csrf=\"".len();
         preview[at..at + 32].to_owned()

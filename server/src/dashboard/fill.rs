@@ -208,8 +208,9 @@ fn page(session: &Session, mode: Mode, draft: &Draft, survey_id: Option<&str>, m
         "save_url": format!("{base}/entries"),
         "texts": texts(lang),
     });
-    // `</` cannot end the script element early: JSON may escape the slash.
-    let data = data.to_string().replace("</", "<\\/");
+    // No `<` at all inside the script element (`</script>`, `<!--`): JSON may escape it,
+    // and it only ever appears inside strings.
+    let data = data.to_string().replace('<', "\\u003c");
     let title = match mode {
         Mode::Preview => format!("{} · {}", lang.t("Preview"), form.title),
         Mode::Entry => format!("{} · {}", lang.t("New survey"), form.title),
