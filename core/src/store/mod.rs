@@ -346,18 +346,13 @@ impl Store {
         let heads = loaded.doc.heads();
         let view = match loaded.view.take() {
             Some(view) if view.heads == heads => view,
-            _ => {
-                let answers = loaded.doc.answers(form.index());
-                let answers =
-                    answers.map_err(|source| StoreError::Document { survey_id: survey_id.to_owned(), source });
-                match answers {
-                    Ok(answers) => cache::AnswersView { heads, answers },
-                    Err(e) => {
-                        docs.put(survey_id, loaded);
-                        return Err(e);
-                    }
+            _ => match loaded.doc.answers(form.index()) {
+                Ok(answers) => cache::AnswersView { heads, answers },
+                Err(source) => {
+                    docs.put(survey_id, loaded);
+                    return Err(StoreError::Document { survey_id: survey_id.to_owned(), source });
                 }
-            }
+            },
         };
         let options =
             EvalOptions { language: language.map(str::to_owned), now: chrono::Local::now().fixed_offset(), seed };

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Value as Json, json};
-use terrain_backend::{BackendError, Entry};
+use terrain_backend::{BackendError, Entry, FormInfo};
 use terrain_core::StoreError;
 use terrain_core::form::{Form, FormIndex};
 use terrain_core::survey::Answers;
@@ -57,12 +57,33 @@ impl Services {
         Ok(form_eval::report(&form, &answers, language, chrono::Local::now().fixed_offset()))
     }
 
-    /// The answers a new survey of this form starts with (its static defaults), for the
-    /// entry page.
+    /// The form versions the principal may use, each with whether they may enter surveys
+    /// of it in the browser.
+    pub fn fillable_forms(&self, scope: &Scope) -> Result<Vec<(FormInfo, bool)>> {
+        let forms = self.forms(scope)?;
+        Ok(forms
+            .into_iter()
+            .map(|f| {
+                let may_enter = scope.may_enter_surveys_in(f.project_id).is_ok();
+                (f, may_enter)
+            })
+            .collect())
+    }
+
+    /// A form version to preview: a new survey's answers (its static defaults), and whether
+    /// the principal may also enter surveys of it.
+    pub fn preview_form(&self, scope: &Scope, form_id: &str, version: &str) -> Result<(Draft, bool)> {
+        let form = self.form(scope, form_id, version)?;
+        let may_enter = scope.form_project(form_id).is_some_and(|p| scope.may_enter_surveys_in(p).is_ok());
+        Ok((blank(form)?, may_enter))
+    }
+
+    /// A new survey to enter in the browser, for those who may.
     pub fn new_entry(&self, scope: &Scope, form_id: &str, version: &str) -> Result<Draft> {
         let form = self.form(scope, form_id, version)?;
-        let answers = Answers::new_from_json(&form, &json!({})).map_err(|e| Error::internal(e.to_string()))?;
-        Ok(Draft { answers: answers.to_json(), form })
+        let project = scope.form_project(form_id).ok_or_else(|| Error::not_found(format!("no form `{form_id}`")))?;
+        scope.may_enter_surveys_in(project)?;
+        blank(form)
     }
 
     /// A draft its author continues in the browser.
@@ -115,6 +136,12 @@ impl Services {
         }
         Ok(outcome)
     }
+}
+
+/// A new survey's answers: the form's static defaults.
+fn blank(form: Arc<Form>) -> Result<Draft> {
+    let answers = Answers::new_from_json(&form, &json!({})).map_err(|e| Error::internal(e.to_string()))?;
+    Ok(Draft { answers: answers.to_json(), form })
 }
 
 /// The page's answers, typed by the form: every answer, defaults included, as sent.

@@ -40,17 +40,7 @@ enum Mode {
 pub async fn list(State(state): State<AppState>, session: Session) -> Result<Markup, PageError> {
     let lang = session.lang;
     let scope = session.scope().clone();
-    let forms: Vec<(FormInfo, bool)> = run(lang, move || {
-        let forms = state.services.forms(&scope)?;
-        Ok(forms
-            .into_iter()
-            .map(|f| {
-                let may_enter = scope.may_enter_surveys_in(f.project_id).is_ok();
-                (f, may_enter)
-            })
-            .collect())
-    })
-    .await?;
+    let forms: Vec<(FormInfo, bool)> = run(lang, move || state.services.fillable_forms(&scope)).await?;
     let body = html! {
         h1 { (lang.t("Forms")) }
         @if forms.is_empty() { p.muted { (lang.t("No form is published in your projects yet.")) } }
@@ -83,13 +73,7 @@ pub async fn preview(
     Path((form_id, version)): Path<(String, String)>,
 ) -> Result<Markup, PageError> {
     let scope = session.scope().clone();
-    let (f, v) = (form_id.clone(), version.clone());
-    let (draft, may_enter) = run(session.lang, move || {
-        let draft = state.services.new_entry(&scope, &f, &v)?;
-        let may_enter = scope.form_project(&f).is_some_and(|p| scope.may_enter_surveys_in(p).is_ok());
-        Ok((draft, may_enter))
-    })
-    .await?;
+    let (draft, may_enter) = run(session.lang, move || state.services.preview_form(&scope, &form_id, &version)).await?;
     Ok(page(&session, Mode::Preview, &draft, None, may_enter))
 }
 
@@ -100,12 +84,7 @@ pub async fn new_entry(
     Path((form_id, version)): Path<(String, String)>,
 ) -> Result<Markup, PageError> {
     let scope = session.scope().clone();
-    let draft = run(session.lang, move || {
-        let project = scope.form_project(&form_id);
-        project.map_or(Ok(()), |p| scope.may_enter_surveys_in(p))?;
-        state.services.new_entry(&scope, &form_id, &version)
-    })
-    .await?;
+    let draft = run(session.lang, move || state.services.new_entry(&scope, &form_id, &version)).await?;
     Ok(page(&session, Mode::Entry, &draft, None, true))
 }
 

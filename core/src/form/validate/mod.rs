@@ -398,8 +398,7 @@ impl<'f> Run<'_, 'f, '_> {
                 Kind::Question(_) => self.check_question(node, scope),
                 Kind::Group(_) => {
                     if self.detail.is_some() {
-                        let state = NodeState::new(self.path(node, scope), kind.xlsform_name(), true);
-                        self.detail.get_or_insert_default().push(state);
+                        self.record(Some(NodeState::new(self.path(node, scope), kind.xlsform_name(), true)));
                     }
                 }
                 Kind::Repeat(group, inner) => {
@@ -414,7 +413,7 @@ impl<'f> Run<'_, 'f, '_> {
                     if self.detail.is_some() {
                         let mut state = NodeState::new(self.path(node, scope), kind.xlsform_name(), true);
                         state.instances = Some(range.len());
-                        self.detail.get_or_insert_default().push(state);
+                        self.record(Some(state));
                     }
                     for i in range {
                         if let Some(&instance) = self.state.by_level.get(inner).and_then(|v| v.get(i)) {
