@@ -24,6 +24,14 @@ pub struct Located<'f> {
     pub repeats: Vec<&'f str>,
 }
 
+impl Located<'_> {
+    /// Whether it belongs in these repeat instances (outermost first, as an answer path
+    /// spells them): exactly the repeats that enclose it, in order.
+    pub fn is_in(&self, instances: &[(String, usize)]) -> bool {
+        self.repeats.len() == instances.len() && self.repeats.iter().zip(instances).all(|(r, (i, _))| *r == i)
+    }
+}
+
 /// Every name of a form, looked up in constant time.
 #[derive(Debug, Clone)]
 pub struct FormIndex<'f> {

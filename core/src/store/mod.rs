@@ -263,17 +263,26 @@ impl Store {
     /// Starts a survey of a stored form version and returns its id. Its questions start with
     /// their static defaults, as in ODK Collect ([`crate::survey::apply_defaults`]).
     pub fn create_survey(&self, form_id: &str, version: &str) -> Result<String, StoreError> {
-        self.create(form_id, version, &Answers::default(), true)
+        self.create(None, form_id, version, &Answers::default(), true)
     }
 
     /// Starts a survey with answers already filled in (prefilled or imported), written as
     /// one change, and returns its id. No defaults are added: an imported survey keeps the
     /// answers it was given, blanks included.
     pub fn create_survey_with(&self, form_id: &str, version: &str, answers: &Answers) -> Result<String, StoreError> {
-        self.create(form_id, version, answers, false)
+        self.create(None, form_id, version, answers, false)
     }
 
-    fn create(&self, form_id: &str, version: &str, answers: &Answers, defaults: bool) -> Result<String, StoreError> {
+    /// Creates a survey as this store's user, or as `delegate` (an author and the actor
+    /// this session writes under for them), with `answers` and, if asked, the defaults.
+    fn create(
+        &self,
+        delegate: Option<(&Author, ActorId)>,
+        form_id: &str,
+        version: &str,
+        answers: &Answers,
+        defaults: bool,
+    ) -> Result<String, StoreError> {
         let survey_id = uuid::Uuid::new_v4().to_string();
         self.transaction(|tx, ctx| {
             let form = ctx.forms.get(tx, form_id, version)?;
@@ -281,10 +290,14 @@ impl Store {
             if defaults {
                 crate::survey::apply_defaults(&form.form().children, initial.to_mut());
             }
-            let doc = SurveyDoc::create(form.form(), &survey_id, &self.author, ctx.actor.clone(), Utc::now(), &initial)
+            let (author, actor, origin) = match &delegate {
+                Some((author, actor)) => (*author, actor.clone(), Origin::Delegated(actor.clone())),
+                None => (&self.author, ctx.actor.clone(), Origin::Local),
+            };
+            let doc = SurveyDoc::create(form.form(), &survey_id, author, actor, Utc::now(), &initial)
                 .map_err(|source| StoreError::Document { survey_id: survey_id.clone(), source })?;
             let prepared = writes::prepare(tx, ctx.forms, doc, None, ctx.budget)?;
-            writes::insert(tx, ctx, prepared, &Origin::Local)
+            writes::insert(tx, ctx, prepared, &origin)
         })?;
         Ok(survey_id)
     }
@@ -414,15 +427,7 @@ impl Store {
         answers: &Answers,
     ) -> Result<String, StoreError> {
         let actor = self.delegate(author, device_key)?;
-        let survey_id = uuid::Uuid::new_v4().to_string();
-        self.transaction(|tx, ctx| {
-            let form = ctx.forms.get(tx, form_id, version)?;
-            let doc = SurveyDoc::create(form.form(), &survey_id, author, actor.clone(), Utc::now(), answers)
-                .map_err(|source| StoreError::Document { survey_id: survey_id.clone(), source })?;
-            let prepared = writes::prepare(tx, ctx.forms, doc, None, ctx.budget)?;
-            writes::insert(tx, ctx, prepared, &Origin::Delegated(actor.clone()))
-        })?;
-        Ok(survey_id)
+        self.create(Some((author, actor)), form_id, version, answers, false)
     }
 
     /// Makes a survey's answers exactly `answers` on behalf of `author`, as one change
@@ -735,9 +740,9 @@ impl Store {
         })
     }
 
-    /// Applies one edit as its own transaction, under this store's actor.
-    /// A local edit; `touched` is the one answer it sets or clears, if that is all it does
-    /// (the answers view is then patched rather than read again).
+    /// Applies one edit as its own transaction, under this store's actor. `touched` is the
+    /// one answer it sets or clears, if that is all it does (the answers view is then
+    /// patched rather than read again).
     fn edit<T>(
         &self,
         survey_id: &str,

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use automerge::{ReadDoc, hydrate};
+use automerge::{ReadDoc, ScalarValue, hydrate};
 use serde::Serialize;
 
 use super::{DocumentError, SurveyDoc};
@@ -148,15 +148,10 @@ impl SurveyDoc {
     /// without reading the others. A value that is not a scalar is an error here.
     pub fn answer(&self, form: &FormIndex<'_>, path: &super::AnswerPath) -> Result<Option<Answer>, DocumentError> {
         let slot = self.slot(form, path)?;
-        let kind = match form.get(&path.name).map(|l| l.entry) {
-            Some(Entry::Question(q)) => Some(&q.kind),
-            _ => None,
-        };
         match self.automerge().get(&slot.map, slot.key.as_str())? {
             None => Ok(None),
             Some((automerge::Value::Scalar(s), _)) => {
-                let typed = kind.and_then(|k| Value::from_scalar(&s, k));
-                Ok(Some(typed.map_or_else(|| Answer::Unreadable(s.to_string()), Answer::Value)))
+                Ok(Some(scalar_answer(&s, form.get(&path.name).map(|l| l.entry))))
             }
             Some((automerge::Value::Object(_), _)) => {
                 Err(DocumentError::Malformed(format!("`{path}` holds an object, not an answer")))
@@ -176,14 +171,23 @@ impl SurveyDoc {
     }
 }
 
+/// A stored scalar as the answer to the form's `entry` of that name: typed when the entry is
+/// a question whose type reads it, else kept as its text.
+fn scalar_answer(s: &ScalarValue, entry: Option<Entry<'_>>) -> Answer {
+    let typed = match entry {
+        Some(Entry::Question(q)) => Value::from_scalar(s, &q.kind),
+        _ => None,
+    };
+    typed.map_or_else(|| Answer::Unreadable(s.to_string()), Answer::Value)
+}
+
 fn convert_map(map: &hydrate::Map, form: &FormIndex<'_>) -> Answers {
     let answers = map
         .iter()
         .map(|(name, entry)| {
-            let answer = match (form.get(name).map(|l| l.entry), &entry.value) {
-                (Some(Entry::Question(q)), hydrate::Value::Scalar(s)) => {
-                    Value::from_scalar(s, &q.kind).map_or_else(|| Answer::Unreadable(s.to_string()), Answer::Value)
-                }
+            let located = form.get(name).map(|l| l.entry);
+            let answer = match (located, &entry.value) {
+                (_, hydrate::Value::Scalar(s)) => scalar_answer(s, located),
                 (Some(Entry::Repeat(_)), hydrate::Value::List(list)) => Answer::Repeat(
                     list.iter()
                         .filter_map(|item| match &item.value {
@@ -192,7 +196,6 @@ fn convert_map(map: &hydrate::Map, form: &FormIndex<'_>) -> Answers {
                         })
                         .collect(),
                 ),
-                (_, hydrate::Value::Scalar(s)) => Answer::Unreadable(s.to_string()),
                 (_, other) => Answer::Unreadable(format!("{other:?}")),
             };
             (name.clone(), answer)

@@ -13,8 +13,8 @@ use super::{Answer, AnswerPath, Answers, apply_defaults};
 use crate::form::{Entry, Form, FormIndex, Node, QuestionType};
 use crate::value::{GeoPoint, Value};
 
-/// The most repeat instances, and the deepest nesting, a JSON answers file may hold: far
-/// more than any survey, few enough that a mistaken file cannot exhaust memory.
+/// The most repeat instances a JSON answers file may hold in all: far more than any survey,
+/// few enough that a mistaken file cannot exhaust memory.
 const MAX_INSTANCES: usize = 10_000;
 
 /// An answers file that does not fit its form.
@@ -31,14 +31,14 @@ impl Answers {
     /// Reads answers from a JSON object of question names to values (see the module
     /// documentation), typed and checked by `form`. `null` means unanswered.
     pub fn from_json(form: &FormIndex<'_>, json: &Json) -> Result<Answers, AnswersJsonError> {
-        read_level(form, json, &[], 0, None)
+        read_level(form, json, &[], &mut 0, None)
     }
 
     /// The answers of a new survey given these answers: the form's static defaults (see
     /// [`apply_defaults`]) in every instance, then `json` as [`Answers::from_json`] reads
     /// it, where `null` clears a default.
     pub fn new_from_json(form: &Form, json: &Json) -> Result<Answers, AnswersJsonError> {
-        read_level(&FormIndex::new(form), json, &[], 0, Some(&form.children))
+        read_level(&FormIndex::new(form), json, &[], &mut 0, Some(&form.children))
     }
 }
 
@@ -46,7 +46,7 @@ fn read_level(
     form: &FormIndex<'_>,
     json: &Json,
     instances: &[(String, usize)],
-    instance_count: usize,
+    instance_count: &mut usize,
     defaults: Option<&[Node]>,
 ) -> Result<Answers, AnswersJsonError> {
     let at = |name: &str| AnswerPath { instances: instances.to_vec(), name: name.to_owned() }.to_string();
@@ -61,8 +61,7 @@ fn read_level(
         }
         let fail = |reason: String| AnswersJsonError { path: at(name), reason };
         let located = form.get(name).ok_or_else(|| fail("the form has no question of that name".into()))?;
-        let given: Vec<&str> = instances.iter().map(|(r, _)| r.as_str()).collect();
-        if given != located.repeats {
+        if !located.is_in(instances) {
             let expected = match located.repeats.last() {
                 Some(repeat) => format!("it belongs inside the repeat `{repeat}`"),
                 None => "it belongs at the top of the answers, outside any repeat".into(),
@@ -79,16 +78,16 @@ fn read_level(
                 let Json::Array(items) = value else {
                     return Err(fail("a repeat is an array of objects, one per instance".into()));
                 };
-                let total = instance_count + items.len();
-                if total > MAX_INSTANCES {
-                    return Err(fail(format!("more than {MAX_INSTANCES} repeat instances")));
+                *instance_count += items.len();
+                if *instance_count > MAX_INSTANCES {
+                    return Err(fail(format!("more than {MAX_INSTANCES} repeat instances in all")));
                 }
                 let mut list = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     let mut inner = instances.to_vec();
                     inner.push((name.clone(), i));
                     let children = defaults.map(|_| &g.children[..]);
-                    list.push(read_level(form, item, &inner, total, children)?);
+                    list.push(read_level(form, item, &inner, instance_count, children)?);
                 }
                 Answer::Repeat(list)
             }
@@ -174,5 +173,17 @@ mod tests {
         assert_eq!(err.path, "member[0]/age");
         let err = Answers::from_json(&index, &json!({"member": {"age": 3}})).unwrap_err();
         assert!(err.reason.contains("array of objects"), "{err}");
+    }
+
+    #[test]
+    fn repeat_instances_are_bounded_over_the_whole_file() {
+        let form = form();
+        let index = FormIndex::new(&form);
+        // 6,000 members of one illness each: 12,000 instances, though no one list is long.
+        let members: Vec<serde_json::Value> = (0..6_000).map(|_| json!({"illness": [{}]})).collect();
+        let err = Answers::from_json(&index, &json!({ "member": members })).unwrap_err();
+        assert!(err.reason.contains("in all"), "{err}");
+        let members: Vec<serde_json::Value> = (0..4_000).map(|_| json!({"illness": [{}]})).collect();
+        assert!(Answers::from_json(&index, &json!({ "member": members })).is_ok());
     }
 }

@@ -209,15 +209,27 @@ impl SurveyDoc {
         path: &AnswerPath,
         index: Option<usize>,
     ) -> Result<usize, DocumentError> {
+        // A new instance starts with its questions' static defaults, as in ODK Collect.
+        self.insert_instance(form, path, index, apply_defaults)
+    }
+
+    /// Inserts an instance of the repeat at `path` holding the answers `fill` puts in, given
+    /// the repeat's children.
+    fn insert_instance(
+        &mut self,
+        form: &FormIndex<'_>,
+        path: &AnswerPath,
+        index: Option<usize>,
+        fill: impl FnOnce(&[Node], &mut Answers),
+    ) -> Result<usize, DocumentError> {
         let (list, children) = self.repeat_list(form, path)?;
         let len = self.doc.length(&list);
         let index = index.unwrap_or(len);
         if index > len {
             return Err(DocumentError::NoSuchInstance { path: path.to_string(), index, len });
         }
-        // A new instance starts with its questions' static defaults, as in ODK Collect.
         let mut initial = Answers::default();
-        apply_defaults(children, &mut initial);
+        fill(children, &mut initial);
         let mut instances = path.instances.clone();
         instances.push((path.name.clone(), index));
         let instance = answers_skeleton(form, children, &initial, &instances)?;
@@ -268,19 +280,15 @@ impl SurveyDoc {
                     for i in (items.len()..have.len()).rev() {
                         self.remove_repeat_instance(form, &at(name), i)?;
                     }
+                    let empty = Answers::default();
                     for (i, item) in items.iter().enumerate() {
-                        let added;
                         let existing = match have.get(i) {
                             Some(existing) => existing,
                             None => {
-                                // A new instance starts with its defaults: those `item` lacks
-                                // are cleared like any other answer.
-                                self.add_repeat_instance(form, &at(name), None)?;
-                                let (_, children) = self.repeat_list(form, &at(name))?;
-                                let mut defaults = Answers::default();
-                                apply_defaults(children, &mut defaults);
-                                added = defaults;
-                                &added
+                                // Empty, not with its defaults: `item` says every answer it
+                                // holds, and defaults it lacks would be written then cleared.
+                                self.insert_instance(form, &at(name), None, |_, _| {})?;
+                                &empty
                             }
                         };
                         let mut inner = instances.to_vec();
@@ -437,8 +445,7 @@ impl SurveyDoc {
     /// the form: each step must be the right enclosing repeat, and each instance must exist.
     pub(crate) fn slot(&self, form: &FormIndex<'_>, path: &AnswerPath) -> Result<Slot, DocumentError> {
         let located = form.get(&path.name).ok_or_else(|| DocumentError::UnknownQuestion(path.name.clone()))?;
-        let given: Vec<&str> = path.instances.iter().map(|(r, _)| r.as_str()).collect();
-        if given != located.repeats {
+        if !located.is_in(&path.instances) {
             return Err(DocumentError::WrongPlace { path: path.to_string(), expected: located.repeats.join("/") });
         }
         let mut map = self.answers.clone();
@@ -514,8 +521,7 @@ fn answers_skeleton(
     for (name, answer) in &answers.0 {
         let path = AnswerPath { instances: instances.to_vec(), name: name.clone() };
         let located = form.get(name).ok_or_else(|| DocumentError::UnknownQuestion(name.clone()))?;
-        let given: Vec<&str> = instances.iter().map(|(r, _)| r.as_str()).collect();
-        if given != located.repeats {
+        if !located.is_in(instances) {
             return Err(DocumentError::WrongPlace { path: path.to_string(), expected: located.repeats.join("/") });
         }
         let value = match (located.entry, answer) {
