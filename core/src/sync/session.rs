@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::http::{self, HttpClient, HttpRequest};
+use super::http::{self, HttpClient, HttpRequest, HttpResponse};
 use super::transport::{HttpTransport, TransportError, check, json};
 
 /// What a successful login gives a device.
@@ -138,6 +138,27 @@ impl Session {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<(u16, serde_json::Value), TransportError> {
+        let response = self.send_json(method, path, body)?;
+        Ok((response.status, json_or_null(&response)))
+    }
+
+    /// [`Session::request`] that requires a 2xx answer, else the server's refusal (read as
+    /// the sync transport reads refusals).
+    pub fn expect_ok(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, TransportError> {
+        Ok(json_or_null(&check(self.send_json(method, path, body)?)?))
+    }
+
+    fn send_json(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<HttpResponse, TransportError> {
         if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(TransportError::Refused {
                 status: 400,
@@ -149,26 +170,7 @@ impl Session {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = self.link.send(request)?;
-        Ok((response.status, serde_json::from_slice(&response.body).unwrap_or(serde_json::Value::Null)))
-    }
-
-    /// [`Session::request`] that requires a 2xx answer, else the server's refusal.
-    pub fn expect_ok(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&serde_json::Value>,
-    ) -> Result<serde_json::Value, TransportError> {
-        let (status, answer) = self.request(method, path, body)?;
-        if !(200..300).contains(&status) {
-            let field = |name: &str| answer.get(name).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-            if status == 401 {
-                return Err(TransportError::Unauthorized(field("message")));
-            }
-            return Err(TransportError::Refused { status, code: field("code"), message: field("message") });
-        }
-        Ok(answer)
+        self.link.send(request)
     }
 
     /// A GET of `path` as bytes (an export, say): the status, the response headers (names
@@ -194,4 +196,9 @@ mod tests {
         assert_eq!(s.base(), "https://terrain.example.org");
         assert_eq!(s.transport().server_url(), "https://terrain.example.org");
     }
+}
+
+/// A response body as JSON, `null` when it is empty or not JSON.
+fn json_or_null(response: &HttpResponse) -> serde_json::Value {
+    serde_json::from_slice(&response.body).unwrap_or(serde_json::Value::Null)
 }
