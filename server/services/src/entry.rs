@@ -12,7 +12,7 @@ use serde_json::{Value as Json, json};
 use terrain_backend::{BackendError, Entry, FormInfo};
 use terrain_core::StoreError;
 use terrain_core::form::{Form, FormIndex};
-use terrain_core::survey::Answers;
+use terrain_core::survey::{Answers, apply_defaults};
 
 use crate::Services;
 use crate::audit::Action;
@@ -64,7 +64,7 @@ impl Services {
         Ok(forms
             .into_iter()
             .map(|f| {
-                let may_enter = scope.may_enter_surveys_in(f.project_id).is_ok();
+                let may_enter = scope.may_enter_surveys_of(&f.form_id).is_ok();
                 (f, may_enter)
             })
             .collect())
@@ -74,16 +74,15 @@ impl Services {
     /// the principal may also enter surveys of it.
     pub fn preview_form(&self, scope: &Scope, form_id: &str, version: &str) -> Result<(Draft, bool)> {
         let form = self.form(scope, form_id, version)?;
-        let may_enter = scope.form_project(form_id).is_some_and(|p| scope.may_enter_surveys_in(p).is_ok());
-        Ok((blank(form)?, may_enter))
+        let may_enter = scope.may_enter_surveys_of(form_id).is_ok();
+        Ok((blank(form), may_enter))
     }
 
     /// A new survey to enter in the browser, for those who may.
     pub fn new_entry(&self, scope: &Scope, form_id: &str, version: &str) -> Result<Draft> {
         let form = self.form(scope, form_id, version)?;
-        let project = scope.form_project(form_id).ok_or_else(|| Error::not_found(format!("no form `{form_id}`")))?;
-        scope.may_enter_surveys_in(project)?;
-        blank(form)
+        scope.may_enter_surveys_of(form_id)?;
+        Ok(blank(form))
     }
 
     /// A draft its author continues in the browser.
@@ -108,8 +107,7 @@ impl Services {
         finalize: bool,
     ) -> Result<EntrySaved> {
         let form = self.form(scope, form_id, version)?;
-        let project = scope.form_project(form_id).ok_or_else(|| Error::not_found(format!("no form `{form_id}`")))?;
-        scope.may_enter_surveys_in(project)?;
+        scope.may_enter_surveys_of(form_id)?;
         let editor = scope.user().ok_or_else(|| Error::forbidden("surveys are entered by a person: log in"))?;
         if let Some(id) = survey_id {
             let summary = self.open_survey(scope, id)?;
@@ -139,9 +137,10 @@ impl Services {
 }
 
 /// A new survey's answers: the form's static defaults.
-fn blank(form: Arc<Form>) -> Result<Draft> {
-    let answers = Answers::new_from_json(&form, &json!({})).map_err(|e| Error::internal(e.to_string()))?;
-    Ok(Draft { answers: answers.to_json(), form })
+fn blank(form: Arc<Form>) -> Draft {
+    let mut answers = Answers::default();
+    apply_defaults(&form.children, &mut answers);
+    Draft { answers: answers.to_json(), form }
 }
 
 /// The page's answers, typed by the form: every answer, defaults included, as sent.

@@ -199,9 +199,12 @@ impl Scope {
         }
     }
 
-    /// Entering surveys in the browser (paper questionnaires typed in at the office, a
-    /// missed household added): whoever may start surveys in the form's project.
-    pub fn may_enter_surveys_in(&self, project: i64) -> Result<()> {
+    /// Entering surveys of a form in the browser (paper questionnaires typed in at the
+    /// office, a missed household added): whoever may start surveys in the form's project.
+    /// A form of a project the principal is not in is answered as not published.
+    pub fn may_enter_surveys_of(&self, form_id: &str) -> Result<()> {
+        let project =
+            self.form_project(form_id).ok_or_else(|| Error::not_found(format!("form `{form_id}` is not published")))?;
         if self.may_start_surveys_in(project) {
             Ok(())
         } else {

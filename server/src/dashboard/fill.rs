@@ -164,12 +164,9 @@ pub async fn save(
 
 fn check_csrf(session: &Session, headers: &HeaderMap) -> Result<(), ApiError> {
     let posted = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
-    session.check_csrf(posted).map_err(|_| ApiError {
-        status: axum::http::StatusCode::FORBIDDEN,
-        code: "forbidden",
-        message: "this page has expired: reload it and try again".into(),
-        retry_after: None,
-    })
+    session
+        .check_csrf(posted)
+        .map_err(|_| terrain_services::Error::Forbidden("this page has expired: reload it and try again".into()).into())
 }
 
 /// The page: a frame the script fills from the form definition and the answers.

@@ -543,6 +543,8 @@ impl<'f> Run<'_, 'f, '_> {
         let list = &plan.lists[list];
         let french = self.env.language.french;
         let mut offered: Option<Vec<bool>> = None;
+        // The codes the filter offers, kept for an inspection.
+        let mut filtered: Option<Vec<String>> = None;
         if let Some(filter) = &question.choice_filter {
             let mut keep = Vec::with_capacity(list.choices.len());
             let mut failed = None;
@@ -564,16 +566,18 @@ impl<'f> Run<'_, 'f, '_> {
                 self.error(node, scope, "choice_filter", filter, &e);
                 keep = vec![false; list.choices.len()];
             }
-            let codes = list.choices.iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c.name.clone()).collect();
+            let codes: Vec<String> =
+                list.choices.iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c.name.clone()).collect();
+            if self.detail.is_some() {
+                filtered = Some(codes.clone());
+            }
             let path = self.path(node, scope);
             self.out.choices.insert(path, codes);
             offered = Some(keep);
         }
-        let codes = match (&self.detail, &offered) {
+        let codes = match (&self.detail, filtered) {
             (None, _) => Vec::new(),
-            (Some(_), Some(keep)) => {
-                list.choices.iter().zip(keep).filter(|(_, k)| **k).map(|(c, _)| c.name.clone()).collect()
-            }
+            (Some(_), Some(codes)) => codes,
             (Some(_), None) => list.choices.iter().map(|c| c.name.clone()).collect(),
         };
         if !answered {

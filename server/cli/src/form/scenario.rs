@@ -68,7 +68,7 @@ struct Outcome<'r> {
     name: String,
     passed: bool,
     mismatches: Vec<String>,
-    evaluation: Option<&'r Report>,
+    evaluation: &'r Report,
 }
 
 pub fn run(
@@ -99,7 +99,7 @@ pub fn run(
         .zip(&reports)
         .map(|(scenario, report)| {
             let mismatches = mismatches(&scenario.expect, report);
-            Outcome { name: scenario.name.clone(), passed: mismatches.is_empty(), mismatches, evaluation: Some(report) }
+            Outcome { name: scenario.name.clone(), passed: mismatches.is_empty(), mismatches, evaluation: report }
         })
         .collect();
     let failed = outcomes.iter().filter(|o| !o.passed).count();
