@@ -470,6 +470,14 @@ fn authenticated_requests(w: &World) -> Vec<(Method, &'static str, String, Body)
             Body::Json(json!({"freeze_approved": true})),
         ),
         (Method::GET, "/api/v1/me", "/api/v1/me".into(), Body::None),
+        (Method::GET, "/api/v1/me/feed-tokens", "/api/v1/me/feed-tokens".into(), Body::None),
+        (
+            Method::POST,
+            "/api/v1/me/feed-tokens",
+            "/api/v1/me/feed-tokens".into(),
+            Body::Json(json!({"label": "matrix"})),
+        ),
+        (Method::DELETE, "/api/v1/me/feed-tokens/{id}", "/api/v1/me/feed-tokens/1".into(), Body::None),
         (Method::POST, "/api/v1/sync", "/api/v1/sync".into(), Body::Sync(empty_sync())),
         (Method::GET, "/api/v1/forms", "/api/v1/forms".into(), Body::None),
         (Method::GET, "/api/v1/forms/{form_id}/{version}", format!("/api/v1/forms/household/{VERSION}"), Body::None),
@@ -605,6 +613,26 @@ fn matrix(w: &World) -> Vec<Row> {
             ..row(me, M::GET, "/api/v1/me", "/api/v1/me".into(), Body::None, 200)
         });
         rows.push(row(Cred::Fresh(who), M::POST, "/api/v1/auth/logout", "/api/v1/auth/logout".into(), Body::None, 204));
+        // Feed tokens: everyone who may export holds their own; enumerators none. Nobody
+        // revokes a token that is not theirs (the matrix never made token 999999).
+        let exports = if who.role() == Role::Enumerator { 403 } else { 200 };
+        rows.push(row(me, M::GET, "/api/v1/me/feed-tokens", "/api/v1/me/feed-tokens".into(), Body::None, exports));
+        rows.push(row(
+            me,
+            M::POST,
+            "/api/v1/me/feed-tokens",
+            "/api/v1/me/feed-tokens".into(),
+            Body::Json(json!({"label": made.clone()})),
+            if exports == 200 { 201 } else { 403 },
+        ));
+        rows.push(row(
+            me,
+            M::DELETE,
+            "/api/v1/me/feed-tokens/{id}",
+            "/api/v1/me/feed-tokens/999999".into(),
+            Body::None,
+            if exports == 200 { 404 } else { 403 },
+        ));
         // A refreshed token stops working, like a logged-out one.
         rows.push(row(
             Cred::Fresh(who),

@@ -67,6 +67,33 @@ pub struct TokenRecord {
     pub expires_at: DateTime<Utc>,
     /// Whether it was revoked.
     pub revoked: bool,
+    /// What it opens.
+    pub purpose: TokenPurpose,
+}
+
+/// What a token opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenPurpose {
+    /// Everything its user may do: a device's or the dashboard's session.
+    Session,
+    /// Reading feeds (OData) only: the token an analyst gives a spreadsheet or a script.
+    Feed,
+}
+
+/// A feed token as its owner sees it; the token itself was shown once, when created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FeedToken {
+    /// Its id, to revoke it by.
+    pub id: i64,
+    /// What its owner called it (`Power BI, Conakry office`).
+    pub label: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Whether it was revoked.
+    pub revoked: bool,
 }
 
 /// A project: forms and teams.
@@ -258,6 +285,18 @@ pub trait Backend: Send + Sync + 'static {
     fn token(&self, hash: &[u8; 32]) -> BackendResult<Option<TokenRecord>>;
     /// Revokes a token; returns whether it existed.
     fn revoke_token(&self, hash: &[u8; 32]) -> BackendResult<bool>;
+    /// Stores a feed token's hash; returns its id.
+    fn insert_feed_token(
+        &self,
+        hash: &[u8; 32],
+        user: UserId,
+        label: &str,
+        expires_at: DateTime<Utc>,
+    ) -> BackendResult<i64>;
+    /// A user's feed tokens, newest first.
+    fn feed_tokens(&self, user: UserId) -> BackendResult<Vec<FeedToken>>;
+    /// Revokes one of a user's feed tokens; returns whether it was theirs and not revoked yet.
+    fn revoke_feed_token(&self, user: UserId, id: i64) -> BackendResult<bool>;
 
     // --- projects and teams
     /// Creates a project.

@@ -20,12 +20,15 @@ use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewSt
 use terrain_core::{Author, ChangeHash, Role, Store, Value};
 
 use super::{
-    AuditEntry, AuditRow, Backend, BackendError, BackendResult, DeviceKey, Entry, Fault, FormInfo, Membership, NewUser,
-    Project, ReviewItem, Team, TokenRecord, User, UserId,
+    AuditEntry, AuditRow, Backend, BackendError, BackendResult, DeviceKey, Entry, Fault, FeedToken, FormInfo,
+    Membership, NewUser, Project, ReviewItem, Team, TokenPurpose, TokenRecord, User, UserId,
 };
 
-const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/001_accounts.sql"), include_str!("../migrations/002_protection.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/001_accounts.sql"),
+    include_str!("../migrations/002_protection.sql"),
+    include_str!("../migrations/003_feed_tokens.sql"),
+];
 
 /// The embedded SQLite backend.
 pub struct SqliteBackend {
@@ -200,17 +203,21 @@ impl Backend for SqliteBackend {
             .db()
             .query_row(
                 &format!(
-                    "SELECT {U_USER_COLUMNS}, t.device_key, t.expires_at, t.revoked_at IS NOT NULL
+                    "SELECT {U_USER_COLUMNS}, t.device_key, t.expires_at, t.revoked_at IS NOT NULL, t.purpose
                      FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?1"
                 ),
                 [hash.as_slice()],
                 |r| {
                     let device: Option<Vec<u8>> = r.get(5)?;
+                    let purpose: String = r.get(8)?;
                     Ok(TokenRecord {
                         user: user_row(r)?,
                         device_key: device.and_then(|d| <DeviceKey>::try_from(d.as_slice()).ok()),
                         expires_at: DateTime::from_timestamp_millis(r.get(6)?).unwrap_or_default(),
                         revoked: r.get(7)?,
+                        // Only this code writes purposes; one it does not know opens nothing
+                        // more than a feed.
+                        purpose: if purpose == "session" { TokenPurpose::Session } else { TokenPurpose::Feed },
                     })
                 },
             )
@@ -221,6 +228,49 @@ impl Backend for SqliteBackend {
         let n = self.db().execute(
             "UPDATE tokens SET revoked_at = ?2 WHERE hash = ?1 AND revoked_at IS NULL",
             params![hash.as_slice(), now_ms()],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn insert_feed_token(
+        &self,
+        hash: &[u8; 32],
+        user: UserId,
+        label: &str,
+        expires_at: DateTime<Utc>,
+    ) -> BackendResult<i64> {
+        let db = self.db();
+        db.execute(
+            "INSERT INTO tokens (hash, user_id, created_at, expires_at, purpose, label)
+             VALUES (?1, ?2, ?3, ?4, 'feed', ?5)",
+            params![hash.as_slice(), user, now_ms(), expires_at.timestamp_millis(), label],
+        )?;
+        Ok(db.last_insert_rowid())
+    }
+
+    fn feed_tokens(&self, user: UserId) -> BackendResult<Vec<FeedToken>> {
+        let db = self.db();
+        let mut stmt = db.prepare(
+            "SELECT rowid, label, created_at, expires_at, revoked_at IS NOT NULL FROM tokens
+             WHERE user_id = ?1 AND purpose = 'feed' ORDER BY rowid DESC",
+        )?;
+        let rows = stmt.query_map([user], |r| {
+            Ok(FeedToken {
+                id: r.get(0)?,
+                label: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                created_at: DateTime::from_timestamp_millis(r.get(2)?).unwrap_or_default(),
+                expires_at: DateTime::from_timestamp_millis(r.get(3)?).unwrap_or_default(),
+                revoked: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn revoke_feed_token(&self, user: UserId, id: i64) -> BackendResult<bool> {
+        let n = self.db().execute(
+            "UPDATE tokens SET revoked_at = ?3 WHERE rowid = ?1 AND user_id = ?2 AND purpose = 'feed'
+             AND revoked_at IS NULL",
+            params![id, user, now_ms()],
         )?;
         Ok(n > 0)
     }

@@ -17,18 +17,20 @@ mod csv;
 mod dictionary;
 mod geojson;
 mod json;
+pub mod odata;
 mod rows;
 pub mod table;
 mod xlsx;
 
 use std::collections::BTreeSet;
 use std::io::{Seek, Write};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use terrain_core::AnswerPath;
 use terrain_core::form::{EvalOptions, Evaluator, Form};
-use terrain_core::store::{Survey, SurveySummary, Visibility};
+use terrain_core::store::{FeedEntry, Survey, SurveySummary, Visibility};
 use terrain_core::survey::{Answer, Answers, ReviewStatus, UnknownReviewStatus};
 
 pub use table::Layout;
@@ -185,8 +187,10 @@ impl ExportRequest {
         }
     }
 
-    fn keeps(&self, summary: &SurveySummary) -> bool {
-        self.review.accepts(summary.review_status)
+    /// Whether a survey is of the request's form and passes its filters.
+    fn wants(&self, summary: &SurveySummary) -> bool {
+        summary.form_id == self.form_id
+            && self.review.accepts(summary.review_status)
             && self.from.is_none_or(|from| summary.created_at >= from)
             && self.to.is_none_or(|to| summary.created_at < to)
             && self.version.as_ref().is_none_or(|v| &summary.form_version == v)
@@ -255,6 +259,8 @@ impl From<zip::result::ZipError> for ExportError {
 /// One survey to write: its metadata row, and the survey with non-relevant answers removed.
 #[derive(Debug, Clone)]
 pub struct Record {
+    /// Its place in the change feed: a scan resumed after it starts with the next survey.
+    pub change_seq: u64,
     /// The store's metadata row (review status, times).
     pub summary: SurveySummary,
     /// The merged survey, with answers to non-relevant questions left out.
@@ -315,11 +321,57 @@ pub(crate) struct Scan<'a> {
     forms: &'a [Arc<Form>],
 }
 
+/// Surveys loaded at once within a page: a scan that stops early (a feed page of a few
+/// rows) loads at most this many it does not use.
+const LOAD_CHUNK: usize = 64;
+
+/// Calls `each` with every survey of `request` that `visible` lets through, in change
+/// order from `request.since`, until it says to stop; returns how many it was given and the
+/// cursor of the last page read. Feeds (OData) page with it; exports are built on it.
+pub fn scan(
+    backend: &dyn Backend,
+    request: &ExportRequest,
+    visible: &dyn Fn(&SurveySummary) -> bool,
+    unreadable: &(dyn Fn(&str, &BackendError) + Sync),
+    each: impl FnMut(&Record) -> Result<ControlFlow<()>, ExportError>,
+) -> Result<ExportOutcome, ExportError> {
+    let forms = form_versions(backend, &request.form_id)?;
+    Scan { backend, request, visible, unreadable, forms: &forms }.run_until(each)
+}
+
+/// How many surveys of `request` `visible` lets through, read from the feed's metadata rows
+/// without loading a document.
+pub fn count(
+    backend: &dyn Backend,
+    request: &ExportRequest,
+    visible: &dyn Fn(&SurveySummary) -> bool,
+) -> Result<u64, ExportError> {
+    let filter = Visibility::default();
+    let (mut cursor, mut counted) = (request.since, 0u64);
+    loop {
+        if request.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return Err(ExportError::TimedOut);
+        }
+        let page = backend.feed(cursor, BATCH, &filter)?;
+        let Some(last) = page.last() else { return Ok(counted) };
+        cursor = last.change_seq;
+        counted += page.iter().filter(|e| request.wants(&e.summary) && visible(&e.summary)).count() as u64;
+    }
+}
+
 impl Scan<'_> {
     /// Calls `each` with every survey to export, in change order; returns the outcome.
     pub(crate) fn run(
         self,
         mut each: impl FnMut(&Record) -> Result<(), ExportError>,
+    ) -> Result<ExportOutcome, ExportError> {
+        self.run_until(|record| each(record).map(|()| ControlFlow::Continue(())))
+    }
+
+    /// [`Scan::run`], stopping as soon as `each` says so.
+    fn run_until(
+        self,
+        mut each: impl FnMut(&Record) -> Result<ControlFlow<()>, ExportError>,
     ) -> Result<ExportOutcome, ExportError> {
         let evaluators: Vec<(&str, Evaluator<'_>)> =
             self.forms.iter().map(|f| (f.version.as_str(), Evaluator::new(f))).collect();
@@ -336,14 +388,15 @@ impl Scan<'_> {
             let page = self.backend.feed(cursor, BATCH, &filter)?;
             let Some(last) = page.last() else { break };
             cursor = last.change_seq;
-            let wanted: Vec<SurveySummary> = page
-                .into_iter()
-                .map(|e| e.summary)
-                .filter(|s| s.form_id == self.request.form_id && self.request.keeps(s) && (self.visible)(s))
-                .collect();
-            for record in self.load(wanted, &evaluators)? {
-                each(&record)?;
-                written += 1;
+            let wanted: Vec<FeedEntry> =
+                page.into_iter().filter(|e| self.request.wants(&e.summary) && (self.visible)(&e.summary)).collect();
+            for chunk in wanted.chunks(LOAD_CHUNK) {
+                for record in self.load(chunk.to_vec(), &evaluators)? {
+                    written += 1;
+                    if each(&record)?.is_break() {
+                        return Ok(ExportOutcome { surveys: written, cursor: record.change_seq });
+                    }
+                }
             }
         }
         Ok(ExportOutcome { surveys: written, cursor })
@@ -351,12 +404,8 @@ impl Scan<'_> {
 
     /// Loads and prunes a page of surveys on two threads (loading a document and evaluating
     /// relevance are most of an export's work), keeping their order.
-    fn load(
-        &self,
-        wanted: Vec<SurveySummary>,
-        evaluators: &[(&str, Evaluator<'_>)],
-    ) -> Result<Vec<Record>, ExportError> {
-        let load_one = |summary: SurveySummary| -> Result<Option<Record>, ExportError> {
+    fn load(&self, wanted: Vec<FeedEntry>, evaluators: &[(&str, Evaluator<'_>)]) -> Result<Vec<Record>, ExportError> {
+        let load_one = |FeedEntry { change_seq, summary }: FeedEntry| -> Result<Option<Record>, ExportError> {
             let mut survey = match self.backend.survey(&summary.survey_id) {
                 Ok(s) => s,
                 // Removed since the page was read.
@@ -376,11 +425,11 @@ impl Scan<'_> {
                 let evaluation = evaluator.evaluate(&survey.answers, &options);
                 prune(&mut survey.answers, &evaluation.non_relevant);
             }
-            Ok(Some(Record { summary, survey }))
+            Ok(Some(Record { change_seq, summary, survey }))
         };
         let half = wanted.len().div_ceil(2);
         let mut second = wanted;
-        let first: Vec<SurveySummary> = second.drain(..half).collect();
+        let first: Vec<FeedEntry> = second.drain(..half).collect();
         let (a, b) = std::thread::scope(|scope| {
             let worker = scope.spawn(|| second.into_iter().map(load_one).collect::<Vec<_>>());
             let a: Vec<_> = first.into_iter().map(load_one).collect();

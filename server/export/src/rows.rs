@@ -233,7 +233,7 @@ mod tests {
             has_conflicts: false,
             dirty: false,
         };
-        Record { summary, survey: Survey { meta, answers, review: Review::default() } }
+        Record { change_seq: 1, summary, survey: Survey { meta, answers, review: Review::default() } }
     }
 
     #[test]

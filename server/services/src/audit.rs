@@ -68,11 +68,17 @@ pub enum Action {
     SyncPush,
     /// An export downloaded.
     Export,
+    /// A feed token created for a spreadsheet or a script.
+    FeedTokenCreate,
+    /// A feed token revoked.
+    FeedTokenRevoke,
+    /// A page of an OData feed read.
+    FeedRead,
 }
 
 impl Action {
     /// Every action, for documentation and tests.
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 31] = [
         Action::Login,
         Action::LoginFailed,
         Action::TokenRefresh,
@@ -101,6 +107,9 @@ impl Action {
         Action::SurveyUnreadable,
         Action::SyncPush,
         Action::Export,
+        Action::FeedTokenCreate,
+        Action::FeedTokenRevoke,
+        Action::FeedRead,
     ];
 
     /// The name in the log (`review.send_back`).
@@ -134,6 +143,9 @@ impl Action {
             Action::SurveyUnreadable => "survey.unreadable",
             Action::SyncPush => "sync.push",
             Action::Export => "export",
+            Action::FeedTokenCreate => "feed.token_create",
+            Action::FeedTokenRevoke => "feed.token_revoke",
+            Action::FeedRead => "feed.read",
         }
     }
 }

@@ -20,6 +20,7 @@
 //! - [`listing`]: survey lists, progress counts, the map, the filters' choices.
 //! - [`sync`]: one sync round, every byte from outside within budget.
 //! - [`exports`]: analysts' exports.
+//! - [`feeds`]: the OData feed analysts' tools refresh by themselves, and its tokens.
 //! - [`faults`]: surveys that cannot be read, skipped and shown as needing attention.
 //! - [`audit`]: the audit log and its vocabulary of actions.
 //! - [`guards`]: throttles and slots that keep one client from taking the server.
@@ -30,6 +31,7 @@ pub mod entry;
 pub mod error;
 pub mod exports;
 pub mod faults;
+pub mod feeds;
 pub mod form_eval;
 pub mod forms;
 pub mod guards;
@@ -50,7 +52,7 @@ use terrain_backend::sqlite::SqliteBackend;
 pub use error::{Error, Result};
 pub use scope::{Principal, Scope, SurveyFacts};
 pub use settings::{LoginLimits, Rate, Settings, SyncLimits};
-pub use terrain_backend::{AuditEntry, DeviceKey, Fault, FormInfo, Project, Team, User, UserId};
+pub use terrain_backend::{AuditEntry, DeviceKey, Fault, FeedToken, FormInfo, Project, Team, User, UserId};
 
 /// The storage layer, for tools, tests and benchmarks that seed or check it directly.
 pub use terrain_backend as backend;

@@ -232,6 +232,24 @@ impl Scope {
         Ok(())
     }
 
+    /// A project's OData feed is read by those who may export, in that project; to anyone
+    /// else the project does not exist.
+    pub fn may_read_feed(&self, project: i64) -> Result<()> {
+        if !self.in_project(project) {
+            return Err(Error::not_found(format!("project {project} does not exist")));
+        }
+        self.may_export()
+    }
+
+    /// Feed tokens are for those who may export: a spreadsheet refreshes what they could
+    /// download by hand.
+    pub fn may_hold_feed_tokens(&self) -> Result<()> {
+        if self.user().is_none() {
+            return Err(Error::invalid("feed tokens belong to a person: create one as that user"));
+        }
+        self.may_export()
+    }
+
     /// Analysts get approved surveys unless they ask otherwise; everyone else gets all.
     pub fn exports_approved_by_default(&self) -> bool {
         self.role() == Role::Analyst

@@ -11,7 +11,7 @@ use terrain_services::accounts::{CreateUser, ProjectSettings};
 use terrain_services::{AuditEntry, Fault, Project, Team, User};
 use utoipa::ToSchema;
 
-use super::caller::Caller;
+use super::caller::{Caller, Reader};
 use super::error::ApiError;
 use crate::http::{AppState, blocking};
 
@@ -85,7 +85,7 @@ pub async fn create_project(
 
 /// The projects the caller belongs to (all, for admins).
 #[utoipa::path(get, path = "/api/v1/projects", responses((status = 200, body = Vec<Project>)), security(("bearer" = [])))]
-pub async fn projects(State(state): State<AppState>, Caller(auth): Caller) -> Result<Json<Vec<Project>>, ApiError> {
+pub async fn projects(State(state): State<AppState>, Reader(auth): Reader) -> Result<Json<Vec<Project>>, ApiError> {
     let services = state.services.clone();
     Ok(Json(blocking(move || services.projects(&auth.scope)).await?))
 }

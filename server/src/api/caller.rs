@@ -1,9 +1,15 @@
-//! Who is calling: the bearer token of a request, checked by the accounts service (which
-//! also throttles each token), and the address a request came from.
+//! Who is calling: the bearer token of a request ([`Caller`]: sessions only) or the
+//! credentials of a request that only reads ([`Reader`]: feed tokens too, and HTTP Basic),
+//! checked by the accounts service (which also throttles each token), and the address a
+//! request came from.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use terrain_services::accounts::Authenticated;
 
 use super::error::ApiError;
@@ -28,6 +34,62 @@ impl FromRequestParts<AppState> for Caller {
             .trim()
             .to_owned();
         Ok(Caller(authenticate(state, token).await?))
+    }
+}
+
+/// A refused reader: an API error, with a Basic challenge when it is about signing in.
+#[derive(Debug)]
+pub struct ReaderError(ApiError);
+
+impl<E: Into<ApiError>> From<E> for ReaderError {
+    fn from(e: E) -> Self {
+        ReaderError(e.into())
+    }
+}
+
+impl IntoResponse for ReaderError {
+    fn into_response(self) -> Response {
+        let challenge = self.0.status == StatusCode::UNAUTHORIZED;
+        let mut response = self.0.into_response();
+        if challenge {
+            response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"Terrain feeds\""));
+        }
+        response
+    }
+}
+
+/// The caller of a request that only reads (feeds, exports, the lists of projects and
+/// forms): a feed token or a session token, as a bearer or as the password of HTTP Basic
+/// (with the user's name), as Excel and Power BI send it. A request without either is
+/// answered with a Basic challenge, so that those tools ask for it.
+#[derive(Debug, Clone)]
+pub struct Reader(pub Authenticated);
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = ReaderError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Reader, ReaderError> {
+        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
+            ApiError::unauthorized("sign in with your user name and a feed token (Basic), or send a bearer token")
+        })?;
+        let (token, username) = if let Some(token) = header.strip_prefix("Bearer ") {
+            (token.trim().to_owned(), None)
+        } else if let Some(encoded) = header.strip_prefix("Basic ") {
+            let decoded = STANDARD
+                .decode(encoded.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| ApiError::unauthorized("the Basic credentials are not base64 of `user:token`"))?;
+            let (user, token) = decoded
+                .split_once(':')
+                .ok_or_else(|| ApiError::unauthorized("the Basic credentials must be `user:token`"))?;
+            (token.to_owned(), Some(user.to_owned()))
+        } else {
+            return Err(ApiError::unauthorized("the Authorization header must be `Basic …` or `Bearer …`").into());
+        };
+        let services = state.services.clone();
+        let auth = blocking(move || services.authenticate_feed(&token, username.as_deref())).await?;
+        Ok(Reader(auth))
     }
 }
 

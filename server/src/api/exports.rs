@@ -14,7 +14,7 @@ use terrain_services::Error;
 use terrain_services::exports::ExportQuery as Query_;
 use utoipa::IntoParams;
 
-use super::caller::Caller;
+use super::caller::Reader;
 use super::error::ApiError;
 use crate::http::{AppState, blocking};
 
@@ -52,7 +52,7 @@ pub struct ExportQuery {
     security(("bearer" = [])))]
 pub async fn export(
     State(state): State<AppState>,
-    Caller(auth): Caller,
+    Reader(auth): Reader,
     Path(form_id): Path<String>,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {

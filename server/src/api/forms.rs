@@ -7,13 +7,13 @@ use axum::http::{HeaderMap, StatusCode};
 use terrain_services::FormInfo;
 use terrain_services::forms::Upload;
 
-use super::caller::Caller;
+use super::caller::{Caller, Reader};
 use super::error::ApiError;
 use crate::http::{AppState, blocking};
 
 /// The form versions the caller may use.
 #[utoipa::path(get, path = "/api/v1/forms", responses((status = 200, body = Vec<FormInfo>)), security(("bearer" = [])))]
-pub async fn list(State(state): State<AppState>, Caller(auth): Caller) -> Result<Json<Vec<FormInfo>>, ApiError> {
+pub async fn list(State(state): State<AppState>, Reader(auth): Reader) -> Result<Json<Vec<FormInfo>>, ApiError> {
     let services = state.services.clone();
     Ok(Json(blocking(move || services.forms(&auth.scope)).await?))
 }

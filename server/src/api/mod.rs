@@ -7,15 +7,17 @@ pub mod auth;
 pub mod caller;
 pub mod error;
 pub mod exports;
+pub mod feed_tokens;
 mod forms;
 mod health;
+pub mod odata;
 pub mod openapi;
 pub mod surveys;
 mod sync;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 
 use crate::http::{AppState, Settings};
 
@@ -31,11 +33,17 @@ pub fn router(settings: &Settings) -> Router<AppState> {
         .route("/api/v1/auth/refresh", post(auth::refresh))
         .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/me/feed-tokens", get(feed_tokens::list).post(feed_tokens::create).layer(json))
+        .route("/api/v1/me/feed-tokens/{id}", delete(feed_tokens::revoke))
         .route("/api/v1/sync", post(sync::sync).layer(large))
         .route("/api/v1/forms", get(forms::list))
         .route("/api/v1/forms/{form_id}/{version}", get(forms::get))
         .route("/api/v1/forms/{form_id}/export", get(exports::export))
         .route("/api/v1/projects/{project}/forms", post(forms::publish).layer(large))
+        .route("/api/v1/projects/{project}/odata", get(odata::service))
+        .route("/api/v1/projects/{project}/odata/", get(odata::service))
+        .route("/api/v1/projects/{project}/odata/$metadata", get(odata::metadata))
+        .route("/api/v1/projects/{project}/odata/{set}", get(odata::set))
         .route("/api/v1/users", get(admin::users).post(admin::create_user).layer(json))
         .route("/api/v1/users/{user}/disabled", put(admin::set_disabled).layer(json))
         .route("/api/v1/projects", get(admin::projects).post(admin::create_project).layer(json))

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, auth, exports, forms, health, surveys, sync};
+use super::{admin, auth, exports, feed_tokens, forms, health, surveys, sync};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -13,6 +13,7 @@ use super::{admin, auth, exports, forms, health, surveys, sync};
     paths(
         health::healthz,
         auth::login, auth::refresh, auth::logout, auth::me,
+        feed_tokens::create, feed_tokens::list, feed_tokens::revoke,
         sync::sync,
         forms::list, forms::get, forms::publish,
         exports::export,

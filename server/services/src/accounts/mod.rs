@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use terrain_backend::{DeviceKey, NewUser, Project, Team, User, UserId};
+use terrain_backend::{DeviceKey, NewUser, Project, Team, TokenPurpose, TokenRecord, User, UserId};
 use terrain_core::Role;
 use utoipa::ToSchema;
 
@@ -164,9 +164,37 @@ impl Services {
         Ok(Issued { user, device_key, token, expires_at })
     }
 
-    /// The principal a bearer token stands for, if it is known, unexpired, unrevoked and
-    /// its user enabled, and it has not made too many requests of late.
+    /// The principal a session token stands for, if it is known, unexpired, unrevoked and
+    /// its user enabled, and it has not made too many requests of late. Feed tokens are
+    /// refused here: they open feeds only ([`Services::authenticate_feed`]).
     pub fn authenticate(&self, token: &str) -> Result<Authenticated> {
+        let (record, token_hash) = self.checked_token(token)?;
+        if record.purpose != TokenPurpose::Session {
+            return Err(Error::forbidden(
+                "this is a feed token: it only reads OData feeds; log in to do anything else",
+            ));
+        }
+        let scope = Scope::load(self.backend.as_ref(), record.user, record.device_key)?;
+        Ok(Authenticated { scope, token_hash })
+    }
+
+    /// The principal a token stands for on a feed: a feed token or a session token. Given
+    /// with a user name (HTTP Basic, as Excel and Power BI send it), the token must be
+    /// that user's.
+    pub fn authenticate_feed(&self, token: &str, username: Option<&str>) -> Result<Authenticated> {
+        let (record, token_hash) = self.checked_token(token)?;
+        if username.is_some_and(|name| name != record.user.username) {
+            return Err(Error::Unauthenticated(
+                "this token is not that user's: sign in with your user name and your feed token".into(),
+            ));
+        }
+        let scope = Scope::load(self.backend.as_ref(), record.user, record.device_key)?;
+        Ok(Authenticated { scope, token_hash })
+    }
+
+    /// A token's record, if it works (known, unexpired, unrevoked, its user enabled, not
+    /// throttled), with its hash.
+    fn checked_token(&self, token: &str) -> Result<(TokenRecord, [u8; 32])> {
         let token_hash = token::hash(token);
         // Counted before the token is even looked up: a client told to slow down costs a
         // hash and a map lookup, not a database query and a scope.
@@ -187,8 +215,7 @@ impl Services {
         if record.user.disabled {
             return Err(Error::Unauthenticated("this account is disabled: ask an administrator".into()));
         }
-        let scope = Scope::load(self.backend.as_ref(), record.user, record.device_key)?;
-        Ok(Authenticated { scope, token_hash })
+        Ok((record, token_hash))
     }
 
     /// Exchanges a device's token for a new one with a fresh expiry; the old one stops
