@@ -93,6 +93,20 @@ for test in bindings/tests/python/test_*.py; do
     passed=$((passed + 1))
 done
 
+echo "--- Python analysts' client (terrain_client, with pandas from PyPI)"
+VENV="$TARGET/terrain-client-venv"
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import pandas" 2>/dev/null; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "pandas>=2"
+fi
+# Installed from the source tree as a user would (pip install bindings/client-python).
+"$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps --force-reinstall bindings/client-python
+for test in bindings/client-python/tests/test_*.py; do
+    start_server
+    PYTHONPATH="$OUT/python:$ROOT/bindings/tests/python" "$VENV/bin/python" "$test"
+    passed=$((passed + 1))
+done
+
 echo "--- Kotlin tests"
 JAR="$OUT/kotlin-tests.jar"
 "$KOTLINC" -nowarn "$OUT/kotlin/uniffi/terrain_ffi/terrain_ffi.kt" bindings/tests/kotlin/*.kt -cp "$JNA_JAR" -d "$JAR"
