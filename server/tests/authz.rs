@@ -478,6 +478,25 @@ fn authenticated_requests(w: &World) -> Vec<(Method, &'static str, String, Body)
             Body::Json(json!({"label": "matrix"})),
         ),
         (Method::DELETE, "/api/v1/me/feed-tokens/{id}", "/api/v1/me/feed-tokens/1".into(), Body::None),
+        (Method::GET, "/api/v1/projects/{project}/webhooks", format!("/api/v1/projects/{pilot}/webhooks"), Body::None),
+        (
+            Method::POST,
+            "/api/v1/projects/{project}/webhooks",
+            format!("/api/v1/projects/{pilot}/webhooks"),
+            Body::Json(json!({"url": "https://example.org/hook", "events": ["submission.received"]})),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/projects/{project}/webhooks/{id}",
+            format!("/api/v1/projects/{pilot}/webhooks/999999"),
+            Body::None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/projects/{project}/webhooks/{id}/deliveries",
+            format!("/api/v1/projects/{pilot}/webhooks/999999/deliveries"),
+            Body::None,
+        ),
         (Method::POST, "/api/v1/sync", "/api/v1/sync".into(), Body::Sync(empty_sync())),
         (Method::GET, "/api/v1/forms", "/api/v1/forms".into(), Body::None),
         (Method::GET, "/api/v1/forms/{form_id}/{version}", format!("/api/v1/forms/household/{VERSION}"), Body::None),
@@ -613,6 +632,39 @@ fn matrix(w: &World) -> Vec<Row> {
             ..row(me, M::GET, "/api/v1/me", "/api/v1/me".into(), Body::None, 200)
         });
         rows.push(row(Cred::Fresh(who), M::POST, "/api/v1/auth/logout", "/api/v1/auth/logout".into(), Body::None, 204));
+        // Webhooks are the administrators'; a target that is not there is not found.
+        rows.push(row(
+            me,
+            M::GET,
+            "/api/v1/projects/{project}/webhooks",
+            format!("/api/v1/projects/{pilot}/webhooks"),
+            Body::None,
+            admin_only(200),
+        ));
+        rows.push(row(
+            me,
+            M::POST,
+            "/api/v1/projects/{project}/webhooks",
+            format!("/api/v1/projects/{pilot}/webhooks"),
+            Body::Json(json!({"url": "https://example.org/hook", "events": ["submission.approved"]})),
+            admin_only(201),
+        ));
+        rows.push(row(
+            me,
+            M::DELETE,
+            "/api/v1/projects/{project}/webhooks/{id}",
+            format!("/api/v1/projects/{pilot}/webhooks/999999"),
+            Body::None,
+            admin_only(404),
+        ));
+        rows.push(row(
+            me,
+            M::GET,
+            "/api/v1/projects/{project}/webhooks/{id}/deliveries",
+            format!("/api/v1/projects/{pilot}/webhooks/999999/deliveries"),
+            Body::None,
+            admin_only(404),
+        ));
         // Feed tokens: everyone who may export holds their own; enumerators none. Nobody
         // revokes a token that is not theirs (the matrix never made token 999999).
         let exports = if who.role() == Role::Enumerator { 403 } else { 200 };

@@ -197,6 +197,102 @@ pub struct Entry<'a> {
     pub answers: &'a terrain_core::survey::Answers,
 }
 
+/// A project's webhook target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Webhook {
+    /// Its id.
+    pub id: i64,
+    /// The project whose events it receives.
+    pub project_id: i64,
+    /// Where deliveries are posted.
+    pub url: String,
+    /// The events it receives (`submission.approved`…).
+    pub events: Vec<String>,
+    /// When it was registered.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What the webhook dispatcher last saw of a survey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenState {
+    /// Draft or finalized.
+    pub status: String,
+    /// The review status.
+    pub review_status: String,
+    /// Whether it had conflicts.
+    pub conflicts: bool,
+}
+
+/// A delivery to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    /// The target.
+    pub webhook_id: i64,
+    /// The event's id, the same for each of its targets.
+    pub event_id: String,
+    /// The event's name.
+    pub event: String,
+    /// The JSON body.
+    pub body: String,
+}
+
+/// A delivery due, with where to send it and the key to sign it with.
+#[derive(Debug, Clone)]
+pub struct DueDelivery {
+    /// Its id.
+    pub id: i64,
+    /// The event's id.
+    pub event_id: String,
+    /// The event's name.
+    pub event: String,
+    /// The JSON body.
+    pub body: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When it was enqueued.
+    pub created_at: DateTime<Utc>,
+    /// The target's URL.
+    pub url: String,
+    /// The target's signing key.
+    pub secret: String,
+}
+
+/// What became of one delivery, as its log shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DeliveryLog {
+    /// The event's id.
+    pub event_id: String,
+    /// The event's name.
+    pub event: String,
+    /// When it was enqueued.
+    pub created_at: DateTime<Utc>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the target accepted it.
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// When it was given up on.
+    pub failed_at: Option<DateTime<Utc>>,
+    /// The target's last HTTP status.
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Debug, Clone)]
+pub struct Attempt<'a> {
+    /// The delivery.
+    pub id: i64,
+    /// The target's HTTP status, if it answered.
+    pub status: Option<u16>,
+    /// Why it failed, if it did.
+    pub error: Option<&'a str>,
+    /// Whether the target accepted it.
+    pub delivered: bool,
+    /// When to try again (`None`: give up, unless delivered).
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
 /// One review to write: a status and/or a comment on one survey.
 #[derive(Debug, Clone, Copy)]
 pub struct ReviewItem<'a> {
@@ -421,6 +517,28 @@ pub trait Backend: Send + Sync + 'static {
     fn faults(&self) -> BackendResult<Vec<Fault>>;
     /// Takes a survey off the list (it reads again).
     fn clear_fault(&self, survey_id: &str) -> BackendResult<()>;
+
+    // --- webhooks
+    /// Registers a webhook target of a project.
+    fn create_webhook(&self, project: i64, url: &str, secret: &str, events: &[String]) -> BackendResult<Webhook>;
+    /// A project's webhook targets (every project's with `None`).
+    fn webhooks(&self, project: Option<i64>) -> BackendResult<Vec<Webhook>>;
+    /// Removes a project's webhook target (its deliveries stay, as its log); returns
+    /// whether it was there.
+    fn delete_webhook(&self, project: i64, id: i64) -> BackendResult<bool>;
+    /// The dispatcher's place in the change feed, if it has started.
+    fn webhook_cursor(&self) -> BackendResult<Option<u64>>;
+    /// What the dispatcher last saw of each of `surveys` it has seen.
+    fn seen_states(&self, surveys: &[&str]) -> BackendResult<HashMap<String, SeenState>>;
+    /// Records, in one durable transaction, the states seen up to `cursor` and the
+    /// deliveries they make (an event already enqueued for a target is not again).
+    fn record_seen(&self, cursor: u64, seen: &[(&str, SeenState)], deliveries: &[NewDelivery]) -> BackendResult<()>;
+    /// Deliveries due at `now` to targets still registered, oldest first.
+    fn due_deliveries(&self, now: DateTime<Utc>, limit: u32) -> BackendResult<Vec<DueDelivery>>;
+    /// Records an attempt.
+    fn record_attempt(&self, attempt: &Attempt<'_>) -> BackendResult<()>;
+    /// A webhook target's deliveries, newest first.
+    fn deliveries(&self, webhook: i64, limit: u32) -> BackendResult<Vec<DeliveryLog>>;
 
     // --- audit
     /// Appends entries to the audit log, in one transaction.

@@ -20,14 +20,16 @@ use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewSt
 use terrain_core::{Author, ChangeHash, Role, Store, Value};
 
 use super::{
-    AuditEntry, AuditRow, Backend, BackendError, BackendResult, DeviceKey, Entry, Fault, FeedToken, FormInfo,
-    Membership, NewUser, Project, ReviewItem, Team, TokenPurpose, TokenRecord, User, UserId,
+    Attempt, AuditEntry, AuditRow, Backend, BackendError, BackendResult, DeliveryLog, DeviceKey, DueDelivery, Entry,
+    Fault, FeedToken, FormInfo, Membership, NewDelivery, NewUser, Project, ReviewItem, SeenState, Team, TokenPurpose,
+    TokenRecord, User, UserId, Webhook,
 };
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/001_accounts.sql"),
     include_str!("../migrations/002_protection.sql"),
     include_str!("../migrations/003_feed_tokens.sql"),
+    include_str!("../migrations/004_webhooks.sql"),
 ];
 
 /// The embedded SQLite backend.
@@ -621,6 +623,161 @@ impl Backend for SqliteBackend {
 
     fn maintain(&self) -> BackendResult<usize> {
         Ok(self.surveys.compact_pending(200)?)
+    }
+
+    fn create_webhook(&self, project: i64, url: &str, secret: &str, events: &[String]) -> BackendResult<Webhook> {
+        let db = self.db();
+        let now = Utc::now();
+        db.execute(
+            "INSERT INTO webhooks (project_id, url, secret, events, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![project, url, secret, events.join(" "), now.timestamp_millis()],
+        )?;
+        Ok(Webhook {
+            id: db.last_insert_rowid(),
+            project_id: project,
+            url: url.into(),
+            events: events.to_vec(),
+            created_at: now,
+        })
+    }
+
+    fn webhooks(&self, project: Option<i64>) -> BackendResult<Vec<Webhook>> {
+        let db = self.db();
+        let mut stmt = db.prepare_cached(
+            "SELECT id, project_id, url, events, created_at FROM webhooks
+             WHERE deleted_at IS NULL AND (?1 IS NULL OR project_id = ?1) ORDER BY id",
+        )?;
+        let rows = stmt.query_map([project], |r| {
+            let events: String = r.get(3)?;
+            Ok(Webhook {
+                id: r.get(0)?,
+                project_id: r.get(1)?,
+                url: r.get(2)?,
+                events: events.split_whitespace().map(str::to_owned).collect(),
+                created_at: DateTime::from_timestamp_millis(r.get(4)?).unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn delete_webhook(&self, project: i64, id: i64) -> BackendResult<bool> {
+        let n = self.db().execute(
+            "UPDATE webhooks SET deleted_at = ?3 WHERE id = ?1 AND project_id = ?2 AND deleted_at IS NULL",
+            params![id, project, now_ms()],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn webhook_cursor(&self) -> BackendResult<Option<u64>> {
+        let cursor: Option<i64> =
+            self.db().query_row("SELECT cursor FROM webhook_cursor WHERE one = 1", [], |r| r.get(0)).optional()?;
+        Ok(cursor.map(|c| c as u64))
+    }
+
+    fn seen_states(&self, surveys: &[&str]) -> BackendResult<HashMap<String, SeenState>> {
+        let db = self.db();
+        let mut stmt =
+            db.prepare_cached("SELECT status, review_status, conflicts FROM webhook_seen WHERE survey_id = ?1")?;
+        let mut out = HashMap::new();
+        for id in surveys {
+            let state = stmt
+                .query_row([id], |r| {
+                    Ok(SeenState { status: r.get(0)?, review_status: r.get(1)?, conflicts: r.get(2)? })
+                })
+                .optional()?;
+            if let Some(state) = state {
+                out.insert((*id).to_owned(), state);
+            }
+        }
+        Ok(out)
+    }
+
+    fn record_seen(&self, cursor: u64, seen: &[(&str, SeenState)], deliveries: &[NewDelivery]) -> BackendResult<()> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO webhook_seen (survey_id, status, review_status, conflicts) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (survey_id) DO UPDATE SET status = ?2, review_status = ?3, conflicts = ?4",
+            )?;
+            for (id, state) in seen {
+                upsert.execute(params![id, state.status, state.review_status, state.conflicts])?;
+            }
+            let now = now_ms();
+            let mut enqueue = tx.prepare_cached(
+                "INSERT OR IGNORE INTO webhook_deliveries (webhook_id, event_id, event, body, created_at, next_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            )?;
+            for d in deliveries {
+                enqueue.execute(params![d.webhook_id, d.event_id, d.event, d.body, now])?;
+            }
+            tx.execute(
+                "INSERT INTO webhook_cursor (one, cursor) VALUES (1, ?1) ON CONFLICT (one) DO UPDATE SET cursor = ?1",
+                [cursor as i64],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn due_deliveries(&self, now: DateTime<Utc>, limit: u32) -> BackendResult<Vec<DueDelivery>> {
+        let db = self.db();
+        let mut stmt = db.prepare_cached(
+            "SELECT d.id, d.event_id, d.event, d.body, d.attempts, d.created_at, w.url, w.secret
+             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+             WHERE d.delivered_at IS NULL AND d.failed_at IS NULL AND d.next_at <= ?1 AND w.deleted_at IS NULL
+             ORDER BY d.next_at, d.id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![now.timestamp_millis(), limit], |r| {
+            Ok(DueDelivery {
+                id: r.get(0)?,
+                event_id: r.get(1)?,
+                event: r.get(2)?,
+                body: r.get(3)?,
+                attempts: r.get(4)?,
+                created_at: DateTime::from_timestamp_millis(r.get(5)?).unwrap_or_default(),
+                url: r.get(6)?,
+                secret: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn record_attempt(&self, a: &Attempt<'_>) -> BackendResult<()> {
+        let now = now_ms();
+        let (delivered_at, failed_at, next_at) = match (a.delivered, a.retry_at) {
+            (true, _) => (Some(now), None, now),
+            (false, Some(at)) => (None, None, at.timestamp_millis()),
+            (false, None) => (None, Some(now), now),
+        };
+        self.db().execute(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = ?2, last_error = ?3,
+             delivered_at = ?4, failed_at = ?5, next_at = ?6 WHERE id = ?1",
+            params![a.id, a.status, a.error, delivered_at, failed_at, next_at],
+        )?;
+        Ok(())
+    }
+
+    fn deliveries(&self, webhook: i64, limit: u32) -> BackendResult<Vec<DeliveryLog>> {
+        let db = self.db();
+        let mut stmt = db.prepare_cached(
+            "SELECT event_id, event, created_at, attempts, delivered_at, failed_at, last_status, last_error
+             FROM webhook_deliveries WHERE webhook_id = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let time = |ms: Option<i64>| ms.and_then(DateTime::from_timestamp_millis);
+        let rows = stmt.query_map(params![webhook, limit], |r| {
+            Ok(DeliveryLog {
+                event_id: r.get(0)?,
+                event: r.get(1)?,
+                created_at: DateTime::from_timestamp_millis(r.get(2)?).unwrap_or_default(),
+                attempts: r.get(3)?,
+                delivered_at: time(r.get(4)?),
+                failed_at: time(r.get(5)?),
+                last_status: r.get(6)?,
+                last_error: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn audit_many(&self, rows: &[AuditRow<'_>]) -> BackendResult<()> {

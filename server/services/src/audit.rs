@@ -74,11 +74,15 @@ pub enum Action {
     FeedTokenRevoke,
     /// A page of an OData feed read.
     FeedRead,
+    /// A webhook target registered.
+    WebhookCreate,
+    /// A webhook target removed.
+    WebhookDelete,
 }
 
 impl Action {
     /// Every action, for documentation and tests.
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 33] = [
         Action::Login,
         Action::LoginFailed,
         Action::TokenRefresh,
@@ -110,6 +114,8 @@ impl Action {
         Action::FeedTokenCreate,
         Action::FeedTokenRevoke,
         Action::FeedRead,
+        Action::WebhookCreate,
+        Action::WebhookDelete,
     ];
 
     /// The name in the log (`review.send_back`).
@@ -146,6 +152,8 @@ impl Action {
             Action::FeedTokenCreate => "feed.token_create",
             Action::FeedTokenRevoke => "feed.token_revoke",
             Action::FeedRead => "feed.read",
+            Action::WebhookCreate => "webhook.create",
+            Action::WebhookDelete => "webhook.delete",
         }
     }
 }

@@ -22,6 +22,7 @@
 //! - [`exports`]: analysts' exports.
 //! - [`feeds`]: the OData feed analysts' tools refresh by themselves, and its tokens.
 //! - [`faults`]: surveys that cannot be read, skipped and shown as needing attention.
+//! - [`webhooks`]: events posted to a project's targets, signed, retried, from an outbox.
 //! - [`audit`]: the audit log and its vocabulary of actions.
 //! - [`guards`]: throttles and slots that keep one client from taking the server.
 
@@ -42,6 +43,7 @@ pub mod scope;
 pub mod settings;
 pub mod surveys;
 pub mod sync;
+pub mod webhooks;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -51,8 +53,10 @@ use terrain_backend::sqlite::SqliteBackend;
 
 pub use error::{Error, Result};
 pub use scope::{Principal, Scope, SurveyFacts};
-pub use settings::{LoginLimits, Rate, Settings, SyncLimits};
-pub use terrain_backend::{AuditEntry, DeviceKey, Fault, FeedToken, FormInfo, Project, Team, User, UserId};
+pub use settings::{LoginLimits, Rate, Settings, SyncLimits, WebhookLimits};
+pub use terrain_backend::{
+    AuditEntry, DeliveryLog, DeviceKey, Fault, FeedToken, FormInfo, Project, Team, User, UserId, Webhook,
+};
 
 /// The storage layer, for tools, tests and benchmarks that seed or check it directly.
 pub use terrain_backend as backend;

@@ -23,6 +23,31 @@ pub struct Settings {
     pub requests: Rate,
     /// The most bytes a published form (XLSForm or JSON) may take, uncompressed.
     pub max_form_bytes: u64,
+    /// How webhook deliveries are retried.
+    pub webhooks: WebhookLimits,
+}
+
+/// How webhook deliveries are made and retried.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WebhookLimits {
+    /// The wait before the first retry; each retry waits twice as long, up to an hour.
+    pub first_retry: std::time::Duration,
+    /// Attempts before a delivery is given up (and shown as failed in its log).
+    pub max_attempts: u32,
+    /// How long a target may take to answer one delivery.
+    pub timeout: std::time::Duration,
+}
+
+impl Default for WebhookLimits {
+    fn default() -> Self {
+        // 30 attempts, doubling from 10 s to an hour: a target down for a day still gets
+        // everything when it comes back.
+        WebhookLimits {
+            first_retry: std::time::Duration::from_secs(10),
+            max_attempts: 30,
+            timeout: std::time::Duration::from_secs(10),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -36,6 +61,7 @@ impl Default for Settings {
             // thousands of surveys, or a script paging through lists, fits the burst.
             requests: Rate { burst: 300, per_second: 20.0 },
             max_form_bytes: 16 << 20,
+            webhooks: WebhookLimits::default(),
         }
     }
 }

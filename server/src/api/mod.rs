@@ -14,6 +14,7 @@ pub mod odata;
 pub mod openapi;
 pub mod surveys;
 mod sync;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -40,6 +41,9 @@ pub fn router(settings: &Settings) -> Router<AppState> {
         .route("/api/v1/forms/{form_id}/{version}", get(forms::get))
         .route("/api/v1/forms/{form_id}/export", get(exports::export))
         .route("/api/v1/projects/{project}/forms", post(forms::publish).layer(large))
+        .route("/api/v1/projects/{project}/webhooks", get(webhooks::list).post(webhooks::create).layer(json))
+        .route("/api/v1/projects/{project}/webhooks/{id}", delete(webhooks::delete))
+        .route("/api/v1/projects/{project}/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/api/v1/projects/{project}/odata", get(odata::service))
         .route("/api/v1/projects/{project}/odata/", get(odata::service))
         .route("/api/v1/projects/{project}/odata/$metadata", get(odata::metadata))

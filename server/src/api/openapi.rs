@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, auth, exports, feed_tokens, forms, health, surveys, sync};
+use super::{admin, auth, exports, feed_tokens, forms, health, surveys, sync, webhooks};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -22,6 +22,7 @@ use super::{admin, auth, exports, feed_tokens, forms, health, surveys, sync};
         admin::audit, admin::project_settings, admin::set_project_settings, admin::attention,
         surveys::list, surveys::get, surveys::history, surveys::conflicts, surveys::correct, surveys::assign,
         surveys::review, surveys::bulk_review,
+        webhooks::create, webhooks::list, webhooks::delete, webhooks::deliveries,
     ),
     components(schemas(crate::http::errors::ErrorBody)),
     modifiers(&BearerAuth)

@@ -16,6 +16,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
+use terrain_services::webhooks::WebhookWorker;
+
 use super::{AppState, ClientAddr, Settings};
 
 /// How long requests in flight may take to finish after a shutdown signal.
@@ -55,7 +57,7 @@ impl Drop for Held {
 }
 
 /// Serves `router` (the application of `state`) on `listener` until `shutdown` completes,
-/// with `state`'s upkeep in the background.
+/// with `state`'s upkeep and webhook deliveries in the background.
 pub async fn serve(
     listener: TcpListener,
     router: axum::Router,
@@ -63,6 +65,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let settings: Arc<Settings> = state.settings.clone();
+    let webhooks = WebhookWorker::start(state.services.clone()).map_err(std::io::Error::other)?;
     let upkeep = tokio::spawn(upkeep(state));
     let open = Arc::new(tokio::sync::Semaphore::new(settings.max_connections));
     let per_address = Arc::new(PerAddress::default());
@@ -114,6 +117,8 @@ pub async fn serve(
         tracing::warn!("requests still in flight after {} s: closing them", DRAIN.as_secs());
     }
     upkeep.abort();
+    // Stopping waits for a delivery in flight: off the async threads.
+    let _ = tokio::task::spawn_blocking(move || drop(webhooks)).await;
     Ok(())
 }
 
