@@ -480,6 +480,25 @@ fn authenticated_requests(w: &World) -> Vec<(Method, &'static str, String, Body)
         (Method::DELETE, "/api/v1/me/feed-tokens/{id}", "/api/v1/me/feed-tokens/1".into(), Body::None),
         (Method::GET, "/api/v1/projects/{project}/webhooks", format!("/api/v1/projects/{pilot}/webhooks"), Body::None),
         (
+            Method::GET,
+            "/api/v1/projects/{project}/saved-exports",
+            format!("/api/v1/projects/{pilot}/saved-exports"),
+            Body::None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/projects/{project}/saved-exports",
+            format!("/api/v1/projects/{pilot}/saved-exports"),
+            Body::Json(json!({"name": "matrix", "form_id": "household"})),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/projects/{project}/saved-exports/{id}",
+            format!("/api/v1/projects/{pilot}/saved-exports/999999"),
+            Body::None,
+        ),
+        (Method::GET, "/api/v1/saved-exports/{id}/download", "/api/v1/saved-exports/1/download".into(), Body::None),
+        (
             Method::POST,
             "/api/v1/projects/{project}/webhooks",
             format!("/api/v1/projects/{pilot}/webhooks"),
@@ -632,6 +651,40 @@ fn matrix(w: &World) -> Vec<Row> {
             ..row(me, M::GET, "/api/v1/me", "/api/v1/me".into(), Body::None, 200)
         });
         rows.push(row(Cred::Fresh(who), M::POST, "/api/v1/auth/logout", "/api/v1/auth/logout".into(), Body::None, 204));
+        // Saved exports are the administrators'; a session token downloads none (only an
+        // export's own token does).
+        rows.push(row(
+            me,
+            M::GET,
+            "/api/v1/projects/{project}/saved-exports",
+            format!("/api/v1/projects/{pilot}/saved-exports"),
+            Body::None,
+            admin_only(200),
+        ));
+        rows.push(row(
+            me,
+            M::POST,
+            "/api/v1/projects/{project}/saved-exports",
+            format!("/api/v1/projects/{pilot}/saved-exports"),
+            Body::Json(json!({"name": made.clone(), "form_id": "household"})),
+            admin_only(201),
+        ));
+        rows.push(row(
+            me,
+            M::DELETE,
+            "/api/v1/projects/{project}/saved-exports/{id}",
+            format!("/api/v1/projects/{pilot}/saved-exports/999999"),
+            Body::None,
+            admin_only(404),
+        ));
+        rows.push(row(
+            me,
+            M::GET,
+            "/api/v1/saved-exports/{id}/download",
+            "/api/v1/saved-exports/1/download".into(),
+            Body::None,
+            401,
+        ));
         // Webhooks are the administrators'; a target that is not there is not found.
         rows.push(row(
             me,

@@ -293,6 +293,50 @@ pub struct Attempt<'a> {
     pub retry_at: Option<DateTime<Utc>>,
 }
 
+/// A saved export: a form's export under a stable URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SavedExport {
+    /// Its id, in its URL.
+    pub id: i64,
+    /// The project of its form.
+    pub project_id: i64,
+    /// What it is for (`Béguédo yields for the Brussels office`).
+    pub name: String,
+    /// The form exported.
+    pub form_id: String,
+    /// The export's options (format, filters), as JSON.
+    #[schema(value_type = Object)]
+    pub query: serde_json::Value,
+    /// Whether each download holds only what changed since the previous one.
+    pub incremental: bool,
+    /// Where the next incremental download starts.
+    pub cursor: u64,
+    /// Whose rights it runs with.
+    #[serde(skip)]
+    pub created_by: UserId,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A saved export to create.
+#[derive(Debug, Clone)]
+pub struct NewSavedExport<'a> {
+    /// The project of its form.
+    pub project_id: i64,
+    /// Its name.
+    pub name: &'a str,
+    /// The form.
+    pub form_id: &'a str,
+    /// The export's options, as JSON.
+    pub query: &'a serde_json::Value,
+    /// Incremental or full.
+    pub incremental: bool,
+    /// The hash of its token.
+    pub token_hash: &'a [u8; 32],
+    /// Its creator.
+    pub created_by: UserId,
+}
+
 /// One review to write: a status and/or a comment on one survey.
 #[derive(Debug, Clone, Copy)]
 pub struct ReviewItem<'a> {
@@ -539,6 +583,18 @@ pub trait Backend: Send + Sync + 'static {
     fn record_attempt(&self, attempt: &Attempt<'_>) -> BackendResult<()>;
     /// A webhook target's deliveries, newest first.
     fn deliveries(&self, webhook: i64, limit: u32) -> BackendResult<Vec<DeliveryLog>>;
+
+    // --- saved exports
+    /// Creates a saved export.
+    fn create_saved_export(&self, export: &NewSavedExport<'_>) -> BackendResult<SavedExport>;
+    /// A project's saved exports.
+    fn saved_exports(&self, project: i64) -> BackendResult<Vec<SavedExport>>;
+    /// The saved export `id`, if `token_hash` is its token's.
+    fn saved_export(&self, id: i64, token_hash: &[u8; 32]) -> BackendResult<Option<SavedExport>>;
+    /// Moves an incremental saved export's cursor on.
+    fn set_saved_export_cursor(&self, id: i64, cursor: u64) -> BackendResult<()>;
+    /// Removes a project's saved export (its URL stops working); returns whether it was there.
+    fn delete_saved_export(&self, project: i64, id: i64) -> BackendResult<bool>;
 
     // --- audit
     /// Appends entries to the audit log, in one transaction.

@@ -21,8 +21,8 @@ use terrain_core::{Author, ChangeHash, Role, Store, Value};
 
 use super::{
     Attempt, AuditEntry, AuditRow, Backend, BackendError, BackendResult, DeliveryLog, DeviceKey, DueDelivery, Entry,
-    Fault, FeedToken, FormInfo, Membership, NewDelivery, NewUser, Project, ReviewItem, SeenState, Team, TokenPurpose,
-    TokenRecord, User, UserId, Webhook,
+    Fault, FeedToken, FormInfo, Membership, NewDelivery, NewSavedExport, NewUser, Project, ReviewItem, SavedExport,
+    SeenState, Team, TokenPurpose, TokenRecord, User, UserId, Webhook,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/002_protection.sql"),
     include_str!("../migrations/003_feed_tokens.sql"),
     include_str!("../migrations/004_webhooks.sql"),
+    include_str!("../migrations/005_saved_exports.sql"),
 ];
 
 /// The embedded SQLite backend.
@@ -60,6 +61,24 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         })?,
         display_name: r.get(3)?,
         disabled: r.get(4)?,
+    })
+}
+
+const SAVED_EXPORT_COLUMNS: &str = "id, project_id, name, form_id, query, incremental, cursor, created_by, created_at";
+
+fn saved_export_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SavedExport> {
+    let query: String = r.get(4)?;
+    Ok(SavedExport {
+        id: r.get(0)?,
+        project_id: r.get(1)?,
+        name: r.get(2)?,
+        form_id: r.get(3)?,
+        query: serde_json::from_str(&query)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e)))?,
+        incremental: r.get(5)?,
+        cursor: r.get::<_, i64>(6)? as u64,
+        created_by: r.get(7)?,
+        created_at: DateTime::from_timestamp_millis(r.get(8)?).unwrap_or_default(),
     })
 }
 
@@ -778,6 +797,72 @@ impl Backend for SqliteBackend {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn create_saved_export(&self, e: &NewSavedExport<'_>) -> BackendResult<SavedExport> {
+        let db = self.db();
+        let now = Utc::now();
+        db.execute(
+            "INSERT INTO saved_exports (project_id, name, form_id, query, incremental, token_hash, created_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                e.project_id,
+                e.name,
+                e.form_id,
+                e.query.to_string(),
+                e.incremental,
+                e.token_hash.as_slice(),
+                e.created_by,
+                now.timestamp_millis()
+            ],
+        )?;
+        Ok(SavedExport {
+            id: db.last_insert_rowid(),
+            project_id: e.project_id,
+            name: e.name.to_owned(),
+            form_id: e.form_id.to_owned(),
+            query: e.query.clone(),
+            incremental: e.incremental,
+            cursor: 0,
+            created_by: e.created_by,
+            created_at: now,
+        })
+    }
+
+    fn saved_exports(&self, project: i64) -> BackendResult<Vec<SavedExport>> {
+        let db = self.db();
+        let mut stmt = db.prepare_cached(&format!(
+            "SELECT {SAVED_EXPORT_COLUMNS} FROM saved_exports WHERE project_id = ?1 AND deleted_at IS NULL ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([project], saved_export_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn saved_export(&self, id: i64, token_hash: &[u8; 32]) -> BackendResult<Option<SavedExport>> {
+        Ok(self
+            .db()
+            .query_row(
+                &format!(
+                    "SELECT {SAVED_EXPORT_COLUMNS} FROM saved_exports
+                     WHERE id = ?1 AND token_hash = ?2 AND deleted_at IS NULL"
+                ),
+                params![id, token_hash.as_slice()],
+                saved_export_row,
+            )
+            .optional()?)
+    }
+
+    fn set_saved_export_cursor(&self, id: i64, cursor: u64) -> BackendResult<()> {
+        self.db().execute("UPDATE saved_exports SET cursor = ?2 WHERE id = ?1", params![id, cursor as i64])?;
+        Ok(())
+    }
+
+    fn delete_saved_export(&self, project: i64, id: i64) -> BackendResult<bool> {
+        let n = self.db().execute(
+            "UPDATE saved_exports SET deleted_at = ?3 WHERE id = ?1 AND project_id = ?2 AND deleted_at IS NULL",
+            params![id, project, now_ms()],
+        )?;
+        Ok(n > 0)
     }
 
     fn audit_many(&self, rows: &[AuditRow<'_>]) -> BackendResult<()> {

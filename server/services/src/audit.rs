@@ -78,11 +78,17 @@ pub enum Action {
     WebhookCreate,
     /// A webhook target removed.
     WebhookDelete,
+    /// A saved export created.
+    SavedExportCreate,
+    /// A saved export removed.
+    SavedExportDelete,
+    /// A saved export downloaded with its token.
+    SavedExportDownload,
 }
 
 impl Action {
     /// Every action, for documentation and tests.
-    pub const ALL: [Action; 33] = [
+    pub const ALL: [Action; 36] = [
         Action::Login,
         Action::LoginFailed,
         Action::TokenRefresh,
@@ -116,6 +122,9 @@ impl Action {
         Action::FeedRead,
         Action::WebhookCreate,
         Action::WebhookDelete,
+        Action::SavedExportCreate,
+        Action::SavedExportDelete,
+        Action::SavedExportDownload,
     ];
 
     /// The name in the log (`review.send_back`).
@@ -154,6 +163,9 @@ impl Action {
             Action::FeedRead => "feed.read",
             Action::WebhookCreate => "webhook.create",
             Action::WebhookDelete => "webhook.delete",
+            Action::SavedExportCreate => "saved_export.create",
+            Action::SavedExportDelete => "saved_export.delete",
+            Action::SavedExportDownload => "saved_export.download",
         }
     }
 }

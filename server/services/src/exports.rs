@@ -7,16 +7,20 @@ use std::collections::BTreeSet;
 use std::io::{Seek, Write};
 use std::time::Instant;
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use terrain_export::{ExportError, ExportOutcome, ExportRequest, Format, ReviewFilter, parse_time};
+use terrain_export::{ExportError, ReviewFilter, parse_time};
+pub use terrain_export::{ExportOutcome, ExportRequest, Format};
+use utoipa::ToSchema;
 
 use crate::Services;
 use crate::audit::Action;
 use crate::error::{Error, Result};
 use crate::scope::Scope;
 
-/// What an analyst asks for, as text from a query string or a command line.
-#[derive(Debug, Clone, Default)]
+/// What an analyst asks for, as text from a query string or a command line (and as a saved
+/// export keeps it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ExportQuery {
     /// `csv` (a zip), `xlsx`, `json`, `ndjson`, `geojson` or `dictionary`; default `csv`.
     pub format: Option<String>,

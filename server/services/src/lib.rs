@@ -20,6 +20,7 @@
 //! - [`listing`]: survey lists, progress counts, the map, the filters' choices.
 //! - [`sync`]: one sync round, every byte from outside within budget.
 //! - [`exports`]: analysts' exports.
+//! - [`saved_exports`]: exports under a stable URL with a token of their own.
 //! - [`feeds`]: the OData feed analysts' tools refresh by themselves, and its tokens.
 //! - [`faults`]: surveys that cannot be read, skipped and shown as needing attention.
 //! - [`webhooks`]: events posted to a project's targets, signed, retried, from an outbox.
@@ -39,6 +40,7 @@ pub mod guards;
 pub mod listing;
 pub mod password;
 pub mod review;
+pub mod saved_exports;
 pub mod scope;
 pub mod settings;
 pub mod surveys;
@@ -55,7 +57,7 @@ pub use error::{Error, Result};
 pub use scope::{Principal, Scope, SurveyFacts};
 pub use settings::{LoginLimits, Rate, Settings, SyncLimits, WebhookLimits};
 pub use terrain_backend::{
-    AuditEntry, DeliveryLog, DeviceKey, Fault, FeedToken, FormInfo, Project, Team, User, UserId, Webhook,
+    AuditEntry, DeliveryLog, DeviceKey, Fault, FeedToken, FormInfo, Project, SavedExport, Team, User, UserId, Webhook,
 };
 
 /// The storage layer, for tools, tests and benchmarks that seed or check it directly.

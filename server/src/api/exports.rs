@@ -80,10 +80,21 @@ pub async fn export(
     })
     .await?;
     let (format, form_id) = format;
+    Ok(file_response(file, outcome, format, &form_id))
+}
+
+/// An export written to `file` as a download named after its form, with its cursor and
+/// survey count in headers.
+pub fn file_response(
+    file: std::fs::File,
+    outcome: terrain_services::exports::ExportOutcome,
+    format: terrain_services::exports::Format,
+    form_id: &str,
+) -> Response {
     let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
     let filename: String =
         form_id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
-    Ok((
+    (
         [
             (header::CONTENT_TYPE, format.content_type().to_owned()),
             (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}.{}\"", format.extension())),
@@ -92,5 +103,5 @@ pub async fn export(
         ],
         Body::from_stream(stream),
     )
-        .into_response())
+        .into_response()
 }

@@ -12,6 +12,7 @@ mod forms;
 mod health;
 pub mod odata;
 pub mod openapi;
+pub mod saved_exports;
 pub mod surveys;
 mod sync;
 pub mod webhooks;
@@ -44,6 +45,12 @@ pub fn router(settings: &Settings) -> Router<AppState> {
         .route("/api/v1/projects/{project}/webhooks", get(webhooks::list).post(webhooks::create).layer(json))
         .route("/api/v1/projects/{project}/webhooks/{id}", delete(webhooks::delete))
         .route("/api/v1/projects/{project}/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route(
+            "/api/v1/projects/{project}/saved-exports",
+            get(saved_exports::list).post(saved_exports::create).layer(json),
+        )
+        .route("/api/v1/projects/{project}/saved-exports/{id}", delete(saved_exports::delete))
+        .route("/api/v1/saved-exports/{id}/download", get(saved_exports::download))
         .route("/api/v1/projects/{project}/odata", get(odata::service))
         .route("/api/v1/projects/{project}/odata/", get(odata::service))
         .route("/api/v1/projects/{project}/odata/$metadata", get(odata::metadata))

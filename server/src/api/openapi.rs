@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, auth, exports, feed_tokens, forms, health, surveys, sync, webhooks};
+use super::{admin, auth, exports, feed_tokens, forms, health, saved_exports, surveys, sync, webhooks};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -23,6 +23,7 @@ use super::{admin, auth, exports, feed_tokens, forms, health, surveys, sync, web
         surveys::list, surveys::get, surveys::history, surveys::conflicts, surveys::correct, surveys::assign,
         surveys::review, surveys::bulk_review,
         webhooks::create, webhooks::list, webhooks::delete, webhooks::deliveries,
+        saved_exports::create, saved_exports::list, saved_exports::delete, saved_exports::download,
     ),
     components(schemas(crate::http::errors::ErrorBody)),
     modifiers(&BearerAuth)
