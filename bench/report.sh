@@ -5,7 +5,7 @@
 # `<!-- /bench:NAME -->` markers is kept; a block whose markers are missing is appended.
 #
 #   bash bench/report.sh                 # every benchmark, default sizes (about 20 minutes)
-#   bash bench/report.sh --only sizes    # one block: store, validate, sync, export, dashboard, hostile, phone, demo, sizes
+#   bash bench/report.sh --only sizes    # one block: store, validate, sync, export, dashboard, hostile, webhooks, phone, demo, sizes
 #   CARGO="flock /tmp/terrain-cargo.lock cargo" bash bench/report.sh   # on a shared machine
 #
 # Each bench binary writes its markdown table to $TERRAIN_BENCH_TABLE; resize with the
@@ -67,6 +67,7 @@ if want dashboard && [[ -f server/benches/dashboard.rs ]]; then
     bench dashboard terrain-server dashboard
 fi
 want hostile && bench hostile terrain-server hostile
+want webhooks && bench webhooks terrain-server webhooks
 
 # The phone library against the commit before the importer and server code left it: two
 # clean release builds in one run (about 10 minutes).

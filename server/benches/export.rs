@@ -8,7 +8,10 @@
 //! - the export of every survey, and of the last 10% (an incremental export), whose peaks
 //!   show whether memory grows with the dataset;
 //! - the baseline: the same answers read from plain NDJSON and written as the same tables
-//!   with the same CSV writer (no CRDT, no relevance, no zip). Ours ÷ baseline is reported.
+//!   with the same CSV writer (no CRDT, no relevance, no zip). Ours ÷ baseline is reported;
+//! - an OData client paging through the form's main set, 1,000 rows a page, following each
+//!   page's `$skiptoken`, every page serialized as the feed sends it: its throughput against
+//!   the CSV export's, and its peak memory.
 //!
 //! Run: `cargo bench -p terrain-server --bench export` (TERRAIN_BENCH_SURVEYS=N to resize).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -94,6 +97,32 @@ fn child_export(data: &Path, form_id: &str, since: u64, out: &Path) {
     let elapsed = started.elapsed().as_secs_f64();
     let (peak, _) = memory();
     println!("{elapsed} {peak} {before} {}", outcome.surveys);
+}
+
+/// In the child: pages through the main OData set of the form, as a client following
+/// `@odata.nextLink` does, serializing each page as the feed answers it.
+fn child_odata(data: &Path, form_id: &str) {
+    use terrain_export::odata::{Service, page};
+    let (_, before) = memory();
+    let backend = SqliteBackend::open(data).unwrap();
+    let forms = export::form_versions(&backend, form_id).unwrap();
+    let service = Service::new(&forms).unwrap();
+    let set = &service.sets[0];
+    let started = Instant::now();
+    let (mut rows, mut pages, mut bytes) = (0u64, 0u64, 0u64);
+    let mut options = page::Options::default();
+    loop {
+        let page = page::read(&backend as &dyn Backend, set, &options, &|_| true, &|_, _| {}, None).unwrap();
+        rows += page.rows.len() as u64;
+        pages += 1;
+        bytes += serde_json::to_vec(&serde_json::json!({ "value": page.rows })).unwrap().len() as u64;
+        let Some(next) = page.next else { break };
+        options = page::Options::parse(&next).unwrap();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let (peak, _) = memory();
+    eprintln!("odata: {pages} pages, {} MiB of JSON", bytes >> 20);
+    println!("{elapsed} {peak} {before} {rows}");
 }
 
 /// In the child: the baseline, NDJSON answers to the same tables with the same CSV writer.
@@ -222,6 +251,7 @@ fn main() {
             }
             Some("profile") => child_profile(Path::new(&args[2]), &args[3]),
             Some("baseline") => child_baseline(Path::new(&args[2]), Path::new(&args[3])),
+            Some("odata") => child_odata(Path::new(&args[2]), &args[3]),
             _ => panic!("unknown child command"),
         }
         return;
@@ -249,6 +279,8 @@ fn main() {
     let tenth =
         child(&["export", d, &form.id, &(n - n / 10).to_string(), dir.path().join("tenth.zip").to_str().unwrap()]);
     let baseline = child(&["baseline", json.to_str().unwrap(), dir.path().to_str().unwrap()]);
+    let odata = child(&["odata", d, &form.id]);
+    assert_eq!(odata.surveys as usize, n, "every survey, once, through the pages");
     let csv_size: u64 = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(|e| e.ok())
@@ -282,4 +314,15 @@ fn main() {
         csv_size as f64 / 1_048_576.0
     );
     println!("| export time, ours ÷ baseline | {:.2}× | |", full.seconds / baseline.seconds);
+    println!(
+        "| OData: paging through the {n} surveys' main set, 1,000 rows a page: time, peak memory | {:.1} s, {:.0} MiB | {:.0} rows/s |",
+        odata.seconds,
+        odata.peak,
+        n as f64 / odata.seconds
+    );
+    println!(
+        "| OData throughput ÷ CSV export throughput | {:.2}× | target ≥ 0.5×; peak memory ÷ the CSV export's: {:.2} |",
+        full.seconds / odata.seconds,
+        odata.peak / full.peak
+    );
 }

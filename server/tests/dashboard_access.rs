@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Device, TestServer, browser as client, page, session};
+use common::{Device, TestServer, browser as client, http, page, session};
 use terrain_core::Role;
 
 /// The CSRF token in a page's forms.
@@ -245,4 +245,43 @@ fn previews_and_entries_check_who_is_asking() {
     assert_eq!(status, 409);
     let audit = page(&server, &admin, "/admin/audit.csv").1;
     assert!(audit.contains("survey.enter") && audit.contains("survey.finalize"), "{audit}");
+}
+
+#[test]
+fn the_feeds_page_makes_shows_once_and_revokes_feed_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    server.user("fanta", Role::Analyst, None);
+    let cookie = session(&server, "fanta");
+    let (status, html) = page(&server, &cookie, "/feeds");
+    assert_eq!(status, 200);
+    let feed = format!("{}/api/v1/projects/{}/odata/", server.url, server.project);
+    assert!(html.contains(&feed), "the project's OData address: {html}");
+    let token_form = csrf(&html);
+
+    // Made, and shown once: the next view of the page lists it without the token.
+    let r = client()
+        .post(format!("{}/feeds/tokens", server.url))
+        .header("cookie", &cookie)
+        .form(&[("csrf", token_form.as_str()), ("label", "Power BI, Ouagadougou")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let shown = r.text().unwrap();
+    let at = shown.find("<code class=\"token\">").unwrap() + "<code class=\"token\">".len();
+    let token = shown[at..].split('<').next().unwrap().to_owned();
+    assert_eq!(token.len(), 43);
+    let (_, again) = page(&server, &cookie, "/feeds");
+    assert!(again.contains("Power BI, Ouagadougou") && !again.contains(&token));
+    let read = http().get(&feed).basic_auth("fanta", Some(&token)).send().unwrap();
+    assert_eq!(read.status().as_u16(), 200);
+
+    // A forged form is refused; the real one revokes the token at once.
+    let id = server.backend().feed_tokens(server.backend().user_by_name("fanta").unwrap().unwrap().0.id).unwrap()[0].id;
+    let revoke = format!("{}/feeds/tokens/{id}/revoke", server.url);
+    let forged = client().post(&revoke).header("cookie", &cookie).form(&[("csrf", "forged")]).send().unwrap();
+    assert_eq!(forged.status().as_u16(), 403);
+    let r = client().post(&revoke).header("cookie", &cookie).form(&[("csrf", token_form.as_str())]).send().unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(http().get(&feed).basic_auth("fanta", Some(&token)).send().unwrap().status().as_u16(), 401);
 }

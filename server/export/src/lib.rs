@@ -336,7 +336,7 @@ pub fn scan(
     each: impl FnMut(&Record) -> Result<ControlFlow<()>, ExportError>,
 ) -> Result<ExportOutcome, ExportError> {
     let forms = form_versions(backend, &request.form_id)?;
-    Scan { backend, request, visible, unreadable, forms: &forms }.run_until(each)
+    Scan { backend, request, visible, unreadable, forms: &forms }.run_until(each, LOAD_CHUNK)
 }
 
 /// How many surveys of `request` `visible` lets through, read from the feed's metadata rows
@@ -365,13 +365,15 @@ impl Scan<'_> {
         self,
         mut each: impl FnMut(&Record) -> Result<(), ExportError>,
     ) -> Result<ExportOutcome, ExportError> {
-        self.run_until(|record| each(record).map(|()| ControlFlow::Continue(())))
+        // An export reads every page whole: loading each whole keeps both threads busy.
+        self.run_until(|record| each(record).map(|()| ControlFlow::Continue(())), BATCH as usize)
     }
 
-    /// [`Scan::run`], stopping as soon as `each` says so.
+    /// [`Scan::run`], stopping as soon as `each` says so, loading `chunk` surveys at a time.
     fn run_until(
         self,
         mut each: impl FnMut(&Record) -> Result<ControlFlow<()>, ExportError>,
+        chunk: usize,
     ) -> Result<ExportOutcome, ExportError> {
         let evaluators: Vec<(&str, Evaluator<'_>)> =
             self.forms.iter().map(|f| (f.version.as_str(), Evaluator::new(f))).collect();
@@ -390,7 +392,7 @@ impl Scan<'_> {
             cursor = last.change_seq;
             let wanted: Vec<FeedEntry> =
                 page.into_iter().filter(|e| self.request.wants(&e.summary) && (self.visible)(&e.summary)).collect();
-            for chunk in wanted.chunks(LOAD_CHUNK) {
+            for chunk in wanted.chunks(chunk) {
                 for record in self.load(chunk.to_vec(), &evaluators)? {
                     written += 1;
                     if each(&record)?.is_break() {

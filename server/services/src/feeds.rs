@@ -7,7 +7,7 @@ use std::time::Instant;
 use chrono::Utc;
 use serde::Serialize;
 use serde_json::json;
-use terrain_backend::FeedToken;
+use terrain_backend::{FeedToken, Project};
 pub use terrain_export::odata::page::{Options, Page};
 use terrain_export::odata::{self, Service};
 use utoipa::ToSchema;
@@ -73,6 +73,11 @@ impl Services {
             return Err(Error::not_found(format!("you have no feed token {id} that still works")));
         }
         self.audit(scope, Action::FeedTokenRevoke, None, json!({ "token": id }))
+    }
+
+    /// The projects whose feed the principal may read.
+    pub fn feed_projects(&self, scope: &Scope) -> Result<Vec<Project>> {
+        Ok(self.backend.projects()?.into_iter().filter(|p| scope.may_read_feed(p.id).is_ok()).collect())
     }
 
     /// A project's OData service: a set per form version published in it, and per repeat.

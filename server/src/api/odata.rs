@@ -16,9 +16,9 @@ use super::caller::{Reader, ReaderError};
 use super::error::ApiError;
 use crate::http::{AppState, blocking};
 
-/// The service's address as the client reached it, for the links in answers; a path
-/// alone when the request names no usable host.
-fn base(headers: &HeaderMap, project: i64) -> String {
+/// The service's address as the client reached it, for the links in answers (and the
+/// dashboard's feeds page); a path alone when the request names no usable host.
+pub(crate) fn service_url(headers: &HeaderMap, project: i64) -> String {
     let path = format!("/api/v1/projects/{project}/odata");
     match headers.get(HOST).and_then(|h| h.to_str().ok()) {
         Some(host) if !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)) => {
@@ -48,7 +48,7 @@ pub async fn service(
 ) -> Result<Response, ReaderError> {
     let services = state.services.clone();
     let service = blocking(move || services.feed(&auth.scope, project)).await?;
-    let base = base(&headers, project);
+    let base = service_url(&headers, project);
     let sets: Vec<Json> =
         service.sets.iter().map(|s| json!({ "name": s.name, "kind": "EntitySet", "url": s.name })).collect();
     Ok(json_response(&json!({ "@odata.context": format!("{base}/$metadata"), "value": sets })))
@@ -88,7 +88,7 @@ pub async fn set(
     let services = state.services.clone();
     let name = set.clone();
     let page = blocking(move || services.feed_page(&auth.scope, project, &name, &options, Some(deadline))).await?;
-    let base = base(&headers, project);
+    let base = service_url(&headers, project);
     let mut body = serde_json::Map::new();
     body.insert("@odata.context".into(), json!(format!("{base}/$metadata#{set}")));
     if let Some(count) = page.count {

@@ -79,6 +79,26 @@ impl Lang {
 
 /// Every phrase of the dashboard, in English and French.
 const PHRASES: &[(&str, &str)] = &[
+    ("Data feeds", "Flux de données"),
+    (
+        "Excel and Power BI read each project's OData feed. Sign in with Basic: your user name, and a feed token as the password.",
+        "Excel et Power BI lisent le flux OData de chaque projet. Connectez-vous en « De base » : votre nom d'utilisateur, et un jeton de flux comme mot de passe.",
+    ),
+    ("OData feed", "Flux OData"),
+    ("Feed tokens", "Jetons de flux"),
+    ("Copy this token now: it is shown only once.", "Copiez ce jeton maintenant : il n'est affiché qu'une fois."),
+    (
+        "A feed token only reads. Name it after where it is used.",
+        "Un jeton de flux ne fait que lire. Nommez-le d'après l'endroit où il sert.",
+    ),
+    ("Where it is used", "Où il sert"),
+    ("Create a token", "Créer un jeton"),
+    ("No feed token yet.", "Aucun jeton de flux pour l'instant."),
+    ("Created", "Créé le"),
+    ("Expires", "Expire le"),
+    ("Revoked", "Révoqué"),
+    ("Active", "Actif"),
+    ("Revoke", "Révoquer"),
     ("Surveys", "Enquêtes"),
     ("No form is published in your projects yet.", "Aucun formulaire n'est encore publié dans vos projets."),
     ("Preview", "Aperçu"),
@@ -273,6 +293,7 @@ mod tests {
             include_str!("admin.rs"),
             include_str!("setup.rs"),
             include_str!("fill.rs"),
+            include_str!("feeds.rs"),
         ];
         let mut missing = Vec::new();
         for source in sources {

@@ -18,6 +18,8 @@ pub enum Section {
     Map,
     /// Form versions: preview and entry.
     Forms,
+    /// OData feeds and feed tokens.
+    Feeds,
     /// Users, teams and forms.
     Admin,
 }
@@ -53,6 +55,7 @@ pub fn page(session: &Session, section: Section, title: &str, body: Markup) -> M
                         (link(Section::Progress, "/progress", "Progress"))
                         (link(Section::Map, "/map", "Map"))
                         (link(Section::Forms, "/forms", "Forms"))
+                        (link(Section::Feeds, "/feeds", "Data feeds"))
                         @if session.is_admin() { (link(Section::Admin, "/admin", "Administration")) }
                     }
                     div.who {

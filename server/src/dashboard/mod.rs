@@ -9,6 +9,7 @@
 //! - `surveys`: the filtered, sorted, paged list and bulk actions; `survey`: one survey.
 //! - `progress`: surveys per enumerator per day (SVG); `map`: points and plots (SVG).
 //! - `fill`: form versions, each one's preview, and surveys entered in the browser.
+//! - `feeds`: the OData address of each project, and the user's feed tokens.
 //! - `admin`: users, teams, forms, project settings, the audit log, surveys that need
 //!   attention. `setup`: the first administrator, from the link the server prints.
 //!   `layout`, `error`, `i18n`, `assets`.
@@ -16,6 +17,7 @@
 mod admin;
 mod assets;
 mod error;
+mod feeds;
 mod fill;
 mod i18n;
 mod layout;
@@ -67,6 +69,9 @@ pub fn router() -> Router<AppState> {
         .route("/forms/{form}/{version}/evaluate", post(fill::evaluate))
         .route("/forms/{form}/{version}/entries", post(fill::save))
         .route("/progress", get(progress::page))
+        .route("/feeds", get(feeds::page))
+        .route("/feeds/tokens", post(feeds::create))
+        .route("/feeds/tokens/{id}/revoke", post(feeds::revoke))
         .route("/map", get(map::page))
         .route("/admin", get(admin::page))
         .route("/admin/users", post(admin::create_user))
