@@ -99,8 +99,11 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import pandas" 2>/dev
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "pandas>=2"
 fi
-# Installed from the source tree as a user would (pip install bindings/client-python).
-"$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps --force-reinstall bindings/client-python
+# Installed as a user would (pip install bindings/client-python), from a copy: building
+# writes build/ and egg-info beside the sources.
+rm -rf "$TARGET/client-python-src"
+cp -r bindings/client-python "$TARGET/client-python-src"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps --force-reinstall "$TARGET/client-python-src"
 for test in bindings/client-python/tests/test_*.py; do
     start_server
     PYTHONPATH="$OUT/python:$ROOT/bindings/tests/python" "$VENV/bin/python" "$test"

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{Cursor, Read};
 use std::path::Path;
 
-use common::{PASSWORD, TestServer, http};
+use common::{PASSWORD, TestServer, http, unzip};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use terrain_core::form::{EvalOptions, Evaluator, Form, Node, Question, QuestionType, Translations};
@@ -144,29 +144,6 @@ fn export(world: &World, user: &str, query: &str) -> Reply {
     let status = resp.status().as_u16();
     let cursor = resp.headers().get("terrain-cursor").map(|v| v.to_str().unwrap().parse().unwrap());
     Reply { status, cursor, body: resp.bytes().unwrap().to_vec() }
-}
-
-type Rows = Vec<HashMap<String, String>>;
-
-/// Reads every CSV of an export zip: table name → rows.
-fn unzip(bytes: &[u8]) -> BTreeMap<String, (Vec<String>, Rows)> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
-    let mut out = BTreeMap::new();
-    for i in 0..zip.len() {
-        let mut file = zip.by_index(i).unwrap();
-        let name = file.name().unwrap().trim_end_matches(".csv").to_owned();
-        let mut text = Vec::new();
-        file.read_to_end(&mut text).unwrap();
-        let text = text.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(&text).to_vec();
-        let mut reader = csv::Reader::from_reader(text.as_slice());
-        let headers: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
-        let rows = reader
-            .records()
-            .map(|r| headers.iter().cloned().zip(r.unwrap().iter().map(str::to_owned)).collect())
-            .collect();
-        out.insert(name, (headers, rows));
-    }
-    out
 }
 
 /// The merged survey with the answers to non-relevant questions removed, computed with

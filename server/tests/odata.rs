@@ -7,16 +7,13 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::{Cursor, Read};
+use std::collections::HashMap;
 
-use common::{TestServer, http};
+use common::{TestServer, http, unzip};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::{Value as Json, json};
 use terrain_core::{Author, Role, SurveyDoc};
-
-type Rows = Vec<HashMap<String, String>>;
 
 /// A server with the household form (nested repeats, every kind of answer) and `n`
 /// surveys pushed as one phone's, in batches.
@@ -79,26 +76,6 @@ fn read_set(url: &str, user: &str, token: &str) -> (Vec<serde_json::Map<String, 
         pages += 1;
     }
     (rows, pages)
-}
-
-/// Every CSV of an export zip: table name → rows.
-fn unzip(bytes: &[u8]) -> BTreeMap<String, Rows> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
-    let mut out = BTreeMap::new();
-    for i in 0..zip.len() {
-        let mut file = zip.by_index(i).unwrap();
-        let name = file.name().unwrap().trim_end_matches(".csv").to_owned();
-        let mut text = Vec::new();
-        file.read_to_end(&mut text).unwrap();
-        let mut reader = csv::Reader::from_reader(text.as_slice());
-        let headers: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
-        let rows = reader
-            .records()
-            .map(|r| headers.iter().cloned().zip(r.unwrap().iter().map(str::to_owned)).collect())
-            .collect();
-        out.insert(name, rows);
-    }
-    out
 }
 
 /// An OData value as the CSV writes the same answer.
@@ -186,7 +163,8 @@ fn power_query_pages_through_ten_thousand_submissions_and_reads_what_the_csv_exp
         .send()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    let tables = unzip(&resp.bytes().unwrap());
+    let tables: HashMap<String, common::Rows> =
+        unzip(&resp.bytes().unwrap()).into_iter().map(|(name, (_, rows))| (name, rows)).collect();
 
     let (main_rows, pages) = read_set(&format!("{service}/{main}"), "analyst", &token);
     assert_eq!(pages, N.div_ceil(1000), "pages of 1000 rows");

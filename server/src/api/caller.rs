@@ -6,7 +6,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -69,28 +69,34 @@ impl FromRequestParts<AppState> for Reader {
     type Rejection = ReaderError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Reader, ReaderError> {
-        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
+        let (username, token) = credentials(&parts.headers)?.ok_or_else(|| {
             ApiError::unauthorized("sign in with your user name and a feed token (Basic), or send a bearer token")
         })?;
-        let (token, username) = if let Some(token) = header.strip_prefix("Bearer ") {
-            (token.trim().to_owned(), None)
-        } else if let Some(encoded) = header.strip_prefix("Basic ") {
-            let decoded = STANDARD
-                .decode(encoded.trim())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| ApiError::unauthorized("the Basic credentials are not base64 of `user:token`"))?;
-            let (user, token) = decoded
-                .split_once(':')
-                .ok_or_else(|| ApiError::unauthorized("the Basic credentials must be `user:token`"))?;
-            (token.to_owned(), Some(user.to_owned()))
-        } else {
-            return Err(ApiError::unauthorized("the Authorization header must be `Basic …` or `Bearer …`").into());
-        };
         let services = state.services.clone();
         let auth = blocking(move || services.authenticate_feed(&token, username.as_deref())).await?;
         Ok(Reader(auth))
     }
+}
+
+/// The token in a request's Authorization header, `Bearer` or `Basic` (with its user
+/// name); `None` without the header.
+pub fn credentials(headers: &HeaderMap) -> Result<Option<(Option<String>, String)>, ApiError> {
+    let Some(header) = headers.get(AUTHORIZATION) else { return Ok(None) };
+    let header = header.to_str().map_err(|_| ApiError::unauthorized("the Authorization header is not text"))?;
+    if let Some(token) = header.strip_prefix("Bearer ") {
+        return Ok(Some((None, token.trim().to_owned())));
+    }
+    let Some(encoded) = header.strip_prefix("Basic ") else {
+        return Err(ApiError::unauthorized("the Authorization header must be `Basic …` or `Bearer …`"));
+    };
+    let decoded = STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| ApiError::unauthorized("the Basic credentials are not base64 of `user:token`"))?;
+    let (user, token) =
+        decoded.split_once(':').ok_or_else(|| ApiError::unauthorized("the Basic credentials must be `user:token`"))?;
+    Ok(Some((Some(user.to_owned()), token.to_owned())))
 }
 
 /// Checks a token; bearer headers (devices, scripts) and the dashboard's cookie both come here.

@@ -7,18 +7,16 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{AUTHORIZATION, HOST};
+use axum::http::header::HOST;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::json;
 use terrain_services::saved_exports::{CreatedSavedExport, SaveExport};
 use terrain_services::{Error, SavedExport};
 use utoipa::IntoParams;
 
-use super::caller::Caller;
+use super::caller::{Caller, credentials};
 use super::error::ApiError;
 use super::exports::file_response;
 use crate::http::{AppState, blocking};
@@ -94,17 +92,9 @@ fn token(headers: &HeaderMap, query: Option<String>) -> Result<String, ApiError>
     if let Some(token) = query {
         return Ok(token);
     }
-    let header = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if let Some(token) = header.strip_prefix("Bearer ") {
-        return Ok(token.trim().to_owned());
-    }
-    if let Some(encoded) = header.strip_prefix("Basic ") {
-        let decoded = STANDARD.decode(encoded.trim()).ok().and_then(|b| String::from_utf8(b).ok());
-        if let Some((_, token)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
-            return Ok(token.to_owned());
-        }
-    }
-    Err(ApiError::unauthorized("send the export's token: ?token=…, a bearer token, or as the Basic password"))
+    credentials(headers)?.map(|(_, token)| token).ok_or_else(|| {
+        ApiError::unauthorized("send the export's token: ?token=…, a bearer token, or as the Basic password")
+    })
 }
 
 /// Downloads a saved export: all of it, or for an incremental one what changed since its

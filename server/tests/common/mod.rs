@@ -2,7 +2,8 @@
 //! and sync over HTTP.
 #![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Cursor, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -350,4 +351,29 @@ pub fn root_map(doc: &AutoCommit, key: &str) -> ObjId {
         Some((automerge::Value::Object(automerge::ObjType::Map), id)) => id,
         other => panic!("`{key}` is not a map: {other:?}"),
     }
+}
+
+// --- Exports.
+
+pub type Rows = Vec<HashMap<String, String>>;
+
+/// Reads every CSV of an export zip: table name → rows.
+pub fn unzip(bytes: &[u8]) -> BTreeMap<String, (Vec<String>, Rows)> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+    let mut out = BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut file = zip.by_index(i).unwrap();
+        let name = file.name().unwrap().trim_end_matches(".csv").to_owned();
+        let mut text = Vec::new();
+        file.read_to_end(&mut text).unwrap();
+        let text = text.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(&text).to_vec();
+        let mut reader = csv::Reader::from_reader(text.as_slice());
+        let headers: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+        let rows = reader
+            .records()
+            .map(|r| headers.iter().cloned().zip(r.unwrap().iter().map(str::to_owned)).collect())
+            .collect();
+        out.insert(name, (headers, rows));
+    }
+    out
 }
