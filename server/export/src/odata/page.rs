@@ -58,7 +58,8 @@ pub struct Options {
     pub top: Option<u64>,
     /// Rows to pass over first (`$skip`).
     pub skip: u64,
-    /// Whether to say how many rows match (`$count=true`).
+    /// Whether to say how many rows match (`$count=true`); answered on the page asked, not
+    /// carried into the next link.
     pub count: bool,
     /// The properties to send (`$select`), as given.
     pub select: Option<String>,
@@ -236,9 +237,8 @@ pub fn read(
                 query.push((key.into(), v.clone()));
             }
         }
-        if options.count {
-            query.push(("$count".into(), "true".into()));
-        }
+        // The count comes with the first page only: counting a repeat set reads every
+        // survey, which each page would do again.
         query
     });
     Ok(Page { rows, count, next })
