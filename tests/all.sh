@@ -8,7 +8,9 @@
 #
 # What it installs, each only when missing (so a second run installs nothing):
 #   - Chromium and its WebDriver (Debian), for the dashboard's browser tests;
-#   - JNA (Debian) and kotlinc 2.4.20 (npm, into bindings/kotlin/), for the Kotlin bindings.
+#   - JNA (Debian) and kotlinc 2.4.20 (npm, into bindings/kotlin/), for the Kotlin bindings;
+#   - pandas (pip, into a venv under target/; `bindings/test.sh` does it), for the analysts'
+#     Python client.
 # It needs root or sudo for apt-get on a machine that lacks the Debian packages.
 #
 # Then it runs, in order, stopping at the first failure:

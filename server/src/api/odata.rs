@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::{CONTENT_TYPE, HOST};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
@@ -14,18 +14,12 @@ use terrain_services::feeds::Options;
 
 use super::caller::{Reader, ReaderError};
 use super::error::ApiError;
-use crate::http::{AppState, blocking};
+use crate::http::{AppState, blocking, origin};
 
 /// The service's address as the client reached it, for the links in answers (and the
-/// dashboard's feeds page); a path alone when the request names no usable host.
+/// dashboard's feeds page).
 pub(crate) fn service_url(headers: &HeaderMap, project: i64) -> String {
-    let path = format!("/api/v1/projects/{project}/odata");
-    match headers.get(HOST).and_then(|h| h.to_str().ok()) {
-        Some(host) if !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)) => {
-            format!("http://{host}{path}")
-        }
-        _ => path,
-    }
+    format!("{}/api/v1/projects/{project}/odata", origin(headers))
 }
 
 fn json_response(body: &Json) -> Response {

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::header::HOST;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
@@ -19,7 +18,7 @@ use utoipa::IntoParams;
 use super::caller::{Caller, credentials};
 use super::error::ApiError;
 use super::exports::file_response;
-use crate::http::{AppState, blocking};
+use crate::http::{AppState, blocking, origin};
 
 /// The download's options.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -50,10 +49,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let services = state.services.clone();
     let created = blocking(move || services.create_saved_export(&auth.scope, project, req)).await?;
-    let url = match headers.get(HOST).and_then(|h| h.to_str().ok()) {
-        Some(host) => format!("http://{host}{}", path(created.export.id)),
-        None => path(created.export.id),
-    };
+    let url = format!("{}{}", origin(&headers), path(created.export.id));
     let mut body = serde_json::to_value(&created).map_err(|e| ApiError::from(Error::internal(e)))?;
     body["url"] = json!(url);
     Ok((StatusCode::CREATED, Json(body)))

@@ -100,6 +100,18 @@ pub fn layers(router: Router<()>, settings: Arc<Settings>) -> Router<()> {
         .layer(TraceLayer::new_for_http())
 }
 
+/// `http://` and the host a request names, for absolute links in answers (OData's
+/// `nextLink`, a saved export's URL); empty, so links stay paths, when the request names
+/// none a link could carry.
+pub fn origin(headers: &axum::http::HeaderMap) -> String {
+    match headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()) {
+        Some(host) if !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)) => {
+            format!("http://{host}")
+        }
+        _ => String::new(),
+    }
+}
+
 /// Runs blocking service work off the async runtime, turning a panic into an internal
 /// error for this request only.
 pub async fn blocking<T: Send + 'static>(

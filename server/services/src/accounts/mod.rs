@@ -171,7 +171,7 @@ impl Services {
         let (record, token_hash) = self.checked_token(token)?;
         if record.purpose != TokenPurpose::Session {
             return Err(Error::forbidden(
-                "this is a feed token: it only reads OData feeds; log in to do anything else",
+                "this is a feed token: it only reads (OData feeds, exports); log in to do anything else",
             ));
         }
         let scope = Scope::load(self.backend.as_ref(), record.user, record.device_key)?;
