@@ -405,6 +405,8 @@ pub trait Backend: Send + Sync + 'static {
     fn user_by_name(&self, username: &str) -> BackendResult<Option<(User, String)>>;
     /// Every user.
     fn users(&self) -> BackendResult<Vec<User>>;
+    /// A user by row id.
+    fn user(&self, id: UserId) -> BackendResult<Option<User>>;
     /// Enables or disables a user (disabling also revokes their tokens).
     fn set_disabled(&self, user: UserId, disabled: bool) -> BackendResult<()>;
     /// The device key of a user's device, created on first login from it.

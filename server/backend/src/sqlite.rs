@@ -145,6 +145,13 @@ impl Backend for SqliteBackend {
             .optional()?)
     }
 
+    fn user(&self, id: UserId) -> BackendResult<Option<User>> {
+        Ok(self
+            .db()
+            .query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"), [id], user_row)
+            .optional()?)
+    }
+
     fn users(&self) -> BackendResult<Vec<User>> {
         let db = self.db();
         let mut stmt = db.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))?;

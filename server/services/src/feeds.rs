@@ -36,17 +36,22 @@ pub struct IssuedFeedToken {
     pub info: FeedToken,
 }
 
+/// The person whose feed tokens these are, if they may hold any.
+fn owner(scope: &Scope) -> Result<terrain_backend::UserId> {
+    scope.may_hold_feed_tokens()?;
+    scope.user_id().ok_or_else(|| Error::invalid("feed tokens belong to a person: create one as that user"))
+}
+
 impl Services {
     /// Creates a read-only feed token for the principal, named `label`.
     pub fn create_feed_token(&self, scope: &Scope, label: &str) -> Result<IssuedFeedToken> {
-        scope.may_hold_feed_tokens()?;
+        let user = owner(scope)?;
         let label = label.trim();
         if label.is_empty() || label.chars().count() > MAX_LABEL || label.chars().any(char::is_control) {
             return Err(Error::invalid(format!(
                 "name the token in 1 to {MAX_LABEL} characters, after where it is used (`Power BI, Conakry office`)"
             )));
         }
-        let user = scope.user_id().ok_or_else(|| Error::invalid("feed tokens belong to a person"))?;
         let (secret, hash) = token::generate().map_err(Error::internal)?;
         let created_at = Utc::now();
         let expires_at = created_at + chrono::Duration::days(FEED_TOKEN_DAYS);
@@ -60,15 +65,13 @@ impl Services {
 
     /// The principal's feed tokens, newest first.
     pub fn feed_tokens(&self, scope: &Scope) -> Result<Vec<FeedToken>> {
-        scope.may_hold_feed_tokens()?;
-        let user = scope.user_id().ok_or_else(|| Error::invalid("feed tokens belong to a person"))?;
+        let user = owner(scope)?;
         Ok(self.backend.feed_tokens(user)?)
     }
 
     /// Revokes one of the principal's feed tokens: it stops working at once.
     pub fn revoke_feed_token(&self, scope: &Scope, id: i64) -> Result<()> {
-        scope.may_hold_feed_tokens()?;
-        let user = scope.user_id().ok_or_else(|| Error::invalid("feed tokens belong to a person"))?;
+        let user = owner(scope)?;
         if !self.backend.revoke_feed_token(user, id)? {
             return Err(Error::not_found(format!("you have no feed token {id} that still works")));
         }

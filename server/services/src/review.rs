@@ -214,12 +214,8 @@ impl Services {
     pub fn assign(&self, scope: &Scope, survey_id: &str, user: UserId) -> Result<()> {
         let summary = self.open_survey(scope, survey_id)?;
         scope.may_review("assign surveys")?;
-        let assignee = self
-            .backend
-            .users()?
-            .into_iter()
-            .find(|u| u.id == user)
-            .ok_or_else(|| Error::not_found(format!("user {user} does not exist")))?;
+        let assignee =
+            self.backend.user(user)?.ok_or_else(|| Error::not_found(format!("user {user} does not exist")))?;
         let project = self.backend.form_project(&summary.form_id)?;
         if !scope.supervises(project, &assignee.username) {
             return Err(Error::forbidden(format!(

@@ -114,7 +114,7 @@ impl Services {
         })?;
         let refused = || Error::Unauthenticated("no saved export has this id and token: ask its administrator".into());
         let export = self.backend.saved_export(id, &hash)?.ok_or_else(refused)?;
-        let creator = self.backend.users()?.into_iter().find(|u| u.id == export.created_by).ok_or_else(refused)?;
+        let creator = self.backend.user(export.created_by)?.ok_or_else(refused)?;
         if creator.disabled {
             return Err(Error::Unauthenticated(
                 "the account that made this export is disabled: ask an administrator to make it again".into(),

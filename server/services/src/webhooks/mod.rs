@@ -10,7 +10,6 @@ pub mod events;
 
 use std::collections::HashMap;
 
-use rand::TryRngCore;
 use serde::Serialize;
 use serde_json::json;
 use terrain_backend::{DeliveryLog, NewDelivery, SeenState, Webhook};
@@ -21,6 +20,7 @@ pub use delivery::WebhookWorker;
 pub use events::Event;
 
 use crate::Services;
+use crate::accounts::token;
 use crate::audit::Action;
 use crate::error::{Error, Result};
 use crate::scope::Scope;
@@ -83,9 +83,8 @@ impl Services {
                 wanted.push(event.clone());
             }
         }
-        let mut key = [0u8; 32];
-        rand::rngs::OsRng.try_fill_bytes(&mut key).map_err(Error::internal)?;
-        let secret: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        // 256 random bits, as a token's: the key signs, so it is kept as it is, not hashed.
+        let (secret, _) = token::generate().map_err(Error::internal)?;
         let webhook = self.backend.create_webhook(project, url, &secret, &wanted)?;
         self.audit(
             scope,
@@ -130,9 +129,7 @@ impl Services {
                 let page = self.backend.feed(cursor, PAGE, &Visibility::All)?;
                 let Some(last) = page.last() else { break };
                 cursor = last.change_seq;
-                let seen: Vec<(&str, SeenState)> =
-                    page.iter().map(|e| (e.summary.survey_id.as_str(), events::state(&e.summary))).collect();
-                self.backend.record_seen(cursor, &seen, &[])?;
+                self.backend.record_seen(cursor, &seen(&page), &[])?;
             }
             self.backend.record_seen(cursor, &[], &[])?;
             return Ok(0);
@@ -166,11 +163,14 @@ impl Services {
                 }
             }
         }
-        let seen: Vec<(&str, SeenState)> =
-            page.iter().map(|e| (e.summary.survey_id.as_str(), events::state(&e.summary))).collect();
-        self.backend.record_seen(last.change_seq, &seen, &deliveries)?;
+        self.backend.record_seen(last.change_seq, &seen(&page), &deliveries)?;
         Ok(page.len())
     }
+}
+
+/// The state of each survey of a feed page, to remember.
+fn seen(page: &[FeedEntry]) -> Vec<(&str, SeenState)> {
+    page.iter().map(|e| (e.summary.survey_id.as_str(), events::state(&e.summary))).collect()
 }
 
 fn delivery(hook: &Webhook, entry: &FeedEntry, event: Event) -> NewDelivery {
