@@ -108,6 +108,39 @@ impl<'a> Reader<'a> {
         let n = self.length(what)?;
         self.take(n, what)
     }
+
+    /// An unsigned integer in its shortest form, the only form Automerge writes; `None` for
+    /// any other form or a read error.
+    pub(crate) fn uleb_shortest(&mut self) -> Option<u64> {
+        let start = self.at;
+        let v = self.uleb("").ok()?;
+        (self.at - start == uleb_len(v)).then_some(v)
+    }
+
+    /// A signed integer in its shortest form; `None` otherwise.
+    pub(crate) fn sleb_shortest(&mut self) -> Option<i64> {
+        let start = self.at;
+        let v = self.sleb("").ok()?;
+        (self.at - start == sleb_len(v)).then_some(v)
+    }
+
+    /// A length-prefixed byte string whose length is in its shortest form.
+    pub(crate) fn prefixed_shortest(&mut self) -> Option<&'a [u8]> {
+        let n = usize::try_from(self.uleb_shortest()?).ok()?;
+        self.take(n, "").ok()
+    }
+}
+
+/// Bytes in the shortest unsigned LEB128 form of `v`.
+pub(crate) fn uleb_len(v: u64) -> usize {
+    (64 - v.leading_zeros() as usize).div_ceil(7).max(1)
+}
+
+/// Bytes in the shortest signed LEB128 form of `v`: enough 7-bit groups for its magnitude
+/// and a sign bit.
+pub(crate) fn sleb_len(v: i64) -> usize {
+    let significant = if v < 0 { 64 - v.leading_ones() } else { 64 - v.leading_zeros() } as usize;
+    (significant + 1).div_ceil(7)
 }
 
 fn truncated(what: &str) -> IntakeError {
@@ -151,6 +184,30 @@ mod tests {
             prop_assert_eq!(r.uleb("u").unwrap(), u);
             prop_assert_eq!(r.sleb("s").unwrap(), s);
             prop_assert!(r.is_empty());
+        }
+
+        #[test]
+        fn shortest_forms_are_what_the_encoder_writes(u in any::<u64>(), s in any::<i64>()) {
+            let mut bytes = Vec::new();
+            uleb(u, &mut bytes);
+            prop_assert_eq!(bytes.len(), uleb_len(u));
+            sleb(s, &mut bytes);
+            prop_assert_eq!(bytes.len(), uleb_len(u) + sleb_len(s));
+            let mut r = Reader::new(&bytes);
+            prop_assert_eq!(r.uleb_shortest(), Some(u));
+            prop_assert_eq!(r.sleb_shortest(), Some(s));
+            // The same values padded with a redundant group are read, but are not shortest.
+            let mut padded = Vec::new();
+            uleb(u, &mut padded);
+            if let Some(last) = padded.last_mut() { *last |= 0x80; }
+            padded.push(0);
+            prop_assert_eq!(Reader::new(&padded).uleb("u").ok(), (u < 1 << 63).then_some(u));
+            prop_assert_eq!(Reader::new(&padded).uleb_shortest(), None);
+            let mut padded = Vec::new();
+            sleb(s, &mut padded);
+            if let Some(last) = padded.last_mut() { *last |= 0x80; }
+            padded.push(if s < 0 { 0x7f } else { 0 });
+            prop_assert_eq!(Reader::new(&padded).sleb_shortest(), None);
         }
 
         #[test]

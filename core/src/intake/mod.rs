@@ -14,16 +14,20 @@
 //! Budgets nest: a stored survey may grow to [`Budget::WRITE`], and every read from disk
 //! allows the strictly larger [`Budget::LOAD`], so a survey that was stored always loads.
 
+mod canonical;
 mod change;
 mod columns;
 mod document;
+mod exact;
 mod framing;
 mod inflate;
 mod leb;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use automerge::{AutoCommit, Change};
+use std::collections::HashSet;
+
+use automerge::{AutoCommit, Change, ChangeHash};
 
 pub use framing::{ChunkKind, MAX_CHUNKS};
 
@@ -300,31 +304,125 @@ pub fn changes(bytes: &[u8], budget: &Budget) -> Result<(Vec<Change>, Cost), Int
     let mut out = Vec::with_capacity(cost.changes.min(MAX_CHUNKS as u64) as usize);
     for chunk in chunks {
         match chunk.kind {
-            ChunkKind::Change => {
-                // The walk compared the checksum with the contents, which Automerge's change
-                // parser does not: a damaged change would be stored under a wrong hash.
-                let change = contain(|| Change::try_from(chunk.bytes))?
-                    .map_err(|e| IntakeError::Automerge(format!("a change does not decode: {e}")))?;
-                // Automerge decodes a change whose columns disagree (one longer than the
-                // others, one missing) by filling in defaults, and keeps the bytes and hash
-                // as received: the document it joins then saves the ops as decoded, under
-                // other hashes, and never loads again ("mismatching heads"). Every change
-                // Automerge writes encodes back to itself; only such changes are kept.
-                if !contain(|| Change::from(change.decode()).hash() == change.hash())? {
-                    return Err(IntakeError::malformed(
-                        "a change does not encode back to itself (its columns disagree about its ops)",
-                    ));
-                }
-                out.push(change);
-            }
-            ChunkKind::Document => {
-                let changes = contain(|| AutoCommit::load(chunk.bytes).map(|mut doc| doc.get_changes(&[])))?
-                    .map_err(|e| IntakeError::Automerge(e.to_string()))?;
-                out.extend(changes);
-            }
+            ChunkKind::Change => out.push(parse_change_strictly(chunk.bytes)?),
+            ChunkKind::Document => out.extend(document_changes(chunk.bytes)?),
         }
     }
     Ok((out, cost))
+}
+
+/// A change chunk the walk has checked, parsed by Automerge.
+fn parse_change(bytes: &[u8]) -> Result<Change, IntakeError> {
+    // The walk compared the checksum with the contents, which Automerge's change parser does
+    // not: a damaged change would be stored under a wrong hash.
+    contain(|| Change::try_from(bytes))?.map_err(|e| IntakeError::Automerge(format!("a change does not decode: {e}")))
+}
+
+/// [`parse_change`], kept only if the change encodes back to itself.
+fn parse_change_strictly(bytes: &[u8]) -> Result<Change, IntakeError> {
+    let change = parse_change(bytes)?;
+    // Automerge decodes a change whose columns disagree (one longer than the others, one
+    // missing) by filling in defaults, and keeps the bytes and hash as received: the document
+    // it joins then saves the ops as decoded, under other hashes, and never loads again
+    // ("mismatching heads"). Every change Automerge writes encodes back to itself; only such
+    // changes are kept.
+    if !contain(|| Change::from(change.decode()).hash() == change.hash())? {
+        return Err(IntakeError::malformed(
+            "a change does not encode back to itself (its columns disagree about its ops)",
+        ));
+    }
+    Ok(change)
+}
+
+/// The changes of a saved document the walk has checked.
+fn document_changes(bytes: &[u8]) -> Result<Vec<Change>, IntakeError> {
+    contain(|| AutoCommit::load(bytes).map(|mut doc| doc.get_changes(&[])))?
+        .map_err(|e| IntakeError::Automerge(e.to_string()))
+}
+
+/// Changes from outside, checked against a budget and parsed ([`read`]), with what proves
+/// cheaply that a document holds them exactly when their bytes allow it.
+pub struct Intake<'a> {
+    /// Every change the bytes carry, in order.
+    pub changes: Vec<Change>,
+    /// What decoding the bytes cost.
+    pub cost: Cost,
+    /// Each change's canonical reading, in the order of `changes`; `None` if any chunk had
+    /// none (a saved document, or a change in a form Automerge does not write).
+    readings: Option<Vec<canonical::ChangeOps<'a>>>,
+}
+
+impl Intake<'_> {
+    /// Whether `after`, the document these changes were applied to, holds exactly those of
+    /// them that were new to it: saved, it writes each back under the same hash, so it
+    /// loads again. `before` is the document before they were applied and its heads (`None`:
+    /// they were applied to an empty document).
+    ///
+    /// `false` proves nothing either way: the caller must then save and load the document to
+    /// know (a document built from a saved document, a change in a form Automerge does not
+    /// write, a deletion of a list element held before, and the like).
+    pub fn held_exactly(&self, after: &mut AutoCommit, before: Option<(&AutoCommit, &[ChangeHash])>) -> bool {
+        let Some(readings) = &self.readings else { return false };
+        let contained = contain(|| {
+            let (new, earlier) = match before {
+                // Applied to an empty document, every change is new to it.
+                None => (self.changes.iter().map(Change::hash).collect(), exact::Earlier::default()),
+                Some((_, heads)) => {
+                    let new: HashSet<ChangeHash> = after.get_changes_meta(heads).iter().map(|m| m.hash).collect();
+                    let mut earlier = exact::Earlier::default();
+                    for m in after.get_changes_meta(&[]).iter().filter(|m| !new.contains(&m.hash)) {
+                        earlier.max_ops.push((m.actor.to_bytes().to_vec(), m.max_op));
+                        earlier.by_hash.insert(m.hash.0, m.max_op);
+                    }
+                    (new, earlier)
+                }
+            };
+            let mut seen = HashSet::with_capacity(new.len());
+            let fresh: Vec<(&canonical::ChangeOps<'_>, [u8; 32])> = self
+                .changes
+                .iter()
+                .zip(readings)
+                .filter(|(change, _)| new.contains(&change.hash()) && seen.insert(change.hash()))
+                .map(|(change, reading)| (reading, change.hash().0))
+                .collect();
+            // Every new change must be among these bytes' (it always is: only they were applied).
+            fresh.len() == new.len() && exact::held_exactly(&fresh, before.map(|(doc, _)| doc), &earlier)
+        });
+        contained.unwrap_or(false)
+    }
+}
+
+/// Every change carried by `bytes` (change chunks or saved documents), checked against
+/// `budget` first and then parsed strictly, as [`changes`], each change read in canonical
+/// form where it has one, so that [`Intake::held_exactly`] can prove cheaply that the
+/// document they are applied to still loads.
+pub fn read<'a>(bytes: &'a [u8], budget: &Budget) -> Result<Intake<'a>, IntakeError> {
+    let (chunks, cost) = checked(bytes, budget)?;
+    let mut changes = Vec::with_capacity(cost.changes.min(MAX_CHUNKS as u64) as usize);
+    let mut readings = Some(Vec::with_capacity(changes.capacity()));
+    for chunk in chunks {
+        match chunk.kind {
+            ChunkKind::Change => {
+                let reading = canonical::read(chunk.body);
+                // A change in canonical form encodes back to itself by construction; any
+                // other is checked as `changes` checks it.
+                let change = match reading {
+                    Some(_) => parse_change(chunk.bytes)?,
+                    None => parse_change_strictly(chunk.bytes)?,
+                };
+                match (&mut readings, reading) {
+                    (Some(all), Some(reading)) => all.push(reading),
+                    _ => readings = None,
+                }
+                changes.push(change);
+            }
+            ChunkKind::Document => {
+                changes.extend(document_changes(chunk.bytes)?);
+                readings = None;
+            }
+        }
+    }
+    Ok(Intake { changes, cost, readings })
 }
 
 /// Loads a whole document (a snapshot and the change chunks after it), checked against

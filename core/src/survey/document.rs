@@ -118,16 +118,20 @@ impl SurveyDoc {
         if bytes.len() > MAX_DOCUMENT_BYTES {
             return Err(DocumentError::TooLarge { bytes: bytes.len() });
         }
-        let (changes, cost) = intake::changes(bytes, budget)?;
+        let intake = intake::read(bytes, budget)?;
         let mut doc = AutoCommit::new();
-        contain(|| doc.apply_changes(changes.clone()))??;
+        contain(|| doc.apply_changes(intake.changes.clone()))??;
         let missing = doc.get_missing_deps(&[]);
         if !missing.is_empty() {
             return Err(DocumentError::MissingDependencies(missing.len()));
         }
-        intake::op_counters(&mut doc, budget)?;
-        round_trips(&mut doc)?;
-        Ok((SurveyDoc::from_automerge(doc)?, changes, cost))
+        // Proved held exactly, each change numbers its ops on from its dependencies', so the
+        // counters claim exactly the ops the walk counted and held to the budget.
+        if !intake.held_exactly(&mut doc, None) {
+            intake::op_counters(&mut doc, budget)?;
+            round_trips(&mut doc)?;
+        }
+        Ok((SurveyDoc::from_automerge(doc)?, intake.changes, intake.cost))
     }
 
     fn from_automerge(doc: AutoCommit) -> Result<SurveyDoc, DocumentError> {
@@ -400,22 +404,25 @@ impl SurveyDoc {
             return Err(DocumentError::TooLarge { bytes: bytes.len() });
         }
         let survey_id = self.meta()?.survey_id;
-        let (changes, cost) = intake::changes(bytes, budget)?;
+        let intake = intake::read(bytes, budget)?;
         let mut candidate = self.doc.clone();
         let before = candidate.get_heads();
-        contain(|| candidate.apply_changes(changes))??;
+        contain(|| candidate.apply_changes(intake.changes.clone()))??;
         let missing = candidate.get_missing_deps(&[]);
         if !missing.is_empty() {
             return Err(DocumentError::MissingDependencies(missing.len()));
         }
         intake::op_counters(&mut candidate, budget)?;
-        round_trips(&mut candidate)?;
+        if !intake.held_exactly(&mut candidate, Some((&self.doc, &before))) {
+            round_trips(&mut candidate)?;
+        }
+        let cost = intake.cost;
         let merged = SurveyDoc::from_automerge(candidate)?;
         if merged.meta()?.survey_id != survey_id {
             return Err(DocumentError::WrongSurvey);
         }
         let mut merged = merged;
-        let new = merged.doc.get_changes(&before).len();
+        let new = merged.doc.get_changes_meta(&before).len();
         merged.doc.set_actor(self.doc.get_actor().clone());
         *self = merged;
         Ok((new, cost))
@@ -559,7 +566,8 @@ fn commit_options(now: DateTime<Utc>) -> CommitOptions {
 /// answer): the document saves, and the saved bytes do not load again ("mismatching
 /// heads"), so the survey would be stored, and lost at its first compaction. A document
 /// built from changes from outside is kept only if it saves and loads back, within the
-/// load budget, to the same heads.
+/// load budget, to the same heads: proved from the changes themselves when they allow it
+/// ([`intake::Intake::held_exactly`]), and otherwise here, by saving and loading.
 ///
 /// Saved without compressing: compression changes no column's contents, only how it is
 /// stored, and skipping it makes the check a third cheaper.

@@ -128,6 +128,10 @@ attacks! {
     Concatenate => "concatenate", Either;
     /// A few bytes of a valid chunk's body changed, the checksum recomputed.
     ByteMutation => "byte-mutation", Either;
+    /// An op's predecessors, key, object or action rewritten and the change encoded by
+    /// Automerge itself: canonical bytes that say something wrong (a predecessor on another
+    /// key, a deletion of nothing), which a document does not carry through a save.
+    ForgedOps => "forged-ops", Change;
 }
 
 /// Any hostile input: usually one to three attacks on one real chunk, now and then a valid
@@ -207,7 +211,9 @@ fn attack_changes(dice: &mut Dice, changes: &[Vec<u8>], attacks: &[Attack]) -> V
     let at = dice.below(changes.len());
     // The changes before it, so that the attacked change can be applied, not only parsed.
     let mut out: Vec<u8> = changes.iter().take(at).flatten().copied().collect();
-    let Some(mut parts) = changes.get(at).and_then(|c| Change::parse(c)) else { return out };
+    let Some(original) = changes.get(at) else { return out };
+    let forged = attacks.contains(&Attack::ForgedOps).then(|| forge_ops(dice, original)).flatten();
+    let Some(mut parts) = Change::parse(forged.as_deref().unwrap_or(original)) else { return out };
     let mut frame = Frame::default();
     for attack in attacks {
         let actors = parts.other_actors.len() as u64 + 1;
@@ -227,6 +233,34 @@ fn attack_changes(dice: &mut Dice, changes: &[Vec<u8>], attacks: &[Attack]) -> V
         }
     }
     out
+}
+
+/// A change whose ops say something else, encoded by Automerge (so in canonical form), or
+/// `None` if Automerge will not encode the rewritten ops.
+fn forge_ops(dice: &mut Dice, bytes: &[u8]) -> Option<Vec<u8>> {
+    use automerge::legacy::{Key, ObjectId, OpId, OpType};
+    let change = automerge::Change::try_from(bytes).ok()?;
+    let max_op = change.max_op() as usize;
+    let actors: Vec<automerge::ActorId> = change.actors().cloned().collect();
+    let mut expanded = change.decode();
+    let n = expanded.operations.len();
+    let op = expanded.operations.get_mut(dice.below(n.max(1)))?;
+    let id = |dice: &mut Dice| Some(OpId(1 + dice.below(max_op + 2) as u64, dice.pick(&actors)?.clone()));
+    match dice.below(6) {
+        0 => op.pred = vec![id(dice)?].into(),
+        1 => op.pred = vec![id(dice)?, id(dice)?].into(),
+        2 => op.key = Key::Map(dice.pick(&["village", "crop", "a", "b", "answers"])?.to_string().into()),
+        3 => op.obj = ObjectId::Id(id(dice)?),
+        4 => {
+            op.action = OpType::Delete;
+            if op.pred.is_empty() {
+                op.pred = vec![id(dice)?].into();
+            }
+        }
+        _ => op.pred = Vec::new().into(),
+    }
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| automerge::Change::from(expanded).raw_bytes().to_vec()))
+        .ok()
 }
 
 /// Attacks on the framing, applied once the chunk is encoded.

@@ -11,7 +11,11 @@
 //! - budgets nest: what [`Budget::WRITE`] admits (the changes' walk, then the op counters
 //!   of the document they make, [`intake::op_counters`], as the core checks them), once
 //!   applied and saved, [`Budget::LOAD`] admits, so a survey that was stored always loads
-//!   (a store compacts what it stored into exactly such a `save()`).
+//!   (a store compacts what it stored into exactly such a `save()`);
+//! - the cheap proofs are never wrong: [`intake::read`] accepts exactly what `changes`
+//!   accepts (its canonical reading skips the encode-back check, so a change it reads must
+//!   encode back), and when [`intake::Intake::held_exactly`] says the document holds the
+//!   changes exactly, it saves and loads back to the same heads.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -29,6 +33,13 @@ pub fn run(input: &[u8]) -> Result<Outcome, Finding> {
     }
     let changes = intake::changes(input, &budget);
     let document = intake::document(input, &budget);
+    if changes.is_ok() != intake::read(input, &budget).is_ok() {
+        return Err(Finding::violation(format!(
+            "changes and read disagree: changes {}, read the other way (a canonical reading \
+             accepted a change that does not encode back, or refused one that does)",
+            if changes.is_ok() { "accepted" } else { "refused" }
+        )));
+    }
     if let Err(refused) = &checked {
         if changes.is_ok() || document.is_ok() {
             return Err(Finding::violation(format!(
@@ -54,7 +65,10 @@ pub fn run(input: &[u8]) -> Result<Outcome, Finding> {
             // Saving is not contained in the core (compaction saves under the write lock), so a
             // panic while saving escapes, and is a finding.
             Ok(Ok(())) => match intake::op_counters(&mut doc, &budget) {
-                Ok(_) => loads_again(&mut doc, "the changes")?,
+                Ok(_) => {
+                    loads_again(&mut doc, "the changes")?;
+                    proof_holds(input, &budget, &mut doc)?;
+                }
                 Err(e) => return Ok(Outcome::Refused(kind(&e))),
             },
         }
@@ -79,6 +93,31 @@ pub fn run(input: &[u8]) -> Result<Outcome, Finding> {
 
 fn within(budget: &Budget, cost: &Cost, what: &str) -> Result<(), Finding> {
     budget.admits(cost).map_err(|e| Finding::violation(format!("{what} accepted bytes over the budget: {e}")))
+}
+
+/// When the cheap proof says a document holds its changes exactly, it must save and load
+/// back to the same heads.
+fn proof_holds(input: &[u8], budget: &Budget, doc: &mut AutoCommit) -> Result<(), Finding> {
+    let Ok(read) = intake::read(input, budget) else { return Ok(()) };
+    if !read.held_exactly(doc, None) {
+        return Ok(());
+    }
+    let mut heads = doc.get_heads();
+    heads.sort();
+    let saved = doc.save();
+    let loaded = catch_unwind(AssertUnwindSafe(|| {
+        AutoCommit::load(&saved).map(|mut again| {
+            let mut loaded = again.get_heads();
+            loaded.sort();
+            loaded
+        })
+    }));
+    match loaded {
+        Ok(Ok(loaded)) if loaded == heads => Ok(()),
+        _ => Err(Finding::violation(
+            "held_exactly proved the changes held exactly, but the document does not save and load back to its heads",
+        )),
+    }
 }
 
 /// What WRITE admitted, saved, must pass LOAD.
