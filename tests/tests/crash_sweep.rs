@@ -139,7 +139,7 @@ impl Transport for Reporting {
     fn sync(&self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         let request: SyncRequest = wire::decode(&body).unwrap();
         for push in &request.push {
-            let (changes, _) = intake::changes(&push.changes, &Budget::LOAD).unwrap();
+            let changes = intake::read(&push.changes, &Budget::LOAD).unwrap().changes;
             let hashes: Vec<ChangeHash> = changes.iter().map(|c| c.hash()).collect();
             say(format!("send {} {}", wire::survey_id_string(&push.survey), hex(&hashes)));
         }

@@ -26,6 +26,7 @@ pub(crate) fn walk(chunk: &RawChunk<'_>, meter: &mut Meter<'_>) -> Result<Cost, 
     r.take(deps * 32, what)?;
     meter.check_deps(deps as u64)?;
     let actor = r.prefixed(what)?;
+    meter.check_actor_id(actor, what)?;
     r.uleb(what)?; // seq
     let start_op = r.uleb(what)?;
     if start_op == 0 || start_op > u64::from(u32::MAX) {
@@ -38,7 +39,9 @@ pub(crate) fn walk(chunk: &RawChunk<'_>, meter: &mut Meter<'_>) -> Result<Cost, 
     meter.check_actors(actors)?;
     let mut actor_bytes = actor.len() as u64;
     for _ in 0..others {
-        actor_bytes += r.prefixed(what)?.len() as u64;
+        let other = r.prefixed(what)?;
+        meter.check_actor_id(other, what)?;
+        actor_bytes += other.len() as u64;
     }
     let metadata = columns::read_metadata(&mut r, what)?;
     if metadata.iter().any(|(spec, _)| spec.deflate()) {

@@ -37,6 +37,7 @@ pub(crate) fn walk(body: &[u8], meter: &mut Meter<'_>) -> Result<Cost, IntakeErr
     meter.check_actors(actors as u64)?;
     for _ in 0..actors {
         let actor = r.prefixed(what)?;
+        meter.check_actor_id(actor, what)?;
         cost.decoded_bytes += columns::WORD + actor.len() as u64;
     }
     cost.actors = actors as u64;

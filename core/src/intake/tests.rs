@@ -28,20 +28,27 @@ fn stats(doc: &AutoCommit) -> (u64, u64) {
 }
 
 #[test]
-fn a_change_whose_columns_disagree_is_refused() {
+fn a_change_whose_columns_disagree_is_never_proved_to_load() {
     let mut doc = sample(3);
     let honest = doc.save_after(&[]);
-    assert!(super::changes(&honest, &Budget::WRITE).is_ok());
+    assert!(super::read(&honest, &Budget::WRITE).unwrap().in_canonical_form());
     let chunks = terrain_forge::split(&honest).unwrap();
     let mut last = ForgedChange::parse(chunks[chunks.len() - 1]).unwrap();
     // One column claims more rows than the others: within every budget, and Automerge
-    // applies it, but the survey it joins would save under other hashes and not load.
+    // applies it, but the document it joins saves under other hashes and does not load.
     let column = last.op_columns.iter_mut().find(|c| c.spec == col::spec(0, col::ULEB)).unwrap();
     column.data.extend(run(4001, 1));
     let forged = [chunks[..chunks.len() - 1].concat(), last.encode()].concat();
     assert!(check(&forged, &Budget::WRITE).is_ok());
-    let err = super::changes(&forged, &Budget::WRITE).unwrap_err();
-    assert!(matches!(&err, IntakeError::Malformed(m) if m.contains("encode back")), "{err}");
+    let intake = super::read(&forged, &Budget::WRITE).unwrap();
+    assert!(!intake.in_canonical_form());
+    let mut applied = AutoCommit::new();
+    applied.apply_changes(intake.changes.clone()).unwrap();
+    assert!(!intake.held_exactly(&mut applied, None));
+    // So the slow proof runs, and refuses it (`SurveyDoc::from_untrusted`'s round trip).
+    let heads = applied.get_heads();
+    let loaded = AutoCommit::load(&applied.save()).map(|mut again| again.get_heads());
+    assert!(loaded.map_or(true, |loaded| loaded != heads));
 }
 
 #[test]
@@ -54,7 +61,7 @@ fn documents_and_changes_that_automerge_writes_are_measured_exactly() {
     let log = doc.save_after(&[]);
     let cost = check(&log, &Budget::LOAD).unwrap();
     assert_eq!((cost.ops, cost.changes), (ops, changes), "no deletions here, so the ops agree");
-    let (decoded, _) = super::changes(&saved, &Budget::LOAD).unwrap();
+    let decoded = super::read(&saved, &Budget::LOAD).unwrap().changes;
     assert_eq!(decoded.len() as u64, changes);
     let (mut loaded, _) = document(&[saved, log].concat(), &Budget::LOAD).unwrap();
     assert_eq!(loaded.get_heads(), doc.get_heads());
@@ -91,7 +98,7 @@ fn a_compressed_column_that_inflates_past_the_budget_is_refused() {
     *target = Column { spec: target.spec | col::DEFLATE, data: bomb };
     let err = check(&parts.encode(), &Budget::LOAD).unwrap_err();
     assert!(matches!(err, IntakeError::OverBudget { what: "decoded bytes", .. }), "{err}");
-    assert!(super::changes(&parts.encode(), &Budget::LOAD).is_err());
+    assert!(super::read(&parts.encode(), &Budget::LOAD).is_err());
 }
 
 #[test]
@@ -164,7 +171,7 @@ fn a_change_whose_checksum_does_not_match_is_refused() {
     let mut bytes = doc.save_after(&[]);
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
-    assert!(super::changes(&bytes, &Budget::LOAD).is_err());
+    assert!(super::read(&bytes, &Budget::LOAD).is_err());
 }
 
 /// A random document shaped like surveys: maps, lists of maps, scalars, several actors
@@ -248,12 +255,30 @@ proptest! {
             for (at, value) in &flips {
                 bytes[at % len] = *value;
             }
-            let _ = super::changes(&bytes, &Budget::LOAD);
+            let _ = super::read(&bytes, &Budget::LOAD);
         }
     }
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-        let _ = super::changes(&bytes, &Budget::LOAD);
+        let _ = super::read(&bytes, &Budget::LOAD);
+    }
+}
+
+#[test]
+fn actor_ids_past_the_limit_are_refused_before_anything_decodes_them() {
+    // Found by the fuzzer: Automerge copies the actor id into every op id it decodes, so
+    // 40,000 ops under a 1 MiB actor id cost 40 GB, though each budget admitted the bytes.
+    for (len, admitted) in [(16, true), (MAX_ACTOR_BYTES, true), (MAX_ACTOR_BYTES + 1, false), (1 << 20, false)] {
+        let mut doc = AutoCommit::new().with_actor(ActorId::from(vec![7u8; len]));
+        doc.put(ROOT, "a", 1).unwrap();
+        doc.commit();
+        for bytes in [doc.save_after(&[]), doc.save()] {
+            let checked = check(&bytes, &Budget::WRITE);
+            assert_eq!(checked.is_ok(), admitted, "{len}: {checked:?}");
+            if !admitted {
+                assert!(matches!(checked, Err(IntakeError::OverBudget { what: "actor id bytes", .. })));
+            }
+        }
     }
 }

@@ -906,7 +906,7 @@ mod tests {
         // A one-answer change whose counter jumps to near 2^32: admitted by the front door,
         // it made a survey that stored but never compacted nor loaded again.
         let jump = with_start_op(&mut doc, u64::from(u32::MAX) - 10);
-        assert!(intake::changes(&jump, &Budget::WRITE).is_ok());
+        assert!(intake::read(&jump, &Budget::WRITE).is_ok());
         let err = SurveyDoc::from_untrusted(&jump, &Budget::WRITE).unwrap_err();
         assert!(matches!(err, DocumentError::OverBudget(_)), "{err}");
         // Merged into a replica that holds the changes before it, the same.
@@ -947,7 +947,7 @@ mod tests {
             };
         }
         let forged = [before.concat(), change.encode()].concat();
-        assert!(intake::changes(&forged, &Budget::WRITE).is_ok());
+        assert!(intake::read(&forged, &Budget::WRITE).is_ok());
         let err = SurveyDoc::from_untrusted(&forged, &Budget::WRITE).unwrap_err();
         assert!(matches!(&err, DocumentError::Malformed(m) if m.contains("survive")), "{err}");
     }
