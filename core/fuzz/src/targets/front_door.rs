@@ -36,10 +36,9 @@ pub fn run(input: &[u8]) -> Result<Outcome, Finding> {
     if let Ok(read) = &read {
         canonical_encodes_back(read)?;
     }
-    let changes = read.map(|read| (read.changes, read.cost));
     let document = intake::document(input, &budget);
     if let Err(refused) = &checked {
-        if changes.is_ok() || document.is_ok() {
+        if read.is_ok() || document.is_ok() {
             return Err(Finding::violation(format!(
                 "check refused the bytes ({refused}) but changes or document accepted them"
             )));
@@ -48,14 +47,14 @@ pub fn run(input: &[u8]) -> Result<Outcome, Finding> {
     }
 
     let mut accepted = false;
-    if let Ok((changes, cost)) = &changes {
-        within(&budget, cost, "changes")?;
+    if let Ok(read) = &read {
+        within(&budget, &read.cost, "changes")?;
         let mut doc = AutoCommit::new();
         // The core applies changes under `catch_unwind` (`SurveyDoc::from_untrusted_changes`,
         // `merge_bytes`) and drops the document if Automerge panics, so a panic here is
         // contained, as it is there: counted, and the bytes count as refused. Missing
         // dependencies are no error: Automerge queues such changes.
-        match catch_unwind(AssertUnwindSafe(|| doc.apply_changes(changes.iter().cloned()))) {
+        match catch_unwind(AssertUnwindSafe(|| doc.apply_changes(read.changes.iter().cloned()))) {
             Err(_) => return Ok(Outcome::Refused("automerge panicked applying (contained)".to_owned())),
             Ok(Err(_)) => {}
             // The core then holds the document's op counters to the budget (the walk of a
@@ -64,8 +63,8 @@ pub fn run(input: &[u8]) -> Result<Outcome, Finding> {
             // panic while saving escapes, and is a finding.
             Ok(Ok(())) => match intake::op_counters(&mut doc, &budget) {
                 Ok(_) => {
-                    loads_again(&mut doc, "the changes")?;
-                    proof_holds(input, &budget, &mut doc)?;
+                    let saved = loads_again(&mut doc, "the changes")?;
+                    proof_holds(read, &mut doc, &saved)?;
                 }
                 Err(e) => return Ok(Outcome::Refused(kind(&e))),
             },
@@ -76,7 +75,9 @@ pub fn run(input: &[u8]) -> Result<Outcome, Finding> {
         within(&budget, &cost, "document")?;
         // As for changes: a document is kept only with its op counters within the budget.
         match intake::op_counters(&mut doc, &budget) {
-            Ok(_) => loads_again(&mut doc, "the document")?,
+            Ok(_) => {
+                loads_again(&mut doc, "the document")?;
+            }
             Err(e) if !accepted => return Ok(Outcome::Refused(kind(&e))),
             Err(_) => {}
         }
@@ -86,7 +87,7 @@ pub fn run(input: &[u8]) -> Result<Outcome, Finding> {
         return Ok(Outcome::Accepted);
     }
     // Both refused: say why `changes` did (the two share the walk, so one reason does).
-    Ok(Outcome::Refused(changes.err().map_or_else(|| "refused".to_owned(), |e| kind(&e))))
+    Ok(Outcome::Refused(read.err().map_or_else(|| "refused".to_owned(), |e| kind(&e))))
 }
 
 fn within(budget: &Budget, cost: &Cost, what: &str) -> Result<(), Finding> {
@@ -108,18 +109,16 @@ fn canonical_encodes_back(read: &intake::Intake<'_>) -> Result<(), Finding> {
     Ok(())
 }
 
-/// When the cheap proof says a document holds its changes exactly, it must save and load
-/// back to the same heads.
-fn proof_holds(input: &[u8], budget: &Budget, doc: &mut AutoCommit) -> Result<(), Finding> {
-    let Ok(read) = intake::read(input, budget) else { return Ok(()) };
+/// When the cheap proof says a document holds its changes exactly, it must load back from
+/// its `saved` bytes to the same heads.
+fn proof_holds(read: &intake::Intake<'_>, doc: &mut AutoCommit, saved: &[u8]) -> Result<(), Finding> {
     if !read.held_exactly(doc, None) {
         return Ok(());
     }
     let mut heads = doc.get_heads();
     heads.sort();
-    let saved = doc.save();
     let loaded = catch_unwind(AssertUnwindSafe(|| {
-        AutoCommit::load(&saved).map(|mut again| {
+        AutoCommit::load(saved).map(|mut again| {
             let mut loaded = again.get_heads();
             loaded.sort();
             loaded
@@ -133,11 +132,11 @@ fn proof_holds(input: &[u8], budget: &Budget, doc: &mut AutoCommit) -> Result<()
     }
 }
 
-/// What WRITE admitted, saved, must pass LOAD.
-fn loads_again(doc: &mut AutoCommit, what: &str) -> Result<(), Finding> {
+/// What WRITE admitted, saved, must pass LOAD. Returns the saved bytes.
+fn loads_again(doc: &mut AutoCommit, what: &str) -> Result<Vec<u8>, Finding> {
     let saved = doc.save();
     match intake::check(&saved, &Budget::LOAD) {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(saved),
         Err(e) => Err(Finding::violation(format!(
             "{what} passed the write budget, but once applied and saved they are refused under the load budget: {e}"
         ))),
