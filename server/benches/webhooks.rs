@@ -7,8 +7,11 @@
 //! Run: `cargo bench -p terrain-server --bench webhooks` (TERRAIN_BENCH_EVENTS=N to resize).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+#[path = "../tests/common/received.rs"]
+mod received;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -34,24 +37,7 @@ fn receiver() -> (String, Arrivals) {
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut stream = stream;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut length = 0;
-                    loop {
-                        let mut h = String::new();
-                        reader.read_line(&mut h).unwrap();
-                        if h.trim().is_empty() {
-                            break;
-                        }
-                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap();
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    reader.read_exact(&mut body).unwrap();
+                while let Some((_, body)) = received::next_request(&mut reader) {
                     let now = Instant::now();
                     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
                     let id = json["survey"]["id"].as_str().unwrap_or("baseline").to_owned();
