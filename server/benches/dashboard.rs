@@ -10,6 +10,9 @@
 //! `cargo bench -p terrain-server --bench dashboard` (`TERRAIN_BENCH_SURVEYS` sets the size).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+#[path = "support/percentile.rs"]
+mod percentile;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -20,6 +23,8 @@ use rusqlite::params;
 use terrain_core::{Author, Role, Store};
 use terrain_services::accounts::CreateUser;
 use terrain_xlsform as xlsform;
+
+use percentile::percentile;
 
 const PASSWORD: &str = "a long bench password";
 const REAL: usize = 2_000;
@@ -87,11 +92,6 @@ fn fill(dir: &Path, n: usize) {
     }
     tx.commit().unwrap();
     db.execute_batch("ANALYZE").unwrap();
-}
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    samples[((samples.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn ms(d: Duration) -> String {

@@ -24,6 +24,9 @@
 //! TERRAIN_BENCH_TABLE=FILE also writes the table to FILE, for `bench/report.sh`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+#[path = "support/percentile.rs"]
+mod percentile;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
@@ -42,6 +45,8 @@ use terrain_services::Services;
 use terrain_services::accounts::LoginKind;
 use terrain_services::backend::NewUser;
 use terrain_xlsform as xlsform;
+
+use percentile::percentile;
 
 const PASSWORD: &str = "benchmark password";
 const HOSTILE: u8 = 10;
@@ -377,11 +382,6 @@ fn connect_from(from: IpAddr, to: SocketAddr) -> Option<TcpStream> {
     stream.set_nonblocking(false).ok()?;
     stream.set_write_timeout(Some(Duration::from_secs(1))).ok()?;
     Some(stream)
-}
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    samples.get(((samples.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or_default()
 }
 
 fn ms(d: Duration) -> String {

@@ -8,6 +8,9 @@
 //! `cargo bench -p terrain-server --bench preview` (`TERRAIN_BENCH_RUNS` sets the count).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+#[path = "support/percentile.rs"]
+mod percentile;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -15,12 +18,9 @@ use reqwest::blocking::Client;
 use terrain_services::accounts::CreateUser;
 use terrain_xlsform as xlsform;
 
-const PASSWORD: &str = "a long bench password";
+use percentile::percentile;
 
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    samples[((samples.len() - 1) as f64 * p).round() as usize]
-}
+const PASSWORD: &str = "a long bench password";
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)

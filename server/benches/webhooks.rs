@@ -10,6 +10,9 @@
 #[path = "../tests/common/received.rs"]
 mod received;
 
+#[path = "support/percentile.rs"]
+mod percentile;
+
 use std::collections::HashMap;
 use std::io::{BufReader, Write};
 use std::net::TcpListener;
@@ -21,6 +24,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use terrain_core::survey::{Status, SurveyDoc};
 use terrain_core::{Author, Form, Role};
+
+use percentile::percentile;
 
 /// Arrival times by survey id.
 type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
@@ -48,10 +53,6 @@ fn receiver() -> (String, Arrivals) {
         }
     });
     (url, arrivals)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn ms(d: Duration) -> String {
@@ -119,15 +120,14 @@ fn main() {
     let arrived = arrivals.lock().unwrap().clone();
     assert_eq!(arrived.len(), n, "one event per survey pushed after the webhook was registered");
     let mut delays: Vec<Duration> = stored.iter().map(|(id, at)| arrived[id].saturating_duration_since(*at)).collect();
-    delays.sort();
     let drained = arrived.values().max().unwrap().saturating_duration_since(last_push);
 
     let rows = [
         format!(
             "| delay from the push that stored a survey to its event at the receiver: p50 | {} | |",
-            ms(percentile(&delays, 0.5))
+            ms(percentile(&mut delays, 0.5))
         ),
-        format!("| same: p99, max | {}, {} | |", ms(percentile(&delays, 0.99)), ms(*delays.last().unwrap())),
+        format!("| same: p99, max | {}, {} | |", ms(percentile(&mut delays, 0.99)), ms(*delays.last().unwrap())),
         format!("| last delivery after the last push | {} | the outbox keeps up with ingest |", ms(drained)),
         format!(
             "| {n} surveys pushed (batches of 500) with the webhook registered | {with:.1} s | {:.0} surveys/s, each an event |",
