@@ -436,8 +436,9 @@ impl TerrainStore {
     /// Folds the change logs that answers left into their surveys' snapshots, so that
     /// surveys open fast; returns how many it folded. Answers never wait for this: call it
     /// when the app goes to the background (Android `onStop`, iOS
-    /// `sceneDidEnterBackground`). A sync and a bundle import do it too.
+    /// `sceneDidEnterBackground`). A sync and a bundle import do it too. It also keeps the
+    /// statistics that make lists fast up to date as the store grows.
     pub fn compact(&self) -> Result<u32, TerrainError> {
-        guard(|| Ok(count(self.store.compact_pending(u32::MAX)?)))
+        guard(|| Ok(count(self.store.upkeep(u32::MAX)?)))
     }
 }

@@ -1,7 +1,7 @@
 //! The dashboard's survey list on a server holding 100,000 surveys: the first page and each
 //! filter, as the HTML page a supervisor loads and, as the baseline measured in the same
 //! run, the JSON list API answering the same query (so the ratio is the cost of the page
-//! itself). Targets: first page < 200 ms, any filter < 500 ms.
+//! itself). Target: every list < 100 ms, the count of all its pages included.
 //!
 //! Lists read only the indexed metadata columns, never a document, so the store is filled
 //! with 2,000 real surveys (plausible Guinea answers written through the store) and their
@@ -91,7 +91,6 @@ fn fill(dir: &Path, n: usize) {
         tx.execute("DELETE FROM surveys WHERE survey_id = ?1", [id]).unwrap();
     }
     tx.commit().unwrap();
-    db.execute_batch("ANALYZE").unwrap();
 }
 
 fn ms(d: Duration) -> String {
@@ -108,6 +107,11 @@ fn main() {
     let state = terrain_server::AppState::open(dir.path(), terrain_server::Settings::default()).unwrap();
     let backend = state.services.backend().clone();
     let services = state.services.clone();
+    // What the server's upkeep does as it starts (and every few seconds after): here the
+    // planner's statistics, gathered over the 100,000 surveys the fill wrote.
+    let t = Instant::now();
+    services.maintain().unwrap();
+    eprintln!("upkeep (statistics) in {:.1} s", t.elapsed().as_secs_f64());
     let project = backend.create_project("guinea").unwrap().id;
     let form =
         xlsform::import_path(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../forms/guinea_needs.xlsx"))).unwrap();
@@ -185,7 +189,7 @@ fn main() {
                 assert!(body.contains("id=\"total\""), "{name}: not the list page");
             }
             let (h50, h95, j50) = (percentile(&mut html, 0.5), percentile(&mut html, 0.95), percentile(&mut json, 0.5));
-            let target = if name == "first page" { "< 200 ms" } else { "< 500 ms" };
+            let target = "< 100 ms";
             rows.push(format!(
                 "| {who}: {name} | {total} | {} | {} | {} | {:.2}× | {target} |",
                 ms(h50),

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -69,27 +70,40 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
 #[derive(Debug)]
 pub struct ReaderPool {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    /// Idle connections, each with the generation it was opened in.
+    idle: Mutex<Vec<(u64, Connection)>>,
+    /// Bumped by [`ReaderPool::renew`]; connections of an older generation are closed
+    /// instead of reused.
+    generation: AtomicU64,
 }
 
 impl ReaderPool {
     /// A pool of readers of the database at `path`.
     pub fn new(path: PathBuf) -> Self {
-        ReaderPool { path, idle: Mutex::new(Vec::new()) }
+        ReaderPool { path, idle: Mutex::new(Vec::new()), generation: AtomicU64::new(0) }
     }
 
     /// Runs `f` with a read connection.
     pub fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let generation = self.generation.load(Ordering::Acquire);
         let reused = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let conn = match reused {
-            Some(conn) => conn,
-            None => open_reader(&self.path)?,
+        let (opened_in, conn) = match reused {
+            Some((opened_in, conn)) if opened_in == generation => (opened_in, conn),
+            _ => (generation, open_reader(&self.path)?),
         };
         let result = f(&conn);
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < MAX_IDLE_READERS {
-            idle.push(conn);
+        if idle.len() < MAX_IDLE_READERS && opened_in == self.generation.load(Ordering::Acquire) {
+            idle.push((opened_in, conn));
         }
         result
+    }
+
+    /// Retires every connection open now, once it is idle: SQLite reads the planner's
+    /// statistics when a connection opens, so readers opened before an `ANALYZE` would go
+    /// on planning without it.
+    pub fn renew(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }

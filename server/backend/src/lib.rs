@@ -547,7 +547,8 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BackendResult<()>;
 
     // --- upkeep
-    /// Idle-time upkeep (compacting surveys stored as received); returns the work done.
+    /// Idle-time upkeep (compacting surveys stored as received, refreshing the query
+    /// planner's statistics as the store grows); returns the work done.
     fn maintain(&self) -> BackendResult<usize>;
 
     // --- project settings

@@ -648,7 +648,7 @@ impl Backend for SqliteBackend {
     }
 
     fn maintain(&self) -> BackendResult<usize> {
-        Ok(self.surveys.compact_pending(200)?)
+        Ok(self.surveys.upkeep(200)?)
     }
 
     fn create_webhook(&self, project: i64, url: &str, secret: &str, events: &[String]) -> BackendResult<Webhook> {
