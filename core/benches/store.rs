@@ -153,8 +153,10 @@ fn main() {
     let mut compact_bytes = 0i64;
     let conn = Connection::open(&path).unwrap();
     let fill_surveys = 50;
+    let mut filled = Vec::with_capacity(fill_surveys);
     for _ in 0..fill_surveys {
         let id = store.create_survey("bench", "1").unwrap();
+        filled.push(id.clone());
         let a = answers(&mut rng);
         for (name, answer) in &a.0 {
             match answer {
@@ -193,6 +195,46 @@ fn main() {
         format!("{} / {}", ms(percentile(&mut filling, 0.5)), ms(percentile(&mut filling, 0.99))),
         format!("{samples} writes, each its own durable transaction; target p99 < 2 ms"),
     ));
+
+    // What another replica receives of those surveys when it has none of them (a first
+    // push, a tablet's first pull, a bundle): a change chunk per change, or the document's
+    // own encoding (`Store::changes_after` with no heads). Bytes as the sync stream sends
+    // them (zstd, one stream), and the receiving store's cost to take them in.
+    type Encode = fn(&mut terrain_core::SurveyDoc) -> Vec<u8>;
+    let encodings: [(&str, Encode); 2] =
+        [("as change chunks", |doc| doc.save_after(&[])), ("as the document encoding", |doc| doc.save_nocompress())];
+    let mut received = Vec::new();
+    for (label, encode) in encodings {
+        let surveys: Vec<(String, Vec<u8>)> = filled
+            .iter()
+            .map(|id| {
+                let mut doc = terrain_core::SurveyDoc::load(&store.document_bytes(id).unwrap()).unwrap();
+                (id.clone(), encode(&mut doc))
+            })
+            .collect();
+        let stream: Vec<u8> = surveys.iter().flat_map(|(_, b)| b.iter().copied()).collect();
+        let zstd = zstd::encode_all(stream.as_slice(), 3).unwrap().len();
+        let receiver = Store::open(dir.path().join(format!("receiver-{}.db", received.len())), author.clone()).unwrap();
+        receiver.save_form(&form).unwrap();
+        let t = Instant::now();
+        for (id, bytes) in &surveys {
+            receiver.merge(id, bytes).unwrap();
+        }
+        let per_survey = t.elapsed() / surveys.len() as u32;
+        received.push((label, zstd / surveys.len(), per_survey));
+    }
+    let (chunks_bytes, chunks_time) = (received[0].1 as f64, received[0].2.as_secs_f64());
+    for (label, bytes, time) in received {
+        rows.push((
+            format!("received whole, filled answer by answer, {label}"),
+            format!("{bytes} B/survey; {} per survey", ms(time)),
+            format!(
+                "zstd'd as one stream; merged into an empty store; {:.2}× the bytes, {:.2}× the time of change chunks",
+                bytes as f64 / chunks_bytes,
+                time.as_secs_f64() / chunks_time
+            ),
+        ));
+    }
 
     // set_answer on surveys picked at random (cold: not in the document cache).
     let mut cold = Vec::new();

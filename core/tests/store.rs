@@ -635,3 +635,38 @@ fn a_survey_entered_for_someone_else_is_theirs_and_replacing_its_answers_writes_
     store.finalize_as(&clerk, key, &id).unwrap();
     assert_eq!(store.survey(&id).unwrap().meta.status, Status::Finalized);
 }
+
+/// The chunk type of the first Automerge chunk in `bytes`: 0 a document, 1 a change.
+fn first_chunk_type(bytes: &[u8]) -> u8 {
+    bytes[8]
+}
+
+#[test]
+fn a_replica_with_nothing_gets_a_long_history_as_one_document_and_a_short_one_as_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let phone = store_at(&dir.path().join("phone.db"), enumerator());
+    let id = phone.create_survey("household", "2026110101").unwrap();
+    phone.set_answer(&id, &p("village"), text("Kindia")).unwrap();
+    for age in 20..32 {
+        phone.set_answer(&id, &p("hh_size"), Value::Integer(age)).unwrap();
+    }
+    let short = phone.create_survey("household", "2026110101").unwrap();
+    phone.set_answer(&short, &p("village"), text("Labé")).unwrap();
+
+    let whole = phone.changes_after(&id, &[]).unwrap();
+    assert_eq!(first_chunk_type(&whole), 0, "fourteen changes travel as one document");
+    let mut doc = terrain_core::SurveyDoc::load(&phone.document_bytes(&id).unwrap()).unwrap();
+    assert!(whole.len() < doc.save_after(&[]).len() / 2, "and half the bytes or less");
+    assert_eq!(first_chunk_type(&phone.changes_after(&short, &[]).unwrap()), 1, "two changes stay changes");
+    let middle = phone.heads(&id).unwrap();
+    phone.set_answer(&id, &p("hh_size"), Value::Integer(40)).unwrap();
+    assert_eq!(first_chunk_type(&phone.changes_after(&id, &middle).unwrap()), 1, "after heads: changes");
+
+    // The document brings the same survey, history included.
+    let tablet = store_at(&dir.path().join("tablet.db"), supervisor());
+    let bytes = phone.changes_after(&id, &[]).unwrap();
+    assert!(tablet.merge(&id, &bytes).unwrap().created);
+    assert_eq!(tablet.heads(&id).unwrap(), phone.heads(&id).unwrap());
+    assert_eq!(tablet.survey(&id).unwrap().answers, phone.survey(&id).unwrap().answers);
+    assert_eq!(tablet.history(&id, &p("hh_size")).unwrap().len(), 13);
+}

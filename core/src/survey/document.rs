@@ -387,6 +387,12 @@ impl SurveyDoc {
         self.doc.save()
     }
 
+    /// The whole document, its columns left uncompressed: for bytes that travel inside a
+    /// compressed stream, whose zstd does better than Automerge's deflate of each column.
+    pub fn save_nocompress(&mut self) -> Vec<u8> {
+        self.doc.save_nocompress()
+    }
+
     /// The changes that are not ancestors of `heads`, as change chunks.
     pub fn save_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
         self.doc.save_after(heads)

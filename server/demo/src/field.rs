@@ -110,6 +110,28 @@ impl Device {
         Ok(id)
     }
 
+    /// Like [`Device::collect`], but written as the form screen writes it: the survey is
+    /// started empty and every answer is its own change, repeat instances added as they
+    /// come. This is the history a real phone sends (about 60 changes for a household).
+    pub fn collect_answer_by_answer(
+        &self,
+        evaluator: &Evaluator<'_>,
+        rng: &mut impl Rng,
+        written: &mut Vec<Written>,
+    ) -> Result<(String, Answers), DemoError> {
+        let form = evaluator.form();
+        let answers = (0..20)
+            .find_map(|_| super::answers::complete(evaluator, rng))
+            .ok_or_else(|| DemoError::Check(format!("no valid answers could be drawn for {}", form.id)))?;
+        let id = self.store.create_survey_with(&form.id, &form.version, &Answers::default())?;
+        write_each_answer(&self.store, &id, &answers, &[])?;
+        self.store.finalize(&id)?;
+        flatten(&answers, &[], &mut |path, value| {
+            written.push(Written { survey: id.clone(), path, value: value.clone() });
+        });
+        Ok((id, answers))
+    }
+
     /// Changes one answer on the device, as an enumerator fixing a survey sent back does:
     /// reopen, edit, finalize again.
     pub fn fix(
@@ -125,6 +147,34 @@ impl Device {
         written.push(Written { survey: survey.into(), path: path.clone(), value });
         Ok(())
     }
+}
+
+/// Writes `answers` into the survey `survey`, one answer per change, appending the repeat
+/// instances they need under `instances`.
+fn write_each_answer(
+    store: &Store,
+    survey: &str,
+    answers: &Answers,
+    instances: &[(String, usize)],
+) -> Result<(), DemoError> {
+    for (name, answer) in &answers.0 {
+        let path = AnswerPath { instances: instances.to_vec(), name: name.clone() };
+        match answer {
+            Answer::Value(value) => {
+                store.set_answer(survey, &path, value.clone())?;
+            }
+            Answer::Repeat(list) => {
+                for (i, instance) in list.iter().enumerate() {
+                    store.add_repeat_instance(survey, &path, Some(i))?;
+                    let mut inner = instances.to_vec();
+                    inner.push((name.clone(), i));
+                    write_each_answer(store, survey, instance, &inner)?;
+                }
+            }
+            Answer::Unreadable(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Calls `each` with every answered value's path.
