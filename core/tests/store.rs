@@ -669,4 +669,20 @@ fn a_replica_with_nothing_gets_a_long_history_as_one_document_and_a_short_one_as
     assert_eq!(tablet.heads(&id).unwrap(), phone.heads(&id).unwrap());
     assert_eq!(tablet.survey(&id).unwrap().answers, phone.survey(&id).unwrap().answers);
     assert_eq!(tablet.history(&id, &p("hh_size")).unwrap().len(), 13);
+
+    // Past the fragments a document may claim (the front door counts each of its changes
+    // as one), the first changes go as a document and the rest as changes after it.
+    let long = phone.create_survey("household", "2026110101").unwrap();
+    for size in 0..terrain_core::intake::Budget::WRITE.fragments as i64 + 20 {
+        phone.set_answer(&long, &p("hh_size"), Value::Integer(size + 1)).unwrap();
+    }
+    let bytes = phone.changes_after(&long, &[]).unwrap();
+    assert_eq!(first_chunk_type(&bytes), 0, "a document first");
+    let mut doc = terrain_core::SurveyDoc::load(&phone.document_bytes(&long).unwrap()).unwrap();
+    assert!(bytes.len() < doc.save_after(&[]).len() / 2, "still half the bytes or less");
+    let cost = terrain_core::intake::check(&bytes, &terrain_core::intake::Budget::WRITE).unwrap();
+    assert_eq!(cost.changes, 277);
+    assert!(cost.fragments <= terrain_core::intake::Budget::WRITE.fragments);
+    assert!(tablet.merge(&long, &bytes).unwrap().created);
+    assert_eq!(tablet.heads(&long).unwrap(), phone.heads(&long).unwrap());
 }

@@ -686,15 +686,19 @@ impl Store {
     }
 
     /// What a replica at `heads` lacks of a survey: the changes that are not ancestors of
-    /// `heads`, as change chunks, or, to a replica that has nothing of it (`heads` empty),
-    /// the whole document in Automerge's document encoding once the survey has
-    /// [`WHOLE_DOCUMENT_FROM_CHANGES`] changes. Either way the receiver takes them in
-    /// through the front door.
+    /// `heads`, as change chunks. To a replica that has nothing of it (`heads` empty), a
+    /// survey of [`WHOLE_DOCUMENT_FROM_CHANGES`] changes or more goes in Automerge's
+    /// document encoding instead, as far as the receiver's front door admits
+    /// ([`SurveyDoc::save_for_new_replica`]). Either way the receiver takes them in through
+    /// the front door.
     pub fn changes_after(&self, survey_id: &str, heads: &[ChangeHash]) -> Result<Vec<u8>, StoreError> {
         self.read(survey_id, |doc, _| {
             let mut doc = doc.clone();
-            let whole = heads.is_empty() && doc.size().1 >= WHOLE_DOCUMENT_FROM_CHANGES;
-            Ok(if whole { doc.save_nocompress() } else { doc.save_after(heads) })
+            Ok(if heads.is_empty() && doc.size().1 >= WHOLE_DOCUMENT_FROM_CHANGES {
+                doc.save_for_new_replica(Budget::WRITE.fragments)
+            } else {
+                doc.save_after(heads)
+            })
         })
     }
 

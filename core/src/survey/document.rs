@@ -12,7 +12,7 @@
 //! same change as its parent, so two replicas never create the same container concurrently:
 //! that would make one container win and silently hide the other's contents.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, hydrate};
@@ -391,6 +391,42 @@ impl SurveyDoc {
     /// compressed stream, whose zstd does better than Automerge's deflate of each column.
     pub fn save_nocompress(&mut self) -> Vec<u8> {
         self.doc.save_nocompress()
+    }
+
+    /// Every change, for a replica that has none, as compactly as its front door admits:
+    /// as many of the first changes as it can in Automerge's document encoding
+    /// (uncompressed), the rest as change chunks after it.
+    ///
+    /// A document does not carry its changes' hashes, so the front door counts each of its
+    /// changes as a possible fragment (`Budget::fragments`); change chunks count only the
+    /// fragments they are. The document part is the longest causal prefix whose changes,
+    /// with the fragments among the rest, stay within `fragments`.
+    pub fn save_for_new_replica(&mut self, fragments: u64) -> Vec<u8> {
+        let all = self.doc.get_changes(&[]);
+        let is_fragment = |c: &automerge::Change| c.hash().0[0] == 0;
+        // The largest `prefix` with prefix + (fragments among the rest) within the limit.
+        let (mut prefix, mut rest_fragments) = (all.len(), 0u64);
+        while prefix > 0 && prefix as u64 + rest_fragments > fragments {
+            prefix -= 1;
+            rest_fragments += u64::from(is_fragment(&all[prefix]));
+        }
+        if prefix == all.len() {
+            return self.doc.save_nocompress();
+        }
+        // Changes come in causal order, so the prefix is closed under dependencies, and its
+        // heads are its changes that no other change of it depends on.
+        let depended: HashSet<ChangeHash> = all[..prefix].iter().flat_map(|c| c.deps().iter().copied()).collect();
+        let heads: Vec<ChangeHash> = all[..prefix].iter().map(|c| c.hash()).filter(|h| !depended.contains(h)).collect();
+        let mut bytes = match (prefix, self.doc.fork_at(&heads)) {
+            (1.., Ok(mut fork)) => fork.save_nocompress(),
+            // Only changes, should the fork ever fail: larger, never wrong.
+            _ => Vec::new(),
+        };
+        let from = if bytes.is_empty() { 0 } else { prefix };
+        for change in &all[from..] {
+            bytes.extend_from_slice(change.raw_bytes());
+        }
+        bytes
     }
 
     /// The changes that are not ancestors of `heads`, as change chunks.
