@@ -7,6 +7,7 @@ use std::path::Path;
 
 use rand::Rng;
 use terrain_core::form::Evaluator;
+use terrain_core::store::Durability;
 use terrain_core::survey::{Answer, Answers};
 use terrain_core::sync::{self, CancelToken, HttpTransport, Session, SyncError, SyncOptions, SyncReport};
 use terrain_core::{AnswerPath, Author, Form, Role, Store, Value};
@@ -51,7 +52,13 @@ impl Device {
         forms: &[&Form],
     ) -> Result<Device, DemoError> {
         let device = format!("{user}-device");
-        let store = Store::open(dir.join(format!("{user}.db")), Author::new(user, &device, role))?;
+        // As the phone library opens it: an answer survives the app being killed, without
+        // waiting for the flash.
+        let store = Store::open_with(
+            dir.join(format!("{user}.db")),
+            Author::new(user, &device, role),
+            Durability::ProcessCrash,
+        )?;
         let url = format!("http://{server}");
         let session = Session::login(&url, user, PASSWORD, &device)?;
         let login = session.login_info().cloned().ok_or_else(|| DemoError::Http("the login gave no token".into()))?;

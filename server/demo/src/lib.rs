@@ -194,7 +194,8 @@ pub fn run(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<(Summ
             let team = pilot.teams.iter().position(|t| t.enumerators.contains(&device.user)).unwrap_or(0);
             let today = share(options.surveys_per_enumerator, day);
             for _ in 0..today {
-                device.collect(&evaluators[team], &mut rng, &mut written)?;
+                // As the form screen writes a survey: one change per answer.
+                device.collect_answer_by_answer(&evaluators[team], &mut rng, &mut written)?;
                 progress(Event::Advance(1));
             }
             if device.user == out_of_range {
