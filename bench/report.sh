@@ -91,6 +91,7 @@ if want demo; then
     val() { sed -n "s/^  \"$1\": \([^,]*\),\{0,1\}$/\1/p" "$work/demo.json" | head -1; }
     ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / (b > 0 ? b : 1) }'; }
     kib() { awk -v a="$1" 'BEGIN { printf "%.1f KiB", a / 1024 }'; }
+    traffic() { python3 -c "import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]][sys.argv[3]])" "$work/demo.json" "$1" "$2"; }
     gz=$(val json_gzip_bytes)
     {
         echo "Command: \`cargo run --release --bin terrain -- demo --json\` (default size). Measured $today."
@@ -100,6 +101,12 @@ if want demo; then
         echo "| baseline: final answers as compact JSON, gzip'd as one stream | $(kib "$gz") | |"
         echo "| bytes sent by the enumerators' phones | $(kib "$(val enumerator_upload_bytes)") | $(ratio "$(val enumerator_upload_bytes)" "$gz")× |"
         echo "| bytes through the phones' links, both ways | $(kib "$(val enumerator_bytes)") | $(ratio "$(val enumerator_bytes)" "$gz")× |"
+        for part in bodies_sent:"pushes (sync request bodies)" bodies_received:"acknowledgements and pulls (response bodies)" \
+            framing:"HTTP request and status lines, headers" cut:"syncs cut mid-way (done again later)"; do
+            bytes=$(traffic enumerator_traffic "${part%%:*}")
+            echo "|   phones: ${part#*:} | $(kib "$bytes") | $(ratio "$bytes" "$gz")× |"
+        done
+        echo "|   phones: syncs, round trips | $(traffic enumerator_traffic syncs), $(traffic enumerator_traffic rounds) | |"
         echo "| bytes through every device's link (tablets' pulls included) | $(kib "$(val bytes_on_wire)") | $(ratio "$(val bytes_on_wire)" "$gz")× |"
         echo "| converged / acknowledged values lost | $(val converged) / $(val lost_answers) | |"
         echo "| conflicts raised / resolved; syncs cut mid-way | $(val conflicts_raised) / $(val conflicts_resolved); $(val cut_syncs) | |"

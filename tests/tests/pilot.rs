@@ -34,6 +34,10 @@ fn a_small_pilot_converges_loses_nothing_and_settles_its_conflicts() {
     assert_eq!(review.comments_seen_on_phones, review.sent_back, "every comment reached its phone");
     assert!(summary.bundled_surveys > 0, "the out-of-range enumerator's surveys went by bundle");
     assert!(summary.bytes_on_wire > 0 && summary.json_gzip_bytes > 0);
+    // The phones' traffic, by what carried it, adds up to what their proxies counted.
+    let t = summary.enumerator_traffic;
+    assert_eq!(t.bodies_sent + t.bodies_received + t.framing + t.cut, summary.enumerator_bytes, "{t:?}");
+    assert!(t.bodies_sent > 0 && t.framing > 0 && t.rounds >= t.syncs && t.syncs > 0, "{t:?}");
     // Exports: every form in every format, each holding every survey (all end approved).
     assert_eq!(summary.export_results.len(), 6);
     for export in &summary.export_results {

@@ -221,6 +221,15 @@ fn print_table(s: &Summary) {
             s.enumerator_upload_bytes as f64 / s.json_gzip_bytes.max(1) as f64
         ),
     ));
+    let t = &s.enumerator_traffic;
+    let share = |bytes: u64| format!("{} ({:.2}×)", kib(bytes), bytes as f64 / s.json_gzip_bytes.max(1) as f64);
+    rows.push(("  phones: pushes (sync request bodies)".into(), share(t.bodies_sent)));
+    rows.push(("  phones: acknowledgements and pulls (bodies)".into(), share(t.bodies_received)));
+    rows.push((
+        "  phones: HTTP lines and headers".into(),
+        format!("{}, {} round trips in {} syncs", share(t.framing), t.rounds, t.syncs),
+    ));
+    rows.push(("  phones: syncs cut mid-way".into(), share(t.cut)));
     rows.push((
         "baseline: final answers as JSON, gzip'd".into(),
         format!("{} ({} uncompressed)", kib(s.json_gzip_bytes), kib(s.json_bytes)),

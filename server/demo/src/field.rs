@@ -40,6 +40,38 @@ pub struct Device {
     pub proxy: Proxy,
     /// Syncs that the link cut before they finished.
     pub cut_syncs: usize,
+    /// Where the bytes through its link went.
+    pub traffic: Traffic,
+}
+
+/// Where the bytes through a device's link went, by what carried them. Every byte through
+/// a device's proxy is a sync's (devices log in and download forms directly), so the parts
+/// add up to the proxy's count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Traffic {
+    /// Request bodies of syncs that completed: the pushed changes, postcard in zstd.
+    pub bodies_sent: u64,
+    /// Response bodies of syncs that completed: acknowledgements and pulled changes.
+    pub bodies_received: u64,
+    /// The rest of those syncs' bytes: HTTP request and status lines and headers.
+    pub framing: u64,
+    /// Every byte of the syncs the link cut (their work is done again by the next sync).
+    pub cut: u64,
+    /// Syncs that completed.
+    pub syncs: u64,
+    /// Round trips of the syncs that completed (one HTTP exchange each).
+    pub rounds: u64,
+}
+
+impl std::ops::AddAssign for Traffic {
+    fn add_assign(&mut self, other: Traffic) {
+        self.bodies_sent += other.bodies_sent;
+        self.bodies_received += other.bodies_received;
+        self.framing += other.framing;
+        self.cut += other.cut;
+        self.syncs += other.syncs;
+        self.rounds += other.rounds;
+    }
 }
 
 impl Device {
@@ -67,7 +99,7 @@ impl Device {
             store.save_form(form)?;
         }
         let proxy = Proxy::start(server, Link::default()).map_err(|e| DemoError::Server(e.to_string()))?;
-        Ok(Device { user: user.into(), store, token: login.token, proxy, cut_syncs: 0 })
+        Ok(Device { user: user.into(), store, token: login.token, proxy, cut_syncs: 0, traffic: Traffic::default() })
     }
 
     /// One sync through the device's proxy. A link that drops is not an error of the demo:
@@ -75,13 +107,30 @@ impl Device {
     pub fn sync(&mut self) -> Result<Option<SyncReport>, DemoError> {
         let transport =
             HttpTransport::new(self.proxy.url(), &self.token).map_err(|e| DemoError::Http(e.to_string()))?;
-        match sync::sync(&self.store, &transport, &SyncOptions::default(), &|_| {}, &CancelToken::default()) {
-            Ok(report) if report.refused.is_empty() && report.failed.is_empty() => Ok(Some(report)),
+        let before = self.proxy.bytes();
+        let outcome = sync::sync(&self.store, &transport, &SyncOptions::default(), &|_| {}, &CancelToken::default());
+        // The proxy counts a byte before passing it on, so every byte of this sync is
+        // counted once it returns.
+        let spent = self.proxy.bytes() - before;
+        match outcome {
+            Ok(report) if report.refused.is_empty() && report.failed.is_empty() => {
+                let progress = &report.progress;
+                self.traffic += Traffic {
+                    bodies_sent: progress.bytes_sent,
+                    bodies_received: progress.bytes_received,
+                    framing: spent.saturating_sub(progress.bytes_sent + progress.bytes_received),
+                    cut: 0,
+                    syncs: 1,
+                    rounds: u64::from(progress.rounds),
+                };
+                Ok(Some(report))
+            }
             Ok(report) => {
                 Err(DemoError::Sync(format!("{}: refused {:?}, failed {:?}", self.user, report.refused, report.failed)))
             }
             Err(SyncError::Transport(_)) => {
                 self.cut_syncs += 1;
+                self.traffic.cut += spent;
                 Ok(None)
             }
             Err(e) => Err(DemoError::Sync(format!("{}: {e}", self.user))),

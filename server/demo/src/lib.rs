@@ -32,7 +32,7 @@ use terrain_core::{Role, SurveyQuery};
 
 use self::check::Verdict;
 use self::export::ExportResult;
-use self::field::{Device, Written};
+use self::field::{Device, Traffic, Written};
 use self::pilot::Pilot;
 use self::review::ReviewOutcome;
 
@@ -146,6 +146,10 @@ pub struct Summary {
     pub enumerator_bytes: u64,
     /// Of which the enumerators' phones sent (their surveys, fixes and requests).
     pub enumerator_upload_bytes: u64,
+    /// Where the bytes through the phones' links went.
+    pub enumerator_traffic: Traffic,
+    /// Where the bytes through the supervisors' tablets' links went.
+    pub supervisor_traffic: Traffic,
     /// Every final survey's answers as compact JSON, gzip'd as one stream.
     pub json_gzip_bytes: u64,
     /// The same JSON uncompressed.
@@ -279,6 +283,8 @@ pub fn run(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<(Summ
         bytes_on_wire: enumerators.iter().chain(&supervisors).map(|d| d.proxy.bytes()).sum(),
         enumerator_bytes: enumerators.iter().map(|d| d.proxy.bytes()).sum(),
         enumerator_upload_bytes: enumerators.iter().map(|d| d.proxy.uploaded()).sum(),
+        enumerator_traffic: total_traffic(&enumerators),
+        supervisor_traffic: total_traffic(&supervisors),
         json_gzip_bytes,
         json_bytes,
         seconds: started.elapsed().as_secs_f64(),
@@ -291,6 +297,15 @@ pub fn run(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<(Summ
 }
 
 /// Surveys an enumerator fills in on `day`: the total spread evenly, remainder first.
+/// The traffic of `devices`, summed.
+fn total_traffic(devices: &[Device]) -> Traffic {
+    let mut total = Traffic::default();
+    for device in devices {
+        total += device.traffic;
+    }
+    total
+}
+
 fn share(total: usize, day: usize) -> usize {
     total / DAYS + usize::from(day < total % DAYS)
 }
