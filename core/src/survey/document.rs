@@ -402,6 +402,10 @@ impl SurveyDoc {
     /// fragments they are. The document part is the longest causal prefix whose changes,
     /// with the fragments among the rest, stay within `fragments`.
     pub fn save_for_new_replica(&mut self, fragments: u64) -> Vec<u8> {
+        // Within the limit whatever the hashes: no need to collect (re-encode) the changes.
+        if self.size().1 <= fragments {
+            return self.doc.save_nocompress();
+        }
         let all = self.doc.get_changes(&[]);
         let is_fragment = |c: &automerge::Change| c.hash().0[0] == 0;
         // The largest `prefix` with prefix + (fragments among the rest) within the limit.
