@@ -154,16 +154,7 @@ impl Device {
         rng: &mut impl Rng,
         written: &mut Vec<Written>,
     ) -> Result<String, DemoError> {
-        let form = evaluator.form();
-        let answers = (0..20)
-            .find_map(|_| super::answers::complete(evaluator, rng))
-            .ok_or_else(|| DemoError::Check(format!("no valid answers could be drawn for {}", form.id)))?;
-        let id = self.store.create_survey_with(&form.id, &form.version, &answers)?;
-        self.store.finalize(&id)?;
-        flatten(&answers, &[], &mut |path, value| {
-            written.push(Written { survey: id.clone(), path, value: value.clone() });
-        });
-        Ok(id)
+        Ok(self.collect_as(Writing::AllAtOnce, evaluator, rng, written)?.0)
     }
 
     /// Like [`Device::collect`], but written as the form screen writes it: the survey is
@@ -175,12 +166,30 @@ impl Device {
         rng: &mut impl Rng,
         written: &mut Vec<Written>,
     ) -> Result<(String, Answers), DemoError> {
+        self.collect_as(Writing::AnswerByAnswer, evaluator, rng, written)
+    }
+
+    /// Draws answers the form accepts, writes them as `writing` says, finalizes the survey
+    /// and records every value written.
+    fn collect_as(
+        &self,
+        writing: Writing,
+        evaluator: &Evaluator<'_>,
+        rng: &mut impl Rng,
+        written: &mut Vec<Written>,
+    ) -> Result<(String, Answers), DemoError> {
         let form = evaluator.form();
         let answers = (0..20)
             .find_map(|_| super::answers::complete(evaluator, rng))
             .ok_or_else(|| DemoError::Check(format!("no valid answers could be drawn for {}", form.id)))?;
-        let id = self.store.create_survey_with(&form.id, &form.version, &Answers::default())?;
-        write_each_answer(&self.store, &id, &answers, &[])?;
+        let id = match writing {
+            Writing::AllAtOnce => self.store.create_survey_with(&form.id, &form.version, &answers)?,
+            Writing::AnswerByAnswer => {
+                let id = self.store.create_survey_with(&form.id, &form.version, &Answers::default())?;
+                write_each_answer(&self.store, &id, &answers, &[])?;
+                id
+            }
+        };
         self.store.finalize(&id)?;
         flatten(&answers, &[], &mut |path, value| {
             written.push(Written { survey: id.clone(), path, value: value.clone() });
@@ -203,6 +212,15 @@ impl Device {
         written.push(Written { survey: survey.into(), path: path.clone(), value });
         Ok(())
     }
+}
+
+/// How a collected survey's answers are written.
+#[derive(Debug, Clone, Copy)]
+enum Writing {
+    /// In the change that creates the survey, as an import or a prefilled survey.
+    AllAtOnce,
+    /// One change per answer, as the form screen writes them.
+    AnswerByAnswer,
 }
 
 /// Writes `answers` into the survey `survey`, one answer per change, appending the repeat
