@@ -12,7 +12,6 @@
 //! the table to FILE, for `bench/report.sh`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::io::Write;
 use std::time::Instant;
 
 use rand::SeedableRng;
@@ -26,12 +25,6 @@ use terrain_demo::proxy::{Link, Proxy};
 /// The link: kilobits per second each way, one-way latency in milliseconds.
 const KBIT: u64 = 50;
 const LATENCY_MS: u64 = 300;
-
-fn gzip(bytes: &[u8]) -> usize {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap().len()
-}
 
 fn kib(bytes: u64) -> String {
     format!("{:.1} KiB", bytes as f64 / 1024.0)
@@ -57,7 +50,7 @@ fn main() {
     }
     // What compaction leaves is not what is sent: the history after the server's heads is.
     phone.store.compact_pending(u32::MAX).unwrap();
-    let baseline = gzip(&json) as u64;
+    let baseline = terrain_demo::gzipped_len(&json).unwrap();
 
     let started = Instant::now();
     let report = phone.sync().unwrap().expect("the paced link does not drop");

@@ -147,12 +147,6 @@ fn sync_via(store: &Store, url: &str, token: &str) -> SyncReport {
     sync::sync(store, &transport, &SyncOptions::default(), &|_| {}, &CancelToken::default()).unwrap()
 }
 
-fn gzip(bytes: &[u8]) -> usize {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap().len()
-}
-
 fn p99(samples: &mut [Duration]) -> Duration {
     samples.sort();
     samples[((samples.len() as f64 - 1.0) * 0.99).round() as usize]
@@ -179,7 +173,7 @@ fn main() {
         json_stream.push(b'\n');
         ids.push(phone.create_survey_with(&form.id, &form.version, &answers).unwrap());
     }
-    let json_gzip = gzip(&json_stream);
+    let json_gzip = terrain_demo::gzipped_len(&json_stream).unwrap();
     rows.push((
         format!("baseline: {n} surveys' answers, compact JSON gzip'd as one stream"),
         format!("{:.0} KiB", json_gzip as f64 / 1024.0),

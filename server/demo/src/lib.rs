@@ -311,8 +311,7 @@ fn share(total: usize, day: usize) -> usize {
 }
 
 /// The baseline of bytes on the wire: every final survey's answers as compact JSON, one
-/// line each, gzip'd as one stream (as `server/benches/sync.rs` computes it); also counts
-/// surveys per form.
+/// line each, gzip'd as one stream ([`gzipped_len`]); also counts surveys per form.
 fn json_baseline(pilot: &Pilot) -> Result<(u64, u64, BTreeMap<String, usize>), DemoError> {
     let backend = pilot.backend();
     let mut stream = Vec::new();
@@ -323,9 +322,17 @@ fn json_baseline(pilot: &Pilot) -> Result<(u64, u64, BTreeMap<String, usize>), D
         stream.extend(survey["answers"].to_string().into_bytes());
         stream.push(b'\n');
     }
+    let zipped = gzipped_len(&stream).map_err(|e| DemoError::Io(e.to_string()))?;
+    Ok((stream.len() as u64, zipped, per_form))
+}
+
+/// The size of `stream` gzip'd as one stream, at gzip's default level: the baseline every
+/// figure of bytes on the wire is a ratio to (the demo, `server/benches/sync.rs` and
+/// `field_link.rs`), over the answers as compact JSON, one line per survey.
+pub fn gzipped_len(stream: &[u8]) -> std::io::Result<u64> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let zipped = gz.write_all(&stream).and_then(|()| gz.finish()).map_err(|e| DemoError::Io(e.to_string()))?;
-    Ok((stream.len() as u64, zipped.len() as u64, per_form))
+    gz.write_all(stream)?;
+    Ok(gz.finish()?.len() as u64)
 }
 
 /// The default data directory name under the system's temporary directory.
