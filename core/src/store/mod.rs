@@ -13,6 +13,7 @@ mod connection;
 mod documents;
 mod error;
 mod forms;
+pub mod projection;
 mod query;
 pub mod schema;
 mod statistics;
@@ -59,6 +60,15 @@ pub struct Survey {
     pub answers: Answers,
     /// Its review status and comments.
     pub review: Review,
+}
+
+/// What [`Store::rebuild_projections`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// Surveys whose rows were written again.
+    pub surveys: u64,
+    /// How many of their rows were missing, stale, or said something else.
+    pub differed: u64,
 }
 
 /// What a merge did.
@@ -108,6 +118,11 @@ struct Writer {
     budget: Budget,
     /// What an Ok survives by default; some writes always survive power loss.
     durability: Durability,
+    /// Whether every write also writes the survey's projection row (`projection`).
+    project: bool,
+    /// Whether some rows may be missing or stale: set when the store starts keeping rows
+    /// or is opened, cleared once `refresh_projections` finds none left.
+    projection_behind: bool,
 }
 
 impl Writer {
@@ -152,6 +167,7 @@ impl Store {
             conn.query_row("SELECT value FROM settings WHERE key = 'device_key'", [], |r| r.get(0)).optional()?;
         let actor = new_actor_for(device_key.as_deref().and_then(parse_device_key));
         insert_actor(&conn, &actor.to_hex_string(), &author)?;
+        let project = projection::enabled(&conn)?;
         Ok(Store {
             readers: ReaderPool::new(path.clone()),
             path,
@@ -163,6 +179,9 @@ impl Store {
                 delegates: HashMap::new(),
                 budget: Budget::WRITE,
                 durability,
+                project,
+                // Another process may have written without keeping rows.
+                projection_behind: project,
             }),
             forms: FormCache::default(),
             _checkpointer: checkpointer,
@@ -363,7 +382,7 @@ impl Store {
     /// it meanwhile is never missed), and its form's index and evaluation plan are built
     /// once per form version.
     pub fn evaluate(&self, survey_id: &str, language: Option<&str>) -> Result<Evaluation, StoreError> {
-        let seed = survey_seed(survey_id);
+        let seed = crate::survey::evaluation_seed(survey_id);
         let mut writer = self.lock_writer();
         let Writer { conn, docs, .. } = &mut *writer;
         let row = documents::row(conn, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
@@ -579,7 +598,95 @@ impl Store {
     pub fn upkeep(&self, limit: u32) -> Result<usize, StoreError> {
         let compacted = self.compact_pending(limit)?;
         self.refresh_statistics()?;
+        self.refresh_projections(limit)?;
         Ok(compacted)
+    }
+
+    /// Keeps a projection from now on: every write also writes the survey's metadata, review
+    /// and relevant answers as a row that exports and the map read without loading the
+    /// document (`store::projection`). Surveys written before get their rows from
+    /// [`Store::refresh_projections`]; until then they are read from their documents.
+    /// The choice is recorded in the store, so every later session keeps it too.
+    pub fn keep_projections(&self) -> Result<(), StoreError> {
+        let mut writer = self.lock_writer();
+        if !writer.project {
+            projection::enable(&writer.conn)?;
+            writer.project = true;
+            writer.projection_behind = true;
+        }
+        Ok(())
+    }
+
+    /// Writes the rows of up to `limit` surveys whose row is missing or behind their
+    /// document, a transaction per survey; returns how many. Part of [`Store::upkeep`].
+    pub fn refresh_projections(&self, limit: u32) -> Result<usize, StoreError> {
+        {
+            let writer = self.lock_writer();
+            if !(writer.project && writer.projection_behind) {
+                return Ok(0);
+            }
+        }
+        let stale = self.readers.with(|conn| projection::stale(conn, limit))?;
+        for survey_id in &stale {
+            self.project_again(survey_id)?;
+        }
+        if stale.len() < limit as usize {
+            self.lock_writer().projection_behind = false;
+        }
+        Ok(stale.len())
+    }
+
+    /// Rewrites every survey's projection row from its document, a page of surveys per
+    /// transaction, whatever the rows say now. For the `terrain` operator's
+    /// `projections rebuild`, after a bug in the projection or a restore from a backup.
+    pub fn rebuild_projections(&self) -> Result<Rebuilt, StoreError> {
+        const PAGE: u32 = 256;
+        self.keep_projections()?;
+        let mut rebuilt = Rebuilt::default();
+        let mut after = String::new();
+        loop {
+            let ids = self.readers.with(|conn| projection::ids_after(conn, &after, PAGE))?;
+            let Some(last) = ids.last() else { break };
+            after = last.clone();
+            self.transaction(|tx, _| {
+                for id in &ids {
+                    rebuilt.surveys += 1;
+                    rebuilt.differed += u64::from(projection::rewrite(tx, &self.forms, id)?);
+                }
+                Ok(())
+            })?;
+        }
+        Ok(rebuilt)
+    }
+
+    fn project_again(&self, survey_id: &str) -> Result<(), StoreError> {
+        match self.transaction(|tx, _| projection::rewrite(tx, &self.forms, survey_id)) {
+            // Removed meanwhile.
+            Ok(_) | Err(StoreError::UnknownSurvey(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Surveys as exports show them (metadata, review, and the answers to relevant
+    /// questions only), in the order of `survey_ids`: from the projection's rows where they
+    /// are current, else from the documents. A survey that cannot be read is an error in
+    /// its own place; the others are read.
+    pub fn projected(&self, survey_ids: &[String]) -> Result<Vec<Result<Survey, StoreError>>, StoreError> {
+        self.readers.with(|conn| {
+            survey_ids
+                .iter()
+                .map(|id| match projection::read(conn, &self.forms, id) {
+                    Err(StoreError::Sqlite(e)) => Err(StoreError::Sqlite(e)),
+                    other => Ok(other),
+                })
+                .collect()
+        })
+    }
+
+    /// A survey as exports show it, projected from its document now, whatever its row
+    /// says: what every row must equal.
+    pub fn projected_from_document(&self, survey_id: &str) -> Result<Survey, StoreError> {
+        self.readers.with(|conn| projection::from_document(conn, &self.forms, survey_id))
     }
 
     /// Gathers the query planner's statistics again if the number of surveys has doubled
@@ -756,7 +863,10 @@ impl Store {
         items: &[(String, Vec<u8>)],
         check: Check<'_>,
     ) -> Result<Vec<Result<MergeOutcome, StoreError>>, StoreError> {
-        let budget = self.write_budget();
+        let (budget, project) = {
+            let writer = self.lock_writer();
+            (writer.budget, writer.project)
+        };
         let known: Vec<bool> = self.readers.with(|conn| {
             items.iter().map(|(id, _)| Ok(documents::row(conn, id)?.is_some())).collect::<Result<_, StoreError>>()
         })?;
@@ -765,7 +875,9 @@ impl Store {
                 .iter()
                 .zip(&known)
                 .map(|((id, bytes), known)| {
-                    (!known).then(|| writes::prepare_received(conn, &self.forms, id, bytes, Some(&mut *check), &budget))
+                    (!known).then(|| {
+                        writes::prepare_received(conn, &self.forms, id, bytes, Some(&mut *check), &budget, project)
+                    })
                 })
                 .collect())
         })?;
@@ -822,9 +934,9 @@ impl Store {
         writer: &mut Writer,
         f: impl FnOnce(&Transaction<'_>, &mut WriteCtx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let Writer { conn, docs, actor, budget, .. } = writer;
+        let Writer { conn, docs, actor, budget, project, .. } = writer;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut ctx = WriteCtx { docs, forms: &self.forms, actor, budget };
+        let mut ctx = WriteCtx { docs, forms: &self.forms, actor, budget, project: *project };
         let output = f(&tx, &mut ctx)?;
         tx.commit()?;
         Ok(output)
@@ -911,12 +1023,6 @@ fn received_at(conn: &Connection, survey_id: &str, change: &str) -> Result<Optio
         )
         .optional()?;
     Ok(ms.and_then(chrono::DateTime::from_timestamp_millis))
-}
-
-/// A stable seed for `random()` in a survey's expressions, so re-evaluating never redraws.
-fn survey_seed(survey_id: &str) -> u64 {
-    // FNV-1a: stable across releases and platforms, unlike `DefaultHasher`.
-    survey_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 fn now_ms() -> i64 {

@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_review_lists.sql"),
     include_str!("migrations/006_fragments.sql"),
     include_str!("migrations/007_listing_counts.sql"),
+    include_str!("migrations/008_projections.sql"),
 ];
 
 /// The schema version this code writes.

@@ -9,7 +9,7 @@ use rusqlite::{Connection, params};
 use super::cache::{AnswersView, DocCache, Loaded};
 use super::documents::{self, Compaction, DocRow};
 use super::forms::FormCache;
-use super::{MergeOutcome, StoreError};
+use super::{MergeOutcome, StoreError, Survey, projection};
 use crate::form::FormIndex;
 use crate::intake::{Budget, Cost};
 use crate::survey::footprint::{Footprint, footprints};
@@ -43,6 +43,8 @@ pub struct WriteCtx<'a> {
     pub actor: &'a ActorId,
     /// The most any survey may grow to (at most [`Budget::WRITE`]).
     pub budget: &'a Budget,
+    /// Whether the store keeps a projection row per survey (`store::projection`).
+    pub project: bool,
 }
 
 fn doc_err(survey_id: &str) -> impl Fn(DocumentError) -> StoreError + '_ {
@@ -93,7 +95,10 @@ pub fn edit<T>(
         Origin::Local | Origin::Delegated(_) if !row.has_conflicts => false,
         _ => !doc.conflicts(index).map_err(doc_err(survey_id))?.is_empty(),
     };
-    record(tx, survey_id, &mut doc, &hashes, has_conflicts, origin)?;
+    let heads = record(tx, survey_id, &mut doc, &hashes, has_conflicts, origin)?;
+    if ctx.project {
+        projection::write(tx, survey_id, &heads, projection::project(&doc, &form))?;
+    }
     // The row as `append_chunk` left it, without reading it back.
     let row = DocRow { chunk_count: row.chunk_count + 1, chunk_bytes: row.chunk_bytes + chunk.len() as i64, ..row };
     // An answer (a local or delegated edit) never waits for a due compaction; merges from
@@ -159,6 +164,8 @@ pub struct Prepared {
     hashes: Vec<ChangeHash>,
     /// What `snapshot` costs to decode.
     stored: Cost,
+    /// The survey as the projection holds it, when the store keeps one.
+    projected: Option<Result<Survey, DocumentError>>,
 }
 
 /// Prepares the insert of a survey: `changes` are all of its changes when the caller has
@@ -180,10 +187,11 @@ pub fn prepare(
     let snapshot = doc.save();
     let stored = documents::measure(&meta.survey_id, &snapshot)?;
     within_budget(&doc, &stored, documents::fragments(&hashes), budget).map_err(doc_err(&meta.survey_id))?;
-    Ok(Prepared { doc, meta, snapshot, compacted: true, has_conflicts, hashes, stored })
+    Ok(Prepared { doc, meta, snapshot, compacted: true, has_conflicts, hashes, stored, projected: None })
 }
 
-/// Prepares the insert of a survey received as `bytes`, judged by `check`.
+/// Prepares the insert of a survey received as `bytes`, judged by `check`; with `project`,
+/// its projection row too (outside the write lock, like the rest).
 pub fn prepare_received(
     conn: &Connection,
     forms: &FormCache,
@@ -191,6 +199,7 @@ pub fn prepare_received(
     bytes: &[u8],
     check: Option<Check<'_>>,
     budget: &Budget,
+    project: bool,
 ) -> Result<Prepared, StoreError> {
     let (mut doc, changes, _) = SurveyDoc::from_untrusted_changes(bytes, budget).map_err(doc_err(survey_id))?;
     let meta = doc.meta().map_err(doc_err(survey_id))?;
@@ -210,7 +219,8 @@ pub fn prepare_received(
     let stored = documents::measure(survey_id, &raw)?;
     let hashes: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
     within_budget(&doc, &stored, documents::fragments(&hashes), budget).map_err(doc_err(survey_id))?;
-    Ok(Prepared { doc, meta, snapshot: raw, compacted: false, has_conflicts, hashes, stored })
+    let projected = project.then(|| projection::project(&doc, &form));
+    Ok(Prepared { doc, meta, snapshot: raw, compacted: false, has_conflicts, hashes, stored, projected })
 }
 
 /// Inserts a prepared survey this store does not have yet.
@@ -220,10 +230,10 @@ pub fn insert(
     prepared: Prepared,
     origin: &Origin,
 ) -> Result<MergeOutcome, StoreError> {
-    let Prepared { mut doc, meta, snapshot, compacted, has_conflicts, hashes, stored } = prepared;
+    let Prepared { mut doc, meta, snapshot, compacted, has_conflicts, hashes, stored, projected } = prepared;
     let id = meta.survey_id.clone();
     // Forms are checked here too: a prepared survey may name a form that was never stored.
-    ctx.forms.get(tx, &meta.form_id, &meta.form_version)?;
+    let form = ctx.forms.get(tx, &meta.form_id, &meta.form_version)?;
     tx.prepare_cached(
         "INSERT INTO surveys (survey_id, form_id, form_version, status, created_by, created_on, created_at,
                               updated_at, heads, snapshot, compacted)
@@ -242,7 +252,11 @@ pub fn insert(
         snapshot,
         compacted,
     ])?;
-    record(tx, &id, &mut doc, &hashes, has_conflicts, origin)?;
+    let heads = record(tx, &id, &mut doc, &hashes, has_conflicts, origin)?;
+    if ctx.project {
+        let projected = projected.unwrap_or_else(|| projection::project(&doc, &form));
+        projection::write(tx, &id, &heads, projected)?;
+    }
     ctx.docs.put(&id, Loaded { doc, stored, view: None });
     Ok(MergeOutcome { created: true, new_changes: hashes.len() })
 }
@@ -292,7 +306,7 @@ pub fn merge(
         })?;
         return Ok(MergeOutcome { created: false, new_changes });
     }
-    let prepared = prepare_received(tx, ctx.forms, survey_id, bytes, check, ctx.budget)?;
+    let prepared = prepare_received(tx, ctx.forms, survey_id, bytes, check, ctx.budget, ctx.project)?;
     insert(tx, ctx, prepared, origin)
 }
 
@@ -332,7 +346,8 @@ pub fn checkout(conn: &Connection, docs: &mut DocCache, survey_id: &str, row: &D
 }
 
 /// Writes everything derived from a changed document: metadata columns, the next change
-/// feed number, when each new change was received, and the sync state.
+/// feed number, when each new change was received, and the sync state. Returns the heads
+/// as written.
 fn record(
     tx: &Connection,
     survey_id: &str,
@@ -340,7 +355,7 @@ fn record(
     new: &[ChangeHash],
     has_conflicts: bool,
     origin: &Origin,
-) -> Result<(), StoreError> {
+) -> Result<Vec<u8>, StoreError> {
     let meta = doc.meta().map_err(doc_err(survey_id))?;
     let review = doc.review().map_err(doc_err(survey_id))?;
     let now = Utc::now().timestamp_millis();
@@ -372,5 +387,5 @@ fn record(
     for hash in new {
         receipt.execute(params![survey_id, hash.0.as_slice(), now])?;
     }
-    Ok(())
+    Ok(heads)
 }

@@ -116,6 +116,30 @@ impl Answers {
         true
     }
 
+    /// Removes the answer (or repeat) at each of `paths`: the answers to questions that are
+    /// not relevant, which exports leave out. A path through a removed repeat or a missing
+    /// instance finds nothing to remove.
+    pub fn prune<'p>(&mut self, paths: impl IntoIterator<Item = &'p super::AnswerPath>) {
+        for path in paths {
+            self.remove_at(&path.instances, &path.name);
+        }
+    }
+
+    fn remove_at(&mut self, instances: &[(String, usize)], name: &str) {
+        match instances.split_first() {
+            None => {
+                self.0.remove(name);
+            }
+            Some(((repeat, index), rest)) => {
+                if let Some(Answer::Repeat(list)) = self.0.get_mut(repeat)
+                    && let Some(instance) = list.get_mut(*index)
+                {
+                    instance.remove_at(rest, name);
+                }
+            }
+        }
+    }
+
     /// The paths whose answers differ between `self` and `other`, in path order.
     pub fn differences(&self, other: &Answers) -> Vec<String> {
         let (a, b) = (self.flatten(), other.flatten());
@@ -202,4 +226,36 @@ fn convert_map(map: &hydrate::Map, form: &FormIndex<'_>) -> Answers {
         })
         .collect();
     Answers(answers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AnswerPath;
+
+    #[test]
+    fn pruning_removes_answers_and_repeats_at_their_paths() {
+        let text = |s: &str| Answer::Value(Value::Text(s.into()));
+        let mut member = Answers::default();
+        member.0.insert("age".into(), text("41"));
+        member.0.insert("job".into(), text("farmer"));
+        let mut answers = Answers::default();
+        answers.0.insert("village".into(), text("Kindia"));
+        answers.0.insert("phone".into(), text("622"));
+        answers.0.insert("member".into(), Answer::Repeat(vec![member.clone(), member]));
+        let paths = [
+            AnswerPath::top("phone"),
+            AnswerPath::top("member").child(1, "job"),
+            // Nothing there: ignored.
+            AnswerPath::top("member").child(5, "job"),
+            AnswerPath::top("plot").child(0, "area"),
+        ];
+        answers.prune(&paths);
+        assert!(answers.get("phone").is_none() && answers.get("village").is_some());
+        let members = answers.repeat("member");
+        assert!(members[0].get("job").is_some() && members[1].get("job").is_none());
+        assert!(members[1].get("age").is_some());
+        answers.prune(&[AnswerPath::top("member")]);
+        assert!(answers.get("member").is_none());
+    }
 }

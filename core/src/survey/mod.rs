@@ -26,6 +26,13 @@ pub use history::FieldEdit;
 pub use path::{AnswerPath, PathSyntaxError};
 pub use review::{Comment, MAX_COMMENT_CHARS, NewComment, Review, ReviewStatus, UnknownReviewStatus};
 
+/// The seed `random()` draws from when a survey's expressions are evaluated: stable per
+/// survey, so that evaluating again, on any device or on the server, never redraws.
+pub fn evaluation_seed(survey_id: &str) -> u64 {
+    // FNV-1a: stable across releases and platforms, unlike `DefaultHasher`.
+    survey_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
 /// Where a survey is in the enumerator's hands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

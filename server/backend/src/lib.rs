@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use terrain_core::ChangeHash;
 use terrain_core::form::Form;
+pub use terrain_core::store::Rebuilt;
 use terrain_core::store::{
     Check, DailyCount, FeedEntry, MergeOutcome, StoreError, Survey, SurveyQuery, SurveySummary, Visibility,
 };
@@ -524,6 +525,12 @@ pub trait Backend: Send + Sync + 'static {
     fn daily_counts(&self, query: &SurveyQuery) -> BackendResult<Vec<DailyCount>>;
     /// A survey, typed by its form.
     fn survey(&self, survey_id: &str) -> BackendResult<Survey>;
+    /// Surveys as exports show them (only the answers to relevant questions), in the order
+    /// of `survey_ids`, read from the projection without loading documents where it is
+    /// current. A survey that cannot be read is an error in its place.
+    fn projected(&self, survey_ids: &[String]) -> BackendResult<Vec<BackendResult<Survey>>>;
+    /// Rewrites every survey's projection row from its document.
+    fn rebuild_projections(&self) -> BackendResult<Rebuilt>;
 
     // --- what devices hold
     /// The heads each listed survey is known to be at on a device whose feed cursor is
@@ -548,7 +555,8 @@ pub trait Backend: Send + Sync + 'static {
 
     // --- upkeep
     /// Idle-time upkeep (compacting surveys stored as received, refreshing the query
-    /// planner's statistics as the store grows); returns the work done.
+    /// planner's statistics as the store grows, bringing projection rows up to date);
+    /// returns the work done.
     fn maintain(&self) -> BackendResult<usize>;
 
     // --- project settings

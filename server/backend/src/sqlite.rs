@@ -13,7 +13,7 @@ use rand::TryRngCore;
 use rusqlite::{Connection, OptionalExtension, params};
 use terrain_core::form::Form;
 use terrain_core::store::{
-    Check, DailyCount, FeedEntry, MergeOutcome, StoreError, Survey, SurveyQuery, SurveySummary, Visibility,
+    Check, DailyCount, FeedEntry, MergeOutcome, Rebuilt, StoreError, Survey, SurveyQuery, SurveySummary, Visibility,
     decode_heads, encode_heads, schema,
 };
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewStatus};
@@ -105,6 +105,8 @@ impl SqliteBackend {
         schema::apply(&mut db, MIGRATIONS, MIGRATIONS.len() as u32)?;
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "server".into());
         let surveys = Store::open(dir.join("surveys.db"), Author::new("terrain-server", host, Role::Admin))?;
+        // Exports and the map read surveys from the projection, not from their documents.
+        surveys.keep_projections()?;
         Ok(SqliteBackend { db: Mutex::new(db), surveys })
     }
 
@@ -577,6 +579,14 @@ impl Backend for SqliteBackend {
 
     fn survey(&self, survey_id: &str) -> BackendResult<Survey> {
         Ok(self.surveys.survey(survey_id)?)
+    }
+
+    fn projected(&self, survey_ids: &[String]) -> BackendResult<Vec<BackendResult<Survey>>> {
+        Ok(self.surveys.projected(survey_ids)?.into_iter().map(|r| r.map_err(BackendError::from)).collect())
+    }
+
+    fn rebuild_projections(&self) -> BackendResult<Rebuilt> {
+        Ok(self.surveys.rebuild_projections()?)
     }
 
     fn device_heads(

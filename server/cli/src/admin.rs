@@ -28,6 +28,14 @@ pub enum AdminCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Rewrite every survey's projection row (what exports and the map read instead of the
+    /// merged documents) from its document, and say how many rows were missing or wrong.
+    /// The server keeps the rows up to date itself; run this after restoring a backup.
+    RebuildProjections {
+        /// Data directory.
+        #[arg(long, default_value = "terrain-data")]
+        data: PathBuf,
+    },
 }
 
 pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
@@ -51,6 +59,16 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             let request = CreateUser { username, password, role, display_name: None };
             let user = services.create_user(&services.operator()?, &request)?;
             println!("created {} ({})", user.username, user.role);
+            Ok(ExitCode::SUCCESS)
+        }
+        AdminCommand::RebuildProjections { data } => {
+            let services = Services::open_sqlite(&data, Default::default())
+                .with_context(|| format!("opening {}", data.display()))?;
+            let rebuilt = services.rebuild_projections(&services.operator()?)?;
+            println!(
+                "projected {} surveys from their documents; {} rows were missing, stale or wrong",
+                rebuilt.surveys, rebuilt.differed
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -4,9 +4,10 @@
 //!
 //! An export reads the form's surveys from the store's change feed in pages of
 //! [`BATCH`] (keyset paging on `change_seq`), keeps those the request's filters and the
-//! caller's rights let through, drops the answers to questions that are not relevant, and
-//! hands each survey to a format writer that writes its rows at once: memory stays constant
-//! however many surveys there are. The feed order also gives incremental exports: the
+//! caller's rights let through, reads them from the store's projection (metadata, review
+//! and the answers to relevant questions, kept as plain rows beside the documents, so that
+//! no document is loaded), and hands each survey to a format writer that writes its rows at
+//! once: memory stays constant however many surveys there are. The feed order also gives incremental exports: the
 //! cursor returned is the last change number read, and `since` starts after it.
 //!
 //! A survey changed while an export runs moves to the end of the feed, so it may appear
@@ -28,10 +29,9 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use terrain_core::AnswerPath;
-use terrain_core::form::{EvalOptions, Evaluator, Form};
+use terrain_core::form::Form;
 use terrain_core::store::{FeedEntry, Survey, SurveySummary, Visibility};
-use terrain_core::survey::{Answer, Answers, ReviewStatus, UnknownReviewStatus};
+use terrain_core::survey::{ReviewStatus, UnknownReviewStatus};
 
 pub use table::Layout;
 use terrain_backend::{Backend, BackendError};
@@ -281,7 +281,7 @@ pub fn export<W: Write + Seek + Send>(
 ) -> Result<ExportOutcome, ExportError> {
     let forms = form_versions(backend, &request.form_id)?;
     let layout = Layout::new(&forms, request.labels.as_deref())?;
-    let scan = Scan { backend, request, visible, unreadable, forms: &forms };
+    let scan = Scan { backend, request, visible, unreadable };
     match request.format {
         Format::Csv => csv::write(&layout, request.bom, scan, out),
         Format::Xlsx => xlsx::write(&layout, scan, out),
@@ -318,7 +318,6 @@ pub(crate) struct Scan<'a> {
     request: &'a ExportRequest,
     visible: &'a dyn Fn(&SurveySummary) -> bool,
     unreadable: &'a (dyn Fn(&str, &BackendError) + Sync),
-    forms: &'a [Arc<Form>],
 }
 
 /// Surveys loaded at once within a page: a scan that stops early (a feed page of a few
@@ -335,8 +334,9 @@ pub fn scan(
     unreadable: &(dyn Fn(&str, &BackendError) + Sync),
     each: impl FnMut(&Record) -> Result<ControlFlow<()>, ExportError>,
 ) -> Result<ExportOutcome, ExportError> {
-    let forms = form_versions(backend, &request.form_id)?;
-    Scan { backend, request, visible, unreadable, forms: &forms }.run_until(each, LOAD_CHUNK)
+    // Refuses a form that is not published, as an export does.
+    form_versions(backend, &request.form_id)?;
+    Scan { backend, request, visible, unreadable }.run_until(each, LOAD_CHUNK)
 }
 
 /// How many surveys of `request` `visible` lets through, read from the feed's metadata rows
@@ -375,8 +375,6 @@ impl Scan<'_> {
         mut each: impl FnMut(&Record) -> Result<ControlFlow<()>, ExportError>,
         chunk: usize,
     ) -> Result<ExportOutcome, ExportError> {
-        let evaluators: Vec<(&str, Evaluator<'_>)> =
-            self.forms.iter().map(|f| (f.version.as_str(), Evaluator::new(f))).collect();
         // The whole feed, filtered here by form: narrowed to a form in SQL, SQLite picks the
         // form index and sorts every remaining survey for each page (quadratic in the
         // dataset); the change index alone keeps each page a short range scan.
@@ -393,7 +391,7 @@ impl Scan<'_> {
             let wanted: Vec<FeedEntry> =
                 page.into_iter().filter(|e| self.request.wants(&e.summary) && (self.visible)(&e.summary)).collect();
             for chunk in wanted.chunks(chunk) {
-                for record in self.load(chunk.to_vec(), &evaluators)? {
+                for record in self.load(chunk.to_vec())? {
                     written += 1;
                     if each(&record)?.is_break() {
                         return Ok(ExportOutcome { surveys: written, cursor: record.change_seq });
@@ -404,71 +402,37 @@ impl Scan<'_> {
         Ok(ExportOutcome { surveys: written, cursor })
     }
 
-    /// Loads and prunes a page of surveys on two threads (loading a document and evaluating
-    /// relevance are most of an export's work), keeping their order.
-    fn load(&self, wanted: Vec<FeedEntry>, evaluators: &[(&str, Evaluator<'_>)]) -> Result<Vec<Record>, ExportError> {
-        let load_one = |FeedEntry { change_seq, summary }: FeedEntry| -> Result<Option<Record>, ExportError> {
-            let mut survey = match self.backend.survey(&summary.survey_id) {
-                Ok(s) => s,
-                // Removed since the page was read.
-                Err(BackendError::Store(terrain_core::StoreError::UnknownSurvey(_))) => return Ok(None),
-                Err(e) if e.is_unreadable() => {
-                    (self.unreadable)(&summary.survey_id, &e);
-                    return Ok(None);
+    /// Reads a page of surveys as exports show them, from the store's projection, keeping
+    /// their order. A survey whose row is behind its document is read from the document;
+    /// the page is split over two threads so that such pages keep both cores busy.
+    fn load(&self, wanted: Vec<FeedEntry>) -> Result<Vec<Record>, ExportError> {
+        let read = |entries: Vec<FeedEntry>| -> Result<Vec<Record>, ExportError> {
+            let ids: Vec<String> = entries.iter().map(|e| e.summary.survey_id.clone()).collect();
+            let surveys = self.backend.projected(&ids)?;
+            let mut records = Vec::with_capacity(entries.len());
+            for (FeedEntry { change_seq, summary }, survey) in entries.into_iter().zip(surveys) {
+                match survey {
+                    Ok(survey) => records.push(Record { change_seq, summary, survey }),
+                    // Removed since the page was read.
+                    Err(BackendError::Store(terrain_core::StoreError::UnknownSurvey(_))) => {}
+                    Err(e) if e.is_unreadable() => (self.unreadable)(&summary.survey_id, &e),
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
-            };
-            if let Some((_, evaluator)) = evaluators.iter().find(|(v, _)| *v == survey.meta.form_version) {
-                let options = EvalOptions {
-                    language: None,
-                    now: survey.meta.created_at.fixed_offset(),
-                    seed: survey_seed(&summary.survey_id),
-                };
-                let evaluation = evaluator.evaluate(&survey.answers, &options);
-                prune(&mut survey.answers, &evaluation.non_relevant);
             }
-            Ok(Some(Record { change_seq, summary, survey }))
+            Ok(records)
         };
         let half = wanted.len().div_ceil(2);
         let mut second = wanted;
         let first: Vec<FeedEntry> = second.drain(..half).collect();
         let (a, b) = std::thread::scope(|scope| {
-            let worker = scope.spawn(|| second.into_iter().map(load_one).collect::<Vec<_>>());
-            let a: Vec<_> = first.into_iter().map(load_one).collect();
-            (a, worker.join())
+            let worker = scope.spawn(|| read(second));
+            (read(first), worker.join())
         });
         let b = b.map_err(|_| ExportError::Io(std::io::Error::other("an export worker thread failed")))?;
-        a.into_iter().chain(b).filter_map(Result::transpose).collect()
+        let mut records = a?;
+        records.extend(b?);
+        Ok(records)
     }
-}
-
-/// Removes the answer (or repeat) at each of `paths`; a path through a removed repeat or a
-/// missing instance finds nothing to remove.
-fn prune<'p>(answers: &mut Answers, paths: impl IntoIterator<Item = &'p AnswerPath>) {
-    for path in paths {
-        remove_at(answers, &path.instances, &path.name);
-    }
-}
-
-fn remove_at(level: &mut Answers, instances: &[(String, usize)], name: &str) {
-    match instances.split_first() {
-        None => {
-            level.0.remove(name);
-        }
-        Some(((repeat, index), rest)) => {
-            if let Some(Answer::Repeat(list)) = level.0.get_mut(repeat)
-                && let Some(instance) = list.get_mut(*index)
-            {
-                remove_at(instance, rest, name);
-            }
-        }
-    }
-}
-
-/// The seed the store evaluates a survey with (FNV-1a of its id), so calculations that draw
-/// `random()` see the same draw here.
-fn survey_seed(survey_id: &str) -> u64 {
-    survey_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 #[cfg(test)]
@@ -497,32 +461,5 @@ mod tests {
             Some("2026-11-01T07:00:00+00:00")
         );
         assert!(parse_time("01/11/2026").is_err());
-    }
-
-    #[test]
-    fn pruning_removes_answers_and_repeats_at_their_paths() {
-        use terrain_core::Value;
-        let text = |s: &str| Answer::Value(Value::Text(s.into()));
-        let mut member = Answers::default();
-        member.0.insert("age".into(), text("41"));
-        member.0.insert("job".into(), text("farmer"));
-        let mut answers = Answers::default();
-        answers.0.insert("village".into(), text("Kindia"));
-        answers.0.insert("phone".into(), text("622"));
-        answers.0.insert("member".into(), Answer::Repeat(vec![member.clone(), member]));
-        let paths = [
-            AnswerPath::top("phone"),
-            AnswerPath::top("member").child(1, "job"),
-            // Nothing there: ignored.
-            AnswerPath::top("member").child(5, "job"),
-            AnswerPath::top("plot").child(0, "area"),
-        ];
-        prune(&mut answers, &paths);
-        assert!(answers.get("phone").is_none() && answers.get("village").is_some());
-        let members = answers.repeat("member");
-        assert!(members[0].get("job").is_some() && members[1].get("job").is_none());
-        assert!(members[1].get("age").is_some());
-        prune(&mut answers, &[AnswerPath::top("member")]);
-        assert!(answers.get("member").is_none());
     }
 }

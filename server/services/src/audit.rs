@@ -84,11 +84,13 @@ pub enum Action {
     SavedExportDelete,
     /// A saved export downloaded with its token.
     SavedExportDownload,
+    /// Every survey's projection row (what exports read) rewritten from its document.
+    ProjectionRebuild,
 }
 
 impl Action {
     /// Every action, for documentation and tests.
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 37] = [
         Action::Login,
         Action::LoginFailed,
         Action::TokenRefresh,
@@ -125,6 +127,7 @@ impl Action {
         Action::SavedExportCreate,
         Action::SavedExportDelete,
         Action::SavedExportDownload,
+        Action::ProjectionRebuild,
     ];
 
     /// The name in the log (`review.send_back`).
@@ -166,6 +169,7 @@ impl Action {
             Action::SavedExportCreate => "saved_export.create",
             Action::SavedExportDelete => "saved_export.delete",
             Action::SavedExportDownload => "saved_export.download",
+            Action::ProjectionRebuild => "admin.rebuild_projections",
         }
     }
 }

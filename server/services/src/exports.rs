@@ -122,3 +122,21 @@ impl Services {
         Ok(outcome)
     }
 }
+
+impl Services {
+    /// Rewrites every survey's row of the store's projection (what exports and the map
+    /// read) from its document: administrators, after a restore from a backup or a fix to
+    /// how surveys are projected. Returns how many surveys were projected, and how many rows
+    /// were missing, stale or wrong.
+    pub fn rebuild_projections(&self, scope: &Scope) -> Result<terrain_backend::Rebuilt> {
+        scope.may_administer()?;
+        let rebuilt = self.backend.rebuild_projections()?;
+        self.audit(
+            scope,
+            Action::ProjectionRebuild,
+            None,
+            json!({ "surveys": rebuilt.surveys, "differed": rebuilt.differed }),
+        )?;
+        Ok(rebuilt)
+    }
+}

@@ -153,9 +153,9 @@ impl Services {
         Ok(self.backend.daily_counts(&query)?)
     }
 
-    /// The newest `limit` surveys matching `params`, read in full, for the map; and how
-    /// many match in all. A survey that cannot be read is skipped (and listed for
-    /// administrators).
+    /// The newest `limit` surveys matching `params`, as exports show them (from the
+    /// projection, without loading documents), for the map; and how many match in all. A
+    /// survey that cannot be read is skipped (and listed for administrators).
     pub fn surveys_for_map(
         &self,
         scope: &Scope,
@@ -167,9 +167,11 @@ impl Services {
         query.after = None;
         let summaries = self.backend.list_surveys(&query)?;
         let total = self.backend.count_surveys(&query)?;
+        let ids: Vec<String> = summaries.iter().map(|s| s.survey_id.clone()).collect();
+        let surveys = self.backend.projected(&ids)?;
         let mut out = Vec::with_capacity(summaries.len());
-        for summary in summaries {
-            if let Some(survey) = self.unless_unreadable(&summary.survey_id, self.backend.survey(&summary.survey_id))? {
+        for (summary, survey) in summaries.into_iter().zip(surveys) {
+            if let Some(survey) = self.unless_unreadable(&summary.survey_id, survey)? {
                 out.push((summary, survey));
             }
         }

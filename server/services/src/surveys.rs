@@ -35,11 +35,6 @@ pub struct SurveyView {
     pub reviewable: bool,
 }
 
-/// The seed of `random()` for a survey: fixed per survey, as on the phone.
-fn seed_of(survey_id: &str) -> u64 {
-    survey_id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
-}
-
 /// Every answered question's path, depth first.
 fn answered(nodes: &[Node], answers: &Answers, at: &dyn Fn(&str) -> AnswerPath, out: &mut Vec<AnswerPath>) {
     for node in nodes {
@@ -102,8 +97,11 @@ impl Services {
         let summary = self.open_survey(scope, survey_id)?;
         let survey = self.readable(survey_id, self.backend.survey(survey_id))?;
         let form = self.backend.form(&summary.form_id, &summary.form_version)?;
-        let options =
-            EvalOptions { language: language(&form), now: Utc::now().fixed_offset(), seed: seed_of(survey_id) };
+        let options = EvalOptions {
+            language: language(&form),
+            now: Utc::now().fixed_offset(),
+            seed: terrain_core::survey::evaluation_seed(survey_id),
+        };
         let evaluation = terrain_core::form::Evaluator::new(&form).evaluate(&survey.answers, &options);
         let conflicts = self.readable(survey_id, self.backend.conflicts(survey_id))?;
         let mut paths = Vec::new();

@@ -1,0 +1,143 @@
+//! The projection: each survey's metadata, review and relevant answers as plain rows, kept
+//! beside its document so that exports and the map never load Automerge.
+//!
+//! Loading a document and reading its answers costs about 0.3 ms, relevance another 0.05 ms;
+//! a row of the projection decodes in microseconds. A store that serves exports (the
+//! relay) keeps one ([`enabled`], the `settings` key `projections`): every write that
+//! changes a survey's heads writes its row in the same transaction (`store::writes`).
+//!
+//! A row is used only while its `heads` equal the survey's. Anything else (a row missing
+//! because the store started keeping rows after the survey was written, a write by a
+//! process that does not keep them, a row that does not decode) reads the document instead
+//! and gives the same answer, more slowly; `Store::refresh_projections` brings such rows up
+//! to date at idle time, and `Store::rebuild_projections` rewrites every row from the
+//! documents.
+
+pub mod codec;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::documents;
+use super::forms::FormCache;
+use super::{StoreError, Survey};
+use crate::form::{CompiledForm, EvalOptions};
+use crate::survey::{DocumentError, SurveyDoc, evaluation_seed};
+
+/// The `settings` key that says the store keeps a projection.
+const KEY: &str = "projections";
+
+/// Whether this store keeps a projection.
+pub fn enabled(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(conn.query_row("SELECT value FROM settings WHERE key = ?1", [KEY], |r| r.get::<_, String>(0)).optional()?
+        == Some("kept".to_owned()))
+}
+
+/// Records that this store keeps a projection from now on.
+pub fn enable(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, 'kept') ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [KEY],
+    )?;
+    Ok(())
+}
+
+/// A survey as exports show it, from its document: the answers to questions that are not
+/// relevant are left out. Relevance is evaluated as of the survey's start, with the
+/// survey's own `random()` seed, so it never changes with the day the export runs.
+pub fn project(doc: &SurveyDoc, form: &CompiledForm) -> Result<Survey, DocumentError> {
+    let meta = doc.meta()?;
+    let review = doc.review()?;
+    let mut answers = doc.answers(form.index())?;
+    let options =
+        EvalOptions { language: None, now: meta.created_at.fixed_offset(), seed: evaluation_seed(&meta.survey_id) };
+    let evaluation = form.evaluator().evaluate(&answers, &options);
+    answers.prune(&evaluation.non_relevant);
+    Ok(Survey { meta, review, answers })
+}
+
+/// Writes the row of a survey now at `heads` (as `documents::encode_heads` writes them).
+/// A document whose survey cannot be projected loses its row instead: readers then take the
+/// document, and report what is wrong with it.
+pub fn write(
+    tx: &Connection,
+    survey_id: &str,
+    heads: &[u8],
+    projected: Result<Survey, DocumentError>,
+) -> Result<(), StoreError> {
+    match projected.ok().and_then(|survey| codec::encode(&survey).ok()) {
+        Some(data) => {
+            tx.prepare_cached(
+                "INSERT INTO survey_projections (survey_id, heads, data) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (survey_id) DO UPDATE SET heads = excluded.heads, data = excluded.data",
+            )?
+            .execute(params![survey_id, heads, data])?;
+        }
+        None => {
+            tx.prepare_cached("DELETE FROM survey_projections WHERE survey_id = ?1")?.execute([survey_id])?;
+        }
+    }
+    Ok(())
+}
+
+/// A survey as exports show it: from its row when the row is current, else from its
+/// document.
+pub fn read(conn: &Connection, forms: &FormCache, survey_id: &str) -> Result<Survey, StoreError> {
+    if let Some(survey) = current(conn, survey_id)? {
+        return Ok(survey);
+    }
+    from_document(conn, forms, survey_id)
+}
+
+/// The survey's row, if it is current and decodes.
+fn current(conn: &Connection, survey_id: &str) -> Result<Option<Survey>, StoreError> {
+    let data: Option<Vec<u8>> = conn
+        .prepare_cached(
+            "SELECT p.data FROM survey_projections p JOIN surveys s ON s.survey_id = p.survey_id
+             WHERE p.survey_id = ?1 AND p.heads = s.heads",
+        )?
+        .query_row([survey_id], |r| r.get(0))
+        .optional()?;
+    Ok(data.and_then(|data| codec::decode(&data).ok()))
+}
+
+/// The survey as exports show it, from its document, whatever its row says.
+pub fn from_document(conn: &Connection, forms: &FormCache, survey_id: &str) -> Result<Survey, StoreError> {
+    let row = documents::row(conn, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
+    let form = forms.get(conn, &row.form_id, &row.form_version)?;
+    let doc = documents::load(conn, survey_id)?;
+    project(&doc, &form).map_err(|source| StoreError::Document { survey_id: survey_id.to_owned(), source })
+}
+
+/// Up to `limit` surveys whose row is missing or behind their document.
+pub fn stale(conn: &Connection, limit: u32) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.survey_id FROM surveys s LEFT JOIN survey_projections p ON p.survey_id = s.survey_id
+         WHERE p.heads IS NOT s.heads LIMIT ?1",
+    )?;
+    let ids = stmt.query_map([limit], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
+/// Up to `limit` survey ids after `after`, in id order: the pages a rebuild walks.
+pub fn ids_after(conn: &Connection, after: &str, limit: u32) -> Result<Vec<String>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT survey_id FROM surveys WHERE survey_id > ?1 ORDER BY survey_id LIMIT ?2")?;
+    let ids = stmt.query_map(params![after, limit], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
+/// Rewrites the row of `survey_id` from its document; returns whether the current row
+/// said something else (a missing or stale row counts as saying nothing).
+pub fn rewrite(tx: &Connection, forms: &FormCache, survey_id: &str) -> Result<bool, StoreError> {
+    let row = documents::row(tx, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
+    let form = forms.get(tx, &row.form_id, &row.form_version)?;
+    let before = current(tx, survey_id)?;
+    let projected = match documents::load(tx, survey_id) {
+        Ok(doc) => project(&doc, &form),
+        Err(StoreError::Corrupt { source, .. }) => Err(source),
+        Err(other) => return Err(other),
+    };
+    let differs = before.as_ref() != projected.as_ref().ok();
+    write(tx, survey_id, &row.heads, projected)?;
+    Ok(differs)
+}
