@@ -112,7 +112,8 @@ impl Services {
         Ok(())
     }
 
-    /// Idle-time upkeep (compacting surveys stored as received); returns the work done.
+    /// Idle-time upkeep (compacting surveys stored as received, the planner's statistics,
+    /// missing projection rows); returns the work done.
     pub fn maintain(&self) -> Result<usize> {
         Ok(self.backend.maintain()?)
     }

@@ -122,8 +122,8 @@ pub async fn serve(
     Ok(())
 }
 
-/// Compacts surveys stored as received, a batch every few seconds, so ingest stays fast
-/// and storage ends compact.
+/// Compacts surveys stored as received and writes missing projection rows, a batch every
+/// few seconds, so ingest stays fast and storage ends compact.
 async fn upkeep(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
