@@ -59,6 +59,16 @@ fn assert_projection_matches(store: &Store) {
         let survey: Survey = survey.unwrap();
         assert_eq!(survey, store.projected_from_document(id).unwrap(), "survey {id}");
     }
+    assert_conflicts_flagged(store);
+}
+
+/// The conflicts flag each write keeps (read with the answers) says what listing the
+/// conflicts finds.
+fn assert_conflicts_flagged(store: &Store) {
+    for id in all_ids(store) {
+        let flagged = store.summary(&id).unwrap().unwrap().has_conflicts;
+        assert_eq!(flagged, !store.conflicts(&id).unwrap().is_empty(), "survey {id}");
+    }
 }
 
 /// Sends everything `from` has that `to` lacks.
@@ -238,6 +248,7 @@ fn run(steps: &[Step]) {
     }
     for replica in &replicas {
         sync(replica, &relay);
+        assert_conflicts_flagged(replica);
     }
     assert_projection_matches(&relay);
     assert_eq!(relay.rebuild_projections().unwrap().differed, 0, "the rows kept by merges are the rebuilt ones");

@@ -90,14 +90,22 @@ pub fn edit<T>(
     let fragments = row.fragments + documents::fragments(&hashes);
     within_budget(&doc, &stored, fragments, ctx.budget).map_err(doc_err(survey_id))?;
     documents::append_chunk(tx, survey_id, &chunk)?;
-    // Local edits can only resolve conflicts, never create them; merges can do both.
-    let has_conflicts = match origin {
-        Origin::Local | Origin::Delegated(_) if !row.has_conflicts => false,
-        _ => !doc.conflicts(index).map_err(doc_err(survey_id))?.is_empty(),
+    // Local edits can only resolve conflicts, never create them; merges can do both. The
+    // answers are read once, for both the conflicts and the projection.
+    let needs_conflicts = !matches!(origin, Origin::Local | Origin::Delegated(_)) || row.has_conflicts;
+    let read = match (ctx.project || needs_conflicts).then(|| doc.answers_and_conflicted(index)) {
+        Some(Err(e)) if needs_conflicts => return Err(doc_err(survey_id)(e)),
+        other => other.and_then(Result::ok),
     };
+    let has_conflicts = read.as_ref().is_some_and(|(_, conflicted)| *conflicted);
     let heads = record(tx, survey_id, &mut doc, &hashes, has_conflicts, origin)?;
     if ctx.project {
-        projection::write(tx, survey_id, &heads, projection::project(&doc, &form))?;
+        let projected = match read {
+            Some((answers, _)) => projection::project_with(&doc, &form, answers),
+            // Unreadable answers: the projection says why, and the row goes.
+            None => projection::project(&doc, &form),
+        };
+        projection::write(tx, survey_id, &heads, projected)?;
     }
     // The row as `append_chunk` left it, without reading it back.
     let row = DocRow { chunk_count: row.chunk_count + 1, chunk_bytes: row.chunk_bytes + chunk.len() as i64, ..row };
@@ -179,7 +187,7 @@ pub fn prepare(
 ) -> Result<Prepared, StoreError> {
     let meta = doc.meta().map_err(doc_err("(new survey)"))?;
     let form = forms.get(conn, &meta.form_id, &meta.form_version)?;
-    let has_conflicts = !doc.conflicts(form.index()).map_err(doc_err(&meta.survey_id))?.is_empty();
+    let (_, has_conflicts) = doc.answers_and_conflicted(form.index()).map_err(doc_err(&meta.survey_id))?;
     let hashes: Vec<ChangeHash> = match changes {
         Some(changes) => changes.iter().map(Change::hash).collect(),
         None => doc.automerge_mut().get_changes(&[]).iter().map(Change::hash).collect(),
@@ -210,7 +218,7 @@ pub fn prepare_received(
         judge(&mut doc, survey_id, &changes, &changes, None, &mut check).map_err(doc_err(survey_id))?;
     }
     let form = forms.get(conn, &meta.form_id, &meta.form_version)?;
-    let has_conflicts = !doc.conflicts(form.index()).map_err(doc_err(survey_id))?.is_empty();
+    let (answers, has_conflicts) = doc.answers_and_conflicted(form.index()).map_err(doc_err(survey_id))?;
     // Stored as received (already parsed strictly, so loadable): encoding a `save()` is the
     // costliest step of an insert, and can wait for `Store::compact_pending`.
     let raw: Vec<u8> = changes.iter().flat_map(|c| c.raw_bytes().iter().copied()).collect();
@@ -219,7 +227,7 @@ pub fn prepare_received(
     let stored = documents::measure(survey_id, &raw)?;
     let hashes: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
     within_budget(&doc, &stored, documents::fragments(&hashes), budget).map_err(doc_err(survey_id))?;
-    let projected = project.then(|| projection::project(&doc, &form));
+    let projected = project.then(|| projection::project_with(&doc, &form, answers));
     Ok(Prepared { doc, meta, snapshot: raw, compacted: false, has_conflicts, hashes, stored, projected })
 }
 

@@ -168,6 +168,17 @@ impl SurveyDoc {
         }
     }
 
+    /// The survey's answers, and whether any answer has competing values (what
+    /// [`SurveyDoc::conflicts`] lists): one read of the document where the two would make
+    /// two. The relay takes both for every survey it receives, and listing conflicts asks
+    /// Automerge for every value of every key, which costs more than reading the answers.
+    pub fn answers_and_conflicted(&self, form: &FormIndex<'_>) -> Result<(Answers, bool), DocumentError> {
+        match self.automerge().hydrate(self.answers_obj(), None)? {
+            hydrate::Value::Map(map) => Ok((convert_map(&map, form), conflicted(&map))),
+            _ => Err(DocumentError::Malformed("`answers` is not a map".into())),
+        }
+    }
+
     /// The answer at `path` exactly as [`SurveyDoc::answers`] reads it (`None`: unanswered),
     /// without reading the others. A value that is not a scalar is an error here.
     pub fn answer(&self, form: &FormIndex<'_>, path: &super::AnswerPath) -> Result<Option<Answer>, DocumentError> {
@@ -203,6 +214,21 @@ fn scalar_answer(s: &ScalarValue, entry: Option<Entry<'_>>) -> Answer {
         _ => None,
     };
     typed.map_or_else(|| Answer::Unreadable(s.to_string()), Answer::Value)
+}
+
+/// Whether a key of `map`, or of a map in one of its lists, holds competing values: where
+/// `conflicts::walk` looks. Automerge flags a hydrated entry as a conflict exactly when the
+/// key has more than one visible value, which is what `walk` counts.
+fn conflicted(map: &hydrate::Map) -> bool {
+    map.iter().any(|(_, entry)| {
+        entry.conflict
+            || match &entry.value {
+                hydrate::Value::List(list) => {
+                    list.iter().any(|item| matches!(&item.value, hydrate::Value::Map(m) if conflicted(m)))
+                }
+                _ => false,
+            }
+    })
 }
 
 fn convert_map(map: &hydrate::Map, form: &FormIndex<'_>) -> Answers {

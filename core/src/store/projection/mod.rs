@@ -21,7 +21,7 @@ use super::documents;
 use super::forms::FormCache;
 use super::{StoreError, Survey};
 use crate::form::{CompiledForm, EvalOptions};
-use crate::survey::{DocumentError, SurveyDoc, evaluation_seed};
+use crate::survey::{Answers, DocumentError, SurveyDoc, evaluation_seed};
 
 /// The `settings` key that says the store keeps a projection.
 const KEY: &str = "projections";
@@ -45,9 +45,13 @@ pub fn enable(conn: &Connection) -> Result<(), StoreError> {
 /// relevant are left out. Relevance is evaluated as of the survey's start, with the
 /// survey's own `random()` seed, so it never changes with the day the export runs.
 pub fn project(doc: &SurveyDoc, form: &CompiledForm) -> Result<Survey, DocumentError> {
+    project_with(doc, form, doc.answers(form.index())?)
+}
+
+/// [`project`], with the survey's `answers` already read from `doc`.
+pub fn project_with(doc: &SurveyDoc, form: &CompiledForm, mut answers: Answers) -> Result<Survey, DocumentError> {
     let meta = doc.meta()?;
     let review = doc.review()?;
-    let mut answers = doc.answers(form.index())?;
     let options =
         EvalOptions { language: None, now: meta.created_at.fixed_offset(), seed: evaluation_seed(&meta.survey_id) };
     let evaluation = form.evaluator().evaluate(&answers, &options);
