@@ -98,10 +98,13 @@ pub fn edit<T>(
         other => other.and_then(Result::ok),
     };
     let has_conflicts = read.as_ref().is_some_and(|(_, conflicted)| *conflicted);
-    let heads = record(tx, survey_id, &mut doc, &hashes, has_conflicts, origin)?;
+    let meta = doc.meta().map_err(doc_err(survey_id))?;
+    let review = doc.review().map_err(doc_err(survey_id))?;
+    let state = RowState { heads: doc.heads(), meta: &meta, review: &review, has_conflicts };
+    let heads = record(tx, survey_id, &state, &hashes, origin)?;
     if ctx.project {
         let projected = match read {
-            Some((answers, _)) => projection::project_with(&doc, &form, answers),
+            Some((answers, _)) => Ok(projection::assemble(&form, meta, review, answers)),
             // Unreadable answers: the projection says why, and the row goes.
             None => projection::project(&doc, &form),
         };
@@ -165,6 +168,7 @@ pub fn set_acked(tx: &Connection, survey_id: &str, heads: &[ChangeHash]) -> Resu
 pub struct Prepared {
     doc: SurveyDoc,
     meta: Meta,
+    review: Review,
     snapshot: Vec<u8>,
     /// Whether `snapshot` is a compacted `save()` rather than the changes as received.
     compacted: bool,
@@ -188,6 +192,7 @@ pub fn prepare(
     let meta = doc.meta().map_err(doc_err("(new survey)"))?;
     let form = forms.get(conn, &meta.form_id, &meta.form_version)?;
     let (_, has_conflicts) = doc.answers_and_conflicted(form.index()).map_err(doc_err(&meta.survey_id))?;
+    let review = doc.review().map_err(doc_err(&meta.survey_id))?;
     let hashes: Vec<ChangeHash> = match changes {
         Some(changes) => changes.iter().map(Change::hash).collect(),
         None => doc.automerge_mut().get_changes(&[]).iter().map(Change::hash).collect(),
@@ -195,7 +200,7 @@ pub fn prepare(
     let snapshot = doc.save();
     let stored = documents::measure(&meta.survey_id, &snapshot)?;
     within_budget(&doc, &stored, documents::fragments(&hashes), budget).map_err(doc_err(&meta.survey_id))?;
-    Ok(Prepared { doc, meta, snapshot, compacted: true, has_conflicts, hashes, stored, projected: None })
+    Ok(Prepared { doc, meta, review, snapshot, compacted: true, has_conflicts, hashes, stored, projected: None })
 }
 
 /// Prepares the insert of a survey received as `bytes`, judged by `check`; with `project`,
@@ -219,6 +224,7 @@ pub fn prepare_received(
     }
     let form = forms.get(conn, &meta.form_id, &meta.form_version)?;
     let (answers, has_conflicts) = doc.answers_and_conflicted(form.index()).map_err(doc_err(survey_id))?;
+    let review = doc.review().map_err(doc_err(survey_id))?;
     // Stored as received (already parsed strictly, so loadable): encoding a `save()` is the
     // costliest step of an insert, and can wait for `Store::compact_pending`.
     let raw: Vec<u8> = changes.iter().flat_map(|c| c.raw_bytes().iter().copied()).collect();
@@ -227,8 +233,8 @@ pub fn prepare_received(
     let stored = documents::measure(survey_id, &raw)?;
     let hashes: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
     within_budget(&doc, &stored, documents::fragments(&hashes), budget).map_err(doc_err(survey_id))?;
-    let projected = project.then(|| projection::project_with(&doc, &form, answers));
-    Ok(Prepared { doc, meta, snapshot: raw, compacted: false, has_conflicts, hashes, stored, projected })
+    let projected = project.then(|| Ok(projection::assemble(&form, meta.clone(), review.clone(), answers)));
+    Ok(Prepared { doc, meta, review, snapshot: raw, compacted: false, has_conflicts, hashes, stored, projected })
 }
 
 /// Inserts a prepared survey this store does not have yet.
@@ -238,14 +244,27 @@ pub fn insert(
     prepared: Prepared,
     origin: &Origin,
 ) -> Result<MergeOutcome, StoreError> {
-    let Prepared { mut doc, meta, snapshot, compacted, has_conflicts, hashes, stored, projected } = prepared;
+    let Prepared { mut doc, meta, review, snapshot, compacted, has_conflicts, hashes, stored, projected } = prepared;
     let id = meta.survey_id.clone();
     // Forms are checked here too: a prepared survey may name a form that was never stored.
     let form = ctx.forms.get(tx, &meta.form_id, &meta.form_version)?;
+    let heads = documents::encode_heads(&doc.heads());
+    let now = Utc::now().timestamp_millis();
+    // The whole row in one statement: an insert followed by an update would write the
+    // snapshot twice, and every index of the table twice.
+    let (acked, dirty) = match origin {
+        Origin::Server { heads: server } => {
+            let acked = documents::encode_heads(server);
+            let dirty = acked != heads;
+            (Some(acked), dirty)
+        }
+        _ => (None, true),
+    };
     tx.prepare_cached(
         "INSERT INTO surveys (survey_id, form_id, form_version, status, created_by, created_on, created_at,
-                              updated_at, heads, snapshot, compacted)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                              updated_at, heads, snapshot, compacted, review_status, has_conflicts, change_seq,
+                              acked_heads, dirty, fragments)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?
     .execute(params![
         id,
@@ -255,12 +274,18 @@ pub fn insert(
         meta.created_by,
         meta.created_on,
         meta.created_at.timestamp_millis(),
-        Utc::now().timestamp_millis(),
-        documents::encode_heads(&doc.heads()),
+        now,
+        heads,
         snapshot,
         compacted,
+        review.status.to_stored(),
+        has_conflicts,
+        next_change_seq(tx)?,
+        acked,
+        dirty,
+        documents::fragments(&hashes) as i64,
     ])?;
-    let heads = record(tx, &id, &mut doc, &hashes, has_conflicts, origin)?;
+    receipts(tx, &id, &hashes, now)?;
     if ctx.project {
         let projected = projected.unwrap_or_else(|| projection::project(&doc, &form));
         projection::write(tx, &id, &heads, projected)?;
@@ -353,24 +378,45 @@ pub fn checkout(conn: &Connection, docs: &mut DocCache, survey_id: &str, row: &D
     }
 }
 
-/// Writes everything derived from a changed document: metadata columns, the next change
-/// feed number, when each new change was received, and the sync state. Returns the heads
-/// as written.
+/// What a write leaves in a survey's row besides its bytes, read from the document once
+/// for the row and the projection.
+struct RowState<'a> {
+    heads: Vec<ChangeHash>,
+    meta: &'a Meta,
+    review: &'a Review,
+    has_conflicts: bool,
+}
+
+/// The next number of the change feed.
+fn next_change_seq(tx: &Connection) -> Result<i64, StoreError> {
+    Ok(tx
+        .prepare_cached("UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Records when each of `new` was received (the first time only).
+fn receipts(tx: &Connection, survey_id: &str, new: &[ChangeHash], now: i64) -> Result<(), StoreError> {
+    let mut receipt =
+        tx.prepare_cached("INSERT OR IGNORE INTO change_receipts (survey_id, hash, received_at) VALUES (?1, ?2, ?3)")?;
+    for hash in new {
+        receipt.execute(params![survey_id, hash.0.as_slice(), now])?;
+    }
+    Ok(())
+}
+
+/// Writes everything derived from a changed document into its existing row: metadata
+/// columns, the next change feed number, when each new change was received, and the sync
+/// state. Returns the heads as written.
 fn record(
     tx: &Connection,
     survey_id: &str,
-    doc: &mut SurveyDoc,
+    state: &RowState<'_>,
     new: &[ChangeHash],
-    has_conflicts: bool,
     origin: &Origin,
 ) -> Result<Vec<u8>, StoreError> {
-    let meta = doc.meta().map_err(doc_err(survey_id))?;
-    let review = doc.review().map_err(doc_err(survey_id))?;
     let now = Utc::now().timestamp_millis();
-    let heads = documents::encode_heads(&doc.heads());
-    let seq: i64 = tx
-        .prepare_cached("UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value")?
-        .query_row([], |r| r.get(0))?;
+    let heads = documents::encode_heads(&state.heads);
+    let seq = next_change_seq(tx)?;
     if let Origin::Server { heads: server } = origin {
         set_acked(tx, survey_id, server)?;
     }
@@ -382,18 +428,14 @@ fn record(
     )?
     .execute(params![
         survey_id,
-        meta.status.as_str(),
+        state.meta.status.as_str(),
         now,
         heads,
-        review.status.to_stored(),
-        has_conflicts,
+        state.review.status.to_stored(),
+        state.has_conflicts,
         seq,
         documents::fragments(new) as i64
     ])?;
-    let mut receipt =
-        tx.prepare_cached("INSERT OR IGNORE INTO change_receipts (survey_id, hash, received_at) VALUES (?1, ?2, ?3)")?;
-    for hash in new {
-        receipt.execute(params![survey_id, hash.0.as_slice(), now])?;
-    }
+    receipts(tx, survey_id, new, now)?;
     Ok(heads)
 }

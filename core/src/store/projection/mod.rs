@@ -21,7 +21,7 @@ use super::documents;
 use super::forms::FormCache;
 use super::{StoreError, Survey};
 use crate::form::{CompiledForm, EvalOptions};
-use crate::survey::{Answers, DocumentError, SurveyDoc, evaluation_seed};
+use crate::survey::{Answers, DocumentError, Meta, Review, SurveyDoc, evaluation_seed};
 
 /// The `settings` key that says the store keeps a projection.
 const KEY: &str = "projections";
@@ -45,18 +45,16 @@ pub fn enable(conn: &Connection) -> Result<(), StoreError> {
 /// relevant are left out. Relevance is evaluated as of the survey's start, with the
 /// survey's own `random()` seed, so it never changes with the day the export runs.
 pub fn project(doc: &SurveyDoc, form: &CompiledForm) -> Result<Survey, DocumentError> {
-    project_with(doc, form, doc.answers(form.index())?)
+    Ok(assemble(form, doc.meta()?, doc.review()?, doc.answers(form.index())?))
 }
 
-/// [`project`], with the survey's `answers` already read from `doc`.
-pub fn project_with(doc: &SurveyDoc, form: &CompiledForm, mut answers: Answers) -> Result<Survey, DocumentError> {
-    let meta = doc.meta()?;
-    let review = doc.review()?;
+/// [`project`], from the parts of a survey already read from its document.
+pub fn assemble(form: &CompiledForm, meta: Meta, review: Review, mut answers: Answers) -> Survey {
     let options =
         EvalOptions { language: None, now: meta.created_at.fixed_offset(), seed: evaluation_seed(&meta.survey_id) };
     let evaluation = form.evaluator().evaluate(&answers, &options);
     answers.prune(&evaluation.non_relevant);
-    Ok(Survey { meta, review, answers })
+    Survey { meta, review, answers }
 }
 
 /// Writes the row of a survey now at `heads` (as `documents::encode_heads` writes them).
