@@ -627,9 +627,7 @@ impl Store {
             }
         }
         let stale = self.readers.with(|conn| projection::stale(conn, limit))?;
-        for survey_id in &stale {
-            self.project_again(survey_id)?;
-        }
+        self.transaction(|tx, _| projection::rewrite_all(tx, &self.forms, &stale))?;
         if stale.len() < limit as usize {
             self.lock_writer().projection_behind = false;
         }
@@ -637,8 +635,9 @@ impl Store {
     }
 
     /// Rewrites every survey's projection row from its document, a page of surveys per
-    /// transaction, whatever the rows say now. For the `terrain` operator's
-    /// `projections rebuild`, after a bug in the projection or a restore from a backup.
+    /// transaction, whatever the rows say now. For the operator's `terrain admin
+    /// rebuild-projections`, after a fix to how surveys are projected or a restore from a
+    /// backup.
     pub fn rebuild_projections(&self) -> Result<Rebuilt, StoreError> {
         const PAGE: u32 = 256;
         self.keep_projections()?;
@@ -648,23 +647,10 @@ impl Store {
             let ids = self.readers.with(|conn| projection::ids_after(conn, &after, PAGE))?;
             let Some(last) = ids.last() else { break };
             after = last.clone();
-            self.transaction(|tx, _| {
-                for id in &ids {
-                    rebuilt.surveys += 1;
-                    rebuilt.differed += u64::from(projection::rewrite(tx, &self.forms, id)?);
-                }
-                Ok(())
-            })?;
+            rebuilt.surveys += ids.len() as u64;
+            rebuilt.differed += self.transaction(|tx, _| projection::rewrite_all(tx, &self.forms, &ids))?;
         }
         Ok(rebuilt)
-    }
-
-    fn project_again(&self, survey_id: &str) -> Result<(), StoreError> {
-        match self.transaction(|tx, _| projection::rewrite(tx, &self.forms, survey_id)) {
-            // Removed meanwhile.
-            Ok(_) | Err(StoreError::UnknownSurvey(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
     }
 
     /// Surveys as exports show them (metadata, review, and the answers to relevant

@@ -93,18 +93,24 @@ pub fn edit<T>(
     // Local edits can only resolve conflicts, never create them; merges can do both. The
     // answers are read once, for both the conflicts and the projection.
     let needs_conflicts = !matches!(origin, Origin::Local | Origin::Delegated(_)) || row.has_conflicts;
-    let read = match (ctx.project || needs_conflicts).then(|| doc.answers_and_conflicted(index)) {
-        Some(Err(e)) if needs_conflicts => return Err(doc_err(survey_id)(e)),
-        other => other.and_then(Result::ok),
+    let (read, has_conflicts) = if ctx.project {
+        match doc.answers_and_conflicted(index) {
+            Ok((answers, conflicted)) => (Some(answers), conflicted),
+            Err(e) if needs_conflicts => return Err(doc_err(survey_id)(e)),
+            Err(_) => (None, false),
+        }
+    } else if needs_conflicts {
+        (None, doc.has_conflicts().map_err(doc_err(survey_id))?)
+    } else {
+        (None, false)
     };
-    let has_conflicts = read.as_ref().is_some_and(|(_, conflicted)| *conflicted);
     let meta = doc.meta().map_err(doc_err(survey_id))?;
     let review = doc.review().map_err(doc_err(survey_id))?;
     let state = RowState { heads: doc.heads(), meta: &meta, review: &review, has_conflicts };
     let heads = record(tx, survey_id, &state, &hashes, origin)?;
     if ctx.project {
         let projected = match read {
-            Some((answers, _)) => Ok(projection::assemble(&form, meta, review, answers)),
+            Some(answers) => Ok(projection::assemble(&form, meta, review, answers)),
             // Unreadable answers: the projection says why, and the row goes.
             None => projection::project(&doc, &form),
         };
@@ -190,8 +196,9 @@ pub fn prepare(
     budget: &Budget,
 ) -> Result<Prepared, StoreError> {
     let meta = doc.meta().map_err(doc_err("(new survey)"))?;
-    let form = forms.get(conn, &meta.form_id, &meta.form_version)?;
-    let (_, has_conflicts) = doc.answers_and_conflicted(form.index()).map_err(doc_err(&meta.survey_id))?;
+    // A survey of a form this store lacks is refused before its costly `save()`.
+    forms.get(conn, &meta.form_id, &meta.form_version)?;
+    let has_conflicts = doc.has_conflicts().map_err(doc_err(&meta.survey_id))?;
     let review = doc.review().map_err(doc_err(&meta.survey_id))?;
     let hashes: Vec<ChangeHash> = match changes {
         Some(changes) => changes.iter().map(Change::hash).collect(),

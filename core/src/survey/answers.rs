@@ -179,6 +179,15 @@ impl SurveyDoc {
         }
     }
 
+    /// Whether any answer has competing values: [`SurveyDoc::answers_and_conflicted`]
+    /// without typing the answers, for a write that needs only the flag.
+    pub fn has_conflicts(&self) -> Result<bool, DocumentError> {
+        match self.automerge().hydrate(self.answers_obj(), None)? {
+            hydrate::Value::Map(map) => Ok(conflicted(&map)),
+            _ => Err(DocumentError::Malformed("`answers` is not a map".into())),
+        }
+    }
+
     /// The answer at `path` exactly as [`SurveyDoc::answers`] reads it (`None`: unanswered),
     /// without reading the others. A value that is not a scalar is an error here.
     pub fn answer(&self, form: &FormIndex<'_>, path: &super::AnswerPath) -> Result<Option<Answer>, DocumentError> {

@@ -128,9 +128,24 @@ pub fn ids_after(conn: &Connection, after: &str, limit: u32) -> Result<Vec<Strin
     Ok(ids)
 }
 
+/// Rewrites the rows of `survey_ids` from their documents; returns how many said something
+/// else. A survey removed meanwhile is skipped, and so is one whose stored form no longer
+/// parses (its reads report that, in its own place).
+pub fn rewrite_all(tx: &Connection, forms: &FormCache, survey_ids: &[String]) -> Result<u64, StoreError> {
+    let mut differed = 0;
+    for id in survey_ids {
+        match rewrite(tx, forms, id) {
+            Ok(differs) => differed += u64::from(differs),
+            Err(StoreError::UnknownSurvey(_) | StoreError::CorruptForm { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(differed)
+}
+
 /// Rewrites the row of `survey_id` from its document; returns whether the current row
 /// said something else (a missing or stale row counts as saying nothing).
-pub fn rewrite(tx: &Connection, forms: &FormCache, survey_id: &str) -> Result<bool, StoreError> {
+fn rewrite(tx: &Connection, forms: &FormCache, survey_id: &str) -> Result<bool, StoreError> {
     let row = documents::row(tx, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
     let form = forms.get(tx, &row.form_id, &row.form_version)?;
     let before = current(tx, survey_id)?;
