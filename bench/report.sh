@@ -107,6 +107,8 @@ if want demo; then
             echo "|   phones: ${part#*:} | $(kib "$bytes") | $(ratio "$bytes" "$gz")× |"
         done
         echo "|   phones: syncs, round trips | $(traffic enumerator_traffic syncs), $(traffic enumerator_traffic rounds) | |"
+        per_sync=$(traffic enumerator_traffic json_per_sync)
+        echo "| the phones' pushes as JSON, gzip'd sync by sync (not sent: this sync pattern's floor for JSON) | $(kib "$per_sync") | $(ratio "$per_sync" "$gz")×; the pushes are $(ratio "$(traffic enumerator_traffic bodies_sent)" "$per_sync")× that |"
         echo "| bytes through every device's link (tablets' pulls included) | $(kib "$(val bytes_on_wire)") | $(ratio "$(val bytes_on_wire)" "$gz")× |"
         echo "| converged / acknowledged values lost | $(val converged) / $(val lost_answers) | |"
         echo "| conflicts raised / resolved; syncs cut mid-way | $(val conflicts_raised) / $(val conflicts_resolved); $(val cut_syncs) | |"

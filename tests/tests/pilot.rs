@@ -38,6 +38,9 @@ fn a_small_pilot_converges_loses_nothing_and_settles_its_conflicts() {
     let t = summary.enumerator_traffic;
     assert_eq!(t.bodies_sent + t.bodies_received + t.framing + t.cut, summary.enumerator_bytes, "{t:?}");
     assert!(t.bodies_sent > 0 && t.framing > 0 && t.rounds >= t.syncs && t.syncs > 0, "{t:?}");
+    // Small syncs compress worse than one stream, JSON included: the same pushes as JSON,
+    // gzip'd sync by sync, weigh more than the final answers gzip'd at once.
+    assert!(t.json_per_sync > summary.json_gzip_bytes, "{t:?}");
     // Exports: every form in every format, each holding every survey (all end approved).
     assert_eq!(summary.export_results.len(), 6);
     for export in &summary.export_results {

@@ -231,6 +231,14 @@ fn print_table(s: &Summary) {
     ));
     rows.push(("  phones: syncs cut mid-way".into(), share(t.cut)));
     rows.push((
+        "  the phones' pushes as JSON, gzip'd per sync (not sent)".into(),
+        format!(
+            "{}; the pushes are {:.2}× that",
+            share(t.json_per_sync),
+            t.bodies_sent as f64 / t.json_per_sync.max(1) as f64
+        ),
+    ));
+    rows.push((
         "baseline: final answers as JSON, gzip'd".into(),
         format!("{} ({} uncompressed)", kib(s.json_gzip_bytes), kib(s.json_bytes)),
     ));

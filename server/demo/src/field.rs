@@ -10,7 +10,7 @@ use terrain_core::form::Evaluator;
 use terrain_core::store::Durability;
 use terrain_core::survey::{Answer, Answers};
 use terrain_core::sync::{self, CancelToken, HttpTransport, Session, SyncError, SyncOptions, SyncReport};
-use terrain_core::{AnswerPath, Author, Form, Role, Store, Value};
+use terrain_core::{AnswerPath, Author, Form, Role, Store, SurveyQuery, Value};
 
 use super::DemoError;
 use super::pilot::PASSWORD;
@@ -61,6 +61,12 @@ pub struct Traffic {
     pub syncs: u64,
     /// Round trips of the syncs that completed (one HTTP exchange each).
     pub rounds: u64,
+    /// What a JSON protocol would have pushed in the same syncs: each pushed survey's whole
+    /// answers as compact JSON (a form tool resubmits the whole survey after an edit),
+    /// gzip'd as one stream per sync. Not on the wire: the floor of this sync pattern, which
+    /// shows how much of the pushes' size is the CRDT's and how much is small syncs
+    /// compressing worse than one big stream.
+    pub json_per_sync: u64,
 }
 
 impl std::ops::AddAssign for Traffic {
@@ -71,6 +77,7 @@ impl std::ops::AddAssign for Traffic {
         self.cut += other.cut;
         self.syncs += other.syncs;
         self.rounds += other.rounds;
+        self.json_per_sync += other.json_per_sync;
     }
 }
 
@@ -107,6 +114,7 @@ impl Device {
     pub fn sync(&mut self) -> Result<Option<SyncReport>, DemoError> {
         let transport =
             HttpTransport::new(self.proxy.url(), &self.token).map_err(|e| DemoError::Http(e.to_string()))?;
+        let json_per_sync = self.pending_as_json()?;
         let before = self.proxy.bytes();
         let outcome = sync::sync(&self.store, &transport, &SyncOptions::default(), &|_| {}, &CancelToken::default());
         // The proxy counts a byte before passing it on, so every byte of this sync is
@@ -122,6 +130,7 @@ impl Device {
                     cut: 0,
                     syncs: 1,
                     rounds: u64::from(progress.rounds),
+                    json_per_sync,
                 };
                 Ok(Some(report))
             }
@@ -135,6 +144,21 @@ impl Device {
             }
             Err(e) => Err(DemoError::Sync(format!("{}: {e}", self.user))),
         }
+    }
+
+    /// The surveys this device has to push, their whole answers as JSON lines, gzip'd as one
+    /// stream: [`Traffic::json_per_sync`] for the next sync.
+    fn pending_as_json(&self) -> Result<u64, DemoError> {
+        let mut stream = Vec::new();
+        for summary in self.store.list(&SurveyQuery::default())?.into_iter().filter(|s| s.dirty) {
+            let answers = self.store.survey(&summary.survey_id)?.answers.to_json();
+            stream.extend(answers.to_string().into_bytes());
+            stream.push(b'\n');
+        }
+        if stream.is_empty() {
+            return Ok(0);
+        }
+        super::gzipped_len(&stream).map_err(|e| DemoError::Io(format!("gzip: {e}")))
     }
 
     /// Syncs until a sync completes (a cut link is retried, a few times).
