@@ -618,7 +618,7 @@ impl Store {
     }
 
     /// Writes the rows of up to `limit` surveys whose row is missing or behind their
-    /// document, a transaction per survey; returns how many. Part of [`Store::upkeep`].
+    /// document, in one transaction; returns how many. Part of [`Store::upkeep`].
     pub fn refresh_projections(&self, limit: u32) -> Result<usize, StoreError> {
         {
             let writer = self.lock_writer();
