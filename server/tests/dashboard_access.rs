@@ -285,3 +285,30 @@ fn the_feeds_page_makes_shows_once_and_revokes_feed_tokens() {
     assert_eq!(r.status().as_u16(), 303);
     assert_eq!(http().get(&feed).basic_auth("fanta", Some(&token)).send().unwrap().status().as_u16(), 401);
 }
+
+#[test]
+fn pages_carry_security_headers_and_the_api_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    server.user("moussa", Role::Supervisor, Some(0));
+    let moussa = session(&server, "moussa");
+    for path in ["/login", "/surveys", "/map", "/forms", "/assets/terrain.js"] {
+        let mut request = client().get(format!("{}{path}", server.url));
+        if path != "/login" {
+            request = request.header("cookie", moussa.as_str());
+        }
+        let r = request.send().unwrap();
+        let header = |name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let policy = header("content-security-policy");
+        assert!(policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"), "{path}: {policy}");
+        assert!(!policy.contains("unsafe"), "{path}: {policy}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("referrer-policy"), "same-origin", "{path}");
+    }
+    // The JSON API, and the sync answers that cross 2G links, stay without them.
+    for path in ["/healthz", "/api/v1/me"] {
+        let r = http().get(format!("{}{path}", server.url)).send().unwrap();
+        assert!(r.headers().get("content-security-policy").is_none(), "{path}");
+    }
+}

@@ -12,13 +12,14 @@
 //! - `feeds`: the OData address of each project, and the user's feed tokens.
 //! - `admin`: users, teams, forms, project settings, the audit log, surveys that need
 //!   attention. `setup`: the first administrator, from the link the server prints.
-//!   `layout`, `error`, `i18n`, `assets`.
+//!   `layout`, `error`, `i18n`, `assets`; `headers`: the security headers of every page.
 
 mod admin;
 mod assets;
 mod error;
 mod feeds;
 mod fill;
+mod headers;
 mod i18n;
 mod layout;
 mod login;
@@ -86,4 +87,5 @@ pub fn router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_POST_BYTES))
         // Registered after the small limit, so that only uploads get the large one.
         .route("/admin/forms", post(admin::publish))
+        .layer(axum::middleware::map_response(headers::add))
 }
