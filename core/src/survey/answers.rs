@@ -162,10 +162,7 @@ impl SurveyDoc {
         form: &FormIndex<'_>,
         heads: Option<&[automerge::ChangeHash]>,
     ) -> Result<Answers, DocumentError> {
-        match self.automerge().hydrate(self.answers_obj(), heads)? {
-            hydrate::Value::Map(map) => Ok(convert_map(&map, form)),
-            _ => Err(DocumentError::Malformed("`answers` is not a map".into())),
-        }
+        Ok(convert_map(&self.hydrated_answers(heads)?, form))
     }
 
     /// The survey's answers, and whether any answer has competing values (what
@@ -173,17 +170,21 @@ impl SurveyDoc {
     /// two. The relay takes both for every survey it receives, and listing conflicts asks
     /// Automerge for every value of every key, which costs more than reading the answers.
     pub fn answers_and_conflicted(&self, form: &FormIndex<'_>) -> Result<(Answers, bool), DocumentError> {
-        match self.automerge().hydrate(self.answers_obj(), None)? {
-            hydrate::Value::Map(map) => Ok((convert_map(&map, form), conflicted(&map))),
-            _ => Err(DocumentError::Malformed("`answers` is not a map".into())),
-        }
+        let map = self.hydrated_answers(None)?;
+        Ok((convert_map(&map, form), conflicted(&map)))
     }
 
     /// Whether any answer has competing values: [`SurveyDoc::answers_and_conflicted`]
     /// without typing the answers, for a write that needs only the flag.
     pub fn has_conflicts(&self) -> Result<bool, DocumentError> {
-        match self.automerge().hydrate(self.answers_obj(), None)? {
-            hydrate::Value::Map(map) => Ok(conflicted(&map)),
+        Ok(conflicted(&self.hydrated_answers(None)?))
+    }
+
+    /// The `answers` map as Automerge hydrates it, at `heads` (now, if `None`): one pass
+    /// over every answer, which the typed reads and the conflicts flag share.
+    fn hydrated_answers(&self, heads: Option<&[automerge::ChangeHash]>) -> Result<hydrate::Map, DocumentError> {
+        match self.automerge().hydrate(self.answers_obj(), heads)? {
+            hydrate::Value::Map(map) => Ok(map),
             _ => Err(DocumentError::Malformed("`answers` is not a map".into())),
         }
     }

@@ -296,7 +296,6 @@ pub fn run(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<(Summ
     Ok((summary, pilot))
 }
 
-/// Surveys an enumerator fills in on `day`: the total spread evenly, remainder first.
 /// The traffic of `devices`, summed.
 fn total_traffic(devices: &[Device]) -> Traffic {
     let mut total = Traffic::default();
@@ -306,6 +305,7 @@ fn total_traffic(devices: &[Device]) -> Traffic {
     total
 }
 
+/// Surveys an enumerator fills in on `day`: the total spread evenly, remainder first.
 fn share(total: usize, day: usize) -> usize {
     total / DAYS + usize::from(day < total % DAYS)
 }

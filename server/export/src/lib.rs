@@ -7,8 +7,9 @@
 //! caller's rights let through, reads them from the store's projection (metadata, review
 //! and the answers to relevant questions, kept as plain rows beside the documents, so that
 //! no document is loaded), and hands each survey to a format writer that writes its rows at
-//! once: memory stays constant however many surveys there are. The feed order also gives incremental exports: the
-//! cursor returned is the last change number read, and `since` starts after it.
+//! once: memory stays constant however many surveys there are. The feed order also gives
+//! incremental exports: the cursor returned is the last change number read, and `since`
+//! starts after it.
 //!
 //! A survey changed while an export runs moves to the end of the feed, so it may appear
 //! twice in that export (the later copy is the newer); the next incremental export starting
