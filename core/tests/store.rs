@@ -347,6 +347,37 @@ fn sync_bookkeeping_tracks_what_the_server_acknowledged() {
 }
 
 #[test]
+fn a_new_server_epoch_offers_everything_again_and_rewinds_the_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let phone = store_at(&dir.path().join("phone.db"), enumerator());
+    let server = store_at(&dir.path().join("server.db"), supervisor());
+    let relay = "https://relay.example";
+    let id = phone.create_survey("household", "2026110101").unwrap();
+    phone.set_answer(&id, &p("village"), text("Siguiri")).unwrap();
+    let pending = phone.pending_pushes(100).unwrap();
+    server.merge(&id, &pending[0].changes).unwrap();
+    assert!(server.holds(&id, &pending[0].heads).unwrap());
+    assert!(!server.holds("no-such-survey", &pending[0].heads).unwrap());
+    phone.mark_acked(&[(id.clone(), pending[0].heads.clone())]).unwrap();
+    phone.apply_pulled(relay, &[], Some(40)).unwrap();
+    assert_eq!((phone.pending_count().unwrap(), phone.sync_epoch(relay).unwrap()), (0, 0));
+
+    // The first epoch a device hears of: the cursor is before its start, so it stays.
+    assert_eq!(phone.begin_epoch(relay, &[1; 16], 7, 100).unwrap(), 1);
+    assert_eq!((phone.sync_cursor(relay).unwrap(), phone.sync_epoch(relay).unwrap()), (40, 7));
+    // Offered again with nothing new: no changes, the acknowledged heads.
+    let again = phone.pending_pushes(100).unwrap();
+    assert!(again[0].changes.is_empty());
+    assert_eq!(again[0].heads, pending[0].heads);
+    phone.mark_acked(&[(id.clone(), again[0].heads.clone())]).unwrap();
+
+    // A restore to a feed that ended at 25: the cursor goes back to it.
+    assert_eq!(phone.begin_epoch(relay, &[1; 16], 9, 25).unwrap(), 1);
+    assert_eq!((phone.sync_cursor(relay).unwrap(), phone.sync_epoch(relay).unwrap()), (25, 9));
+    assert_eq!(phone.pending_count().unwrap(), 1);
+}
+
+#[test]
 fn a_batch_merge_keeps_good_items_when_one_is_bad() {
     let dir = tempfile::tempdir().unwrap();
     let phone = store_at(&dir.path().join("phone.db"), enumerator());

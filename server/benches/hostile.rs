@@ -231,8 +231,14 @@ fn push(surveys: impl IntoIterator<Item = ([u8; 16], Vec<u8>)>) -> Vec<u8> {
         .into_iter()
         .map(|(survey, changes)| PushedSurvey { survey, base: Vec::new(), heads: Vec::new(), changes })
         .collect();
-    let request =
-        SyncRequest { protocol: wire::PROTOCOL_VERSION, cursor: 0, push, want: Vec::new(), max_pull_bytes: 1 << 20 };
+    let request = SyncRequest {
+        protocol: wire::PROTOCOL_VERSION,
+        cursor: 0,
+        push,
+        want: Vec::new(),
+        max_pull_bytes: 1 << 20,
+        epoch: 0,
+    };
     wire::encode(&request).unwrap()
 }
 
@@ -261,6 +267,7 @@ impl Arsenal {
             push: Vec::new(),
             want: want.collect(),
             max_pull_bytes: 1 << 20,
+            epoch: 0,
         };
         let honest = push([([7u8; 16], terrain_forge::attacks::sample(20).save_after(&[]))]);
         let lists = vec![

@@ -259,6 +259,7 @@ fn main() {
                 push,
                 want: vec![],
                 max_pull_bytes: 1 << 20,
+                epoch: 0,
             };
             (wire::encode(&request).unwrap(), token, bodies)
         })

@@ -445,6 +445,7 @@ fn empty_sync() -> Vec<u8> {
         push: Vec::new(),
         want: Vec::new(),
         max_pull_bytes: 1 << 20,
+        epoch: 0,
     })
     .unwrap()
 }

@@ -887,6 +887,8 @@ fn fuzz_body(input: &Fuzz, corpus: &[SyncRequest], known: [u8; 16]) -> Vec<u8> {
                 push: Vec::new(),
                 want: if *want_known { vec![WantedSurvey { survey: known, heads: heads.clone() }] } else { Vec::new() },
                 max_pull_bytes: *max_pull_bytes,
+                // Any epoch: a stale one only rewinds the cursor to where the epoch began.
+                epoch: cursor.rotate_left(7),
             };
             wire::encode(&request).unwrap()
         }

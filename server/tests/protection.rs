@@ -260,13 +260,25 @@ fn every_list_of_a_sync_request_is_bounded() {
     settings.services.sync.max_heads = 4;
     let (_dir, server, phone) = phone_server(settings);
     let want: Vec<WantedSurvey> = (0..11u8).map(|i| WantedSurvey { survey: [i; 16], heads: Vec::new() }).collect();
-    let request =
-        SyncRequest { protocol: wire::PROTOCOL_VERSION, cursor: 0, push: Vec::new(), want, max_pull_bytes: 1 << 20 };
+    let request = SyncRequest {
+        protocol: wire::PROTOCOL_VERSION,
+        cursor: 0,
+        push: Vec::new(),
+        want,
+        max_pull_bytes: 1 << 20,
+        epoch: 0,
+    };
     let (status, body) = post_sync(&server.url, &phone.token, wire::encode(&request).unwrap());
     assert_eq!(status, 413, "{}", String::from_utf8_lossy(&body));
     let want = vec![WantedSurvey { survey: [1; 16], heads: vec![[7; 32]; 5] }];
-    let request =
-        SyncRequest { protocol: wire::PROTOCOL_VERSION, cursor: 0, push: Vec::new(), want, max_pull_bytes: 1 << 20 };
+    let request = SyncRequest {
+        protocol: wire::PROTOCOL_VERSION,
+        cursor: 0,
+        push: Vec::new(),
+        want,
+        max_pull_bytes: 1 << 20,
+        epoch: 0,
+    };
     assert_eq!(post_sync(&server.url, &phone.token, wire::encode(&request).unwrap()).0, 413);
     let too_many: Vec<String> = (0..1001).map(|i| format!("s{i}")).collect();
     let admin = server.token("admin", "desk");

@@ -311,6 +311,7 @@ fn check(world: &World, tally: &mut Tally) {
             push: Vec::new(),
             want: Vec::new(),
             max_pull_bytes: 64 << 20,
+            epoch: 0,
         };
         let response = sync_round(url, &device, &request);
         let pulled: BTreeSet<String> = response.pull.iter().map(|s| wire::survey_id_string(&s.survey)).collect();

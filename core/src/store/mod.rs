@@ -71,6 +71,16 @@ pub struct Rebuilt {
     pub differed: u64,
 }
 
+/// What [`Store::verify_documents`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verified {
+    /// Surveys checked.
+    pub surveys: u64,
+    /// Surveys whose document does not load or is not at the heads its row records, with
+    /// why.
+    pub failed: Vec<(String, String)>,
+}
+
 /// What a merge did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MergeOutcome {
@@ -653,6 +663,34 @@ impl Store {
         Ok(rebuilt)
     }
 
+    /// Loads every survey's document as stored, one at a time, and checks it against its
+    /// row: it must pass the front door and load (Automerge checks every change's hash as
+    /// it loads), at the heads the row records. For checking a backup before it is trusted.
+    pub fn verify_documents(&self) -> Result<Verified, StoreError> {
+        const PAGE: u32 = 256;
+        let mut verified = Verified::default();
+        let mut after = String::new();
+        loop {
+            let ids = self.readers.with(|conn| projection::ids_after(conn, &after, PAGE))?;
+            let Some(last) = ids.last() else { break };
+            after = last.clone();
+            for id in ids {
+                verified.surveys += 1;
+                let checked = self.readers.with(|conn| {
+                    let row = documents::row(conn, &id)?.ok_or_else(|| StoreError::UnknownSurvey(id.clone()))?;
+                    let mut loaded = documents::load_measured(conn, &id)?;
+                    Ok(documents::encode_heads(&loaded.doc.heads()) == row.heads)
+                });
+                match checked {
+                    Ok(true) => {}
+                    Ok(false) => verified.failed.push((id, "the document is not at the heads its row records".into())),
+                    Err(e) => verified.failed.push((id, e.to_string())),
+                }
+            }
+        }
+        Ok(verified)
+    }
+
     /// Surveys as exports show them (metadata, review, and the answers to relevant
     /// questions only), in the order of `survey_ids`: from the projection's rows where they
     /// are current, else from the documents. A survey that cannot be read is an error in
@@ -812,6 +850,34 @@ impl Store {
             let row =
                 documents::row(conn, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
             Ok(documents::decode_heads(&row.heads))
+        })
+    }
+
+    /// Whether this store holds every change in `hashes` of the survey (false for a survey
+    /// it does not have). A server answers a push with this rather than trusting the
+    /// device's word: after a restore it may lack what the device was told it had.
+    pub fn holds(&self, survey_id: &str, hashes: &[ChangeHash]) -> Result<bool, StoreError> {
+        self.readers.with(|conn| {
+            let Some(row) = documents::row(conn, survey_id)? else { return Ok(false) };
+            let current = documents::decode_heads(&row.heads);
+            let mut missing: Vec<&ChangeHash> = hashes.iter().filter(|h| !current.contains(h)).collect();
+            if missing.is_empty() {
+                return Ok(true);
+            }
+            let mut receipt =
+                conn.prepare_cached("SELECT 1 FROM change_receipts WHERE survey_id = ?1 AND hash = ?2")?;
+            let mut unreceipted = Vec::new();
+            for hash in missing.drain(..) {
+                if !receipt.exists(params![survey_id, hash.0.as_slice()])? {
+                    unreceipted.push(hash);
+                }
+            }
+            if unreceipted.is_empty() {
+                return Ok(true);
+            }
+            // Changes stored before receipts were kept (migration 3) are only in the document.
+            let mut doc = documents::load(conn, survey_id)?;
+            Ok(unreceipted.iter().all(|h| doc.automerge_mut().get_change_by_hash(h).is_some()))
         })
     }
 

@@ -135,6 +135,48 @@ impl Store {
         })
     }
 
+    /// The epoch of `server` that this device's cursor and acknowledgements are from (0
+    /// before a sync that named one).
+    pub fn sync_epoch(&self, server: &str) -> Result<u64, StoreError> {
+        self.readers.with(|conn| {
+            let epoch: Option<Option<i64>> = conn
+                .query_row("SELECT epoch FROM sync_cursors WHERE server = ?1", [server], |r| r.get(0))
+                .optional()?;
+            // Stored as the same 64 bits in SQLite's signed integer.
+            Ok(epoch.flatten().map_or(0, |e| e as u64))
+        })
+    }
+
+    /// Moves this device to a new epoch of `server` (its id `server_id`), which may have lost
+    /// what it acknowledged: every survey it acknowledged is offered again at the next push
+    /// (with no changes when nothing is new, so a survey the server still holds costs a few
+    /// bytes), and the cursor goes back to `start` if it was past it. One transaction, so a
+    /// device killed halfway re-offers everything or nothing. Returns how many surveys are
+    /// offered again.
+    pub fn begin_epoch(&self, server: &str, server_id: &[u8], epoch: u64, start: u64) -> Result<u64, StoreError> {
+        self.synced_transaction(|tx, _| {
+            let offered = tx.execute("UPDATE surveys SET dirty = 1 WHERE acked_heads IS NOT NULL AND dirty = 0", [])?;
+            let start = start.min(i64::MAX as u64) as i64;
+            tx.execute(
+                "INSERT INTO sync_cursors (server, cursor, server_id, epoch) VALUES (?1, 0, ?2, ?3)
+                 ON CONFLICT (server) DO UPDATE
+                 SET cursor = min(cursor, ?4), server_id = excluded.server_id, epoch = excluded.epoch",
+                params![server, server_id, epoch as i64, start],
+            )?;
+            Ok(offered as u64)
+        })
+    }
+
+    /// The change feed's position: the number of the latest write to any survey (0 for an
+    /// empty store).
+    pub fn feed_position(&self) -> Result<u64, StoreError> {
+        self.readers.with(|conn| {
+            let value: Option<i64> =
+                conn.query_row("SELECT value FROM counters WHERE name = 'change_seq'", [], |r| r.get(0)).optional()?;
+            Ok(value.unwrap_or(0).max(0) as u64)
+        })
+    }
+
     /// This device's position in `server`'s change feed (0 before the first sync).
     pub fn sync_cursor(&self, server: &str) -> Result<u64, StoreError> {
         self.readers.with(|conn| {

@@ -75,6 +75,9 @@ pub struct SyncReport {
     pub refused: Vec<(String, String)>,
     /// Surveys pulled but not applied, with the reason (they are retried next sync).
     pub failed: Vec<(String, String)>,
+    /// Surveys offered again because the server started a new epoch (it was restored from
+    /// a backup): the server keeps what it lacks of them, and acknowledges the rest.
+    pub reoffered: u64,
 }
 
 /// Why a sync stopped early. What was done before stays done.
@@ -125,6 +128,7 @@ pub fn sync(
             push: pending.iter().map(|(_, p)| p.clone()).collect(),
             want: std::mem::take(&mut want),
             max_pull_bytes: options.max_pull_bytes,
+            epoch: store.sync_epoch(&server)?,
         };
         let body = wire::encode(&request).map_err(|e| SyncError::Protocol(e.to_string()))?;
         report.progress.bytes_sent += body.len() as u64;
@@ -134,6 +138,10 @@ pub fn sync(
         let response: SyncResponse = wire::decode(&answer).map_err(|e| SyncError::Protocol(e.to_string()))?;
         if response.acks.len() != pending.len() {
             return Err(SyncError::Protocol("the server acknowledged a different number of surveys".into()));
+        }
+        // Before this response's acknowledgements, which are the new epoch's.
+        if let Some(epoch) = &response.epoch {
+            report.reoffered += store.begin_epoch(&server, &epoch.server, epoch.epoch, epoch.start)?;
         }
 
         let mut acked = Vec::new();

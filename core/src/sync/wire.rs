@@ -11,8 +11,8 @@ use std::io::Read;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// The protocol version spoken by this code.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version spoken by this code. Version 2 added the server's [`Epoch`].
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The most a message may inflate to (compressed bodies are capped separately by the
 /// server's body limit).
@@ -41,6 +41,9 @@ pub struct SyncRequest {
     pub want: Vec<WantedSurvey>,
     /// The most change bytes the device wants pulled in this response.
     pub max_pull_bytes: u64,
+    /// [`Epoch::epoch`] of the server as the device last synced with it (0 before the first
+    /// sync). Its acknowledgements and its cursor are from that epoch.
+    pub epoch: u64,
 }
 
 /// One survey's unacknowledged changes.
@@ -78,6 +81,25 @@ pub struct SyncResponse {
     pub pull: Vec<PulledSurvey>,
     /// Whether more feed entries remain: sync again with the new cursor.
     pub more: bool,
+    /// The server's epoch, sent when the request named another: the server may have lost
+    /// what it acknowledged before (it was restored from a backup, or it is another server
+    /// behind the same address). The device re-offers every survey it was acknowledged,
+    /// and this response's pull already started from `min(cursor, start)`.
+    pub epoch: Option<Epoch>,
+}
+
+/// Which server answers, and which epoch of it. A server starts a new epoch whenever its
+/// data is restored from a backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Epoch {
+    /// The server's id, made with its data directory.
+    pub server: Id16,
+    /// The epoch: random, a new one at every restore, so restoring the same backup twice
+    /// still starts two epochs.
+    pub epoch: u64,
+    /// The change feed's position when the epoch started. The entries up to it are the
+    /// same in the old epoch and the new one; those after it in the old epoch are gone.
+    pub start: u64,
 }
 
 /// What became of one pushed survey.
@@ -226,6 +248,7 @@ mod tests {
             }],
             want: vec![],
             max_pull_bytes: 1 << 20,
+            epoch: 0x0123_4567_89ab_cdef,
         }
     }
 

@@ -5,6 +5,7 @@
 //! ([`sqlite::SqliteBackend`]) without touching them. Methods are blocking: handlers call
 //! them from `spawn_blocking`.
 
+pub mod backup;
 pub mod sqlite;
 
 use std::collections::{BTreeSet, HashMap};
@@ -394,6 +395,20 @@ impl From<rusqlite::Error> for BackendError {
     }
 }
 
+/// Who this server is and which epoch of it runs: a restore from a backup starts a new
+/// epoch, so that devices offer again what the restored data may lack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    /// Made with the data directory; a backup carries it.
+    pub server_id: [u8; 16],
+    /// Random; a new one at every restore.
+    pub epoch: u64,
+    /// The change feed's position when the epoch started.
+    pub epoch_start: u64,
+    /// When the epoch started.
+    pub started_at: DateTime<Utc>,
+}
+
 /// The result type of backend calls.
 pub type BackendResult<T> = Result<T, BackendError>;
 
@@ -552,6 +567,18 @@ pub trait Backend: Send + Sync + 'static {
         cursor: u64,
         confirmed: u64,
     ) -> BackendResult<()>;
+
+    /// Whether the server holds every change in `heads` of the survey (false for a survey it
+    /// does not have).
+    fn holds(&self, survey_id: &str, heads: &[ChangeHash]) -> BackendResult<bool>;
+
+    // --- identity
+    /// Who this server is and its current epoch.
+    fn identity(&self) -> BackendResult<Identity>;
+    /// Starts a new epoch at the change feed's current position (after a restore).
+    fn begin_epoch(&self) -> BackendResult<Identity>;
+    /// Writes a consistent backup of everything to `out`, while devices keep syncing.
+    fn backup(&self, out: &std::path::Path) -> Result<backup::Created, backup::BackupError>;
 
     // --- upkeep
     /// Idle-time upkeep (compacting surveys stored as received, refreshing the query

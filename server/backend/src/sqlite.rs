@@ -5,7 +5,7 @@
 //! snapshots, chunks, compaction, the change feed and the strict merge path.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
@@ -19,10 +19,11 @@ use terrain_core::store::{
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewStatus};
 use terrain_core::{Author, ChangeHash, Role, Store, Value};
 
+use super::backup::{self, BackupError, DataLock};
 use super::{
     Attempt, AuditEntry, AuditRow, Backend, BackendError, BackendResult, DeliveryLog, DeviceKey, DueDelivery, Entry,
-    Fault, FeedToken, FormInfo, Membership, NewDelivery, NewSavedExport, NewUser, Project, ReviewItem, SavedExport,
-    SeenState, Team, TokenPurpose, TokenRecord, User, UserId, Webhook,
+    Fault, FeedToken, FormInfo, Identity, Membership, NewDelivery, NewSavedExport, NewUser, Project, ReviewItem,
+    SavedExport, SeenState, Team, TokenPurpose, TokenRecord, User, UserId, Webhook,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -31,12 +32,22 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/003_feed_tokens.sql"),
     include_str!("../migrations/004_webhooks.sql"),
     include_str!("../migrations/005_saved_exports.sql"),
+    include_str!("../migrations/006_identity.sql"),
 ];
+
+/// The device under which the server writes a user's edits made in the dashboard.
+const WEB_DEVICE: &str = "web";
 
 /// The embedded SQLite backend.
 pub struct SqliteBackend {
     db: Mutex<Connection>,
     surveys: Store,
+    /// Read at open; only [`Backend::begin_epoch`] changes it, through this object.
+    identity: Mutex<Identity>,
+    /// The data directory.
+    dir: PathBuf,
+    /// Held while open, so that a restore cannot swap the files underneath.
+    _lock: DataLock,
 }
 
 impl std::fmt::Debug for SqliteBackend {
@@ -94,6 +105,7 @@ impl SqliteBackend {
     pub fn open(dir: &Path) -> BackendResult<SqliteBackend> {
         std::fs::create_dir_all(dir)
             .map_err(|e| BackendError::Database(format!("cannot create the data directory {}: {e}", dir.display())))?;
+        let lock = DataLock::shared(dir).map_err(|e| BackendError::Database(e.to_string()))?;
         let mut db = Connection::open(dir.join("server.db"))?;
         db.busy_timeout(std::time::Duration::from_secs(5))?;
         let version: u32 = db.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -107,13 +119,61 @@ impl SqliteBackend {
         let surveys = Store::open(dir.join("surveys.db"), Author::new("terrain-server", host, Role::Admin))?;
         // Exports and the map read surveys from the projection, not from their documents.
         surveys.keep_projections()?;
-        Ok(SqliteBackend { db: Mutex::new(db), surveys })
+        let identity = identity_at_open(&db, &surveys)?;
+        Ok(SqliteBackend {
+            db: Mutex::new(db),
+            surveys,
+            identity: Mutex::new(identity),
+            dir: dir.to_owned(),
+            _lock: lock,
+        })
     }
 
     fn db(&self) -> MutexGuard<'_, Connection> {
         // A panic under the lock cannot leave a transaction open: rusqlite rolls back on drop.
         self.db.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A random epoch, never 0 (which devices send before their first sync).
+fn new_epoch() -> BackendResult<u64> {
+    let mut bytes = [0u8; 8];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| BackendError::Database(format!("the system's random source failed: {e}")))?;
+    Ok(u64::from_le_bytes(bytes).max(1))
+}
+
+/// The server's identity, made on the first open of its data directory: a new server's
+/// first epoch starts at the feed's position then (0, or where an older Terrain's data
+/// had got to).
+fn identity_at_open(db: &Connection, surveys: &Store) -> BackendResult<Identity> {
+    let mut server_id = [0u8; 16];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut server_id)
+        .map_err(|e| BackendError::Database(format!("the system's random source failed: {e}")))?;
+    db.execute(
+        "INSERT OR IGNORE INTO identity (id, server_id, epoch, epoch_start, started_at) VALUES (1, ?1, ?2, ?3, ?4)",
+        params![server_id.as_slice(), new_epoch()? as i64, surveys.feed_position()? as i64, now_ms()],
+    )?;
+    read_identity(db)
+}
+
+fn read_identity(db: &Connection) -> BackendResult<Identity> {
+    let (id, epoch, start, started): (Vec<u8>, i64, i64, i64) =
+        db.query_row("SELECT server_id, epoch, epoch_start, started_at FROM identity WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+    let server_id = id
+        .try_into()
+        .map_err(|_| BackendError::Database("the server's id in server.db is not 16 bytes: restore a backup".into()))?;
+    Ok(Identity {
+        server_id,
+        // The same 64 bits, kept in SQLite's signed integer.
+        epoch: epoch as u64,
+        epoch_start: start.max(0) as u64,
+        started_at: DateTime::from_timestamp_millis(started).unwrap_or_default(),
+    })
 }
 
 impl Backend for SqliteBackend {
@@ -127,8 +187,13 @@ impl Backend for SqliteBackend {
             BackendError::Duplicate(_) => BackendError::Duplicate(format!("user `{}`", user.username)),
             other => other,
         })?;
+        let id = db.last_insert_rowid();
+        drop(db);
+        // Registered now rather than at the first edit in the dashboard, so that a backup
+        // taken after the account was made knows the device of all its dashboard edits.
+        self.register_device(id, WEB_DEVICE)?;
         Ok(User {
-            id: db.last_insert_rowid(),
+            id,
             username: user.username.clone(),
             role: user.role,
             display_name: user.display_name.clone(),
@@ -529,14 +594,14 @@ impl Backend for SqliteBackend {
     }
 
     fn correct(&self, editor: &User, survey_id: &str, path: &AnswerPath, value: Value) -> BackendResult<bool> {
-        let key = self.register_device(editor.id, "web")?;
-        let author = Author::new(&editor.username, "web", editor.role);
+        let key = self.register_device(editor.id, WEB_DEVICE)?;
+        let author = Author::new(&editor.username, WEB_DEVICE, editor.role);
         Ok(self.surveys.set_answer_as(&author, key, survey_id, path, value)?)
     }
 
     fn enter(&self, editor: &User, entry: &Entry<'_>) -> BackendResult<String> {
-        let key = self.register_device(editor.id, "web")?;
-        let author = Author::new(&editor.username, "web", editor.role);
+        let key = self.register_device(editor.id, WEB_DEVICE)?;
+        let author = Author::new(&editor.username, WEB_DEVICE, editor.role);
         let survey_id = match entry.survey_id {
             Some(id) => {
                 self.surveys.replace_answers_as(&author, key, id, entry.answers)?;
@@ -548,14 +613,14 @@ impl Backend for SqliteBackend {
     }
 
     fn finalize(&self, editor: &User, survey_id: &str) -> BackendResult<()> {
-        let key = self.register_device(editor.id, "web")?;
-        let author = Author::new(&editor.username, "web", editor.role);
+        let key = self.register_device(editor.id, WEB_DEVICE)?;
+        let author = Author::new(&editor.username, WEB_DEVICE, editor.role);
         Ok(self.surveys.finalize_as(&author, key, survey_id)?)
     }
 
     fn review(&self, editor: &User, items: &[ReviewItem<'_>]) -> BackendResult<Vec<Result<bool, StoreError>>> {
-        let key = self.register_device(editor.id, "web")?;
-        let author = Author::new(&editor.username, "web", editor.role);
+        let key = self.register_device(editor.id, WEB_DEVICE)?;
+        let author = Author::new(&editor.username, WEB_DEVICE, editor.role);
         let items: Vec<(&str, Option<ReviewStatus>, Option<&NewComment>)> =
             items.iter().map(|i| (i.survey_id, i.status, i.comment)).collect();
         Ok(self.surveys.set_reviews_as(&author, key, &items)?)
@@ -587,6 +652,30 @@ impl Backend for SqliteBackend {
 
     fn rebuild_projections(&self) -> BackendResult<Rebuilt> {
         Ok(self.surveys.rebuild_projections()?)
+    }
+
+    fn holds(&self, survey_id: &str, heads: &[ChangeHash]) -> BackendResult<bool> {
+        Ok(self.surveys.holds(survey_id, heads)?)
+    }
+
+    fn backup(&self, out: &Path) -> Result<backup::Created, BackupError> {
+        let identity = self.identity()?;
+        backup::create(&self.dir, out, identity.server_id, identity.epoch)
+    }
+
+    fn identity(&self) -> BackendResult<Identity> {
+        Ok(*self.identity.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn begin_epoch(&self) -> BackendResult<Identity> {
+        let mut identity = self.identity.lock().unwrap_or_else(|e| e.into_inner());
+        let db = self.db();
+        db.execute(
+            "UPDATE identity SET epoch = ?1, epoch_start = ?2, started_at = ?3 WHERE id = 1",
+            params![new_epoch()? as i64, self.surveys.feed_position()? as i64, now_ms()],
+        )?;
+        *identity = read_identity(&db)?;
+        Ok(*identity)
     }
 
     fn device_heads(

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use terrain_services::Services;
 use terrain_services::accounts::CreateUser;
+use terrain_services::{Services, backup};
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
@@ -36,6 +36,33 @@ pub enum AdminCommand {
         #[arg(long, default_value = "terrain-data")]
         data: PathBuf,
     },
+    /// Write a backup of everything (accounts, forms, surveys, the audit log) to one file,
+    /// while the server keeps running. Check it with `verify-backup`.
+    Backup {
+        /// Data directory.
+        #[arg(long, default_value = "terrain-data")]
+        data: PathBuf,
+        /// The backup file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a backup whole: its hashes, SQLite's integrity check, its counts, and that every
+    /// survey's document loads.
+    VerifyBackup {
+        /// The backup file.
+        file: PathBuf,
+    },
+    /// Restore a backup into a data directory whose server is stopped. The directory's
+    /// current files are set aside, not deleted. The server starts a new epoch: at their
+    /// next sync, devices offer again everything the backup lacks.
+    Restore {
+        /// Data directory.
+        #[arg(long, default_value = "terrain-data")]
+        data: PathBuf,
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
@@ -59,6 +86,51 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             let request = CreateUser { username, password, role, display_name: None };
             let user = services.create_user(&services.operator()?, &request)?;
             println!("created {} ({})", user.username, user.role);
+            Ok(ExitCode::SUCCESS)
+        }
+        AdminCommand::Backup { data, out } => {
+            let services = Services::open_sqlite(&data, Default::default())
+                .with_context(|| format!("opening {}", data.display()))?;
+            let created = services.backup(&services.operator()?, &out)?;
+            let counts = created.manifest.counts;
+            println!(
+                "wrote {} ({} bytes): {} surveys, {} form versions, {} users, {} audit entries",
+                created.path.display(),
+                created.bytes,
+                counts.surveys,
+                counts.forms,
+                counts.users,
+                counts.audit
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        AdminCommand::VerifyBackup { file } => {
+            let checked = backup::verify(&file, &std::env::temp_dir())?;
+            let counts = checked.manifest.counts;
+            println!(
+                "{} is whole: taken {} (epoch {}), {} surveys all load, {} form versions, {} users, {} audit entries",
+                file.display(),
+                checked.manifest.created_at.to_rfc3339(),
+                checked.manifest.epoch,
+                checked.verified.surveys,
+                counts.forms,
+                counts.users,
+                counts.audit
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        AdminCommand::Restore { data, from } => {
+            let restored = backup::restore(&from, &data, Default::default())?;
+            println!(
+                "restored {} (taken {}) into {}; the server starts epoch {} and devices offer again what it lacks",
+                from.display(),
+                restored.manifest.created_at.to_rfc3339(),
+                data.display(),
+                restored.identity.epoch
+            );
+            if let Some(aside) = restored.set_aside {
+                println!("the files it replaced are in {}", aside.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::RebuildProjections { data } => {

@@ -181,8 +181,14 @@ fn the_relay_survives_hostile_clients_within_its_memory() {
     // An oversized want list, and more surveys than a request may carry.
     let want: Vec<WantedSurvey> =
         (0..6_000u32).map(|i| WantedSurvey { survey: [(i % 250) as u8; 16], heads: Vec::new() }).collect();
-    let request =
-        SyncRequest { protocol: wire::PROTOCOL_VERSION, cursor: 0, push: Vec::new(), want, max_pull_bytes: 1 << 20 };
+    let request = SyncRequest {
+        protocol: wire::PROTOCOL_VERSION,
+        cursor: 0,
+        push: Vec::new(),
+        want,
+        max_pull_bytes: 1 << 20,
+        epoch: 0,
+    };
     let (status, body) = post_sync(&url, &mallory.token, wire::encode(&request).unwrap());
     assert_refused("an oversized want list", status, &body);
     honest_sync("an oversized want list", &mut server);

@@ -62,15 +62,26 @@ impl Pilot {
     /// Starts the server on `data` and creates the pilot: `enumerators` split three
     /// quarters in Guinea (alternating between the two zones), the rest in Béguédo.
     pub fn start(data: &Path, enumerators: usize) -> Result<Pilot, DemoError> {
+        let mut pilot = Pilot::serve(data, SocketAddr::from(([127, 0, 0, 1], 0)), Vec::new(), "analyste".into())?;
+        pilot.setup(enumerators)?;
+        Ok(pilot)
+    }
+
+    /// Starts the server again on `data`, at `addr`, for the pilot `teams` and `analyst`
+    /// that are already in it: after a restart or a restore, with devices still pointed at
+    /// the old address.
+    pub fn resume(data: &Path, addr: SocketAddr, teams: Vec<Team>, analyst: String) -> Result<Pilot, DemoError> {
+        Pilot::serve(data, addr, teams, analyst)
+    }
+
+    fn serve(data: &Path, addr: SocketAddr, teams: Vec<Team>, analyst: String) -> Result<Pilot, DemoError> {
         let state = AppState::open(data, Settings::default()).map_err(|e| DemoError::Server(e.to_string()))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .map_err(|e| DemoError::Server(e.to_string()))?;
-        let listener = runtime
-            .block_on(terrain_server::bind(SocketAddr::from(([127, 0, 0, 1], 0))))
-            .map_err(|e| DemoError::Server(e.to_string()))?;
+        let listener = runtime.block_on(terrain_server::bind(addr)).map_err(|e| DemoError::Server(e.to_string()))?;
         let addr = listener.local_addr().map_err(|e| DemoError::Server(e.to_string()))?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serve_state = state.clone();
@@ -80,17 +91,15 @@ impl Pilot {
             })
             .await;
         });
-        let mut pilot = Pilot {
+        Ok(Pilot {
             url: format!("http://{addr}"),
             addr,
             state,
-            teams: Vec::new(),
-            analyst: "analyste".into(),
+            teams,
+            analyst,
             runtime: Some(runtime),
             shutdown: Some(tx),
-        };
-        pilot.setup(enumerators)?;
-        Ok(pilot)
+        })
     }
 
     /// The server's services.

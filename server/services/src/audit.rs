@@ -86,11 +86,16 @@ pub enum Action {
     SavedExportDownload,
     /// Every survey's projection row (what exports read) rewritten from its document.
     ProjectionRebuild,
+    /// A backup of all the server's data written to a file.
+    Backup,
+    /// The server's data restored from a backup (written into the restored log), starting
+    /// a new epoch.
+    Restore,
 }
 
 impl Action {
     /// Every action, for documentation and tests.
-    pub const ALL: [Action; 37] = [
+    pub const ALL: [Action; 39] = [
         Action::Login,
         Action::LoginFailed,
         Action::TokenRefresh,
@@ -128,6 +133,8 @@ impl Action {
         Action::SavedExportDelete,
         Action::SavedExportDownload,
         Action::ProjectionRebuild,
+        Action::Backup,
+        Action::Restore,
     ];
 
     /// The name in the log (`review.send_back`).
@@ -170,6 +177,8 @@ impl Action {
             Action::SavedExportDelete => "saved_export.delete",
             Action::SavedExportDownload => "saved_export.download",
             Action::ProjectionRebuild => "admin.rebuild_projections",
+            Action::Backup => "admin.backup",
+            Action::Restore => "admin.restore",
         }
     }
 }

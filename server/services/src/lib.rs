@@ -25,10 +25,12 @@
 //! - [`faults`]: surveys that cannot be read, skipped and shown as needing attention.
 //! - [`webhooks`]: events posted to a project's targets, signed, retried, from an outbox.
 //! - [`audit`]: the audit log and its vocabulary of actions.
+//! - [`backup`]: backups taken while devices sync; restores that start a new epoch.
 //! - [`guards`]: throttles and slots that keep one client from taking the server.
 
 pub mod accounts;
 pub mod audit;
+pub mod backup;
 pub mod entry;
 pub mod error;
 pub mod exports;

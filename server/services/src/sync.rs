@@ -141,8 +141,18 @@ impl Services {
         if !wanted.is_empty() {
             self.backend.confirm_device_heads(device, &wanted)?;
         }
-        let (pull, cursor, more) = self.pull(scope, device, &request, deadline)?;
-        Ok(SyncResponse { cursor, acks, pull, more })
+        // A device from another epoch has a cursor that may point past entries this epoch
+        // never had: it reads on from where the epoch started.
+        let identity = self.backend.identity()?;
+        let new_epoch = request.epoch != identity.epoch;
+        let from = if new_epoch { request.cursor.min(identity.epoch_start) } else { request.cursor };
+        let (pull, cursor, more) = self.pull(scope, device, &request, from, deadline)?;
+        let epoch = new_epoch.then_some(wire::Epoch {
+            server: identity.server_id,
+            epoch: identity.epoch,
+            start: identity.epoch_start,
+        });
+        Ok(SyncResponse { cursor, acks, pull, more, epoch })
     }
 
     /// The front door for a request's pushes: what each survey would cost to decode, found
@@ -197,6 +207,20 @@ impl Services {
         let mut judge = Judge::new(self, scope);
         let mut held = Vec::new();
         let mut stored = (0usize, 0usize);
+        // A survey offered again with no changes (after a new epoch) is acknowledged by what
+        // the server holds, never on the device's word.
+        for (i, pushed) in request.push.iter().enumerate() {
+            if acks[i].is_none() && pushed.changes.is_empty() {
+                let survey_id = wire::survey_id_string(&pushed.survey);
+                let heads = wire::change_hashes(&pushed.heads);
+                acks[i] = Some(if self.backend.holds(&survey_id, &heads)? {
+                    held.push((survey_id, heads));
+                    Ack::Stored
+                } else {
+                    Ack::ResendAll
+                });
+            }
+        }
         let admitted: Vec<usize> = (0..request.push.len()).filter(|i| acks[*i].is_none()).collect();
         for batch in admitted.chunks(PUSH_BATCH) {
             if Instant::now() >= deadline {
@@ -218,10 +242,17 @@ impl Services {
                 let pushed = &request.push[*i];
                 acks[*i] = Some(match outcome {
                     Ok(merged) => {
-                        held.push((survey_id.clone(), wire::change_hashes(&pushed.heads)));
                         stored.0 += 1;
                         stored.1 += merged.new_changes;
-                        Ack::Stored
+                        // The device's heads may name changes it was told this server had
+                        // before a restore; those it must send again.
+                        let heads = wire::change_hashes(&pushed.heads);
+                        if self.backend.holds(survey_id, &heads)? {
+                            held.push((survey_id.clone(), heads));
+                            Ack::Stored
+                        } else {
+                            Ack::ResendAll
+                        }
                     }
                     Err(e) => refusal(e)?,
                 });
@@ -261,13 +292,15 @@ impl Services {
         acks.into_iter().map(|a| a.ok_or_else(|| Error::internal("a pushed survey got no acknowledgement"))).collect()
     }
 
-    /// The changes the device lacks, from the wanted surveys then the feed after its
-    /// cursor, within the byte budget. Returns them, the new cursor and whether more remain.
+    /// The changes the device lacks, from the wanted surveys then the feed after `from`
+    /// (its cursor), within the byte budget. Returns them, the new cursor and whether more
+    /// remain.
     fn pull(
         &self,
         scope: &Scope,
         device: &DeviceKey,
         request: &SyncRequest,
+        from: u64,
         deadline: Instant,
     ) -> Result<(Vec<PulledSurvey>, u64, bool)> {
         let budget = request.max_pull_bytes.min(self.settings.sync.max_pull_bytes);
@@ -279,7 +312,7 @@ impl Services {
             let survey_id = wire::survey_id_string(&want.survey);
             if let Some(summary) = self.backend.survey_summary(&survey_id)?
                 && self.may_pull(scope, &summary)?
-                && let Some(p) = self.fetch(device, &summary, request.cursor)?
+                && let Some(p) = self.fetch(device, &summary, from)?
                 && seen.insert(p.survey)
             {
                 bytes += p.changes.len() as u64;
@@ -287,7 +320,7 @@ impl Services {
             }
         }
         let visible = scope.visibility();
-        let mut cursor = request.cursor;
+        let mut cursor = from;
         let mut more = false;
         'feed: loop {
             let page = self.backend.feed(cursor, FEED_PAGE, &visible)?;
@@ -298,7 +331,7 @@ impl Services {
                     break 'feed;
                 }
                 if self.may_pull(scope, &entry.summary)?
-                    && let Some(p) = self.fetch(device, &entry.summary, request.cursor)?
+                    && let Some(p) = self.fetch(device, &entry.summary, from)?
                     && seen.insert(p.survey)
                 {
                     bytes += p.changes.len() as u64;
@@ -312,7 +345,7 @@ impl Services {
         }
         let sent: Vec<_> =
             pulled.iter().map(|p| (wire::survey_id_string(&p.survey), wire::change_hashes(&p.heads))).collect();
-        self.backend.sent_device_heads(device, &sent, cursor, request.cursor)?;
+        self.backend.sent_device_heads(device, &sent, cursor, from)?;
         Ok((pulled, cursor, more))
     }
 
@@ -434,7 +467,11 @@ impl<'a> Judge<'a> {
             let owner = self.owner(&key)?.ok_or_else(|| {
                 Refusal::forbidden(
                     "unknown_actor",
-                    "a change was made on a device that never logged in to this server: log in on it first",
+                    format!(
+                        "a change was made on device {} that never logged in to this server (or first logged in \
+                         after the backup it was restored from): log in on it first",
+                        terrain_core::identity::device_key_hex(&key)
+                    ),
                 )
             })?;
             let owner_user = owner.user().cloned().ok_or_else(|| internal("a device belongs to no one"))?;

@@ -307,7 +307,14 @@ pub fn sync_round(url: &str, token: &str, request: &SyncRequest) -> SyncResponse
 
 /// A request that pushes `push` (and pulls from the start of the feed).
 pub fn push_request(push: Vec<PushedSurvey>) -> SyncRequest {
-    SyncRequest { protocol: wire::PROTOCOL_VERSION, cursor: 0, push, want: Vec::new(), max_pull_bytes: 1 << 20 }
+    SyncRequest {
+        protocol: wire::PROTOCOL_VERSION,
+        cursor: 0,
+        push,
+        want: Vec::new(),
+        max_pull_bytes: 1 << 20,
+        epoch: 0,
+    }
 }
 
 /// What `store` would push now: each survey's changes the server has not acknowledged.

@@ -4,7 +4,9 @@
 //! in zstd frames that can lie too (bombs, truncation, bad checksums, huge windows, several
 //! frames).
 
-use terrain_core::sync::wire::{Ack, PulledSurvey, PushedSurvey, SyncRequest, SyncResponse, WantedSurvey};
+use terrain_core::sync::wire::{
+    Ack, Epoch, PROTOCOL_VERSION, PulledSurvey, PushedSurvey, SyncRequest, SyncResponse, WantedSurvey,
+};
 
 use super::{bombs, docs};
 use crate::dice::Dice;
@@ -124,7 +126,7 @@ fn huge_window_frame(dice: &mut Dice, raw: &[u8]) -> Vec<u8> {
 /// A real request: pushed surveys with change chunks of real documents.
 pub fn request(dice: &mut Dice) -> SyncRequest {
     SyncRequest {
-        protocol: if dice.percent(90) { 1 } else { dice.u64() as u32 },
+        protocol: if dice.percent(90) { PROTOCOL_VERSION } else { dice.u64() as u32 },
         cursor: dice.edgy_u64() % 1_000_000,
         push: (0..dice.below(4))
             .map(|_| PushedSurvey {
@@ -136,6 +138,7 @@ pub fn request(dice: &mut Dice) -> SyncRequest {
             .collect(),
         want: (0..dice.below(3)).map(|_| WantedSurvey { survey: dice.array(), heads: hashes(dice) }).collect(),
         max_pull_bytes: dice.edgy_u64(),
+        epoch: dice.edgy_u64(),
     }
 }
 
@@ -164,6 +167,7 @@ pub fn response(dice: &mut Dice) -> SyncResponse {
             })
             .collect(),
         more: dice.percent(50),
+        epoch: dice.percent(50).then(|| Epoch { server: dice.array(), epoch: dice.edgy_u64(), start: dice.edgy_u64() }),
     }
 }
 

@@ -1,0 +1,429 @@
+//! Backups of a data directory: one zip file holding a consistent copy of each database and
+//! a manifest of what they hold, checked end to end before a restore trusts it.
+//!
+//! [`create`] copies `server.db` and then `surveys.db` with `VACUUM INTO`, each a consistent
+//! snapshot taken while the server keeps syncing. The order matters: the feed positions
+//! `server.db` records (webhook and export cursors, what was sent to which device) then never
+//! point past the copied feed. [`stage`] unpacks a backup next to the data directory, no
+//! further than the sizes its manifest declares, and checks the hashes, SQLite's integrity
+//! check, the counts, and that every survey's document loads at the heads its row records.
+//! [`swap_in`] sets the current files aside (it never deletes them) and moves the staged
+//! copies in, while no server has the directory open ([`DataLock`]).
+//!
+//! What starts the restored server's new epoch, and audits the restore, is the service
+//! layer's (`terrain_services::backup`): it runs on the staged copy before the swap, so a
+//! restore interrupted at any point leaves either the old data or the new epoch.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use terrain_core::store::Verified;
+use terrain_core::{Author, Role, Store};
+
+use crate::BackendError;
+
+/// The version of the backup layout written by this code.
+pub const FORMAT: u32 = 1;
+/// The databases of a data directory, in the order they are copied.
+pub const DATABASES: [&str; 2] = ["server.db", "surveys.db"];
+const MANIFEST: &str = "manifest.json";
+const MAX_MANIFEST_BYTES: u64 = 64 << 10;
+/// Present while files are being swapped: a server refuses to open the directory then.
+pub const SWAP_MARKER: &str = "RESTORE-IN-PROGRESS";
+const LOCK_FILE: &str = "terrain.lock";
+
+/// What a backup holds, written beside the databases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`FORMAT`].
+    pub format: u32,
+    /// When the copy was taken.
+    pub created_at: DateTime<Utc>,
+    /// The server's id (hex).
+    pub server_id: String,
+    /// Its epoch when the copy was taken.
+    pub epoch: u64,
+    /// Its change feed's position in the copy.
+    pub feed_position: u64,
+    /// Each database, with its size and SHA-256.
+    pub files: Vec<FileEntry>,
+    /// What the copy holds.
+    pub counts: Counts,
+}
+
+/// One database in a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Its name in the data directory.
+    pub name: String,
+    /// Its size.
+    pub bytes: u64,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+}
+
+/// What a backup holds, counted when it was taken and again when it is checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Surveys.
+    pub surveys: u64,
+    /// Form versions.
+    pub forms: u64,
+    /// User accounts.
+    pub users: u64,
+    /// Audit log entries.
+    pub audit: u64,
+}
+
+/// Why a backup could not be made, checked or restored.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// Reading or writing a file failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// The file is not a backup this Terrain can read, or it is damaged.
+    #[error("{path} is not a usable Terrain backup: {why}")]
+    Damaged {
+        /// The backup.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A server (or another `terrain` command) has the data directory open.
+    #[error("{0} is in use by a running server or another terrain command: stop it, then restore")]
+    InUse(PathBuf),
+    /// A restore was interrupted while swapping files.
+    #[error(
+        "a restore into {0} was interrupted: its files are in `replaced-*` and the directory; run the restore again"
+    )]
+    Interrupted(PathBuf),
+    /// A database failed.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackupError {
+    let what = what.into();
+    move |source| BackupError::Io { what, source }
+}
+
+impl From<rusqlite::Error> for BackupError {
+    fn from(e: rusqlite::Error) -> Self {
+        BackupError::Backend(e.into())
+    }
+}
+
+impl From<terrain_core::StoreError> for BackupError {
+    fn from(e: terrain_core::StoreError) -> Self {
+        BackupError::Backend(e.into())
+    }
+}
+
+/// An advisory lock on a data directory: shared by every process that opens it (the
+/// server, `terrain admin` commands), exclusive while a restore swaps its files.
+#[derive(Debug)]
+pub struct DataLock {
+    _file: File,
+}
+
+impl DataLock {
+    fn open(dir: &Path) -> Result<File, BackupError> {
+        let path = dir.join(LOCK_FILE);
+        File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io(format!("opening {}", path.display())))
+    }
+
+    /// Takes the shared lock, refusing a directory whose restore was interrupted.
+    pub fn shared(dir: &Path) -> Result<DataLock, BackupError> {
+        let file = DataLock::open(dir)?;
+        file.try_lock_shared().map_err(|_| BackupError::InUse(dir.to_owned()))?;
+        if dir.join(SWAP_MARKER).exists() {
+            return Err(BackupError::Interrupted(dir.to_owned()));
+        }
+        Ok(DataLock { _file: file })
+    }
+
+    /// Takes the exclusive lock: nothing else has the directory open.
+    pub fn exclusive(dir: &Path) -> Result<DataLock, BackupError> {
+        let file = DataLock::open(dir)?;
+        file.try_lock().map_err(|_| BackupError::InUse(dir.to_owned()))?;
+        Ok(DataLock { _file: file })
+    }
+}
+
+/// What [`create`] wrote.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The backup file.
+    pub path: PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// What it holds.
+    pub manifest: Manifest,
+}
+
+/// Writes a backup of the data directory `data` to `out`, while a server may be running on
+/// it. The file appears whole or not at all.
+pub fn create(data: &Path, out: &Path, server_id: [u8; 16], epoch: u64) -> Result<Created, BackupError> {
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let scratch = tempfile::Builder::new()
+        .prefix(".terrain-backup-")
+        .tempdir_in(parent)
+        .map_err(io(format!("making a scratch directory in {}", parent.display())))?;
+    for name in DATABASES {
+        let source = data.join(name);
+        if !source.exists() {
+            return Err(BackupError::Io {
+                what: format!("reading {}", source.display()),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "is this a Terrain data directory?"),
+            });
+        }
+        let conn = Connection::open(&source)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        let copy = scratch.path().join(name);
+        conn.execute("VACUUM INTO ?1", [copy.to_string_lossy()])?;
+    }
+    let counts = count(scratch.path())?;
+    let feed_position = feed_position(&scratch.path().join("surveys.db"))?;
+    let mut files = Vec::new();
+    let partial = scratch.path().join("backup.zip");
+    let file = File::create(&partial).map_err(io(format!("creating {}", partial.display())))?;
+    let mut zip = zip::ZipWriter::new(file);
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated).large_file(true);
+    let zip_err = |e: zip::result::ZipError| BackupError::Io { what: "writing the backup".into(), source: e.into() };
+    for name in DATABASES {
+        let path = scratch.path().join(name);
+        zip.start_file(name, options).map_err(zip_err)?;
+        let mut reader = File::open(&path).map_err(io(format!("reading {}", path.display())))?;
+        let mut hashing = Hashing { inner: &mut zip, hasher: Sha256::new(), bytes: 0 };
+        std::io::copy(&mut reader, &mut hashing).map_err(io("writing the backup"))?;
+        let (bytes, sha256) = (hashing.bytes, hex(&hashing.hasher.finalize()));
+        files.push(FileEntry { name: name.into(), bytes, sha256 });
+    }
+    let manifest = Manifest {
+        format: FORMAT,
+        created_at: Utc::now(),
+        server_id: hex(&server_id),
+        epoch,
+        feed_position,
+        files,
+        counts,
+    };
+    zip.start_file(MANIFEST, options).map_err(zip_err)?;
+    let json = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| BackupError::Io { what: "writing the manifest".into(), source: std::io::Error::other(e) })?;
+    zip.write_all(&json).map_err(io("writing the backup"))?;
+    let file = zip.finish().map_err(zip_err)?;
+    file.sync_all().map_err(io("syncing the backup"))?;
+    let bytes = file.metadata().map_err(io("reading the backup's size"))?.len();
+    drop(file);
+    std::fs::rename(&partial, out).map_err(io(format!("moving the backup to {}", out.display())))?;
+    sync_dir(parent)?;
+    Ok(Created { path: out.to_owned(), bytes, manifest })
+}
+
+/// A backup unpacked and checked beside a data directory, ready to be swapped in.
+#[derive(Debug)]
+pub struct Staged {
+    dir: tempfile::TempDir,
+    /// The backup's manifest.
+    pub manifest: Manifest,
+    /// What checking every survey found (nothing failed, or it would not be staged).
+    pub verified: Verified,
+}
+
+impl Staged {
+    /// Where the checked copies are: open it as a data directory to prepare it.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Unpacks `backup` into a scratch directory under `beside` and checks it whole: sizes and
+/// hashes against the manifest, SQLite's integrity check, the counts, and every survey's
+/// document. Nothing outside the scratch directory is touched, and it goes away on error.
+pub fn stage(backup: &Path, beside: &Path) -> Result<Staged, BackupError> {
+    std::fs::create_dir_all(beside).map_err(io(format!("creating {}", beside.display())))?;
+    let dir = tempfile::Builder::new()
+        .prefix(".terrain-restore-")
+        .tempdir_in(beside)
+        .map_err(io(format!("making a scratch directory in {}", beside.display())))?;
+    let damaged = |why: String| BackupError::Damaged { path: backup.to_owned(), why };
+    let manifest = unpack(backup, dir.path())?;
+    for name in DATABASES {
+        let conn = Connection::open(dir.path().join(name))?;
+        let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if check != "ok" {
+            return Err(damaged(format!("{name} fails SQLite's integrity check: {check}")));
+        }
+    }
+    let counts = count(dir.path())?;
+    if counts != manifest.counts {
+        return Err(damaged(format!("it holds {counts:?}, but its manifest says {:?}", manifest.counts)));
+    }
+    // A scratch copy: opening it as a store may bring its schema up to date, which the swap
+    // then keeps.
+    let store = Store::open(dir.path().join("surveys.db"), Author::new("terrain-restore", "restore", Role::Admin))?;
+    let verified = store.verify_documents()?;
+    drop(store);
+    if let Some((survey, why)) = verified.failed.first() {
+        return Err(damaged(format!("{} surveys do not load, among them {survey}: {why}", verified.failed.len())));
+    }
+    Ok(Staged { dir, manifest, verified })
+}
+
+/// Unpacks the databases of `backup` into `into`, each no larger than its manifest says and
+/// with the hash it gives. Returns the manifest.
+fn unpack(backup: &Path, into: &Path) -> Result<Manifest, BackupError> {
+    let damaged = |why: String| BackupError::Damaged { path: backup.to_owned(), why };
+    let file = File::open(backup).map_err(io(format!("opening {}", backup.display())))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| damaged(format!("not a zip file ({e})")))?;
+    let mut json = Vec::new();
+    zip.by_name(MANIFEST)
+        .map_err(|e| damaged(format!("no manifest ({e})")))?
+        .take(MAX_MANIFEST_BYTES + 1)
+        .read_to_end(&mut json)
+        .map_err(|e| damaged(format!("the manifest cannot be read ({e})")))?;
+    if json.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(damaged("its manifest is too large".into()));
+    }
+    let manifest: Manifest =
+        serde_json::from_slice(&json).map_err(|e| damaged(format!("its manifest cannot be read ({e})")))?;
+    if manifest.format != FORMAT {
+        return Err(damaged(format!(
+            "it is in backup format {}, and this Terrain reads format {FORMAT}: use the Terrain that made it",
+            manifest.format
+        )));
+    }
+    for name in DATABASES {
+        let entry = manifest
+            .files
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| damaged(format!("its manifest does not list {name}")))?;
+        let mut reader = zip.by_name(name).map_err(|e| damaged(format!("{name} is missing ({e})")))?;
+        let path = into.join(name);
+        let mut out = File::create(&path).map_err(io(format!("creating {}", path.display())))?;
+        let mut hashing = Hashing { inner: &mut out, hasher: Sha256::new(), bytes: 0 };
+        // Never more than declared: a damaged or hostile entry cannot fill the disk.
+        std::io::copy(&mut (&mut reader).take(entry.bytes + 1), &mut hashing)
+            .map_err(|e| damaged(format!("{name} cannot be unpacked ({e})")))?;
+        let (bytes, sha256) = (hashing.bytes, hex(&hashing.hasher.finalize()));
+        if bytes != entry.bytes || sha256 != entry.sha256 {
+            return Err(damaged(format!("{name} is not the file its manifest describes (size or SHA-256 differ)")));
+        }
+        out.sync_all().map_err(io(format!("syncing {}", path.display())))?;
+    }
+    Ok(manifest)
+}
+
+/// What [`swap_in`] did.
+#[derive(Debug, Clone)]
+pub struct Swapped {
+    /// Where the data directory's previous files now are (none if it had none).
+    pub set_aside: Option<PathBuf>,
+}
+
+/// Moves the staged databases into `data`, setting its current ones aside in a
+/// `replaced-<time>` directory beside them. Refused while anything has `data` open.
+pub fn swap_in(staged: Staged, data: &Path) -> Result<Swapped, BackupError> {
+    let _lock = DataLock::exclusive(data)?;
+    let marker = data.join(SWAP_MARKER);
+    File::create(&marker).map_err(io(format!("creating {}", marker.display())))?.sync_all().map_err(io("syncing"))?;
+    sync_dir(data)?;
+    let aside = data.join(format!("replaced-{}", Utc::now().format("%Y%m%dT%H%M%S%.3fZ")));
+    let mut moved = false;
+    for name in DATABASES {
+        for suffix in ["", "-wal", "-shm"] {
+            let current = data.join(format!("{name}{suffix}"));
+            if current.exists() {
+                std::fs::create_dir_all(&aside).map_err(io(format!("creating {}", aside.display())))?;
+                std::fs::rename(&current, aside.join(format!("{name}{suffix}")))
+                    .map_err(io(format!("moving {} aside", current.display())))?;
+                moved = true;
+            }
+        }
+    }
+    for name in DATABASES {
+        // A log the staged copy's last writer left behind holds part of it.
+        for suffix in ["", "-wal"] {
+            let file = format!("{name}{suffix}");
+            let staged_file = staged.dir().join(&file);
+            if suffix.is_empty() || staged_file.exists() {
+                std::fs::rename(&staged_file, data.join(&file))
+                    .map_err(io(format!("moving the restored {file} into {}", data.display())))?;
+            }
+        }
+    }
+    sync_dir(data)?;
+    std::fs::remove_file(&marker).map_err(io(format!("removing {}", marker.display())))?;
+    sync_dir(data)?;
+    Ok(Swapped { set_aside: moved.then_some(aside) })
+}
+
+/// What the databases in `dir` hold.
+fn count(dir: &Path) -> Result<Counts, BackupError> {
+    let server = Connection::open(dir.join("server.db"))?;
+    let surveys = Connection::open(dir.join("surveys.db"))?;
+    let n = |conn: &Connection, table: &str| -> Result<u64, BackupError> {
+        let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    };
+    Ok(Counts {
+        surveys: n(&surveys, "surveys")?,
+        forms: n(&surveys, "forms")?,
+        users: n(&server, "users")?,
+        audit: n(&server, "audit")?,
+    })
+}
+
+fn feed_position(surveys: &Path) -> Result<u64, BackupError> {
+    let conn = Connection::open(surveys)?;
+    let value: i64 =
+        conn.query_row("SELECT coalesce(max(value), 0) FROM counters WHERE name = 'change_seq'", [], |r| r.get(0))?;
+    Ok(value.max(0) as u64)
+}
+
+/// Makes renames in `dir` durable.
+fn sync_dir(dir: &Path) -> Result<(), BackupError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(format!("syncing {}", dir.display())))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Counts and hashes what passes through to `inner`.
+struct Hashing<'a, W: Write> {
+    inner: &'a mut W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Hashing<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
