@@ -13,7 +13,7 @@ use terrain_core::{AnswerPath, Role, Value};
 use terrain_demo::field::Device;
 use terrain_demo::http;
 use terrain_demo::pilot::Pilot;
-use terrain_services::backup;
+use terrain_services::backup::{self, Key, Seal};
 
 #[test]
 fn after_a_restore_devices_offer_again_what_the_backup_lacks() {
@@ -46,11 +46,13 @@ fn after_a_restore_devices_offer_again_what_the_backup_lacks() {
     phones[0].sync_until_done().unwrap();
 
     // Last night's backup, taken while the server runs.
-    let file = dir.path().join("nightly.zip");
+    let file = dir.path().join("nightly.age");
     let services = pilot.services();
-    let created = services.backup(&services.operator().unwrap(), &file).unwrap();
+    let seal = Seal::Passphrase("la nuit à Kindia, 02:00".to_owned().into());
+    let key = || Key::Passphrase("la nuit à Kindia, 02:00".to_owned().into());
+    let created = services.backup(&services.operator().unwrap(), &file, &seal).unwrap();
     assert_eq!(created.manifest.counts.surveys, 6);
-    let checked = backup::verify(&file, dir.path()).unwrap();
+    let checked = backup::verify(&file, &key(), dir.path()).unwrap();
     assert_eq!(checked.verified.surveys, 6);
     assert!(checked.verified.failed.is_empty());
 
@@ -68,10 +70,10 @@ fn after_a_restore_devices_offer_again_what_the_backup_lacks() {
 
     // The disk dies; the backup comes back. A running server blocks the restore.
     let (addr, teams, analyst) = (pilot.addr, pilot.teams.clone(), pilot.analyst.clone());
-    let refused = backup::restore(&file, &data, Default::default());
+    let refused = backup::restore(&file, &key(), &data, Default::default());
     assert!(matches!(refused, Err(terrain_services::Error::Conflict(_))), "{refused:?}");
     pilot.stop();
-    let restored = backup::restore(&file, &data, Default::default()).unwrap();
+    let restored = backup::restore(&file, &key(), &data, Default::default()).unwrap();
     assert_ne!(restored.identity.epoch, created.manifest.epoch, "a restore starts a new epoch");
     assert!(restored.set_aside.as_ref().unwrap().join("surveys.db").exists(), "the replaced files are kept");
     let pilot = Pilot::resume(&data, addr, teams, analyst).unwrap();

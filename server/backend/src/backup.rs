@@ -1,5 +1,9 @@
 //! Backups of a data directory: one zip file holding a consistent copy of each database and
-//! a manifest of what they hold, checked end to end before a restore trusts it.
+//! a manifest of what they hold, always encrypted with age (a passphrase, or recipients'
+//! public keys), and checked end to end before a restore trusts it.
+//!
+//! age rather than a format of our own: it is the maintained tool for encrypting files, and
+//! an operator can open a backup with the `age` command alone, years later.
 //!
 //! [`create`] copies `server.db` and then `surveys.db` with `VACUUM INTO`, each a consistent
 //! snapshot taken while the server keeps syncing. The order matters: the feed positions
@@ -15,8 +19,10 @@
 //! restore interrupted at any point leaves either the old data or the new epoch.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+
+pub use age::secrecy::SecretString;
 
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
@@ -80,6 +86,83 @@ pub struct Counts {
     pub audit: u64,
 }
 
+/// How a backup is encrypted: always, to a passphrase or to recipients.
+pub enum Seal {
+    /// A passphrase, for people (age's scrypt recipient). Read it from a file or the
+    /// environment, never from the command line.
+    Passphrase(SecretString),
+    /// age recipients (`age1…` public keys): only their identities open the backup, and
+    /// the server that writes it never holds one.
+    Recipients(Vec<age::x25519::Recipient>),
+}
+
+impl Seal {
+    /// Recipients from their `age1…` strings.
+    pub fn recipients<'a>(keys: impl IntoIterator<Item = &'a str>) -> Result<Seal, BackupError> {
+        let recipients = keys
+            .into_iter()
+            .map(|k| {
+                k.trim().parse().map_err(|e: &str| BackupError::Key(format!("`{k}` is not an age recipient: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if recipients.is_empty() {
+            return Err(BackupError::Key("give at least one recipient".into()));
+        }
+        Ok(Seal::Recipients(recipients))
+    }
+
+    fn encryptor(&self) -> Result<age::Encryptor, BackupError> {
+        match self {
+            Seal::Passphrase(passphrase) => Ok(age::Encryptor::with_user_passphrase(passphrase.clone())),
+            Seal::Recipients(recipients) => {
+                age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+                    .map_err(|e| BackupError::Key(e.to_string()))
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Seal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Seal::Passphrase(_) => f.write_str("Seal::Passphrase(..)"),
+            Seal::Recipients(r) => write!(f, "Seal::Recipients({} keys)", r.len()),
+        }
+    }
+}
+
+/// What opens a backup: its passphrase, or an identity of one of its recipients.
+pub enum Key {
+    /// The passphrase it was sealed with.
+    Passphrase(SecretString),
+    /// Identities (`AGE-SECRET-KEY-1…`), as an age identity file holds them.
+    Identities(Vec<Box<dyn age::Identity>>),
+}
+
+impl Key {
+    /// The identities of an age identity file (`age-keygen`'s output).
+    pub fn identity_file(path: &Path) -> Result<Key, BackupError> {
+        let file = File::open(path).map_err(io(format!("opening the identity file {}", path.display())))?;
+        let identities = age::IdentityFile::from_buffer(BufReader::new(file))
+            .map_err(|e| BackupError::Key(format!("{} is not an age identity file: {e}", path.display())))?
+            .into_identities()
+            .map_err(|e| BackupError::Key(format!("{}: {e}", path.display())))?;
+        if identities.is_empty() {
+            return Err(BackupError::Key(format!("{} holds no identity", path.display())));
+        }
+        Ok(Key::Identities(identities))
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Key::Passphrase(_) => f.write_str("Key::Passphrase(..)"),
+            Key::Identities(i) => write!(f, "Key::Identities({} keys)", i.len()),
+        }
+    }
+}
+
 /// Why a backup could not be made, checked or restored.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
@@ -99,6 +182,9 @@ pub enum BackupError {
         /// What is wrong with it.
         why: String,
     },
+    /// The passphrase, recipient or identity is wrong or unusable.
+    #[error("{0}")]
+    Key(String),
     /// A server (or another `terrain` command) has the data directory open.
     #[error("{0} is in use by a running server or another terrain command: stop it, then restore")]
     InUse(PathBuf),
@@ -176,9 +262,9 @@ pub struct Created {
     pub manifest: Manifest,
 }
 
-/// Writes a backup of the data directory `data` to `out`, while a server may be running on
-/// it. The file appears whole or not at all.
-pub fn create(data: &Path, out: &Path, server_id: [u8; 16], epoch: u64) -> Result<Created, BackupError> {
+/// Writes a backup of the data directory `data` to `out`, sealed by `seal`, while a server
+/// may be running on it. The file appears whole or not at all.
+pub fn create(data: &Path, out: &Path, seal: &Seal, server_id: [u8; 16], epoch: u64) -> Result<Created, BackupError> {
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let scratch = tempfile::Builder::new()
         .prefix(".terrain-backup-")
@@ -228,11 +314,19 @@ pub fn create(data: &Path, out: &Path, server_id: [u8; 16], epoch: u64) -> Resul
     let json = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| BackupError::Io { what: "writing the manifest".into(), source: std::io::Error::other(e) })?;
     zip.write_all(&json).map_err(io("writing the backup"))?;
-    let file = zip.finish().map_err(zip_err)?;
+    zip.finish().map_err(zip_err)?;
+    let sealed = scratch.path().join("backup.age");
+    let mut writer = seal
+        .encryptor()?
+        .wrap_output(File::create(&sealed).map_err(io(format!("creating {}", sealed.display())))?)
+        .map_err(io("encrypting the backup"))?;
+    let mut plain = File::open(&partial).map_err(io(format!("reading {}", partial.display())))?;
+    std::io::copy(&mut plain, &mut writer).map_err(io("encrypting the backup"))?;
+    let file = writer.finish().map_err(io("encrypting the backup"))?;
     file.sync_all().map_err(io("syncing the backup"))?;
     let bytes = file.metadata().map_err(io("reading the backup's size"))?.len();
     drop(file);
-    std::fs::rename(&partial, out).map_err(io(format!("moving the backup to {}", out.display())))?;
+    std::fs::rename(&sealed, out).map_err(io(format!("moving the backup to {}", out.display())))?;
     sync_dir(parent)?;
     Ok(Created { path: out.to_owned(), bytes, manifest })
 }
@@ -254,17 +348,21 @@ impl Staged {
     }
 }
 
-/// Unpacks `backup` into a scratch directory under `beside` and checks it whole: sizes and
-/// hashes against the manifest, SQLite's integrity check, the counts, and every survey's
-/// document. Nothing outside the scratch directory is touched, and it goes away on error.
-pub fn stage(backup: &Path, beside: &Path) -> Result<Staged, BackupError> {
+/// Decrypts `backup` with `key` and unpacks it into a scratch directory under `beside`, then
+/// checks it whole: sizes and hashes against the manifest, SQLite's integrity check, the
+/// counts, and every survey's document. Nothing outside the scratch directory is touched,
+/// and it goes away on error.
+pub fn stage(backup: &Path, key: &Key, beside: &Path) -> Result<Staged, BackupError> {
     std::fs::create_dir_all(beside).map_err(io(format!("creating {}", beside.display())))?;
     let dir = tempfile::Builder::new()
         .prefix(".terrain-restore-")
         .tempdir_in(beside)
         .map_err(io(format!("making a scratch directory in {}", beside.display())))?;
     let damaged = |why: String| BackupError::Damaged { path: backup.to_owned(), why };
-    let manifest = unpack(backup, dir.path())?;
+    let plain = dir.path().join("backup.zip");
+    decrypt(backup, key, &plain)?;
+    let manifest = unpack(backup, &plain, dir.path())?;
+    std::fs::remove_file(&plain).map_err(io(format!("removing {}", plain.display())))?;
     for name in DATABASES {
         let conn = Connection::open(dir.path().join(name))?;
         let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
@@ -287,11 +385,51 @@ pub fn stage(backup: &Path, beside: &Path) -> Result<Staged, BackupError> {
     Ok(Staged { dir, manifest, verified })
 }
 
-/// Unpacks the databases of `backup` into `into`, each no larger than its manifest says and
-/// with the hash it gives. Returns the manifest.
-fn unpack(backup: &Path, into: &Path) -> Result<Manifest, BackupError> {
+/// Decrypts `backup` into `plain`. An age stream is never shorter than what it holds, so the
+/// backup's own size bounds what is written.
+fn decrypt(backup: &Path, key: &Key, plain: &Path) -> Result<(), BackupError> {
     let damaged = |why: String| BackupError::Damaged { path: backup.to_owned(), why };
     let file = File::open(backup).map_err(io(format!("opening {}", backup.display())))?;
+    let size = file.metadata().map_err(io(format!("reading {}", backup.display())))?.len();
+    let decryptor = age::Decryptor::new_buffered(BufReader::new(file))
+        .map_err(|e| damaged(format!("not an age-encrypted Terrain backup ({e})")))?;
+    let wrong_key = || {
+        BackupError::Key(format!(
+            "this passphrase or identity does not open {}: use the one it was made with",
+            backup.display()
+        ))
+    };
+    let mut reader = match key {
+        Key::Passphrase(passphrase) => {
+            if !decryptor.is_scrypt() {
+                return Err(BackupError::Key(format!(
+                    "{} was sealed to recipients: open it with one of their identity files",
+                    backup.display()
+                )));
+            }
+            let identity = age::scrypt::Identity::new(passphrase.clone());
+            decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity))
+        }
+        Key::Identities(identities) => decryptor.decrypt(identities.iter().map(|i| i.as_ref())),
+    }
+    .map_err(|e| match e {
+        // A passphrase that does not unwrap the file key fails its stanza's decryption.
+        age::DecryptError::NoMatchingKeys
+        | age::DecryptError::KeyDecryptionFailed
+        | age::DecryptError::DecryptionFailed => wrong_key(),
+        other => damaged(other.to_string()),
+    })?;
+    let mut out = File::create(plain).map_err(io(format!("creating {}", plain.display())))?;
+    std::io::copy(&mut (&mut reader).take(size), &mut out)
+        .map_err(|e| damaged(format!("it does not decrypt whole ({e})")))?;
+    Ok(())
+}
+
+/// Unpacks the databases of the zip `plain` (decrypted from `backup`) into `into`, each no
+/// larger than its manifest says and with the hash it gives. Returns the manifest.
+fn unpack(backup: &Path, plain: &Path, into: &Path) -> Result<Manifest, BackupError> {
+    let damaged = |why: String| BackupError::Damaged { path: backup.to_owned(), why };
+    let file = File::open(plain).map_err(io(format!("opening {}", plain.display())))?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| damaged(format!("not a zip file ({e})")))?;
     let mut json = Vec::new();
     zip.by_name(MANIFEST)

@@ -577,8 +577,9 @@ pub trait Backend: Send + Sync + 'static {
     fn identity(&self) -> BackendResult<Identity>;
     /// Starts a new epoch at the change feed's current position (after a restore).
     fn begin_epoch(&self) -> BackendResult<Identity>;
-    /// Writes a consistent backup of everything to `out`, while devices keep syncing.
-    fn backup(&self, out: &std::path::Path) -> Result<backup::Created, backup::BackupError>;
+    /// Writes a consistent backup of everything to `out`, sealed by `seal`, while devices
+    /// keep syncing.
+    fn backup(&self, out: &std::path::Path, seal: &backup::Seal) -> Result<backup::Created, backup::BackupError>;
 
     // --- upkeep
     /// Idle-time upkeep (compacting surveys stored as received, refreshing the query

@@ -135,23 +135,25 @@ impl SqliteBackend {
     }
 }
 
-/// A random epoch, never 0 (which devices send before their first sync).
-fn new_epoch() -> BackendResult<u64> {
-    let mut bytes = [0u8; 8];
+/// `N` bytes from the operating system's random source: device keys, the server's id, epochs.
+fn random_bytes<const N: usize>() -> BackendResult<[u8; N]> {
+    let mut bytes = [0u8; N];
     rand::rngs::OsRng
         .try_fill_bytes(&mut bytes)
         .map_err(|e| BackendError::Database(format!("the system's random source failed: {e}")))?;
-    Ok(u64::from_le_bytes(bytes).max(1))
+    Ok(bytes)
+}
+
+/// A random epoch, never 0 (which devices send before their first sync).
+fn new_epoch() -> BackendResult<u64> {
+    Ok(u64::from_le_bytes(random_bytes()?).max(1))
 }
 
 /// The server's identity, made on the first open of its data directory: a new server's
 /// first epoch starts at the feed's position then (0, or where an older Terrain's data
 /// had got to).
 fn identity_at_open(db: &Connection, surveys: &Store) -> BackendResult<Identity> {
-    let mut server_id = [0u8; 16];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut server_id)
-        .map_err(|e| BackendError::Database(format!("the system's random source failed: {e}")))?;
+    let server_id: [u8; 16] = random_bytes()?;
     db.execute(
         "INSERT OR IGNORE INTO identity (id, server_id, epoch, epoch_start, started_at) VALUES (1, ?1, ?2, ?3, ?4)",
         params![server_id.as_slice(), new_epoch()? as i64, surveys.feed_position()? as i64, now_ms()],
@@ -255,10 +257,7 @@ impl Backend for SqliteBackend {
         if let Some(key) = existing.and_then(|k| <DeviceKey>::try_from(k.as_slice()).ok()) {
             return Ok(key);
         }
-        let mut key = [0u8; 8];
-        rand::rngs::OsRng
-            .try_fill_bytes(&mut key)
-            .map_err(|e| BackendError::Database(format!("the system's random source failed: {e}")))?;
+        let key: DeviceKey = random_bytes()?;
         db.execute(
             "INSERT INTO devices (device_key, user_id, device_id, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![key.as_slice(), user, device_id, now_ms()],
@@ -658,9 +657,9 @@ impl Backend for SqliteBackend {
         Ok(self.surveys.holds(survey_id, heads)?)
     }
 
-    fn backup(&self, out: &Path) -> Result<backup::Created, BackupError> {
+    fn backup(&self, out: &Path, seal: &backup::Seal) -> Result<backup::Created, BackupError> {
         let identity = self.identity()?;
-        backup::create(&self.dir, out, identity.server_id, identity.epoch)
+        backup::create(&self.dir, out, seal, identity.server_id, identity.epoch)
     }
 
     fn identity(&self) -> BackendResult<Identity> {

@@ -1,46 +1,71 @@
-//! Backups checked end to end: a whole one stages, a damaged one is refused before anything
-//! is touched, and nothing swaps files under an open data directory.
+//! Backups checked end to end: a whole one stages with its key and only with it, a damaged
+//! one is refused before anything is touched, no answer is readable in the file, and
+//! nothing swaps files under an open data directory.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use terrain_backend::backup::{self, BackupError};
+use terrain_backend::backup::{self, BackupError, Key, Seal};
 use terrain_backend::sqlite::SqliteBackend;
 use terrain_backend::{Backend, NewUser};
 use terrain_core::Role;
 
 fn backend_with_a_user(dir: &std::path::Path) -> SqliteBackend {
     let backend = SqliteBackend::open(dir).unwrap();
-    let user =
-        NewUser { username: "awa".into(), password_hash: "x".into(), role: Role::Enumerator, display_name: None };
+    let user = NewUser {
+        username: "awa-traore".into(),
+        password_hash: "x".into(),
+        role: Role::Enumerator,
+        display_name: None,
+    };
     backend.create_user(&user).unwrap();
     backend
 }
 
+fn passphrase(text: &str) -> backup::SecretString {
+    text.to_owned().into()
+}
+
+/// A key pair made for the test: what seals, and what opens.
+fn recipient() -> (Seal, Key) {
+    let identity = age::x25519::Identity::generate();
+    let seal = Seal::recipients([identity.to_public().to_string().as_str()]).unwrap();
+    (seal, Key::Identities(vec![Box::new(identity)]))
+}
+
 #[test]
-fn a_backup_stages_whole_and_a_damaged_one_is_refused() {
+fn a_backup_stages_whole_with_its_key_and_a_damaged_one_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let backend = backend_with_a_user(&data);
-    let file = dir.path().join("backup.zip");
-    let created = backend.backup(&file).unwrap();
+    let file = dir.path().join("backup.age");
+    let seal = Seal::Passphrase(passphrase("sous le manguier de Kindia"));
+    let created = backend.backup(&file, &seal).unwrap();
     assert_eq!(created.manifest.counts.users, 1);
     assert_eq!(created.manifest.epoch, backend.identity().unwrap().epoch);
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.starts_with(b"age-encryption.org/v1"), "sealed with age");
+    assert!(!bytes.windows(10).any(|w| w == b"awa-traore"), "nothing readable in the file");
 
-    let staged = backup::stage(&file, dir.path()).unwrap();
+    let key = Key::Passphrase(passphrase("sous le manguier de Kindia"));
+    let staged = backup::stage(&file, &key, dir.path()).unwrap();
     assert_eq!(staged.manifest, created.manifest);
     drop(staged);
+    let wrong = backup::stage(&file, &Key::Passphrase(passphrase("sous le manguier de Labé")), dir.path());
+    assert!(matches!(wrong, Err(BackupError::Key(_))), "{wrong:?}");
+    let (_, other) = recipient();
+    assert!(matches!(backup::stage(&file, &other, dir.path()), Err(BackupError::Key(_))));
 
-    // One byte changed in the middle of the file: a database no longer hashes (or the zip
-    // no longer inflates), and the check says so.
-    let mut bytes = std::fs::read(&file).unwrap();
-    let middle = bytes.len() / 3;
+    // One byte changed in the middle of the file: the chunk holding it no longer
+    // authenticates, and the check says so.
+    let mut bytes = bytes;
+    let middle = bytes.len() / 2;
     bytes[middle] ^= 0x55;
-    let damaged = dir.path().join("damaged.zip");
+    let damaged = dir.path().join("damaged.age");
     std::fs::write(&damaged, &bytes).unwrap();
-    let refused = backup::stage(&damaged, dir.path());
+    let refused = backup::stage(&damaged, &key, dir.path());
     assert!(matches!(refused, Err(BackupError::Damaged { .. })), "{refused:?}");
-    let not_zip = dir.path().join("notes.txt");
-    std::fs::write(&not_zip, b"not a backup").unwrap();
-    assert!(matches!(backup::stage(&not_zip, dir.path()), Err(BackupError::Damaged { .. })));
+    let not_age = dir.path().join("notes.txt");
+    std::fs::write(&not_age, b"not a backup").unwrap();
+    assert!(matches!(backup::stage(&not_age, &key, dir.path()), Err(BackupError::Damaged { .. })));
     // Scratch directories go away with the failed checks.
     let left: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -55,15 +80,16 @@ fn files_are_not_swapped_under_an_open_data_directory() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let backend = backend_with_a_user(&data);
-    let file = dir.path().join("backup.zip");
-    backend.backup(&file).unwrap();
-    let staged = backup::stage(&file, &data).unwrap();
+    let file = dir.path().join("backup.age");
+    let (seal, key) = recipient();
+    backend.backup(&file, &seal).unwrap();
+    let staged = backup::stage(&file, &key, &data).unwrap();
     let refused = backup::swap_in(staged, &data);
     assert!(matches!(refused, Err(BackupError::InUse(_))), "{refused:?}");
     assert!(!data.join(backup::SWAP_MARKER).exists());
 
     drop(backend);
-    let staged = backup::stage(&file, &data).unwrap();
+    let staged = backup::stage(&file, &key, &data).unwrap();
     let swapped = backup::swap_in(staged, &data).unwrap();
     let aside = swapped.set_aside.unwrap();
     assert!(aside.join("server.db").exists() && aside.join("surveys.db").exists(), "the old files are kept");

@@ -38,6 +38,8 @@ pub enum AdminCommand {
     },
     /// Write a backup of everything (accounts, forms, surveys, the audit log) to one file,
     /// while the server keeps running. Check it with `verify-backup`.
+    /// It is always encrypted with age: to recipients' public keys (`--recipient`, from
+    /// `age-keygen`; the server never holds what opens it), or with a passphrase.
     Backup {
         /// Data directory.
         #[arg(long, default_value = "terrain-data")]
@@ -45,12 +47,20 @@ pub enum AdminCommand {
         /// The backup file to write.
         #[arg(long)]
         out: PathBuf,
+        /// An age recipient (`age1…`) who may open the backup; repeat for several. Without
+        /// one, the passphrase is used.
+        #[arg(long = "recipient")]
+        recipients: Vec<String>,
+        #[command(flatten)]
+        passphrase: PassphraseArg,
     },
     /// Check a backup whole: its hashes, SQLite's integrity check, its counts, and that every
     /// survey's document loads.
     VerifyBackup {
         /// The backup file.
         file: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
     },
     /// Restore a backup into a data directory whose server is stopped. The directory's
     /// current files are set aside, not deleted. The server starts a new epoch: at their
@@ -62,7 +72,59 @@ pub enum AdminCommand {
         /// The backup file.
         #[arg(long)]
         from: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
     },
+}
+
+/// Where a backup's passphrase comes from: never the command line, where other users of the
+/// machine can read it.
+#[derive(Debug, clap::Args)]
+pub struct PassphraseArg {
+    /// Read the passphrase from this file's first line instead of TERRAIN_BACKUP_PASSPHRASE.
+    #[arg(long)]
+    passphrase_file: Option<PathBuf>,
+}
+
+/// What opens a backup: an identity file, or the passphrase.
+#[derive(Debug, clap::Args)]
+pub struct KeyArgs {
+    /// An age identity file (`age-keygen`'s) of one of the backup's recipients. Without it,
+    /// the passphrase is used.
+    #[arg(long)]
+    identity: Option<PathBuf>,
+    #[command(flatten)]
+    passphrase: PassphraseArg,
+}
+
+impl PassphraseArg {
+    fn read(&self) -> anyhow::Result<backup::SecretString> {
+        let passphrase = match &self.passphrase_file {
+            Some(file) => {
+                let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+                text.lines().next().unwrap_or_default().to_owned()
+            }
+            None => std::env::var("TERRAIN_BACKUP_PASSPHRASE").map_err(|_| {
+                anyhow::anyhow!(
+                    "backups are always encrypted: give --recipient (or --identity), or a passphrase in \
+                     TERRAIN_BACKUP_PASSPHRASE or --passphrase-file"
+                )
+            })?,
+        };
+        if passphrase.chars().count() < 12 {
+            bail!("a backup's passphrase has at least 12 characters");
+        }
+        Ok(passphrase.into())
+    }
+}
+
+impl KeyArgs {
+    fn key(&self) -> anyhow::Result<backup::Key> {
+        Ok(match &self.identity {
+            Some(file) => backup::Key::identity_file(file)?,
+            None => backup::Key::Passphrase(self.passphrase.read()?),
+        })
+    }
 }
 
 pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
@@ -88,10 +150,15 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             println!("created {} ({})", user.username, user.role);
             Ok(ExitCode::SUCCESS)
         }
-        AdminCommand::Backup { data, out } => {
+        AdminCommand::Backup { data, out, recipients, passphrase } => {
+            let seal = if recipients.is_empty() {
+                backup::Seal::Passphrase(passphrase.read()?)
+            } else {
+                backup::Seal::recipients(recipients.iter().map(String::as_str))?
+            };
             let services = Services::open_sqlite(&data, Default::default())
                 .with_context(|| format!("opening {}", data.display()))?;
-            let created = services.backup(&services.operator()?, &out)?;
+            let created = services.backup(&services.operator()?, &out, &seal)?;
             let counts = created.manifest.counts;
             println!(
                 "wrote {} ({} bytes): {} surveys, {} form versions, {} users, {} audit entries",
@@ -104,8 +171,8 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        AdminCommand::VerifyBackup { file } => {
-            let checked = backup::verify(&file, &std::env::temp_dir())?;
+        AdminCommand::VerifyBackup { file, key } => {
+            let checked = backup::verify(&file, &key.key()?, &std::env::temp_dir())?;
             let counts = checked.manifest.counts;
             println!(
                 "{} is whole: taken {} (epoch {}), {} surveys all load, {} form versions, {} users, {} audit entries",
@@ -119,8 +186,8 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        AdminCommand::Restore { data, from } => {
-            let restored = backup::restore(&from, &data, Default::default())?;
+        AdminCommand::Restore { data, from, key } => {
+            let restored = backup::restore(&from, &key.key()?, &data, Default::default())?;
             println!(
                 "restored {} (taken {}) into {}; the server starts epoch {} and devices offer again what it lacks",
                 from.display(),

@@ -192,3 +192,39 @@ fn serve_on_an_empty_directory_prints_a_setup_link_that_works_once() {
     assert!(create(secret, "mallory").status().is_client_error());
     assert!(terrain_core::sync::Session::login(&base, "mallory", password, "desk").is_err());
 }
+
+#[test]
+fn admin_backup_verify_and_restore_through_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (data_arg, file) = (data.to_str().unwrap(), dir.path().join("nightly.age"));
+    let terrain = |args: &[&str]| {
+        Command::new(TERRAIN)
+            .args(args)
+            .env("TERRAIN_PASSWORD", "a long enough password")
+            .env("TERRAIN_BACKUP_PASSPHRASE", "la nuit à Labé, 02:00")
+            .output()
+            .unwrap()
+    };
+    let ok = |out: std::process::Output| {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    ok(terrain(&["admin", "create-user", "--data", data_arg, "--username", "root"]));
+    let wrote = ok(terrain(&["admin", "backup", "--data", data_arg, "--out", file.to_str().unwrap()]));
+    assert!(wrote.contains("1 users"), "{wrote}");
+    let checked = ok(terrain(&["admin", "verify-backup", file.to_str().unwrap()]));
+    assert!(checked.contains("is whole"), "{checked}");
+
+    // Never without a key: the command says how to give one.
+    let out = Command::new(TERRAIN)
+        .args(["admin", "verify-backup", file.to_str().unwrap()])
+        .env_remove("TERRAIN_BACKUP_PASSPHRASE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TERRAIN_BACKUP_PASSPHRASE"));
+
+    let restored = ok(terrain(&["admin", "restore", "--data", data_arg, "--from", file.to_str().unwrap()]));
+    assert!(restored.contains("starts epoch") && restored.contains("replaced"), "{restored}");
+}

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use terrain_backend::Identity;
 use terrain_backend::backup::{self, BackupError, Created, Manifest};
+pub use terrain_backend::backup::{Key, Seal, SecretString};
 use terrain_core::store::Verified;
 
 use crate::audit::Action;
@@ -22,7 +23,7 @@ use crate::{Services, Settings};
 impl From<BackupError> for Error {
     fn from(e: BackupError) -> Self {
         match e {
-            BackupError::Damaged { .. } => Error::Invalid(e.to_string()),
+            BackupError::Damaged { .. } | BackupError::Key(_) => Error::Invalid(e.to_string()),
             BackupError::InUse(_) | BackupError::Interrupted(_) => Error::Conflict(e.to_string()),
             BackupError::Io { .. } => Error::unprocessable("storage", e.to_string()),
             BackupError::Backend(e) => e.into(),
@@ -31,11 +32,11 @@ impl From<BackupError> for Error {
 }
 
 impl Services {
-    /// Writes a backup of all the server's data to `out` (administrators and the operator),
-    /// while devices keep syncing.
-    pub fn backup(&self, scope: &Scope, out: &Path) -> Result<Created> {
+    /// Writes a backup of all the server's data to `out`, sealed by `seal` (administrators
+    /// and the operator), while devices keep syncing.
+    pub fn backup(&self, scope: &Scope, out: &Path, seal: &Seal) -> Result<Created> {
         scope.may_administer()?;
-        let created = self.backend.backup(out)?;
+        let created = self.backend.backup(out, seal)?;
         self.audit(
             scope,
             Action::Backup,
@@ -45,6 +46,7 @@ impl Services {
                 "bytes": created.bytes,
                 "surveys": created.manifest.counts.surveys,
                 "epoch": created.manifest.epoch,
+                "sealed": match seal { Seal::Passphrase(_) => "passphrase", Seal::Recipients(_) => "recipients" },
             }),
         )?;
         Ok(created)
@@ -60,10 +62,10 @@ pub struct Checked {
     pub verified: Verified,
 }
 
-/// Checks a backup whole, in a scratch directory under `scratch` that is removed after:
-/// hashes, SQLite's integrity, the counts, every survey's document.
-pub fn verify(file: &Path, scratch: &Path) -> Result<Checked> {
-    let staged = backup::stage(file, scratch)?;
+/// Opens a backup with `key` and checks it whole, in a scratch directory under `scratch`
+/// that is removed after: hashes, SQLite's integrity, the counts, every survey's document.
+pub fn verify(file: &Path, key: &Key, scratch: &Path) -> Result<Checked> {
+    let staged = backup::stage(file, key, scratch)?;
     Ok(Checked { manifest: staged.manifest.clone(), verified: staged.verified.clone() })
 }
 
@@ -78,11 +80,12 @@ pub struct Restored {
     pub set_aside: Option<PathBuf>,
 }
 
-/// Restores `file` into the data directory `data`, which no server may have open.
-pub fn restore(file: &Path, data: &Path, settings: Settings) -> Result<Restored> {
+/// Restores `file`, opened with `key`, into the data directory `data`, which no server may
+/// have open.
+pub fn restore(file: &Path, key: &Key, data: &Path, settings: Settings) -> Result<Restored> {
     // Refused early, before a long check, when a server runs on it; checked again at the swap.
     drop(backup::DataLock::exclusive(data)?);
-    let staged = backup::stage(file, data)?;
+    let staged = backup::stage(file, key, data)?;
     let identity = {
         let services = Services::open_sqlite(staged.dir(), settings)?;
         let identity = services.backend.begin_epoch()?;

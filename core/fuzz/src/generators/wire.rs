@@ -270,6 +270,7 @@ impl Writer<'_> {
             self.hashes(&w.heads);
         }
         self.varint(m.max_pull_bytes);
+        self.varint(m.epoch);
     }
 
     fn response(&mut self, m: &SyncResponse) {
@@ -298,6 +299,16 @@ impl Writer<'_> {
         // A boolean is one byte, 0 or 1.
         let more = if self.dice.percent(self.lies.tag) { 2 + self.dice.below(254) as u8 } else { u8::from(m.more) };
         self.out.push(more);
+        // An option is a one-byte tag, then its value.
+        match &m.epoch {
+            None => self.tag(0, 2),
+            Some(epoch) => {
+                self.tag(1, 2);
+                self.out.extend_from_slice(&epoch.server);
+                self.varint(epoch.epoch);
+                self.varint(epoch.start);
+            }
+        }
     }
 }
 
