@@ -351,6 +351,10 @@ pub struct LoginInfo {
     pub device_key: String,
     /// The user's role on the server.
     pub role: String,
+    /// An administrator reset the password: ask the user for a new one and call
+    /// `change_password` before anything else (other calls fail with `Refused`, code
+    /// `password_change_required`).
+    pub must_change_password: bool,
 }
 
 /// Where a sync is.
@@ -388,6 +392,9 @@ pub struct SyncSummary {
     pub refused: Vec<SurveyProblem>,
     /// Surveys pulled but not applied (retried next sync).
     pub failed: Vec<SurveyProblem>,
+    /// Surveys offered to the server again because it was restored from a backup: tell the
+    /// user why this sync sent more than usual.
+    pub reoffered: u64,
 }
 
 /// What a bundle import did.

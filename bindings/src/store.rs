@@ -112,6 +112,7 @@ impl TerrainStore {
                 expires_at: login.expires_at,
                 device_key: login.device_key,
                 role: login.role,
+                must_change_password: login.must_change_password,
             })
         })
     }
@@ -142,7 +143,21 @@ impl TerrainStore {
                 expires_at: login.expires_at,
                 device_key: login.device_key,
                 role: login.role,
+                must_change_password: login.must_change_password,
             })
+        })
+    }
+
+    /// Changes the user's password, given the current one (after an administrator's reset,
+    /// the temporary one). The server ends the user's other sessions; this one goes on.
+    pub fn change_password(&self, current: String, new: String) -> Result<(), TerrainError> {
+        guard(|| {
+            let mut session = self.session().clone().ok_or_else(|| TerrainError::Auth {
+                detail: "not logged in: call login (or resume_session with a saved token) first".into(),
+            })?;
+            session.change_password(&current, &new)?;
+            *self.session() = Some(session);
+            Ok(())
         })
     }
 
@@ -409,6 +424,7 @@ impl TerrainStore {
                 progress: (&report.progress).into(),
                 refused: problems(report.refused),
                 failed: problems(report.failed),
+                reoffered: report.reoffered,
             })
         })
     }

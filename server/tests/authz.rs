@@ -540,6 +540,18 @@ fn authenticated_requests(w: &World) -> Vec<(Method, &'static str, String, Body)
             format!("/api/v1/users/{}/disabled", w.id(Who::Admin)),
             Body::Json(json!({"disabled": true})),
         ),
+        (
+            Method::PUT,
+            "/api/v1/users/{user}/password",
+            format!("/api/v1/users/{}/password", w.id(Who::Admin)),
+            Body::Json(json!({"password": "a temporary password"})),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/me/password",
+            "/api/v1/me/password".into(),
+            Body::Json(json!({"current_password": PASSWORD, "new_password": "a new password!"})),
+        ),
         (Method::GET, "/api/v1/projects", "/api/v1/projects".into(), Body::None),
         (Method::POST, "/api/v1/projects", "/api/v1/projects".into(), Body::Json(json!({"name": stranger}))),
         (
@@ -822,6 +834,25 @@ fn matrix(w: &World) -> Vec<Row> {
             Body::Json(json!({"disabled": disabled})),
             admin_only(204),
         ));
+        // Nobody but the admin resets a password (here the admin's own, which is refused: one
+        // changes one's own with the current one). A new password too short is refused before
+        // the current one is checked, so no row counts as a failed login.
+        rows.push(row(
+            me,
+            M::PUT,
+            "/api/v1/users/{user}/password",
+            format!("/api/v1/users/{}/password", w.id(Who::Admin)),
+            Body::Json(json!({"password": "a temporary password"})),
+            if admin { 400 } else { 403 },
+        ));
+        rows.push(row(
+            me,
+            M::PUT,
+            "/api/v1/me/password",
+            "/api/v1/me/password".into(),
+            Body::Json(json!({"current_password": PASSWORD, "new_password": "short"})),
+            400,
+        ));
 
         // Projects: each sees their own.
         let (visible, check) = match (admin, who.in_pilot()) {
@@ -970,6 +1001,14 @@ fn matrix(w: &World) -> Vec<Row> {
         "/api/v1/users/{user}/disabled",
         "/api/v1/users/987654/disabled".into(),
         Body::Json(json!({"disabled": true})),
+        404,
+    ));
+    rows.push(row(
+        admin,
+        M::PUT,
+        "/api/v1/users/{user}/password",
+        "/api/v1/users/987654/password".into(),
+        Body::Json(json!({"password": "a temporary password"})),
         404,
     ));
     // A form id belongs to one project.

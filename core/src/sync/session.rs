@@ -23,6 +23,10 @@ pub struct Login {
     pub device_key: String,
     /// The user's role.
     pub role: String,
+    /// An administrator reset the password: the token opens nothing but
+    /// [`Session::change_password`] (and logging out) until the user chooses their own.
+    #[serde(default)]
+    pub must_change_password: bool,
 }
 
 /// A logged-in connection to one server: its sync transport, which holds the server's
@@ -101,6 +105,19 @@ impl Session {
         self.link.set_token(login.token.clone());
         self.login = Some(login.clone());
         Ok(login)
+    }
+
+    /// Changes the user's password, given the current one. The server ends the user's other
+    /// sessions (their other devices log in again); this one goes on. Returns how many
+    /// ended.
+    pub fn change_password(&mut self, current: &str, new: &str) -> Result<u64, TransportError> {
+        let body = serde_json::json!({ "current_password": current, "new_password": new });
+        let request = HttpRequest::new("PUT", self.link.url("/api/v1/me/password")).json(&body);
+        let answer: serde_json::Value = json(&check(self.link.send(request)?)?)?;
+        if let Some(login) = &mut self.login {
+            login.must_change_password = false;
+        }
+        Ok(answer["ended_sessions"].as_u64().unwrap_or(0))
     }
 
     /// Ends the session on the server: its token stops working.

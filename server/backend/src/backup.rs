@@ -286,8 +286,8 @@ pub fn create(data: &Path, out: &Path, seal: &Seal, server_id: [u8; 16], epoch: 
     let counts = count(scratch.path())?;
     let feed_position = feed_position(&scratch.path().join("surveys.db"))?;
     let mut files = Vec::new();
-    let partial = scratch.path().join("backup.zip");
-    let file = File::create(&partial).map_err(io(format!("creating {}", partial.display())))?;
+    let zipped = scratch.path().join("backup.zip");
+    let file = File::create(&zipped).map_err(io(format!("creating {}", zipped.display())))?;
     let mut zip = zip::ZipWriter::new(file);
     let options =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated).large_file(true);
@@ -320,7 +320,7 @@ pub fn create(data: &Path, out: &Path, seal: &Seal, server_id: [u8; 16], epoch: 
         .encryptor()?
         .wrap_output(File::create(&sealed).map_err(io(format!("creating {}", sealed.display())))?)
         .map_err(io("encrypting the backup"))?;
-    let mut plain = File::open(&partial).map_err(io(format!("reading {}", partial.display())))?;
+    let mut plain = File::open(&zipped).map_err(io(format!("reading {}", zipped.display())))?;
     std::io::copy(&mut plain, &mut writer).map_err(io("encrypting the backup"))?;
     let file = writer.finish().map_err(io("encrypting the backup"))?;
     file.sync_all().map_err(io("syncing the backup"))?;

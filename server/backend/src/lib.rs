@@ -43,6 +43,8 @@ pub struct User {
     pub display_name: Option<String>,
     /// Disabled users cannot log in or sync.
     pub disabled: bool,
+    /// Set by an administrator's reset: their sessions open nothing but the password change.
+    pub must_change_password: bool,
 }
 
 /// A user to create.
@@ -443,6 +445,10 @@ pub trait Backend: Send + Sync + 'static {
     fn token(&self, hash: &[u8; 32]) -> BackendResult<Option<TokenRecord>>;
     /// Revokes a token; returns whether it existed.
     fn revoke_token(&self, hash: &[u8; 32]) -> BackendResult<bool>;
+    /// Sets a user's password hash, and whether they must choose another at their next login.
+    fn set_password(&self, user: UserId, password_hash: &str, must_change: bool) -> BackendResult<()>;
+    /// Ends every session of a user but `except` (feed tokens stay); returns how many.
+    fn revoke_sessions(&self, user: UserId, except: Option<&[u8; 32]>) -> BackendResult<u64>;
     /// Stores a feed token's hash; returns its id.
     fn insert_feed_token(
         &self,

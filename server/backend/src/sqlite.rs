@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/004_webhooks.sql"),
     include_str!("../migrations/005_saved_exports.sql"),
     include_str!("../migrations/006_identity.sql"),
+    include_str!("../migrations/007_password_change.sql"),
 ];
 
 /// The device under which the server writes a user's edits made in the dashboard.
@@ -72,6 +73,7 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         })?,
         display_name: r.get(3)?,
         disabled: r.get(4)?,
+        must_change_password: r.get(5)?,
     })
 }
 
@@ -96,9 +98,11 @@ fn saved_export_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SavedExport> {
 /// A `device_heads` row: confirmed heads, pending heads, and the cursor that confirms them.
 type HeldRow = (Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
 
-const USER_COLUMNS: &str = "id, username, role, display_name, disabled";
+const USER_COLUMNS: &str = "id, username, role, display_name, disabled, must_change_password";
+/// How many columns [`USER_COLUMNS`] names: the index of the first column after them.
+const AFTER_USER: usize = 6;
 /// [`USER_COLUMNS`] of the `users` table aliased `u`, for joins.
-const U_USER_COLUMNS: &str = "u.id, u.username, u.role, u.display_name, u.disabled";
+const U_USER_COLUMNS: &str = "u.id, u.username, u.role, u.display_name, u.disabled, u.must_change_password";
 
 impl SqliteBackend {
     /// Opens (or creates) the backend in `dir`.
@@ -200,6 +204,7 @@ impl Backend for SqliteBackend {
             role: user.role,
             display_name: user.display_name.clone(),
             disabled: false,
+            must_change_password: false,
         })
     }
 
@@ -209,7 +214,7 @@ impl Backend for SqliteBackend {
             .query_row(
                 &format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = ?1"),
                 [username],
-                |r| Ok((user_row(r)?, r.get(5)?)),
+                |r| Ok((user_row(r)?, r.get(AFTER_USER)?)),
             )
             .optional()?)
     }
@@ -302,13 +307,13 @@ impl Backend for SqliteBackend {
                 ),
                 [hash.as_slice()],
                 |r| {
-                    let device: Option<Vec<u8>> = r.get(5)?;
-                    let purpose: String = r.get(8)?;
+                    let device: Option<Vec<u8>> = r.get(AFTER_USER)?;
+                    let purpose: String = r.get(AFTER_USER + 3)?;
                     Ok(TokenRecord {
                         user: user_row(r)?,
                         device_key: device.and_then(|d| <DeviceKey>::try_from(d.as_slice()).ok()),
-                        expires_at: DateTime::from_timestamp_millis(r.get(6)?).unwrap_or_default(),
-                        revoked: r.get(7)?,
+                        expires_at: DateTime::from_timestamp_millis(r.get(AFTER_USER + 1)?).unwrap_or_default(),
+                        revoked: r.get(AFTER_USER + 2)?,
                         // Only this code writes purposes; one it does not know opens nothing
                         // more than a feed.
                         purpose: if purpose == "session" { TokenPurpose::Session } else { TokenPurpose::Feed },
@@ -316,6 +321,26 @@ impl Backend for SqliteBackend {
                 },
             )
             .optional()?)
+    }
+
+    fn set_password(&self, user: UserId, password_hash: &str, must_change: bool) -> BackendResult<()> {
+        let n = self.db().execute(
+            "UPDATE users SET password_hash = ?2, must_change_password = ?3 WHERE id = ?1",
+            params![user, password_hash, must_change],
+        )?;
+        if n == 0 {
+            return Err(BackendError::NotFound(format!("user {user}")));
+        }
+        Ok(())
+    }
+
+    fn revoke_sessions(&self, user: UserId, except: Option<&[u8; 32]>) -> BackendResult<u64> {
+        let n = self.db().execute(
+            "UPDATE tokens SET revoked_at = ?2
+             WHERE user_id = ?1 AND purpose = 'session' AND revoked_at IS NULL AND hash IS NOT ?3",
+            params![user, now_ms(), except.map(|h| h.as_slice())],
+        )?;
+        Ok(n as u64)
     }
 
     fn revoke_token(&self, hash: &[u8; 32]) -> BackendResult<bool> {

@@ -86,6 +86,10 @@ pub enum Action {
     SavedExportDownload,
     /// Every survey's projection row (what exports read) rewritten from its document.
     ProjectionRebuild,
+    /// A user changed their own password (their other sessions ended).
+    PasswordChange,
+    /// An administrator set a temporary password for a user (their sessions ended).
+    PasswordReset,
     /// A backup of all the server's data written to a file.
     Backup,
     /// The server's data restored from a backup (written into the restored log), starting
@@ -95,7 +99,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for documentation and tests.
-    pub const ALL: [Action; 39] = [
+    pub const ALL: [Action; 41] = [
         Action::Login,
         Action::LoginFailed,
         Action::TokenRefresh,
@@ -133,6 +137,8 @@ impl Action {
         Action::SavedExportDelete,
         Action::SavedExportDownload,
         Action::ProjectionRebuild,
+        Action::PasswordChange,
+        Action::PasswordReset,
         Action::Backup,
         Action::Restore,
     ];
@@ -177,6 +183,8 @@ impl Action {
             Action::SavedExportDelete => "saved_export.delete",
             Action::SavedExportDownload => "saved_export.download",
             Action::ProjectionRebuild => "admin.rebuild_projections",
+            Action::PasswordChange => "user.password_change",
+            Action::PasswordReset => "user.password_reset",
             Action::Backup => "admin.backup",
             Action::Restore => "admin.restore",
         }

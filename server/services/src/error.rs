@@ -16,6 +16,10 @@ pub enum Error {
     /// Authenticated, but not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// Authenticated, but an administrator reset the password: the session opens nothing
+    /// but the password change until the user chooses their own.
+    #[error("{0}")]
+    PasswordChangeRequired(String),
     /// No such thing, or one the caller may not see (the same answer, so ids are not
     /// disclosed).
     #[error("{0}")]
@@ -68,6 +72,7 @@ impl Error {
         match self {
             Error::Unauthenticated(_) => "unauthorized",
             Error::Forbidden(_) => "forbidden",
+            Error::PasswordChangeRequired(_) => "password_change_required",
             Error::NotFound(_) => "not_found",
             Error::Invalid(_) => "invalid",
             Error::Unprocessable { code, .. } => code,

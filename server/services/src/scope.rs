@@ -367,7 +367,7 @@ mod tests {
     use super::*;
 
     fn user(name: &str, role: Role) -> User {
-        User { id: 1, username: name.into(), role, display_name: None, disabled: false }
+        User { id: 1, username: name.into(), role, display_name: None, disabled: false, must_change_password: false }
     }
 
     fn scope(role: Role, membership: Membership) -> Scope {

@@ -212,6 +212,14 @@ impl Services {
         for (i, pushed) in request.push.iter().enumerate() {
             if acks[i].is_none() && pushed.changes.is_empty() {
                 let survey_id = wire::survey_id_string(&pushed.survey);
+                if pushed.heads.is_empty() {
+                    acks[i] = Some(Ack::Refused {
+                        status: 422,
+                        code: "invalid".into(),
+                        message: format!("survey {survey_id}: no changes, and no heads to offer"),
+                    });
+                    continue;
+                }
                 let heads = wire::change_hashes(&pushed.heads);
                 acks[i] = Some(if self.backend.holds(&survey_id, &heads)? {
                     held.push((survey_id, heads));

@@ -57,6 +57,29 @@ pub async fn set_disabled(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A temporary password.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetPassword {
+    /// At least 12 characters; the user must replace it at their next login.
+    pub password: String,
+}
+
+/// Sets a temporary password for a user (administrators): their sessions end at once, and
+/// their next login opens nothing but the password change until they choose their own.
+#[utoipa::path(put, path = "/api/v1/users/{user}/password", params(("user" = i64, Path)),
+    request_body = ResetPassword, responses((status = 200, body = super::auth::SessionsEnded)),
+    security(("bearer" = [])))]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    Path(user): Path<i64>,
+    Json(req): Json<ResetPassword>,
+) -> Result<Json<super::auth::SessionsEnded>, ApiError> {
+    let services = state.services.clone();
+    let ended_sessions = blocking(move || services.reset_password(&auth.scope, user, &req.password)).await?;
+    Ok(Json(super::auth::SessionsEnded { ended_sessions }))
+}
+
 /// A name.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Named {

@@ -9,7 +9,7 @@ use terrain_services::User;
 use terrain_services::accounts::{Issued, LoginKind};
 use utoipa::ToSchema;
 
-use super::caller::{Caller, client_ip};
+use super::caller::{Caller, PasswordCaller, client_ip};
 use super::error::ApiError;
 use crate::http::{AppState, blocking};
 
@@ -35,6 +35,9 @@ pub struct LoginResponse {
     pub device_key: String,
     /// The user's role.
     pub role: String,
+    /// An administrator reset the password: this token opens nothing but
+    /// `PUT /api/v1/me/password` (and logging out) until the user chooses their own.
+    pub must_change_password: bool,
 }
 
 impl From<Issued> for LoginResponse {
@@ -44,6 +47,7 @@ impl From<Issued> for LoginResponse {
             expires_at: issued.expires_at.to_rfc3339(),
             device_key: terrain_core::identity::device_key_hex(&issued.device_key),
             role: issued.user.role.to_string(),
+            must_change_password: issued.user.must_change_password,
         }
     }
 }
@@ -78,7 +82,10 @@ pub async fn refresh(State(state): State<AppState>, Caller(auth): Caller) -> Res
 
 /// Revokes the token of this request.
 #[utoipa::path(post, path = "/api/v1/auth/logout", responses((status = 204)), security(("bearer" = [])))]
-pub async fn logout(State(state): State<AppState>, Caller(auth): Caller) -> Result<StatusCode, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    PasswordCaller(auth): PasswordCaller,
+) -> Result<StatusCode, ApiError> {
     let services = state.services.clone();
     blocking(move || services.logout(&auth)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -89,4 +96,38 @@ pub async fn logout(State(state): State<AppState>, Caller(auth): Caller) -> Resu
 pub async fn me(Caller(auth): Caller) -> Result<Json<User>, ApiError> {
     let user = auth.scope.user().cloned().ok_or_else(|| ApiError::unauthorized("this token stands for no user"))?;
     Ok(Json(user))
+}
+
+/// A new password for oneself.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangePassword {
+    /// The password now.
+    pub current_password: String,
+    /// The new one (at least 12 characters).
+    pub new_password: String,
+}
+
+/// What a password change or reset ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionsEnded {
+    /// Sessions of the user that stopped working (this one excepted).
+    pub ended_sessions: u64,
+}
+
+/// Changes one's own password, given the current one; the user's other sessions end (feed
+/// tokens stay). Open to a user whose password an administrator reset. Wrong current
+/// passwords are throttled as failed logins.
+#[utoipa::path(put, path = "/api/v1/me/password", request_body = ChangePassword,
+    responses((status = 200, body = SessionsEnded), (status = 400, body = super::error::ErrorBody),
+        (status = 429, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    PasswordCaller(auth): PasswordCaller,
+    Json(req): Json<ChangePassword>,
+) -> Result<Json<SessionsEnded>, ApiError> {
+    let services = state.services.clone();
+    let ended_sessions =
+        blocking(move || services.change_password(&auth, &req.current_password, &req.new_password)).await?;
+    Ok(Json(SessionsEnded { ended_sessions }))
 }

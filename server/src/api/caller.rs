@@ -19,21 +19,40 @@ use crate::http::{AppState, ClientAddr, blocking};
 #[derive(Debug, Clone)]
 pub struct Caller(pub Authenticated);
 
+/// The bearer token of a request.
+fn bearer(parts: &Parts) -> Result<String, ApiError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::unauthorized("log in first: send `Authorization: Bearer <token>`"))?;
+    Ok(header
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?
+        .trim()
+        .to_owned())
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::unauthorized("log in first: send `Authorization: Bearer <token>`"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?
-            .trim()
-            .to_owned();
-        Ok(Caller(authenticate(state, token).await?))
+        Ok(Caller(authenticate(state, bearer(parts)?).await?))
+    }
+}
+
+/// The caller of the password change and of logging out: also a user whose password an
+/// administrator reset, whom [`Caller`] refuses until they choose their own.
+#[derive(Debug, Clone)]
+pub struct PasswordCaller(pub Authenticated);
+
+impl FromRequestParts<AppState> for PasswordCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<PasswordCaller, ApiError> {
+        let token = bearer(parts)?;
+        let services = state.services.clone();
+        Ok(PasswordCaller(blocking(move || services.authenticate_to_change_password(&token)).await?))
     }
 }
 

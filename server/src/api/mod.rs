@@ -35,6 +35,7 @@ pub fn router(settings: &Settings) -> Router<AppState> {
         .route("/api/v1/auth/refresh", post(auth::refresh))
         .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/me/password", put(auth::change_password).layer(json))
         .route("/api/v1/me/feed-tokens", get(feed_tokens::list).post(feed_tokens::create).layer(json))
         .route("/api/v1/me/feed-tokens/{id}", delete(feed_tokens::revoke))
         .route("/api/v1/sync", post(sync::sync).layer(large))
@@ -57,6 +58,7 @@ pub fn router(settings: &Settings) -> Router<AppState> {
         .route("/api/v1/projects/{project}/odata/{set}", get(odata::set))
         .route("/api/v1/users", get(admin::users).post(admin::create_user).layer(json))
         .route("/api/v1/users/{user}/disabled", put(admin::set_disabled).layer(json))
+        .route("/api/v1/users/{user}/password", put(admin::reset_password).layer(json))
         .route("/api/v1/projects", get(admin::projects).post(admin::create_project).layer(json))
         .route(
             "/api/v1/projects/{project}/settings",

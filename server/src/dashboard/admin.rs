@@ -82,6 +82,12 @@ pub async fn page(
                                         input type="hidden" name="disabled" value=(!u.disabled);
                                         button.link type="submit" { @if u.disabled { (lang.t("Enable")) } @else { (lang.t("Disable")) } }
                                     }
+                                    form.inline.reset method="post" action={ "/admin/users/" (u.id) "/password" } {
+                                        (csrf)
+                                        input type="password" name="password" required minlength="12" autocomplete="new-password"
+                                            placeholder=(lang.t("Temporary password")) aria-label=(lang.t("Temporary password"));
+                                        button.link type="submit" { (lang.t("Reset password")) }
+                                    }
                                 }
                             }
                         }
@@ -235,6 +241,25 @@ pub async fn set_disabled(
     PostForm(f): PostForm<DisableForm>,
 ) -> Result<Response, PageError> {
     act(state, session, &f.csrf, move |services, scope| services.set_disabled(scope, user, f.disabled)).await
+}
+
+/// The password reset form.
+#[derive(Debug, Deserialize)]
+pub struct ResetForm {
+    csrf: String,
+    password: String,
+}
+
+/// Sets a temporary password for a user, who must replace it at their next login.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    session: Session,
+    Path(user): Path<i64>,
+    PostForm(f): PostForm<ResetForm>,
+) -> Result<Response, PageError> {
+    let csrf = f.csrf.clone();
+    act(state, session, &csrf, move |services, scope| services.reset_password(scope, user, &f.password).map(|_| ()))
+        .await
 }
 
 /// A name, for projects and teams.

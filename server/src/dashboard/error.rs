@@ -16,6 +16,8 @@ use crate::api::error::ApiError;
 pub enum PageError {
     /// No valid session: go and log in.
     Login,
+    /// An administrator reset the password: choose one before anything else.
+    PasswordChange,
     /// Anything else, shown as a page.
     Page {
         /// Status.
@@ -45,6 +47,9 @@ impl PageError {
         if e.status == StatusCode::UNAUTHORIZED {
             return PageError::Login;
         }
+        if e.code == "password_change_required" {
+            return PageError::PasswordChange;
+        }
         PageError::Page { status: e.status, lang, message: e.message, retry_after: e.retry_after }
     }
 
@@ -58,6 +63,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
             PageError::Login => Redirect::to("/login").into_response(),
+            PageError::PasswordChange => Redirect::to("/password").into_response(),
             PageError::Page { status, lang, message, retry_after } => {
                 let body = layout::bare(
                     lang,

@@ -123,6 +123,25 @@ const PHRASES: &[(&str, &str)] = &[
     ("Administration", "Administration"),
     ("Log in", "Se connecter"),
     ("Log out", "Se déconnecter"),
+    ("Change your password", "Changer votre mot de passe"),
+    (
+        "An administrator reset your password: choose your own to go on.",
+        "Un administrateur a réinitialisé votre mot de passe : choisissez le vôtre pour continuer.",
+    ),
+    ("Current password", "Mot de passe actuel"),
+    ("New password", "Nouveau mot de passe"),
+    ("New password, again", "Nouveau mot de passe, à nouveau"),
+    (
+        "Your other sessions end: log in again on your other devices.",
+        "Vos autres sessions prennent fin : reconnectez-vous sur vos autres appareils.",
+    ),
+    ("Change password", "Changer le mot de passe"),
+    (
+        "The two new passwords differ: type the same one twice.",
+        "Les deux nouveaux mots de passe diffèrent : saisissez le même deux fois.",
+    ),
+    ("Temporary password", "Mot de passe provisoire"),
+    ("Reset password", "Réinitialiser le mot de passe"),
     ("User name", "Nom d'utilisateur"),
     ("Password", "Mot de passe"),
     ("Supervisors' dashboard", "Tableau de bord des superviseurs"),
@@ -294,6 +313,7 @@ mod tests {
             include_str!("setup.rs"),
             include_str!("fill.rs"),
             include_str!("feeds.rs"),
+            include_str!("password.rs"),
         ];
         let mut missing = Vec::new();
         for source in sources {

@@ -22,6 +22,8 @@ pub enum Section {
     Feeds,
     /// Users, teams and forms.
     Admin,
+    /// The user's own account (their password): in no section of the navigation.
+    Account,
 }
 
 fn head(lang: Lang, title: &str) -> Markup {
@@ -64,7 +66,7 @@ pub fn page(session: &Session, section: Section, title: &str, body: Markup) -> M
                             " · "
                             a href="/lang/en" class=[(lang == Lang::En).then_some("active")] { "EN" }
                         }
-                        span.user { (session.display_name()) }
+                        a.user href="/password" title=(lang.t("Change your password")) { (session.display_name()) }
                         form.inline method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(session.csrf);
                             button.link type="submit" { (lang.t("Log out")) }

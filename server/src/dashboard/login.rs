@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::error::PageError;
 use super::i18n::{LANG_COOKIE, Lang};
 use super::layout;
-use super::session::{SESSION_COOKIE, Session};
+use super::session::{PasswordSession, SESSION_COOKIE};
 use crate::api::caller::client_ip;
 use crate::api::error::ApiError;
 use crate::http::{AppState, blocking};
@@ -75,7 +75,8 @@ pub async fn submit(
                 issued.token,
                 ttl.num_seconds()
             );
-            ([(SET_COOKIE, cookie)], Redirect::to("/surveys")).into_response()
+            let next = if issued.user.must_change_password { "/password" } else { "/surveys" };
+            ([(SET_COOKIE, cookie)], Redirect::to(next)).into_response()
         }
         Err(e) => {
             let e = ApiError::from(e);
@@ -108,7 +109,7 @@ pub struct Csrf {
 /// Ends the session: revokes its token and clears the cookie.
 pub async fn logout(
     State(state): State<AppState>,
-    session: Session,
+    PasswordSession(session): PasswordSession,
     Form(form): Form<Csrf>,
 ) -> Result<Response, PageError> {
     session.check_csrf(&form.csrf)?;

@@ -24,6 +24,7 @@ mod i18n;
 mod layout;
 mod login;
 mod map;
+mod password;
 mod progress;
 mod session;
 mod setup;
@@ -57,6 +58,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/surveys") }))
         .route("/login", get(login::page).post(login::submit))
         .route("/logout", post(login::logout))
+        .route("/password", get(password::page).post(password::submit))
         .route("/lang/{code}", get(login::set_language))
         .route("/surveys", get(surveys::page))
         .route("/surveys/bulk", post(surveys::bulk_action))
@@ -77,6 +79,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin", get(admin::page))
         .route("/admin/users", post(admin::create_user))
         .route("/admin/users/{user}/disabled", post(admin::set_disabled))
+        .route("/admin/users/{user}/password", post(admin::reset_password))
         .route("/admin/projects", post(admin::create_project))
         .route("/admin/teams", post(admin::create_team))
         .route("/admin/teams/members", post(admin::add_member))

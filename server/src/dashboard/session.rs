@@ -13,7 +13,7 @@ use terrain_services::accounts::Authenticated;
 use super::error::PageError;
 use super::i18n::Lang;
 use crate::api::caller::authenticate;
-use crate::http::AppState;
+use crate::http::{AppState, blocking};
 
 /// The cookie holding the session's token.
 pub const SESSION_COOKIE: &str = "terrain_session";
@@ -84,5 +84,26 @@ impl FromRequestParts<AppState> for Session {
         let auth = authenticate(state, token.clone()).await.map_err(|e| PageError::from_api(lang, e))?;
         auth.scope.may_use_dashboard().map_err(|e| PageError::from_service(lang, e))?;
         Ok(Session { auth, lang, csrf: csrf_for(&token) })
+    }
+}
+
+/// The session of the password page: also one whose password an administrator reset,
+/// which [`Session`] sends here.
+#[derive(Debug, Clone)]
+pub struct PasswordSession(pub Session);
+
+impl FromRequestParts<AppState> for PasswordSession {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<PasswordSession, PageError> {
+        let lang = Lang::of(&parts.headers);
+        let token = cookie(parts, SESSION_COOKIE).ok_or(PageError::Login)?.to_owned();
+        let services = state.services.clone();
+        let pending = token.clone();
+        let auth = blocking(move || services.authenticate_to_change_password(&pending))
+            .await
+            .map_err(|e| PageError::from_service(lang, e))?;
+        auth.scope.may_use_dashboard().map_err(|e| PageError::from_service(lang, e))?;
+        Ok(PasswordSession(Session { auth, lang, csrf: csrf_for(&token) }))
     }
 }

@@ -3,6 +3,7 @@
 //! (random, stored hashed, expiring, revocable, refreshable), the first administrator, and
 //! the administration of users, projects and teams.
 
+mod password_change;
 pub mod token;
 
 use std::net::IpAddr;
@@ -166,8 +167,22 @@ impl Services {
 
     /// The principal a session token stands for, if it is known, unexpired, unrevoked and
     /// its user enabled, and it has not made too many requests of late. Feed tokens are
-    /// refused here: they open feeds only ([`Services::authenticate_feed`]).
+    /// refused here: they open feeds only ([`Services::authenticate_feed`]). So is the
+    /// session of a user whose password an administrator reset, until they choose their own
+    /// ([`Services::authenticate_to_change_password`]).
     pub fn authenticate(&self, token: &str) -> Result<Authenticated> {
+        let auth = self.authenticate_to_change_password(token)?;
+        if auth.scope.user().is_some_and(|u| u.must_change_password) {
+            return Err(Error::PasswordChangeRequired(
+                "an administrator reset your password: choose your own before anything else".into(),
+            ));
+        }
+        Ok(auth)
+    }
+
+    /// Like [`Services::authenticate`], but also for a user who must choose a new password:
+    /// what the password change and logging out take.
+    pub fn authenticate_to_change_password(&self, token: &str) -> Result<Authenticated> {
         let (record, token_hash) = self.checked_token(token)?;
         if record.purpose != TokenPurpose::Session {
             return Err(Error::forbidden(
