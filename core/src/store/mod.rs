@@ -649,17 +649,13 @@ impl Store {
     /// rebuild-projections`, after a fix to how surveys are projected or a restore from a
     /// backup.
     pub fn rebuild_projections(&self) -> Result<Rebuilt, StoreError> {
-        const PAGE: u32 = 256;
         self.keep_projections()?;
         let mut rebuilt = Rebuilt::default();
-        let mut after = String::new();
-        loop {
-            let ids = self.readers.with(|conn| projection::ids_after(conn, &after, PAGE))?;
-            let Some(last) = ids.last() else { break };
-            after = last.clone();
+        self.each_page_of_ids(|ids| {
             rebuilt.surveys += ids.len() as u64;
             rebuilt.differed += self.transaction(|tx, _| projection::rewrite_all(tx, &self.forms, &ids))?;
-        }
+            Ok(())
+        })?;
         Ok(rebuilt)
     }
 
@@ -667,19 +663,13 @@ impl Store {
     /// row: it must pass the front door and load (Automerge checks every change's hash as
     /// it loads), at the heads the row records. For checking a backup before it is trusted.
     pub fn verify_documents(&self) -> Result<Verified, StoreError> {
-        const PAGE: u32 = 256;
         let mut verified = Verified::default();
-        let mut after = String::new();
-        loop {
-            let ids = self.readers.with(|conn| projection::ids_after(conn, &after, PAGE))?;
-            let Some(last) = ids.last() else { break };
-            after = last.clone();
+        self.each_page_of_ids(|ids| {
             for id in ids {
                 verified.surveys += 1;
                 let checked = self.readers.with(|conn| {
                     let row = documents::row(conn, &id)?.ok_or_else(|| StoreError::UnknownSurvey(id.clone()))?;
-                    let mut loaded = documents::load_measured(conn, &id)?;
-                    Ok(documents::encode_heads(&loaded.doc.heads()) == row.heads)
+                    Ok(documents::encode_heads(&documents::load(conn, &id)?.heads()) == row.heads)
                 });
                 match checked {
                     Ok(true) => {}
@@ -687,8 +677,22 @@ impl Store {
                     Err(e) => verified.failed.push((id, e.to_string())),
                 }
             }
-        }
+            Ok(())
+        })?;
         Ok(verified)
+    }
+
+    /// Every survey's id, in order, a page at a time: a whole-store pass that never holds
+    /// more than a page of ids nor a reader between pages.
+    fn each_page_of_ids(&self, mut each: impl FnMut(Vec<String>) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        const PAGE: u32 = 256;
+        let mut after = String::new();
+        loop {
+            let ids = self.readers.with(|conn| projection::ids_after(conn, &after, PAGE))?;
+            let Some(last) = ids.last() else { return Ok(()) };
+            after = last.clone();
+            each(ids)?;
+        }
     }
 
     /// Surveys as exports show them (metadata, review, and the answers to relevant

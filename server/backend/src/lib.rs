@@ -445,10 +445,17 @@ pub trait Backend: Send + Sync + 'static {
     fn token(&self, hash: &[u8; 32]) -> BackendResult<Option<TokenRecord>>;
     /// Revokes a token; returns whether it existed.
     fn revoke_token(&self, hash: &[u8; 32]) -> BackendResult<bool>;
-    /// Sets a user's password hash, and whether they must choose another at their next login.
-    fn set_password(&self, user: UserId, password_hash: &str, must_change: bool) -> BackendResult<()>;
-    /// Ends every session of a user but `except` (feed tokens stay); returns how many.
-    fn revoke_sessions(&self, user: UserId, except: Option<&[u8; 32]>) -> BackendResult<u64>;
+    /// Sets a user's password hash, and whether they must choose another at their next
+    /// login, and ends every session of theirs but `keep_session` (feed tokens stay), in one
+    /// transaction: a new password never leaves the old one's sessions open. Returns how
+    /// many sessions ended.
+    fn set_password(
+        &self,
+        user: UserId,
+        password_hash: &str,
+        must_change: bool,
+        keep_session: Option<&[u8; 32]>,
+    ) -> BackendResult<u64>;
     /// Stores a feed token's hash; returns its id.
     fn insert_feed_token(
         &self,

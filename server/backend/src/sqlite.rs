@@ -323,24 +323,29 @@ impl Backend for SqliteBackend {
             .optional()?)
     }
 
-    fn set_password(&self, user: UserId, password_hash: &str, must_change: bool) -> BackendResult<()> {
-        let n = self.db().execute(
+    fn set_password(
+        &self,
+        user: UserId,
+        password_hash: &str,
+        must_change: bool,
+        keep_session: Option<&[u8; 32]>,
+    ) -> BackendResult<u64> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let n = tx.execute(
             "UPDATE users SET password_hash = ?2, must_change_password = ?3 WHERE id = ?1",
             params![user, password_hash, must_change],
         )?;
         if n == 0 {
             return Err(BackendError::NotFound(format!("user {user}")));
         }
-        Ok(())
-    }
-
-    fn revoke_sessions(&self, user: UserId, except: Option<&[u8; 32]>) -> BackendResult<u64> {
-        let n = self.db().execute(
+        let ended = tx.execute(
             "UPDATE tokens SET revoked_at = ?2
              WHERE user_id = ?1 AND purpose = 'session' AND revoked_at IS NULL AND hash IS NOT ?3",
-            params![user, now_ms(), except.map(|h| h.as_slice())],
+            params![user, now_ms(), keep_session.map(|h| h.as_slice())],
         )?;
-        Ok(n as u64)
+        tx.commit()?;
+        Ok(ended as u64)
     }
 
     fn revoke_token(&self, hash: &[u8; 32]) -> BackendResult<bool> {

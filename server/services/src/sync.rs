@@ -220,13 +220,7 @@ impl Services {
                     });
                     continue;
                 }
-                let heads = wire::change_hashes(&pushed.heads);
-                acks[i] = Some(if self.backend.holds(&survey_id, &heads)? {
-                    held.push((survey_id, heads));
-                    Ack::Stored
-                } else {
-                    Ack::ResendAll
-                });
+                acks[i] = Some(self.acknowledge(&mut held, survey_id, wire::change_hashes(&pushed.heads))?);
             }
         }
         let admitted: Vec<usize> = (0..request.push.len()).filter(|i| acks[*i].is_none()).collect();
@@ -254,13 +248,7 @@ impl Services {
                         stored.1 += merged.new_changes;
                         // The device's heads may name changes it was told this server had
                         // before a restore; those it must send again.
-                        let heads = wire::change_hashes(&pushed.heads);
-                        if self.backend.holds(survey_id, &heads)? {
-                            held.push((survey_id.clone(), heads));
-                            Ack::Stored
-                        } else {
-                            Ack::ResendAll
-                        }
+                        self.acknowledge(&mut held, survey_id.clone(), wire::change_hashes(&pushed.heads))?
                     }
                     Err(e) => refusal(e)?,
                 });
@@ -298,6 +286,21 @@ impl Services {
         }
         self.audit_all(&entries)?;
         acks.into_iter().map(|a| a.ok_or_else(|| Error::internal("a pushed survey got no acknowledgement"))).collect()
+    }
+
+    /// `Stored` if this server holds every change in the device's `heads` of the survey
+    /// (recorded in `held` as what the device certainly has), else `ResendAll`.
+    fn acknowledge(
+        &self,
+        held: &mut Vec<(String, Vec<terrain_core::ChangeHash>)>,
+        survey_id: String,
+        heads: Vec<terrain_core::ChangeHash>,
+    ) -> Result<Ack> {
+        if !self.backend.holds(&survey_id, &heads)? {
+            return Ok(Ack::ResendAll);
+        }
+        held.push((survey_id, heads));
+        Ok(Ack::Stored)
     }
 
     /// The changes the device lacks, from the wanted surveys then the feed after `from`

@@ -50,9 +50,7 @@ impl FromRequestParts<AppState> for PasswordCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<PasswordCaller, ApiError> {
-        let token = bearer(parts)?;
-        let services = state.services.clone();
-        Ok(PasswordCaller(blocking(move || services.authenticate_to_change_password(&token)).await?))
+        Ok(PasswordCaller(authenticate_to_change_password(state, bearer(parts)?).await?))
     }
 }
 
@@ -122,6 +120,13 @@ pub fn credentials(headers: &HeaderMap) -> Result<Option<(Option<String>, String
 pub async fn authenticate(state: &AppState, token: String) -> Result<Authenticated, ApiError> {
     let services = state.services.clone();
     Ok(blocking(move || services.authenticate(&token)).await?)
+}
+
+/// [`authenticate`] for the password change and logging out, which also admit a user whose
+/// password an administrator reset.
+pub async fn authenticate_to_change_password(state: &AppState, token: String) -> Result<Authenticated, ApiError> {
+    let services = state.services.clone();
+    Ok(blocking(move || services.authenticate_to_change_password(&token)).await?)
 }
 
 /// The address of the client, when the listener recorded it.

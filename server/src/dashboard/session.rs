@@ -12,8 +12,8 @@ use terrain_services::accounts::Authenticated;
 
 use super::error::PageError;
 use super::i18n::Lang;
-use crate::api::caller::authenticate;
-use crate::http::{AppState, blocking};
+use crate::api::caller::{authenticate, authenticate_to_change_password};
+use crate::http::AppState;
 
 /// The cookie holding the session's token.
 pub const SESSION_COOKIE: &str = "terrain_session";
@@ -75,15 +75,28 @@ fn csrf_for(token: &str) -> String {
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
+impl Session {
+    /// The session of a request's cookie; `to_change_password` also admits a user whose
+    /// password an administrator reset.
+    async fn open(parts: &Parts, state: &AppState, to_change_password: bool) -> Result<Session, PageError> {
+        let lang = Lang::of(&parts.headers);
+        let token = cookie(parts, SESSION_COOKIE).ok_or(PageError::Login)?.to_owned();
+        let auth = if to_change_password {
+            authenticate_to_change_password(state, token.clone()).await
+        } else {
+            authenticate(state, token.clone()).await
+        }
+        .map_err(|e| PageError::from_api(lang, e))?;
+        auth.scope.may_use_dashboard().map_err(|e| PageError::from_service(lang, e))?;
+        Ok(Session { auth, lang, csrf: csrf_for(&token) })
+    }
+}
+
 impl FromRequestParts<AppState> for Session {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Session, PageError> {
-        let lang = Lang::of(&parts.headers);
-        let token = cookie(parts, SESSION_COOKIE).ok_or(PageError::Login)?.to_owned();
-        let auth = authenticate(state, token.clone()).await.map_err(|e| PageError::from_api(lang, e))?;
-        auth.scope.may_use_dashboard().map_err(|e| PageError::from_service(lang, e))?;
-        Ok(Session { auth, lang, csrf: csrf_for(&token) })
+        Session::open(parts, state, false).await
     }
 }
 
@@ -96,14 +109,6 @@ impl FromRequestParts<AppState> for PasswordSession {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<PasswordSession, PageError> {
-        let lang = Lang::of(&parts.headers);
-        let token = cookie(parts, SESSION_COOKIE).ok_or(PageError::Login)?.to_owned();
-        let services = state.services.clone();
-        let pending = token.clone();
-        let auth = blocking(move || services.authenticate_to_change_password(&pending))
-            .await
-            .map_err(|e| PageError::from_service(lang, e))?;
-        auth.scope.may_use_dashboard().map_err(|e| PageError::from_service(lang, e))?;
-        Ok(PasswordSession(Session { auth, lang, csrf: csrf_for(&token) }))
+        Ok(PasswordSession(Session::open(parts, state, true).await?))
     }
 }

@@ -123,10 +123,7 @@ impl Services {
         }
         let record = self.backend.user_by_name(username)?;
         let verified = {
-            let mut slot = self.guards.hashing.acquire(self.settings.logins.hash_wait).ok_or_else(|| Error::Busy {
-                retry_after: Duration::from_secs(5),
-                message: "the server is busy checking other logins: try again in a few seconds".into(),
-            })?;
+            let mut slot = self.hashing_slot("checking other logins")?;
             // An unknown name is checked against a decoy hash: the same work, the same time.
             let hash = match &record {
                 Some((_, h)) => h.as_str(),
@@ -156,6 +153,15 @@ impl Services {
         let scope = Scope::load(self.backend.as_ref(), issued.user.clone(), Some(device_key))?;
         self.audit(&scope, Action::Login, None, json!({ "device": device_id, "address": source }))?;
         Ok(issued)
+    }
+
+    /// One of the slots that bound how many argon2 hashes run at once (each takes its
+    /// memory), or `Busy` saying what the server is `busy` doing.
+    fn hashing_slot(&self, busy: &str) -> Result<crate::guards::Slot<'_, password::Memory>> {
+        self.guards.hashing.acquire(self.settings.logins.hash_wait).ok_or_else(|| Error::Busy {
+            retry_after: Duration::from_secs(5),
+            message: format!("the server is busy {busy}: try again in a few seconds"),
+        })
     }
 
     fn issue(&self, user: User, device_key: DeviceKey, ttl: chrono::Duration) -> Result<Issued> {
@@ -312,10 +318,7 @@ impl Services {
             return Err(Error::invalid("a display name holds at most 200 characters"));
         }
         let password_hash = {
-            let mut slot = self.guards.hashing.acquire(self.settings.logins.hash_wait).ok_or_else(|| Error::Busy {
-                retry_after: Duration::from_secs(5),
-                message: "the server is busy hashing passwords: try again in a few seconds".into(),
-            })?;
+            let mut slot = self.hashing_slot("hashing passwords")?;
             password::hash(&req.password, &mut slot).map_err(Error::internal)?
         };
         Ok(self.backend.create_user(&NewUser {

@@ -3,7 +3,7 @@
 //! the user's other sessions, so a password that leaked stops working everywhere at once;
 //! feed tokens are separate credentials, revoked one by one.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::json;
 use terrain_backend::UserId;
@@ -37,7 +37,7 @@ impl Services {
         let (_, stored) =
             self.backend.user_by_name(&user.username)?.ok_or_else(|| Error::Unauthenticated("log in again".into()))?;
         let hash = {
-            let mut slot = self.hashing_slot()?;
+            let mut slot = self.hashing_slot("checking passwords")?;
             if !password::verify(&stored, current, &mut slot) {
                 drop(slot);
                 self.guards.failed_logins.failed(&user.username, now);
@@ -46,8 +46,7 @@ impl Services {
             password::hash(new, &mut slot).map_err(Error::internal)?
         };
         self.guards.failed_logins.succeeded(&user.username);
-        self.backend.set_password(user.id, &hash, false)?;
-        let ended = self.backend.revoke_sessions(user.id, Some(&auth.token_hash))?;
+        let ended = self.backend.set_password(user.id, &hash, false, Some(&auth.token_hash))?;
         self.audit(&auth.scope, Action::PasswordChange, None, json!({ "ended_sessions": ended }))?;
         Ok(ended)
     }
@@ -62,19 +61,11 @@ impl Services {
         }
         password::check_strength(temporary).map_err(Error::Invalid)?;
         let hash = {
-            let mut slot = self.hashing_slot()?;
+            let mut slot = self.hashing_slot("hashing passwords")?;
             password::hash(temporary, &mut slot).map_err(Error::internal)?
         };
-        self.backend.set_password(user, &hash, true)?;
-        let ended = self.backend.revoke_sessions(user, None)?;
+        let ended = self.backend.set_password(user, &hash, true, None)?;
         self.audit(scope, Action::PasswordReset, None, json!({ "user": user, "ended_sessions": ended }))?;
         Ok(ended)
-    }
-
-    fn hashing_slot(&self) -> Result<crate::guards::Slot<'_, password::Memory>> {
-        self.guards.hashing.acquire(self.settings.logins.hash_wait).ok_or_else(|| Error::Busy {
-            retry_after: Duration::from_secs(5),
-            message: "the server is busy checking passwords: try again in a few seconds".into(),
-        })
     }
 }
