@@ -33,6 +33,13 @@ pub struct HttpRequest {
     pub timeout_ms: u64,
     /// Stop reading the response past this many bytes, and fail.
     pub max_response_bytes: u64,
+    /// When set (lower-case hexadecimal), the server's certificate must have this SHA-256
+    /// fingerprint, whoever signed it: check it during the TLS handshake, before the request
+    /// is sent (OkHttp's `CertificatePinner` pins keys, not certificates: use a
+    /// `TrustManager` that compares the leaf certificate's SHA-256; on iOS, compare in
+    /// `urlSession(_:didReceive:completionHandler:)`), and throw `TerrainError.Network` when
+    /// it differs.
+    pub pinned_certificate_sha256: Option<String>,
 }
 
 /// The server's answer, whatever its status.
@@ -77,6 +84,7 @@ impl core_sync::HttpClient for Platform {
             body: request.body,
             timeout_ms: u64::try_from(request.timeout.as_millis()).unwrap_or(u64::MAX),
             max_response_bytes: request.max_response_bytes,
+            pinned_certificate_sha256: request.pinned_certificate.map(|pin| pin.to_hex()),
         };
         let response = self.0.send(request).map_err(|e| TransportError::Network(e.to_string()))?;
         Ok(core_sync::HttpResponse {

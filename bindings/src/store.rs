@@ -6,7 +6,7 @@ use chrono::DateTime;
 use terrain_core::identity::Author;
 use terrain_core::store::{Durability, SurveyQuery};
 use terrain_core::survey::ReviewStatus;
-use terrain_core::sync::{self, HttpTransport, Session, SyncOptions, bundle};
+use terrain_core::sync::{self, HttpTransport, ServerAddress, Session, SyncOptions, bundle};
 use terrain_core::{Store, Value};
 
 use crate::AnswerValue;
@@ -57,6 +57,15 @@ fn problems(items: Vec<(String, String)>) -> Vec<SurveyProblem> {
     items.into_iter().map(|(survey_id, reason)| SurveyProblem { survey_id, reason }).collect()
 }
 
+/// The server's address and pin as the app gave them; a wrong one is the app's input, not the
+/// server's refusal.
+fn server_address(url: &str, pin: Option<&str>) -> Result<ServerAddress, TerrainError> {
+    ServerAddress::parse(url, pin).map_err(|e| match e {
+        sync::TransportError::Refused { message, .. } => TerrainError::invalid(message),
+        other => other.into(),
+    })
+}
+
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -97,10 +106,22 @@ impl TerrainStore {
     /// Logs in to the server at `server_url` as the store's user, with `password`. From now
     /// on this store writes under the device key the server assigned. Keep the returned
     /// token in secure storage and pass it to `resume_session` after a restart.
-    pub fn login(&self, server_url: String, password: String) -> Result<LoginInfo, TerrainError> {
+    ///
+    /// `server_url` is `https://…` (`http://` only to this machine). `certificate_sha256`
+    /// pins the server's certificate (its SHA-256 fingerprint, as `terrain serve` prints
+    /// it): for a relay whose certificate no public authority signed. Every request then
+    /// carries the pin to the app's `HttpClient`.
+    #[uniffi::method(default(certificate_sha256 = None))]
+    pub fn login(
+        &self,
+        server_url: String,
+        password: String,
+        certificate_sha256: Option<String>,
+    ) -> Result<LoginInfo, TerrainError> {
         guard(|| {
             let author = self.store.author();
-            let session = Session::login_with(self.http.clone(), &server_url, &author.user, &password, &author.device)?;
+            let server = server_address(&server_url, certificate_sha256.as_deref())?;
+            let session = Session::login_to(self.http.clone(), &server, &author.user, &password, &author.device)?;
             let login = session
                 .login_info()
                 .cloned()
@@ -117,13 +138,20 @@ impl TerrainStore {
         })
     }
 
-    /// Uses a token from an earlier `login` (after the app restarted). A token the server no
-    /// longer accepts surfaces as `TerrainError::Auth` on the next network call.
-    pub fn resume_session(&self, server_url: String, token: String) -> Result<(), TerrainError> {
+    /// Uses a token from an earlier `login` (after the app restarted), with the same server
+    /// address and pin. A token the server no longer accepts surfaces as
+    /// `TerrainError::Auth` on the next network call.
+    #[uniffi::method(default(certificate_sha256 = None))]
+    pub fn resume_session(
+        &self,
+        server_url: String,
+        token: String,
+        certificate_sha256: Option<String>,
+    ) -> Result<(), TerrainError> {
         guard(|| {
-            let session = Session::resume_with(self.http.clone(), &server_url, &token).map_err(|_| {
-                TerrainError::invalid("resume_session needs the server's URL (https://…) and the token login returned")
-            })?;
+            let server = server_address(&server_url, certificate_sha256.as_deref())?;
+            let session = Session::resume_to(self.http.clone(), &server, &token)
+                .map_err(|_| TerrainError::invalid("resume_session needs the token login returned"))?;
             *self.session() = Some(session);
             Ok(())
         })

@@ -24,6 +24,11 @@ impl HttpClient for Reqwest {
             body: r.body,
             timeout: std::time::Duration::from_millis(r.timeout_ms),
             max_response_bytes: r.max_response_bytes,
+            pinned_certificate: r
+                .pinned_certificate_sha256
+                .map(|pin| pin.parse())
+                .transpose()
+                .map_err(|e: terrain_core::sync::InvalidPin| TerrainError::Network { detail: e.to_string() })?,
         };
         let response = self.0.send(request).map_err(|e| TerrainError::Network { detail: e.to_string() })?;
         let headers = response.headers.into_iter().map(|(name, value)| HttpHeader { name, value }).collect();
@@ -108,8 +113,14 @@ fn errors_arrive_typed_with_actionable_details() {
     let e = store.sync(None, None).unwrap_err();
     assert!(matches!(e, TerrainError::Auth { .. }), "{e:?}");
     // Nothing listens on port 1 of loopback: the connection is refused at once.
-    let e = store.login("http://127.0.0.1:1".into(), "password".into()).unwrap_err();
+    let e = store.login("http://127.0.0.1:1".into(), "password".into(), None).unwrap_err();
     assert!(matches!(e, TerrainError::Network { .. }), "{e:?}");
+    // Plain HTTP beyond this machine, and a pin that is no fingerprint, never leave the
+    // phone.
+    let e = store.login("http://10.0.0.5:8080".into(), "password".into(), None).unwrap_err();
+    assert!(matches!(e, TerrainError::Invalid { ref detail } if detail.contains("https://10.0.0.5:8080")), "{e:?}");
+    let e = store.login("https://10.0.0.5".into(), "password".into(), Some("AB:CD".into())).unwrap_err();
+    assert!(matches!(e, TerrainError::Invalid { ref detail } if detail.contains("fingerprint")), "{e:?}");
     let e = store.import_form_json("{}".into()).unwrap_err();
     assert!(matches!(e, TerrainError::Invalid { .. }), "{e:?}");
     let e = store.import_bundle(b"not a bundle".to_vec()).unwrap_err();

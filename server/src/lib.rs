@@ -22,6 +22,7 @@ pub mod dashboard;
 pub mod http;
 
 pub use http::listener::{bind, shutdown_signal};
+pub use http::tls::{Tls, TlsError, TlsFiles};
 pub use http::{AppState, Settings};
 
 /// The whole HTTP application: the API and the dashboard, within every request limit.
@@ -37,5 +38,15 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    http::listener::serve(listener, app(state.clone()), state, shutdown).await
+    http::listener::serve(listener, app(state.clone()), state, None, shutdown).await
+}
+
+/// [`serve`] over TLS with `tls`'s certificate (which [`Tls::reload`] replaces while it runs).
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    tls: Tls,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    http::listener::serve(listener, app(state.clone()), state, Some(tls), shutdown).await
 }

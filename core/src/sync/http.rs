@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use super::pin::CertificatePin;
 use super::transport::TransportError;
 
 /// What any response may hold at most, unless a request says otherwise: a sync response is
@@ -33,6 +34,9 @@ pub struct HttpRequest {
     /// The longest body the caller accepts: a longer response is a network failure, and
     /// a client should stop reading at this length.
     pub max_response_bytes: u64,
+    /// The server's certificate must be this one, whoever signed it: the client checks it
+    /// during the TLS handshake and sends nothing to any other (see [`CertificatePin`]).
+    pub pinned_certificate: Option<CertificatePin>,
 }
 
 /// The server's response, whatever its status.
@@ -65,6 +69,7 @@ impl HttpRequest {
             body: Vec::new(),
             timeout: Duration::from_secs(300),
             max_response_bytes: MAX_RESPONSE_BYTES,
+            pinned_certificate: None,
         }
     }
 
@@ -115,70 +120,7 @@ pub(super) fn send(client: &dyn HttpClient, request: HttpRequest) -> Result<Http
 pub use with_reqwest::ReqwestClient;
 
 #[cfg(feature = "reqwest")]
-mod with_reqwest {
-    use std::io::Read;
-    use std::time::Duration;
-
-    use super::{HttpClient, HttpRequest, HttpResponse, TransportError};
-
-    /// [`HttpClient`] with reqwest (blocking) and rustls.
-    #[derive(Debug, Clone)]
-    pub struct ReqwestClient {
-        client: reqwest::blocking::Client,
-    }
-
-    fn network(e: impl std::fmt::Display) -> TransportError {
-        TransportError::Network(e.to_string())
-    }
-
-    impl ReqwestClient {
-        /// A client that gives up connecting after 20 seconds and follows no redirect (a
-        /// redirect is a response, as the phones' clients see it: the bearer token is not
-        /// sent on to another address).
-        pub fn new() -> Result<ReqwestClient, TransportError> {
-            let client = reqwest::blocking::Client::builder()
-                .connect_timeout(Duration::from_secs(20))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(network)?;
-            Ok(ReqwestClient { client })
-        }
-    }
-
-    /// A client built by the caller: for a proxy, a pinned certificate, or (in the load
-    /// benchmark) a local address per device. Each request's own timeout replaces the
-    /// client's.
-    impl From<reqwest::blocking::Client> for ReqwestClient {
-        fn from(client: reqwest::blocking::Client) -> ReqwestClient {
-            ReqwestClient { client }
-        }
-    }
-
-    impl HttpClient for ReqwestClient {
-        fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-            let method = reqwest::Method::from_bytes(request.method.as_bytes())
-                .map_err(|_| network(format!("`{}` is not an HTTP method", request.method)))?;
-            let mut builder = self.client.request(method, &request.url).timeout(request.timeout);
-            for (name, value) in &request.headers {
-                builder = builder.header(name, value);
-            }
-            if !request.body.is_empty() {
-                builder = builder.body(request.body);
-            }
-            let response = builder.send().map_err(network)?;
-            let status = response.status().as_u16();
-            let headers = response
-                .headers()
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-                .collect();
-            let mut body = Vec::new();
-            // One byte past the limit, so that `send` sees the response is too long.
-            response.take(request.max_response_bytes.saturating_add(1)).read_to_end(&mut body).map_err(network)?;
-            Ok(HttpResponse { status, headers, body })
-        }
-    }
-}
+mod with_reqwest;
 
 #[cfg(test)]
 #[cfg(feature = "reqwest")]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::address::ServerAddress;
 use super::http::{self, HttpClient, HttpRequest, HttpResponse};
 use super::transport::{HttpTransport, TransportError, check, json};
 
@@ -45,18 +46,6 @@ fn reqwest_client() -> Result<Arc<dyn HttpClient>, TransportError> {
     Ok(Arc::new(super::http::ReqwestClient::new()?))
 }
 
-fn checked_base(base: &str) -> Result<String, TransportError> {
-    let base = base.trim().trim_end_matches('/');
-    if !(base.starts_with("https://") || base.starts_with("http://")) || base.len() > 2048 {
-        return Err(TransportError::Refused {
-            status: 400,
-            code: "invalid".into(),
-            message: format!("`{base}` is not a server address: give its URL, like https://terrain.example.org"),
-        });
-    }
-    Ok(base.to_owned())
-}
-
 impl Session {
     /// Logs in to the server at `base` as `username` on `device` (a stable id of the device
     /// or tool), with reqwest.
@@ -73,11 +62,24 @@ impl Session {
         password: &str,
         device: &str,
     ) -> Result<Session, TransportError> {
-        let base = checked_base(base)?;
-        let request = HttpRequest::new("POST", format!("{base}/api/v1/auth/login"))
-            .json(&serde_json::json!({"username": username, "password": password, "device_id": device}));
+        Session::login_to(http, &ServerAddress::new(base)?, username, password, device)
+    }
+
+    /// [`Session::login_with`] to `server`, whose certificate may be pinned.
+    pub fn login_to(
+        http: Arc<dyn HttpClient>,
+        server: &ServerAddress,
+        username: &str,
+        password: &str,
+        device: &str,
+    ) -> Result<Session, TransportError> {
+        let request = HttpRequest {
+            pinned_certificate: server.pin(),
+            ..HttpRequest::new("POST", format!("{}/api/v1/auth/login", server.base()))
+        }
+        .json(&serde_json::json!({"username": username, "password": password, "device_id": device}));
         let login: Login = json(&check(http::send(&*http, request)?)?)?;
-        Ok(Session { link: HttpTransport::with_client(&base, &login.token, http), login: Some(login) })
+        Ok(Session { link: HttpTransport::to(server, &login.token, http), login: Some(login) })
     }
 
     /// Resumes a session with a token from an earlier login (kept in the app's secure
@@ -90,11 +92,19 @@ impl Session {
 
     /// [`Session::resume`] with requests sent by `http`.
     pub fn resume_with(http: Arc<dyn HttpClient>, base: &str, token: &str) -> Result<Session, TransportError> {
-        let base = checked_base(base)?;
+        Session::resume_to(http, &ServerAddress::new(base)?, token)
+    }
+
+    /// [`Session::resume_with`] to `server`, whose certificate may be pinned.
+    pub fn resume_to(
+        http: Arc<dyn HttpClient>,
+        server: &ServerAddress,
+        token: &str,
+    ) -> Result<Session, TransportError> {
         if token.trim().is_empty() {
             return Err(TransportError::Unauthorized("no token to resume with: log in".into()));
         }
-        Ok(Session { link: HttpTransport::with_client(&base, token.trim(), http), login: None })
+        Ok(Session { link: HttpTransport::to(server, token.trim(), http), login: None })
     }
 
     /// Exchanges the token for a new one with a fresh expiry (the old one stops working).
@@ -209,6 +219,7 @@ mod tests {
     fn only_server_urls_and_real_tokens_resume() {
         assert!(Session::resume("terrain.example.org", "t").is_err());
         assert!(Session::resume("https://terrain.example.org/", " ").is_err());
+        assert!(Session::resume("http://terrain.example.org/", "token").is_err());
         let s = Session::resume("https://terrain.example.org/", "token").unwrap();
         assert_eq!(s.base(), "https://terrain.example.org");
         assert_eq!(s.transport().server_url(), "https://terrain.example.org");

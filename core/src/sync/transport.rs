@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::address::ServerAddress;
 use super::http::{self, HttpClient, HttpRequest, HttpResponse};
+use super::pin::CertificatePin;
 use super::wire::CONTENT_TYPE;
 
 /// What went wrong talking to the server.
@@ -64,6 +66,7 @@ pub struct PublishedForm {
 #[derive(Debug, Clone)]
 pub struct HttpTransport {
     base: String,
+    pin: Option<CertificatePin>,
     token: String,
     http: Arc<dyn HttpClient>,
 }
@@ -82,9 +85,17 @@ impl HttpTransport {
         Ok(HttpTransport::with_client(base, token, Arc::new(super::http::ReqwestClient::new()?)))
     }
 
-    /// A transport to `base` whose requests `http` sends.
+    /// A transport to `base` whose requests `http` sends. `base` is taken as it is: the
+    /// device's own paths go through [`ServerAddress`] (and [`HttpTransport::to`]), which
+    /// refuses plain HTTP beyond loopback.
     pub fn with_client(base: &str, token: &str, http: Arc<dyn HttpClient>) -> HttpTransport {
-        HttpTransport { base: base.trim_end_matches('/').to_owned(), token: token.to_owned(), http }
+        HttpTransport { base: base.trim_end_matches('/').to_owned(), pin: None, token: token.to_owned(), http }
+    }
+
+    /// A transport to `server` (its certificate pinned, if it has a pin) whose requests
+    /// `http` sends.
+    pub fn to(server: &ServerAddress, token: &str, http: Arc<dyn HttpClient>) -> HttpTransport {
+        HttpTransport { pin: server.pin(), ..HttpTransport::with_client(server.base(), token, http) }
     }
 
     /// The server's address.
@@ -109,6 +120,7 @@ impl HttpTransport {
 
     /// Sends `request` with the bearer token, held to its response limit.
     pub(super) fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let request = HttpRequest { pinned_certificate: self.pin, ..request };
         http::send(&*self.http, request.bearer(&self.token))
     }
 

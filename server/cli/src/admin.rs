@@ -75,6 +75,23 @@ pub enum AdminCommand {
         #[command(flatten)]
         key: KeyArgs,
     },
+    /// Make a self-signed TLS certificate for a pilot's relay, for `terrain serve --tls-cert
+    /// --tls-key`, and print the fingerprint its devices pin. Where a public authority can
+    /// sign for the relay's name, use its certificate instead.
+    TlsCertificate {
+        /// Where to write the certificate (PEM).
+        #[arg(long)]
+        cert: PathBuf,
+        /// Where to write the private key (PEM, readable by its owner only).
+        #[arg(long)]
+        key: PathBuf,
+        /// A host name or IP address devices reach the relay by (repeat for several).
+        #[arg(long = "name", required = true)]
+        names: Vec<String>,
+        /// How many days the certificate is valid.
+        #[arg(long, default_value_t = 825)]
+        days: u32,
+    },
 }
 
 /// Where a backup's passphrase comes from: never the command line, where other users of the
@@ -200,6 +217,14 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        AdminCommand::TlsCertificate { cert, key, names, days } => {
+            let made = terrain_server::http::tls::self_signed(&names, days)?;
+            write_new(&key, made.key_pem.as_bytes(), 0o600)?;
+            write_new(&cert, made.cert_pem.as_bytes(), 0o644)?;
+            println!("wrote {} and {}, valid {days} days for {}", cert.display(), key.display(), names.join(", "));
+            println!("certificate SHA-256 fingerprint (devices pin this): {}", made.pin);
+            Ok(ExitCode::SUCCESS)
+        }
         AdminCommand::RebuildProjections { data } => {
             let services = Services::open_sqlite(&data, Default::default())
                 .with_context(|| format!("opening {}", data.display()))?;
@@ -211,4 +236,20 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Writes `bytes` to a file that must not exist yet (a certificate or key is never
+/// overwritten by mistake), with permissions `mode` where the system has them.
+fn write_new(path: &std::path::Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options.open(path).with_context(|| {
+        format!("creating {} (an existing file is never overwritten: move it first)", path.display())
+    })?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).with_context(|| format!("writing {}", path.display()))
 }

@@ -2,13 +2,13 @@
 //! no account yet, it creates the first administrator from `TERRAIN_ADMIN_PASSWORD`, or
 //! prints a one-time link to create it in the browser, so a newcomer is never locked out.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use terrain_server::{AppState, Settings};
+use terrain_server::{AppState, Settings, Tls, TlsFiles};
 
 /// Where to keep data and where to listen.
 #[derive(Debug, Args)]
@@ -19,6 +19,23 @@ pub struct ServeArgs {
     /// Address to listen on. Only loopback unless you say otherwise.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
+    /// Serve HTTPS with this certificate chain (PEM; read again on SIGHUP).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// A reverse proxy in front terminates TLS: believe its X-Forwarded-For and
+    /// X-Forwarded-Proto (from --trusted-proxy addresses only).
+    #[arg(long)]
+    behind_proxy: bool,
+    /// The proxy's address, for --behind-proxy (repeat for several; default loopback).
+    #[arg(long = "trusted-proxy", requires = "behind_proxy")]
+    trusted_proxies: Vec<IpAddr>,
+    /// Serve plain HTTP beyond loopback with neither TLS nor a proxy: passwords and answers
+    /// then cross the network in clear. For a closed test network only.
+    #[arg(long)]
+    insecure_http: bool,
     /// The first administrator's user name, when TERRAIN_ADMIN_PASSWORD creates it.
     #[arg(long, default_value = "admin")]
     admin: String,
@@ -46,6 +63,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.max_device_bytes_per_minute {
         sync.device_decoded_bytes_per_minute = n;
     }
+    if args.behind_proxy {
+        settings.trusted_proxies = if args.trusted_proxies.is_empty() {
+            vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)]
+        } else {
+            args.trusted_proxies.clone()
+        };
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Tls::load(TlsFiles { cert: cert.clone(), key: key.clone() })?),
+        _ => None,
+    };
+    if tls.is_none() && !args.addr.ip().is_loopback() && !args.behind_proxy && !args.insecure_http {
+        anyhow::bail!(
+            "refusing to serve plain HTTP on {}: passwords and answers would cross the network in clear. \
+             Give --tls-cert and --tls-key (`terrain admin tls-certificate` makes a self-signed pair), or \
+             --behind-proxy when a reverse proxy terminates TLS, or --insecure-http on a closed test network",
+            args.addr
+        );
+    }
     // A bounded pool for blocking work: every thread reserves its stack, and a flood of
     // requests must queue for threads rather than make the process ask for thousands.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -58,21 +94,59 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("opening the data directory {}", args.data.display()))?;
         first_admin(&state, &args)?;
         let listener = terrain_server::bind(args.addr).await.with_context(|| format!("listening on {}", args.addr))?;
-        if !args.addr.ip().is_loopback() {
-            tracing::warn!(addr = %args.addr, "listening beyond loopback: put TLS in front of this server");
+        if args.insecure_http && tls.is_none() && !args.addr.ip().is_loopback() {
+            tracing::warn!(addr = %args.addr, "serving plain HTTP beyond loopback (--insecure-http)");
         }
-        tracing::info!(addr = %args.addr, data = %args.data.display(), "Terrain relay listening");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(addr = %args.addr, scheme, data = %args.data.display(), "Terrain relay listening");
+        if let Some(tls) = &tls {
+            // Printed, not only logged: the operator hands it to the devices of a relay whose
+            // certificate no public authority signed.
+            eprintln!("TLS certificate SHA-256 fingerprint (devices pin this): {}", tls.pin());
+            tokio::spawn(reload_on_hangup(tls.clone()));
+        }
         if let Some(secret) = state.services.setup_secret()? {
             let host = if args.addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { args.addr.ip().to_string() };
             eprintln!(
-                "\nNo account yet. Create the first administrator in your browser:\n\n    http://{host}:{}/setup?token={secret}\n\n\
+                "\nNo account yet. Create the first administrator in your browser:\n\n    {scheme}://{host}:{}/setup?token={secret}\n\n\
                  (or stop the server and run it with TERRAIN_ADMIN_PASSWORD set). The link works once.\n",
                 args.addr.port()
             );
         }
-        terrain_server::serve(listener, state, terrain_server::shutdown_signal()).await.context("serving")?;
+        let shutdown = terrain_server::shutdown_signal();
+        match tls {
+            Some(tls) => terrain_server::serve_tls(listener, state, tls, shutdown).await,
+            None => terrain_server::serve(listener, state, shutdown).await,
+        }
+        .context("serving")?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Reads the certificate and key again on each SIGHUP (after a renewal); a pair that fails
+/// to load is logged and the old one goes on.
+async fn reload_on_hangup(tls: Tls) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: restart the server to load a new certificate");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match tls.reload() {
+                Ok(pin) => {
+                    tracing::info!(%pin, "reloaded the TLS certificate");
+                    eprintln!("TLS certificate SHA-256 fingerprint (devices pin this): {pin}");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reloading the TLS certificate failed; the old one is still served")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tls;
 }
 
 /// Creates the first administrator from the environment, when the server has none.

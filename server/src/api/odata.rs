@@ -14,12 +14,12 @@ use terrain_services::feeds::Options;
 
 use super::caller::{Reader, ReaderError};
 use super::error::ApiError;
-use crate::http::{AppState, blocking, origin};
+use crate::http::{AppState, Scheme, blocking, origin};
 
 /// The service's address as the client reached it, for the links in answers (and the
 /// dashboard's feeds page).
-pub(crate) fn service_url(headers: &HeaderMap, project: i64) -> String {
-    format!("{}/api/v1/projects/{project}/odata", origin(headers))
+pub(crate) fn service_url(headers: &HeaderMap, scheme: Scheme, project: i64) -> String {
+    format!("{}/api/v1/projects/{project}/odata", origin(headers, scheme))
 }
 
 fn json_response(body: &Json) -> Response {
@@ -39,10 +39,11 @@ pub async fn service(
     Reader(auth): Reader,
     Path(project): Path<i64>,
     headers: HeaderMap,
+    scheme: Scheme,
 ) -> Result<Response, ReaderError> {
     let services = state.services.clone();
     let service = blocking(move || services.feed(&auth.scope, project)).await?;
-    let base = service_url(&headers, project);
+    let base = service_url(&headers, scheme, project);
     let sets: Vec<Json> =
         service.sets.iter().map(|s| json!({ "name": s.name, "kind": "EntitySet", "url": s.name })).collect();
     Ok(json_response(&json!({ "@odata.context": format!("{base}/$metadata"), "value": sets })))
@@ -73,6 +74,7 @@ pub async fn set(
     Path((project, set)): Path<(i64, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    scheme: Scheme,
 ) -> Result<Response, ReaderError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::invalid(format!("the query string cannot be read: {e}")))?;
@@ -82,7 +84,7 @@ pub async fn set(
     let services = state.services.clone();
     let name = set.clone();
     let page = blocking(move || services.feed_page(&auth.scope, project, &name, &options, Some(deadline))).await?;
-    let base = service_url(&headers, project);
+    let base = service_url(&headers, scheme, project);
     let mut body = serde_json::Map::new();
     body.insert("@odata.context".into(), json!(format!("{base}/$metadata#{set}")));
     if let Some(count) = page.count {

@@ -18,7 +18,7 @@ use utoipa::IntoParams;
 use super::caller::{Caller, credentials};
 use super::error::ApiError;
 use super::exports::file_response;
-use crate::http::{AppState, blocking, origin};
+use crate::http::{AppState, Scheme, blocking, origin};
 
 /// The download's options.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -45,11 +45,12 @@ pub async fn create(
     Caller(auth): Caller,
     Path(project): Path<i64>,
     headers: HeaderMap,
+    scheme: Scheme,
     Json(req): Json<SaveExport>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let services = state.services.clone();
     let created = blocking(move || services.create_saved_export(&auth.scope, project, req)).await?;
-    let url = format!("{}{}", origin(&headers), path(created.export.id));
+    let url = format!("{}{}", origin(&headers, scheme), path(created.export.id));
     let mut body = serde_json::to_value(&created).map_err(|e| ApiError::from(Error::internal(e)))?;
     body["url"] = json!(url);
     Ok((StatusCode::CREATED, Json(body)))

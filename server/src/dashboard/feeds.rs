@@ -15,7 +15,7 @@ use super::layout::{self, Section};
 use super::run;
 use super::session::Session;
 use crate::api::odata::service_url;
-use crate::http::AppState;
+use crate::http::{AppState, Scheme};
 
 /// A token to make.
 #[derive(Debug, Deserialize)]
@@ -31,8 +31,13 @@ pub struct CsrfForm {
 }
 
 /// The feeds page.
-pub async fn page(State(state): State<AppState>, session: Session, headers: HeaderMap) -> Result<Markup, PageError> {
-    render(state, session, &headers, None).await
+pub async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    scheme: Scheme,
+) -> Result<Markup, PageError> {
+    render(state, session, &headers, scheme, None).await
 }
 
 /// Makes a feed token and shows it, this once.
@@ -40,13 +45,14 @@ pub async fn create(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
+    scheme: Scheme,
     PostForm(f): PostForm<NewTokenForm>,
 ) -> Result<Markup, PageError> {
     session.check_csrf(&f.csrf)?;
     let scope = session.scope().clone();
     let services = state.services.clone();
     let issued = run(session.lang, move || services.create_feed_token(&scope, &f.label)).await?;
-    render(state, session, &headers, Some(issued.token)).await
+    render(state, session, &headers, scheme, Some(issued.token)).await
 }
 
 /// Revokes one of the user's feed tokens.
@@ -66,6 +72,7 @@ async fn render(
     state: AppState,
     session: Session,
     headers: &HeaderMap,
+    scheme: Scheme,
     new_token: Option<String>,
 ) -> Result<Markup, PageError> {
     let lang = session.lang;
@@ -82,7 +89,7 @@ async fn render(
             thead { tr { th { (lang.t("Project")) } th { (lang.t("OData feed")) } } }
             tbody {
                 @for p in &projects {
-                    tr { td { (p.name) } td { code.feed-url { (service_url(headers, p.id)) "/" } } }
+                    tr { td { (p.name) } td { code.feed-url { (service_url(headers, scheme, p.id)) "/" } } }
                 }
             }
         }

@@ -90,5 +90,5 @@ pub fn router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_POST_BYTES))
         // Registered after the small limit, so that only uploads get the large one.
         .route("/admin/forms", post(admin::publish))
-        .layer(axum::middleware::map_response(headers::add))
+        .layer(axum::middleware::from_fn(headers::add))
 }

@@ -1,8 +1,9 @@
 //! Accepting connections: at most [`Settings::max_connections`] open at once, and
 //! [`Settings::max_connections_per_address`] from one address (past either, a new
 //! connection is closed at once); headers must arrive within
-//! [`Settings::header_timeout`], so a slowloris client is dropped in seconds; each
-//! connection is served by hyper with the application; and on shutdown, requests in flight
+//! [`Settings::header_timeout`] (and a TLS handshake must finish within the same time), so a
+//! slowloris client is dropped in seconds; each connection is served by hyper with the
+//! application, over TLS when the server has a certificate; and on shutdown, requests in flight
 //! finish (every acknowledgement is durable before it is sent, so a stop loses nothing
 //! acknowledged).
 
@@ -18,7 +19,8 @@ use tower::ServiceExt;
 
 use terrain_services::webhooks::WebhookWorker;
 
-use super::{AppState, ClientAddr, Settings};
+use super::tls::Tls;
+use super::{AppState, ClientAddr, Scheme, Settings};
 
 /// How long requests in flight may take to finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(30);
@@ -57,11 +59,13 @@ impl Drop for Held {
 }
 
 /// Serves `router` (the application of `state`) on `listener` until `shutdown` completes,
-/// with `state`'s upkeep and webhook deliveries in the background.
+/// over TLS when `tls` is given, with `state`'s upkeep and webhook deliveries in the
+/// background.
 pub async fn serve(
     listener: TcpListener,
     router: axum::Router,
     state: AppState,
+    tls: Option<Tls>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let settings: Arc<Settings> = state.settings.clone();
@@ -97,15 +101,34 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
         let service = router.clone().map_request(move |mut request: axum::http::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(ClientAddr(peer));
+            request.extensions_mut().insert(scheme);
             request.extensions_mut().insert(axum::extract::ConnectInfo::<SocketAddr>(peer));
             request
         });
-        let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let connection = graceful.watch(connection);
+        let service = TowerToHyperService::new(service);
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let acceptor = tls.as_ref().map(Tls::acceptor);
+        let handshake_timeout = settings.header_timeout;
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let served = match acceptor {
+                None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
+                Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake too slow: dropping the connection");
+                        return;
+                    }
+                },
+            };
+            if let Err(e) = served {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
             drop((permit, held));

@@ -2,13 +2,17 @@
 //! request, running blocking service calls off the async runtime, the listener, and request
 //! bodies held to a minimum rate. The application itself is put together at the crate root.
 //!
-//! - `listener`: accepting connections (caps, header-read timeout, graceful shutdown).
+//! - `listener`: accepting connections (caps, header-read timeout, TLS, graceful shutdown).
+//! - `tls`: the certificate and key, reloaded while the server runs.
+//! - `forwarded`: the client's address and scheme as a trusted reverse proxy reports them.
 //! - `body`: request bodies that must keep arriving at a minimum rate.
 //! - `errors`: the JSON error body, and axum's own plain-text errors turned into it.
 
 pub mod body;
 pub mod errors;
+pub mod forwarded;
 pub mod listener;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,6 +47,10 @@ pub struct Settings {
     pub max_connections: usize,
     /// Connections open at once from one address.
     pub max_connections_per_address: usize,
+    /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed (the
+    /// client's address for login throttling, and whether it came over HTTPS); from any
+    /// other peer those headers are ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Settings {
@@ -57,6 +65,7 @@ impl Default for Settings {
             body_window: Duration::from_secs(10),
             max_connections: 1_024,
             max_connections_per_address: 64,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -83,9 +92,40 @@ impl AppState {
     }
 }
 
-/// The address a request came from, as the listener saw it.
+/// The address a request came from, as the listener saw it (or a trusted proxy reported).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
+
+/// Whether the client reached the server over TLS (here, or at a trusted proxy): pages then
+/// get HSTS and `Secure` cookies, and absolute links say `https://`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scheme {
+    /// Plain HTTP (loopback, or `--insecure-http`).
+    #[default]
+    Http,
+    /// HTTPS.
+    Https,
+}
+
+impl Scheme {
+    /// `http` or `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// The scheme the listener (or [`forwarded`]) recorded; plain HTTP when none did, as for
+/// an application called directly in tests.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Scheme {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Scheme, Self::Rejection> {
+        Ok(parts.extensions.get::<Scheme>().copied().unwrap_or_default())
+    }
+}
 
 /// Wraps `router` in the limits every request is held to: the body size, the minimum body
 /// rate, the end-to-end timeout, JSON errors, and request logs.
@@ -93,6 +133,7 @@ pub fn layers(router: Router<()>, settings: Arc<Settings>) -> Router<()> {
     router
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(settings.clone(), body::enforce_min_rate))
+        .layer(axum::middleware::from_fn_with_state(settings.clone(), forwarded::apply))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
         // Outside the timeout, so that every error, axum's own included, is JSON.
         .layer(axum::middleware::map_response(errors::json_errors))
@@ -100,13 +141,13 @@ pub fn layers(router: Router<()>, settings: Arc<Settings>) -> Router<()> {
         .layer(TraceLayer::new_for_http())
 }
 
-/// `http://` and the host a request names, for absolute links in answers (OData's
+/// The scheme and the host a request names, for absolute links in answers (OData's
 /// `nextLink`, a saved export's URL); empty, so links stay paths, when the request names
 /// none a link could carry.
-pub fn origin(headers: &axum::http::HeaderMap) -> String {
+pub fn origin(headers: &axum::http::HeaderMap, scheme: Scheme) -> String {
     match headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()) {
         Some(host) if !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)) => {
-            format!("http://{host}")
+            format!("{}://{host}", scheme.as_str())
         }
         _ => String::new(),
     }

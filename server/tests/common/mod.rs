@@ -58,17 +58,30 @@ impl TestServer {
     }
 
     pub fn start_with(data: &Path, settings: Settings) -> TestServer {
+        Self::start_serving(data, settings, None)
+    }
+
+    /// [`TestServer::start_with`] over HTTPS with `tls`; `url` is then `https://…`.
+    pub fn start_tls(data: &Path, settings: Settings, tls: terrain_server::Tls) -> TestServer {
+        Self::start_serving(data, settings, Some(tls))
+    }
+
+    fn start_serving(data: &Path, settings: Settings, tls: Option<terrain_server::Tls>) -> TestServer {
         let state = AppState::open(data, settings).unwrap();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serve_state = state.clone();
         runtime.spawn(async move {
-            let _ = terrain_server::serve(listener, serve_state, async {
+            let shutdown = async {
                 let _ = rx.await;
-            })
-            .await;
+            };
+            let _ = match tls {
+                Some(tls) => terrain_server::serve_tls(listener, serve_state, tls, shutdown).await,
+                None => terrain_server::serve(listener, serve_state, shutdown).await,
+            };
         });
         let backend = state.services.backend().clone();
         let project = match backend.projects().unwrap().into_iter().find(|p| p.name == "pilot") {
@@ -85,7 +98,7 @@ impl TestServer {
             backend.publish_form(project, &household_form()).unwrap();
         }
         let server = TestServer {
-            url: format!("http://{addr}"),
+            url: format!("{scheme}://{addr}"),
             addr,
             state,
             data: data.to_path_buf(),
