@@ -63,6 +63,8 @@ stop_server() {
 trap stop_server EXIT
 
 # Starts a fresh server with an admin account on a free loopback port; sets TERRAIN_URL.
+# With `tls`, the server has a self-signed certificate made for the run, as a pilot's relay
+# would, and TERRAIN_CERT_SHA256 is its fingerprint (lower-case hex) for the apps to pin.
 start_server() {
     stop_server
     SERVER_DIR="$(mktemp -d)"
@@ -70,11 +72,22 @@ start_server() {
     TERRAIN_PASSWORD="$TERRAIN_ADMIN_PASSWORD" "$TERRAIN" admin create-user --data "$SERVER_DIR" --username admin >/dev/null
     local port
     port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-    "$TERRAIN" serve --data "$SERVER_DIR" --addr "127.0.0.1:$port" >"$SERVER_DIR/server.log" 2>&1 &
+    local tls_args=() scheme=http
+    unset TERRAIN_CERT_SHA256
+    if [ "${1:-}" = tls ]; then
+        local made
+        made="$("$TERRAIN" admin tls-certificate --cert "$SERVER_DIR/relay.crt" --key "$SERVER_DIR/relay.key" --name 127.0.0.1)"
+        TERRAIN_CERT_SHA256="$(printf '%s\n' "$made" | sed -n 's/.*(devices pin this): //p' | tr -d ':' | tr 'A-F' 'a-f')"
+        export TERRAIN_CERT_SHA256
+        tls_args=(--tls-cert "$SERVER_DIR/relay.crt" --tls-key "$SERVER_DIR/relay.key")
+        scheme=https
+    fi
+    "$TERRAIN" serve --data "$SERVER_DIR" --addr "127.0.0.1:$port" "${tls_args[@]}" >"$SERVER_DIR/server.log" 2>&1 &
     SERVER_PID=$!
-    export TERRAIN_URL="http://127.0.0.1:$port"
+    export TERRAIN_URL="$scheme://127.0.0.1:$port"
     for _ in $(seq 1 100); do
-        if python3 -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1] + '/healthz', timeout=1)" "$TERRAIN_URL" 2>/dev/null; then
+        # Up when the port answers (over TLS too: any answer will do).
+        if python3 -c "import socket, sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=1).close()" "$port" 2>/dev/null; then
             return 0
         fi
         sleep 0.1
@@ -86,9 +99,9 @@ start_server() {
 export TERRAIN_FORMS="$ROOT/forms"
 
 passed=0
-echo "--- Python tests"
+echo "--- Python tests (over TLS, the certificate pinned)"
 for test in bindings/tests/python/test_*.py; do
-    start_server
+    start_server tls
     PYTHONPATH="$OUT/python:$ROOT/bindings/tests/python" python3 "$test"
     passed=$((passed + 1))
 done
@@ -110,11 +123,11 @@ for test in bindings/client-python/tests/test_*.py; do
     passed=$((passed + 1))
 done
 
-echo "--- Kotlin tests"
+echo "--- Kotlin tests (over TLS, the certificate pinned)"
 JAR="$OUT/kotlin-tests.jar"
 "$KOTLINC" -nowarn "$OUT/kotlin/uniffi/terrain_ffi/terrain_ffi.kt" bindings/tests/kotlin/*.kt -cp "$JNA_JAR" -d "$JAR"
 for test in bindings/tests/kotlin/*Test.kt; do
-    start_server
+    start_server tls
     main="$(basename "$test" .kt)Kt"
     java -Djna.library.path="$TARGET/debug" -cp "$JAR:$JNA_JAR:$KOTLIN_STDLIB" "$main"
     passed=$((passed + 1))

@@ -1,7 +1,7 @@
 // An enumerator's day through the generated Kotlin bindings, against a real server.
 //
-// bindings/test.sh starts the server on loopback and passes TERRAIN_URL,
-// TERRAIN_ADMIN_PASSWORD and TERRAIN_FORMS. The admin sets up a project with the two mission
+// bindings/test.sh starts the server on loopback over TLS with a self-signed certificate, and
+// passes TERRAIN_URL, TERRAIN_CERT_SHA256 (the pin), TERRAIN_ADMIN_PASSWORD and TERRAIN_FORMS. The admin sets up a project with the two mission
 // forms; the enumerator's phone (the FFI) logs in, downloads the forms, fills in two Guinea
 // surveys and one Béguédo survey, finalizes and syncs; the supervisor sends one back with a
 // comment; the phone sees the comment, fixes the answer and syncs; the server has the fix.
@@ -10,6 +10,7 @@ import java.nio.file.Files
 import uniffi.terrain_ffi.*
 
 val URL: String = System.getenv("TERRAIN_URL") ?: error("TERRAIN_URL is not set: run bindings/test.sh")
+val PIN: String? = System.getenv("TERRAIN_CERT_SHA256")
 const val PASSWORD = "enumerator-password-1"
 val GUINEA = "guinea_needs" to "2026110101"
 val BEGUEDO = "beguedo_slm" to "2026110101"
@@ -68,7 +69,7 @@ class Survey(val store: TerrainStore, form: Pair<String, String>) {
 }
 
 fun main() {
-    val admin = ServerApi(URL, "admin", System.getenv("TERRAIN_ADMIN_PASSWORD"))
+    val admin = ServerApi(URL, "admin", System.getenv("TERRAIN_ADMIN_PASSWORD"), pin = PIN)
     val users = admin.setupProject("kt", System.getenv("TERRAIN_FORMS"), PASSWORD)
     val enumerator = users.getValue("enumerator")
     val supervisor = users.getValue("supervisor")
@@ -77,9 +78,15 @@ fun main() {
 
     // Errors are typed exceptions.
     expectThrows<TerrainException.Auth> { phone.sync() }
-    val wrong = expectThrows<TerrainException.Auth> { phone.login(URL, "wrong password") }
+    val wrong = expectThrows<TerrainException.Auth> { phone.login(URL, "wrong password", PIN) }
     expect(wrong.detail.isNotBlank()) { "an error says what happened" }
-    val login = phone.login(URL, PASSWORD)
+    if (PIN != null) {
+        // Another certificate than the pinned one: refused before the password leaves the phone.
+        expectThrows<TerrainException.Network> { phone.login(URL, PASSWORD, "0".repeat(64)) }
+    }
+    // Plain HTTP beyond this machine never leaves the phone either.
+    expectThrows<TerrainException.Invalid> { phone.login("http://192.0.2.1:8080", PASSWORD) }
+    val login = phone.login(URL, PASSWORD, PIN)
     expectEqual(login.role, "enumerator", "role")
     expectEqual(phone.deviceKey(), login.deviceKey, "device key")
 
@@ -206,7 +213,7 @@ fun main() {
     expect(phone.listSurveys(SurveyFilter()).none { it.dirty }) { "everything acknowledged" }
 
     // The supervisor sends Guinea 1 back with a comment on the household number.
-    val sup = ServerApi(URL, supervisor, PASSWORD, "sup-laptop")
+    val sup = ServerApi(URL, supervisor, PASSWORD, "sup-laptop", pin = PIN)
     val comment = "Household number is 15 on the village list, not 12."
     sup.call("POST", "/api/v1/surveys/${g1.id}/review",
         """{"action":"send_back","comment":"$comment","question":"hh_number"}""")

@@ -8,8 +8,18 @@ import java.net.http.HttpResponse
 import java.nio.file.Files
 import java.nio.file.Path
 
-class ServerApi(val url: String, username: String, password: String, device: String = "test-laptop") {
-    private val http = HttpClient.newHttpClient()
+class ServerApi(
+    val url: String,
+    username: String,
+    password: String,
+    device: String = "test-laptop",
+    pin: String? = null,
+) {
+    // A relay with a self-signed certificate: pinned, as the apps pin it.
+    private val http = when (pin) {
+        null -> HttpClient.newHttpClient()
+        else -> HttpClient.newBuilder().sslContext(Pinning.context(pin)).build()
+    }
     private var token: String? = null
 
     init {

@@ -6,7 +6,10 @@ Only the standard library, so the test needs nothing but python3.
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
+
+from platform_http import open_pinned
 
 
 class Api:
@@ -14,6 +17,8 @@ class Api:
 
     def __init__(self, url, username, password, device="test-laptop"):
         self.url = url.rstrip("/")
+        # A relay with a self-signed certificate: pinned, as the apps pin it.
+        self.pin = os.environ.get("TERRAIN_CERT_SHA256") if self.url.startswith("https://") else None
         self.token = None
         self.token = self.call("POST", "/api/v1/auth/login",
                                {"username": username, "password": password, "device_id": device})["token"]
@@ -26,11 +31,25 @@ class Api:
             request.add_header("content-type", content_type)
         if self.token:
             request.add_header("authorization", "Bearer " + self.token)
+        if self.pin:
+            return self._call_pinned(method, path, data, dict(request.header_items()))
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 text = response.read()
         except urllib.error.HTTPError as e:
             raise AssertionError(f"{method} {path} -> {e.code}: {e.read().decode()}") from None
+        return json.loads(text) if text else None
+
+    def _call_pinned(self, method, path, data, headers):
+        connection = open_pinned(self.url, self.pin, 60)
+        try:
+            connection.request(method, urllib.parse.urlsplit(self.url).path + path, body=data, headers=headers)
+            response = connection.getresponse()
+            text = response.read()
+        finally:
+            connection.close()
+        if not 200 <= response.status < 300:
+            raise AssertionError(f"{method} {path} -> {response.status}: {text.decode()}")
         return json.loads(text) if text else None
 
     def setup_project(self, suffix, forms_dir, enumerator_password):

@@ -1,7 +1,7 @@
 """An enumerator's day through the generated Python bindings, against a real server.
 
-bindings/test.sh starts the server on loopback and passes TERRAIN_URL, TERRAIN_ADMIN_PASSWORD
-and TERRAIN_FORMS. The admin sets up a project with the two mission forms; the enumerator's
+bindings/test.sh starts the server on loopback over TLS with a self-signed certificate, and
+passes TERRAIN_URL, TERRAIN_CERT_SHA256 (the pin), TERRAIN_ADMIN_PASSWORD and TERRAIN_FORMS. The admin sets up a project with the two mission forms; the enumerator's
 phone (the FFI) logs in, downloads the forms, fills in two Guinea surveys and one Béguédo
 survey, finalizes and syncs; the supervisor sends one back with a comment; the phone sees
 the comment, fixes the answer and syncs; the server then has the fix.
@@ -18,6 +18,7 @@ from server_api import Api
 
 A = t.AnswerValue
 URL = os.environ["TERRAIN_URL"]
+PIN = os.environ.get("TERRAIN_CERT_SHA256")
 PASSWORD = "enumerator-password-1"
 GUINEA = ("guinea_needs", "2026110101")
 BEGUEDO = ("beguedo_slm", "2026110101")
@@ -83,8 +84,16 @@ class EnumeratorDay(unittest.TestCase):
         with self.assertRaises(t.TerrainError.Auth):
             phone.sync()
         with self.assertRaises(t.TerrainError.Auth):
-            phone.login(URL, "wrong password")
-        login = phone.login(URL, PASSWORD)
+            phone.login(URL, "wrong password", PIN)
+        if PIN:
+            # Another certificate than the pinned one: the app's client refuses it before
+            # the password leaves the phone.
+            with self.assertRaises(t.TerrainError.Network):
+                phone.login(URL, PASSWORD, "0" * 64)
+        # Plain HTTP beyond this machine never leaves the phone either.
+        with self.assertRaises(t.TerrainError.Invalid):
+            phone.login("http://192.0.2.1:8080", PASSWORD)
+        login = phone.login(URL, PASSWORD, PIN)
         self.assertEqual(login.role, "enumerator")
         self.assertEqual(phone.device_key(), login.device_key)
 

@@ -228,3 +228,99 @@ fn admin_backup_verify_and_restore_through_the_command() {
     let restored = ok(terrain(&["admin", "restore", "--data", data_arg, "--from", file.to_str().unwrap()]));
     assert!(restored.contains("starts epoch") && restored.contains("replaced"), "{restored}");
 }
+
+/// The fingerprint a `terrain` command printed on `line`, if the line carries one.
+fn fingerprint(line: &str) -> Option<terrain_core::sync::CertificatePin> {
+    line.split_once("(devices pin this): ").and_then(|(_, pin)| pin.trim().parse().ok())
+}
+
+/// Without TLS, `terrain serve` refuses an address beyond loopback and says what to do,
+/// before it opens anything.
+#[test]
+fn serve_refuses_plain_http_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new(TERRAIN)
+        .args(["serve", "--data", data.to_str().unwrap(), "--addr", "0.0.0.0:0"])
+        .env_remove("TERRAIN_ADMIN_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refusing to serve plain HTTP") && stderr.contains("--tls-cert"), "{stderr}");
+    assert!(!data.exists(), "nothing was created");
+}
+
+/// `terrain admin tls-certificate` makes a pair for a pilot (the key readable by its owner
+/// only, never overwriting a file); `terrain serve` serves it and prints its fingerprint; a
+/// renewed pair is served after SIGHUP, and devices pinned to it log in.
+#[cfg(unix)]
+#[test]
+fn serve_over_tls_with_a_self_signed_certificate_reloaded_on_sighup() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let make = |cert: &str, key: &str| {
+        let out = Command::new(TERRAIN)
+            .args(["admin", "tls-certificate", "--cert", &path(cert), "--key", &path(key), "--name", "127.0.0.1"])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, _) = make("relay.crt", "relay.key");
+    assert!(ok, "{stdout}");
+    let first = stdout.lines().find_map(fingerprint).expect("a fingerprint");
+    assert_eq!(std::fs::metadata(path("relay.key")).unwrap().permissions().mode() & 0o777, 0o600);
+    let (ok, _, stderr) = make("relay.crt", "other.key");
+    assert!(!ok && stderr.contains("never overwritten"), "{stderr}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("https://127.0.0.1:{port}");
+    let password = "the administrator's password";
+    let mut server = Serving(
+        Command::new(TERRAIN)
+            .args(["serve", "--data", &path("data"), "--addr", &format!("127.0.0.1:{port}")])
+            .args(["--tls-cert", &path("relay.crt"), "--tls-key", &path("relay.key")])
+            .env("TERRAIN_ADMIN_PASSWORD", password)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = server.0.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(pin) = fingerprint(&line) {
+                let _ = tx.send(pin);
+            }
+        }
+    });
+    assert_eq!(rx.recv_timeout(Duration::from_secs(60)).expect("the server printed no fingerprint"), first);
+    let login = |pin| {
+        let server = terrain_core::sync::ServerAddress::pinned(&base, pin).unwrap();
+        let http = std::sync::Arc::new(terrain_core::sync::ReqwestClient::new().unwrap());
+        terrain_core::sync::Session::login_to(http, &server, "admin", password, "desk")
+    };
+    login(first).unwrap();
+
+    let (ok, stdout, _) = make("renewed.crt", "renewed.key");
+    assert!(ok);
+    let renewed = stdout.lines().find_map(fingerprint).unwrap();
+    std::fs::rename(path("renewed.crt"), path("relay.crt")).unwrap();
+    std::fs::rename(path("renewed.key"), path("relay.key")).unwrap();
+    let hup = Command::new("kill").args(["-HUP", &server.0.id().to_string()]).status().unwrap();
+    assert!(hup.success());
+    assert_eq!(rx.recv_timeout(Duration::from_secs(60)).expect("no fingerprint after SIGHUP"), renewed);
+    login(renewed).unwrap();
+    assert!(login(first).is_err(), "the old certificate is no longer served");
+}

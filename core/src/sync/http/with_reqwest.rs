@@ -61,17 +61,25 @@ impl ReqwestClient {
         if let Some(client) = clients.get(&pin) {
             return Ok(client.clone());
         }
+        let client = builder().use_preconfigured_tls(ReqwestClient::pinned_tls(pin)?).build().map_err(network)?;
+        clients.insert(pin, client.clone());
+        Ok(client)
+    }
+}
+
+impl ReqwestClient {
+    /// The rustls configuration of requests pinned to `pin`, for a caller that builds its
+    /// own reqwest client (a proxy, a local address; the TLS benchmark). Its clones share one
+    /// session cache, so a client built from a clone resumes the sessions of another.
+    pub fn pinned_tls(pin: CertificatePin) -> Result<rustls::ClientConfig, TransportError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier = PinnedCertificate { pin, algorithms: provider.signature_verification_algorithms };
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
+        Ok(rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(network)?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth();
-        let client = builder().use_preconfigured_tls(tls).build().map_err(network)?;
-        clients.insert(pin, client.clone());
-        Ok(client)
+            .with_no_client_auth())
     }
 }
 
