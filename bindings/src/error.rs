@@ -43,6 +43,14 @@ pub enum TerrainError {
         /// Why.
         detail: String,
     },
+    /// This device was revoked (reported lost, stolen or replaced): it can no longer sync or
+    /// log in. Tell the person; the surveys it holds stay on it (export them as a bundle
+    /// for a supervisor).
+    #[error("{detail}")]
+    DeviceRevoked {
+        /// The server's explanation.
+        detail: String,
+    },
     /// The server refused the request (permissions, an unsupported client).
     #[error("{detail}")]
     Refused {
@@ -127,6 +135,7 @@ impl From<TransportError> for TerrainError {
         match e {
             TransportError::Network(_) => TerrainError::Network { detail },
             TransportError::Unauthorized(_) => TerrainError::Auth { detail },
+            TransportError::DeviceRevoked(message) => TerrainError::DeviceRevoked { detail: message },
             TransportError::Refused { status, code, message } => {
                 TerrainError::Refused { status, code, detail: format!("the server refused the request: {message}") }
             }
@@ -177,6 +186,8 @@ mod tests {
         assert!(matches!(e, TerrainError::NotFound { .. }));
         let e: TerrainError = TransportError::Unauthorized("expired".into()).into();
         assert!(matches!(e, TerrainError::Auth { .. }));
+        let e: TerrainError = SyncError::Transport(TransportError::DeviceRevoked("lost".into())).into();
+        assert_eq!(e, TerrainError::DeviceRevoked { detail: "lost".into() });
         let e: TerrainError = SyncError::Cancelled.into();
         assert!(matches!(e, TerrainError::Cancelled { .. }));
         let e: TerrainError = StoreError::Incomplete { survey_id: "s".into(), issues: vec!["a: b".into()] }.into();

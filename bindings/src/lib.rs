@@ -44,11 +44,12 @@ pub use error::TerrainError;
 pub use form_tree::{ChoiceItem, FormNode, FormTree, NodeKind};
 pub use http::{HttpClient, HttpHeader, HttpRequest, HttpResponse};
 pub use records::{
-    AnswerEntry, AnswerValue, CalculatedValue, CommentInfo, ConflictInfo, ConflictValueInfo, Evaluation, FieldEditInfo,
-    FilteredChoices, FormInfo, GeoPoint, ImportSummary, IssueInfo, LoginInfo, RepeatCount, RepeatInstance, ReviewInfo,
-    Role, SurveyDetail, SurveyFilter, SurveyProblem, SurveyStatus, SurveySummary, SyncProgress, SyncSummary,
+    AnswerEntry, AnswerValue, CalculatedValue, CommentInfo, ConflictInfo, ConflictValueInfo, Enrolled, Evaluation,
+    FieldEditInfo, FilteredChoices, FormInfo, GeoPoint, ImportSummary, IssueInfo, LoginInfo, RepeatCount,
+    RepeatInstance, ReviewInfo, Role, SurveyDetail, SurveyFilter, SurveyProblem, SurveyStatus, SurveySummary,
+    SyncProgress, SyncSummary,
 };
-pub use store::TerrainStore;
+pub use store::{TerrainStore, enrolment_user};
 pub use sync::{CancelHandle, SyncListener};
 
 uniffi::setup_scaffolding!();

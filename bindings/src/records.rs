@@ -357,6 +357,17 @@ pub struct LoginInfo {
     pub must_change_password: bool,
 }
 
+/// The result of enrolling from a QR code.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Enrolled {
+    /// What a login gives.
+    pub login: LoginInfo,
+    /// The server's address, for `resume_session`.
+    pub server_url: String,
+    /// The server certificate's pin, if the QR code carried one, for `resume_session`.
+    pub certificate_sha256: Option<String>,
+}
+
 /// Where a sync is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
 pub struct SyncProgress {

@@ -15,8 +15,8 @@ use crate::error::{TerrainError, guard};
 use crate::form_tree::FormTree;
 use crate::http::{HttpClient, Platform};
 use crate::records::{
-    ConflictInfo, ConflictValueInfo, Evaluation, FieldEditInfo, FormInfo, ImportSummary, LoginInfo, RepeatInstance,
-    ReviewInfo, Role, SurveyDetail, SurveyFilter, SurveyProblem, SurveySummary, SyncSummary,
+    ConflictInfo, ConflictValueInfo, Enrolled, Evaluation, FieldEditInfo, FormInfo, ImportSummary, LoginInfo,
+    RepeatInstance, ReviewInfo, Role, SurveyDetail, SurveyFilter, SurveyProblem, SurveySummary, SyncSummary,
 };
 use crate::sync::{CancelHandle, SyncListener};
 
@@ -55,6 +55,21 @@ fn form_info(f: terrain_core::store::FormSummary) -> FormInfo {
 
 fn problems(items: Vec<(String, String)>) -> Vec<SurveyProblem> {
     items.into_iter().map(|(survey_id, reason)| SurveyProblem { survey_id, reason }).collect()
+}
+
+/// An enrolment QR code as the app scanned it; a wrong one is the app's input.
+fn parse_enrolment(payload: &str) -> Result<sync::EnrolmentPayload, TerrainError> {
+    sync::EnrolmentPayload::parse(payload).map_err(|e| match e {
+        sync::TransportError::Refused { message, .. } => TerrainError::invalid(message),
+        other => other.into(),
+    })
+}
+
+/// The user an enrolment QR code is for, to open the store for them before
+/// [`TerrainStore::enrol`].
+#[uniffi::export]
+pub fn enrolment_user(payload: String) -> Result<String, TerrainError> {
+    Ok(parse_enrolment(&payload)?.user)
 }
 
 /// The server's address and pin as the app gave them; a wrong one is the app's input, not the
@@ -134,6 +149,42 @@ impl TerrainStore {
                 device_key: login.device_key,
                 role: login.role,
                 must_change_password: login.must_change_password,
+            })
+        })
+    }
+
+    /// Enrols this device from a QR code the dashboard shows (`payload`, the scanned
+    /// text): the server's address, its certificate pin and a one-time code, so nothing is
+    /// typed in the field. The code must be for this store's user (open the store for the
+    /// user `enrolment_user(payload)` names). Then as after `login`: keep the token, and pass
+    /// the returned `server_url` and `certificate_sha256` to `resume_session` after a restart.
+    pub fn enrol(&self, payload: String) -> Result<Enrolled, TerrainError> {
+        guard(|| {
+            let payload = parse_enrolment(&payload)?;
+            let author = self.store.author();
+            if payload.user != author.user {
+                return Err(TerrainError::invalid(format!(
+                    "this QR code enrols a device for {}, but the app opened the store for {}",
+                    payload.user, author.user
+                )));
+            }
+            let session = Session::enrol(self.http.clone(), &payload, &author.device)?;
+            let login = session
+                .login_info()
+                .cloned()
+                .ok_or_else(|| TerrainError::Internal { detail: "the enrolment answered no token".into() })?;
+            self.store.set_device_key(&login.device_key)?;
+            *self.session() = Some(session);
+            Ok(Enrolled {
+                login: LoginInfo {
+                    token: login.token,
+                    expires_at: login.expires_at,
+                    device_key: login.device_key,
+                    role: login.role,
+                    must_change_password: login.must_change_password,
+                },
+                server_url: payload.server.base().to_owned(),
+                certificate_sha256: payload.server.pin().map(|pin| pin.to_hex()),
             })
         })
     }

@@ -48,5 +48,6 @@ pub async fn serve_tls(
     tls: Tls,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let state = AppState { tls: Some(tls.clone()), ..state };
     http::listener::serve(listener, app(state.clone()), state, Some(tls), shutdown).await
 }

@@ -259,6 +259,9 @@ impl World {
             mint(ids[&Who::EnumK], Some(k_device), chrono::Utc::now() - chrono::Duration::hours(1)),
         );
         bad.insert(Cred::Deviceless, mint(ids[&Who::EnumK], None, in_an_hour));
+        let lost = backend.register_device(ids[&Who::EnumK], "matrix-lost-phone").unwrap();
+        assert_eq!(backend.revoke_device(ids[&Who::EnumK], &lost).unwrap(), Some(0));
+        bad.insert(Cred::RevokedDevice, mint(ids[&Who::EnumK], Some(lost), in_an_hour));
 
         let mut world =
             World { dir, server, url, pilot, coastal, kindia, boke, ids, gone, tokens, bad, surveys: HashMap::new() };
@@ -379,10 +382,12 @@ enum Cred {
     Disabled,
     /// A valid token of enum-kindia not issued to a device.
     Deviceless,
+    /// An unrevoked token of a device that was revoked (issued in a race with revoking).
+    RevokedDevice,
 }
 
-const REFUSED_CREDS: [Cred; 6] =
-    [Cred::NoToken, Cred::Garbage, Cred::NotBearer, Cred::Revoked, Cred::Expired, Cred::Disabled];
+const REFUSED_CREDS: [Cred; 7] =
+    [Cred::NoToken, Cred::Garbage, Cred::NotBearer, Cred::Revoked, Cred::Expired, Cred::Disabled, Cred::RevokedDevice];
 
 #[derive(Debug, Clone)]
 enum Body {
@@ -422,7 +427,8 @@ impl fmt::Display for Row {
             Body::None => String::new(),
             Body::Json(j) => {
                 let text = j.to_string();
-                format!(" {}", if text.len() > 80 { format!("{}…", &text[..80]) } else { text })
+                let short: String = text.chars().take(80).collect();
+                format!(" {}", if short.len() < text.len() { format!("{short}…") } else { text })
             }
             Body::Sync(b) => format!(" <sync body, {} bytes>", b.len()),
         };
@@ -552,6 +558,36 @@ fn authenticated_requests(w: &World) -> Vec<(Method, &'static str, String, Body)
             "/api/v1/me/password".into(),
             Body::Json(json!({"current_password": PASSWORD, "new_password": "a new password!"})),
         ),
+        (
+            Method::GET,
+            "/api/v1/users/{user}/devices",
+            format!("/api/v1/users/{}/devices", w.id(Who::EnumK)),
+            Body::None,
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/users/{user}/devices/{device}",
+            format!("/api/v1/users/{}/devices/0000000000000000", w.id(Who::EnumK)),
+            Body::None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/users/{user}/enrolments",
+            format!("/api/v1/users/{}/enrolments", w.id(Who::EnumK)),
+            Body::None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/users/{user}/enrolments",
+            format!("/api/v1/users/{}/enrolments", w.id(Who::EnumK)),
+            Body::Json(json!({"label": "matrix"})),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/users/{user}/enrolments/{id}",
+            format!("/api/v1/users/{}/enrolments/999999", w.id(Who::EnumK)),
+            Body::None,
+        ),
         (Method::GET, "/api/v1/projects", "/api/v1/projects".into(), Body::None),
         (Method::POST, "/api/v1/projects", "/api/v1/projects".into(), Body::Json(json!({"name": stranger}))),
         (
@@ -637,6 +673,13 @@ fn matrix(w: &World) -> Vec<Row> {
         (login(k, PASSWORD, "  "), 400),
     ] {
         rows.push(row(Cred::NoToken, M::POST, "/api/v1/auth/login", "/api/v1/auth/login".into(), body, expect));
+    }
+    // Enrolling: a valid code, nothing else (valid codes are enrolment.rs's).
+    for (body, expect) in [
+        (json!({"code": "not-a-code", "device_id": "matrix-enrol"}), 401),
+        (json!({"code": "not-a-code", "device_id": " "}), 400),
+    ] {
+        rows.push(row(Cred::NoToken, M::POST, "/api/v1/enrol", "/api/v1/enrol".into(), Body::Json(body), expect));
     }
 
     // Every other route refuses a request without a valid token of an enabled user.
@@ -853,6 +896,39 @@ fn matrix(w: &World) -> Vec<Row> {
             Body::Json(json!({"current_password": PASSWORD, "new_password": "short"})),
             400,
         ));
+        // Devices: the owner, their supervisor (kindia's) and administrators; revoking a
+        // device they do not have is then not found.
+        let manages = matches!(who, Who::Admin | Who::SupK | Who::EnumK);
+        rows.push(row(
+            me,
+            M::GET,
+            "/api/v1/users/{user}/devices",
+            format!("/api/v1/users/{}/devices", w.id(Who::EnumK)),
+            Body::None,
+            if manages { 200 } else { 403 },
+        ));
+        rows.push(row(
+            me,
+            M::DELETE,
+            "/api/v1/users/{user}/devices/{device}",
+            format!("/api/v1/users/{}/devices/0000000000000000", w.id(Who::EnumK)),
+            Body::None,
+            if manages { 404 } else { 403 },
+        ));
+        // Enrolment codes: the same people.
+        let enrolments = format!("/api/v1/users/{}/enrolments", w.id(Who::EnumK));
+        let route = "/api/v1/users/{user}/enrolments";
+        rows.push(row(me, M::GET, route, enrolments.clone(), Body::None, if manages { 200 } else { 403 }));
+        let label = Body::Json(json!({"label": "matrix"}));
+        rows.push(row(me, M::POST, route, enrolments.clone(), label, if manages { 201 } else { 403 }));
+        rows.push(row(
+            me,
+            M::DELETE,
+            "/api/v1/users/{user}/enrolments/{id}",
+            format!("{enrolments}/999999"),
+            Body::None,
+            if manages { 404 } else { 403 },
+        ));
 
         // Projects: each sees their own.
         let (visible, check) = match (admin, who.in_pilot()) {
@@ -1011,6 +1087,14 @@ fn matrix(w: &World) -> Vec<Row> {
         Body::Json(json!({"password": "a temporary password"})),
         404,
     ));
+    rows.push(row(
+        admin,
+        M::GET,
+        "/api/v1/users/{user}/devices",
+        "/api/v1/users/987654/devices".into(),
+        Body::None,
+        404,
+    ));
     // A form id belongs to one project.
     rows.push(row(
         admin,
@@ -1023,10 +1107,15 @@ fn matrix(w: &World) -> Vec<Row> {
     rows
 }
 
-/// The stable error code the API uses with each status.
-fn code_for(status: u16) -> Option<&'static str> {
+/// The stable error code the API uses with each status, for `row`.
+fn code_for(status: u16, row: &Row) -> Option<&'static str> {
     match status {
         400 => Some("invalid"),
+        // The app tells a person whose device was revoked apart from one whose login ended
+        // (a saved export's link takes its own token, never a session's).
+        401 if row.cred == Cred::RevokedDevice && row.route != "/api/v1/saved-exports/{id}/download" => {
+            Some("device_revoked")
+        }
         401 => Some("unauthorized"),
         403 => Some("forbidden"),
         404 => Some("not_found"),
@@ -1070,8 +1159,9 @@ fn run(w: &World, row: &Row, fresh: &mut u32) -> Option<String> {
     if status >= 400 {
         let body: Json = serde_json::from_slice(&bytes).unwrap_or(Json::Null);
         let message_ok = body["message"].as_str().is_some_and(|m| !m.is_empty());
-        if code_for(status).is_some_and(|c| body["code"] != c) || !message_ok {
-            return Some(format!("error body is not {{code: {:?}, message}}: {}", code_for(status), text()));
+        let code = code_for(status, row);
+        if code.is_some_and(|c| body["code"] != c) || !message_ok {
+            return Some(format!("error body is not {{code: {code:?}, message}}: {}", text()));
         }
         return None;
     }

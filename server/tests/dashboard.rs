@@ -137,7 +137,7 @@ fn a_supervisor_reviews_in_the_browser_and_the_phone_gets_it() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path());
     server.user("moussa", Role::Supervisor, Some(0));
-    server.user("awa", Role::Enumerator, Some(0));
+    let awa = server.user("awa", Role::Enumerator, Some(0)).id;
     server.user("binta", Role::Enumerator, Some(1));
     let backend = server.backend();
     let beguedo =
@@ -303,6 +303,22 @@ fn a_supervisor_reviews_in_the_browser_and_the_phone_gets_it() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         shoot(&c, "admin").await;
+
+        // Enrolling awa's new phone: the devices page draws the QR code, inline, under the
+        // page's Content-Security-Policy.
+        c.find(Locator::Css(&format!("#users a[href='/users/{awa}/devices']"))).await.unwrap().click().await.unwrap();
+        wait_path(&c, &format!("/users/{awa}/devices")).await;
+        c.find(Locator::Css("#enrol input[name=label]")).await.unwrap().send_keys("nouveau téléphone").await.unwrap();
+        c.find(Locator::Css("#enrol button")).await.unwrap().click().await.unwrap();
+        wait_until(&c, "document.querySelector('#enrolment-code svg') !== null").await;
+        let size = c
+            .execute("const r = document.querySelector('#enrolment-code svg').getBoundingClientRect(); return [r.width, r.height];", vec![])
+            .await
+            .unwrap();
+        let size: Vec<f64> = serde_json::from_value(size).unwrap();
+        assert!(size.iter().all(|&side| side >= 200.0), "a QR code a phone can scan from the screen: {size:?}");
+        assert!(text(&c, "#enrolment-payload").await.contains("/enrol#user=awa&code="));
+        shoot(&c, "enrol").await;
         c.close().await.unwrap();
     });
     let approved_now = server.backend().survey_summary(&approved).unwrap().unwrap();

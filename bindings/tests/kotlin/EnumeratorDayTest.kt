@@ -247,6 +247,28 @@ fun main() {
     expectEqual(other.survey(b.id).answers, phone.survey(b.id).answers, "bundle answers")
     expectThrows<TerrainException.Invalid> { other.importBundle("not a bundle".toByteArray()) }
 
+    // A second device enrols from the QR code the supervisor makes: no password typed, the
+    // server and its pinned certificate from the code.
+    val enumeratorId = users.getValue("enumerator id")
+    val payload = ServerApi.field(sup.call("POST", "/api/v1/users/$enumeratorId/enrolments", """{"label":"tablet"}"""), "payload")
+    expectEqual(enrolmentUser(payload), enumerator, "the QR code's user")
+    val tablet = TerrainStore.open(data.resolve("tablet.db").toString(), enumerator, "tablet-kt", Role.ENUMERATOR, PlatformHttp())
+    val enrolled = tablet.enrol(payload)
+    expectEqual(enrolled.serverUrl, URL, "enrolled server")
+    expectEqual(enrolled.certificateSha256, PIN, "enrolled pin")
+    expectEqual(tablet.downloadForms().size, 2, "forms on the enrolled tablet")
+    tablet.sync()
+    expectThrows<TerrainException.Invalid> { tablet.enrol("https://example.org/not-a-code") }
+
+    // The phone is lost: the supervisor revokes it, and its next sync says so.
+    val devices = sup.call("GET", "/api/v1/users/$enumeratorId/devices")
+    // Each device is listed as {"key":…,"device_id":…, …}.
+    val key = Regex("\"key\":\"([0-9a-f]{16})\",\"device_id\":\"phone-kt\"").find(devices)?.groupValues?.get(1)
+        ?: error("phone-kt is not listed: $devices")
+    sup.call("DELETE", "/api/v1/users/$enumeratorId/devices/$key")
+    expectThrows<TerrainException.DeviceRevoked> { phone.sync() }
+    tablet.close()
+
     phone.close()
     other.close()
     println("EnumeratorDayTest: 1 passed, 0 failed")

@@ -62,7 +62,9 @@ class PlatformHttp : HttpClient {
             for (header in request.headers) connection.setRequestProperty(header.name, header.value)
             if (request.body.isNotEmpty()) {
                 connection.doOutput = true
-                connection.setFixedLengthStreamingMode(request.body.size)
+                // Not setFixedLengthStreamingMode: in streaming mode the JVM's client drops a
+                // 401's body (it cannot retry for authentication), and the body says why the
+                // server refused (`device_revoked`). The body is in memory already.
                 connection.outputStream.use { it.write(request.body) }
             }
             val status = connection.responseCode

@@ -53,6 +53,7 @@ class ServerApi(
             val user = call("POST", "/api/v1/users", """{"username":"$name","password":"$password","role":"$role"}""")
             call("POST", "/api/v1/teams/$team/members", """{"user_id":${number(user, "id")}}""")
             users[role] = name
+            users["$role id"] = number(user, "id").toString()
         }
         val xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         for (form in listOf("guinea_needs.xlsx", "beguedo_slm.xlsx")) {

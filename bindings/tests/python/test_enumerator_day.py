@@ -276,6 +276,35 @@ class EnumeratorDay(unittest.TestCase):
         with self.assertRaises(t.TerrainError.Invalid):
             other.import_bundle(b"not a bundle")
 
+        # A second device enrols from the QR code the supervisor makes: no password typed,
+        # the server and its pinned certificate from the code.
+        user = next(u for u in admin.call("GET", "/api/v1/users") if u["username"] == enumerator)
+        payload = sup.call("POST", f"/api/v1/users/{user['id']}/enrolments", {"label": "tablet"})["payload"]
+        self.assertEqual(t.enrolment_user(payload), enumerator)
+        tablet = t.TerrainStore.open(
+            os.path.join(data, "tablet.db"), enumerator, "tablet-py", t.Role.ENUMERATOR, PlatformHttp()
+        )
+        enrolled = tablet.enrol(payload)
+        self.assertEqual(enrolled.server_url, URL)
+        self.assertEqual(enrolled.certificate_sha256, PIN)
+        self.assertEqual(enrolled.login.role, "enumerator")
+        self.assertEqual(len(tablet.download_forms()), 2)
+        tablet.sync()
+        with self.assertRaises(t.TerrainError.Auth):
+            other.enrol(payload.replace(f"user={enumerator}", "user=colleague"))
+        with self.assertRaises(t.TerrainError.Invalid):
+            tablet.enrol("https://example.org/not-a-code")
+
+        # The phone is lost: the supervisor revokes it, and its next sync says so in a kind
+        # of its own; what it holds stays on it.
+        devices = sup.call("GET", f"/api/v1/users/{user['id']}/devices")["devices"]
+        lost = next(d for d in devices if d["device_id"] == "phone-py")
+        self.assertIsNotNone(lost["last_sync_at"])
+        sup.call("DELETE", f"/api/v1/users/{user['id']}/devices/{lost['key']}")
+        with self.assertRaises(t.TerrainError.DeviceRevoked):
+            phone.sync()
+        self.assertEqual(len(phone.list_surveys(t.SurveyFilter())), 3)
+
 
 if __name__ == "__main__":
     sys.exit(unittest.main())

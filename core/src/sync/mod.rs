@@ -4,6 +4,7 @@
 pub mod address;
 pub mod bundle;
 pub mod client;
+pub mod enrolment;
 pub mod forms;
 pub mod http;
 pub mod pin;
@@ -13,6 +14,7 @@ pub mod wire;
 
 pub use address::ServerAddress;
 pub use client::{CancelToken, Progress, SyncError, SyncOptions, SyncReport, sync};
+pub use enrolment::EnrolmentPayload;
 pub use forms::download_forms;
 #[cfg(feature = "reqwest")]
 pub use http::ReqwestClient;

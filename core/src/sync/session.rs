@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::address::ServerAddress;
+use super::enrolment::EnrolmentPayload;
 use super::http::{self, HttpClient, HttpRequest, HttpResponse};
 use super::transport::{HttpTransport, TransportError, check, json};
 
@@ -80,6 +81,22 @@ impl Session {
         .json(&serde_json::json!({"username": username, "password": password, "device_id": device}));
         let login: Login = json(&check(http::send(&*http, request)?)?)?;
         Ok(Session { link: HttpTransport::to(server, &login.token, http), login: Some(login) })
+    }
+
+    /// Redeems an enrolment QR code (`payload`, see [`EnrolmentPayload`]) for `device`: a
+    /// session as a login opens, with no password, to the server and pin the code names.
+    pub fn enrol(
+        http: Arc<dyn HttpClient>,
+        payload: &EnrolmentPayload,
+        device: &str,
+    ) -> Result<Session, TransportError> {
+        let request = HttpRequest {
+            pinned_certificate: payload.server.pin(),
+            ..HttpRequest::new("POST", format!("{}/api/v1/enrol", payload.server.base()))
+        }
+        .json(&serde_json::json!({"code": payload.code, "device_id": device}));
+        let login: Login = json(&check(http::send(&*http, request)?)?)?;
+        Ok(Session { link: HttpTransport::to(&payload.server, &login.token, http), login: Some(login) })
     }
 
     /// Resumes a session with a token from an earlier login (kept in the app's secure

@@ -19,6 +19,10 @@ pub enum TransportError {
     /// The token was refused (expired or revoked).
     #[error("the server refused the login token ({0}): log in again")]
     Unauthorized(String),
+    /// The server revoked this device (lost, stolen, replaced): it may not sync or log in
+    /// again; what it holds stays on it.
+    #[error("{0}")]
+    DeviceRevoked(String),
     /// The server refused the request.
     #[error("the server refused the request ({status} {code}): {message}")]
     Refused {
@@ -147,6 +151,9 @@ pub(super) fn check(response: HttpResponse) -> Result<HttpResponse, TransportErr
     let (code, message) =
         body.map(|b| (b.code, b.message)).unwrap_or_else(|| ("http".into(), format!("HTTP {status}")));
     if status == 401 {
+        if code == "device_revoked" {
+            return Err(TransportError::DeviceRevoked(message));
+        }
         return Err(TransportError::Unauthorized(message));
     }
     Err(TransportError::Refused { status, code, message })

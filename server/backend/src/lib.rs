@@ -73,6 +73,50 @@ pub struct TokenRecord {
     pub revoked: bool,
     /// What it opens.
     pub purpose: TokenPurpose,
+    /// Whether the device it was issued to was revoked (its tokens were revoked with it).
+    pub device_revoked: bool,
+}
+
+/// A device of a user's, as the devices page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Device {
+    /// The device key (hex): the prefix of every actor id it writes with.
+    #[serde(serialize_with = "hex_key")]
+    #[schema(value_type = String)]
+    pub key: DeviceKey,
+    /// The id the device gave at its first login (an installation id).
+    pub device_id: String,
+    /// Its first login.
+    pub registered_at: DateTime<Utc>,
+    /// Its last sync, if it synced.
+    pub last_sync_at: Option<DateTime<Utc>>,
+    /// The client it last synced with (its User-Agent: the app and its version).
+    pub client: Option<String>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A one-time code that enrols a device for a user (shown as a QR code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Enrolment {
+    /// Its id, to revoke it by.
+    pub id: i64,
+    /// The user the device is enrolled for.
+    pub user: UserId,
+    /// What it is for (`Awa's new phone`).
+    pub label: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When the code stops working.
+    pub expires_at: DateTime<Utc>,
+    /// When a device redeemed it, if one did (a code works once).
+    pub redeemed_at: Option<DateTime<Utc>>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+fn hex_key<S: serde::Serializer>(key: &DeviceKey, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&key.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
 /// What a token opens.
@@ -431,6 +475,30 @@ pub trait Backend: Send + Sync + 'static {
     fn register_device(&self, user: UserId, device_id: &str) -> BackendResult<DeviceKey>;
     /// Who a device key belongs to.
     fn device_owner(&self, key: &DeviceKey) -> BackendResult<Option<User>>;
+    /// A device by its key.
+    fn device(&self, key: &DeviceKey) -> BackendResult<Option<Device>>;
+    /// A user's devices, the last to sync first.
+    fn devices(&self, user: UserId) -> BackendResult<Vec<Device>>;
+    /// Revokes a device of `user`'s and every token issued to it, in one transaction;
+    /// returns how many tokens ended, or `None` when it is not theirs or already revoked.
+    fn revoke_device(&self, user: UserId, key: &DeviceKey) -> BackendResult<Option<u64>>;
+    /// Records that a device synced now, with `client` (its User-Agent) when it sent one.
+    fn device_synced(&self, key: &DeviceKey, client: Option<&str>) -> BackendResult<()>;
+    /// Stores an enrolment's code hash.
+    fn insert_enrolment(
+        &self,
+        code_hash: &[u8; 32],
+        user: UserId,
+        label: &str,
+        expires_at: DateTime<Utc>,
+    ) -> BackendResult<Enrolment>;
+    /// A user's enrolments, newest first.
+    fn enrolments(&self, user: UserId) -> BackendResult<Vec<Enrolment>>;
+    /// Marks the enrolment of `code_hash` redeemed and returns it, if it is unexpired,
+    /// unrevoked and not redeemed yet, in one statement: a code works once.
+    fn redeem_enrolment(&self, code_hash: &[u8; 32]) -> BackendResult<Option<Enrolment>>;
+    /// Revokes one of a user's enrolments not yet redeemed; returns whether it did.
+    fn revoke_enrolment(&self, user: UserId, id: i64) -> BackendResult<bool>;
 
     // --- tokens
     /// Stores a token's hash.

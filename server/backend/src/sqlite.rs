@@ -21,9 +21,9 @@ use terrain_core::{Author, ChangeHash, Role, Store, Value};
 
 use super::backup::{self, BackupError, DataLock};
 use super::{
-    Attempt, AuditEntry, AuditRow, Backend, BackendError, BackendResult, DeliveryLog, DeviceKey, DueDelivery, Entry,
-    Fault, FeedToken, FormInfo, Identity, Membership, NewDelivery, NewSavedExport, NewUser, Project, ReviewItem,
-    SavedExport, SeenState, Team, TokenPurpose, TokenRecord, User, UserId, Webhook,
+    Attempt, AuditEntry, AuditRow, Backend, BackendError, BackendResult, DeliveryLog, Device, DeviceKey, DueDelivery,
+    Enrolment, Entry, Fault, FeedToken, FormInfo, Identity, Membership, NewDelivery, NewSavedExport, NewUser, Project,
+    ReviewItem, SavedExport, SeenState, Team, TokenPurpose, TokenRecord, User, UserId, Webhook,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -34,10 +34,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/005_saved_exports.sql"),
     include_str!("../migrations/006_identity.sql"),
     include_str!("../migrations/007_password_change.sql"),
+    include_str!("../migrations/008_devices.sql"),
+    include_str!("../migrations/009_enrolments.sql"),
 ];
 
 /// The device under which the server writes a user's edits made in the dashboard.
-const WEB_DEVICE: &str = "web";
+pub const WEB_DEVICE: &str = "web";
 
 /// The embedded SQLite backend.
 pub struct SqliteBackend {
@@ -103,6 +105,39 @@ const USER_COLUMNS: &str = "id, username, role, display_name, disabled, must_cha
 const AFTER_USER: usize = 6;
 /// [`USER_COLUMNS`] of the `users` table aliased `u`, for joins.
 const U_USER_COLUMNS: &str = "u.id, u.username, u.role, u.display_name, u.disabled, u.must_change_password";
+
+/// The columns [`device_row`] reads.
+const DEVICE_COLUMNS: &str = "device_key, device_id, created_at, last_sync_at, client, revoked_at";
+
+/// The columns [`enrolment_row`] reads.
+const ENROLMENT_COLUMNS: &str = "id, user_id, label, created_at, expires_at, redeemed_at, revoked_at";
+
+fn enrolment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Enrolment> {
+    let time = |ms: Option<i64>| ms.and_then(DateTime::from_timestamp_millis);
+    Ok(Enrolment {
+        id: r.get(0)?,
+        user: r.get(1)?,
+        label: r.get(2)?,
+        created_at: time(r.get(3)?).unwrap_or_default(),
+        expires_at: time(r.get(4)?).unwrap_or_default(),
+        redeemed_at: time(r.get(5)?),
+        revoked_at: time(r.get(6)?),
+    })
+}
+
+fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
+    let key: Vec<u8> = r.get(0)?;
+    let time = |ms: Option<i64>| ms.and_then(DateTime::from_timestamp_millis);
+    Ok(Device {
+        // Only this code writes keys, always 8 bytes.
+        key: <DeviceKey>::try_from(key.as_slice()).unwrap_or_default(),
+        device_id: r.get(1)?,
+        registered_at: time(r.get(2)?).unwrap_or_default(),
+        last_sync_at: time(r.get(3)?),
+        client: r.get(4)?,
+        revoked_at: time(r.get(5)?),
+    })
+}
 
 impl SqliteBackend {
     /// Opens (or creates) the backend in `dir`.
@@ -270,6 +305,104 @@ impl Backend for SqliteBackend {
         Ok(key)
     }
 
+    fn device(&self, key: &DeviceKey) -> BackendResult<Option<Device>> {
+        Ok(self
+            .db()
+            .query_row(
+                &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE device_key = ?1"),
+                [key.as_slice()],
+                device_row,
+            )
+            .optional()?)
+    }
+
+    fn devices(&self, user: UserId) -> BackendResult<Vec<Device>> {
+        let db = self.db();
+        let mut statement = db.prepare(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE user_id = ?1 ORDER BY coalesce(last_sync_at, created_at) DESC"
+        ))?;
+        let devices = statement.query_map([user], device_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(devices)
+    }
+
+    fn revoke_device(&self, user: UserId, key: &DeviceKey) -> BackendResult<Option<u64>> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let now = now_ms();
+        let n = tx.execute(
+            "UPDATE devices SET revoked_at = ?3 WHERE user_id = ?1 AND device_key = ?2 AND revoked_at IS NULL",
+            params![user, key.as_slice(), now],
+        )?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let ended = tx.execute(
+            "UPDATE tokens SET revoked_at = ?2 WHERE device_key = ?1 AND revoked_at IS NULL",
+            params![key.as_slice(), now],
+        )?;
+        tx.commit()?;
+        Ok(Some(ended as u64))
+    }
+
+    fn device_synced(&self, key: &DeviceKey, client: Option<&str>) -> BackendResult<()> {
+        self.db().execute(
+            "UPDATE devices SET last_sync_at = ?2, client = coalesce(?3, client) WHERE device_key = ?1",
+            params![key.as_slice(), now_ms(), client],
+        )?;
+        Ok(())
+    }
+
+    fn insert_enrolment(
+        &self,
+        code_hash: &[u8; 32],
+        user: UserId,
+        label: &str,
+        expires_at: DateTime<Utc>,
+    ) -> BackendResult<Enrolment> {
+        let db = self.db();
+        Ok(db.query_row(
+            &format!(
+                "INSERT INTO enrolments (code_hash, user_id, label, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 RETURNING {ENROLMENT_COLUMNS}"
+            ),
+            params![code_hash.as_slice(), user, label, now_ms(), expires_at.timestamp_millis()],
+            enrolment_row,
+        )?)
+    }
+
+    fn enrolments(&self, user: UserId) -> BackendResult<Vec<Enrolment>> {
+        let db = self.db();
+        let mut statement =
+            db.prepare(&format!("SELECT {ENROLMENT_COLUMNS} FROM enrolments WHERE user_id = ?1 ORDER BY id DESC"))?;
+        let enrolments = statement.query_map([user], enrolment_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(enrolments)
+    }
+
+    fn redeem_enrolment(&self, code_hash: &[u8; 32]) -> BackendResult<Option<Enrolment>> {
+        let now = now_ms();
+        Ok(self
+            .db()
+            .query_row(
+                &format!(
+                    "UPDATE enrolments SET redeemed_at = ?2
+                     WHERE code_hash = ?1 AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > ?2
+                     RETURNING {ENROLMENT_COLUMNS}"
+                ),
+                params![code_hash.as_slice(), now],
+                enrolment_row,
+            )
+            .optional()?)
+    }
+
+    fn revoke_enrolment(&self, user: UserId, id: i64) -> BackendResult<bool> {
+        let n = self.db().execute(
+            "UPDATE enrolments SET revoked_at = ?3 WHERE id = ?1 AND user_id = ?2
+             AND revoked_at IS NULL AND redeemed_at IS NULL",
+            params![id, user, now_ms()],
+        )?;
+        Ok(n > 0)
+    }
+
     fn device_owner(&self, key: &DeviceKey) -> BackendResult<Option<User>> {
         Ok(self
             .db()
@@ -302,8 +435,10 @@ impl Backend for SqliteBackend {
             .db()
             .query_row(
                 &format!(
-                    "SELECT {U_USER_COLUMNS}, t.device_key, t.expires_at, t.revoked_at IS NOT NULL, t.purpose
-                     FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?1"
+                    "SELECT {U_USER_COLUMNS}, t.device_key, t.expires_at, t.revoked_at IS NOT NULL, t.purpose,
+                            d.revoked_at IS NOT NULL
+                     FROM tokens t JOIN users u ON u.id = t.user_id
+                     LEFT JOIN devices d ON d.device_key = t.device_key WHERE t.hash = ?1"
                 ),
                 [hash.as_slice()],
                 |r| {
@@ -317,6 +452,7 @@ impl Backend for SqliteBackend {
                         // Only this code writes purposes; one it does not know opens nothing
                         // more than a feed.
                         purpose: if purpose == "session" { TokenPurpose::Session } else { TokenPurpose::Feed },
+                        device_revoked: r.get(AFTER_USER + 4)?,
                     })
                 },
             )

@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// The proxy's address, for --behind-proxy (repeat for several; default loopback).
     #[arg(long = "trusted-proxy", requires = "behind_proxy")]
     trusted_proxies: Vec<IpAddr>,
+    /// The address phones reach this server by (https://relay.example.org), for enrolment
+    /// QR codes, when the dashboard is opened at another.
+    #[arg(long)]
+    public_url: Option<String>,
     /// Serve plain HTTP beyond loopback with neither TLS nor a proxy: passwords and answers
     /// then cross the network in clear. For a closed test network only.
     #[arg(long)]
@@ -70,6 +74,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             args.trusted_proxies.clone()
         };
     }
+    settings.public_url = args.public_url.clone();
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(Tls::load(TlsFiles { cert: cert.clone(), key: key.clone() })?),
         _ => None,

@@ -90,6 +90,14 @@ pub enum Action {
     PasswordChange,
     /// An administrator set a temporary password for a user (their sessions ended).
     PasswordReset,
+    /// A device of a user's revoked (its tokens ended).
+    DeviceRevoke,
+    /// A one-time enrolment code (a QR code) made for a user's new device.
+    EnrolmentCreate,
+    /// An enrolment code redeemed by a device, which got its own token.
+    EnrolmentRedeem,
+    /// An enrolment code revoked before any device used it.
+    EnrolmentRevoke,
     /// A backup of all the server's data written to a file.
     Backup,
     /// The server's data restored from a backup (written into the restored log), starting
@@ -99,7 +107,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for documentation and tests.
-    pub const ALL: [Action; 41] = [
+    pub const ALL: [Action; 45] = [
         Action::Login,
         Action::LoginFailed,
         Action::TokenRefresh,
@@ -139,6 +147,10 @@ impl Action {
         Action::ProjectionRebuild,
         Action::PasswordChange,
         Action::PasswordReset,
+        Action::DeviceRevoke,
+        Action::EnrolmentCreate,
+        Action::EnrolmentRedeem,
+        Action::EnrolmentRevoke,
         Action::Backup,
         Action::Restore,
     ];
@@ -185,6 +197,10 @@ impl Action {
             Action::ProjectionRebuild => "admin.rebuild_projections",
             Action::PasswordChange => "user.password_change",
             Action::PasswordReset => "user.password_reset",
+            Action::DeviceRevoke => "device.revoke",
+            Action::EnrolmentCreate => "enrolment.create",
+            Action::EnrolmentRedeem => "enrolment.redeem",
+            Action::EnrolmentRevoke => "enrolment.revoke",
             Action::Backup => "admin.backup",
             Action::Restore => "admin.restore",
         }

@@ -20,6 +20,10 @@ pub enum Error {
     /// but the password change until the user chooses their own.
     #[error("{0}")]
     PasswordChangeRequired(String),
+    /// The device was revoked (lost, stolen, replaced): its tokens are void and it may not
+    /// log in again. The app tells the person, and keeps what it holds.
+    #[error("{0}")]
+    DeviceRevoked(String),
     /// No such thing, or one the caller may not see (the same answer, so ids are not
     /// disclosed).
     #[error("{0}")]
@@ -73,6 +77,7 @@ impl Error {
             Error::Unauthenticated(_) => "unauthorized",
             Error::Forbidden(_) => "forbidden",
             Error::PasswordChangeRequired(_) => "password_change_required",
+            Error::DeviceRevoked(_) => "device_revoked",
             Error::NotFound(_) => "not_found",
             Error::Invalid(_) => "invalid",
             Error::Unprocessable { code, .. } => code,

@@ -126,6 +126,22 @@ impl Scope {
         if self.is_admin() { Ok(()) } else { Err(Error::forbidden("only administrators may do this")) }
     }
 
+    /// Listing and revoking `owner`'s devices: administrators, the owner (their own lost
+    /// phone), and a supervisor of the owner in any project (who hears of it first in the
+    /// field).
+    pub fn may_manage_devices_of(&self, owner: &User) -> Result<()> {
+        let own = self.user_id() == Some(owner.id);
+        let supervises = self.role() == Role::Supervisor
+            && self.membership.teammates.values().any(|members| members.contains(&owner.username));
+        if self.is_admin() || own || supervises {
+            Ok(())
+        } else {
+            Err(Error::forbidden(
+                "only the owner, their supervisor or an administrator may see or revoke their devices",
+            ))
+        }
+    }
+
     /// The web dashboard is for supervisors, analysts and administrators.
     pub fn may_use_dashboard(&self) -> Result<()> {
         if self.role() == Role::Enumerator {

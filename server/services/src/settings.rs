@@ -11,10 +11,12 @@ use terrain_core::intake::Budget;
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// How long a device's login token lives. Field devices stay offline for weeks, so the
-    /// default is long; revoke a lost phone's tokens by disabling or logging it out.
+    /// default is long; a lost phone's tokens end when its device is revoked.
     pub token_ttl: chrono::Duration,
     /// How long a dashboard session lasts (a browser on a shared office laptop).
     pub session_ttl: chrono::Duration,
+    /// How long an enrolment's QR code works (it works once).
+    pub enrolment_ttl: chrono::Duration,
     /// Sync limits.
     pub sync: SyncLimits,
     /// Login throttles.
@@ -55,6 +57,7 @@ impl Default for Settings {
         Settings {
             token_ttl: chrono::Duration::days(60),
             session_ttl: chrono::Duration::hours(12),
+            enrolment_ttl: chrono::Duration::hours(24),
             sync: SyncLimits::default(),
             logins: LoginLimits::default(),
             // A phone's sync is a few requests, a dashboard page one; a first sync of

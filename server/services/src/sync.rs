@@ -35,6 +35,8 @@ use crate::scope::{Scope, SurveyFacts};
 const FEED_PAGE: u32 = 1_000;
 /// Surveys merged per transaction: a round past its deadline stops between batches.
 const PUSH_BATCH: usize = 200;
+/// The most of a device's User-Agent kept for its devices page.
+const MAX_CLIENT_CHARS: usize = 120;
 /// How long a device is asked to wait when the server is busy or out of time.
 const COME_BACK: Duration = Duration::from_secs(10);
 
@@ -43,8 +45,9 @@ fn too_large(message: String) -> Error {
 }
 
 impl Services {
-    /// One sync round from its wire bytes to the response's, for a device's token.
-    pub fn sync_round(&self, scope: &Scope, body: &[u8], deadline: Instant) -> Result<Vec<u8>> {
+    /// One sync round from its wire bytes to the response's, for a device's token; `client`
+    /// is what the device says it runs (its User-Agent), for its owner's devices page.
+    pub fn sync_round(&self, scope: &Scope, body: &[u8], client: Option<&str>, deadline: Instant) -> Result<Vec<u8>> {
         let device = scope
             .device()
             .ok_or_else(|| Error::forbidden("this token was not issued to a device: log in from the device"))?;
@@ -58,6 +61,8 @@ impl Services {
             other => Error::invalid(other.to_string()),
         })?;
         let response = self.sync(scope, &device, request, deadline)?;
+        let client = client.map(|c| c.chars().filter(|c| !c.is_control()).take(MAX_CLIENT_CHARS).collect::<String>());
+        self.backend.device_synced(&device, client.as_deref())?;
         wire::encode(&response).map_err(Error::internal)
     }
 

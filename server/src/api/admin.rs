@@ -57,6 +57,36 @@ pub async fn set_disabled(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A user's devices (phones, tablets, tools), the last to sync first: the owner, their
+/// supervisor or an administrator.
+#[utoipa::path(get, path = "/api/v1/users/{user}/devices", params(("user" = i64, Path)),
+    responses((status = 200, body = terrain_services::accounts::Devices), (status = 403, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn devices(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    Path(user): Path<i64>,
+) -> Result<Json<terrain_services::accounts::Devices>, ApiError> {
+    let services = state.services.clone();
+    Ok(Json(blocking(move || services.devices(&auth.scope, user)).await?))
+}
+
+/// Revokes one of a user's devices (lost, stolen, replaced): its sessions end at once, its
+/// next request is refused with `device_revoked`, and it may not log in again.
+#[utoipa::path(delete, path = "/api/v1/users/{user}/devices/{device}", params(("user" = i64, Path),
+    ("device" = String, Path, description = "the device key, 16 hexadecimal digits")),
+    responses((status = 200, body = super::auth::SessionsEnded), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn revoke_device(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    Path((user, device)): Path<(i64, String)>,
+) -> Result<Json<super::auth::SessionsEnded>, ApiError> {
+    let services = state.services.clone();
+    let ended_sessions = blocking(move || services.revoke_device(&auth.scope, user, &device)).await?;
+    Ok(Json(super::auth::SessionsEnded { ended_sessions }))
+}
+
 /// A temporary password.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ResetPassword {

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod caller;
+pub mod enrolments;
 pub mod error;
 pub mod exports;
 pub mod feed_tokens;
@@ -32,6 +33,7 @@ pub fn router(settings: &Settings) -> Router<AppState> {
         .route("/healthz", get(health::healthz))
         .route("/api/openapi.json", get(openapi::document))
         .route("/api/v1/auth/login", post(auth::login).layer(json))
+        .route("/api/v1/enrol", post(enrolments::redeem).layer(json))
         .route("/api/v1/auth/refresh", post(auth::refresh))
         .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/me", get(auth::me))
@@ -59,6 +61,10 @@ pub fn router(settings: &Settings) -> Router<AppState> {
         .route("/api/v1/users", get(admin::users).post(admin::create_user).layer(json))
         .route("/api/v1/users/{user}/disabled", put(admin::set_disabled).layer(json))
         .route("/api/v1/users/{user}/password", put(admin::reset_password).layer(json))
+        .route("/api/v1/users/{user}/devices", get(admin::devices))
+        .route("/api/v1/users/{user}/devices/{device}", delete(admin::revoke_device))
+        .route("/api/v1/users/{user}/enrolments", get(enrolments::list).post(enrolments::create).layer(json))
+        .route("/api/v1/users/{user}/enrolments/{id}", delete(enrolments::revoke))
         .route("/api/v1/projects", get(admin::projects).post(admin::create_project).layer(json))
         .route(
             "/api/v1/projects/{project}/settings",

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, auth, exports, feed_tokens, forms, health, saved_exports, surveys, sync, webhooks};
+use super::{admin, auth, enrolments, exports, feed_tokens, forms, health, saved_exports, surveys, sync, webhooks};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -17,7 +17,8 @@ use super::{admin, auth, exports, feed_tokens, forms, health, saved_exports, sur
         sync::sync,
         forms::list, forms::get, forms::publish,
         exports::export,
-        admin::create_user, admin::users, admin::set_disabled, admin::reset_password, admin::create_project, admin::projects,
+        admin::create_user, admin::users, admin::set_disabled, admin::reset_password, admin::devices, admin::revoke_device,
+        enrolments::create, enrolments::list, enrolments::revoke, enrolments::redeem, admin::create_project, admin::projects,
         admin::add_project_member, admin::create_team, admin::teams, admin::team_members, admin::add_team_member,
         admin::audit, admin::project_settings, admin::set_project_settings, admin::attention,
         surveys::list, surveys::get, surveys::history, surveys::conflicts, surveys::correct, surveys::assign,

@@ -4,7 +4,8 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderMap;
+use axum::http::header::{CONTENT_TYPE, USER_AGENT};
 use axum::response::{IntoResponse, Response};
 use terrain_core::sync::wire;
 
@@ -21,8 +22,14 @@ use crate::http::{AppState, blocking};
         (status = 413, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody),
         (status = 503, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn sync(State(state): State<AppState>, Caller(auth): Caller, body: Body) -> Result<Response, ApiError> {
+pub async fn sync(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let services = state.services.clone();
+    let client = headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
     // A device told to wait is told before its body is decoded: a refused megabyte costs
     // reading it, not decompressing and walking it. (It is read, in the background, so that
     // the device finishes sending and sees the answer.)
@@ -34,6 +41,6 @@ pub async fn sync(State(state): State<AppState>, Caller(auth): Caller, body: Bod
     // The round's own deadline, a little before the request's, so that it stops its work
     // and answers rather than being cut off.
     let deadline = Instant::now() + state.settings.request_timeout.mul_f32(0.9);
-    let answer = blocking(move || services.sync_round(&auth.scope, &body, deadline)).await?;
+    let answer = blocking(move || services.sync_round(&auth.scope, &body, client.as_deref(), deadline)).await?;
     Ok(([(CONTENT_TYPE, wire::CONTENT_TYPE)], answer).into_response())
 }

@@ -76,6 +76,7 @@ pub async fn page(
                             td { (u.username) } td { (u.display_name.as_deref().unwrap_or("")) } td { (u.role) }
                             td { @if u.disabled { (lang.t("disabled")) } @else { (lang.t("active")) } }
                             td {
+                                a href={ "/users/" (u.id) "/devices" } { (lang.t("Devices")) } " "
                                 @if Some(u.id) != me {
                                     form.inline method="post" action={ "/admin/users/" (u.id) "/disabled" } {
                                         (csrf)

@@ -12,10 +12,12 @@
 //! - `feeds`: the OData address of each project, and the user's feed tokens.
 //! - `admin`: users, teams, forms, project settings, the audit log, surveys that need
 //!   attention. `setup`: the first administrator, from the link the server prints.
+//!   `devices`: a user's devices, and revoking one. `password`: one's own password.
 //!   `layout`, `error`, `i18n`, `assets`; `headers`: the security headers of every page.
 
 mod admin;
 mod assets;
+mod devices;
 mod error;
 mod feeds;
 mod fill;
@@ -59,6 +61,10 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login::page).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/password", get(password::page).post(password::submit))
+        .route("/users/{user}/devices", get(devices::page))
+        .route("/users/{user}/devices/{device}/revoke", post(devices::revoke))
+        .route("/users/{user}/enrolments", post(devices::enrol))
+        .route("/users/{user}/enrolments/{id}/revoke", post(devices::revoke_enrolment))
         .route("/lang/{code}", get(login::set_language))
         .route("/surveys", get(surveys::page))
         .route("/surveys/bulk", post(surveys::bulk_action))

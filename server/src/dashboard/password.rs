@@ -28,6 +28,9 @@ fn password_page(session: &Session, error: Option<&str>) -> Markup {
             p.muted { (lang.t("Your other sessions end: log in again on your other devices.")) }
             button #save type="submit" { (lang.t("Change password")) }
         }
+        @if let (false, Some(me)) = (reset, session.auth.scope.user_id()) {
+            p { a href={ "/users/" (me) "/devices" } { (lang.t("Your devices")) } }
+        }
         @if reset {
             form.inline method="post" action="/logout" {
                 input type="hidden" name="csrf" value=(session.csrf);

@@ -51,6 +51,9 @@ pub struct Settings {
     /// client's address for login throttling, and whether it came over HTTPS); from any
     /// other peer those headers are ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The address phones reach this server by (`https://relay.example.org`), for enrolment
+    /// QR codes, when it differs from the one the dashboard is opened at.
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -66,6 +69,7 @@ impl Default for Settings {
             max_connections: 1_024,
             max_connections_per_address: 64,
             trusted_proxies: Vec::new(),
+            public_url: None,
         }
     }
 }
@@ -77,12 +81,15 @@ pub struct AppState {
     pub services: Arc<Services>,
     /// Settings.
     pub settings: Arc<Settings>,
+    /// The TLS the server serves itself, if it does: its certificate's pin goes into
+    /// enrolment QR codes.
+    pub tls: Option<tls::Tls>,
 }
 
 impl AppState {
     /// The state of a server on `services`.
     pub fn new(services: Services, settings: Settings) -> AppState {
-        AppState { services: Arc::new(services), settings: Arc::new(settings) }
+        AppState { services: Arc::new(services), settings: Arc::new(settings), tls: None }
     }
 
     /// The state of a server on the embedded SQLite backend in `data`.

@@ -86,7 +86,9 @@ impl Relay {
     pub fn deliver(&mut self, token: &str, body: &[u8]) -> Result<Vec<u8>, TransportError> {
         let services = self.services().map_err(TransportError::Network)?;
         let auth = services.authenticate(token).map_err(refused)?;
-        services.sync_round(&auth.scope, body, Instant::now() + Duration::from_secs(60)).map_err(refused)
+        services
+            .sync_round(&auth.scope, body, Some("simulated device"), Instant::now() + Duration::from_secs(60))
+            .map_err(refused)
     }
 }
 

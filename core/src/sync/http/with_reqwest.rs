@@ -40,10 +40,12 @@ fn network(e: impl std::error::Error) -> TransportError {
 }
 
 /// The builder every client of this type starts from: gives up connecting after 20
-/// seconds and follows no redirect (a redirect is a response, as the phones' clients see it:
-/// the bearer token is not sent on to another address).
+/// seconds, follows no redirect (a redirect is a response, as the phones' clients see it:
+/// the bearer token is not sent on to another address), and names itself, as the devices
+/// page shows it.
 fn builder() -> reqwest::blocking::ClientBuilder {
     reqwest::blocking::Client::builder()
+        .user_agent(concat!("terrain-core/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(20))
         .redirect(reqwest::redirect::Policy::none())
 }

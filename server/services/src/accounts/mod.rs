@@ -3,8 +3,13 @@
 //! (random, stored hashed, expiring, revocable, refreshable), the first administrator, and
 //! the administration of users, projects and teams.
 
+mod devices;
+mod enrolment;
 mod password_change;
 pub mod token;
+
+pub use devices::Devices;
+pub use enrolment::IssuedEnrolment;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -85,6 +90,15 @@ fn checked_name(what: &str, name: &str) -> Result<String> {
     Ok(name.to_owned())
 }
 
+/// What a revoked device is told: it may not sync or log in again, and whatever it holds
+/// is still on it.
+fn revoked_message(username: &str) -> String {
+    format!(
+        "this device was removed from {username}'s account (lost, stolen or replaced): it can no longer sync. \
+         Surveys not yet sent stay on it; ask your supervisor how to hand them over"
+    )
+}
+
 impl Services {
     /// Checks a password and issues a token for `device_id`. Wrong names and wrong
     /// passwords get the same answer in the same time; repeated failures on one account
@@ -148,11 +162,30 @@ impl Services {
             LoginKind::Device => self.settings.token_ttl,
             LoginKind::Dashboard => self.settings.session_ttl,
         };
-        let device_key = self.backend.register_device(user.id, device_id)?;
-        let issued = self.issue(user, device_key, ttl)?;
-        let scope = Scope::load(self.backend.as_ref(), issued.user.clone(), Some(device_key))?;
+        let issued = self.open_device(user, device_id, ttl, source)?;
+        let scope = Scope::load(self.backend.as_ref(), issued.user.clone(), Some(issued.device_key))?;
         self.audit(&scope, Action::Login, None, json!({ "device": device_id, "address": source }))?;
         Ok(issued)
+    }
+
+    /// Registers `device_id` for `user` (once) and issues it a token of `ttl`, unless the
+    /// device was revoked: what a login and a redeemed enrolment share.
+    fn open_device(
+        &self,
+        user: User,
+        device_id: &str,
+        ttl: chrono::Duration,
+        source: Option<IpAddr>,
+    ) -> Result<Issued> {
+        let device_key = self.backend.register_device(user.id, device_id)?;
+        if self.backend.device(&device_key)?.is_some_and(|d| d.revoked_at.is_some()) {
+            self.audit_anonymous(
+                Action::LoginFailed,
+                json!({ "username": user.username, "address": source, "reason": "device revoked", "device": device_id }),
+            )?;
+            return Err(Error::DeviceRevoked(revoked_message(&user.username)));
+        }
+        self.issue(user, device_key, ttl)
     }
 
     /// One of the slots that bound how many argon2 hashes run at once (each takes its
@@ -227,6 +260,9 @@ impl Services {
             .backend
             .token(&token_hash)?
             .ok_or_else(|| Error::Unauthenticated("unknown token: log in again".into()))?;
+        if record.device_revoked {
+            return Err(Error::DeviceRevoked(revoked_message(&record.user.username)));
+        }
         if record.revoked {
             return Err(Error::Unauthenticated("this token was revoked: log in again".into()));
         }
