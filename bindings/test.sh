@@ -79,7 +79,7 @@ start_server() {
         made="$("$TERRAIN" admin tls-certificate --cert "$SERVER_DIR/relay.crt" --key "$SERVER_DIR/relay.key" --name 127.0.0.1)"
         TERRAIN_CERT_SHA256="$(printf '%s\n' "$made" | sed -n 's/.*(devices pin this): //p' | tr -d ':' | tr 'A-F' 'a-f')"
         export TERRAIN_CERT_SHA256
-        tls_args=(--tls-cert "$SERVER_DIR/relay.crt" --tls-key "$SERVER_DIR/relay.key")
+        tls_args=(--tls-cert "$SERVER_DIR/relay.crt" --tls-key "$SERVER_DIR/relay.key" --pin-certificate)
         scheme=https
     fi
     "$TERRAIN" serve --data "$SERVER_DIR" --addr "127.0.0.1:$port" "${tls_args[@]}" >"$SERVER_DIR/server.log" 2>&1 &

@@ -173,6 +173,16 @@ impl TerrainStore {
                 .login_info()
                 .cloned()
                 .ok_or_else(|| TerrainError::Internal { detail: "the enrolment answered no token".into() })?;
+            // The QR code's user name is only text: the server says whose token this is.
+            if login.username.as_deref() != Some(author.user.as_str()) {
+                let _ = session.logout();
+                return Err(TerrainError::invalid(format!(
+                    "this QR code enrolled a device for {}, not for {}: ask for a code made for {}",
+                    login.username.as_deref().unwrap_or("another user"),
+                    author.user,
+                    author.user
+                )));
+            }
             self.store.set_device_key(&login.device_key)?;
             *self.session() = Some(session);
             Ok(Enrolled {

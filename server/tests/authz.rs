@@ -915,12 +915,14 @@ fn matrix(w: &World) -> Vec<Row> {
             Body::None,
             if manages { 404 } else { 403 },
         ));
-        // Enrolment codes: the same people.
+        // Enrolment codes: the same people see and revoke them; only an administrator or
+        // the enumerator's supervisor makes one (never a phone for itself).
         let enrolments = format!("/api/v1/users/{}/enrolments", w.id(Who::EnumK));
         let route = "/api/v1/users/{user}/enrolments";
         rows.push(row(me, M::GET, route, enrolments.clone(), Body::None, if manages { 200 } else { 403 }));
         let label = Body::Json(json!({"label": "matrix"}));
-        rows.push(row(me, M::POST, route, enrolments.clone(), label, if manages { 201 } else { 403 }));
+        let enrols = matches!(who, Who::Admin | Who::SupK);
+        rows.push(row(me, M::POST, route, enrolments.clone(), label, if enrols { 201 } else { 403 }));
         rows.push(row(
             me,
             M::DELETE,

@@ -92,6 +92,31 @@ fn the_owner_their_supervisor_and_administrators_manage_devices() {
         let token = server.token(who, &format!("{who}-device"));
         assert_eq!(call(&server, reqwest::Method::GET, &path, &token).0, expected, "{who}");
     }
+    // A supervisor acts for the enumerators of their teams, not for a fellow supervisor
+    // there; and nobody makes an enrolment code for themselves but an administrator (a
+    // stolen phone's token must not mint itself a new device).
+    let sali = server.user("sali", Role::Supervisor, Some(0));
+    let moussa = server.token("moussa", "moussa-device");
+    for method in [reqwest::Method::GET, reqwest::Method::POST] {
+        let enrolments = format!("/api/v1/users/{}/enrolments", sali.id);
+        let status = common::http()
+            .request(method.clone(), format!("{}{enrolments}", server.url))
+            .bearer_auth(&moussa)
+            .json(&serde_json::json!({}))
+            .send()
+            .unwrap()
+            .status();
+        assert_eq!(status, 403, "{method} {enrolments}");
+    }
+    assert_eq!(call(&server, reqwest::Method::GET, &format!("/api/v1/users/{}/devices", sali.id), &moussa).0, 403);
+    let own = common::http()
+        .post(format!("{}/api/v1/users/{}/enrolments", server.url, awa.id))
+        .bearer_auth(&phone.token)
+        .json(&serde_json::json!({}))
+        .send()
+        .unwrap();
+    assert_eq!(own.status(), 403, "an enumerator's phone cannot enrol another");
+    assert_eq!(call(&server, reqwest::Method::GET, "/api/v1/users/987654/devices", &moussa).0, 403, "no id disclosed");
     // The dashboard's own sessions are not a device to revoke: a password change ends them.
     common::http()
         .post(format!("{}/login", server.url))

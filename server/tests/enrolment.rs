@@ -15,7 +15,7 @@ use terrain_core::sync::{
 };
 use terrain_core::{AnswerPath, Author, Role, Store, Value};
 use terrain_server::http::tls::self_signed;
-use terrain_server::{Tls, TlsFiles};
+use terrain_server::{Settings, Tls, TlsFiles};
 
 fn client() -> Arc<dyn HttpClient> {
     Arc::new(ReqwestClient::new().unwrap())
@@ -28,7 +28,8 @@ fn a_qr_code_enrols_a_new_phone_once_over_pinned_tls() {
     let files = TlsFiles { cert: dir.path().join("relay.crt"), key: dir.path().join("relay.key") };
     std::fs::write(&files.cert, &made.cert_pem).unwrap();
     std::fs::write(&files.key, &made.key_pem).unwrap();
-    let server = TestServer::start_tls(&dir.path().join("data"), TestServer::settings(), Tls::load(files).unwrap());
+    let settings = Settings { pin_certificate: true, ..TestServer::settings() };
+    let server = TestServer::start_tls(&dir.path().join("data"), settings, Tls::load(files).unwrap());
     let awa = server.user("awa", Role::Enumerator, Some(0));
     server.user("moussa", Role::Supervisor, Some(0));
     let relay = ServerAddress::pinned(&server.url, made.pin).unwrap();
@@ -67,6 +68,25 @@ fn a_qr_code_enrols_a_new_phone_once_over_pinned_tls() {
 }
 
 #[test]
+fn a_certificate_is_pinned_in_qr_codes_only_when_the_operator_says_it_is_self_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = self_signed(&["127.0.0.1".into()], 30).unwrap();
+    let files = TlsFiles { cert: dir.path().join("relay.crt"), key: dir.path().join("relay.key") };
+    std::fs::write(&files.cert, &made.cert_pem).unwrap();
+    std::fs::write(&files.key, &made.key_pem).unwrap();
+    // A certificate a public authority renews must not be pinned: every enrolled phone
+    // would be cut off at its renewal.
+    let server = TestServer::start_tls(&dir.path().join("data"), TestServer::settings(), Tls::load(files).unwrap());
+    let awa = server.user("awa", Role::Enumerator, Some(0));
+    let admin =
+        Session::login_to(client(), &ServerAddress::pinned(&server.url, made.pin).unwrap(), "admin", PASSWORD, "desk")
+            .unwrap();
+    let created = admin.expect_ok("POST", &format!("/api/v1/users/{}/enrolments", awa.id), Some(&json!({}))).unwrap();
+    let payload = EnrolmentPayload::parse(created["payload"].as_str().unwrap()).unwrap();
+    assert_eq!((payload.server.base(), payload.server.pin()), (server.url.as_str(), None));
+}
+
+#[test]
 fn codes_expire_can_be_revoked_and_are_made_by_those_who_manage_devices() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = TestServer::settings();
@@ -100,7 +120,7 @@ fn codes_expire_can_be_revoked_and_are_made_by_those_who_manage_devices() {
         Err(TransportError::Unauthorized(message)) => assert!(message.contains("expired"), "{message}"),
         other => panic!("{other:?}"),
     }
-    // Bad codes are refused alike, and counted against the address.
+    // An overlong code is refused alike.
     let bad = EnrolmentPayload { code: "x".repeat(200), ..payload };
     assert!(matches!(Session::enrol(client(), &bad, "late-phone"), Err(TransportError::Unauthorized(_))));
 }
@@ -117,6 +137,44 @@ fn a_revoked_phone_cannot_enrol_again_under_its_old_id() {
     let created = admin.expect_ok("POST", &format!("/api/v1/users/{}/enrolments", awa.id), Some(&json!({}))).unwrap();
     let payload = EnrolmentPayload::parse(created["payload"].as_str().unwrap()).unwrap();
     assert!(matches!(Session::enrol(client(), &payload, "awa-phone"), Err(TransportError::DeviceRevoked(_))));
+    // Refused on the way, the code is not spent: the right phone still enrols with it. Not
+    // under the server's own device ids, nor under a phone enrolled already.
+    for (device, status) in [("web", 400), ("web-dashboard", 400)] {
+        match Session::enrol(client(), &payload, device) {
+            Err(TransportError::Refused { status: s, .. }) => assert_eq!(s, status, "{device}"),
+            other => panic!("{device}: {other:?}"),
+        }
+    }
+    Session::login(&server.url, "awa", PASSWORD, "awa-second-phone").unwrap();
+    match Session::enrol(client(), &payload, "awa-second-phone") {
+        Err(TransportError::Refused { status: 409, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    Session::enrol(client(), &payload, "awa-new-phone").unwrap();
+    match Session::login(&server.url, "awa", PASSWORD, "web") {
+        Err(TransportError::Refused { status: 400, .. }) => {}
+        other => panic!("a phone logging in as the server's own device: {other:?}"),
+    }
+}
+
+#[test]
+fn guessing_codes_is_throttled_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = TestServer::settings();
+    settings.services.logins.per_address = terrain_services::Rate { burst: 2, per_second: 0.001 };
+    let server = TestServer::start_with(&dir.path().join("data"), settings);
+    let guess = EnrolmentPayload {
+        server: ServerAddress::new(&server.url).unwrap(),
+        user: "awa".into(),
+        code: "a-guess".into(),
+    };
+    for _ in 0..2 {
+        assert!(matches!(Session::enrol(client(), &guess, "phone"), Err(TransportError::Unauthorized(_))));
+    }
+    match Session::enrol(client(), &guess, "phone") {
+        Err(TransportError::Refused { status: 429, .. }) => {}
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -50,7 +50,7 @@ fn a_send_back_reaches_the_phone_and_the_fix_merges_with_a_correction() {
     let sent_back = survey(&phone, "Kindia", 3);
     let approved = survey(&phone, "Friguiagbé", 6);
     phone.sync();
-    let sup = server.token("moussa", "web");
+    let sup = server.token("moussa", "desk");
 
     // Received is automatic: nobody has reviewed the surveys yet.
     let (status, page) = get(&server, &sup, "/api/v1/surveys?review=received&sort=started&order=asc");
@@ -88,7 +88,7 @@ fn a_send_back_reaches_the_phone_and_the_fix_merges_with_a_correction() {
     assert_eq!(ids, [json!(approved)]);
 
     // Every action is in the audit log, which exports as CSV.
-    let admin = server.token("admin", "web");
+    let admin = server.token("admin", "desk");
     let csv = http()
         .get(format!("{}/api/v1/audit?format=csv", server.url))
         .bearer_auth(&admin)
@@ -121,7 +121,7 @@ fn concurrent_edits_of_one_answer_are_flagged_and_a_supervisor_settles_them() {
     phone.sync();
     tablet.sync();
 
-    let sup = server.token("moussa", "web");
+    let sup = server.token("moussa", "desk");
     let (_, flagged) = get(&server, &sup, "/api/v1/surveys?conflicts=true");
     assert_eq!(flagged["total"], 1);
     let (_, conflicts) = get(&server, &sup, &format!("/api/v1/surveys/{id}/conflicts"));
@@ -137,7 +137,7 @@ fn concurrent_edits_of_one_answer_are_flagged_and_a_supervisor_settles_them() {
     assert_eq!(phone.store.survey(&id).unwrap().answers.value("hh_size"), Some(&Value::Integer(5)));
     let history = phone.store.history(&id, &p("hh_size")).unwrap();
     assert_eq!(history.last().unwrap().value, Some(Answer::Value(Value::Integer(5))), "{history:#?}");
-    let (_, audit) = get(&server, &server.token("admin", "web"), "/api/v1/audit");
+    let (_, audit) = get(&server, &server.token("admin", "desk"), "/api/v1/audit");
     assert!(audit.as_array().unwrap().iter().any(|e| e["action"] == "survey.resolve_conflict"));
 }
 
@@ -156,7 +156,7 @@ fn bulk_actions_lists_and_refusals() {
     let other = survey(&binta, "Labé", 2);
     awa.sync();
     binta.sync();
-    let sup = server.token("moussa", "web");
+    let sup = server.token("moussa", "desk");
 
     // The supervisor of team 0 sees awa's surveys only, page by page.
     let mut seen = Vec::new();
@@ -195,7 +195,7 @@ fn bulk_actions_lists_and_refusals() {
     assert_eq!(page["total"], 1);
 
     // What is refused, and why.
-    let enumerator = server.token("awa", "web");
+    let enumerator = server.token("awa", "desk");
     let (status, body) =
         post(&server, &enumerator, &format!("/api/v1/surveys/{}/review", mine[6]), json!({"action": "approve"}));
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));

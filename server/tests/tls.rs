@@ -171,4 +171,14 @@ fn a_proxy_s_forwarded_headers_count_only_from_that_proxy() {
     let response = dashboard_login(&direct.url, None, &forwarded);
     assert!(!header(&response, "set-cookie").unwrap().contains("Secure"));
     assert_eq!(header(&response, "strict-transport-security"), None);
+    // Nor does its claimed address escape the throttle: both attempts count as 127.0.0.1.
+    let again = ReqwestClient::new()
+        .unwrap()
+        .send(
+            HttpRequest::new("POST", format!("{}/login", direct.url))
+                .header("x-forwarded-for", "203.0.113.99")
+                .body("application/x-www-form-urlencoded", b"username=admin&password=wrong".to_vec()),
+        )
+        .unwrap();
+    assert_eq!(again.status, 429);
 }

@@ -159,7 +159,7 @@ fn events_arrive_signed_after_failed_deliveries_and_the_log_shows_the_retries() 
     let form = common::household_form();
     let draft = phone.store.create_survey(&form.id, &form.version).unwrap();
     phone.sync();
-    let sup = server.token("moussa", "web");
+    let sup = server.token("moussa", "desk");
     for (survey, action) in [(&a, "approve"), (&b, "send_back")] {
         let resp = http()
             .post(format!("{}/api/v1/surveys/{survey}/review", server.url))

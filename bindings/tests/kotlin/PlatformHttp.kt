@@ -20,6 +20,7 @@ import uniffi.terrain_ffi.*
 // keys, not certificates, hence a TrustManager of our own.
 object Pinning {
     private val contexts = ConcurrentHashMap<String, SSLContext>()
+    private val factories = ConcurrentHashMap<String, javax.net.ssl.SSLSocketFactory>()
 
     private class PinnedTrust(private val pin: String) : X509TrustManager {
         override fun checkServerTrusted(chain: Array<X509Certificate>, authType: String) {
@@ -39,6 +40,10 @@ object Pinning {
         SSLContext.getInstance("TLS").apply { init(null, arrayOf(PinnedTrust(pin)), null) }
     }
 
+    // One factory per pin too: the JVM reuses a kept-alive connection only for the same
+    // factory object.
+    fun socketFactory(pin: String): javax.net.ssl.SSLSocketFactory = factories.getOrPut(pin) { context(pin).socketFactory }
+
     // The pin, not the name, says which server this is.
     val anyName = HostnameVerifier { _, _ -> true }
 }
@@ -50,7 +55,7 @@ class PlatformHttp : HttpClient {
             request.pinnedCertificateSha256?.let { pin ->
                 val https = connection as? HttpsURLConnection
                     ?: throw TerrainException.Network("a pinned certificate needs https://, not ${request.url}")
-                https.sslSocketFactory = Pinning.context(pin).socketFactory
+                https.sslSocketFactory = Pinning.socketFactory(pin)
                 https.hostnameVerifier = Pinning.anyName
             }
             connection.requestMethod = request.method

@@ -291,7 +291,11 @@ class EnumeratorDay(unittest.TestCase):
         self.assertEqual(len(tablet.download_forms()), 2)
         tablet.sync()
         with self.assertRaises(t.TerrainError.Auth):
-            other.enrol(payload.replace(f"user={enumerator}", "user=colleague"))
+            tablet.enrol(payload)  # a code works once
+        # A code whose user name was edited: the server says whose token it gave.
+        fresh = sup.call("POST", f"/api/v1/users/{user['id']}/enrolments", {})["payload"]
+        with self.assertRaises(t.TerrainError.Invalid):
+            other.enrol(fresh.replace(f"user={enumerator}", "user=colleague"))
         with self.assertRaises(t.TerrainError.Invalid):
             tablet.enrol("https://example.org/not-a-code")
 

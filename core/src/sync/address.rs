@@ -20,12 +20,28 @@ fn invalid(message: String) -> TransportError {
     TransportError::Refused { status: 400, code: "invalid".into(), message }
 }
 
-/// Whether `authority` (`host[:port]`, after the scheme) names this machine.
-fn is_loopback(authority: &str) -> bool {
-    let host = match authority.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(""),
-        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
-    };
+/// The host of `authority` (`host[:port]` after the scheme), if it is well formed and
+/// carries no user name (`http://localhost@evil.example` names `evil.example`).
+fn host(authority: &str) -> Option<&str> {
+    if authority.contains('@') {
+        return None;
+    }
+    let port_ok = |port: &str| port.is_empty() || port.bytes().all(|b| b.is_ascii_digit());
+    match authority.strip_prefix('[') {
+        Some(rest) => {
+            let (host, after) = rest.split_once(']')?;
+            let port = if after.is_empty() { "" } else { after.strip_prefix(':')? };
+            port_ok(port).then_some(host)
+        }
+        None => {
+            let (host, port) = authority.split_once(':').unwrap_or((authority, ""));
+            (!host.is_empty() && port_ok(port)).then_some(host)
+        }
+    }
+}
+
+/// Whether `host` is this machine.
+fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
@@ -36,17 +52,24 @@ impl ServerAddress {
         if base.len() > MAX_URL {
             return Err(invalid(format!("the server address is over {MAX_URL} characters")));
         }
-        if let Some(rest) = base.strip_prefix("http://") {
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-            if !is_loopback(authority) {
+        let (plain, rest) = match (base.strip_prefix("http://"), base.strip_prefix("https://")) {
+            (Some(rest), _) => (true, rest),
+            (_, Some(rest)) => (false, rest),
+            _ => {
                 return Err(invalid(format!(
-                    "`{base}` is plain HTTP, which would carry answers and the password in clear: \
-                     use https://{rest}"
+                    "`{base}` is not a server address: give its URL, like https://terrain.example.org"
                 )));
             }
-        } else if !base.starts_with("https://") || base.len() == "https://".len() {
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let Some(host) = host(authority) else {
             return Err(invalid(format!(
-                "`{base}` is not a server address: give its URL, like https://terrain.example.org"
+                "`{base}` is not a server address: give its URL, like https://terrain.example.org (no user name in it)"
+            )));
+        };
+        if plain && !is_loopback(host) {
+            return Err(invalid(format!(
+                "`{base}` is plain HTTP, which would carry answers and the password in clear: use https://{rest}"
             )));
         }
         Ok(ServerAddress { base: base.to_owned(), pin: None })
@@ -104,6 +127,11 @@ mod tests {
             "http://localhost.example.org",
             "http://127.0.0.1.example.org",
             "http://[::2]:80",
+            "http://localhost:80@evil.example",
+            "http://[::1]@evil.example",
+            "http://127.0.0.1@evil.example/",
+            "https://user:secret@terrain.example.org",
+            "http://localhost:8o",
             "terrain.example.org",
             "ftp://x",
             "https://",

@@ -50,8 +50,8 @@ fn decode(value: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -134,6 +134,7 @@ mod tests {
             "https://relay.example.org/enrol#user=a",
             "https://relay.example.org/enrol#user=&code=b",
             "https://relay.example.org/enrol#user=a&code=%zz",
+            "https://relay.example.org/enrol#user=a&code=%+f",
             "https://relay.example.org/enrol#garbage",
             &format!("https://relay.example.org/enrol#user=a&code={}", "b".repeat(5000)),
         ] {

@@ -25,6 +25,9 @@ pub struct Login {
     pub device_key: String,
     /// The user's role.
     pub role: String,
+    /// Whose token it is (servers before enrolment did not say).
+    #[serde(default)]
+    pub username: Option<String>,
     /// An administrator reset the password: the token opens nothing but
     /// [`Session::change_password`] (and logging out) until the user chooses their own.
     #[serde(default)]

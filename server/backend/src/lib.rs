@@ -494,6 +494,8 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BackendResult<Enrolment>;
     /// A user's enrolments, newest first.
     fn enrolments(&self, user: UserId) -> BackendResult<Vec<Enrolment>>;
+    /// The enrolment of `code_hash`, whatever its state.
+    fn enrolment(&self, code_hash: &[u8; 32]) -> BackendResult<Option<Enrolment>>;
     /// Marks the enrolment of `code_hash` redeemed and returns it, if it is unexpired,
     /// unrevoked and not redeemed yet, in one statement: a code works once.
     fn redeem_enrolment(&self, code_hash: &[u8; 32]) -> BackendResult<Option<Enrolment>>;

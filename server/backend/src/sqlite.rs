@@ -378,6 +378,17 @@ impl Backend for SqliteBackend {
         Ok(enrolments)
     }
 
+    fn enrolment(&self, code_hash: &[u8; 32]) -> BackendResult<Option<Enrolment>> {
+        Ok(self
+            .db()
+            .query_row(
+                &format!("SELECT {ENROLMENT_COLUMNS} FROM enrolments WHERE code_hash = ?1"),
+                [code_hash.as_slice()],
+                enrolment_row,
+            )
+            .optional()?)
+    }
+
     fn redeem_enrolment(&self, code_hash: &[u8; 32]) -> BackendResult<Option<Enrolment>> {
         let now = now_ms();
         Ok(self

@@ -88,8 +88,8 @@ pub enum AdminCommand {
         /// A host name or IP address devices reach the relay by (repeat for several).
         #[arg(long = "name", required = true)]
         names: Vec<String>,
-        /// How many days the certificate is valid.
-        #[arg(long, default_value_t = 825)]
+        /// How many days the certificate is valid (at most 3650).
+        #[arg(long, default_value_t = 825, value_parser = clap::value_parser!(u32).range(1..=3650))]
         days: u32,
     },
 }
@@ -218,6 +218,12 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::TlsCertificate { cert, key, names, days } => {
+            if let Some(existing) = [&cert, &key].into_iter().find(|p| p.exists()) {
+                anyhow::bail!(
+                    "{} exists: a certificate or key is never overwritten, move it first",
+                    existing.display()
+                );
+            }
             let made = terrain_server::http::tls::self_signed(&names, days)?;
             write_new(&key, made.key_pem.as_bytes(), 0o600)?;
             write_new(&cert, made.cert_pem.as_bytes(), 0o644)?;

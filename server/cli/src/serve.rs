@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// The proxy's address, for --behind-proxy (repeat for several; default loopback).
     #[arg(long = "trusted-proxy", requires = "behind_proxy")]
     trusted_proxies: Vec<IpAddr>,
+    /// Enrolment QR codes pin the --tls-cert certificate: for a self-signed one (`terrain
+    /// admin tls-certificate`), never for one a public authority renews.
+    #[arg(long, requires = "tls_cert")]
+    pin_certificate: bool,
     /// The address phones reach this server by (https://relay.example.org), for enrolment
     /// QR codes, when the dashboard is opened at another.
     #[arg(long)]
@@ -75,6 +79,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         };
     }
     settings.public_url = args.public_url.clone();
+    settings.pin_certificate = args.pin_certificate;
+    if args.behind_proxy && args.public_url.is_none() {
+        tracing::warn!(
+            "behind a proxy without --public-url: enrolment QR codes name the address the proxy forwards to"
+        );
+    }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(Tls::load(TlsFiles { cert: cert.clone(), key: key.clone() })?),
         _ => None,
@@ -105,10 +115,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(addr = %args.addr, scheme, data = %args.data.display(), "Terrain relay listening");
         if let Some(tls) = &tls {
+            // Listening for SIGHUP before the fingerprint says the server is up: a renewal
+            // hook that signals then must not stop it (SIGHUP's default).
+            reload_on_hangup(tls.clone())?;
             // Printed, not only logged: the operator hands it to the devices of a relay whose
             // certificate no public authority signed.
             eprintln!("TLS certificate SHA-256 fingerprint (devices pin this): {}", tls.pin());
-            tokio::spawn(reload_on_hangup(tls.clone()));
         }
         if let Some(secret) = state.services.setup_secret()? {
             let host = if args.addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { args.addr.ip().to_string() };
@@ -128,30 +140,31 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Reads the certificate and key again on each SIGHUP (after a renewal); a pair that fails
-/// to load is logged and the old one goes on.
-async fn reload_on_hangup(tls: Tls) {
+/// Reads the certificate and key again on each SIGHUP (after a renewal), in a task of its
+/// own; a pair that fails to load is logged and the old one goes on. Must run inside the
+/// runtime.
+fn reload_on_hangup(tls: Tls) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot listen for SIGHUP: restart the server to load a new certificate");
-            return;
-        };
-        while hangups.recv().await.is_some() {
-            match tls.reload() {
-                Ok(pin) => {
-                    tracing::info!(%pin, "reloaded the TLS certificate");
-                    eprintln!("TLS certificate SHA-256 fingerprint (devices pin this): {pin}");
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "reloading the TLS certificate failed; the old one is still served")
+        let mut hangups = signal(SignalKind::hangup()).context("listening for SIGHUP (certificate reloads)")?;
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match tls.reload() {
+                    Ok(pin) => {
+                        tracing::info!(%pin, "reloaded the TLS certificate");
+                        eprintln!("TLS certificate SHA-256 fingerprint (devices pin this): {pin}");
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "reloading the TLS certificate failed; the old one is still served")
+                    }
                 }
             }
-        }
+        });
     }
     #[cfg(not(unix))]
     let _ = tls;
+    Ok(())
 }
 
 /// Creates the first administrator from the environment, when the server has none.

@@ -127,6 +127,31 @@ fn export_writes_a_csv_zip_and_prints_the_cursor() {
 /// A `terrain serve` child, killed when dropped.
 struct Serving(std::process::Child);
 
+impl Serving {
+    /// Starts `command` (a `terrain serve`) with its stderr read on a thread, which sends
+    /// what `pick` finds in each line: a silent server then fails the test instead of
+    /// hanging it.
+    fn start<T: Send + 'static>(
+        command: &mut Command,
+        pick: fn(&str) -> Option<T>,
+    ) -> (Serving, std::sync::mpsc::Receiver<T>) {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+        let mut server =
+            Serving(command.env("RUST_LOG", "error").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap());
+        let stderr = server.0.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(found) = pick(&line) {
+                    let _ = tx.send(found);
+                }
+            }
+        });
+        (server, rx)
+    }
+}
+
 impl Drop for Serving {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -139,34 +164,17 @@ impl Drop for Serving {
 /// refused, the right one works once, and the new administrator can log in.
 #[test]
 fn serve_on_an_empty_directory_prints_a_setup_link_that_works_once() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
     use std::time::Duration;
 
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut server = Serving(
+    let (_server, rx) = Serving::start(
         Command::new(TERRAIN)
             .args(["serve", "--data", dir.path().to_str().unwrap(), "--addr", &format!("127.0.0.1:{port}")])
-            .env_remove("TERRAIN_ADMIN_PASSWORD")
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
+            .env_remove("TERRAIN_ADMIN_PASSWORD"),
+        |line| line.find("http://").map(|at| line[at..].trim().to_owned()),
     );
-    // The link, read from the server's stderr on a thread so that a silent server fails the
-    // test instead of hanging it.
-    let stderr = server.0.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(at) = line.find("http://") {
-                let _ = tx.send(line[at..].trim().to_owned());
-            }
-        }
-    });
     let link = rx.recv_timeout(Duration::from_secs(60)).expect("the server printed no setup link");
     let (page, secret) = link.split_once("?token=").unwrap();
     assert_eq!(page, format!("{base}/setup"));
@@ -257,9 +265,7 @@ fn serve_refuses_plain_http_beyond_loopback() {
 #[cfg(unix)]
 #[test]
 fn serve_over_tls_with_a_self_signed_certificate_reloaded_on_sighup() {
-    use std::io::{BufRead, BufReader};
     use std::os::unix::fs::PermissionsExt;
-    use std::process::Stdio;
     use std::time::Duration;
 
     let dir = tempfile::tempdir().unwrap();
@@ -285,26 +291,13 @@ fn serve_over_tls_with_a_self_signed_certificate_reloaded_on_sighup() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("https://127.0.0.1:{port}");
     let password = "the administrator's password";
-    let mut server = Serving(
+    let (server, rx) = Serving::start(
         Command::new(TERRAIN)
             .args(["serve", "--data", &path("data"), "--addr", &format!("127.0.0.1:{port}")])
             .args(["--tls-cert", &path("relay.crt"), "--tls-key", &path("relay.key")])
-            .env("TERRAIN_ADMIN_PASSWORD", password)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
+            .env("TERRAIN_ADMIN_PASSWORD", password),
+        fingerprint,
     );
-    let stderr = server.0.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(pin) = fingerprint(&line) {
-                let _ = tx.send(pin);
-            }
-        }
-    });
     assert_eq!(rx.recv_timeout(Duration::from_secs(60)).expect("the server printed no fingerprint"), first);
     let login = |pin| {
         let server = terrain_core::sync::ServerAddress::pinned(&base, pin).unwrap();

@@ -126,18 +126,38 @@ impl Scope {
         if self.is_admin() { Ok(()) } else { Err(Error::forbidden("only administrators may do this")) }
     }
 
+    /// Whether the principal supervises `owner` as a collector: an enumerator in one of the
+    /// principal's teams. A supervisor's teammates who are supervisors, analysts or
+    /// administrators are not theirs to act for.
+    fn supervises_collector(&self, owner: &User) -> bool {
+        self.role() == Role::Supervisor
+            && owner.role == Role::Enumerator
+            && self.membership.teammates.values().any(|members| members.contains(&owner.username))
+    }
+
     /// Listing and revoking `owner`'s devices: administrators, the owner (their own lost
-    /// phone), and a supervisor of the owner in any project (who hears of it first in the
+    /// phone), and a supervisor of the owner, an enumerator (who hears of it first in the
     /// field).
     pub fn may_manage_devices_of(&self, owner: &User) -> Result<()> {
         let own = self.user_id() == Some(owner.id);
-        let supervises = self.role() == Role::Supervisor
-            && self.membership.teammates.values().any(|members| members.contains(&owner.username));
-        if self.is_admin() || own || supervises {
+        if self.is_admin() || own || self.supervises_collector(owner) {
             Ok(())
         } else {
             Err(Error::forbidden(
                 "only the owner, their supervisor or an administrator may see or revoke their devices",
+            ))
+        }
+    }
+
+    /// Making a code that enrols a device for `owner`: administrators, and a supervisor of
+    /// the owner, an enumerator. Not the owner: a stolen phone's token must not mint itself
+    /// a new device that outlives revoking the phone.
+    pub fn may_enrol_devices_for(&self, owner: &User) -> Result<()> {
+        if self.is_admin() || self.supervises_collector(owner) {
+            Ok(())
+        } else {
+            Err(Error::forbidden(
+                "only an administrator, or the supervisor of an enumerator, may enrol a device: ask yours for a QR code",
             ))
         }
     }

@@ -62,7 +62,11 @@ impl Services {
         })?;
         let response = self.sync(scope, &device, request, deadline)?;
         let client = client.map(|c| c.chars().filter(|c| !c.is_control()).take(MAX_CLIENT_CHARS).collect::<String>());
-        self.backend.device_synced(&device, client.as_deref())?;
+        // Bookkeeping for the devices page: the round is stored and answered whatever
+        // becomes of it.
+        if let Err(e) = self.backend.device_synced(&device, client.as_deref()) {
+            tracing::warn!(error = %e, "recording a device's sync failed");
+        }
         wire::encode(&response).map_err(Error::internal)
     }
 

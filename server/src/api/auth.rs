@@ -35,6 +35,8 @@ pub struct LoginResponse {
     pub device_key: String,
     /// The user's role.
     pub role: String,
+    /// Whose token it is (an enrolment names the user only in its QR code).
+    pub username: String,
     /// An administrator reset the password: this token opens nothing but
     /// `PUT /api/v1/me/password` (and logging out) until the user chooses their own.
     pub must_change_password: bool,
@@ -47,6 +49,7 @@ impl From<Issued> for LoginResponse {
             expires_at: issued.expires_at.to_rfc3339(),
             device_key: terrain_core::identity::device_key_hex(&issued.device_key),
             role: issued.user.role.to_string(),
+            username: issued.user.username.clone(),
             must_change_password: issued.user.must_change_password,
         }
     }

@@ -1,5 +1,5 @@
-//! Enrolling devices by QR code: an administrator, supervisor or the user makes a one-time
-//! code for the user's new device (answered with the URL the QR code carries: this server's
+//! Enrolling devices by QR code: an administrator, or an enumerator's supervisor, makes a
+//! one-time code for the user's new device (answered with the URL the QR code carries: this server's
 //! address for phones, its certificate pin, the user and the code), lists and revokes
 //! them; the device redeems the code for a token of its own, with no password.
 
@@ -8,8 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use terrain_core::sync::{EnrolmentPayload, ServerAddress};
+use terrain_services::accounts::Enrolment;
 use terrain_services::accounts::IssuedEnrolment;
-use terrain_services::backend::Enrolment;
 use utoipa::ToSchema;
 
 use super::auth::LoginResponse;
@@ -26,7 +26,7 @@ pub struct NewEnrolment {
 }
 
 /// A new enrolment: its code, shown once, and the QR code's content.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedEnrolment {
     /// The enrolment, its code and user.
     #[serde(flatten)]
@@ -36,10 +36,12 @@ pub struct CreatedEnrolment {
 }
 
 /// The address phones reach this server by (`--public-url`, else the address this request
-/// used) and, when it serves TLS itself, its certificate's pin.
+/// used) and, when it serves a self-signed certificate itself (`--pin-certificate`), that
+/// certificate's pin.
 pub(crate) fn server_address(state: &AppState, headers: &HeaderMap, scheme: Scheme) -> Result<ServerAddress, ApiError> {
     let base = state.settings.public_url.clone().unwrap_or_else(|| origin(headers, scheme));
-    let address = match state.tls.as_ref().map(crate::Tls::pin) {
+    let pin = state.tls.as_ref().filter(|_| state.settings.pin_certificate).map(crate::Tls::pin);
+    let address = match pin {
         Some(pin) => ServerAddress::pinned(&base, pin),
         None => ServerAddress::new(&base),
     };
@@ -101,8 +103,8 @@ pub async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A device redeeming a code.
-#[derive(Debug, Deserialize, ToSchema)]
+/// A device redeeming a code (no `Debug`: it would print the code).
+#[derive(Deserialize, ToSchema)]
 pub struct Redeem {
     /// The code from the QR code.
     pub code: String,

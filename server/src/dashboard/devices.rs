@@ -66,10 +66,12 @@ async fn render(state: AppState, session: Session, user: i64, new: Option<NewCod
                 p { code #enrolment-payload { (new.payload) } }
             }
         }
-        form.row #enrol method="post" action={ "/users/" (user) "/enrolments" } {
-            input type="hidden" name="csrf" value=(session.csrf);
-            label { (lang.t("Label")) input name="label" maxlength="100" placeholder=(lang.t("New phone")); }
-            button type="submit" { (lang.t("Enrol a device by QR code")) }
+        @if listed.may_enrol {
+            form.row #enrol method="post" action={ "/users/" (user) "/enrolments" } {
+                input type="hidden" name="csrf" value=(session.csrf);
+                label { (lang.t("Label")) input name="label" maxlength="100" placeholder=(lang.t("New phone")); }
+                button type="submit" { (lang.t("Enrol a device by QR code")) }
+            }
         }
         @if !waiting.is_empty() {
             h2 { (lang.t("Codes not used yet")) }
@@ -114,6 +116,20 @@ async fn render(state: AppState, session: Session, user: i64, new: Option<NewCod
         }
     };
     Ok(layout::page(&session, section, &title, body))
+}
+
+/// Where a phone's camera app lands when it opens an enrolment QR code as a link: the code
+/// itself is in the link's fragment, which the browser never sends here.
+pub async fn landing(headers: HeaderMap) -> Markup {
+    let lang = super::Lang::of(&headers);
+    layout::bare(
+        lang,
+        lang.t("Enrol a device"),
+        html! {
+            h1 { (lang.t("Enrol a device")) }
+            p { (lang.t("Scan this QR code from the Terrain app, not the camera: the app enrols the phone with it.")) }
+        },
+    )
 }
 
 /// What the enrolment form posts.

@@ -105,6 +105,11 @@ const PHRASES: &[(&str, &str)] = &[
     ("New phone", "Nouveau téléphone"),
     ("Enrol a device by QR code", "Enrôler un appareil par code QR"),
     ("Codes not used yet", "Codes pas encore utilisés"),
+    ("Enrol a device", "Enrôler un appareil"),
+    (
+        "Scan this QR code from the Terrain app, not the camera: the app enrols the phone with it.",
+        "Scannez ce code QR depuis l'application Terrain, pas l'appareil photo : l'application enrôle le téléphone avec.",
+    ),
     ("until", "jusqu'au"),
     ("Surveys", "Enquêtes"),
     ("No form is published in your projects yet.", "Aucun formulaire n'est encore publié dans vos projets."),
@@ -169,6 +174,11 @@ const PHRASES: &[(&str, &str)] = &[
     ("New phone", "Nouveau téléphone"),
     ("Enrol a device by QR code", "Enrôler un appareil par code QR"),
     ("Codes not used yet", "Codes pas encore utilisés"),
+    ("Enrol a device", "Enrôler un appareil"),
+    (
+        "Scan this QR code from the Terrain app, not the camera: the app enrols the phone with it.",
+        "Scannez ce code QR depuis l'application Terrain, pas l'appareil photo : l'application enrôle le téléphone avec.",
+    ),
     ("until", "jusqu'au"),
     ("Reset password", "Réinitialiser le mot de passe"),
     ("User name", "Nom d'utilisateur"),

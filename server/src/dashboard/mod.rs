@@ -64,6 +64,7 @@ pub fn router() -> Router<AppState> {
         .route("/users/{user}/devices", get(devices::page))
         .route("/users/{user}/devices/{device}/revoke", post(devices::revoke))
         .route("/users/{user}/enrolments", post(devices::enrol))
+        .route("/enrol", get(devices::landing))
         .route("/users/{user}/enrolments/{id}/revoke", post(devices::revoke_enrolment))
         .route("/lang/{code}", get(login::set_language))
         .route("/surveys", get(surveys::page))

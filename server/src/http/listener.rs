@@ -96,7 +96,13 @@ pub async fn serve(
             tracing::warn!(%peer, "too many connections: refusing one");
             continue;
         };
-        let Some(held) = per_address.hold(peer.ip(), settings.max_connections_per_address) else {
+        // A trusted proxy brings every client's connections: only the overall cap holds it.
+        let per_address_cap = if settings.trusted_proxies.contains(&peer.ip()) {
+            settings.max_connections
+        } else {
+            settings.max_connections_per_address
+        };
+        let Some(held) = per_address.hold(peer.ip(), per_address_cap) else {
             tracing::warn!(%peer, "too many connections from one address: refusing one");
             continue;
         };

@@ -54,6 +54,10 @@ pub struct Settings {
     /// The address phones reach this server by (`https://relay.example.org`), for enrolment
     /// QR codes, when it differs from the one the dashboard is opened at.
     pub public_url: Option<String>,
+    /// Whether enrolment QR codes pin the certificate the server serves: for a self-signed
+    /// one (`terrain admin tls-certificate`), never for one a public authority renews, which
+    /// would cut off every enrolled phone at its renewal.
+    pub pin_certificate: bool,
 }
 
 impl Default for Settings {
@@ -70,6 +74,7 @@ impl Default for Settings {
             max_connections_per_address: 64,
             trusted_proxies: Vec::new(),
             public_url: None,
+            pin_certificate: false,
         }
     }
 }

@@ -149,8 +149,10 @@ impl Tls {
     }
 }
 
+/// The longest validity of a self-signed certificate: ten years.
+pub const MAX_DAYS: u32 = 3_650;
+
 /// A self-signed certificate and its key, in PEM, and its pin.
-#[derive(Debug)]
 pub struct SelfSigned {
     /// The certificate.
     pub cert_pem: String,
@@ -158,6 +160,13 @@ pub struct SelfSigned {
     pub key_pem: String,
     /// What devices pin.
     pub pin: CertificatePin,
+}
+
+/// Never the key.
+impl std::fmt::Debug for SelfSigned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SelfSigned").field("pin", &self.pin).finish_non_exhaustive()
+    }
 }
 
 /// A self-signed certificate for `names` (DNS names or IP addresses), valid from yesterday
@@ -174,9 +183,17 @@ pub fn self_signed(names: &[String], days: u32) -> Result<SelfSigned, TlsError> 
         // Months and days from chrono are always in range.
         rcgen::date_time_ymd(day.year(), u8::try_from(day.month()).unwrap_or(1), u8::try_from(day.day()).unwrap_or(1))
     };
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(TlsError::Generate(format!("a certificate is valid 1 to {MAX_DAYS} days, not {days}")));
+    }
     let today = chrono::Utc::now().date_naive();
-    params.not_before = ymd(today - chrono::Days::new(1));
-    params.not_after = ymd(today + chrono::Days::new(u64::from(days)));
+    let span = |d: chrono::NaiveDate| {
+        d.checked_sub_days(chrono::Days::new(1)).zip(d.checked_add_days(chrono::Days::new(u64::from(days))))
+    };
+    let (from, to) =
+        span(today).ok_or_else(|| TlsError::Generate("the calendar ends before the certificate would".into()))?;
+    params.not_before = ymd(from);
+    params.not_after = ymd(to);
     if let Some(name) = names.first() {
         params.distinguished_name.push(rcgen::DnType::CommonName, name.clone());
     }
@@ -245,5 +262,8 @@ mod tests {
             assert!(matches!(self_signed(&[bad.into()], 1), Err(TlsError::Generate(_))), "{bad}");
         }
         assert!(self_signed(&["*.example.org".into(), "::1".into(), "localhost".into()], 1).is_ok());
+        for days in [0, MAX_DAYS + 1, u32::MAX] {
+            assert!(matches!(self_signed(&["localhost".into()], days), Err(TlsError::Generate(_))), "{days}");
+        }
     }
 }

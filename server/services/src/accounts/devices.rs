@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 use serde_json::json;
-use terrain_backend::{Device, DeviceKey, UserId, sqlite::WEB_DEVICE};
+use terrain_backend::{Device, DeviceKey, User, UserId, sqlite::WEB_DEVICE};
 use utoipa::ToSchema;
 
 use super::DASHBOARD_DEVICE;
@@ -24,12 +24,20 @@ pub struct Devices {
     pub username: String,
     /// Their devices, the last to sync first.
     pub devices: Vec<Device>,
+    /// Whether the caller may enrol a device for them (a QR code).
+    pub may_enrol: bool,
 }
 
 /// Phones, tablets and tools; not the dashboard's own sessions and writer, which a password
 /// change or a disabled account ends instead.
 fn is_field_device(device: &Device) -> bool {
-    device.device_id != DASHBOARD_DEVICE && device.device_id != WEB_DEVICE
+    !is_reserved(&device.device_id)
+}
+
+/// The device ids of the server's own sessions and writer: no phone or tool may log in or
+/// enrol under them, where it could be neither listed nor revoked.
+pub(super) fn is_reserved(device_id: &str) -> bool {
+    device_id == DASHBOARD_DEVICE || device_id == WEB_DEVICE
 }
 
 /// A device key from its hex form.
@@ -47,19 +55,30 @@ fn parse_key(hex: &str) -> Result<DeviceKey> {
 }
 
 impl Services {
+    /// The user whose devices `scope` asks about: not found only for those who could see
+    /// them, so that ids are not disclosed.
+    pub(super) fn devices_owner(&self, scope: &Scope, user: UserId) -> Result<User> {
+        match self.backend.user(user)? {
+            Some(owner) => Ok(owner),
+            None if scope.may_administer().is_ok() => Err(Error::NotFound(format!("no user {user}"))),
+            None => Err(Error::forbidden("only the owner, their supervisor or an administrator may see their devices")),
+        }
+    }
+
     /// `user`'s devices, the last to sync first.
     pub fn devices(&self, scope: &Scope, user: UserId) -> Result<Devices> {
-        let owner = self.backend.user(user)?.ok_or_else(|| Error::NotFound(format!("no user {user}")))?;
+        let owner = self.devices_owner(scope, user)?;
         scope.may_manage_devices_of(&owner)?;
         let mut devices = self.backend.devices(user)?;
         devices.retain(is_field_device);
-        Ok(Devices { user, username: owner.username, devices })
+        let may_enrol = scope.may_enrol_devices_for(&owner).is_ok();
+        Ok(Devices { user, username: owner.username, devices, may_enrol })
     }
 
     /// Revokes `user`'s device `key` (hex): its tokens end now, and it may not log in
     /// again. Returns how many sessions ended.
     pub fn revoke_device(&self, scope: &Scope, user: UserId, key: &str) -> Result<u64> {
-        let owner = self.backend.user(user)?.ok_or_else(|| Error::NotFound(format!("no user {user}")))?;
+        let owner = self.devices_owner(scope, user)?;
         scope.may_manage_devices_of(&owner)?;
         let key = parse_key(key)?;
         let not_found = || Error::NotFound(format!("{} has no such device, or it is already revoked", owner.username));

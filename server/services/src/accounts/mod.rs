@@ -10,6 +10,7 @@ pub mod token;
 
 pub use devices::Devices;
 pub use enrolment::IssuedEnrolment;
+pub use terrain_backend::{Device, Enrolment};
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -114,6 +115,11 @@ impl Services {
         let device_id = device_id.trim();
         if device_id.is_empty() || device_id.len() > 200 {
             return Err(Error::invalid("device_id must be 1 to 200 characters"));
+        }
+        if kind == LoginKind::Device && devices::is_reserved(device_id) {
+            return Err(Error::invalid(format!(
+                "`{device_id}` is the server's own device id: the app must use its own"
+            )));
         }
         let refused = || Error::Unauthenticated("wrong user name or password".into());
         if username.len() > 64 || password.len() > password::MAX_PASSWORD_BYTES {
