@@ -75,6 +75,28 @@ pub enum AdminCommand {
         #[command(flatten)]
         key: KeyArgs,
     },
+    /// List a user's devices (phones, tablets, tools) with their last sync and app.
+    Devices {
+        /// Data directory.
+        #[arg(long, default_value = "terrain-data")]
+        data: PathBuf,
+        /// The user's login name.
+        #[arg(long)]
+        user: String,
+    },
+    /// Revoke a user's device that was lost, stolen or replaced (works while the server
+    /// runs): its next sync is refused, and it may not log in again. Audited.
+    RevokeDevice {
+        /// Data directory.
+        #[arg(long, default_value = "terrain-data")]
+        data: PathBuf,
+        /// The user's login name.
+        #[arg(long)]
+        user: String,
+        /// The device key `terrain admin devices` lists (16 hexadecimal digits).
+        #[arg(long)]
+        device: String,
+    },
     /// Make a self-signed TLS certificate for a pilot's relay, for `terrain serve --tls-cert
     /// --tls-key`, and print the fingerprint its devices pin. Where a public authority can
     /// sign for the relay's name, use its certificate instead.
@@ -217,6 +239,30 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        AdminCommand::Devices { data, user } => {
+            let services = open(&data)?;
+            let scope = services.operator()?;
+            let listed = services.devices(&scope, services.device_owner_id(&scope, &user)?)?;
+            if listed.devices.is_empty() {
+                println!("{user} has no device yet");
+            }
+            for d in &listed.devices {
+                let key: String = d.key.iter().map(|b| format!("{b:02x}")).collect();
+                let last = d
+                    .last_sync_at
+                    .map_or_else(|| "never synced".to_owned(), |t| format!("last sync {}", t.to_rfc3339()));
+                let state = d.revoked_at.map_or_else(|| "active".to_owned(), |t| format!("revoked {}", t.to_rfc3339()));
+                println!("{key}  {}  {last}  {state}  {}", d.device_id, d.client.as_deref().unwrap_or(""));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AdminCommand::RevokeDevice { data, user, device } => {
+            let services = open(&data)?;
+            let scope = services.operator()?;
+            let ended = services.revoke_device(&scope, services.device_owner_id(&scope, &user)?, &device)?;
+            println!("revoked {user}'s device {device}; {ended} session(s) ended, its next sync is refused");
+            Ok(ExitCode::SUCCESS)
+        }
         AdminCommand::TlsCertificate { cert, key, names, days } => {
             if let Some(existing) = [&cert, &key].into_iter().find(|p| p.exists()) {
                 anyhow::bail!(
@@ -242,6 +288,11 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The services of the data directory `data`.
+fn open(data: &std::path::Path) -> anyhow::Result<Services> {
+    Services::open_sqlite(data, Default::default()).with_context(|| format!("opening {}", data.display()))
 }
 
 /// Writes `bytes` to a file that must not exist yet (a certificate or key is never

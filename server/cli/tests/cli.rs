@@ -317,3 +317,52 @@ fn serve_over_tls_with_a_self_signed_certificate_reloaded_on_sighup() {
     login(renewed).unwrap();
     assert!(login(first).is_err(), "the old certificate is no longer served");
 }
+
+/// `terrain admin devices` lists a user's phones while the server runs, and `terrain admin
+/// revoke-device` revokes one at once: it may not log in again.
+#[test]
+fn admin_lists_and_revokes_a_device_while_the_server_runs() {
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let password = "the enumerator's password";
+    let made = Command::new(TERRAIN)
+        .args(["admin", "create-user", "--data", data, "--username", "awa", "--role", "enumerator"])
+        .env("TERRAIN_PASSWORD", password)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    // Up when it answers a login (its logs are quiet).
+    let (_server, _) = Serving::start(
+        Command::new(TERRAIN).args(["serve", "--data", data, "--addr", &format!("127.0.0.1:{port}")]),
+        |_| None::<()>,
+    );
+    let login = || terrain_core::sync::Session::login(&base, "awa", password, "awa-phone");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let session = loop {
+        match login() {
+            Ok(session) => break session,
+            Err(e) => {
+                assert!(std::time::Instant::now() < deadline, "the server never answered: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    };
+    let key = session.login_info().unwrap().device_key.clone();
+    let admin = |args: &[&str]| Command::new(TERRAIN).arg("admin").args(args).args(["--data", data]).output().unwrap();
+
+    let listed = admin(&["devices", "--user", "awa"]);
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success() && stdout.contains(&key) && stdout.contains("awa-phone"), "{stdout}");
+    let revoked = admin(&["revoke-device", "--user", "awa", "--device", &key]);
+    assert!(revoked.status.success(), "{}", String::from_utf8_lossy(&revoked.stderr));
+    assert!(matches!(login(), Err(terrain_core::sync::TransportError::DeviceRevoked(_))));
+    let again = admin(&["revoke-device", "--user", "awa", "--device", &key]);
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already revoked"));
+    let unknown = admin(&["devices", "--user", "nobody"]);
+    assert!(!unknown.status.success() && String::from_utf8_lossy(&unknown.stderr).contains("no user"));
+}

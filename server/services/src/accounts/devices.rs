@@ -65,6 +65,16 @@ impl Services {
         }
     }
 
+    /// The id of the user named `username`, for a face that names people (the CLI); not
+    /// found only for those who could see them.
+    pub fn device_owner_id(&self, scope: &Scope, username: &str) -> Result<UserId> {
+        match self.backend.user_by_name(username)? {
+            Some((owner, _)) => Ok(owner.id),
+            None if scope.may_administer().is_ok() => Err(Error::NotFound(format!("no user `{username}`"))),
+            None => Err(Error::forbidden("only the owner, their supervisor or an administrator may see their devices")),
+        }
+    }
+
     /// `user`'s devices, the last to sync first.
     pub fn devices(&self, scope: &Scope, user: UserId) -> Result<Devices> {
         let owner = self.devices_owner(scope, user)?;
