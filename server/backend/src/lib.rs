@@ -116,7 +116,7 @@ pub struct Enrolment {
 }
 
 fn hex_key<S: serde::Serializer>(key: &DeviceKey, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(&key.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    s.serialize_str(&terrain_core::identity::device_key_hex(key))
 }
 
 /// What a token opens.

@@ -247,7 +247,7 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
                 println!("{user} has no device yet");
             }
             for d in &listed.devices {
-                let key: String = d.key.iter().map(|b| format!("{b:02x}")).collect();
+                let key = terrain_core::identity::device_key_hex(&d.key);
                 let last = d
                     .last_sync_at
                     .map_or_else(|| "never synced".to_owned(), |t| format!("last sync {}", t.to_rfc3339()));

@@ -11,6 +11,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
+use terrain_core::identity::device_key_hex;
 
 use super::error::PageError;
 use super::layout::{self, Section};
@@ -25,10 +26,6 @@ fn qr_svg(text: &str) -> Option<String> {
     let svg = code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(240, 240).build();
     // Inline in the page: the XML declaration has no place there.
     Some(svg.split_once("?>").map_or(svg.clone(), |(_, rest)| rest.to_owned()))
-}
-
-fn hex(key: &[u8]) -> String {
-    key.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The devices of `user`.
@@ -104,7 +101,7 @@ async fn render(state: AppState, session: Session, user: i64, new: Option<NewCod
                             td { (d.client.as_deref().unwrap_or("")) }
                             td { @if let Some(at) = d.revoked_at { (lang.t("revoked")) " " (at.format("%Y-%m-%d %H:%M")) } @else { (lang.t("active")) } }
                             td { @if d.revoked_at.is_none() {
-                                form.inline method="post" action={ "/users/" (user) "/devices/" (hex(&d.key)) "/revoke" } {
+                                form.inline method="post" action={ "/users/" (user) "/devices/" (device_key_hex(&d.key)) "/revoke" } {
                                     input type="hidden" name="csrf" value=(session.csrf);
                                     button.link type="submit" { (lang.t("Revoke")) }
                                 }

@@ -42,16 +42,8 @@ pub(super) fn is_reserved(device_id: &str) -> bool {
 
 /// A device key from its hex form.
 fn parse_key(hex: &str) -> Result<DeviceKey> {
-    let invalid = || Error::invalid(format!("`{hex}` is not a device key: give the 16 hexadecimal digits listed"));
-    if hex.len() != 16 || !hex.is_ascii() {
-        return Err(invalid());
-    }
-    let mut key = DeviceKey::default();
-    for (byte, pair) in key.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
-        let pair = std::str::from_utf8(pair).map_err(|_| invalid())?;
-        *byte = u8::from_str_radix(pair, 16).map_err(|_| invalid())?;
-    }
-    Ok(key)
+    terrain_core::identity::parse_device_key(hex)
+        .ok_or_else(|| Error::invalid(format!("`{hex}` is not a device key: give the 16 hexadecimal digits listed")))
 }
 
 impl Services {
