@@ -7,6 +7,8 @@
 #   TERRAIN_FUZZ_SECONDS=0 bash tests/all.sh   # skip the short fuzz run (TERRAIN_FUZZ_SEED: its seed)
 #
 # What it installs, each only when missing (so a second run installs nothing):
+#   - OpenSSL's headers (Debian's libssl-dev), which SQLCipher, the stores' encryption,
+#     is compiled against;
 #   - Chromium and its WebDriver (Debian), for the dashboard's browser tests;
 #   - JNA (Debian) and kotlinc 2.4.20 (npm, into bindings/kotlin/), for the Kotlin bindings;
 #   - pandas (pip, into a venv under target/; `bindings/test.sh` does it), for the analysts'
@@ -33,6 +35,9 @@ apt_install() { # packages...
 }
 
 echo "--- tools the tests need"
+if [ ! -f /usr/include/openssl/evp.h ]; then
+    apt_install libssl-dev
+fi
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     apt_install chromium chromium-driver fonts-dejavu-core
 fi

@@ -14,6 +14,6 @@ pub mod value;
 pub use automerge::ChangeHash;
 pub use form::Form;
 pub use identity::{Author, Role};
-pub use store::{Store, StoreError, SurveyQuery};
+pub use store::{Store, StoreError, StoreKey, SurveyQuery};
 pub use survey::{AnswerPath, SurveyDoc};
 pub use value::{GeoPoint, Value};

@@ -18,8 +18,8 @@ use std::time::Duration;
 use rusqlite::Connection;
 use rusqlite::wal::CheckpointMode;
 
-use super::StoreError;
 use super::connection::BUSY_TIMEOUT;
+use super::{StoreError, StoreKey, encryption};
 
 /// Checkpoint at once when the log holds this many pages (1 MiB of 4 KiB pages).
 const PAGES_PER_CHECKPOINT: i32 = 256;
@@ -53,9 +53,10 @@ pub struct Checkpointer {
 impl Checkpointer {
     /// Starts checkpointing the store at `path` whose writer is `writer`: the writer reports
     /// each commit through its WAL hook, which replaces SQLite's in-commit checkpoints.
-    pub fn start(path: &Path, writer: &mut Connection) -> Result<Checkpointer, StoreError> {
+    pub fn start(path: &Path, writer: &mut Connection, key: Option<&StoreKey>) -> Result<Checkpointer, StoreError> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        encryption::unlock(&conn, path, key)?;
         let (signals, received) = mpsc::channel::<Signal>();
         let commits = signals.clone();
         // One checkpoint at a time: the thread's and the writer's backstop take turns.

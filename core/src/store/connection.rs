@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{StoreError, schema};
+use super::{StoreError, StoreKey, encryption, schema};
 
 /// How long a connection waits for another process's lock before giving up.
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,10 +34,11 @@ pub enum Durability {
     ProcessCrash,
 }
 
-/// Opens the read-write connection, creating the file if needed.
-pub fn open_writer(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
+/// Opens the read-write connection, creating the file if needed (encrypted, given a key).
+pub fn open_writer(path: &Path, durability: Durability, key: Option<&StoreKey>) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    encryption::unlock(&conn, path, key)?;
     // Refuse a newer database before anything (even the journal mode) writes to it.
     let found = schema::version(&conn)?;
     if found > schema::LATEST {
@@ -58,10 +59,11 @@ pub fn open_writer(path: &Path, durability: Durability) -> Result<Connection, St
     Ok(conn)
 }
 
-fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+fn open_reader(path: &Path, key: Option<&StoreKey>) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    encryption::unlock(&conn, path, key)?;
     conn.execute_batch("PRAGMA foreign_keys = ON;")?;
     Ok(conn)
 }
@@ -70,6 +72,7 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
 #[derive(Debug)]
 pub struct ReaderPool {
     path: PathBuf,
+    key: Option<StoreKey>,
     /// Idle connections, each with the generation it was opened in.
     idle: Mutex<Vec<(u64, Connection)>>,
     /// Bumped by [`ReaderPool::renew`]; connections of an older generation are closed
@@ -78,9 +81,9 @@ pub struct ReaderPool {
 }
 
 impl ReaderPool {
-    /// A pool of readers of the database at `path`.
-    pub fn new(path: PathBuf) -> Self {
-        ReaderPool { path, idle: Mutex::new(Vec::new()), generation: AtomicU64::new(0) }
+    /// A pool of readers of the database at `path`, encrypted under `key` if given.
+    pub fn new(path: PathBuf, key: Option<StoreKey>) -> Self {
+        ReaderPool { path, key, idle: Mutex::new(Vec::new()), generation: AtomicU64::new(0) }
     }
 
     /// Runs `f` with a read connection.
@@ -89,7 +92,7 @@ impl ReaderPool {
         let reused = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let (opened_in, conn) = match reused {
             Some((opened_in, conn)) if opened_in == generation => (opened_in, conn),
-            _ => (generation, open_reader(&self.path)?),
+            _ => (generation, open_reader(&self.path, self.key.as_ref())?),
         };
         let result = f(&conn);
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,5 +1,7 @@
 //! What can go wrong in the store, in words that say what to do.
 
+use std::path::PathBuf;
+
 use crate::survey::DocumentError;
 
 /// An error from the survey store.
@@ -30,6 +32,52 @@ pub enum StoreError {
     /// The database cannot be used in the way the store needs.
     #[error("{0}")]
     Unsupported(String),
+    /// The store is encrypted and was opened without its key; nothing was read or written.
+    #[error(
+        "the store at {} is encrypted: open it with its key (the app keeps it in the phone's \
+         keystore; a server reads it from --db-key-file or TERRAIN_DB_KEY)",
+        path.display()
+    )]
+    KeyRequired {
+        /// The store's file.
+        path: PathBuf,
+    },
+    /// The key given does not open the encrypted store; nothing was read or written.
+    #[error("this key does not open the store at {}: use the key it was encrypted with (nothing was changed)", path.display())]
+    WrongKey {
+        /// The store's file.
+        path: PathBuf,
+    },
+    /// A key was given for a store that is not encrypted; nothing was read or written.
+    #[error(
+        "the store at {} is not encrypted, so it opens without a key: encrypt it first \
+         (`Store::change_key`, or `terrain admin encrypt-data`)",
+        path.display()
+    )]
+    NotEncrypted {
+        /// The store's file.
+        path: PathBuf,
+    },
+    /// A key is not 32 bytes (64 hexadecimal digits).
+    #[error("this is not a store key: {why}")]
+    InvalidKey {
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The store's key cannot change while it is open.
+    #[error("the store at {} is open elsewhere: close every handle on it (and stop the server) before changing its key", path.display())]
+    InUse {
+        /// The store's file.
+        path: PathBuf,
+    },
+    /// Reading or writing a file beside the database failed.
+    #[error("{what} failed: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// A list query cannot be run as given.
     #[error("{0}")]
     InvalidQuery(String),

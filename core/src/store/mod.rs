@@ -11,6 +11,7 @@ mod cache;
 mod checkpoint;
 mod connection;
 mod documents;
+pub mod encryption;
 mod error;
 mod forms;
 pub mod projection;
@@ -36,6 +37,7 @@ use self::checkpoint::Checkpointer;
 pub use self::connection::Durability;
 use self::connection::ReaderPool;
 pub use self::documents::{decode_heads, encode_heads};
+pub use self::encryption::StoreKey;
 pub use self::error::StoreError;
 use self::forms::FormCache;
 pub use self::forms::FormSummary;
@@ -166,12 +168,35 @@ impl Store {
     /// [`Store::open`] with writes as durable as `durability` says: phones open their
     /// store with [`Durability::ProcessCrash`].
     pub fn open_with(path: impl AsRef<Path>, author: Author, durability: Durability) -> Result<Store, StoreError> {
-        let path = path.as_ref().to_path_buf();
-        let mut conn = connection::open_writer(&path, durability)?;
+        Store::open_keyed(path.as_ref(), author, durability, None)
+    }
+
+    /// [`Store::open_with`] for a store encrypted under `key` (created encrypted if it does
+    /// not exist yet). A missing key, a wrong one, or a key for a plain store is refused
+    /// with its own error before anything reads or writes the file.
+    pub fn open_encrypted(
+        path: impl AsRef<Path>,
+        author: Author,
+        durability: Durability,
+        key: &StoreKey,
+    ) -> Result<Store, StoreError> {
+        Store::open_keyed(path.as_ref(), author, durability, Some(key))
+    }
+
+    /// Re-encrypts the closed store at `path` from `current` to `new` (`None`: plain), all or
+    /// nothing: how a key is rotated, and how a plain store becomes an encrypted one. Every
+    /// handle on the store must be closed first; see [`encryption::change_key`].
+    pub fn change_key(path: impl AsRef<Path>, current: Option<&StoreKey>, new: Option<&StoreKey>) -> Result<(), StoreError> {
+        encryption::change_key(path.as_ref(), current, new)
+    }
+
+    fn open_keyed(path: &Path, author: Author, durability: Durability, key: Option<&StoreKey>) -> Result<Store, StoreError> {
+        let path = path.to_path_buf();
+        let mut conn = connection::open_writer(&path, durability, key)?;
         schema::migrate(&mut conn)?;
         let checkpointer = match durability {
             Durability::PowerLoss => None,
-            Durability::ProcessCrash => Some(Checkpointer::start(&path, &mut conn)?),
+            Durability::ProcessCrash => Some(Checkpointer::start(&path, &mut conn, key)?),
         };
         let device_key: Option<String> =
             conn.query_row("SELECT value FROM settings WHERE key = 'device_key'", [], |r| r.get(0)).optional()?;
@@ -179,7 +204,7 @@ impl Store {
         insert_actor(&conn, &actor.to_hex_string(), &author)?;
         let project = projection::enabled(&conn)?;
         Ok(Store {
-            readers: ReaderPool::new(path.clone()),
+            readers: ReaderPool::new(path.clone(), key.cloned()),
             path,
             author,
             writer: Mutex::new(Writer {
