@@ -82,6 +82,7 @@ fn main() {
         "bench-device".into(),
         Role::Enumerator,
         Arc::new(Offline),
+        None,
     )
     .unwrap();
     ffi.import_form_json(json).unwrap();

@@ -67,6 +67,14 @@ pub enum TerrainError {
         /// What was interrupted.
         detail: String,
     },
+    /// The store's key is missing or is not the one it was encrypted with (or a key was
+    /// given for a plain store). Nothing was read or written: open it with the key the app
+    /// keeps in the Keystore or Keychain.
+    #[error("{detail}")]
+    WrongKey {
+        /// Which of these, and what to do.
+        detail: String,
+    },
     /// The database on the device failed or is damaged (disk full, a newer app's file).
     #[error("{detail}")]
     Storage {
@@ -110,7 +118,12 @@ impl From<StoreError> for TerrainError {
         match e {
             StoreError::UnknownSurvey(_) | StoreError::UnknownForm { .. } => TerrainError::NotFound { detail },
             StoreError::Incomplete { issues, .. } => TerrainError::Incomplete { issues, detail },
-            StoreError::FormVersionConflict { .. } | StoreError::InvalidQuery(_) => TerrainError::Invalid { detail },
+            StoreError::FormVersionConflict { .. } | StoreError::InvalidQuery(_) | StoreError::InvalidKey { .. } => {
+                TerrainError::Invalid { detail }
+            }
+            StoreError::KeyRequired { .. } | StoreError::WrongKey { .. } | StoreError::NotEncrypted { .. } => {
+                TerrainError::WrongKey { detail }
+            }
             StoreError::Document { source, .. } => match source {
                 DocumentError::NoSuchInstance { .. } => TerrainError::NotFound { detail },
                 DocumentError::UnknownQuestion(_)

@@ -49,7 +49,7 @@ pub use records::{
     RepeatInstance, ReviewInfo, Role, SurveyDetail, SurveyFilter, SurveyProblem, SurveyStatus, SurveySummary,
     SyncProgress, SyncSummary,
 };
-pub use store::{TerrainStore, enrolment_user};
+pub use store::{TerrainStore, change_store_key, enrolment_user, generate_store_key};
 pub use sync::{CancelHandle, SyncListener};
 
 uniffi::setup_scaffolding!();

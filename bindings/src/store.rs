@@ -7,7 +7,7 @@ use terrain_core::identity::Author;
 use terrain_core::store::{Durability, SurveyQuery};
 use terrain_core::survey::ReviewStatus;
 use terrain_core::sync::{self, HttpTransport, ServerAddress, Session, SyncOptions, bundle};
-use terrain_core::{Store, Value};
+use terrain_core::{Store, StoreKey, Value};
 
 use crate::AnswerValue;
 use crate::convert::{self, answer_parts, flatten, time};
@@ -81,6 +81,35 @@ fn server_address(url: &str, pin: Option<&str>) -> Result<ServerAddress, Terrain
     })
 }
 
+/// A store key as the app passed it.
+fn store_key(bytes: Option<&[u8]>) -> Result<Option<StoreKey>, TerrainError> {
+    bytes.map(StoreKey::from_bytes).transpose().map_err(TerrainError::from)
+}
+
+/// 32 random bytes from the system's source, for a new store's key. Keep them in the
+/// Android Keystore (wrapped by a key that never leaves it) or the iOS Keychain; see
+/// `docs/mobile.md`.
+#[uniffi::export]
+pub fn generate_store_key() -> Result<Vec<u8>, TerrainError> {
+    guard(|| Ok(StoreKey::generate()?.to_bytes().to_vec()))
+}
+
+/// Re-encrypts the store at `path` from `current_key` to `new_key` (`None`: not encrypted),
+/// all or nothing: how a key is rotated, and how the plain store of an older app becomes an
+/// encrypted one. Close every `TerrainStore` on the file first; a store still open is
+/// refused, untouched. Only once this returns, replace the key the app keeps.
+#[uniffi::export]
+pub fn change_store_key(
+    path: String,
+    current_key: Option<Vec<u8>>,
+    new_key: Option<Vec<u8>>,
+) -> Result<(), TerrainError> {
+    guard(|| {
+        let (current, new) = (store_key(current_key.as_deref())?, store_key(new_key.as_deref())?);
+        Ok(Store::change_key(&path, current.as_ref(), new.as_ref())?)
+    })
+}
+
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -94,16 +123,25 @@ impl TerrainStore {
     /// A write that returned survives the app being killed. A power cut may lose the last
     /// answers but never damages the store: an answer does not wait for the flash to sync
     /// (as Android's own SQLite in WAL mode), while what a sync or an import writes does.
-    #[uniffi::constructor]
+    ///
+    /// `key` (32 bytes, see [`generate_store_key`]) encrypts the store: every answer, name
+    /// and comment on disk, and its log. A missing or wrong key is a
+    /// [`TerrainError::WrongKey`], and the file is not touched.
+    #[uniffi::constructor(default(key = None))]
     pub fn open(
         path: String,
         user: String,
         device: String,
         role: Role,
         http: Arc<dyn HttpClient>,
+        key: Option<Vec<u8>>,
     ) -> Result<Arc<TerrainStore>, TerrainError> {
         guard(|| {
-            let store = Store::open_with(&path, Author::new(user, device, role.into()), Durability::ProcessCrash)?;
+            let author = Author::new(user, device, role.into());
+            let store = match store_key(key.as_deref())? {
+                Some(key) => Store::open_encrypted(&path, author, Durability::ProcessCrash, &key)?,
+                None => Store::open_with(&path, author, Durability::ProcessCrash)?,
+            };
             Ok(Arc::new(TerrainStore { store, http: Arc::new(Platform(http)), session: Mutex::new(None) }))
         })
     }

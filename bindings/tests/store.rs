@@ -45,7 +45,39 @@ fn guinea_json() -> String {
 fn open(dir: &tempfile::TempDir, name: &str) -> Arc<TerrainStore> {
     let path = dir.path().join(name).display().to_string();
     let http = Arc::new(Reqwest(terrain_core::sync::ReqwestClient::new().unwrap()));
-    TerrainStore::open(path, "awa".into(), "phone-1".into(), Role::Enumerator, http).unwrap()
+    TerrainStore::open(path, "awa".into(), "phone-1".into(), Role::Enumerator, http, None).unwrap()
+}
+
+#[test]
+fn an_encrypted_store_opens_only_with_its_key_which_can_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.db").display().to_string();
+    let http = || -> Arc<dyn HttpClient> { Arc::new(Reqwest(terrain_core::sync::ReqwestClient::new().unwrap())) };
+    let open = |key: Option<Vec<u8>>| {
+        TerrainStore::open(path.clone(), "awa".into(), "phone-1".into(), Role::Enumerator, http(), key)
+    };
+    let key = terrain_ffi::generate_store_key().unwrap();
+    assert_eq!(key.len(), 32);
+    let store = open(Some(key.clone())).unwrap();
+    let form = store.import_form_json(guinea_json()).unwrap();
+    let id = store.create_survey(form.form_id, form.version).unwrap();
+    store.set_answer(id.clone(), "enumerator_name".into(), text("Mariama Diallo"), None).unwrap();
+    let e = terrain_ffi::change_store_key(path.clone(), Some(key.clone()), None).unwrap_err();
+    assert!(matches!(e, TerrainError::Storage { ref detail } if detail.contains("close")), "{e:?}");
+    drop(store);
+
+    let e = open(None).map(|_| ()).unwrap_err();
+    assert!(matches!(e, TerrainError::WrongKey { ref detail } if detail.contains("encrypted")), "{e:?}");
+    let other = terrain_ffi::generate_store_key().unwrap();
+    let e = open(Some(other.clone())).map(|_| ()).unwrap_err();
+    assert!(matches!(e, TerrainError::WrongKey { .. }), "{e:?}");
+    let e = open(Some(vec![1; 16])).map(|_| ()).unwrap_err();
+    assert!(matches!(e, TerrainError::Invalid { .. }), "{e:?}");
+
+    terrain_ffi::change_store_key(path.clone(), Some(key), Some(other.clone())).unwrap();
+    let store = open(Some(other)).unwrap();
+    let survey = store.survey(id).unwrap();
+    assert!(survey.answers.iter().any(|a| a.value == Some(text("Mariama Diallo"))));
 }
 
 fn text(value: &str) -> AnswerValue {

@@ -52,7 +52,7 @@ fn after_a_restore_devices_offer_again_what_the_backup_lacks() {
     let key = || Key::Passphrase("la nuit à Kindia, 02:00".to_owned().into());
     let created = services.backup(&services.operator().unwrap(), &file, &seal).unwrap();
     assert_eq!(created.manifest.counts.surveys, 6);
-    let checked = backup::verify(&file, &key(), dir.path()).unwrap();
+    let checked = backup::verify(&file, &key(), dir.path(), None).unwrap();
     assert_eq!(checked.verified.surveys, 6);
     assert!(checked.verified.failed.is_empty());
 
@@ -70,10 +70,10 @@ fn after_a_restore_devices_offer_again_what_the_backup_lacks() {
 
     // The disk dies; the backup comes back. A running server blocks the restore.
     let (addr, teams, analyst) = (pilot.addr, pilot.teams.clone(), pilot.analyst.clone());
-    let refused = backup::restore(&file, &key(), &data, Default::default());
+    let refused = backup::restore(&file, &key(), &data, None, Default::default());
     assert!(matches!(refused, Err(terrain_services::Error::Conflict(_))), "{refused:?}");
     pilot.stop();
-    let restored = backup::restore(&file, &key(), &data, Default::default()).unwrap();
+    let restored = backup::restore(&file, &key(), &data, None, Default::default()).unwrap();
     assert_ne!(restored.identity.epoch, created.manifest.epoch, "a restore starts a new epoch");
     assert!(restored.set_aside.as_ref().unwrap().join("surveys.db").exists(), "the replaced files are kept");
     let pilot = Pilot::resume(&data, addr, teams, analyst).unwrap();

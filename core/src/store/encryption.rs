@@ -60,7 +60,10 @@ impl StoreKey {
     pub fn from_hex(text: &str) -> Result<StoreKey, StoreError> {
         let text = text.trim();
         let invalid = || StoreError::InvalidKey {
-            why: format!("a store key is {} hexadecimal digits (make one with `terrain admin store-key`)", 2 * StoreKey::LEN),
+            why: format!(
+                "a store key is {} hexadecimal digits (make one with `terrain admin store-key`)",
+                2 * StoreKey::LEN
+            ),
         };
         if text.len() != 2 * StoreKey::LEN || !text.is_ascii() {
             return Err(invalid());
@@ -71,6 +74,11 @@ impl StoreKey {
             *byte = u8::from_str_radix(digits, 16).map_err(|_| invalid())?;
         }
         Ok(StoreKey(key))
+    }
+
+    /// The key's 32 bytes, for the app to keep.
+    pub fn to_bytes(&self) -> Zeroizing<[u8; StoreKey::LEN]> {
+        self.0.clone()
     }
 
     /// The key as 64 lowercase hexadecimal digits, for a key file.
@@ -131,9 +139,11 @@ pub fn protection(path: &Path) -> Result<Protection, StoreError> {
     })
 }
 
-/// Gives a freshly opened connection to the store at `path` the key it needs, and checks
-/// that it opens the file, before anything reads or writes it.
-pub(super) fn unlock(conn: &Connection, path: &Path, key: Option<&StoreKey>) -> Result<(), StoreError> {
+/// Gives a freshly opened connection to the database at `path` the key it needs (`None`:
+/// plain), and checks that it opens the file, before anything reads or writes it. The
+/// store's connections go through it, and so do those of other databases kept under the
+/// same key (the server's accounts).
+pub fn unlock(conn: &Connection, path: &Path, key: Option<&StoreKey>) -> Result<(), StoreError> {
     match (protection(path)?, key) {
         (Protection::Encrypted, None) => Err(StoreError::KeyRequired { path: path.to_owned() }),
         (Protection::Plain, Some(_)) => Err(StoreError::NotEncrypted { path: path.to_owned() }),

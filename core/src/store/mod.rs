@@ -186,11 +186,20 @@ impl Store {
     /// Re-encrypts the closed store at `path` from `current` to `new` (`None`: plain), all or
     /// nothing: how a key is rotated, and how a plain store becomes an encrypted one. Every
     /// handle on the store must be closed first; see [`encryption::change_key`].
-    pub fn change_key(path: impl AsRef<Path>, current: Option<&StoreKey>, new: Option<&StoreKey>) -> Result<(), StoreError> {
+    pub fn change_key(
+        path: impl AsRef<Path>,
+        current: Option<&StoreKey>,
+        new: Option<&StoreKey>,
+    ) -> Result<(), StoreError> {
         encryption::change_key(path.as_ref(), current, new)
     }
 
-    fn open_keyed(path: &Path, author: Author, durability: Durability, key: Option<&StoreKey>) -> Result<Store, StoreError> {
+    fn open_keyed(
+        path: &Path,
+        author: Author,
+        durability: Durability,
+        key: Option<&StoreKey>,
+    ) -> Result<Store, StoreError> {
         let path = path.to_path_buf();
         let mut conn = connection::open_writer(&path, durability, key)?;
         schema::migrate(&mut conn)?;

@@ -28,8 +28,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use terrain_core::store::Verified;
-use terrain_core::{Author, Role, Store};
+use terrain_core::store::{Durability, Verified, encryption};
+use terrain_core::{Author, Role, Store, StoreKey};
 
 use crate::BackendError;
 
@@ -60,6 +60,10 @@ pub struct Manifest {
     pub files: Vec<FileEntry>,
     /// What the copy holds.
     pub counts: Counts,
+    /// Whether the databases are encrypted under the server's data key (`--db-key-file`),
+    /// as they were at rest: a restore or a check then needs that key too.
+    #[serde(default)]
+    pub encrypted: bool,
 }
 
 /// One database in a backup.
@@ -186,7 +190,7 @@ pub enum BackupError {
     #[error("{0}")]
     Key(String),
     /// A server (or another `terrain` command) has the data directory open.
-    #[error("{0} is in use by a running server or another terrain command: stop it, then restore")]
+    #[error("{0} is in use by a running server or another terrain command: stop it first")]
     InUse(PathBuf),
     /// A restore was interrupted while swapping files.
     #[error(
@@ -264,7 +268,17 @@ pub struct Created {
 
 /// Writes a backup of the data directory `data` to `out`, sealed by `seal`, while a server
 /// may be running on it. The file appears whole or not at all.
-pub fn create(data: &Path, out: &Path, seal: &Seal, server_id: [u8; 16], epoch: u64) -> Result<Created, BackupError> {
+///
+/// The copies are encrypted under `db_key` when the databases are (SQLCipher's `VACUUM
+/// INTO` keeps the source's key), so no plain copy is ever written, even to scratch.
+pub fn create(
+    data: &Path,
+    out: &Path,
+    seal: &Seal,
+    server_id: [u8; 16],
+    epoch: u64,
+    db_key: Option<&StoreKey>,
+) -> Result<Created, BackupError> {
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let scratch = tempfile::Builder::new()
         .prefix(".terrain-backup-")
@@ -278,13 +292,13 @@ pub fn create(data: &Path, out: &Path, seal: &Seal, server_id: [u8; 16], epoch: 
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "is this a Terrain data directory?"),
             });
         }
-        let conn = Connection::open(&source)?;
+        let conn = open(&source, db_key)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         let copy = scratch.path().join(name);
         conn.execute("VACUUM INTO ?1", [copy.to_string_lossy()])?;
     }
-    let counts = count(scratch.path())?;
-    let feed_position = feed_position(&scratch.path().join("surveys.db"))?;
+    let counts = count(scratch.path(), db_key)?;
+    let feed_position = feed_position(&scratch.path().join("surveys.db"), db_key)?;
     let mut files = Vec::new();
     let zipped = scratch.path().join("backup.zip");
     let file = File::create(&zipped).map_err(io(format!("creating {}", zipped.display())))?;
@@ -309,6 +323,7 @@ pub fn create(data: &Path, out: &Path, seal: &Seal, server_id: [u8; 16], epoch: 
         feed_position,
         files,
         counts,
+        encrypted: db_key.is_some(),
     };
     zip.start_file(MANIFEST, options).map_err(zip_err)?;
     let json = serde_json::to_vec_pretty(&manifest)
@@ -352,7 +367,11 @@ impl Staged {
 /// checks it whole: sizes and hashes against the manifest, SQLite's integrity check, the
 /// counts, and every survey's document. Nothing outside the scratch directory is touched,
 /// and it goes away on error.
-pub fn stage(backup: &Path, key: &Key, beside: &Path) -> Result<Staged, BackupError> {
+///
+/// `db_key` is the server's data key: it opens the databases of a backup taken encrypted,
+/// and encrypts those of one taken plain, so that the staged copy is under the key the
+/// server will open it with.
+pub fn stage(backup: &Path, key: &Key, beside: &Path, db_key: Option<&StoreKey>) -> Result<Staged, BackupError> {
     std::fs::create_dir_all(beside).map_err(io(format!("creating {}", beside.display())))?;
     let dir = tempfile::Builder::new()
         .prefix(".terrain-restore-")
@@ -363,20 +382,37 @@ pub fn stage(backup: &Path, key: &Key, beside: &Path) -> Result<Staged, BackupEr
     decrypt(backup, key, &plain)?;
     let manifest = unpack(backup, &plain, dir.path())?;
     std::fs::remove_file(&plain).map_err(io(format!("removing {}", plain.display())))?;
+    if manifest.encrypted && db_key.is_none() {
+        return Err(BackupError::Key(format!(
+            "the databases in {} are encrypted with the server's data key: give it with --db-key-file or \
+             TERRAIN_DB_KEY",
+            backup.display()
+        )));
+    }
+    if !manifest.encrypted && db_key.is_some() {
+        for name in DATABASES {
+            Store::change_key(dir.path().join(name), None, db_key)?;
+        }
+    }
     for name in DATABASES {
-        let conn = Connection::open(dir.path().join(name))?;
+        let conn = open(&dir.path().join(name), db_key)?;
         let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         if check != "ok" {
             return Err(damaged(format!("{name} fails SQLite's integrity check: {check}")));
         }
     }
-    let counts = count(dir.path())?;
+    let counts = count(dir.path(), db_key)?;
     if counts != manifest.counts {
         return Err(damaged(format!("it holds {counts:?}, but its manifest says {:?}", manifest.counts)));
     }
     // A scratch copy: opening it as a store may bring its schema up to date, which the swap
     // then keeps.
-    let store = Store::open(dir.path().join("surveys.db"), Author::new("terrain-restore", "restore", Role::Admin))?;
+    let author = Author::new("terrain-restore", "restore", Role::Admin);
+    let surveys = dir.path().join("surveys.db");
+    let store = match db_key {
+        Some(db_key) => Store::open_encrypted(surveys, author, Durability::PowerLoss, db_key)?,
+        None => Store::open(surveys, author)?,
+    };
     let verified = store.verify_documents()?;
     drop(store);
     if let Some((survey, why)) = verified.failed.first() {
@@ -515,9 +551,16 @@ pub fn swap_in(staged: Staged, data: &Path) -> Result<Swapped, BackupError> {
 }
 
 /// What the databases in `dir` hold.
-fn count(dir: &Path) -> Result<Counts, BackupError> {
-    let server = Connection::open(dir.join("server.db"))?;
-    let surveys = Connection::open(dir.join("surveys.db"))?;
+/// A connection to one of a data directory's databases, under `db_key` if encrypted.
+fn open(path: &Path, db_key: Option<&StoreKey>) -> Result<Connection, BackupError> {
+    let conn = Connection::open(path)?;
+    encryption::unlock(&conn, path, db_key)?;
+    Ok(conn)
+}
+
+fn count(dir: &Path, db_key: Option<&StoreKey>) -> Result<Counts, BackupError> {
+    let server = open(&dir.join("server.db"), db_key)?;
+    let surveys = open(&dir.join("surveys.db"), db_key)?;
     let n = |conn: &Connection, table: &str| -> Result<u64, BackupError> {
         let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
         Ok(n.max(0) as u64)
@@ -530,8 +573,8 @@ fn count(dir: &Path) -> Result<Counts, BackupError> {
     })
 }
 
-fn feed_position(surveys: &Path) -> Result<u64, BackupError> {
-    let conn = Connection::open(surveys)?;
+fn feed_position(surveys: &Path, db_key: Option<&StoreKey>) -> Result<u64, BackupError> {
+    let conn = open(surveys, db_key)?;
     let value: i64 =
         conn.query_row("SELECT coalesce(max(value), 0) FROM counters WHERE name = 'change_seq'", [], |r| r.get(0))?;
     Ok(value.max(0) as u64)

@@ -6,6 +6,7 @@
 //! them from `spawn_blocking`.
 
 pub mod backup;
+pub mod rekey;
 pub mod sqlite;
 
 use std::collections::{BTreeSet, HashMap};

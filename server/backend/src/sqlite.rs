@@ -13,11 +13,11 @@ use rand::TryRngCore;
 use rusqlite::{Connection, OptionalExtension, params};
 use terrain_core::form::Form;
 use terrain_core::store::{
-    Check, DailyCount, FeedEntry, MergeOutcome, Rebuilt, StoreError, Survey, SurveyQuery, SurveySummary, Visibility,
-    decode_heads, encode_heads, schema,
+    Check, DailyCount, Durability, FeedEntry, MergeOutcome, Rebuilt, StoreError, Survey, SurveyQuery, SurveySummary,
+    Visibility, decode_heads, encode_heads, encryption, schema,
 };
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewStatus};
-use terrain_core::{Author, ChangeHash, Role, Store, Value};
+use terrain_core::{Author, ChangeHash, Role, Store, StoreKey, Value};
 
 use super::backup::{self, BackupError, DataLock};
 use super::{
@@ -49,6 +49,9 @@ pub struct SqliteBackend {
     identity: Mutex<Identity>,
     /// The data directory.
     dir: PathBuf,
+    /// The key both databases are encrypted under, if they are: backups copy them as they
+    /// are.
+    key: Option<StoreKey>,
     /// Held while open, so that a restore cannot swap the files underneath.
     _lock: DataLock,
 }
@@ -140,13 +143,21 @@ fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
 }
 
 impl SqliteBackend {
-    /// Opens (or creates) the backend in `dir`.
+    /// Opens (or creates) the backend in `dir`, its databases plain.
     pub fn open(dir: &Path) -> BackendResult<SqliteBackend> {
+        SqliteBackend::open_keyed(dir, None)
+    }
+
+    /// Opens (or creates) the backend in `dir`, both its databases encrypted under `key`
+    /// (`None`: plain). A missing or wrong key is refused before either file is touched.
+    pub fn open_keyed(dir: &Path, key: Option<&StoreKey>) -> BackendResult<SqliteBackend> {
         std::fs::create_dir_all(dir)
             .map_err(|e| BackendError::Database(format!("cannot create the data directory {}: {e}", dir.display())))?;
         let lock = DataLock::shared(dir).map_err(|e| BackendError::Database(e.to_string()))?;
-        let mut db = Connection::open(dir.join("server.db"))?;
+        let server_db = dir.join("server.db");
+        let mut db = Connection::open(&server_db)?;
         db.busy_timeout(std::time::Duration::from_secs(5))?;
+        encryption::unlock(&db, &server_db, key)?;
         let version: u32 = db.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version as usize > MIGRATIONS.len() {
             return Err(StoreError::NewerDatabase { found: version, supported: MIGRATIONS.len() as u32 }.into());
@@ -155,7 +166,11 @@ impl SqliteBackend {
         db.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
         schema::apply(&mut db, MIGRATIONS, MIGRATIONS.len() as u32)?;
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "server".into());
-        let surveys = Store::open(dir.join("surveys.db"), Author::new("terrain-server", host, Role::Admin))?;
+        let author = Author::new("terrain-server", host, Role::Admin);
+        let surveys = match key {
+            Some(key) => Store::open_encrypted(dir.join("surveys.db"), author, Durability::PowerLoss, key)?,
+            None => Store::open(dir.join("surveys.db"), author)?,
+        };
         // Exports and the map read surveys from the projection, not from their documents.
         surveys.keep_projections()?;
         let identity = identity_at_open(&db, &surveys)?;
@@ -164,6 +179,7 @@ impl SqliteBackend {
             surveys,
             identity: Mutex::new(identity),
             dir: dir.to_owned(),
+            key: key.cloned(),
             _lock: lock,
         })
     }
@@ -836,7 +852,7 @@ impl Backend for SqliteBackend {
 
     fn backup(&self, out: &Path, seal: &backup::Seal) -> Result<backup::Created, BackupError> {
         let identity = self.identity()?;
-        backup::create(&self.dir, out, seal, identity.server_id, identity.epoch)
+        backup::create(&self.dir, out, seal, identity.server_id, identity.epoch, self.key.as_ref())
     }
 
     fn identity(&self) -> BackendResult<Identity> {

@@ -46,13 +46,13 @@ fn a_backup_stages_whole_with_its_key_and_a_damaged_one_is_refused() {
     assert!(!bytes.windows(10).any(|w| w == b"awa-traore"), "nothing readable in the file");
 
     let key = Key::Passphrase(passphrase("sous le manguier de Kindia"));
-    let staged = backup::stage(&file, &key, dir.path()).unwrap();
+    let staged = backup::stage(&file, &key, dir.path(), None).unwrap();
     assert_eq!(staged.manifest, created.manifest);
     drop(staged);
-    let wrong = backup::stage(&file, &Key::Passphrase(passphrase("sous le manguier de Labé")), dir.path());
+    let wrong = backup::stage(&file, &Key::Passphrase(passphrase("sous le manguier de Labé")), dir.path(), None);
     assert!(matches!(wrong, Err(BackupError::Key(_))), "{wrong:?}");
     let (_, other) = recipient();
-    assert!(matches!(backup::stage(&file, &other, dir.path()), Err(BackupError::Key(_))));
+    assert!(matches!(backup::stage(&file, &other, dir.path(), None), Err(BackupError::Key(_))));
 
     // One byte changed in the middle of the file: the chunk holding it no longer
     // authenticates, and the check says so.
@@ -61,11 +61,11 @@ fn a_backup_stages_whole_with_its_key_and_a_damaged_one_is_refused() {
     bytes[middle] ^= 0x55;
     let damaged = dir.path().join("damaged.age");
     std::fs::write(&damaged, &bytes).unwrap();
-    let refused = backup::stage(&damaged, &key, dir.path());
+    let refused = backup::stage(&damaged, &key, dir.path(), None);
     assert!(matches!(refused, Err(BackupError::Damaged { .. })), "{refused:?}");
     let not_age = dir.path().join("notes.txt");
     std::fs::write(&not_age, b"not a backup").unwrap();
-    assert!(matches!(backup::stage(&not_age, &key, dir.path()), Err(BackupError::Damaged { .. })));
+    assert!(matches!(backup::stage(&not_age, &key, dir.path(), None), Err(BackupError::Damaged { .. })));
     // Scratch directories go away with the failed checks.
     let left: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -83,13 +83,13 @@ fn files_are_not_swapped_under_an_open_data_directory() {
     let file = dir.path().join("backup.age");
     let (seal, key) = recipient();
     backend.backup(&file, &seal).unwrap();
-    let staged = backup::stage(&file, &key, &data).unwrap();
+    let staged = backup::stage(&file, &key, &data, None).unwrap();
     let refused = backup::swap_in(staged, &data);
     assert!(matches!(refused, Err(BackupError::InUse(_))), "{refused:?}");
     assert!(!data.join(backup::SWAP_MARKER).exists());
 
     drop(backend);
-    let staged = backup::stage(&file, &key, &data).unwrap();
+    let staged = backup::stage(&file, &key, &data, None).unwrap();
     let swapped = backup::swap_in(staged, &data).unwrap();
     let aside = swapped.set_aside.unwrap();
     assert!(aside.join("server.db").exists() && aside.join("surveys.db").exists(), "the old files are kept");

@@ -8,16 +8,17 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use terrain_services::accounts::CreateUser;
-use terrain_services::{Services, backup};
+use terrain_services::backup;
+
+use crate::data_dir::{DataArgs, DbKeyArg, read_key};
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Create a user. There is no default account: create the first admin with this (or
     /// let `terrain serve` create it from TERRAIN_ADMIN_PASSWORD, or from its setup link).
     CreateUser {
-        /// Data directory.
-        #[arg(long, default_value = "terrain-data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
         /// Login name.
         #[arg(long)]
         username: String,
@@ -32,18 +33,16 @@ pub enum AdminCommand {
     /// merged documents) from its document, and say how many rows were missing or wrong.
     /// The server keeps the rows up to date itself; run this after restoring a backup.
     RebuildProjections {
-        /// Data directory.
-        #[arg(long, default_value = "terrain-data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
     },
     /// Write a backup of everything (accounts, forms, surveys, the audit log) to one file,
     /// while the server keeps running. Check it with `verify-backup`.
     /// It is always encrypted with age: to recipients' public keys (`--recipient`, from
     /// `age-keygen`; the server never holds what opens it), or with a passphrase.
     Backup {
-        /// Data directory.
-        #[arg(long, default_value = "terrain-data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
         /// The backup file to write.
         #[arg(long)]
         out: PathBuf,
@@ -61,14 +60,15 @@ pub enum AdminCommand {
         file: PathBuf,
         #[command(flatten)]
         key: KeyArgs,
+        #[command(flatten)]
+        db_key: DbKeyArg,
     },
     /// Restore a backup into a data directory whose server is stopped. The directory's
     /// current files are set aside, not deleted. The server starts a new epoch: at their
     /// next sync, devices offer again everything the backup lacks.
     Restore {
-        /// Data directory.
-        #[arg(long, default_value = "terrain-data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
         /// The backup file.
         #[arg(long)]
         from: PathBuf,
@@ -77,9 +77,8 @@ pub enum AdminCommand {
     },
     /// List a user's devices (phones, tablets, tools) with their last sync and app.
     Devices {
-        /// Data directory.
-        #[arg(long, default_value = "terrain-data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
         /// The user's login name.
         #[arg(long)]
         user: String,
@@ -87,15 +86,33 @@ pub enum AdminCommand {
     /// Revoke a user's device that was lost, stolen or replaced (works while the server
     /// runs): its next sync is refused, and it may not log in again. Audited.
     RevokeDevice {
-        /// Data directory.
-        #[arg(long, default_value = "terrain-data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
         /// The user's login name.
         #[arg(long)]
         user: String,
         /// The device key `terrain admin devices` lists (16 hexadecimal digits).
         #[arg(long)]
         device: String,
+    },
+    /// Write a new random key for encrypting a data directory's databases (64 hexadecimal
+    /// digits, readable by its owner only). Give it to `rekey`, then to every command and
+    /// `terrain serve` with --db-key-file. Keep a copy apart from the backups: without it,
+    /// neither the data nor its backups open.
+    StoreKey {
+        /// Where to write it (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Encrypt a data directory's databases under a new key, or rotate their key, while
+    /// the server is stopped (the current key, if any, from --db-key-file or
+    /// TERRAIN_DB_KEY). Audited; if interrupted, run it again.
+    Rekey {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The file with the new key (`terrain admin store-key`).
+        #[arg(long)]
+        new_key_file: PathBuf,
     },
     /// Make a self-signed TLS certificate for a pilot's relay, for `terrain serve --tls-cert
     /// --tls-key`, and print the fingerprint its devices pin. Where a public authority can
@@ -182,8 +199,7 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
                     }
                 }
             };
-            let services = Services::open_sqlite(&data, Default::default())
-                .with_context(|| format!("opening {}", data.display()))?;
+            let services = data.open()?;
             let request = CreateUser { username, password, role, display_name: None };
             let user = services.create_user(&services.operator()?, &request)?;
             println!("created {} ({})", user.username, user.role);
@@ -195,8 +211,7 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             } else {
                 backup::Seal::recipients(recipients.iter().map(String::as_str))?
             };
-            let services = Services::open_sqlite(&data, Default::default())
-                .with_context(|| format!("opening {}", data.display()))?;
+            let services = data.open()?;
             let created = services.backup(&services.operator()?, &out, &seal)?;
             let counts = created.manifest.counts;
             println!(
@@ -210,8 +225,8 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        AdminCommand::VerifyBackup { file, key } => {
-            let checked = backup::verify(&file, &key.key()?, &std::env::temp_dir())?;
+        AdminCommand::VerifyBackup { file, key, db_key } => {
+            let checked = backup::verify(&file, &key.key()?, &std::env::temp_dir(), db_key.read()?.as_ref())?;
             let counts = checked.manifest.counts;
             println!(
                 "{} is whole: taken {} (epoch {}), {} surveys all load, {} form versions, {} users, {} audit entries",
@@ -226,12 +241,13 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::Restore { data, from, key } => {
-            let restored = backup::restore(&from, &key.key()?, &data, Default::default())?;
+            let restored =
+                backup::restore(&from, &key.key()?, &data.data, data.key.read()?.as_ref(), Default::default())?;
             println!(
                 "restored {} (taken {}) into {}; the server starts epoch {} and devices offer again what it lacks",
                 from.display(),
                 restored.manifest.created_at.to_rfc3339(),
-                data.display(),
+                data.data.display(),
                 restored.identity.epoch
             );
             if let Some(aside) = restored.set_aside {
@@ -240,7 +256,7 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::Devices { data, user } => {
-            let services = open(&data)?;
+            let services = data.open()?;
             let scope = services.operator()?;
             let listed = services.devices(&scope, services.device_owner_id(&scope, &user)?)?;
             if listed.devices.is_empty() {
@@ -257,10 +273,33 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::RevokeDevice { data, user, device } => {
-            let services = open(&data)?;
+            let services = data.open()?;
             let scope = services.operator()?;
             let ended = services.revoke_device(&scope, services.device_owner_id(&scope, &user)?, &device)?;
             println!("revoked {user}'s device {device}; {ended} session(s) ended, its next sync is refused");
+            Ok(ExitCode::SUCCESS)
+        }
+        AdminCommand::StoreKey { out } => {
+            let key = terrain_core::StoreKey::generate()?;
+            let mut text = key.to_hex();
+            text.push('\n');
+            write_new(&out, text.as_bytes(), 0o600)?;
+            println!("wrote a new data key to {}; keep a copy apart from the backups", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        AdminCommand::Rekey { data, new_key_file } => {
+            let new = read_key(Some(&new_key_file), None)?
+                .ok_or_else(|| anyhow::anyhow!("no key in {}", new_key_file.display()))?;
+            let rekeyed = backup::rekey(&data.data, data.key.read()?.as_ref(), &new, Default::default())?;
+            println!(
+                "{} now encrypted under the key in {} ({} re-encrypted, {} already were); start the server with \
+                 --db-key-file {}",
+                data.data.display(),
+                new_key_file.display(),
+                rekeyed.changed.join(" and "),
+                rekeyed.already.join(" and "),
+                new_key_file.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::TlsCertificate { cert, key, names, days } => {
@@ -278,8 +317,7 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::RebuildProjections { data } => {
-            let services = Services::open_sqlite(&data, Default::default())
-                .with_context(|| format!("opening {}", data.display()))?;
+            let services = data.open()?;
             let rebuilt = services.rebuild_projections(&services.operator()?)?;
             println!(
                 "projected {} surveys from their documents; {} rows were missing, stale or wrong",
@@ -288,11 +326,6 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-/// The services of the data directory `data`.
-fn open(data: &std::path::Path) -> anyhow::Result<Services> {
-    Services::open_sqlite(data, Default::default()).with_context(|| format!("opening {}", data.display()))
 }
 
 /// Writes `bytes` to a file that must not exist yet (a certificate or key is never

@@ -6,14 +6,14 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use terrain_services::Services;
 use terrain_services::exports::ExportQuery;
+
+use crate::data_dir::DataArgs;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Data directory.
-    #[arg(long, default_value = "terrain-data")]
-    data: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
     /// The form id.
     #[arg(long)]
     form: String,
@@ -53,8 +53,7 @@ pub struct ExportArgs {
 }
 
 pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let services = Services::open_sqlite(&args.data, Default::default())
-        .with_context(|| format!("opening {}", args.data.display()))?;
+    let services = args.data.open()?;
     let operator = services.operator()?;
     let query = ExportQuery {
         format: Some(args.format),

@@ -3,6 +3,7 @@
 //! the server, or the demo); none has rules of its own.
 
 mod admin;
+mod data_dir;
 mod demo;
 mod export;
 mod form;

@@ -10,12 +10,13 @@ use anyhow::Context;
 use clap::Args;
 use terrain_server::{AppState, Settings, Tls, TlsFiles};
 
+use crate::data_dir::DataArgs;
+
 /// Where to keep data and where to listen.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Data directory (SQLite files).
-    #[arg(long, default_value = "terrain-data")]
-    data: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
     /// Address to listen on. Only loopback unless you say otherwise.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
@@ -105,15 +106,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
-        let state = AppState::open(&args.data, settings)
-            .with_context(|| format!("opening the data directory {}", args.data.display()))?;
+        let state = AppState::open_keyed(&args.data.data, args.data.key.read()?.as_ref(), settings)
+            .with_context(|| format!("opening the data directory {}", args.data.data.display()))?;
         first_admin(&state, &args)?;
         let listener = terrain_server::bind(args.addr).await.with_context(|| format!("listening on {}", args.addr))?;
         if args.insecure_http && tls.is_none() && !args.addr.ip().is_loopback() {
             tracing::warn!(addr = %args.addr, "serving plain HTTP beyond loopback (--insecure-http)");
         }
         let scheme = if tls.is_some() { "https" } else { "http" };
-        tracing::info!(addr = %args.addr, scheme, data = %args.data.display(), "Terrain relay listening");
+        tracing::info!(addr = %args.addr, scheme, data = %args.data.data.display(), "Terrain relay listening");
         if let Some(tls) = &tls {
             // Listening for SIGHUP before the fingerprint says the server is up: a renewal
             // hook that signals then must not stop it (SIGHUP's default).

@@ -103,6 +103,7 @@ fn the_command_line_agrees_with_the_phone() {
         "phone-1".into(),
         Role::Enumerator,
         Arc::new(Offline),
+        None,
     )
     .unwrap();
     let mut compared = 0;

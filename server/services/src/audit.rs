@@ -103,11 +103,13 @@ pub enum Action {
     /// The server's data restored from a backup (written into the restored log), starting
     /// a new epoch.
     Restore,
+    /// The server's databases encrypted, or their key rotated (`terrain admin rekey`).
+    Rekey,
 }
 
 impl Action {
     /// Every action, for documentation and tests.
-    pub const ALL: [Action; 45] = [
+    pub const ALL: [Action; 46] = [
         Action::Login,
         Action::LoginFailed,
         Action::TokenRefresh,
@@ -153,6 +155,7 @@ impl Action {
         Action::EnrolmentRevoke,
         Action::Backup,
         Action::Restore,
+        Action::Rekey,
     ];
 
     /// The name in the log (`review.send_back`).
@@ -203,6 +206,7 @@ impl Action {
             Action::EnrolmentRevoke => "enrolment.revoke",
             Action::Backup => "admin.backup",
             Action::Restore => "admin.restore",
+            Action::Rekey => "admin.rekey",
         }
     }
 }

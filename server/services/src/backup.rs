@@ -13,6 +13,8 @@ use serde_json::json;
 use terrain_backend::Identity;
 use terrain_backend::backup::{self, BackupError, Created, Manifest};
 pub use terrain_backend::backup::{Key, Seal, SecretString};
+pub use terrain_backend::rekey::Rekeyed;
+use terrain_core::StoreKey;
 use terrain_core::store::Verified;
 
 use crate::audit::Action;
@@ -64,8 +66,9 @@ pub struct Checked {
 
 /// Opens a backup with `key` and checks it whole, in a scratch directory under `scratch`
 /// that is removed after: hashes, SQLite's integrity, the counts, every survey's document.
-pub fn verify(file: &Path, key: &Key, scratch: &Path) -> Result<Checked> {
-    let staged = backup::stage(file, key, scratch)?;
+/// `db_key` opens the databases of a backup of an encrypted server.
+pub fn verify(file: &Path, key: &Key, scratch: &Path, db_key: Option<&StoreKey>) -> Result<Checked> {
+    let staged = backup::stage(file, key, scratch, db_key)?;
     Ok(Checked { manifest: staged.manifest.clone(), verified: staged.verified.clone() })
 }
 
@@ -81,13 +84,15 @@ pub struct Restored {
 }
 
 /// Restores `file`, opened with `key`, into the data directory `data`, which no server may
-/// have open.
-pub fn restore(file: &Path, key: &Key, data: &Path, settings: Settings) -> Result<Restored> {
+/// have open. `db_key` is the server's data key: it opens the databases of a backup of an
+/// encrypted server, and encrypts those of a plain one, so the restored server opens with
+/// it either way.
+pub fn restore(file: &Path, key: &Key, data: &Path, db_key: Option<&StoreKey>, settings: Settings) -> Result<Restored> {
     // Refused early, before a long check, when a server runs on it; checked again at the swap.
     drop(backup::DataLock::exclusive(data)?);
-    let staged = backup::stage(file, key, data)?;
+    let staged = backup::stage(file, key, data, db_key)?;
     let identity = {
-        let services = Services::open_sqlite(staged.dir(), settings)?;
+        let services = Services::open_sqlite_keyed(staged.dir(), db_key, settings)?;
         let identity = services.backend.begin_epoch()?;
         let operator = services.operator()?;
         services.audit(
@@ -107,4 +112,20 @@ pub fn restore(file: &Path, key: &Key, data: &Path, settings: Settings) -> Resul
     let manifest = staged.manifest.clone();
     let swapped = backup::swap_in(staged, data)?;
     Ok(Restored { manifest, identity, set_aside: swapped.set_aside })
+}
+
+/// Encrypts the databases of the data directory `data` (no server may have it open) under
+/// `new`, or rotates them to it from `current`, and audits it. A run interrupted between the
+/// two databases is finished by running it again.
+pub fn rekey(data: &Path, current: Option<&StoreKey>, new: &StoreKey, settings: Settings) -> Result<Rekeyed> {
+    let rekeyed = terrain_backend::rekey::change_key(data, current, new)?;
+    let services = Services::open_sqlite_keyed(data, Some(new), settings)?;
+    let operator = services.operator()?;
+    services.audit(
+        &operator,
+        Action::Rekey,
+        None,
+        json!({ "changed": rekeyed.changed, "already": rekeyed.already, "was_encrypted": current.is_some() }),
+    )?;
+    Ok(rekeyed)
 }

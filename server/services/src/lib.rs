@@ -54,6 +54,7 @@ use std::sync::Arc;
 
 use terrain_backend::Backend;
 use terrain_backend::sqlite::SqliteBackend;
+use terrain_core::StoreKey;
 
 pub use error::{Error, Result};
 pub use scope::{Principal, Scope, SurveyFacts};
@@ -88,7 +89,12 @@ impl Services {
 
     /// The services over the embedded SQLite backend in `dir` (created if needed).
     pub fn open_sqlite(dir: &Path, settings: Settings) -> Result<Services> {
-        Ok(Services::new(Arc::new(SqliteBackend::open(dir)?), settings))
+        Services::open_sqlite_keyed(dir, None, settings)
+    }
+
+    /// [`Services::open_sqlite`] with its databases encrypted under `key` (`None`: plain).
+    pub fn open_sqlite_keyed(dir: &Path, key: Option<&StoreKey>, settings: Settings) -> Result<Services> {
+        Ok(Services::new(Arc::new(SqliteBackend::open_keyed(dir, key)?), settings))
     }
 
     /// The limits these services apply.

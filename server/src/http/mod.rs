@@ -99,7 +99,16 @@ impl AppState {
 
     /// The state of a server on the embedded SQLite backend in `data`.
     pub fn open(data: &std::path::Path, settings: Settings) -> terrain_services::Result<AppState> {
-        let services = Services::open_sqlite(data, settings.services.clone())?;
+        AppState::open_keyed(data, None, settings)
+    }
+
+    /// [`AppState::open`] with the databases encrypted under `key` (`None`: plain).
+    pub fn open_keyed(
+        data: &std::path::Path,
+        key: Option<&terrain_core::StoreKey>,
+        settings: Settings,
+    ) -> terrain_services::Result<AppState> {
+        let services = Services::open_sqlite_keyed(data, key, settings.services.clone())?;
         Ok(AppState::new(services, settings))
     }
 }
