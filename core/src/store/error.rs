@@ -51,7 +51,7 @@ pub enum StoreError {
     /// A key was given for a store that is not encrypted; nothing was read or written.
     #[error(
         "the store at {} is not encrypted, so it opens without a key: encrypt it first \
-         (`Store::change_key`, or `terrain admin encrypt-data`)",
+         (`Store::change_key` or `change_store_key`; a server's with `terrain admin rekey`)",
         path.display()
     )]
     NotEncrypted {

@@ -366,3 +366,81 @@ fn admin_lists_and_revokes_a_device_while_the_server_runs() {
     let unknown = admin(&["devices", "--user", "nobody"]);
     assert!(!unknown.status.success() && String::from_utf8_lossy(&unknown.stderr).contains("no user"));
 }
+
+/// `terrain admin store-key` makes a data key, `rekey` encrypts a plain data directory under
+/// it, and from then on every command and the server need it: from a file or the
+/// environment, never the command line.
+#[test]
+fn admin_encrypts_a_data_directory_and_the_server_runs_on_it() {
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (data, key_file) = (data.to_str().unwrap(), dir.path().join("data.key"));
+    let key_arg = key_file.to_str().unwrap();
+    let password = "the administrator's password";
+    let terrain = |args: &[&str]| {
+        Command::new(TERRAIN)
+            .args(args)
+            .env("TERRAIN_PASSWORD", password)
+            .env("TERRAIN_BACKUP_PASSPHRASE", "la nuit à Labé, 02:00")
+            .env_remove("TERRAIN_DB_KEY")
+            .output()
+            .unwrap()
+    };
+    let ok = |out: std::process::Output| {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    ok(terrain(&["admin", "create-user", "--data", data, "--username", "fatou-camara"]));
+    ok(terrain(&["admin", "store-key", "--out", key_arg]));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    assert!(!terrain(&["admin", "store-key", "--out", key_arg]).status.success(), "a key is never overwritten");
+    let said = ok(terrain(&["admin", "rekey", "--data", data, "--new-key-file", key_arg]));
+    assert!(said.contains("server.db and surveys.db re-encrypted"), "{said}");
+    for name in ["server.db", "surveys.db"] {
+        let bytes = std::fs::read(std::path::Path::new(data).join(name)).unwrap();
+        assert!(!bytes.windows(12).any(|w| w == b"fatou-camara") && !bytes.starts_with(b"SQLite format 3"));
+    }
+
+    // Without the key, a command says what to give; with it (file or environment) it works.
+    let refused = terrain(&["admin", "devices", "--data", data, "--user", "fatou-camara"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && stderr.contains("--db-key-file"), "{stderr}");
+    ok(terrain(&["admin", "devices", "--data", data, "--db-key-file", key_arg, "--user", "fatou-camara"]));
+    let hex = std::fs::read_to_string(&key_file).unwrap();
+    let by_env = Command::new(TERRAIN)
+        .args(["admin", "devices", "--data", data, "--user", "fatou-camara"])
+        .env("TERRAIN_DB_KEY", hex.trim())
+        .output()
+        .unwrap();
+    assert!(by_env.status.success(), "{}", String::from_utf8_lossy(&by_env.stderr));
+    let backup = dir.path().join("nightly.age");
+    ok(terrain(&["admin", "backup", "--data", data, "--db-key-file", key_arg, "--out", backup.to_str().unwrap()]));
+    let checked = ok(terrain(&["admin", "verify-backup", backup.to_str().unwrap(), "--db-key-file", key_arg]));
+    assert!(checked.contains("is whole"), "{checked}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let (_server, _) = Serving::start(
+        Command::new(TERRAIN).args([
+            "serve",
+            "--data",
+            data,
+            "--db-key-file",
+            key_arg,
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ]),
+        |_| None::<()>,
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while let Err(e) = terrain_core::sync::Session::login(&base, "fatou-camara", password, "desk") {
+        assert!(std::time::Instant::now() < deadline, "the server on the encrypted directory never answered: {e}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

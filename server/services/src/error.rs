@@ -136,6 +136,13 @@ impl From<StoreError> for Error {
             // A refused edit (wrong type for the question, unknown path, over a size limit)
             // is the caller's to fix.
             StoreError::Document { source, .. } => Error::unprocessable("invalid", source.to_string()),
+            // The operator's to fix, and said at the server's start: the message names the
+            // file and what to give.
+            key @ (StoreError::KeyRequired { .. }
+            | StoreError::WrongKey { .. }
+            | StoreError::NotEncrypted { .. }
+            | StoreError::InvalidKey { .. }) => Error::Invalid(key.to_string()),
+            busy @ StoreError::InUse { .. } => Error::Conflict(busy.to_string()),
             other => Error::internal(other),
         }
     }
