@@ -17,9 +17,10 @@ command -v cargo-ndk >/dev/null || { echo "install cargo-ndk: cargo install carg
 [ -n "${ANDROID_NDK_HOME:-}" ] || { echo "set ANDROID_NDK_HOME to the NDK (r26 or later)" >&2; exit 1; }
 
 # 1. The native libraries, one per ABI, straight into jniLibs (min SDK 24), in the size-first
-#    `mobile` profile (workspace Cargo.toml).
+#    `mobile` profile (workspace Cargo.toml), with OpenSSL's libcrypto built in for SQLCipher
+#    (Android has none to link; building it needs perl and make).
 cargo ndk --platform 24 -t arm64-v8a -t armeabi-v7a -t x86_64 -o "$OUT/src/main/jniLibs" \
-    build -p terrain-ffi --profile mobile
+    build -p terrain-ffi --profile mobile --features vendored-openssl
 
 # 2. The Kotlin bindings, generated in library mode from a host debug build: release
 #    libraries are stripped of the metadata symbols bindgen reads; the interface is the same.

@@ -74,7 +74,11 @@ fun main() {
     val enumerator = users.getValue("enumerator")
     val supervisor = users.getValue("supervisor")
     val data = Files.createTempDirectory("terrain-kt")
-    val phone = TerrainStore.open(data.resolve("phone.db").toString(), enumerator, "phone-kt", Role.ENUMERATOR, PlatformHttp())
+    // The phone's store is encrypted under a key the app would keep in the Android Keystore
+    // (docs/mobile.md): every answer on the flash is unreadable without it.
+    val phonePath = data.resolve("phone.db").toString()
+    val storeKey = generateStoreKey()
+    val phone = TerrainStore.open(phonePath, enumerator, "phone-kt", Role.ENUMERATOR, PlatformHttp(), storeKey)
 
     // Errors are typed exceptions.
     expectThrows<TerrainException.Auth> { phone.sync() }
@@ -271,5 +275,23 @@ fun main() {
 
     phone.close()
     other.close()
+
+    // What the phone holds stays unreadable on the flash, and opens only with its key,
+    // which the app can rotate once the store is closed.
+    val onDisk = Files.list(data).filter { it.fileName.toString().startsWith("phone.db") }.toList()
+    expect(onDisk.none { String(Files.readAllBytes(it), Charsets.ISO_8859_1).contains("Fatoumata Camara") }) {
+        "a respondent's name is readable in $onDisk"
+    }
+    expectThrows<TerrainException.WrongKey> {
+        TerrainStore.open(phonePath, enumerator, "phone-kt", Role.ENUMERATOR, PlatformHttp())
+    }
+    expectThrows<TerrainException.WrongKey> {
+        TerrainStore.open(phonePath, enumerator, "phone-kt", Role.ENUMERATOR, PlatformHttp(), generateStoreKey())
+    }
+    val rotated = generateStoreKey()
+    changeStoreKey(phonePath, storeKey, rotated)
+    val reopened = TerrainStore.open(phonePath, enumerator, "phone-kt", Role.ENUMERATOR, PlatformHttp(), rotated)
+    expectEqual(reopened.listSurveys(SurveyFilter()).size, 3, "the surveys under the rotated key")
+    reopened.close()
     println("EnumeratorDayTest: 1 passed, 0 failed")
 }

@@ -7,6 +7,7 @@ survey, finalizes and syncs; the supervisor sends one back with a comment; the p
 the comment, fixes the answer and syncs; the server then has the fix.
 """
 
+import gc
 import os
 import sys
 import tempfile
@@ -76,9 +77,11 @@ class EnumeratorDay(unittest.TestCase):
         users = admin.setup_project("py", os.environ["TERRAIN_FORMS"], PASSWORD)
         enumerator, supervisor = users["enumerator"], users["supervisor"]
         data = tempfile.mkdtemp()
-        phone = t.TerrainStore.open(
-            os.path.join(data, "phone.db"), enumerator, "phone-py", t.Role.ENUMERATOR, PlatformHttp()
-        )
+        # The phone's store is encrypted under a key the app keeps in the platform's
+        # keystore (docs/mobile.md).
+        phone_path = os.path.join(data, "phone.db")
+        store_key = t.generate_store_key()
+        phone = t.TerrainStore.open(phone_path, enumerator, "phone-py", t.Role.ENUMERATOR, PlatformHttp(), store_key)
 
         # Errors are typed exceptions.
         with self.assertRaises(t.TerrainError.Auth):
@@ -308,6 +311,25 @@ class EnumeratorDay(unittest.TestCase):
         with self.assertRaises(t.TerrainError.DeviceRevoked):
             phone.sync()
         self.assertEqual(len(phone.list_surveys(t.SurveyFilter())), 3)
+
+        # What the phone holds is unreadable on disk and opens only with its key, which
+        # the app rotates once the store is closed.
+        del phone, g1, g2, b  # the surveys' helpers hold the store too
+        gc.collect()
+        for name in os.listdir(data):
+            if name.startswith("phone.db"):
+                with open(os.path.join(data, name), "rb") as f:
+                    self.assertNotIn(b"Mariama Diallo", f.read(), name)
+        open_phone = lambda key: t.TerrainStore.open(  # noqa: E731
+            phone_path, enumerator, "phone-py", t.Role.ENUMERATOR, PlatformHttp(), key
+        )
+        with self.assertRaises(t.TerrainError.WrongKey):
+            open_phone(None)
+        with self.assertRaises(t.TerrainError.WrongKey):
+            open_phone(t.generate_store_key())
+        rotated = t.generate_store_key()
+        t.change_store_key(phone_path, store_key, rotated)
+        self.assertEqual(len(open_phone(rotated).list_surveys(t.SurveyFilter())), 3)
 
 
 if __name__ == "__main__":
