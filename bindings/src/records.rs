@@ -343,8 +343,12 @@ pub struct ConflictInfo {
 /// The result of logging in.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct LoginInfo {
-    /// The bearer token: keep it in the platform's secure storage to resume the session.
+    /// The session token (short-lived: the store refreshes it by itself).
     pub token: String,
+    /// What to keep in the platform's secure storage and pass to `resume_session` after a
+    /// restart: the device's refresh token (or, from a server that gives none, the
+    /// session token).
+    pub credential: String,
     /// When it expires (RFC 3339).
     pub expires_at: String,
     /// The device key the server assigned (hex).

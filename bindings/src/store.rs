@@ -110,6 +110,17 @@ pub fn change_store_key(
     })
 }
 
+fn login_info(login: sync::Login) -> LoginInfo {
+    LoginInfo {
+        credential: login.credential().to_owned(),
+        token: login.token,
+        expires_at: login.expires_at,
+        device_key: login.device_key,
+        role: login.role,
+        must_change_password: login.must_change_password,
+    }
+}
+
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -158,7 +169,9 @@ impl TerrainStore {
 
     /// Logs in to the server at `server_url` as the store's user, with `password`. From now
     /// on this store writes under the device key the server assigned. Keep the returned
-    /// token in secure storage and pass it to `resume_session` after a restart.
+    /// `credential` (the device's refresh token) in secure storage and pass it to
+    /// `resume_session` after a restart; the short-lived session `token` the store renews
+    /// by itself.
     ///
     /// `server_url` is `https://…` (`http://` only to this machine). `certificate_sha256`
     /// pins the server's certificate (its SHA-256 fingerprint, as `terrain serve` prints
@@ -181,20 +194,14 @@ impl TerrainStore {
                 .ok_or_else(|| TerrainError::Internal { detail: "the login answered no token".into() })?;
             self.store.set_device_key(&login.device_key)?;
             *self.session() = Some(session);
-            Ok(LoginInfo {
-                token: login.token,
-                expires_at: login.expires_at,
-                device_key: login.device_key,
-                role: login.role,
-                must_change_password: login.must_change_password,
-            })
+            Ok(login_info(login))
         })
     }
 
     /// Enrols this device from a QR code the dashboard shows (`payload`, the scanned
     /// text): the server's address, its certificate pin and a one-time code, so nothing is
     /// typed in the field. The code must be for this store's user (open the store for the
-    /// user `enrolment_user(payload)` names). Then as after `login`: keep the token, and pass
+    /// user `enrolment_user(payload)` names). Then as after `login`: keep the credential, and pass
     /// the returned `server_url` and `certificate_sha256` to `resume_session` after a restart.
     pub fn enrol(&self, payload: String) -> Result<Enrolled, TerrainError> {
         guard(|| {
@@ -224,22 +231,17 @@ impl TerrainStore {
             self.store.set_device_key(&login.device_key)?;
             *self.session() = Some(session);
             Ok(Enrolled {
-                login: LoginInfo {
-                    token: login.token,
-                    expires_at: login.expires_at,
-                    device_key: login.device_key,
-                    role: login.role,
-                    must_change_password: login.must_change_password,
-                },
+                login: login_info(login),
                 server_url: payload.server.base().to_owned(),
                 certificate_sha256: payload.server.pin().map(|pin| pin.to_hex()),
             })
         })
     }
 
-    /// Uses a token from an earlier `login` (after the app restarted), with the same server
-    /// address and pin. A token the server no longer accepts surfaces as
-    /// `TerrainError::Auth` on the next network call.
+    /// Uses the `credential` of an earlier `login` or `enrol` (after the app restarted),
+    /// with the same server address and pin: the first network call gets a session token
+    /// with it. A credential the server no longer accepts surfaces as `TerrainError::Auth`
+    /// (or `DeviceRevoked`) on that call.
     #[uniffi::method(default(certificate_sha256 = None))]
     pub fn resume_session(
         &self,
@@ -250,14 +252,15 @@ impl TerrainStore {
         guard(|| {
             let server = server_address(&server_url, certificate_sha256.as_deref())?;
             let session = Session::resume_to(self.http.clone(), &server, &token)
-                .map_err(|_| TerrainError::invalid("resume_session needs the token login returned"))?;
+                .map_err(|_| TerrainError::invalid("resume_session needs the credential login returned"))?;
             *self.session() = Some(session);
             Ok(())
         })
     }
 
-    /// Exchanges the session's token for a new one with a fresh expiry; the old one stops
-    /// working. Keep the new token in secure storage in place of the old.
+    /// Gets a new session token now (the store also does it by itself when its token
+    /// expires). With a refresh token, the `credential` stays the same; from a server
+    /// without refresh tokens, keep the new one in place of the old.
     pub fn refresh_session(&self) -> Result<LoginInfo, TerrainError> {
         guard(|| {
             let mut session = self.session().clone().ok_or_else(|| TerrainError::Auth {
@@ -265,13 +268,7 @@ impl TerrainStore {
             })?;
             let login = session.refresh()?;
             *self.session() = Some(session);
-            Ok(LoginInfo {
-                token: login.token,
-                expires_at: login.expires_at,
-                device_key: login.device_key,
-                role: login.role,
-                must_change_password: login.must_change_password,
-            })
+            Ok(login_info(login))
         })
     }
 

@@ -45,14 +45,21 @@ fn health_openapi_and_login_work() {
 fn an_expired_token_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = common::TestServer::settings();
+    settings.services.access_ttl = chrono::Duration::milliseconds(1);
     settings.services.token_ttl = chrono::Duration::milliseconds(1);
     let server = TestServer::start_with(dir.path(), settings);
-    let token = server.token("admin", "laptop");
+    let session = terrain_core::sync::Session::login(&server.url, "admin", common::PASSWORD, "laptop").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
-    let response = client().get(format!("{}/api/v1/me", server.url)).bearer_auth(&token).send().unwrap();
+    let response = client().get(format!("{}/api/v1/me", server.url)).bearer_auth(session.token()).send().unwrap();
     assert_eq!(response.status(), 401);
     let body: serde_json::Value = response.json().unwrap();
-    assert!(body["message"].as_str().unwrap().contains("expired"));
+    assert_eq!(body["code"], "token_expired", "{body}");
+    // The refresh token has expired too: the device logs in again.
+    let refresh = session.refresh_token().unwrap();
+    let response = client().post(format!("{}/api/v1/auth/refresh", server.url)).bearer_auth(&refresh).send().unwrap();
+    assert_eq!(response.status(), 401);
+    let body: serde_json::Value = response.json().unwrap();
+    assert!(body["message"].as_str().unwrap().contains("log in again"), "{body}");
 }
 
 #[test]

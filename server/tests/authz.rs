@@ -262,6 +262,14 @@ impl World {
         let lost = backend.register_device(ids[&Who::EnumK], "matrix-lost-phone").unwrap();
         assert_eq!(backend.revoke_device(ids[&Who::EnumK], &lost).unwrap(), Some(0));
         bad.insert(Cred::RevokedDevice, mint(ids[&Who::EnumK], Some(lost), in_an_hour));
+        let login: Json = http()
+            .post(format!("{url}/api/v1/auth/login"))
+            .json(&json!({"username": Who::EnumK.name(), "password": PASSWORD, "device_id": "matrix-refresh"}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        bad.insert(Cred::Refresh, login["refresh_token"].as_str().unwrap().to_owned());
 
         let mut world =
             World { dir, server, url, pilot, coastal, kindia, boke, ids, gone, tokens, bad, surveys: HashMap::new() };
@@ -384,10 +392,20 @@ enum Cred {
     Deviceless,
     /// An unrevoked token of a device that was revoked (issued in a race with revoking).
     RevokedDevice,
+    /// enum-kindia's device refresh token: it opens `POST /api/v1/auth/refresh` only.
+    Refresh,
 }
 
-const REFUSED_CREDS: [Cred; 7] =
-    [Cred::NoToken, Cred::Garbage, Cred::NotBearer, Cred::Revoked, Cred::Expired, Cred::Disabled, Cred::RevokedDevice];
+const REFUSED_CREDS: [Cred; 8] = [
+    Cred::NoToken,
+    Cred::Garbage,
+    Cred::NotBearer,
+    Cred::Revoked,
+    Cred::Expired,
+    Cred::Disabled,
+    Cred::RevokedDevice,
+    Cred::Refresh,
+];
 
 #[derive(Debug, Clone)]
 enum Body {
@@ -685,7 +703,9 @@ fn matrix(w: &World) -> Vec<Row> {
     // Every other route refuses a request without a valid token of an enabled user.
     for (method, route, path, body) in authenticated_requests(w) {
         for cred in REFUSED_CREDS {
-            rows.push(row(cred, method.clone(), route, path.clone(), body.clone(), 401));
+            // The one route a refresh token opens.
+            let expect = if cred == Cred::Refresh && route == "/api/v1/auth/refresh" { 200 } else { 401 };
+            rows.push(row(cred, method.clone(), route, path.clone(), body.clone(), expect));
         }
     }
     // Sync needs a token issued to a device: that is how changes are attributed.
@@ -1118,6 +1138,8 @@ fn code_for(status: u16, row: &Row) -> Option<&'static str> {
         401 if row.cred == Cred::RevokedDevice && row.route != "/api/v1/saved-exports/{id}/download" => {
             Some("device_revoked")
         }
+        // A device renews an expired session token rather than log in again.
+        401 if row.cred == Cred::Expired && row.route != "/api/v1/saved-exports/{id}/download" => Some("token_expired"),
         401 => Some("unauthorized"),
         403 => Some("forbidden"),
         404 => Some("not_found"),

@@ -104,7 +104,7 @@ fn a_change_ends_the_other_sessions_and_a_reset_forces_a_new_password() {
     // Only an administrator resets, and not their own.
     assert_eq!(call(&server, Method::GET, "/api/v1/me", &temporary, None).0, 401, "the tablet's change ended it");
     let reset = Some(json!({"password": "provisoire 9876"}));
-    let (status, _) = call(&server, Method::PUT, "/api/v1/users/1/password", tablet.token(), reset);
+    let (status, _) = call(&server, Method::PUT, "/api/v1/users/1/password", &tablet.token(), reset);
     assert_eq!(status, 403);
     let admin_id = server.backend().user_by_name("admin").unwrap().unwrap().0.id;
     let (status, _) = call(

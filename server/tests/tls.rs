@@ -63,7 +63,7 @@ fn a_device_syncs_over_tls_with_the_certificate_pinned() {
     );
     // The token works on: a second sync over a new connection, as after the app restarts.
     let resumed =
-        Session::resume_to(client(), &ServerAddress::pinned(&server.url, pin).unwrap(), session.token()).unwrap();
+        Session::resume_to(client(), &ServerAddress::pinned(&server.url, pin).unwrap(), &session.token()).unwrap();
     sync::sync(&store, &resumed.transport(), &SyncOptions::default(), &|_| {}, &CancelToken::default()).unwrap();
 }
 

@@ -74,14 +74,16 @@ class Client:
     """A Terrain server, called with a token.
 
     ``token`` is a feed token (made once in the dashboard or with :meth:`create_feed_token`)
-    or a session token from :meth:`login`.
+    or a session token from :meth:`login`. A session token lives an hour: with the
+    ``refresh_token`` its login gave, the client renews it by itself when it expires.
     """
 
-    def __init__(self, url: str, token: str, *, timeout: float = 300.0):
+    def __init__(self, url: str, token: str, *, timeout: float = 300.0, refresh_token: Optional[str] = None):
         if not url.startswith(("https://", "http://127.0.0.1", "http://localhost", "http://[::1]")):
             raise ValueError("use the server's https:// address (plain http only to this computer)")
         self.url = url.rstrip("/")
         self.token = token
+        self.refresh_token = refresh_token
         self.timeout = timeout
 
     @classmethod
@@ -90,7 +92,7 @@ class Client:
         anonymous = cls(url, token="")
         answer = anonymous._json("POST", "/api/v1/auth/login",
                                  {"username": username, "password": password, "device_id": device_id})
-        return cls(url, answer["token"])
+        return cls(url, answer["token"], refresh_token=answer.get("refresh_token"))
 
     # --- reading
 
@@ -179,13 +181,26 @@ class Client:
             except (ValueError, AttributeError):
                 raise TerrainError(e.code, "error", text or e.reason) from None
 
+    def _call(self, method: str, path: str, body: Optional[bytes] = None) -> "tuple[bytes, Dict[str, str]]":
+        """Sends a request; a session token that expired is renewed once and the request
+        sent again."""
+        try:
+            return self._send(self._request(method, path, body))
+        except TerrainError as e:
+            if e.code != "token_expired" or not self.refresh_token:
+                raise
+        refresh = urllib.request.Request(self.url + "/api/v1/auth/refresh", method="POST")
+        refresh.add_header("authorization", "Bearer " + self.refresh_token)
+        self.token = json.loads(self._send(refresh)[0])["token"]
+        return self._send(self._request(method, path, body))
+
     def _json(self, method: str, path: str, body: Optional[dict] = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        text, _ = self._send(self._request(method, path, data))
+        text, _ = self._call(method, path, data)
         return json.loads(text) if text else None
 
     def _get(self, path: str, params: Dict[str, Any]) -> "tuple[bytes, Dict[str, str]]":
-        return self._send(self._request("GET", f"{path}?{urllib.parse.urlencode(params)}"))
+        return self._call("GET", f"{path}?{urllib.parse.urlencode(params)}")
 
 
 class IncrementalPull:

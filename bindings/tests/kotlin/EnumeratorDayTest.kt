@@ -262,6 +262,10 @@ fun main() {
     expectEqual(enrolled.certificateSha256, PIN, "enrolled pin")
     expectEqual(tablet.downloadForms().size, 2, "forms on the enrolled tablet")
     tablet.sync()
+    // After a restart the app has only what it kept: the device's refresh token.
+    expect(enrolled.login.credential.startsWith("rt_")) { "the credential to keep is the refresh token" }
+    tablet.resumeSession(URL, enrolled.login.credential, PIN)
+    tablet.sync()
     expectThrows<TerrainException.Invalid> { tablet.enrol("https://example.org/not-a-code") }
 
     // The phone is lost: the supervisor revokes it, and its next sync says so.

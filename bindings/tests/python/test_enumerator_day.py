@@ -293,6 +293,12 @@ class EnumeratorDay(unittest.TestCase):
         self.assertEqual(enrolled.login.role, "enumerator")
         self.assertEqual(len(tablet.download_forms()), 2)
         tablet.sync()
+        # After a restart the app has only what it kept: the device's refresh token, which
+        # gets the resumed session its short-lived token at the first call.
+        self.assertTrue(enrolled.login.credential.startswith("rt_"))
+        self.assertNotEqual(enrolled.login.credential, enrolled.login.token)
+        tablet.resume_session(URL, enrolled.login.credential, PIN)
+        tablet.sync()
         with self.assertRaises(t.TerrainError.Auth):
             tablet.enrol(payload)  # a code works once
         # A code whose user name was edited: the server says whose token it gave.

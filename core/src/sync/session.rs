@@ -32,6 +32,28 @@ pub struct Login {
     /// [`Session::change_password`] (and logging out) until the user chooses their own.
     #[serde(default)]
     pub must_change_password: bool,
+    /// How many seconds the token lives, as the server counts (servers before refresh
+    /// tokens did not say).
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+    /// A device's refresh token (a login's or an enrolment's): what the app keeps in secure
+    /// storage and resumes with; the session refreshes its token with it by itself.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+impl Login {
+    /// What to keep to resume this session after a restart: the refresh token, or the
+    /// session token from a server that gives none.
+    pub fn credential(&self) -> &str {
+        self.refresh_token.as_deref().unwrap_or(&self.token)
+    }
+}
+
+/// A session over `link`, whose tokens `login` gave.
+fn opened(link: HttpTransport, login: Login) -> Session {
+    link.adopt(&login.token, login.expires_in, login.refresh_token.as_deref());
+    Session { link, login: Some(login) }
 }
 
 /// A logged-in connection to one server: its sync transport, which holds the server's
@@ -83,7 +105,7 @@ impl Session {
         }
         .json(&serde_json::json!({"username": username, "password": password, "device_id": device}));
         let login: Login = json(&check(http::send(&*http, request)?)?)?;
-        Ok(Session { link: HttpTransport::to(server, &login.token, http), login: Some(login) })
+        Ok(opened(HttpTransport::to(server, &login.token, http), login))
     }
 
     /// Redeems an enrolment QR code (`payload`, see [`EnrolmentPayload`]) for `device`: a
@@ -99,12 +121,13 @@ impl Session {
         }
         .json(&serde_json::json!({"code": payload.code, "device_id": device}));
         let login: Login = json(&check(http::send(&*http, request)?)?)?;
-        Ok(Session { link: HttpTransport::to(&payload.server, &login.token, http), login: Some(login) })
+        Ok(opened(HttpTransport::to(&payload.server, &login.token, http), login))
     }
 
-    /// Resumes a session with a token from an earlier login (kept in the app's secure
-    /// storage across restarts), with reqwest. Nothing is sent: a token the server no longer
-    /// accepts shows as [`TransportError::Unauthorized`] at the first call.
+    /// Resumes a session with the credential of an earlier login ([`Login::credential`]:
+    /// its refresh token, kept in the app's secure storage across restarts), with reqwest.
+    /// Nothing is sent: the first call gets a session token with it, and a credential the
+    /// server no longer accepts shows as [`TransportError::Unauthorized`] then.
     #[cfg(feature = "reqwest")]
     pub fn resume(base: &str, token: &str) -> Result<Session, TransportError> {
         Session::resume_with(reqwest_client()?, base, token)
@@ -127,12 +150,15 @@ impl Session {
         Ok(Session { link: HttpTransport::to(server, token.trim(), http), login: None })
     }
 
-    /// Exchanges the token for a new one with a fresh expiry (the old one stops working).
-    /// Devices refresh when they sync with a token near its end.
+    /// Gets a new session token now: with the device's refresh token, which stays as it
+    /// is (the session also does this by itself when its token expires), or, without one,
+    /// by exchanging the session token for a new one with a fresh expiry (the old one stops
+    /// working).
     pub fn refresh(&mut self) -> Result<Login, TransportError> {
-        let refresh = HttpRequest::new("POST", self.link.url("/api/v1/auth/refresh"));
-        let login: Login = json(&check(self.link.send(refresh)?)?)?;
-        self.link.set_token(login.token.clone());
+        let mut login: Login = json(&self.link.refresh()?)?;
+        if login.refresh_token.is_none() {
+            login.refresh_token = self.link.refresh_token();
+        }
         self.login = Some(login.clone());
         Ok(login)
     }
@@ -161,9 +187,14 @@ impl Session {
         self.link.server_url()
     }
 
-    /// The bearer token.
-    pub fn token(&self) -> &str {
+    /// The session token requests carry now (it changes as the session refreshes it).
+    pub fn token(&self) -> String {
         self.link.token()
+    }
+
+    /// The device's refresh token, if the server gave one: what to keep to resume.
+    pub fn refresh_token(&self) -> Option<String> {
+        self.link.refresh_token()
     }
 
     /// What the login that opened this session answered, if it was opened by a login.

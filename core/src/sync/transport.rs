@@ -1,7 +1,8 @@
 //! How the sync client reaches the server: a small trait, and its HTTP implementation over
 //! an [`HttpClient`]. Tests and tools can put anything behind the trait.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
@@ -71,8 +72,45 @@ pub struct PublishedForm {
 pub struct HttpTransport {
     base: String,
     pin: Option<CertificatePin>,
-    token: String,
+    /// Shared by every clone (the session's, the sync's): a session token one of them got
+    /// by refreshing serves them all.
+    credentials: Arc<Mutex<Credentials>>,
     http: Arc<dyn HttpClient>,
+}
+
+/// What a transport sends to be let in.
+#[derive(Clone, Default)]
+struct Credentials {
+    /// The session token every request carries (empty until a resumed session refreshes).
+    token: String,
+    /// When, by this device's clock, the session token is to be refreshed before use: its
+    /// lifetime as the server counted it (`expires_in`), less a margin, so that a wrong
+    /// phone clock does not matter.
+    refresh_after: Option<Instant>,
+    /// The device's refresh token, which gets new session tokens.
+    refresh: Option<String>,
+}
+
+/// Never the tokens: a debug log must not let anyone in.
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("refresh_after", &self.refresh_after).finish_non_exhaustive()
+    }
+}
+
+/// Refresh this long before the server says the session token expires: a request sent
+/// just before may arrive just after.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+
+/// Tokens that start with this are refresh tokens (`terrain_services::accounts::REFRESH_PREFIX`).
+pub const REFRESH_PREFIX: &str = "rt_";
+
+/// What `POST /api/v1/auth/refresh` answers, in the part the transport reads.
+#[derive(Deserialize)]
+struct Refreshed {
+    token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -92,8 +130,21 @@ impl HttpTransport {
     /// A transport to `base` whose requests `http` sends. `base` is taken as it is: the
     /// device's own paths go through [`ServerAddress`] (and [`HttpTransport::to`]), which
     /// refuses plain HTTP beyond loopback.
+    ///
+    /// `token` is a session token, or a device's refresh token (it starts with
+    /// [`REFRESH_PREFIX`]), which the first request then exchanges for a session token.
     pub fn with_client(base: &str, token: &str, http: Arc<dyn HttpClient>) -> HttpTransport {
-        HttpTransport { base: base.trim_end_matches('/').to_owned(), pin: None, token: token.to_owned(), http }
+        let credentials = if token.starts_with(REFRESH_PREFIX) {
+            Credentials { refresh: Some(token.to_owned()), ..Credentials::default() }
+        } else {
+            Credentials { token: token.to_owned(), ..Credentials::default() }
+        };
+        HttpTransport {
+            base: base.trim_end_matches('/').to_owned(),
+            pin: None,
+            credentials: Arc::new(Mutex::new(credentials)),
+            http,
+        }
     }
 
     /// A transport to `server` (its certificate pinned, if it has a pin) whose requests
@@ -107,14 +158,61 @@ impl HttpTransport {
         &self.base
     }
 
-    /// The bearer token.
-    pub fn token(&self) -> &str {
-        &self.token
+    fn credentials(&self) -> MutexGuard<'_, Credentials> {
+        // A panic under the lock cannot leave the credentials half-written: each field is
+        // set whole.
+        self.credentials.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Sends with a token the server issued in place of the old one.
-    pub(super) fn set_token(&mut self, token: String) {
-        self.token = token;
+    /// The session token requests carry now (empty before a resumed session's first).
+    pub fn token(&self) -> String {
+        self.credentials().token.clone()
+    }
+
+    /// The device's refresh token, if the session has one: what the app keeps to resume.
+    pub fn refresh_token(&self) -> Option<String> {
+        self.credentials().refresh.clone()
+    }
+
+    /// Sends with the tokens a login, an enrolment or a refresh gave: the session token,
+    /// valid for `expires_in` seconds, and the refresh token if one came.
+    pub(super) fn adopt(&self, token: &str, expires_in: Option<u64>, refresh: Option<&str>) {
+        let mut credentials = self.credentials();
+        credentials.token = token.to_owned();
+        credentials.refresh_after =
+            expires_in.map(|s| Instant::now() + Duration::from_secs(s).saturating_sub(EXPIRY_MARGIN));
+        if let Some(refresh) = refresh {
+            credentials.refresh = Some(refresh.to_owned());
+        }
+    }
+
+    /// Exchanges the refresh token for a new session token, or, without one, the session
+    /// token for a new one (the server ends the old); returns the server's answer.
+    pub(super) fn refresh(&self) -> Result<HttpResponse, TransportError> {
+        let credential = {
+            let credentials = self.credentials();
+            credentials.refresh.clone().unwrap_or_else(|| credentials.token.clone())
+        };
+        let request =
+            HttpRequest { pinned_certificate: self.pin, ..HttpRequest::new("POST", self.url("/api/v1/auth/refresh")) };
+        let response = check(http::send(&*self.http, request.bearer(&credential))?)?;
+        let refreshed: Refreshed = json(&response)?;
+        self.adopt(&refreshed.token, refreshed.expires_in, None);
+        Ok(response)
+    }
+
+    /// The session token to send now: refreshed first when a refresh token can get a new
+    /// one and this one is missing or about to expire.
+    fn fresh_token(&self) -> Result<String, TransportError> {
+        let stale = {
+            let credentials = self.credentials();
+            credentials.refresh.is_some()
+                && (credentials.token.is_empty() || credentials.refresh_after.is_some_and(|at| Instant::now() >= at))
+        };
+        if stale {
+            self.refresh()?;
+        }
+        Ok(self.token())
     }
 
     /// The URL of `path` on this server.
@@ -122,10 +220,21 @@ impl HttpTransport {
         format!("{}{path}", self.base)
     }
 
-    /// Sends `request` with the bearer token, held to its response limit.
+    /// Sends `request` with the session token, held to its response limit. A session
+    /// token the server says has expired (a clock it did not expect, a server restarted
+    /// with shorter lifetimes) is refreshed and the request sent once more.
     pub(super) fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         let request = HttpRequest { pinned_certificate: self.pin, ..request };
-        http::send(&*self.http, request.bearer(&self.token))
+        let token = self.fresh_token()?;
+        let retry = self.credentials().refresh.is_some().then(|| request.clone());
+        let response = http::send(&*self.http, request.bearer(&token))?;
+        match retry {
+            Some(request) if response.status == 401 && error_code(&response).as_deref() == Some("token_expired") => {
+                self.refresh()?;
+                http::send(&*self.http, request.bearer(&self.token()))
+            }
+            _ => Ok(response),
+        }
     }
 
     fn get(&self, path: &str) -> Result<HttpResponse, TransportError> {
@@ -157,6 +266,11 @@ pub(super) fn check(response: HttpResponse) -> Result<HttpResponse, TransportErr
         return Err(TransportError::Unauthorized(message));
     }
     Err(TransportError::Refused { status, code, message })
+}
+
+/// The stable code of an error response, if it has one.
+fn error_code(response: &HttpResponse) -> Option<String> {
+    serde_json::from_slice::<ErrorBody>(&response.body).ok().map(|b| b.code)
 }
 
 /// The body of a response, parsed as JSON.

@@ -126,6 +126,9 @@ fn hex_key<S: serde::Serializer>(key: &DeviceKey, s: S) -> Result<S::Ok, S::Erro
 pub enum TokenPurpose {
     /// Everything its user may do: a device's or the dashboard's session.
     Session,
+    /// Nothing but a new session token for its device (`POST /api/v1/auth/refresh`): a
+    /// device's long-lived credential, sent nowhere else.
+    Refresh,
     /// Reading feeds (OData) only: the token an analyst gives a spreadsheet or a script.
     Feed,
 }
@@ -512,14 +515,24 @@ pub trait Backend: Send + Sync + 'static {
         device: Option<&DeviceKey>,
         expires_at: DateTime<Utc>,
     ) -> BackendResult<()>;
+    /// Stores a refresh token's hash for `device`.
+    fn insert_refresh_token(
+        &self,
+        hash: &[u8; 32],
+        user: UserId,
+        device: &DeviceKey,
+        expires_at: DateTime<Utc>,
+    ) -> BackendResult<()>;
+    /// Revokes the refresh tokens of `device` (its logout); returns how many.
+    fn revoke_refresh_tokens(&self, device: &DeviceKey) -> BackendResult<u64>;
     /// A token by its hash.
     fn token(&self, hash: &[u8; 32]) -> BackendResult<Option<TokenRecord>>;
     /// Revokes a token; returns whether it existed.
     fn revoke_token(&self, hash: &[u8; 32]) -> BackendResult<bool>;
     /// Sets a user's password hash, and whether they must choose another at their next
-    /// login, and ends every session of theirs but `keep_session` (feed tokens stay), in one
-    /// transaction: a new password never leaves the old one's sessions open. Returns how
-    /// many sessions ended.
+    /// login, and ends every session of theirs but `keep_session` and its device's refresh
+    /// token (feed tokens stay), in one transaction: a new password never leaves the old
+    /// one's sessions open. Returns how many session tokens ended.
     fn set_password(
         &self,
         user: UserId,

@@ -457,6 +457,29 @@ impl Backend for SqliteBackend {
         Ok(())
     }
 
+    fn insert_refresh_token(
+        &self,
+        hash: &[u8; 32],
+        user: UserId,
+        device: &DeviceKey,
+        expires_at: DateTime<Utc>,
+    ) -> BackendResult<()> {
+        self.db().execute(
+            "INSERT INTO tokens (hash, user_id, device_key, created_at, expires_at, purpose)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'refresh')",
+            params![hash.as_slice(), user, device.as_slice(), now_ms(), expires_at.timestamp_millis()],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_refresh_tokens(&self, device: &DeviceKey) -> BackendResult<u64> {
+        let n = self.db().execute(
+            "UPDATE tokens SET revoked_at = ?2 WHERE device_key = ?1 AND purpose = 'refresh' AND revoked_at IS NULL",
+            params![device.as_slice(), now_ms()],
+        )?;
+        Ok(n as u64)
+    }
+
     fn token(&self, hash: &[u8; 32]) -> BackendResult<Option<TokenRecord>> {
         Ok(self
             .db()
@@ -478,7 +501,11 @@ impl Backend for SqliteBackend {
                         revoked: r.get(AFTER_USER + 2)?,
                         // Only this code writes purposes; one it does not know opens nothing
                         // more than a feed.
-                        purpose: if purpose == "session" { TokenPurpose::Session } else { TokenPurpose::Feed },
+                        purpose: match purpose.as_str() {
+                            "session" => TokenPurpose::Session,
+                            "refresh" => TokenPurpose::Refresh,
+                            _ => TokenPurpose::Feed,
+                        },
                         device_revoked: r.get(AFTER_USER + 4)?,
                     })
                 },
@@ -502,10 +529,19 @@ impl Backend for SqliteBackend {
         if n == 0 {
             return Err(BackendError::NotFound(format!("user {user}")));
         }
+        let keep = keep_session.map(|h| h.as_slice());
+        // The kept session's device keeps its refresh token, or it would be logged out when
+        // its session token next expires.
+        tx.execute(
+            "UPDATE tokens SET revoked_at = ?2
+             WHERE user_id = ?1 AND purpose = 'refresh' AND revoked_at IS NULL
+               AND device_key IS NOT (SELECT device_key FROM tokens WHERE hash = ?3)",
+            params![user, now_ms(), keep],
+        )?;
         let ended = tx.execute(
             "UPDATE tokens SET revoked_at = ?2
              WHERE user_id = ?1 AND purpose = 'session' AND revoked_at IS NULL AND hash IS NOT ?3",
-            params![user, now_ms(), keep_session.map(|h| h.as_slice())],
+            params![user, now_ms(), keep],
         )?;
         tx.commit()?;
         Ok(ended as u64)

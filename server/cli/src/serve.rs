@@ -57,6 +57,11 @@ pub struct ServeArgs {
     /// Most decoded bytes one device may push per minute.
     #[arg(long)]
     max_device_bytes_per_minute: Option<u64>,
+    /// How long a device's session token lives before the device renews it with its refresh
+    /// token (one round trip): shorter limits what a copied token opens, longer saves
+    /// round trips on a slow link.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    session_token_minutes: u32,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -72,6 +77,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.max_device_bytes_per_minute {
         sync.device_decoded_bytes_per_minute = n;
     }
+    settings.services.access_ttl = chrono::Duration::minutes(i64::from(args.session_token_minutes));
     if args.behind_proxy {
         settings.trusted_proxies = if args.trusted_proxies.is_empty() {
             vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)]

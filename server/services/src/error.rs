@@ -13,6 +13,10 @@ pub enum Error {
     /// No valid credentials: log in (again).
     #[error("{0}")]
     Unauthenticated(String),
+    /// The session token has expired: a device exchanges its refresh token for a new one
+    /// (`POST /api/v1/auth/refresh`) and goes on; anyone else logs in again.
+    #[error("{0}")]
+    TokenExpired(String),
     /// Authenticated, but not allowed.
     #[error("{0}")]
     Forbidden(String),
@@ -75,6 +79,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Unauthenticated(_) => "unauthorized",
+            Error::TokenExpired(_) => "token_expired",
             Error::Forbidden(_) => "forbidden",
             Error::PasswordChangeRequired(_) => "password_change_required",
             Error::DeviceRevoked(_) => "device_revoked",

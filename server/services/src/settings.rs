@@ -10,9 +10,14 @@ use terrain_core::intake::Budget;
 /// The limits of a running server's services.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// How long a device's login token lives. Field devices stay offline for weeks, so the
+    /// How long a device's refresh token lives: what a login or an enrolment gives a
+    /// device to get session tokens with. Field devices stay offline for weeks, so the
     /// default is long; a lost phone's tokens end when its device is revoked.
     pub token_ttl: chrono::Duration,
+    /// How long a device's session token lives, the one every request carries: short, so
+    /// one copied from a log or a proxy soon opens nothing. An hour is one extra round trip
+    /// (a few hundred bytes) for a sync after a longer pause.
+    pub access_ttl: chrono::Duration,
     /// How long a dashboard session lasts (a browser on a shared office laptop).
     pub session_ttl: chrono::Duration,
     /// How long an enrolment's QR code works (it works once).
@@ -56,6 +61,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             token_ttl: chrono::Duration::days(60),
+            access_ttl: chrono::Duration::hours(1),
             session_ttl: chrono::Duration::hours(12),
             enrolment_ttl: chrono::Duration::hours(24),
             sync: SyncLimits::default(),

@@ -9,7 +9,7 @@ use terrain_services::User;
 use terrain_services::accounts::{Issued, LoginKind};
 use utoipa::ToSchema;
 
-use super::caller::{Caller, PasswordCaller, client_ip};
+use super::caller::{Bearer, Caller, PasswordCaller, client_ip};
 use super::error::ApiError;
 use crate::http::{AppState, blocking};
 
@@ -31,6 +31,8 @@ pub struct LoginResponse {
     pub token: String,
     /// When it expires (RFC 3339).
     pub expires_at: String,
+    /// How many seconds from now it expires: what a client with a wrong clock counts by.
+    pub expires_in: u64,
     /// The device key (hex): the prefix of the device's Automerge actor ids.
     pub device_key: String,
     /// The user's role.
@@ -40,6 +42,14 @@ pub struct LoginResponse {
     /// An administrator reset the password: this token opens nothing but
     /// `PUT /api/v1/me/password` (and logging out) until the user chooses their own.
     pub must_change_password: bool,
+    /// A device's login or enrolment only: its long-lived refresh token, which the device
+    /// keeps (in secure storage) and sends only to `POST /api/v1/auth/refresh` for a new
+    /// `token` once that one expires (`token_expired`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// When the refresh token expires (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_expires_at: Option<String>,
 }
 
 impl From<Issued> for LoginResponse {
@@ -47,10 +57,13 @@ impl From<Issued> for LoginResponse {
         LoginResponse {
             token: issued.token,
             expires_at: issued.expires_at.to_rfc3339(),
+            expires_in: (issued.expires_at - chrono::Utc::now()).num_seconds().max(0) as u64,
             device_key: terrain_core::identity::device_key_hex(&issued.device_key),
             role: issued.user.role.to_string(),
             username: issued.user.username.clone(),
             must_change_password: issued.user.must_change_password,
+            refresh_expires_at: issued.refresh.as_ref().map(|(_, at)| at.to_rfc3339()),
+            refresh_token: issued.refresh.map(|(token, _)| token),
         }
     }
 }
@@ -73,14 +86,16 @@ pub async fn login(
     Ok(Json(issued.into()))
 }
 
-/// Exchanges this request's token for a new one with a fresh expiry; the old one stops
-/// working at once.
+/// A new session token. Sent with a device's refresh token (`refresh_token` of its login
+/// or enrolment), it answers a session token of an hour and the refresh token stays as it
+/// is; sent with a session token (a desk client's), it exchanges it for one with a fresh
+/// expiry, and the old one stops working at once.
 #[utoipa::path(post, path = "/api/v1/auth/refresh",
     responses((status = 200, body = LoginResponse), (status = 401, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn refresh(State(state): State<AppState>, Caller(auth): Caller) -> Result<Json<LoginResponse>, ApiError> {
+pub async fn refresh(State(state): State<AppState>, Bearer(token): Bearer) -> Result<Json<LoginResponse>, ApiError> {
     let services = state.services.clone();
-    Ok(Json(blocking(move || services.refresh(&auth)).await?.into()))
+    Ok(Json(blocking(move || services.refresh(&token)).await?.into()))
 }
 
 /// Revokes the token of this request.

@@ -41,6 +41,19 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// A request's bearer token as sent, for the one route that checks it itself: the refresh,
+/// which takes a device's refresh token that every other route refuses.
+#[derive(Debug, Clone)]
+pub struct Bearer(pub String);
+
+impl FromRequestParts<AppState> for Bearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Bearer, ApiError> {
+        Ok(Bearer(bearer(parts)?))
+    }
+}
+
 /// The caller of the password change and of logging out: also a user whose password an
 /// administrator reset, whom [`Caller`] refuses until they choose their own.
 #[derive(Debug, Clone)]

@@ -52,7 +52,7 @@ impl ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let status = match &e {
-            Error::Unauthenticated(_) | Error::DeviceRevoked(_) => StatusCode::UNAUTHORIZED,
+            Error::Unauthenticated(_) | Error::TokenExpired(_) | Error::DeviceRevoked(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) | Error::PasswordChangeRequired(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Invalid(_) => StatusCode::BAD_REQUEST,

@@ -14,7 +14,7 @@ use serde_json::json;
 use terrain_backend::{Enrolment, UserId};
 use utoipa::ToSchema;
 
-use super::{Issued, token};
+use super::{Issued, LoginKind, token};
 use crate::Services;
 use crate::audit::Action;
 use crate::error::{Error, Result};
@@ -123,11 +123,12 @@ impl Services {
                 user.username
             )));
         }
-        let issued = self.open_device(user, device_id, self.settings.token_ttl, source)?;
+        let issued = self.open_device(user, device_id, LoginKind::Device, source)?;
         // Spent now, in the statement that checks it is still waiting: of two phones
         // scanning one code at once, one keeps its token.
         if self.backend.redeem_enrolment(&hash)?.is_none() {
             self.backend.revoke_token(&token::hash(&issued.token))?;
+            self.backend.revoke_refresh_tokens(&issued.device_key)?;
             return Err(refused());
         }
         let scope = Scope::load(self.backend.as_ref(), issued.user.clone(), Some(issued.device_key))?;

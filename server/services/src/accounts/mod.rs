@@ -42,6 +42,22 @@ pub struct Issued {
     pub token: String,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
+    /// A device's refresh token (from a login or an enrolment, not from a refresh), and
+    /// when it stops working: what the device keeps to get new session tokens.
+    pub refresh: Option<(String, DateTime<Utc>)>,
+}
+
+/// Refresh tokens start with this, so that a client told a token can tell which it is.
+pub const REFRESH_PREFIX: &str = "rt_";
+
+/// A refresh token sent anywhere but to be exchanged: a client's mistake, refused as if
+/// it were no token (it is not a session's).
+fn refresh_token_elsewhere() -> Error {
+    Error::Unauthenticated(
+        "this is a device's refresh token: exchange it for a session token at POST /api/v1/auth/refresh, \
+         and send that"
+            .into(),
+    )
 }
 
 /// Which kind of session a login opens.
@@ -164,25 +180,16 @@ impl Services {
             return Err(Error::Unauthenticated("this account is disabled: ask an administrator".into()));
         }
         self.guards.failed_logins.succeeded(username);
-        let ttl = match kind {
-            LoginKind::Device => self.settings.token_ttl,
-            LoginKind::Dashboard => self.settings.session_ttl,
-        };
-        let issued = self.open_device(user, device_id, ttl, source)?;
+        let issued = self.open_device(user, device_id, kind, source)?;
         let scope = Scope::load(self.backend.as_ref(), issued.user.clone(), Some(issued.device_key))?;
         self.audit(&scope, Action::Login, None, json!({ "device": device_id, "address": source }))?;
         Ok(issued)
     }
 
-    /// Registers `device_id` for `user` (once) and issues it a token of `ttl`, unless the
-    /// device was revoked: what a login and a redeemed enrolment share.
-    fn open_device(
-        &self,
-        user: User,
-        device_id: &str,
-        ttl: chrono::Duration,
-        source: Option<IpAddr>,
-    ) -> Result<Issued> {
+    /// Registers `device_id` for `user` (once) and issues it a session token, and a device
+    /// its refresh token, unless the device was revoked: what a login and a redeemed
+    /// enrolment share.
+    fn open_device(&self, user: User, device_id: &str, kind: LoginKind, source: Option<IpAddr>) -> Result<Issued> {
         let device_key = self.backend.register_device(user.id, device_id)?;
         if self.backend.device(&device_key)?.is_some_and(|d| d.revoked_at.is_some()) {
             self.audit_anonymous(
@@ -191,7 +198,17 @@ impl Services {
             )?;
             return Err(Error::DeviceRevoked(revoked_message(&user.username)));
         }
-        self.issue(user, device_key, ttl)
+        match kind {
+            LoginKind::Dashboard => self.issue(user, device_key, self.settings.session_ttl),
+            LoginKind::Device => {
+                let (random, _) = token::generate().map_err(Error::internal)?;
+                let refresh = format!("{REFRESH_PREFIX}{random}");
+                let refresh_expires_at = Utc::now() + self.settings.token_ttl;
+                self.backend.insert_refresh_token(&token::hash(&refresh), user.id, &device_key, refresh_expires_at)?;
+                let issued = self.issue(user, device_key, self.settings.access_ttl)?;
+                Ok(Issued { refresh: Some((refresh, refresh_expires_at)), ..issued })
+            }
+        }
     }
 
     /// One of the slots that bound how many argon2 hashes run at once (each takes its
@@ -207,7 +224,7 @@ impl Services {
         let (token, token_hash) = token::generate().map_err(Error::internal)?;
         let expires_at = Utc::now() + ttl;
         self.backend.insert_token(&token_hash, user.id, Some(&device_key), expires_at)?;
-        Ok(Issued { user, device_key, token, expires_at })
+        Ok(Issued { user, device_key, token, expires_at, refresh: None })
     }
 
     /// The principal a session token stands for, if it is known, unexpired, unrevoked and
@@ -229,10 +246,14 @@ impl Services {
     /// what the password change and logging out take.
     pub fn authenticate_to_change_password(&self, token: &str) -> Result<Authenticated> {
         let (record, token_hash) = self.checked_token(token)?;
-        if record.purpose != TokenPurpose::Session {
-            return Err(Error::forbidden(
-                "this is a feed token: it only reads (OData feeds, exports); log in to do anything else",
-            ));
+        match record.purpose {
+            TokenPurpose::Session => {}
+            TokenPurpose::Refresh => return Err(refresh_token_elsewhere()),
+            TokenPurpose::Feed => {
+                return Err(Error::forbidden(
+                    "this is a feed token: it only reads (OData feeds, exports); log in to do anything else",
+                ));
+            }
         }
         let scope = Scope::load(self.backend.as_ref(), record.user, record.device_key)?;
         Ok(Authenticated { scope, token_hash })
@@ -243,6 +264,9 @@ impl Services {
     /// that user's.
     pub fn authenticate_feed(&self, token: &str, username: Option<&str>) -> Result<Authenticated> {
         let (record, token_hash) = self.checked_token(token)?;
+        if record.purpose == TokenPurpose::Refresh {
+            return Err(refresh_token_elsewhere());
+        }
         if username.is_some_and(|name| name != record.user.username) {
             return Err(Error::Unauthenticated(
                 "this token is not that user's: sign in with your user name and your feed token".into(),
@@ -273,7 +297,13 @@ impl Services {
             return Err(Error::Unauthenticated("this token was revoked: log in again".into()));
         }
         if record.expires_at <= Utc::now() {
-            return Err(Error::Unauthenticated("this token has expired: log in again".into()));
+            return Err(match record.purpose {
+                TokenPurpose::Session if record.device_key.is_some() => Error::TokenExpired(
+                    "this session token has expired: refresh it with the device's refresh token, or log in again"
+                        .into(),
+                ),
+                _ => Error::Unauthenticated("this token has expired: log in again".into()),
+            });
         }
         if record.user.disabled {
             return Err(Error::Unauthenticated("this account is disabled: ask an administrator".into()));
@@ -281,21 +311,41 @@ impl Services {
         Ok((record, token_hash))
     }
 
-    /// Exchanges a device's token for a new one with a fresh expiry; the old one stops
-    /// working at once.
-    pub fn refresh(&self, auth: &Authenticated) -> Result<Issued> {
-        let (Some(user), Some(device)) = (auth.scope.user(), auth.scope.device()) else {
-            return Err(Error::forbidden("this token was not issued to a device: log in from the device"));
-        };
-        let issued = self.issue(user.clone(), device, self.settings.token_ttl)?;
-        self.backend.revoke_token(&auth.token_hash)?;
-        self.audit(&auth.scope, Action::TokenRefresh, None, json!({}))?;
-        Ok(issued)
+    /// Exchanges a token for a new session token. A device's refresh token (from its login
+    /// or enrolment) gets a session token of [`Settings::access_ttl`](crate::Settings) and
+    /// stays as it is; a session token (a desk client's, or an app from before refresh
+    /// tokens) is exchanged for one with a fresh expiry, and stops working at once.
+    pub fn refresh(&self, token: &str) -> Result<Issued> {
+        let (record, _) = self.checked_token(token)?;
+        match record.purpose {
+            TokenPurpose::Refresh => {
+                let device = record.device_key.ok_or_else(|| Error::internal("a refresh token without a device"))?;
+                let issued = self.issue(record.user.clone(), device, self.settings.access_ttl)?;
+                let scope = Scope::load(self.backend.as_ref(), record.user, Some(device))?;
+                self.audit(&scope, Action::TokenRefresh, None, json!({ "with": "refresh token" }))?;
+                Ok(issued)
+            }
+            TokenPurpose::Session => {
+                let auth = self.authenticate(token)?;
+                let (Some(user), Some(device)) = (auth.scope.user(), auth.scope.device()) else {
+                    return Err(Error::forbidden("this token was not issued to a device: log in from the device"));
+                };
+                let issued = self.issue(user.clone(), device, self.settings.token_ttl)?;
+                self.backend.revoke_token(&auth.token_hash)?;
+                self.audit(&auth.scope, Action::TokenRefresh, None, json!({}))?;
+                Ok(issued)
+            }
+            TokenPurpose::Feed => Err(Error::forbidden("a feed token opens feeds only: it cannot be refreshed")),
+        }
     }
 
-    /// Revokes the token of a session.
+    /// Revokes the token of a session, and its device's refresh token: the device logs in
+    /// again.
     pub fn logout(&self, auth: &Authenticated) -> Result<()> {
         self.backend.revoke_token(&auth.token_hash)?;
+        if let Some(device) = auth.scope.device() {
+            self.backend.revoke_refresh_tokens(&device)?;
+        }
         self.audit(&auth.scope, Action::Logout, None, json!({}))
     }
 
