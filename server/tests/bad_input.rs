@@ -771,7 +771,7 @@ fn an_unsupported_protocol_or_an_expired_token_is_refused() {
     let (token, hash) = terrain_services::accounts::token::generate().unwrap();
     backend.insert_token(&hash, user, Some(&device), chrono::Utc::now() - chrono::Duration::seconds(1)).unwrap();
     let (status, body) = post_sync(&f.url, &token, wire::encode(&push_request(push)).unwrap());
-    assert_error("an expired token", status, &body, 401, "unauthorized");
+    assert_error("an expired token", status, &body, 401, "token_expired");
     assert!(String::from_utf8_lossy(&body).contains("expired"));
     assert_eq!(f.held(), before);
     f.assert_healthy("an expired token");

@@ -98,8 +98,8 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// Refresh this long before the server says the session token expires: a request sent
-/// just before may arrive just after.
+/// Refresh up to this long before the server says the session token expires: a request
+/// sent just before may arrive just after.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
 /// Tokens that start with this are refresh tokens (`terrain_services::accounts::REFRESH_PREFIX`).
@@ -179,8 +179,11 @@ impl HttpTransport {
     pub(super) fn adopt(&self, token: &str, expires_in: Option<u64>, refresh: Option<&str>) {
         let mut credentials = self.credentials();
         credentials.token = token.to_owned();
-        credentials.refresh_after =
-            expires_in.map(|s| Instant::now() + Duration::from_secs(s).saturating_sub(EXPIRY_MARGIN));
+        // The margin is at most a tenth of the lifetime: a server that gives one-minute
+        // tokens still gets requests between refreshes.
+        credentials.refresh_after = expires_in
+            .map(Duration::from_secs)
+            .map(|life| Instant::now() + life.saturating_sub(EXPIRY_MARGIN.min(life / 10)));
         if let Some(refresh) = refresh {
             credentials.refresh = Some(refresh.to_owned());
         }

@@ -484,7 +484,7 @@ pub trait Backend: Send + Sync + 'static {
     /// A user's devices, the last to sync first.
     fn devices(&self, user: UserId) -> BackendResult<Vec<Device>>;
     /// Revokes a device of `user`'s and every token issued to it, in one transaction;
-    /// returns how many tokens ended, or `None` when it is not theirs or already revoked.
+    /// returns how many session tokens ended, or `None` when it is not theirs or already revoked.
     fn revoke_device(&self, user: UserId, key: &DeviceKey) -> BackendResult<Option<u64>>;
     /// Records that a device synced now, with `client` (its User-Agent) when it sent one.
     fn device_synced(&self, key: &DeviceKey, client: Option<&str>) -> BackendResult<()>;

@@ -352,7 +352,13 @@ impl Backend for SqliteBackend {
         if n == 0 {
             return Ok(None);
         }
+        // Sessions are what the count tells the administrator; the device's refresh token
+        // ends with them, uncounted.
         let ended = tx.execute(
+            "UPDATE tokens SET revoked_at = ?2 WHERE device_key = ?1 AND revoked_at IS NULL AND purpose = 'session'",
+            params![key.as_slice(), now],
+        )?;
+        tx.execute(
             "UPDATE tokens SET revoked_at = ?2 WHERE device_key = ?1 AND revoked_at IS NULL",
             params![key.as_slice(), now],
         )?;
