@@ -259,8 +259,7 @@ impl TerrainStore {
     }
 
     /// Gets a new session token now (the store also does it by itself when its token
-    /// expires). With a refresh token, the `credential` stays the same; from a server
-    /// without refresh tokens, keep the new one in place of the old.
+    /// expires); the `credential` to keep stays the same.
     pub fn refresh_session(&self) -> Result<LoginInfo, TerrainError> {
         guard(|| {
             let mut session = self.session().clone().ok_or_else(|| TerrainError::Auth {

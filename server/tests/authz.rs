@@ -814,15 +814,9 @@ fn matrix(w: &World) -> Vec<Row> {
             Body::None,
             if exports == 200 { 404 } else { 403 },
         ));
-        // A refreshed token stops working, like a logged-out one.
-        rows.push(row(
-            Cred::Fresh(who),
-            M::POST,
-            "/api/v1/auth/refresh",
-            "/api/v1/auth/refresh".into(),
-            Body::None,
-            200,
-        ));
+        // A session token is not refreshed: only a device's refresh token gets a new one
+        // (else an hour's token could be made to last for ever).
+        rows.push(row(me, M::POST, "/api/v1/auth/refresh", "/api/v1/auth/refresh".into(), Body::None, 403));
         rows.push(row(me, M::GET, "/api/v1/attention", "/api/v1/attention".into(), Body::None, admin_only(200)));
         let settings = format!("/api/v1/projects/{pilot}/settings");
         let member = if admin || who.in_pilot() { 200 } else { 404 };

@@ -150,10 +150,9 @@ impl Session {
         Ok(Session { link: HttpTransport::to(server, token.trim(), http), login: None })
     }
 
-    /// Gets a new session token now: with the device's refresh token, which stays as it
-    /// is (the session also does this by itself when its token expires), or, without one,
-    /// by exchanging the session token for a new one with a fresh expiry (the old one stops
-    /// working).
+    /// Gets a new session token now with the device's refresh token, which stays as it is
+    /// (the session also does this by itself when its token expires). A session resumed
+    /// from a bare session token has none: [`TransportError::Unauthorized`].
     pub fn refresh(&mut self) -> Result<Login, TransportError> {
         let mut login: Login = json(&self.link.refresh()?)?;
         if login.refresh_token.is_none() {

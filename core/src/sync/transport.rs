@@ -189,13 +189,12 @@ impl HttpTransport {
         }
     }
 
-    /// Exchanges the refresh token for a new session token, or, without one, the session
-    /// token for a new one (the server ends the old); returns the server's answer.
+    /// Exchanges the device's refresh token for a new session token; returns the server's
+    /// answer. Without a refresh token there is nothing to exchange: log in again.
     pub(super) fn refresh(&self) -> Result<HttpResponse, TransportError> {
-        let credential = {
-            let credentials = self.credentials();
-            credentials.refresh.clone().unwrap_or_else(|| credentials.token.clone())
-        };
+        let credential = self.credentials().refresh.clone().ok_or_else(|| {
+            TransportError::Unauthorized("this session has no refresh token to renew its token with".into())
+        })?;
         let request =
             HttpRequest { pinned_certificate: self.pin, ..HttpRequest::new("POST", self.url("/api/v1/auth/refresh")) };
         let response = check(http::send(&*self.http, request.bearer(&credential))?)?;

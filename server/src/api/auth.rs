@@ -86,12 +86,12 @@ pub async fn login(
     Ok(Json(issued.into()))
 }
 
-/// A new session token. Sent with a device's refresh token (`refresh_token` of its login
-/// or enrolment), it answers a session token of an hour and the refresh token stays as it
-/// is; sent with a session token (a desk client's), it exchanges it for one with a fresh
-/// expiry, and the old one stops working at once.
+/// A new session token (of an hour) for the device whose refresh token (`refresh_token` of
+/// its login or enrolment) this request carries; the refresh token stays as it is. A
+/// session token is refused (403).
 #[utoipa::path(post, path = "/api/v1/auth/refresh",
-    responses((status = 200, body = LoginResponse), (status = 401, body = super::error::ErrorBody)),
+    responses((status = 200, body = LoginResponse), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn refresh(State(state): State<AppState>, Bearer(token): Bearer) -> Result<Json<LoginResponse>, ApiError> {
     let services = state.services.clone();

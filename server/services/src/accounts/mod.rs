@@ -311,32 +311,23 @@ impl Services {
         Ok((record, token_hash))
     }
 
-    /// Exchanges a token for a new session token. A device's refresh token (from its login
-    /// or enrolment) gets a session token of [`Settings::access_ttl`](crate::Settings) and
-    /// stays as it is; a session token (a desk client's, or an app from before refresh
-    /// tokens) is exchanged for one with a fresh expiry, and stops working at once.
-    pub fn refresh(&self, token: &str) -> Result<Issued> {
-        let (record, _) = self.checked_token(token)?;
-        match record.purpose {
-            TokenPurpose::Refresh => {
-                let device = record.device_key.ok_or_else(|| Error::internal("a refresh token without a device"))?;
-                let issued = self.issue(record.user.clone(), device, self.settings.access_ttl)?;
-                let scope = Scope::load(self.backend.as_ref(), record.user, Some(device))?;
-                self.audit(&scope, Action::TokenRefresh, None, json!({ "with": "refresh token" }))?;
-                Ok(issued)
-            }
-            TokenPurpose::Session => {
-                let auth = self.authenticate(token)?;
-                let (Some(user), Some(device)) = (auth.scope.user(), auth.scope.device()) else {
-                    return Err(Error::forbidden("this token was not issued to a device: log in from the device"));
-                };
-                let issued = self.issue(user.clone(), device, self.settings.token_ttl)?;
-                self.backend.revoke_token(&auth.token_hash)?;
-                self.audit(&auth.scope, Action::TokenRefresh, None, json!({}))?;
-                Ok(issued)
-            }
-            TokenPurpose::Feed => Err(Error::forbidden("a feed token opens feeds only: it cannot be refreshed")),
+    /// A new session token of [`Settings::access_ttl`](crate::Settings) for the device of
+    /// `refresh_token` (from its login or enrolment), which stays as it is. Nothing else is
+    /// refreshed: a session token that could be exchanged for another would last for ever
+    /// in the hands of whoever copied it.
+    pub fn refresh(&self, refresh_token: &str) -> Result<Issued> {
+        let (record, _) = self.checked_token(refresh_token)?;
+        if record.purpose != TokenPurpose::Refresh {
+            return Err(Error::forbidden(
+                "only a device's refresh token (the refresh_token of its login) gets a new session token: \
+                 send that, or log in again",
+            ));
         }
+        let device = record.device_key.ok_or_else(|| Error::internal("a refresh token without a device"))?;
+        let issued = self.issue(record.user.clone(), device, self.settings.access_ttl)?;
+        let scope = Scope::load(self.backend.as_ref(), record.user, Some(device))?;
+        self.audit(&scope, Action::TokenRefresh, None, json!({}))?;
+        Ok(issued)
     }
 
     /// Revokes the token of a session, and its device's refresh token: the device logs in
