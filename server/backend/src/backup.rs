@@ -550,7 +550,6 @@ pub fn swap_in(staged: Staged, data: &Path) -> Result<Swapped, BackupError> {
     Ok(Swapped { set_aside: moved.then_some(aside) })
 }
 
-/// What the databases in `dir` hold.
 /// A connection to one of a data directory's databases, under `db_key` if encrypted.
 fn open(path: &Path, db_key: Option<&StoreKey>) -> Result<Connection, BackupError> {
     let conn = Connection::open(path)?;
@@ -558,6 +557,7 @@ fn open(path: &Path, db_key: Option<&StoreKey>) -> Result<Connection, BackupErro
     Ok(conn)
 }
 
+/// What the databases in `dir` hold.
 fn count(dir: &Path, db_key: Option<&StoreKey>) -> Result<Counts, BackupError> {
     let server = open(&dir.join("server.db"), db_key)?;
     let surveys = open(&dir.join("surveys.db"), db_key)?;
