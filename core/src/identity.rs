@@ -109,17 +109,12 @@ pub fn device_key_of(actor_hex: &str) -> Option<[u8; DEVICE_KEY_LEN]> {
 
 /// A device key from its hex form.
 pub fn parse_device_key(hex: &str) -> Option<[u8; DEVICE_KEY_LEN]> {
-    if hex.len() != DEVICE_KEY_LEN * 2 || !hex.is_ascii() {
-        return None;
-    }
     let mut key = [0u8; DEVICE_KEY_LEN];
-    for (i, byte) in key.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
-    }
+    crate::hex::decode_into(hex.as_bytes(), &mut key)?;
     Some(key)
 }
 
 /// A device key in hex.
 pub fn device_key_hex(key: &[u8; DEVICE_KEY_LEN]) -> String {
-    key.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(key)
 }

@@ -4,6 +4,7 @@
 //! and in the `terrain` command. It knows neither HTTP routing nor FFI; see ARCHITECTURE.md.
 
 pub mod form;
+pub mod hex;
 pub mod identity;
 pub mod intake;
 pub mod store;

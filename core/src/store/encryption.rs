@@ -65,14 +65,8 @@ impl StoreKey {
                 2 * StoreKey::LEN
             ),
         };
-        if text.len() != 2 * StoreKey::LEN || !text.is_ascii() {
-            return Err(invalid());
-        }
         let mut key = Zeroizing::new([0u8; StoreKey::LEN]);
-        for (byte, pair) in key.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
-            let digits = std::str::from_utf8(pair).map_err(|_| invalid())?;
-            *byte = u8::from_str_radix(digits, 16).map_err(|_| invalid())?;
-        }
+        crate::hex::decode_into(text.as_bytes(), key.as_mut()).ok_or_else(invalid)?;
         Ok(StoreKey(key))
     }
 
@@ -83,11 +77,9 @@ impl StoreKey {
 
     /// The key as 64 lowercase hexadecimal digits, for a key file.
     pub fn to_hex(&self) -> Zeroizing<String> {
+        // Sized first, so that appending never moves the digits and leaves a copy behind.
         let mut text = Zeroizing::new(String::with_capacity(2 * StoreKey::LEN));
-        for byte in self.0.iter() {
-            text.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
-            text.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
-        }
+        crate::hex::encode_into(self.0.as_ref(), &mut text);
         text
     }
 
@@ -117,25 +109,21 @@ pub enum Protection {
 
 /// Reads the first bytes of the file at `path` to tell whether it is encrypted.
 pub fn protection(path: &Path) -> Result<Protection, StoreError> {
-    let mut file = match File::open(path) {
+    let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Protection::Absent),
         Err(source) => return Err(StoreError::Io { what: format!("reading {}", path.display()), source }),
     };
-    let mut header = [0u8; PLAIN_HEADER.len()];
-    let mut read = 0;
-    while read < header.len() {
-        match file.read(&mut header[read..]) {
-            Ok(0) => break,
-            Ok(n) => read += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(source) => return Err(StoreError::Io { what: format!("reading {}", path.display()), source }),
-        }
-    }
-    Ok(match read {
-        0 => Protection::Absent,
-        _ if &header == PLAIN_HEADER => Protection::Plain,
-        _ => Protection::Encrypted,
+    let mut header = Vec::with_capacity(PLAIN_HEADER.len());
+    file.take(PLAIN_HEADER.len() as u64)
+        .read_to_end(&mut header)
+        .map_err(|source| StoreError::Io { what: format!("reading {}", path.display()), source })?;
+    Ok(if header.is_empty() {
+        Protection::Absent
+    } else if header == PLAIN_HEADER {
+        Protection::Plain
+    } else {
+        Protection::Encrypted
     })
 }
 

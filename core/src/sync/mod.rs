@@ -21,4 +21,4 @@ pub use http::ReqwestClient;
 pub use http::{HttpClient, HttpRequest, HttpResponse};
 pub use pin::{CertificatePin, InvalidPin};
 pub use session::{Login, Session};
-pub use transport::{HttpTransport, PublishedForm, Transport, TransportError};
+pub use transport::{HttpTransport, PublishedForm, REFRESH_PREFIX, Transport, TransportError};

@@ -35,7 +35,7 @@ impl CertificatePin {
 
     /// Lower-case hexadecimal with no separators, as platform clients compare it.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        crate::hex::encode(&self.0)
     }
 }
 
@@ -72,14 +72,8 @@ impl FromStr for CertificatePin {
             .find_map(|prefix| lower.strip_prefix(prefix))
             .unwrap_or(&lower);
         let digits: Vec<u8> = body.bytes().filter(|b| !matches!(b, b':' | b' ')).collect();
-        if digits.len() != 64 {
-            return Err(invalid());
-        }
         let mut bytes = [0u8; 32];
-        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
-            let pair = std::str::from_utf8(pair).map_err(|_| invalid())?;
-            *byte = u8::from_str_radix(pair, 16).map_err(|_| invalid())?;
-        }
+        crate::hex::decode_into(&digits, &mut bytes).ok_or_else(invalid)?;
         Ok(CertificatePin(bytes))
     }
 }

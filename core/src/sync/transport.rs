@@ -102,7 +102,8 @@ impl std::fmt::Debug for Credentials {
 /// sent just before may arrive just after.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
-/// Tokens that start with this are refresh tokens (`terrain_services::accounts::REFRESH_PREFIX`).
+/// Refresh tokens start with this, and session tokens never do: the server makes them so,
+/// and a client given a token to resume with tells which it is.
 pub const REFRESH_PREFIX: &str = "rt_";
 
 /// What `POST /api/v1/auth/refresh` answers, in the part the transport reads.

@@ -29,7 +29,7 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use terrain_core::store::{Durability, Verified, encryption};
-use terrain_core::{Author, Role, Store, StoreKey};
+use terrain_core::{Author, Role, Store, StoreKey, hex};
 
 use crate::BackendError;
 
@@ -312,13 +312,13 @@ pub fn create(
         let mut reader = File::open(&path).map_err(io(format!("reading {}", path.display())))?;
         let mut hashing = Hashing { inner: &mut zip, hasher: Sha256::new(), bytes: 0 };
         std::io::copy(&mut reader, &mut hashing).map_err(io("writing the backup"))?;
-        let (bytes, sha256) = (hashing.bytes, hex(&hashing.hasher.finalize()));
+        let (bytes, sha256) = (hashing.bytes, hex::encode(&hashing.hasher.finalize()));
         files.push(FileEntry { name: name.into(), bytes, sha256 });
     }
     let manifest = Manifest {
         format: FORMAT,
         created_at: Utc::now(),
-        server_id: hex(&server_id),
+        server_id: hex::encode(&server_id),
         epoch,
         feed_position,
         files,
@@ -497,7 +497,7 @@ fn unpack(backup: &Path, plain: &Path, into: &Path) -> Result<Manifest, BackupEr
         // Never more than declared: a damaged or hostile entry cannot fill the disk.
         std::io::copy(&mut (&mut reader).take(entry.bytes + 1), &mut hashing)
             .map_err(|e| damaged(format!("{name} cannot be unpacked ({e})")))?;
-        let (bytes, sha256) = (hashing.bytes, hex(&hashing.hasher.finalize()));
+        let (bytes, sha256) = (hashing.bytes, hex::encode(&hashing.hasher.finalize()));
         if bytes != entry.bytes || sha256 != entry.sha256 {
             return Err(damaged(format!("{name} is not the file its manifest describes (size or SHA-256 differ)")));
         }
@@ -583,10 +583,6 @@ fn feed_position(surveys: &Path, db_key: Option<&StoreKey>) -> Result<u64, Backu
 /// Makes renames in `dir` durable.
 fn sync_dir(dir: &Path) -> Result<(), BackupError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(format!("syncing {}", dir.display())))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Counts and hashes what passes through to `inner`.

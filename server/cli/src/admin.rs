@@ -10,7 +10,7 @@ use clap::Subcommand;
 use terrain_services::accounts::CreateUser;
 use terrain_services::backup;
 
-use crate::data_dir::{DataArgs, DbKeyArg, read_key};
+use crate::data_dir::{DataArgs, DbKeyArg, read_key_file};
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
@@ -288,8 +288,7 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::Rekey { data, new_key_file } => {
-            let new = read_key(Some(&new_key_file), None)?
-                .ok_or_else(|| anyhow::anyhow!("no key in {}", new_key_file.display()))?;
+            let new = read_key_file(&new_key_file)?;
             let rekeyed = backup::rekey(&data.data, data.key.read()?.as_ref(), &new, Default::default())?;
             println!(
                 "{} now encrypted under the key in {} ({} re-encrypted, {} already were); start the server with \

@@ -32,9 +32,18 @@ pub struct DbKeyArg {
 }
 
 impl DbKeyArg {
-    /// The key, if one was given.
+    /// The key, if one was given: from the file, else from the environment.
     pub fn read(&self) -> anyhow::Result<Option<StoreKey>> {
-        read_key(self.db_key_file.as_deref(), Some(KEY_ENV))
+        if let Some(file) = &self.db_key_file {
+            return read_key_file(file).map(Some);
+        }
+        match std::env::var(KEY_ENV) {
+            Ok(value) => {
+                let value = Zeroizing::new(value);
+                Ok(Some(StoreKey::from_hex(&value).with_context(|| format!("reading the key in {KEY_ENV}"))?))
+            }
+            Err(_) => Ok(None),
+        }
     }
 }
 
@@ -46,17 +55,8 @@ impl DataArgs {
     }
 }
 
-/// A key from `file` or else from the environment variable `env`.
-pub fn read_key(file: Option<&Path>, env: Option<&str>) -> anyhow::Result<Option<StoreKey>> {
-    if let Some(file) = file {
-        let text =
-            Zeroizing::new(std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?);
-        return Ok(Some(StoreKey::from_hex(&text).with_context(|| format!("reading the key in {}", file.display()))?));
-    }
-    match env.and_then(|name| std::env::var(name).ok().map(|value| (name, Zeroizing::new(value)))) {
-        Some((name, value)) => {
-            Ok(Some(StoreKey::from_hex(&value).with_context(|| format!("reading the key in {name}"))?))
-        }
-        None => Ok(None),
-    }
+/// The key written in `file` (`terrain admin store-key`'s).
+pub fn read_key_file(file: &Path) -> anyhow::Result<StoreKey> {
+    let text = Zeroizing::new(std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?);
+    StoreKey::from_hex(&text).with_context(|| format!("reading the key in {}", file.display()))
 }

@@ -72,7 +72,7 @@ pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
 /// stored, and useless to anyone who cannot read the cookie.
 fn csrf_for(token: &str) -> String {
     let digest = Sha256::digest(format!("terrain-csrf:{token}").as_bytes());
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    terrain_core::hex::encode(&digest[..16])
 }
 
 impl Session {

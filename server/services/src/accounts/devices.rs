@@ -34,6 +34,16 @@ fn is_field_device(device: &Device) -> bool {
     !is_reserved(&device.device_id)
 }
 
+/// That no user is `who`: said as such only to an administrator, who could see them;
+/// anyone else is told what they may see, so that ids and names are not disclosed.
+fn no_owner(scope: &Scope, who: &str) -> Error {
+    if scope.may_administer().is_ok() {
+        Error::NotFound(format!("no user {who}"))
+    } else {
+        Error::forbidden("only the owner, their supervisor or an administrator may see their devices")
+    }
+}
+
 /// The device ids of the server's own sessions and writer: no phone or tool may log in or
 /// enrol under them, where it could be neither listed nor revoked.
 pub(super) fn is_reserved(device_id: &str) -> bool {
@@ -50,21 +60,13 @@ impl Services {
     /// The user whose devices `scope` asks about: not found only for those who could see
     /// them, so that ids are not disclosed.
     pub(super) fn devices_owner(&self, scope: &Scope, user: UserId) -> Result<User> {
-        match self.backend.user(user)? {
-            Some(owner) => Ok(owner),
-            None if scope.may_administer().is_ok() => Err(Error::NotFound(format!("no user {user}"))),
-            None => Err(Error::forbidden("only the owner, their supervisor or an administrator may see their devices")),
-        }
+        self.backend.user(user)?.ok_or_else(|| no_owner(scope, &user.to_string()))
     }
 
     /// The id of the user named `username`, for a face that names people (the CLI); not
     /// found only for those who could see them.
     pub fn device_owner_id(&self, scope: &Scope, username: &str) -> Result<UserId> {
-        match self.backend.user_by_name(username)? {
-            Some((owner, _)) => Ok(owner.id),
-            None if scope.may_administer().is_ok() => Err(Error::NotFound(format!("no user `{username}`"))),
-            None => Err(Error::forbidden("only the owner, their supervisor or an administrator may see their devices")),
-        }
+        Ok(self.backend.user_by_name(username)?.ok_or_else(|| no_owner(scope, &format!("`{username}`")))?.0.id)
     }
 
     /// `user`'s devices, the last to sync first.

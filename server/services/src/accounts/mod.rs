@@ -47,8 +47,7 @@ pub struct Issued {
     pub refresh: Option<(String, DateTime<Utc>)>,
 }
 
-/// Refresh tokens start with this, so that a client told a token can tell which it is.
-pub const REFRESH_PREFIX: &str = "rt_";
+pub use terrain_core::sync::REFRESH_PREFIX;
 
 /// A refresh token sent anywhere but to be exchanged: a client's mistake, refused as if
 /// it were no token (it is not a session's).

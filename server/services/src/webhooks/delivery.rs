@@ -34,8 +34,7 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return String::new() };
     mac.update(body);
     let tag = mac.finalize().into_bytes();
-    let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
+    format!("sha256={}", terrain_core::hex::encode(&tag))
 }
 
 /// How long to wait after the `attempts`-th failed attempt.

@@ -77,7 +77,7 @@ pub fn between(before: Option<&SeenState>, now: &SurveySummary) -> Vec<Event> {
 /// that a replay after a crash is recognised by receivers.
 pub fn event_id(survey_id: &str, change_seq: u64, event: Event) -> String {
     let digest = Sha256::digest(format!("{survey_id}\u{0}{change_seq}\u{0}{}", event.name()).as_bytes());
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    terrain_core::hex::encode(&digest[..16])
 }
 
 #[cfg(test)]
