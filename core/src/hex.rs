@@ -20,15 +20,25 @@ pub fn encode(bytes: &[u8]) -> String {
 }
 
 /// Fills `out` from `digits`, two hexadecimal digits (either case) a byte; `None` unless
-/// `digits` is exactly that long and every pair reads as a byte.
+/// `digits` is exactly that long and holds nothing but hexadecimal digits (no sign: text
+/// from outside names files and rows with this, so there is one spelling of each value).
 pub fn decode_into(digits: &[u8], out: &mut [u8]) -> Option<()> {
     if digits.len() != 2 * out.len() {
         return None;
     }
     for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+        *byte = (digit(pair[0])? << 4) | digit(pair[1])?;
     }
     Some(())
+}
+
+fn digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -42,7 +52,7 @@ mod tests {
         let mut back = [0u8; 4];
         assert_eq!(decode_into(b"000FA5ff", &mut back), Some(()));
         assert_eq!(back, bytes);
-        for bad in [&b"000fa5f"[..], b"000fa5fff0", b"000fa5fg", "000fa5é".as_bytes()] {
+        for bad in [&b"000fa5f"[..], b"000fa5fff0", b"000fa5fg", b"000fa5+f", b"000fa5-f", "000fa5é".as_bytes()] {
             assert_eq!(decode_into(bad, &mut back), None, "{}", String::from_utf8_lossy(bad));
         }
     }
