@@ -4,6 +4,7 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use terrain_core::form::Evaluation as CoreEvaluation;
 use terrain_core::identity::Role as CoreRole;
+use terrain_core::media::{Digest, MediaRef};
 use terrain_core::store::SurveySummary as CoreSummary;
 use terrain_core::survey::{Answer, AnswerPath, Answers, Comment, Review, Status};
 use terrain_core::value::{GeoPoint as CoreGeoPoint, Value};
@@ -11,7 +12,7 @@ use terrain_core::value::{GeoPoint as CoreGeoPoint, Value};
 use crate::error::TerrainError;
 use crate::records::{
     AnswerEntry, AnswerValue, CalculatedValue, CommentInfo, Evaluation, FilteredChoices, GeoPoint, IssueInfo,
-    RepeatCount, ReviewInfo, Role, SurveyStatus, SurveySummary,
+    MediaInfo, RepeatCount, ReviewInfo, Role, SurveyStatus, SurveySummary,
 };
 
 /// Parses an answer path such as `member[0]/age`.
@@ -86,6 +87,11 @@ impl TryFrom<AnswerValue> for Value {
             AnswerValue::GeoPoint { point } => Value::GeoPoint(point_in(&point)),
             AnswerValue::GeoTrace { points } => Value::GeoTrace(points.iter().map(point_in).collect()),
             AnswerValue::GeoShape { points } => Value::GeoShape(points.iter().map(point_in).collect()),
+            AnswerValue::Media { .. } => {
+                return Err(TerrainError::invalid(
+                    "a file is attached with attach_media, which copies it into the store: it is not set as an answer",
+                ));
+            }
         })
     }
 }
@@ -105,8 +111,27 @@ impl From<&Value> for AnswerValue {
             Value::GeoPoint(p) => AnswerValue::GeoPoint { point: point_out(p) },
             Value::GeoTrace(ps) => AnswerValue::GeoTrace { points: ps.iter().map(point_out).collect() },
             Value::GeoShape(ps) => AnswerValue::GeoShape { points: ps.iter().map(point_out).collect() },
+            Value::Media(m) => AnswerValue::Media { media: m.into() },
         }
     }
+}
+
+impl From<&MediaRef> for MediaInfo {
+    fn from(m: &MediaRef) -> MediaInfo {
+        MediaInfo {
+            sha256: m.digest.to_hex(),
+            size: m.size,
+            media_type: m.media_type.clone(),
+            file_name: m.file_name.clone(),
+            width: m.dimensions.map(|(w, _)| w),
+            height: m.dimensions.map(|(_, h)| h),
+        }
+    }
+}
+
+/// Parses a file's SHA-256 as the app gives it back.
+pub(crate) fn digest(text: &str) -> Result<Digest, TerrainError> {
+    text.parse().map_err(|e: terrain_core::media::NotADigest| TerrainError::invalid(e.to_string()))
 }
 
 /// A scalar answer as (typed value, unreadable text); repeats have neither.

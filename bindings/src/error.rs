@@ -3,6 +3,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use terrain_core::StoreError;
+use terrain_core::media::MediaError;
 use terrain_core::survey::DocumentError;
 use terrain_core::sync::bundle::BundleError;
 use terrain_core::sync::{SyncError, TransportError};
@@ -124,6 +125,11 @@ impl From<StoreError> for TerrainError {
             StoreError::KeyRequired { .. } | StoreError::WrongKey { .. } | StoreError::NotEncrypted { .. } => {
                 TerrainError::WrongKey { detail }
             }
+            StoreError::Media(media) => match media {
+                MediaError::Io { .. } => TerrainError::Storage { detail },
+                MediaError::Missing(_) => TerrainError::NotFound { detail },
+                _ => TerrainError::Invalid { detail },
+            },
             StoreError::Document { source, .. } => match source {
                 DocumentError::NoSuchInstance { .. } => TerrainError::NotFound { detail },
                 DocumentError::UnknownQuestion(_)

@@ -91,6 +91,12 @@ pub enum AnswerValue {
         /// Its points.
         points: Vec<GeoPoint>,
     },
+    /// An attached photo, recording, video or file. Attach files with `attach_media`; a
+    /// reference is not set as an answer directly.
+    Media {
+        /// The attachment.
+        media: MediaInfo,
+    },
 }
 
 /// One stored answer, addressed by its path (`member[0]/age`).
@@ -370,6 +376,56 @@ pub struct Enrolled {
     pub server_url: String,
     /// The server certificate's pin, if the QR code carried one, for `resume_session`.
     pub certificate_sha256: Option<String>,
+}
+
+/// An attached file, as its answer holds it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct MediaInfo {
+    /// The SHA-256 of its bytes, 64 hex digits: its name in `media_file` and on the server.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its media type (`image/jpeg`…), read from its bytes.
+    pub media_type: String,
+    /// The file's name where it was attached.
+    pub file_name: String,
+    /// Width in pixels, for images.
+    pub width: Option<u32>,
+    /// Height in pixels, for images.
+    pub height: Option<u32>,
+}
+
+/// Where an upload of attached files is, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct MediaProgressInfo {
+    /// Files the server now holds, of those waiting at the start.
+    pub files_done: u64,
+    /// Files waiting at the start.
+    pub files: u64,
+    /// Bytes the server holds of those files.
+    pub bytes_done: u64,
+    /// Bytes of those files.
+    pub bytes: u64,
+    /// Bytes sent by this upload.
+    pub bytes_sent: u64,
+}
+
+/// A file the server refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct MediaProblem {
+    /// The file's SHA-256.
+    pub sha256: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What an upload of attached files did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct MediaUploadSummary {
+    /// The final progress.
+    pub progress: MediaProgressInfo,
+    /// Files refused (they stay on the device and are offered again).
+    pub refused: Vec<MediaProblem>,
 }
 
 /// Where a sync is.

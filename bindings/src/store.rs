@@ -6,7 +6,7 @@ use chrono::DateTime;
 use terrain_core::identity::Author;
 use terrain_core::store::{Durability, SurveyQuery};
 use terrain_core::survey::ReviewStatus;
-use terrain_core::sync::{self, HttpTransport, ServerAddress, Session, SyncOptions, bundle};
+use terrain_core::sync::{self, HttpTransport, MediaOptions, ServerAddress, Session, SyncOptions, bundle};
 use terrain_core::{Store, StoreKey, Value};
 
 use crate::AnswerValue;
@@ -16,9 +16,10 @@ use crate::form_tree::FormTree;
 use crate::http::{HttpClient, Platform};
 use crate::records::{
     ConflictInfo, ConflictValueInfo, Enrolled, Evaluation, FieldEditInfo, FormInfo, ImportSummary, LoginInfo,
-    RepeatInstance, ReviewInfo, Role, SurveyDetail, SurveyFilter, SurveyProblem, SurveySummary, SyncSummary,
+    MediaInfo, MediaProblem, MediaUploadSummary, RepeatInstance, ReviewInfo, Role, SurveyDetail, SurveyFilter,
+    SurveyProblem, SurveySummary, SyncSummary,
 };
-use crate::sync::{CancelHandle, SyncListener};
+use crate::sync::{CancelHandle, MediaListener, SyncListener};
 
 /// The survey store of one user on one device: forms, surveys, sync.
 ///
@@ -549,6 +550,100 @@ impl TerrainStore {
                 failed: problems(report.failed),
                 reoffered: report.reoffered,
             })
+        })
+    }
+
+    /// Attaches the file the app wrote at `file_path` (a photo, a recording) as the answer
+    /// at `path`, and returns what the survey now holds. The file is copied into the store
+    /// (the app may delete its own copy once this returns), its type read from its bytes
+    /// and checked against the question, and a photo larger than the question's
+    /// `max-pixels` downscaled. Attaching again replaces it; `clear_answer` removes it.
+    pub fn attach_media(&self, survey_id: String, path: String, file_path: String) -> Result<MediaInfo, TerrainError> {
+        guard(|| {
+            let path = convert::path(&path)?;
+            let reference = self.store.attach_media(&survey_id, &path, std::path::Path::new(&file_path))?;
+            Ok((&reference).into())
+        })
+    }
+
+    /// Where the attached file `sha256` is on this device, to show or play it; `NotFound`
+    /// when it was attached elsewhere and not downloaded yet (see `download_media`).
+    pub fn media_file(&self, sha256: String) -> Result<String, TerrainError> {
+        guard(|| Ok(self.store.media_file(&convert::digest(&sha256)?)?.to_string_lossy().into_owned()))
+    }
+
+    /// The attached files the server does not have yet, smallest first, for a "waiting to
+    /// send" line (count and bytes).
+    pub fn pending_media(&self) -> Result<Vec<MediaInfo>, TerrainError> {
+        guard(|| {
+            Ok(self
+                .store
+                .pending_media()?
+                .into_iter()
+                .map(|p| MediaInfo {
+                    sha256: p.digest.to_hex(),
+                    size: p.size,
+                    media_type: p.media_type,
+                    file_name: p.digest.to_hex(),
+                    width: None,
+                    height: None,
+                })
+                .collect())
+        })
+    }
+
+    /// Sends the attached files the server lacks, each resuming where a cut left it. Call
+    /// it after `sync` (the answers go first), in the background; it blocks until done or
+    /// cancelled, and reports progress in bytes to `listener`.
+    #[uniffi::method(default(listener = None, cancel = None))]
+    pub fn upload_media(
+        &self,
+        listener: Option<Arc<dyn MediaListener>>,
+        cancel: Option<Arc<CancelHandle>>,
+    ) -> Result<MediaUploadSummary, TerrainError> {
+        guard(|| {
+            let transport = self.transport()?;
+            let cancel = cancel.unwrap_or_default();
+            let progress = |p: &terrain_core::sync::MediaProgress| {
+                if let Some(listener) = &listener {
+                    listener.on_progress(p.into());
+                }
+            };
+            let report =
+                sync::upload_media(&self.store, &transport, &MediaOptions::default(), &progress, cancel.token())?;
+            Ok(MediaUploadSummary {
+                progress: (&report.progress).into(),
+                refused: report
+                    .refused
+                    .into_iter()
+                    .map(|(digest, reason)| MediaProblem { sha256: digest.to_hex(), reason })
+                    .collect(),
+            })
+        })
+    }
+
+    /// Fetches the attached file `sha256` from the server (a survey attached on another
+    /// device), resuming a cut download; returns where it is on this device.
+    #[uniffi::method(default(cancel = None))]
+    pub fn download_media(
+        &self,
+        sha256: String,
+        media_type: String,
+        cancel: Option<Arc<CancelHandle>>,
+    ) -> Result<String, TerrainError> {
+        guard(|| {
+            let transport = self.transport()?;
+            let cancel = cancel.unwrap_or_default();
+            let digest = convert::digest(&sha256)?;
+            let path = sync::download_media(
+                &self.store,
+                &transport,
+                &MediaOptions::default(),
+                &digest,
+                &media_type,
+                cancel.token(),
+            )?;
+            Ok(path.to_string_lossy().into_owned())
         })
     }
 

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use terrain_core::sync::{CancelToken, Progress};
+use terrain_core::sync::{CancelToken, MediaProgress, Progress};
 
-use crate::records::SyncProgress;
+use crate::records::{MediaProgressInfo, SyncProgress};
 
 /// Implemented by the app to follow a sync (a progress bar). Called on the thread that
 /// called `sync`, after every round trip; keep it short and do not call the store from it.
@@ -12,6 +12,14 @@ use crate::records::SyncProgress;
 pub trait SyncListener: Send + Sync {
     /// Where the sync is now.
     fn on_progress(&self, progress: SyncProgress);
+}
+
+/// Implemented by the app to follow an upload of attached files, in bytes. Called on the
+/// thread that called `upload_media`, after every piece; keep it short.
+#[uniffi::export(with_foreign)]
+pub trait MediaListener: Send + Sync {
+    /// Where the upload is now.
+    fn on_progress(&self, progress: MediaProgressInfo);
 }
 
 /// Cancels a running sync from any thread: it stops before its next round trip and fails
@@ -57,6 +65,18 @@ impl From<&Progress> for SyncProgress {
             bytes_sent: p.bytes_sent,
             bytes_received: p.bytes_received,
             rounds: p.rounds,
+        }
+    }
+}
+
+impl From<&MediaProgress> for MediaProgressInfo {
+    fn from(p: &MediaProgress) -> MediaProgressInfo {
+        MediaProgressInfo {
+            files_done: p.files_done,
+            files: p.files,
+            bytes_done: p.bytes_done,
+            bytes: p.bytes,
+            bytes_sent: p.bytes_sent,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod form;
 pub mod hex;
 pub mod identity;
 pub mod intake;
+pub mod media;
 pub mod store;
 pub mod survey;
 pub mod sync;

@@ -13,6 +13,8 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
 
 use crate::form::QuestionType;
+use crate::media::MediaRef;
+use crate::media::reference::{is_file_name, is_media_type};
 
 /// One GPS point.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -81,6 +83,9 @@ pub enum Value {
     GeoTrace(Vec<GeoPoint>),
     /// A polygon of GPS points.
     GeoShape(Vec<GeoPoint>),
+    /// An attached photo, recording, video or file: its bytes are kept apart, under the
+    /// reference's digest (see [`crate::media`]).
+    Media(MediaRef),
 }
 
 /// Why a value does not fit a question.
@@ -113,6 +118,7 @@ impl Value {
             Value::GeoPoint(_) => "geopoint",
             Value::GeoTrace(_) => "geotrace",
             Value::GeoShape(_) => "geoshape",
+            Value::Media(_) => "file",
         }
     }
 
@@ -158,6 +164,15 @@ impl Value {
                     }
                 }
                 Value::Choices(cs)
+            }
+            (Q::Image | Q::Audio | Q::Video | Q::File, Value::Media(m)) => {
+                crate::media::accept("", kind, &m.media_type).map_err(|_| {
+                    ValueError::new(format!("a {} question takes no {} file", kind.xlsform_name(), m.media_type))
+                })?;
+                if !is_media_type(&m.media_type) || !is_file_name(&m.file_name) {
+                    return Err(ValueError::new("an attachment needs a media type and a file name"));
+                }
+                Value::Media(m)
             }
             (Q::GeoPoint, Value::GeoPoint(p)) => Value::GeoPoint(p),
             (Q::GeoTrace, Value::GeoTrace(ps)) if ps.len() >= 2 => Value::GeoTrace(ps),
@@ -235,6 +250,7 @@ impl Value {
             Value::Choices(cs) => ScalarValue::Str(cs.join(" ").into()),
             Value::GeoPoint(p) => ScalarValue::Str(p.encode().into()),
             Value::GeoTrace(ps) | Value::GeoShape(ps) => ScalarValue::Str(encode_points(ps).into()),
+            Value::Media(m) => ScalarValue::Str(m.encode().into()),
         }
     }
 
@@ -263,6 +279,10 @@ impl Value {
             (Q::GeoTrace, _) => Value::GeoTrace(decode_points(text?)?),
             (Q::GeoShape, _) => Value::GeoShape(decode_points(text?)?),
             (Q::Note, _) => return None,
+            (Q::Image | Q::Audio | Q::Video | Q::File, ScalarValue::Str(s)) => {
+                // A bare file name is what ODK and imports write: it stays text.
+                MediaRef::decode(s).map_or_else(|| Value::Text(s.to_string()), Value::Media)
+            }
             (_, ScalarValue::Str(s)) => Value::Text(s.to_string()),
             _ => return None,
         };
@@ -312,6 +332,7 @@ impl Value {
             Value::Choices(cs) => cs.join(" "),
             Value::GeoPoint(p) => p.encode(),
             Value::GeoTrace(ps) | Value::GeoShape(ps) => encode_points(ps),
+            Value::Media(m) => m.export_name(),
         }
     }
 
@@ -325,6 +346,7 @@ impl Value {
             Value::Choices(cs) => J::from(cs.clone()),
             Value::GeoPoint(p) => point_json(p),
             Value::GeoTrace(ps) | Value::GeoShape(ps) => J::Array(ps.iter().map(point_json).collect()),
+            Value::Media(m) => media_json(m),
             _ => J::from(self.to_odk_string()),
         }
     }
@@ -338,6 +360,23 @@ impl fmt::Display for Value {
 
 fn point_json(p: &GeoPoint) -> serde_json::Value {
     serde_json::json!({"lat": p.lat, "lon": p.lon, "altitude": p.altitude, "accuracy": p.accuracy})
+}
+
+/// An attachment in JSON: the file's name in exports (`file`, as CSV cells hold it) and
+/// what identifies its bytes.
+fn media_json(m: &MediaRef) -> serde_json::Value {
+    let mut json = serde_json::json!({
+        "file": m.export_name(),
+        "sha256": m.digest.to_hex(),
+        "size": m.size,
+        "type": m.media_type,
+        "name": m.file_name,
+    });
+    if let Some((width, height)) = m.dimensions {
+        json["width"] = width.into();
+        json["height"] = height.into();
+    }
+    json
 }
 
 /// The longest text answer, in characters: a few pages of notes.

@@ -78,6 +78,9 @@ pub enum StoreError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// An attachment could not be made or read; nothing was attached.
+    #[error(transparent)]
+    Media(#[from] crate::media::MediaError),
     /// A list query cannot be run as given.
     #[error("{0}")]
     InvalidQuery(String),

@@ -14,6 +14,7 @@ mod documents;
 pub mod encryption;
 mod error;
 mod forms;
+mod media;
 pub mod projection;
 mod query;
 pub mod schema;
@@ -25,7 +26,7 @@ mod writes;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use automerge::{ActorId, ChangeHash};
 use chrono::Utc;
@@ -41,6 +42,7 @@ pub use self::encryption::StoreKey;
 pub use self::error::StoreError;
 use self::forms::FormCache;
 pub use self::forms::FormSummary;
+pub use self::media::PendingMedia;
 pub use self::query::{Area, DailyCount, FeedEntry, PageKey, SortKey, SurveyQuery, SurveySummary, Visibility};
 pub use self::sync_state::{PendingPush, RemoteChanges};
 pub use self::writes::{Check, MergeCandidate};
@@ -114,6 +116,8 @@ pub struct Store {
     writer: Mutex<Writer>,
     readers: ReaderPool,
     forms: FormCache,
+    /// The folder of attached files, opened on first use (`media`).
+    blobs: OnceLock<crate::media::BlobDir>,
     /// Declared after `writer`, so dropped after it: its last checkpoint sees every commit.
     _checkpointer: Option<Checkpointer>,
 }
@@ -228,6 +232,7 @@ impl Store {
                 projection_behind: project,
             }),
             forms: FormCache::default(),
+            blobs: OnceLock::new(),
             _checkpointer: checkpointer,
         })
     }

@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/007_listing_counts.sql"),
     include_str!("migrations/008_projections.sql"),
     include_str!("migrations/009_sync_epochs.sql"),
+    include_str!("migrations/010_media.sql"),
 ];
 
 /// The schema version this code writes.

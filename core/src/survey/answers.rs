@@ -52,6 +52,24 @@ impl Answers {
         }
     }
 
+    /// The files these answers attach, repeats included, each once, in digest order.
+    pub fn media(&self) -> Vec<&crate::media::MediaRef> {
+        fn walk<'a>(answers: &'a Answers, out: &mut Vec<&'a crate::media::MediaRef>) {
+            for answer in answers.0.values() {
+                match answer {
+                    Answer::Value(Value::Media(m)) => out.push(m),
+                    Answer::Repeat(instances) => instances.iter().for_each(|i| walk(i, out)),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out.sort_by_key(|m| m.digest);
+        out.dedup_by_key(|m| m.digest);
+        out
+    }
+
     /// The answers as plain JSON: numbers as numbers, select_multiple as arrays, geopoints as
     /// objects, repeats as arrays of objects.
     pub fn to_json(&self) -> serde_json::Value {

@@ -7,6 +7,7 @@ pub mod client;
 pub mod enrolment;
 pub mod forms;
 pub mod http;
+pub mod media;
 pub mod pin;
 pub mod session;
 pub mod transport;
@@ -19,6 +20,7 @@ pub use forms::download_forms;
 #[cfg(feature = "reqwest")]
 pub use http::ReqwestClient;
 pub use http::{HttpClient, HttpRequest, HttpResponse};
+pub use media::{MediaOptions, MediaProgress, MediaReport, download_media, upload_media};
 pub use pin::{CertificatePin, InvalidPin};
 pub use session::{Login, Session};
 pub use transport::{HttpTransport, PublishedForm, REFRESH_PREFIX, Transport, TransportError};

@@ -10,6 +10,7 @@ use super::address::ServerAddress;
 use super::http::{self, HttpClient, HttpRequest, HttpResponse};
 use super::pin::CertificatePin;
 use super::wire::CONTENT_TYPE;
+use crate::media::Digest;
 
 /// What went wrong talking to the server.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,6 +53,32 @@ pub trait Transport: Send + Sync {
             code: "unsupported".into(),
             message: "this connection cannot list forms: download them from the server".into(),
         })
+    }
+    /// How many bytes of the file `digest` (of `size` bytes) the server holds: `size` once
+    /// it has all of it, else where an upload resumes.
+    fn media_offset(&self, digest: &Digest, size: u64) -> Result<u64, TransportError> {
+        let _ = (digest, size);
+        Err(no_media())
+    }
+    /// Sends `chunk`, the bytes of file `digest` (of `size` bytes) from `offset`, and
+    /// returns the server's new offset. An offset the server does not expect is
+    /// [`TransportError::Refused`] with status 409; ask [`Transport::media_offset`] again.
+    fn media_append(&self, digest: &Digest, size: u64, offset: u64, chunk: Vec<u8>) -> Result<u64, TransportError> {
+        let _ = (digest, size, offset, chunk);
+        Err(no_media())
+    }
+    /// Up to `max` bytes of file `digest` from `offset`, and the file's whole size.
+    fn media_read(&self, digest: &Digest, offset: u64, max: u64) -> Result<(Vec<u8>, u64), TransportError> {
+        let _ = (digest, offset, max);
+        Err(no_media())
+    }
+}
+
+fn no_media() -> TransportError {
+    TransportError::Refused {
+        status: 501,
+        code: "unsupported".into(),
+        message: "this connection carries no attached files: sync with the server to send them".into(),
     }
 }
 
@@ -301,4 +328,54 @@ impl Transport for HttpTransport {
     fn published_forms(&self) -> Result<Vec<PublishedForm>, TransportError> {
         json(&self.get("/api/v1/forms")?)
     }
+
+    fn media_offset(&self, digest: &Digest, size: u64) -> Result<u64, TransportError> {
+        let request = HttpRequest::new("HEAD", self.url(&format!("/api/v1/media/{digest}")))
+            .header("upload-length", &size.to_string());
+        upload_offset(&check(self.send(request)?)?)
+    }
+
+    fn media_append(&self, digest: &Digest, size: u64, offset: u64, chunk: Vec<u8>) -> Result<u64, TransportError> {
+        let request = HttpRequest::new("PATCH", self.url(&format!("/api/v1/media/{digest}")))
+            .header("upload-offset", &offset.to_string())
+            .header("upload-length", &size.to_string())
+            .body(MEDIA_CHUNK_TYPE, chunk);
+        upload_offset(&check(self.send(request)?)?)
+    }
+
+    fn media_read(&self, digest: &Digest, offset: u64, max: u64) -> Result<(Vec<u8>, u64), TransportError> {
+        let last = offset.saturating_add(max.max(1)) - 1;
+        let request = HttpRequest {
+            max_response_bytes: max.saturating_add(1024),
+            ..HttpRequest::new("GET", self.url(&format!("/api/v1/media/{digest}")))
+                .header("range", &format!("bytes={offset}-{last}"))
+        };
+        let response = check(self.send(request)?)?;
+        let total = match response.status {
+            206 => header(&response, "content-range")
+                .and_then(|r| r.rsplit_once('/'))
+                .and_then(|(_, total)| total.parse().ok()),
+            _ => Some(response.body.len() as u64),
+        };
+        let total = total.ok_or_else(|| TransportError::Network("the server sent a file without its size".into()))?;
+        let body = if response.status == 206 {
+            response.body
+        } else {
+            response.body.into_iter().skip(offset as usize).collect()
+        };
+        Ok((body, total))
+    }
+}
+
+/// The content type of a piece of an upload, as tus names it.
+pub const MEDIA_CHUNK_TYPE: &str = "application/offset+octet-stream";
+
+fn header<'r>(response: &'r HttpResponse, name: &str) -> Option<&'r str> {
+    response.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+fn upload_offset(response: &HttpResponse) -> Result<u64, TransportError> {
+    header(response, "upload-offset")
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| TransportError::Network("the server did not say how much of the file it holds".into()))
 }

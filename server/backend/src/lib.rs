@@ -6,6 +6,7 @@
 //! them from `spawn_blocking`.
 
 pub mod backup;
+pub mod blobs;
 pub mod rekey;
 pub mod sqlite;
 
@@ -23,6 +24,9 @@ use terrain_core::store::{
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewStatus};
 use terrain_core::{Role, Value};
 use utoipa::ToSchema;
+
+pub use self::blobs::{Appended, BlobState, BlobStore, FolderBlobs};
+use terrain_core::media::Digest;
 
 /// A user's row id.
 pub type UserId = i64;
@@ -643,6 +647,12 @@ pub trait Backend: Send + Sync + 'static {
     fn projected(&self, survey_ids: &[String]) -> BackendResult<Vec<BackendResult<Survey>>>;
     /// Rewrites every survey's projection row from its document.
     fn rebuild_projections(&self) -> BackendResult<Rebuilt>;
+
+    // --- attached files
+    /// Where the bytes of attached files are kept.
+    fn blobs(&self) -> &dyn BlobStore;
+    /// The surveys whose relevant answers reference the file `digest`, at most `limit`.
+    fn surveys_with_media(&self, digest: &Digest, limit: u32) -> BackendResult<Vec<String>>;
 
     // --- what devices hold
     /// The heads each listed survey is known to be at on a device whose feed cursor is

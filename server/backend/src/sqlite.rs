@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use rand::TryRngCore;
 use rusqlite::{Connection, OptionalExtension, params};
 use terrain_core::form::Form;
+use terrain_core::media::Digest;
 use terrain_core::store::{
     Check, DailyCount, Durability, FeedEntry, MergeOutcome, Rebuilt, StoreError, Survey, SurveyQuery, SurveySummary,
     Visibility, decode_heads, encode_heads, encryption, schema,
@@ -21,9 +22,10 @@ use terrain_core::{Author, ChangeHash, Role, Store, StoreKey, Value};
 
 use super::backup::{self, BackupError, DataLock};
 use super::{
-    Attempt, AuditEntry, AuditRow, Backend, BackendError, BackendResult, DeliveryLog, Device, DeviceKey, DueDelivery,
-    Enrolment, Entry, Fault, FeedToken, FormInfo, Identity, Membership, NewDelivery, NewSavedExport, NewUser, Project,
-    ReviewItem, SavedExport, SeenState, Team, TokenPurpose, TokenRecord, User, UserId, Webhook,
+    Attempt, AuditEntry, AuditRow, Backend, BackendError, BackendResult, BlobStore, DeliveryLog, Device, DeviceKey,
+    DueDelivery, Enrolment, Entry, Fault, FeedToken, FolderBlobs, FormInfo, Identity, Membership, NewDelivery,
+    NewSavedExport, NewUser, Project, ReviewItem, SavedExport, SeenState, Team, TokenPurpose, TokenRecord, User,
+    UserId, Webhook,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -52,6 +54,8 @@ pub struct SqliteBackend {
     /// The key both databases are encrypted under, if they are: backups copy them as they
     /// are.
     key: Option<StoreKey>,
+    /// The bytes of attached files, in `blobs/` under the data directory.
+    blobs: FolderBlobs,
     /// Held while open, so that a restore cannot swap the files underneath.
     _lock: DataLock,
 }
@@ -180,6 +184,7 @@ impl SqliteBackend {
             identity: Mutex::new(identity),
             dir: dir.to_owned(),
             key: key.cloned(),
+            blobs: FolderBlobs::open(dir.join("blobs"))?,
             _lock: lock,
         })
     }
@@ -793,6 +798,14 @@ impl Backend for SqliteBackend {
 
     fn survey_json(&self, survey_id: &str) -> BackendResult<serde_json::Value> {
         Ok(self.surveys.survey_json(survey_id)?)
+    }
+
+    fn blobs(&self) -> &dyn BlobStore {
+        &self.blobs
+    }
+
+    fn surveys_with_media(&self, digest: &Digest, limit: u32) -> BackendResult<Vec<String>> {
+        Ok(self.surveys.surveys_with_media(digest, limit)?)
     }
 
     fn history(&self, survey_id: &str, path: &AnswerPath) -> BackendResult<Vec<FieldEdit>> {

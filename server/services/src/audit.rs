@@ -66,6 +66,8 @@ pub enum Action {
     SurveyUnreadable,
     /// A sync push accepted (how many surveys and changes it carried).
     SyncPush,
+    /// An attached file received whole and checked (its digest and size).
+    MediaUpload,
     /// An export downloaded.
     Export,
     /// A feed token created for a spreadsheet or a script.
@@ -109,7 +111,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for documentation and tests.
-    pub const ALL: [Action; 46] = [
+    pub const ALL: [Action; 47] = [
         Action::Login,
         Action::LoginFailed,
         Action::TokenRefresh,
@@ -137,6 +139,7 @@ impl Action {
         Action::SurveyChangedAfterApproval,
         Action::SurveyUnreadable,
         Action::SyncPush,
+        Action::MediaUpload,
         Action::Export,
         Action::FeedTokenCreate,
         Action::FeedTokenRevoke,
@@ -188,6 +191,7 @@ impl Action {
             Action::SurveyChangedAfterApproval => "survey.changed_after_approval",
             Action::SurveyUnreadable => "survey.unreadable",
             Action::SyncPush => "sync.push",
+            Action::MediaUpload => "media.upload",
             Action::Export => "export",
             Action::FeedTokenCreate => "feed.token_create",
             Action::FeedTokenRevoke => "feed.token_revoke",

@@ -238,6 +238,7 @@ pub(crate) struct Guards {
     pub(crate) hashing: Slots<crate::password::Memory>,
     pub(crate) sync_rounds: Slots,
     pub(crate) device_bytes: PerMinute<terrain_backend::DeviceKey>,
+    pub(crate) media_bytes: PerMinute<terrain_backend::DeviceKey>,
     /// The one-time secret of the first administrator's setup link.
     pub(crate) setup: Mutex<Option<String>>,
 }
@@ -251,6 +252,7 @@ impl Guards {
             hashing: Slots::new(settings.logins.concurrent_hashes),
             sync_rounds: Slots::new(settings.sync.concurrent_rounds),
             device_bytes: PerMinute::new(settings.sync.device_decoded_bytes_per_minute),
+            media_bytes: PerMinute::new(settings.media.device_bytes_per_minute),
             setup: Mutex::new(None),
         }
     }

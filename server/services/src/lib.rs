@@ -40,6 +40,7 @@ pub mod form_eval;
 pub mod forms;
 pub mod guards;
 pub mod listing;
+pub mod media;
 pub mod password;
 pub mod review;
 pub mod saved_exports;
@@ -58,7 +59,7 @@ use terrain_core::StoreKey;
 
 pub use error::{Error, Result};
 pub use scope::{Principal, Scope, SurveyFacts};
-pub use settings::{LoginLimits, Rate, Settings, SyncLimits, WebhookLimits};
+pub use settings::{LoginLimits, MediaLimits, Rate, Settings, SyncLimits, WebhookLimits};
 pub use terrain_backend::{
     AuditEntry, DeliveryLog, DeviceKey, Fault, FeedToken, FormInfo, Project, SavedExport, Team, User, UserId, Webhook,
 };

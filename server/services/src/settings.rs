@@ -32,6 +32,32 @@ pub struct Settings {
     pub max_form_bytes: u64,
     /// How webhook deliveries are retried.
     pub webhooks: WebhookLimits,
+    /// What attached files may cost.
+    pub media: MediaLimits,
+}
+
+/// What attached files may cost the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaLimits {
+    /// The largest file accepted (`terrain serve --max-media-mb`).
+    pub max_file_bytes: u64,
+    /// The largest piece of an upload one request may carry: what the server holds in
+    /// memory for one upload at a time.
+    pub max_chunk_bytes: u64,
+    /// The most file bytes one device may send in a minute.
+    pub device_bytes_per_minute: u64,
+}
+
+impl Default for MediaLimits {
+    fn default() -> Self {
+        MediaLimits {
+            max_file_bytes: terrain_core::media::DEFAULT_MAX_FILE_BYTES,
+            max_chunk_bytes: 1 << 20,
+            // A minute of a fast 4G link: a phone on a good link is not held back, one
+            // sending without end fills no more than this a minute.
+            device_bytes_per_minute: 256 << 20,
+        }
+    }
 }
 
 /// How webhook deliveries are made and retried.
@@ -71,6 +97,7 @@ impl Default for Settings {
             requests: Rate { burst: 300, per_second: 20.0 },
             max_form_bytes: 16 << 20,
             webhooks: WebhookLimits::default(),
+            media: MediaLimits::default(),
         }
     }
 }

@@ -4,7 +4,9 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, auth, enrolments, exports, feed_tokens, forms, health, saved_exports, surveys, sync, webhooks};
+use super::{
+    admin, auth, enrolments, exports, feed_tokens, forms, health, media, saved_exports, surveys, sync, webhooks,
+};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -15,6 +17,7 @@ use super::{admin, auth, enrolments, exports, feed_tokens, forms, health, saved_
         auth::login, auth::refresh, auth::logout, auth::me, auth::change_password,
         feed_tokens::create, feed_tokens::list, feed_tokens::revoke,
         sync::sync,
+        media::offset, media::append, media::download,
         forms::list, forms::get, forms::publish,
         exports::export,
         admin::create_user, admin::users, admin::set_disabled, admin::reset_password, admin::devices, admin::revoke_device,

@@ -16,6 +16,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
 
 use crate::GeoPoint;
+use crate::media::MediaRef;
 use crate::store::Survey;
 use crate::survey::{Answer, Answers, Comment, Meta, Review, ReviewStatus};
 use crate::value::Value;
@@ -105,6 +106,9 @@ enum Leaf {
     GeoPoint(Point),
     GeoTrace(Vec<Point>),
     GeoShape(Vec<Point>),
+    /// An attachment, as its document holds it (`MediaRef::encode`); new variants go last,
+    /// so rows written before them still decode.
+    Media(String),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -193,6 +197,7 @@ fn leaf(value: &Value) -> Leaf {
         Value::GeoPoint(p) => Leaf::GeoPoint(point(p)),
         Value::GeoTrace(ps) => Leaf::GeoTrace(ps.iter().map(point).collect()),
         Value::GeoShape(ps) => Leaf::GeoShape(ps.iter().map(point).collect()),
+        Value::Media(m) => Leaf::Media(m.encode()),
     }
 }
 
@@ -216,6 +221,7 @@ fn value(leaf: Leaf) -> Result<Value, CodecError> {
         Leaf::GeoPoint(p) => Value::GeoPoint(geo(p)),
         Leaf::GeoTrace(ps) => Value::GeoTrace(ps.into_iter().map(geo).collect()),
         Leaf::GeoShape(ps) => Value::GeoShape(ps.into_iter().map(geo).collect()),
+        Leaf::Media(text) => Value::Media(MediaRef::decode(&text).ok_or(CodecError::Value("attachment"))?),
     })
 }
 

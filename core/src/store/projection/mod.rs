@@ -57,22 +57,29 @@ pub fn assemble(form: &CompiledForm, meta: Meta, review: Review, mut answers: An
     Survey { meta, review, answers }
 }
 
-/// Writes the row of a survey now at `heads` (as `documents::encode_heads` writes them).
-/// A document whose survey cannot be projected loses its row instead: readers then take the
-/// document, and report what is wrong with it.
+/// Writes the row of a survey now at `heads` (as `documents::encode_heads` writes them),
+/// and the files its answers reference (`survey_media`: relevant answers only, as exports
+/// show them). A document whose survey cannot be projected loses its row instead: readers
+/// then take the document, and report what is wrong with it.
 pub fn write(
     tx: &Connection,
     survey_id: &str,
     heads: &[u8],
     projected: Result<Survey, DocumentError>,
 ) -> Result<(), StoreError> {
-    match projected.ok().and_then(|survey| codec::encode(&survey).ok()) {
-        Some(data) => {
+    tx.prepare_cached("DELETE FROM survey_media WHERE survey_id = ?1")?.execute([survey_id])?;
+    let encoded = projected.ok().and_then(|survey| codec::encode(&survey).ok().map(|data| (survey, data)));
+    match encoded {
+        Some((survey, data)) => {
             tx.prepare_cached(
                 "INSERT INTO survey_projections (survey_id, heads, data) VALUES (?1, ?2, ?3)
                  ON CONFLICT (survey_id) DO UPDATE SET heads = excluded.heads, data = excluded.data",
             )?
             .execute(params![survey_id, heads, data])?;
+            let mut insert = tx.prepare_cached("INSERT INTO survey_media (survey_id, digest) VALUES (?1, ?2)")?;
+            for media in survey.answers.media() {
+                insert.execute(params![survey_id, &media.digest.0[..]])?;
+            }
         }
         None => {
             tx.prepare_cached("DELETE FROM survey_projections WHERE survey_id = ?1")?.execute([survey_id])?;

@@ -1,0 +1,218 @@
+//! Files attached to answers on a device: copied into the folder beside the store
+//! ([`BlobDir`]) before the answer that references them is written, listed for upload
+//! once the answers are synced, and received from the server when a survey is opened.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError, documents, now_ms, writes};
+use crate::media::{self, BlobDir, Digest, MediaError, MediaRef, pixels, reference};
+use crate::survey::AnswerPath;
+use crate::value::Value;
+
+/// A file the server does not have yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingMedia {
+    /// Its digest.
+    pub digest: Digest,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its media type.
+    pub media_type: String,
+}
+
+/// The most of a file's head read to tell its type.
+const HEAD_BYTES: u64 = 8 << 10;
+
+impl Store {
+    /// The folder this store keeps attached files in (created on first use).
+    pub fn blobs(&self) -> Result<&BlobDir, StoreError> {
+        if let Some(blobs) = self.blobs.get() {
+            return Ok(blobs);
+        }
+        let blobs = BlobDir::open(BlobDir::beside(&self.path))?;
+        Ok(self.blobs.get_or_init(|| blobs))
+    }
+
+    /// Attaches the file at `file` (which the app has written: a photo, a recording) as the
+    /// answer to the media question at `path`, and returns the reference now in the survey.
+    ///
+    /// The file's type is read from its bytes and must suit the question (an image question
+    /// takes an image); a photo larger than the question's `max-pixels` is downscaled. The
+    /// bytes are copied into the store's folder and synced before the answer is written, so
+    /// a crash at any point leaves the old answer or the new one, never an answer whose file
+    /// is missing. Attaching again replaces the answer; [`Store::clear_answer`] removes it.
+    pub fn attach_media(&self, survey_id: &str, path: &AnswerPath, file: &Path) -> Result<MediaRef, StoreError> {
+        let question = self.readers.with(|conn| {
+            let row =
+                documents::row(conn, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
+            let form = self.forms.get(conn, &row.form_id, &row.form_version)?;
+            form.index()
+                .question(&path.name)
+                .cloned()
+                .ok_or_else(|| StoreError::Media(MediaError::NotAMediaQuestion(path.name.clone())))
+        })?;
+        let mut head = Vec::new();
+        File::open(file)
+            .and_then(|f| f.take(HEAD_BYTES).read_to_end(&mut head))
+            .map_err(MediaError::io("read", file))?;
+        let media_type = media::sniff(&head);
+        media::accept(&question.name, &question.kind, media_type)?;
+        let max_pixels = question.parameters.get("max-pixels").and_then(|v| v.trim().parse().ok());
+        let blobs = self.blobs()?;
+        let limit = media::DEFAULT_MAX_FILE_BYTES;
+        let (digest, size, dimensions) = if matches!(media_type, "image/jpeg" | "image/png") {
+            let mut bytes = Vec::new();
+            File::open(file)
+                .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+                .map_err(MediaError::io("read", file))?;
+            if bytes.len() as u64 > limit {
+                return Err(MediaError::TooLarge { size: bytes.len() as u64, limit }.into());
+            }
+            let fitted = pixels::fit(&bytes, max_pixels)?;
+            let bytes = fitted.bytes.unwrap_or(bytes);
+            (blobs.put(&bytes)?, bytes.len() as u64, fitted.dimensions)
+        } else {
+            let (digest, size) = blobs.put_file(file, limit)?;
+            (digest, size, None)
+        };
+        let reference = MediaRef {
+            digest,
+            size,
+            media_type: media_type.to_owned(),
+            file_name: reference::file_name(&file.to_string_lossy()),
+            dimensions,
+        };
+        let value = Value::Media(reference.clone());
+        self.transaction(|tx, ctx| {
+            // Under the writer's lock, as `forget_attachment` removes files: the file is
+            // checked here, where no removal can come between the check and the answer.
+            if blobs.size(&digest) != Some(size) {
+                return Err(MediaError::Missing(digest).into());
+            }
+            tx.prepare_cached(
+                "INSERT INTO media_blobs (digest, size, media_type, added_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (digest) DO NOTHING",
+            )?
+            .execute(params![&digest.0[..], size as i64, media_type, now_ms()])?;
+            tx.prepare_cached("INSERT OR IGNORE INTO media_attachments (digest, survey_id) VALUES (?1, ?2)")?
+                .execute(params![&digest.0[..], survey_id])?;
+            writes::edit(tx, ctx, survey_id, &writes::Origin::Local, Some(path), |doc, form| {
+                doc.set_answer(form, path, value)
+            })
+        })?;
+        Ok(reference)
+    }
+
+    /// Where the file with `digest` is on this device; [`MediaError::Missing`] when it is
+    /// not here (attached on another device and not downloaded yet).
+    pub fn media_file(&self, digest: &Digest) -> Result<PathBuf, StoreError> {
+        let blobs = self.blobs()?;
+        match blobs.size(digest) {
+            Some(_) => Ok(blobs.path(digest)),
+            None => Err(MediaError::Missing(*digest).into()),
+        }
+    }
+
+    /// The files attached here that the server does not have yet, smallest first (so a
+    /// short window of signal sends the most of them). A file that no survey it was
+    /// attached to still references (replaced or removed before it was sent) is forgotten
+    /// here and its bytes removed, rather than sent.
+    pub fn pending_media(&self) -> Result<Vec<PendingMedia>, StoreError> {
+        let candidates: Vec<(Vec<u8>, i64, String, String)> = self.readers.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT b.digest, b.size, b.media_type, a.survey_id FROM media_blobs b
+                 JOIN media_attachments a ON a.digest = b.digest
+                 WHERE b.uploaded_at IS NULL ORDER BY b.size, b.digest",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })?;
+        let mut pending: Vec<PendingMedia> = Vec::new();
+        let mut dropped: Vec<(Digest, String)> = Vec::new();
+        for (digest, size, media_type, survey_id) in candidates {
+            let Some(digest) = digest.try_into().ok().map(Digest) else { continue };
+            if pending.last().is_some_and(|p| p.digest == digest) {
+                continue;
+            }
+            let references = match self.survey(&survey_id) {
+                Ok(survey) => survey.answers.media().iter().any(|m| m.digest == digest),
+                Err(StoreError::UnknownSurvey(_)) => false,
+                Err(e) => return Err(e),
+            };
+            if references {
+                dropped.retain(|(d, _)| *d != digest);
+                pending.push(PendingMedia { digest, size: size.max(0) as u64, media_type });
+            } else {
+                dropped.push((digest, survey_id));
+            }
+        }
+        for (digest, survey_id) in dropped {
+            if pending.iter().any(|p| p.digest == digest) {
+                continue;
+            }
+            self.forget_attachment(&digest, &survey_id)?;
+        }
+        Ok(pending)
+    }
+
+    /// The surveys whose relevant answers reference the file `digest` (kept by stores that
+    /// keep projections: the relay), at most `limit`, in id order.
+    pub fn surveys_with_media(&self, digest: &Digest, limit: u32) -> Result<Vec<String>, StoreError> {
+        self.readers.with(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT survey_id FROM survey_media WHERE digest = ?1 ORDER BY survey_id LIMIT ?2")?;
+            let ids = stmt.query_map(params![&digest.0[..], limit], |r| r.get(0))?;
+            Ok(ids.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Records that the server now holds the file with `digest`.
+    pub fn mark_media_uploaded(&self, digest: &Digest) -> Result<(), StoreError> {
+        self.lock_writer().conn.execute(
+            "UPDATE media_blobs SET uploaded_at = ?2 WHERE digest = ?1 AND uploaded_at IS NULL",
+            params![&digest.0[..], now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Records a file received whole from the server into [`Store::blobs`] (for a survey
+    /// attached on another device), and returns where it is.
+    pub fn record_received_media(&self, digest: &Digest, media_type: &str) -> Result<PathBuf, StoreError> {
+        let blobs = self.blobs()?;
+        let size = blobs.size(digest).ok_or(MediaError::Missing(*digest))?;
+        let media_type = if reference::is_media_type(media_type) { media_type } else { "application/octet-stream" };
+        let now = now_ms();
+        self.lock_writer().conn.execute(
+            "INSERT INTO media_blobs (digest, size, media_type, added_at, uploaded_at) VALUES (?1, ?2, ?3, ?4, ?4)
+             ON CONFLICT (digest) DO NOTHING",
+            params![&digest.0[..], size as i64, media_type, now],
+        )?;
+        Ok(blobs.path(digest))
+    }
+
+    /// Forgets that `digest` was attached to `survey_id`; a file left attached to no
+    /// survey goes, row and bytes.
+    fn forget_attachment(&self, digest: &Digest, survey_id: &str) -> Result<(), StoreError> {
+        let blobs = self.blobs()?;
+        let writer = self.lock_writer();
+        writer.conn.execute(
+            "DELETE FROM media_attachments WHERE digest = ?1 AND survey_id = ?2",
+            params![&digest.0[..], survey_id],
+        )?;
+        let left: Option<i64> = writer
+            .conn
+            .query_row("SELECT 1 FROM media_attachments WHERE digest = ?1", [&digest.0[..]], |r| r.get(0))
+            .optional()?;
+        if left.is_none() {
+            writer.conn.execute("DELETE FROM media_blobs WHERE digest = ?1", [&digest.0[..]])?;
+            // Still under the writer's lock: an attachment of the same bytes in progress
+            // checks for its file there (`attach_media`) and is refused, not left dangling.
+            blobs.remove(digest)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! Where the server keeps the bytes of attached files, behind a small trait so that an
+//! S3-compatible store (or PostgreSQL's large objects) can replace the folder without the
+//! services noticing.
+//!
+//! An upload arrives in pieces, each appended at the offset the store says it holds
+//! ([`BlobStore::append`]), synced before it is acknowledged; the file becomes visible
+//! under its digest only once its bytes hash to it, so a partial or forged upload is never
+//! served as complete.
+
+use std::sync::{Mutex, PoisonError};
+
+use terrain_core::media::{BlobDir, Digest, MediaError};
+
+use crate::{BackendError, BackendResult};
+
+/// What the store holds of one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobState {
+    /// Nothing.
+    Absent,
+    /// The first bytes, this many, of an upload in progress.
+    Partial(u64),
+    /// The whole file, of this size.
+    Complete(u64),
+}
+
+/// What came of appending a piece.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Kept; the upload now holds this many bytes.
+    At(u64),
+    /// Kept, and the file is now whole and checked: this many bytes.
+    Complete(u64),
+    /// Not kept: the whole file, this many bytes, was already held.
+    Held(u64),
+    /// Not kept: the upload holds this many bytes, not the piece's offset.
+    Elsewhere(u64),
+    /// The last piece made a file whose bytes have this other digest: everything received
+    /// was dropped.
+    Corrupt(Digest),
+}
+
+/// The bytes of attached files, by digest.
+pub trait BlobStore: Send + Sync + std::fmt::Debug {
+    /// What is held of `digest`, an upload of `size` bytes (a partial upload longer than
+    /// that is dropped: it cannot become the file).
+    fn state(&self, digest: &Digest, size: u64) -> BackendResult<BlobState>;
+    /// Appends `bytes` at `offset` to the upload of `digest` (`size` bytes in all); the
+    /// piece that reaches `size` completes it, if the bytes hash to `digest`.
+    fn append(&self, digest: &Digest, size: u64, offset: u64, bytes: &[u8]) -> BackendResult<Appended>;
+    /// Up to `max` bytes of the complete file `digest` from `offset`, and its size; `None`
+    /// when it is not (completely) held.
+    fn read(&self, digest: &Digest, offset: u64, max: u64) -> BackendResult<Option<(Vec<u8>, u64)>>;
+    /// Removes the file and any upload of it.
+    fn remove(&self, digest: &Digest) -> BackendResult<()>;
+    /// Every complete file's digest.
+    fn list(&self) -> BackendResult<Vec<Digest>>;
+}
+
+/// Files in a folder of the data directory (`blobs/`), one per digest.
+#[derive(Debug)]
+pub struct FolderBlobs {
+    dir: BlobDir,
+    /// One upload of a digest at a time (two phones may send the same photo): a piece is
+    /// appended under the lock of its digest's stripe.
+    stripes: [Mutex<()>; 16],
+}
+
+impl FolderBlobs {
+    /// Opens (creating it if needed) the folder at `root`.
+    pub fn open(root: impl Into<std::path::PathBuf>) -> BackendResult<FolderBlobs> {
+        let dir = BlobDir::open(root).map_err(media_error)?;
+        Ok(FolderBlobs { dir, stripes: Default::default() })
+    }
+
+    fn stripe(&self, digest: &Digest) -> std::sync::MutexGuard<'_, ()> {
+        let index = usize::from(digest.0[0]) % self.stripes.len();
+        self.stripes[index].lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl BlobStore for FolderBlobs {
+    fn state(&self, digest: &Digest, size: u64) -> BackendResult<BlobState> {
+        let _held = self.stripe(digest);
+        if let Some(size) = self.dir.size(digest) {
+            return Ok(BlobState::Complete(size));
+        }
+        match self.dir.part_len(digest) {
+            0 => Ok(BlobState::Absent),
+            part if part > size => {
+                self.dir.remove_part(digest).map_err(media_error)?;
+                Ok(BlobState::Absent)
+            }
+            part => Ok(BlobState::Partial(part)),
+        }
+    }
+
+    fn append(&self, digest: &Digest, size: u64, offset: u64, bytes: &[u8]) -> BackendResult<Appended> {
+        let _held = self.stripe(digest);
+        if let Some(size) = self.dir.size(digest) {
+            return Ok(Appended::Held(size));
+        }
+        let at = match self.dir.append_part(digest, offset, bytes).map_err(media_error)? {
+            Ok(at) => at,
+            Err(held) => return Ok(Appended::Elsewhere(held)),
+        };
+        if at < size {
+            return Ok(Appended::At(at));
+        }
+        match self.dir.complete_part(digest) {
+            Ok(size) => Ok(Appended::Complete(size)),
+            Err(MediaError::Corrupt { got, .. }) => Ok(Appended::Corrupt(got)),
+            Err(e) => Err(media_error(e)),
+        }
+    }
+
+    fn read(&self, digest: &Digest, offset: u64, max: u64) -> BackendResult<Option<(Vec<u8>, u64)>> {
+        let Some(size) = self.dir.size(digest) else { return Ok(None) };
+        let max = usize::try_from(max).unwrap_or(usize::MAX);
+        match self.dir.read_at(digest, offset, max) {
+            Ok(bytes) => Ok(Some((bytes, size))),
+            Err(MediaError::Missing(_)) => Ok(None),
+            Err(e) => Err(media_error(e)),
+        }
+    }
+
+    fn remove(&self, digest: &Digest) -> BackendResult<()> {
+        let _held = self.stripe(digest);
+        self.dir.remove(digest).map_err(media_error)?;
+        self.dir.remove_part(digest).map_err(media_error)
+    }
+
+    fn list(&self) -> BackendResult<Vec<Digest>> {
+        self.dir.digests().map_err(media_error)
+    }
+}
+
+fn media_error(e: MediaError) -> BackendError {
+    BackendError::Database(format!("the attached files' folder failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upload_in_pieces_completes_once_its_bytes_hash_to_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = FolderBlobs::open(dir.path().join("blobs")).unwrap();
+        let photo: Vec<u8> = (0..5000u32).map(|i| (i % 253) as u8).collect();
+        let digest = Digest::of(&photo);
+        let size = photo.len() as u64;
+        assert_eq!(blobs.state(&digest, size).unwrap(), BlobState::Absent);
+        assert_eq!(blobs.append(&digest, size, 0, &photo[..2000]).unwrap(), Appended::At(2000));
+        assert_eq!(blobs.append(&digest, size, 1000, &photo[1000..3000]).unwrap(), Appended::Elsewhere(2000));
+        assert_eq!(blobs.state(&digest, size).unwrap(), BlobState::Partial(2000));
+        assert_eq!(blobs.read(&digest, 0, 10).unwrap(), None, "a partial file is never served");
+        assert_eq!(blobs.append(&digest, size, 2000, &photo[2000..]).unwrap(), Appended::Complete(size));
+        assert_eq!(blobs.read(&digest, 4990, 100).unwrap(), Some((photo[4990..].to_vec(), size)));
+        assert_eq!(blobs.append(&digest, size, 0, b"again").unwrap(), Appended::Held(size));
+        assert_eq!(blobs.list().unwrap(), vec![digest]);
+    }
+
+    #[test]
+    fn bytes_that_are_not_the_named_file_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = FolderBlobs::open(dir.path().join("blobs")).unwrap();
+        let digest = Digest::of(b"the real photo");
+        assert!(matches!(blobs.append(&digest, 5, 0, b"forge").unwrap(), Appended::Corrupt(_)));
+        assert_eq!(blobs.state(&digest, 5).unwrap(), BlobState::Absent);
+        // An upload longer than the size now declared cannot become the file.
+        assert_eq!(blobs.append(&digest, 14, 0, b"the real").unwrap(), Appended::At(8));
+        assert_eq!(blobs.state(&digest, 4).unwrap(), BlobState::Absent);
+    }
+}

@@ -1,0 +1,130 @@
+//! Attached files: uploads in pieces from the devices that hold them, downloads for whoever
+//! may read a survey that references them.
+//!
+//! A file is accepted only once a survey the device may read references it, so the
+//! answers travel first and nothing arrives that no survey wants; each piece is bounded
+//! ([`MediaLimits`](crate::MediaLimits)), appended where the store says it holds, and
+//! counted against the device's minute. A file is served only whole and checked.
+
+use std::time::Instant;
+
+use serde_json::json;
+use terrain_backend::{Appended, BlobState, DeviceKey};
+use terrain_core::media::Digest;
+
+use crate::audit::Action;
+use crate::{Error, Result, Scope, Services};
+
+/// The most surveys looked at to decide who may read a file: one photo in more surveys
+/// than this is a test, not a field study, and the first readable one is enough.
+const REFERENCES_CHECKED: u32 = 200;
+
+/// The largest piece of a file one download request returns.
+pub const MAX_READ_BYTES: u64 = 8 << 20;
+
+/// Bytes of a file, as a download asked for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaBytes {
+    /// The bytes, from `offset`.
+    pub bytes: Vec<u8>,
+    /// Where they start.
+    pub offset: u64,
+    /// The file's whole size.
+    pub size: u64,
+}
+
+impl Services {
+    /// How many bytes of file `digest` (of `size` bytes) the server holds: where `scope`'s
+    /// device resumes its upload, or `size` when there is nothing left to send.
+    pub fn media_offset(&self, scope: &Scope, digest: &Digest, size: u64) -> Result<u64> {
+        self.may_upload(scope, digest, size)?;
+        Ok(match self.backend.blobs().state(digest, size)? {
+            BlobState::Absent => 0,
+            BlobState::Partial(held) => held,
+            BlobState::Complete(held) => held,
+        })
+    }
+
+    /// Appends `bytes` at `offset` to the upload of file `digest` (of `size` bytes) and
+    /// returns the offset now held. The piece that completes the file is checked against
+    /// its digest (a mismatch drops the upload: `hash_mismatch`), and audited.
+    pub fn media_append(&self, scope: &Scope, digest: &Digest, size: u64, offset: u64, bytes: &[u8]) -> Result<u64> {
+        let (device, survey) = self.may_upload(scope, digest, size)?;
+        let limits = &self.settings.media;
+        let length = bytes.len() as u64;
+        if length > limits.max_chunk_bytes {
+            return Err(Error::TooLarge(format!(
+                "a piece of an upload holds at most {} bytes; this one has {length}: send smaller pieces",
+                limits.max_chunk_bytes
+            )));
+        }
+        if offset.checked_add(length).is_none_or(|end| end > size) || length == 0 {
+            return Err(Error::Invalid(format!(
+                "{length} bytes at offset {offset} do not fit in a file of {size} bytes"
+            )));
+        }
+        self.guards.media_bytes.spend(&device, length, Instant::now()).map_err(|wait| Error::TooMany {
+            retry_after: wait,
+            message: "this device has sent many files in the last minute: the upload resumes shortly".into(),
+        })?;
+        match self.backend.blobs().append(digest, size, offset, bytes)? {
+            Appended::At(held) | Appended::Held(held) => Ok(held),
+            Appended::Complete(held) => {
+                self.audit(
+                    scope,
+                    Action::MediaUpload,
+                    Some(&survey),
+                    json!({"sha256": digest.to_hex(), "size": held}),
+                )?;
+                Ok(held)
+            }
+            Appended::Elsewhere(held) => Err(Error::Conflict(format!(
+                "the server holds {held} bytes of this file, not {offset}: resume from there"
+            ))),
+            Appended::Corrupt(got) => Err(Error::unprocessable(
+                "hash_mismatch",
+                format!("the bytes sent hash to {got}, not to {digest}: the upload was dropped; send the file again"),
+            )),
+        }
+    }
+
+    /// Up to `max` bytes of file `digest` from `offset`, for anyone who may read a survey
+    /// that references it. A file no readable survey references is not found, whether or
+    /// not it exists; one still on its device is not found either, saying so.
+    pub fn media_read(&self, scope: &Scope, digest: &Digest, offset: u64, max: u64) -> Result<MediaBytes> {
+        self.readable_reference(scope, digest)?;
+        let (bytes, size) =
+            self.backend.blobs().read(digest, offset, max.clamp(1, MAX_READ_BYTES))?.ok_or_else(|| {
+                Error::not_found(format!(
+                    "file {digest} is still on the device that took it: it arrives when that device syncs"
+                ))
+            })?;
+        Ok(MediaBytes { bytes, offset, size })
+    }
+
+    /// Checks that `scope` is a device that may send file `digest` of `size` bytes; returns
+    /// the device, and a survey of the device's that references the file.
+    fn may_upload(&self, scope: &Scope, digest: &Digest, size: u64) -> Result<(DeviceKey, String)> {
+        let device = scope
+            .device()
+            .ok_or_else(|| Error::forbidden("only a device uploads attached files: log in from the device"))?;
+        let limit = self.settings.media.max_file_bytes;
+        if size > limit {
+            return Err(Error::TooLarge(format!(
+                "the file is {size} bytes; the server takes files of at most {limit} bytes: attach a smaller one"
+            )));
+        }
+        let survey = self.readable_reference(scope, digest)?;
+        Ok((device, survey))
+    }
+
+    /// A survey that references file `digest` and that `scope` may read.
+    fn readable_reference(&self, scope: &Scope, digest: &Digest) -> Result<String> {
+        let surveys = self.backend.surveys_with_media(digest, REFERENCES_CHECKED)?;
+        surveys.into_iter().find(|id| self.open_survey(scope, id).is_ok()).ok_or_else(|| {
+            Error::not_found(format!(
+                "no survey you may read references file {digest}: sync the survey's answers first"
+            ))
+        })
+    }
+}

@@ -1,0 +1,200 @@
+//! `/api/v1/media/{sha256}`: attached files, sent by their devices in pieces and read back
+//! by whoever may read a survey that holds them.
+//!
+//! Uploads follow tus's core protocol without its handshake (the digest names the upload):
+//! `HEAD` answers `Upload-Offset`, what the server holds; `PATCH` carries the bytes from
+//! that offset (`Upload-Offset`, `Upload-Length`, `application/offset+octet-stream`) and
+//! answers the new offset. A cut link resumes at the offset the next `HEAD` gives.
+//! Downloads are `GET`, with `Range` to resume.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::header::{ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RANGE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use http_body::Frame;
+use terrain_core::media::Digest;
+use terrain_core::sync::transport::MEDIA_CHUNK_TYPE;
+use terrain_services::media::MAX_READ_BYTES;
+
+use super::caller::Caller;
+use super::error::ApiError;
+use crate::http::{AppState, blocking};
+
+const UPLOAD_OFFSET: &str = "upload-offset";
+const UPLOAD_LENGTH: &str = "upload-length";
+
+/// How much of a file the server holds, for a device about to upload it.
+#[utoipa::path(head, path = "/api/v1/media/{sha256}",
+    params(("sha256" = String, Path, description = "the file's SHA-256, 64 hex digits"),
+        ("Upload-Length" = u64, Header, description = "the file's size")),
+    responses((status = 204, description = "`Upload-Offset`: the bytes held (the size when complete)"),
+        (status = 403, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody, description = "no survey of the caller's references it"),
+        (status = 413, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn offset(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    Path(digest): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let digest = parse_digest(&digest)?;
+    let size = number(&headers, UPLOAD_LENGTH)?;
+    let services = state.services.clone();
+    let held = blocking(move || services.media_offset(&auth.scope, &digest, size)).await?;
+    Ok((StatusCode::NO_CONTENT, [(UPLOAD_OFFSET, held.to_string()), (CACHE_CONTROL.as_str(), "no-store".into())])
+        .into_response())
+}
+
+/// Appends a piece of a file at the offset the server holds.
+#[utoipa::path(patch, path = "/api/v1/media/{sha256}",
+    params(("sha256" = String, Path, description = "the file's SHA-256, 64 hex digits"),
+        ("Upload-Offset" = u64, Header, description = "where the piece starts"),
+        ("Upload-Length" = u64, Header, description = "the file's size")),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    responses((status = 204, description = "`Upload-Offset`: the bytes now held"),
+        (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody, description = "the offset is not what the server holds: HEAD, then resume"),
+        (status = 413, body = super::error::ErrorBody), (status = 415, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody, description = "`hash_mismatch`: the bytes were not the file"),
+        (status = 429, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn append(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    Path(digest): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let digest = parse_digest(&digest)?;
+    if headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) != Some(MEDIA_CHUNK_TYPE) {
+        return Err(ApiError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "unsupported_media_type",
+            message: format!("a piece of an upload is sent as {MEDIA_CHUNK_TYPE}"),
+            retry_after: None,
+        });
+    }
+    let offset = number(&headers, UPLOAD_OFFSET)?;
+    let size = number(&headers, UPLOAD_LENGTH)?;
+    let services = state.services.clone();
+    let held = blocking(move || services.media_append(&auth.scope, &digest, size, offset, &body)).await?;
+    Ok((StatusCode::NO_CONTENT, [(UPLOAD_OFFSET, held.to_string())]).into_response())
+}
+
+/// A file's bytes, whole (`200`) or the `Range` asked for (`206`, one range).
+#[utoipa::path(get, path = "/api/v1/media/{sha256}",
+    params(("sha256" = String, Path, description = "the file's SHA-256, 64 hex digits"),
+        ("Range" = Option<String>, Header, description = "`bytes=FIRST-` or `bytes=FIRST-LAST`")),
+    responses((status = 200, description = "the file"), (status = 206, description = "the range asked for"),
+        (status = 404, body = super::error::ErrorBody), (status = 416, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn download(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    Path(digest): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let digest = parse_digest(&digest)?;
+    let range = headers.get(RANGE).map(|v| parse_range(v.to_str().unwrap_or_default())).transpose()?;
+    let (first, last) = range.unwrap_or((0, None));
+    let want = last.map_or(MAX_READ_BYTES, |last| last.saturating_sub(first).saturating_add(1));
+    let services = state.services.clone();
+    let scope = auth.scope.clone();
+    let piece = blocking(move || services.media_read(&scope, &digest, first, want)).await?;
+    if first >= piece.size && piece.size > 0 {
+        return Err(ApiError {
+            status: StatusCode::RANGE_NOT_SATISFIABLE,
+            code: "range_not_satisfiable",
+            message: format!("the file has {} bytes", piece.size),
+            retry_after: None,
+        });
+    }
+    let common = [(ACCEPT_RANGES, "bytes".to_owned()), (CONTENT_TYPE, "application/octet-stream".to_owned())];
+    if range.is_some() {
+        let end = piece.offset + piece.bytes.len() as u64;
+        let content_range = format!("bytes {}-{}/{}", piece.offset, end.saturating_sub(1), piece.size);
+        return Ok((StatusCode::PARTIAL_CONTENT, common, [(CONTENT_RANGE, content_range)], piece.bytes).into_response());
+    }
+    // The whole file, read a piece at a time as the client takes it: memory stays at a
+    // piece however large the file.
+    let size = piece.size;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(2);
+    let mut next = piece.bytes.len() as u64;
+    let _ = sender.send(Bytes::from(piece.bytes)).await;
+    let services = state.services.clone();
+    tokio::spawn(async move {
+        while next < size {
+            let (services, scope) = (services.clone(), auth.scope.clone());
+            let Ok(piece) = blocking(move || services.media_read(&scope, &digest, next, MAX_READ_BYTES)).await else {
+                return;
+            };
+            if piece.bytes.is_empty() {
+                return;
+            }
+            next += piece.bytes.len() as u64;
+            if sender.send(Bytes::from(piece.bytes)).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok((StatusCode::OK, common, [(CONTENT_LENGTH, size.to_string())], Body::new(Pieces(receiver))).into_response())
+}
+
+/// A response body made of the pieces a reading task sends.
+struct Pieces(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl http_body::Body for Pieces {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|piece| piece.map(|bytes| Ok(Frame::data(bytes))))
+    }
+}
+
+fn parse_digest(text: &str) -> Result<Digest, ApiError> {
+    text.parse().map_err(|e: terrain_core::media::NotADigest| ApiError::invalid(e.to_string()))
+}
+
+fn number(headers: &HeaderMap, name: &str) -> Result<u64, ApiError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| ApiError::invalid(format!("the `{name}` header must give a number of bytes")))
+}
+
+/// `bytes=FIRST-` or `bytes=FIRST-LAST`: one range, from a known start (what resuming
+/// needs; suffix and multiple ranges are refused).
+fn parse_range(text: &str) -> Result<(u64, Option<u64>), ApiError> {
+    let bad = || {
+        ApiError::invalid(format!("`Range: {text}` is not one range of bytes (`bytes=FIRST-` or `bytes=FIRST-LAST`)"))
+    };
+    let (first, last) = text.trim().strip_prefix("bytes=").and_then(|r| r.split_once('-')).ok_or_else(bad)?;
+    let first: u64 = first.trim().parse().map_err(|_| bad())?;
+    let last = match last.trim() {
+        "" => None,
+        last => Some(last.parse::<u64>().ok().filter(|&l| l >= first).ok_or_else(bad)?),
+    };
+    Ok((first, last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_one_range_from_a_known_start() {
+        assert_eq!(parse_range("bytes=0-").unwrap(), (0, None));
+        assert_eq!(parse_range("bytes=100-199").unwrap(), (100, Some(199)));
+        for bad in ["bytes=-500", "bytes=5-1", "bytes=0-1,5-9", "items=0-1", "bytes=a-"] {
+            assert!(parse_range(bad).is_err(), "{bad}");
+        }
+    }
+}
