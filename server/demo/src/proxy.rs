@@ -134,9 +134,16 @@ impl Pump {
     }
 
     fn run(self, mut from: TcpStream, to: TcpStream) {
+        // A paced link is read in its pacing slices, and holds what its latency keeps in
+        // flight (bandwidth × latency), no more: the sender waits as it would on a real slow
+        // link, and a cut loses what was in flight, not everything it had written.
+        let mut read_size = 16384;
         let (tx, deliver) = match self.link.bytes_per_sec {
             Some(rate) => {
-                let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+                let slice = pacing_slice(rate);
+                read_size = slice;
+                let in_flight = (rate as f64 * self.link.latency.as_secs_f64() / slice as f64).ceil() as usize + 1;
+                let (tx, rx) = mpsc::sync_channel::<(Instant, Vec<u8>)>(in_flight);
                 let latency = self.link.latency;
                 let handle =
                     thread::Builder::new().name("proxy-pace".into()).spawn(move || pace(rx, to, rate, latency)).ok();
@@ -145,7 +152,7 @@ impl Pump {
             None => (None, Sink::Direct(to)),
         };
         let mut sink = deliver;
-        let mut buf = [0u8; 16384];
+        let mut buf = vec![0u8; read_size];
         loop {
             let n = match from.read(&mut buf) {
                 Ok(0) | Err(_) => break,
@@ -193,10 +200,14 @@ enum Sink {
     Paced(Option<thread::JoinHandle<()>>),
 }
 
+/// Slices of about 1/50 s of the bandwidth keep the pacing smooth.
+fn pacing_slice(rate: u64) -> usize {
+    (rate / 50).clamp(64, 16384) as usize
+}
+
 /// Delivers each chunk `latency` after it arrived, at most `rate` bytes per second.
 fn pace(rx: mpsc::Receiver<(Instant, Vec<u8>)>, mut to: TcpStream, rate: u64, latency: Duration) {
-    // Slices of about 1/50 s of the bandwidth keep the pacing smooth.
-    let slice = ((rate / 50).max(1)) as usize;
+    let slice = pacing_slice(rate);
     for (arrived, bytes) in rx {
         let due = arrived + latency;
         let now = Instant::now();

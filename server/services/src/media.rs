@@ -52,10 +52,10 @@ impl Services {
         let (device, survey) = self.may_upload(scope, digest, size)?;
         let limits = &self.settings.media;
         let length = bytes.len() as u64;
-        if length > limits.max_chunk_bytes {
+        if length > limits.piece_bytes {
             return Err(Error::TooLarge(format!(
-                "a piece of an upload holds at most {} bytes; this one has {length}: send smaller pieces",
-                limits.max_chunk_bytes
+                "a piece of an upload holds at most {} bytes; this one has {length}",
+                limits.piece_bytes
             )));
         }
         if offset.checked_add(length).is_none_or(|end| end > size) || length == 0 {

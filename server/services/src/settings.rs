@@ -41,9 +41,9 @@ pub struct Settings {
 pub struct MediaLimits {
     /// The largest file accepted (`terrain serve --max-media-mb`).
     pub max_file_bytes: u64,
-    /// The largest piece of an upload one request may carry: what the server holds in
-    /// memory for one upload at a time.
-    pub max_chunk_bytes: u64,
+    /// The bytes of an upload held in memory before they are written: what one upload
+    /// costs the server's memory, however large its request.
+    pub piece_bytes: u64,
     /// The most file bytes one device may send in a minute.
     pub device_bytes_per_minute: u64,
 }
@@ -52,7 +52,7 @@ impl Default for MediaLimits {
     fn default() -> Self {
         MediaLimits {
             max_file_bytes: terrain_core::media::DEFAULT_MAX_FILE_BYTES,
-            max_chunk_bytes: 1 << 20,
+            piece_bytes: 64 << 10,
             // A minute of a fast 4G link: a phone on a good link is not held back, one
             // sending without end fills no more than this a minute.
             device_bytes_per_minute: 256 << 20,

@@ -17,6 +17,7 @@ use axum::http::header::{ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_R
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body::Frame;
+use http_body_util::BodyExt;
 use terrain_core::media::Digest;
 use terrain_core::sync::transport::MEDIA_CHUNK_TYPE;
 use terrain_services::media::MAX_READ_BYTES;
@@ -51,10 +52,12 @@ pub async fn offset(
         .into_response())
 }
 
-/// Appends a piece of a file at the offset the server holds.
+/// Appends bytes of a file from the offset the server holds. The body may carry the rest
+/// of the file: it is written as it arrives, a piece at a time, so a link cut mid-request
+/// keeps what arrived, and the device resumes from there.
 #[utoipa::path(patch, path = "/api/v1/media/{sha256}",
     params(("sha256" = String, Path, description = "the file's SHA-256, 64 hex digits"),
-        ("Upload-Offset" = u64, Header, description = "where the piece starts"),
+        ("Upload-Offset" = u64, Header, description = "where the bytes start"),
         ("Upload-Length" = u64, Header, description = "the file's size")),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses((status = 204, description = "`Upload-Offset`: the bytes now held"),
@@ -69,22 +72,107 @@ pub async fn append(
     Caller(auth): Caller,
     Path(digest): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let digest = parse_digest(&digest)?;
     if headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) != Some(MEDIA_CHUNK_TYPE) {
         return Err(ApiError {
             status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
             code: "unsupported_media_type",
-            message: format!("a piece of an upload is sent as {MEDIA_CHUNK_TYPE}"),
+            message: format!("the bytes of an upload are sent as {MEDIA_CHUNK_TYPE}"),
             retry_after: None,
         });
     }
     let offset = number(&headers, UPLOAD_OFFSET)?;
     let size = number(&headers, UPLOAD_LENGTH)?;
+    // Checked before a byte is read: a refused upload costs its headers.
     let services = state.services.clone();
-    let held = blocking(move || services.media_append(&auth.scope, &digest, size, offset, &body)).await?;
-    Ok((StatusCode::NO_CONTENT, [(UPLOAD_OFFSET, held.to_string())]).into_response())
+    let scope = auth.scope.clone();
+    blocking(move || services.media_offset(&scope, &digest, size)).await?;
+    let piece = usize::try_from(state.settings.services.media.piece_bytes).unwrap_or(usize::MAX).max(1);
+    let mut body = body;
+    let mut pending = Pending {
+        state: state.clone(),
+        scope: auth.scope.clone(),
+        digest,
+        size,
+        piece,
+        held: offset,
+        bytes: Vec::new(),
+    };
+    loop {
+        let frame = match body.frame().await {
+            None => break,
+            Some(Ok(frame)) => frame,
+            // The link dropped: what arrived is kept as `pending` goes, and the device
+            // resumes after it.
+            Some(Err(e)) => return Err(ApiError::unreadable_body(e)),
+        };
+        let Ok(data) = frame.into_data() else { continue };
+        if pending.held + (pending.bytes.len() + data.len()) as u64 > size {
+            pending.bytes.clear();
+            return Err(ApiError::invalid(format!("more bytes were sent than the file's {size}")));
+        }
+        pending.bytes.extend_from_slice(&data);
+        while pending.bytes.len() >= piece {
+            pending.write().await?;
+        }
+    }
+    while !pending.bytes.is_empty() {
+        pending.write().await?;
+    }
+    Ok((StatusCode::NO_CONTENT, [(UPLOAD_OFFSET, pending.held.to_string())]).into_response())
+}
+
+/// Bytes of an upload received and not yet written. Dropped with bytes still in it (the
+/// request failed, or the server dropped the request when the connection died), it writes
+/// them in the background, so a cut costs the device only what never arrived.
+struct Pending {
+    state: AppState,
+    scope: terrain_services::Scope,
+    digest: Digest,
+    size: u64,
+    /// The most written at once (`MediaLimits::piece_bytes`).
+    piece: usize,
+    held: u64,
+    bytes: Vec<u8>,
+}
+
+impl Pending {
+    /// Writes the first piece of what is held.
+    async fn write(&mut self) -> Result<(), ApiError> {
+        let (services, scope, digest, size, held) =
+            (self.state.services.clone(), self.scope.clone(), self.digest, self.size, self.held);
+        let bytes: Vec<u8> = self.bytes.drain(..self.bytes.len().min(self.piece)).collect();
+        self.held = blocking(move || services.media_append(&scope, &digest, size, held, &bytes)).await?;
+        Ok(())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if self.bytes.is_empty() {
+            return;
+        }
+        let (services, scope, digest, size, held) =
+            (self.state.services.clone(), self.scope.clone(), self.digest, self.size, self.held);
+        let (bytes, piece) = (std::mem::take(&mut self.bytes), self.piece);
+        // Off the runtime's threads, as every service call; nobody waits for it.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn_blocking(move || {
+                let mut held = held;
+                for part in bytes.chunks(piece) {
+                    match services.media_append(&scope, &digest, size, held, part) {
+                        Ok(next) => held = next,
+                        Err(e) => {
+                            tracing::debug!("the bytes of a cut upload were not kept: {e}");
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    }
 }
 
 /// A file's bytes, whole (`200`) or the `Range` asked for (`206`, one range).

@@ -30,7 +30,6 @@ use crate::http::{AppState, Settings};
 pub fn router(settings: &Settings) -> Router<AppState> {
     let json = DefaultBodyLimit::max(settings.max_json_bytes);
     let large = DefaultBodyLimit::max(settings.max_body_bytes);
-    let chunk = DefaultBodyLimit::max(usize::try_from(settings.services.media.max_chunk_bytes).unwrap_or(usize::MAX));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/api/openapi.json", get(openapi::document))
@@ -43,7 +42,7 @@ pub fn router(settings: &Settings) -> Router<AppState> {
         .route("/api/v1/me/feed-tokens", get(feed_tokens::list).post(feed_tokens::create).layer(json))
         .route("/api/v1/me/feed-tokens/{id}", delete(feed_tokens::revoke))
         .route("/api/v1/sync", post(sync::sync).layer(large))
-        .route("/api/v1/media/{digest}", get(media::download).head(media::offset).patch(media::append).layer(chunk))
+        .route("/api/v1/media/{digest}", get(media::download).head(media::offset).patch(media::append))
         .route("/api/v1/forms", get(forms::list))
         .route("/api/v1/forms/{form_id}/{version}", get(forms::get))
         .route("/api/v1/forms/{form_id}/export", get(exports::export))
