@@ -362,8 +362,8 @@ fn point_json(p: &GeoPoint) -> serde_json::Value {
     serde_json::json!({"lat": p.lat, "lon": p.lon, "altitude": p.altitude, "accuracy": p.accuracy})
 }
 
-/// An attachment in JSON: the file's name in exports (`file`, as CSV cells hold it) and
-/// what identifies its bytes.
+/// An attachment in JSON: the file's name in exports (`file`, as CSV cells hold it), what
+/// identifies its bytes, and where the relay serves them (`url`, relative to its address).
 fn media_json(m: &MediaRef) -> serde_json::Value {
     let mut json = serde_json::json!({
         "file": m.export_name(),
@@ -371,6 +371,7 @@ fn media_json(m: &MediaRef) -> serde_json::Value {
         "size": m.size,
         "type": m.media_type,
         "name": m.file_name,
+        "url": m.api_path(),
     });
     if let Some((width, height)) = m.dimensions {
         json["width"] = width.into();

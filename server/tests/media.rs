@@ -164,3 +164,57 @@ fn mistaken_and_hostile_uploads_each_get_their_answer() {
     assert_eq!(patch(&server, token, &photo.digest, photo.size, 0, &bytes).offset, Some(photo.size));
     assert_eq!(send(&server, &other, "GET", &photo.digest, &[], Vec::new()).status, 404);
 }
+
+#[test]
+fn the_csv_export_can_carry_the_files_in_odk_s_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, phone, photo, bytes) = field(dir.path(), TestServer::settings());
+    // A second survey whose photo is still on the phone.
+    let id = phone.store.create_survey("beguedo_slm", "2026110101").unwrap();
+    phone.store.set_answer(&id, &p("distance_river_m"), Value::Integer(10)).unwrap();
+    phone.store.set_answer(&id, &p("bank_erosion"), Value::Choice("yes".into())).unwrap();
+    let later = dir.path().join("later.png");
+    std::fs::write(&later, {
+        let mut png = Vec::new();
+        RgbImage::from_pixel(20, 10, Rgb([1, 2, 3]))
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        png
+    })
+    .unwrap();
+    let waiting = phone.store.attach_media(&id, &p("erosion_photo"), &later).unwrap();
+    phone.sync();
+    assert_eq!(patch(&server, &phone.token, &photo.digest, photo.size, 0, &bytes).offset, Some(photo.size));
+
+    server.user("ana", Role::Analyst, None);
+    let analyst = server.token("ana", "ana-laptop");
+    let export = |query: &str| {
+        let response = reqwest::blocking::Client::new()
+            .get(format!("{}/api/v1/forms/beguedo_slm/export?review=any{query}", server.url))
+            .bearer_auth(&analyst)
+            .send()
+            .unwrap();
+        (response.status().as_u16(), response.bytes().unwrap().to_vec())
+    };
+    let (status, zipped) = export("&format=csv&media=true");
+    assert_eq!(status, 200);
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zipped)).unwrap();
+    let mut held = Vec::new();
+    std::io::Read::read_to_end(&mut archive.by_name(&format!("media/{}", photo.export_name())).unwrap(), &mut held)
+        .unwrap();
+    assert_eq!(held, bytes);
+    let mut table = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("beguedo_slm.csv").unwrap(), &mut table).unwrap();
+    assert!(table.contains(&photo.export_name()), "the CSV cell holds the file's name");
+    let mut listed = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("media-waiting.csv").unwrap(), &mut listed).unwrap();
+    assert!(listed.contains(&waiting.digest.to_hex()) && listed.contains(&id), "{listed}");
+    assert!(archive.by_name(&format!("media/{}", waiting.export_name())).is_err());
+    // JSON carries where the relay serves each file.
+    let (status, json) = export("&format=json");
+    assert_eq!(status, 200);
+    let json = String::from_utf8(json).unwrap();
+    assert!(json.contains(&format!("\"url\":\"/api/v1/media/{}\"", photo.digest)), "{json}");
+    // Files go in the zip only.
+    assert_eq!(export("&format=xlsx&media=true").0, 400);
+}

@@ -133,10 +133,21 @@ impl MediaRef {
         format!("{}-{}", &self.digest.to_hex()[..16], self.file_name)
     }
 
+    /// Where the relay serves the file, relative to its address: stable for as long as the
+    /// bytes exist, whichever survey refers to them.
+    pub fn api_path(&self) -> String {
+        api_path(&self.digest)
+    }
+
     /// The kind of file, the part of the media type before the `/` (`image`, `audio`…).
     pub fn kind(&self) -> &str {
         self.media_type.split('/').next().unwrap_or_default()
     }
+}
+
+/// Where the relay serves the file `digest` and takes its upload (`/api/v1/media/<hex>`).
+pub fn api_path(digest: &Digest) -> String {
+    format!("/api/v1/media/{digest}")
 }
 
 /// Whether `text` is a media type as references keep them: `type/subtype`, no spaces.

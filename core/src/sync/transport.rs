@@ -11,6 +11,7 @@ use super::http::{self, HttpClient, HttpRequest, HttpResponse};
 use super::pin::CertificatePin;
 use super::wire::CONTENT_TYPE;
 use crate::media::Digest;
+use crate::media::reference::api_path as media_path;
 
 /// What went wrong talking to the server.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -330,13 +331,13 @@ impl Transport for HttpTransport {
     }
 
     fn media_offset(&self, digest: &Digest, size: u64) -> Result<u64, TransportError> {
-        let request = HttpRequest::new("HEAD", self.url(&format!("/api/v1/media/{digest}")))
-            .header("upload-length", &size.to_string());
+        let request =
+            HttpRequest::new("HEAD", self.url(&media_path(digest))).header("upload-length", &size.to_string());
         upload_offset(&check(self.send(request)?)?)
     }
 
     fn media_append(&self, digest: &Digest, size: u64, offset: u64, chunk: Vec<u8>) -> Result<u64, TransportError> {
-        let request = HttpRequest::new("PATCH", self.url(&format!("/api/v1/media/{digest}")))
+        let request = HttpRequest::new("PATCH", self.url(&media_path(digest)))
             .header("upload-offset", &offset.to_string())
             .header("upload-length", &size.to_string())
             .body(MEDIA_CHUNK_TYPE, chunk);
@@ -347,8 +348,7 @@ impl Transport for HttpTransport {
         let last = offset.saturating_add(max.max(1)) - 1;
         let request = HttpRequest {
             max_response_bytes: max.saturating_add(1024),
-            ..HttpRequest::new("GET", self.url(&format!("/api/v1/media/{digest}")))
-                .header("range", &format!("bytes={offset}-{last}"))
+            ..HttpRequest::new("GET", self.url(&media_path(digest))).header("range", &format!("bytes={offset}-{last}"))
         };
         let response = check(self.send(request)?)?;
         let total = match response.status {

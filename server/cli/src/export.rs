@@ -50,6 +50,9 @@ pub struct ExportArgs {
     /// Start CSV files with a UTF-8 byte order mark, for Excel.
     #[arg(long)]
     bom: bool,
+    /// Put the attached photos, recordings and files in the zip, under media/ (csv only).
+    #[arg(long)]
+    media: bool,
 }
 
 pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
@@ -66,6 +69,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         since: Some(args.since),
         labels: args.labels,
         bom: Some(args.bom),
+        media: Some(args.media),
     };
     let (request, _) = services.export_request(&operator, &args.form, query)?;
     // Written next to the target and renamed at the end: never a half-written export.

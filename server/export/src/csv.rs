@@ -3,7 +3,11 @@
 //! A zip holds one entry open at a time while the rows of all tables arrive interleaved, so
 //! each table is written to its own temporary file first and copied into the zip at the end.
 
+use std::collections::BTreeMap;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
+
+use terrain_backend::Backend;
+use terrain_core::media::Digest;
 
 use zip::CompressionMethod;
 use zip::write::{SimpleFileOptions, ZipWriter};
@@ -72,17 +76,27 @@ pub fn entry_name(layout: &Layout, table: usize) -> String {
     format!("{}.csv", layout.tables[table].name)
 }
 
-/// Writes the zip.
+/// Writes the zip; with `media`, the attached files too, from that backend's blob store.
 pub(crate) fn write<W: Write + Seek>(
     layout: &Layout,
     bom: bool,
+    media: Option<&dyn Backend>,
     scan: Scan<'_>,
     out: W,
 ) -> Result<ExportOutcome, ExportError> {
     let temps = layout.tables.iter().map(|_| tempfile::tempfile().map(BufWriter::new)).collect::<Result<_, _>>()?;
     let mut tables = CsvTables::new(layout, temps, bom)?;
     let mut rows = RowWriter::new(layout);
-    let outcome = scan.run(|record| rows.write(record, &mut tables))?;
+    // Each file once, under the name its CSV cells hold, with a survey that holds it.
+    let mut attached: BTreeMap<String, (Digest, String)> = BTreeMap::new();
+    let outcome = scan.run(|record| {
+        if media.is_some() {
+            for m in record.survey.answers.media() {
+                attached.entry(m.export_name()).or_insert_with(|| (m.digest, record.summary.survey_id.clone()));
+            }
+        }
+        rows.write(record, &mut tables)
+    })?;
     let files = tables.into_inner()?;
     // Fast deflate: CSV compresses well at any level, and the export's time matters more.
     let options = SimpleFileOptions::default()
@@ -101,6 +115,52 @@ pub(crate) fn write<W: Write + Seek>(
         zip.write_all(BOM)?;
     }
     dictionary::write_csv(layout, &mut zip)?;
+    if let Some(backend) = media {
+        write_media(backend, &attached, &mut zip)?;
+    }
     zip.finish()?.flush()?;
     Ok(outcome)
+}
+
+/// The bytes read from the blob store at a time.
+const MEDIA_PIECE: u64 = 1 << 20;
+
+/// Writes each file under `media/` (stored: photos and recordings are compressed already),
+/// and lists in `media-waiting.csv` those still on the devices that took them.
+fn write_media<W: Write + Seek>(
+    backend: &dyn Backend,
+    files: &BTreeMap<String, (Digest, String)>,
+    zip: &mut ZipWriter<W>,
+) -> Result<(), ExportError> {
+    let stored = SimpleFileOptions::default().compression_method(CompressionMethod::Stored).large_file(true);
+    let mut waiting = Vec::new();
+    for (name, (digest, survey)) in files {
+        let blobs = backend.blobs();
+        let Some((first, size)) = blobs.read(digest, 0, MEDIA_PIECE)? else {
+            waiting.push((name, digest, survey));
+            continue;
+        };
+        zip.start_file(format!("media/{name}"), stored)?;
+        zip.write_all(&first)?;
+        let mut at = first.len() as u64;
+        while at < size {
+            let Some((piece, _)) = blobs.read(digest, at, MEDIA_PIECE)? else { break };
+            if piece.is_empty() {
+                break;
+            }
+            zip.write_all(&piece)?;
+            at += piece.len() as u64;
+        }
+    }
+    if !waiting.is_empty() {
+        let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+        zip.start_file("media-waiting.csv", options)?;
+        let mut out = csv::Writer::from_writer(Vec::new());
+        out.write_record(["file", "sha256", "survey_id"])?;
+        for (name, digest, survey) in waiting {
+            out.write_record([name.as_str(), &digest.to_hex(), survey.as_str()])?;
+        }
+        zip.write_all(&out.into_inner().map_err(|e| ExportError::Io(e.into_error()))?)?;
+    }
+    Ok(())
 }

@@ -166,6 +166,8 @@ pub struct ExportRequest {
     pub labels: Option<String>,
     /// Start CSV files with a UTF-8 byte order mark (for Excel).
     pub bom: bool,
+    /// Put the attached files in the CSV zip, under `media/` (ODK Central's layout).
+    pub media: bool,
     /// Stop (with [`ExportError::TimedOut`]) once this time has passed.
     pub deadline: Option<std::time::Instant>,
 }
@@ -184,6 +186,7 @@ impl ExportRequest {
             since: 0,
             labels: None,
             bom: false,
+            media: false,
             deadline: None,
         }
     }
@@ -284,7 +287,7 @@ pub fn export<W: Write + Seek + Send>(
     let layout = Layout::new(&forms, request.labels.as_deref())?;
     let scan = Scan { backend, request, visible, unreadable };
     match request.format {
-        Format::Csv => csv::write(&layout, request.bom, scan, out),
+        Format::Csv => csv::write(&layout, request.bom, request.media.then_some(backend), scan, out),
         Format::Xlsx => xlsx::write(&layout, scan, out),
         Format::Json => json::write(scan, out, false),
         Format::Ndjson => json::write(scan, out, true),

@@ -42,6 +42,9 @@ pub struct ExportQuery {
     pub labels: Option<String>,
     /// Start CSV files with a UTF-8 BOM, for Excel.
     pub bom: Option<bool>,
+    /// Put the attached files in the CSV zip, under `media/`.
+    #[serde(default)]
+    pub media: Option<bool>,
 }
 
 /// An export error as a service error.
@@ -91,6 +94,10 @@ impl Services {
         req.since = query.since.unwrap_or(0);
         req.labels = query.labels;
         req.bom = query.bom.unwrap_or(false);
+        req.media = query.media.unwrap_or(false);
+        if req.media && req.format != Format::Csv {
+            return Err(Error::Invalid("attached files go in the csv export's zip: ask for format=csv".into()));
+        }
         Ok((req, project))
     }
 

@@ -41,6 +41,8 @@ pub struct ExportQuery {
     pub labels: Option<String>,
     /// Start CSV files with a UTF-8 BOM, for Excel.
     pub bom: Option<bool>,
+    /// With `format=csv`: the attached files too, under `media/` in the zip.
+    pub media: Option<bool>,
 }
 
 /// The form's merged dataset, filtered, in the format asked. Analysts and admins of the
@@ -69,6 +71,7 @@ pub async fn export(
         since: q.since,
         labels: q.labels,
         bom: q.bom,
+        media: q.media,
     };
     let (file, outcome, format) = blocking(move || {
         let (request, _) = services.export_request(&auth.scope, &form_id, query)?;
