@@ -443,3 +443,82 @@ fn a_supervisor_previews_a_mission_form_and_enters_a_survey_in_the_browser() {
         "{actions:?}"
     );
 }
+
+/// A supervisor sees an erosion photo in the survey page (a thumbnail made on the server,
+/// linking to the photo), and in the list which surveys' files are still on the phone.
+#[test]
+fn a_supervisor_sees_the_photos_the_phone_sent_and_those_still_on_it() {
+    use image::{ImageEncoder, Rgb, RgbImage};
+    use terrain_core::sync::{self, CancelToken, HttpTransport, MediaOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server"));
+    server.user("moussa", Role::Supervisor, Some(0));
+    server.user("awa", Role::Enumerator, Some(0));
+    let beguedo =
+        xlsform::import_path(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../forms/beguedo_slm.xlsx")))
+            .unwrap();
+    server.backend().publish_form(server.project, &beguedo).unwrap();
+    let phone = Device::login(&server.url, dir.path(), "awa", Role::Enumerator, "phone-awa");
+    phone.fetch_forms();
+    let mut surveys = Vec::new();
+    for shade in [40u8, 200] {
+        let id = phone.store.create_survey(&beguedo.id, &beguedo.version).unwrap();
+        phone.store.set_answer(&id, &p("distance_river_m"), Value::Integer(25)).unwrap();
+        phone.store.set_answer(&id, &p("bank_erosion"), Value::Choice("yes".into())).unwrap();
+        let image = RgbImage::from_fn(1600, 1200, |x, y| Rgb([(x / 9) as u8, (y / 7) as u8, shade]));
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+            .write_image(image.as_raw(), 1600, 1200, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        let file = dir.path().join(format!("bank-{shade}.jpg"));
+        std::fs::write(&file, jpeg).unwrap();
+        phone.store.attach_media(&id, &p("erosion_photo"), &file).unwrap();
+        surveys.push(id);
+    }
+    phone.sync();
+    // Only the first photo goes up before the supervisor looks.
+    let sent = phone.store.survey(&surveys[0]).unwrap().answers.media()[0].digest;
+    let kept = phone.store.survey(&surveys[1]).unwrap().answers.media()[0].digest;
+    phone.store.mark_media_uploaded(&kept).unwrap();
+    let transport = HttpTransport::new(&server.url, &phone.token).unwrap();
+    sync::upload_media(&phone.store, &transport, &MediaOptions::default(), &|_| {}, &CancelToken::default()).unwrap();
+
+    let driver = Driver::start();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let url = server.url.clone();
+    rt.block_on(async {
+        let c = browser(&driver).await;
+        c.goto(&format!("{url}/lang/en")).await.unwrap();
+        c.goto(&format!("{url}/login")).await.unwrap();
+        c.find(Locator::Id("username")).await.unwrap().send_keys("moussa").await.unwrap();
+        c.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+        c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+        wait_path(&c, "/surveys").await;
+        wait_text(&c, "#total strong", "2").await;
+        let cell = |id: &str| format!("document.querySelector('a[href=\"/surveys/{id}\"]').closest('tr').querySelector('td.media').textContent");
+        wait_until(&c, &format!("{}.includes('📷 1')", cell(&surveys[0]))).await;
+        wait_until(&c, &format!("{}.includes('⏳ 0/1')", cell(&surveys[1]))).await;
+
+        // The photo sent: its thumbnail, made on the server, within 320 pixels.
+        c.goto(&format!("{url}/surveys/{}", surveys[0])).await.unwrap();
+        // Thumbnails load lazily: bring it into view, as the supervisor scrolls to it.
+        wait_until(&c, "document.querySelector('img.thumbnail') !== null").await;
+        c.execute("document.querySelector('img.thumbnail').scrollIntoView();", vec![]).await.unwrap();
+        wait_until(&c, "document.querySelector('img.thumbnail') && document.querySelector('img.thumbnail').complete && document.querySelector('img.thumbnail').naturalWidth > 0").await;
+        let width = c.execute("return document.querySelector('img.thumbnail').naturalWidth;", vec![]).await.unwrap();
+        assert_eq!(width, serde_json::json!(320));
+        let link = c.execute("return document.querySelector('a.photo').getAttribute('href');", vec![]).await.unwrap();
+        assert_eq!(link, serde_json::json!(format!("/media/{sent}")));
+        shoot(&c, "survey-photo").await;
+        // The photo itself opens in the browser, as the image it is.
+        c.goto(&format!("{url}/media/{sent}")).await.unwrap();
+        wait_until(&c, "document.images.length == 1 && document.images[0].naturalWidth == 1280").await;
+
+        // The photo not sent yet: said so, no broken image.
+        c.goto(&format!("{url}/surveys/{}", surveys[1])).await.unwrap();
+        wait_until(&c, "document.querySelector('.flag.waiting') !== null").await;
+        assert!(c.find(Locator::Css("img.thumbnail")).await.is_err());
+        c.close().await.unwrap();
+    });
+}

@@ -69,6 +69,30 @@ pub fn fit(bytes: &[u8], max_pixels: Option<u32>) -> Result<Fitted, MediaError> 
     Ok(Fitted { dimensions: Some((image.width(), image.height())), bytes: Some(out) })
 }
 
+/// A JPEG thumbnail of the image in `bytes`, upright, its longest side at most `side`;
+/// `None` for a format Terrain does not decode (the page then shows a link).
+pub fn thumbnail(bytes: &[u8], side: u32) -> Result<Option<Vec<u8>>, MediaError> {
+    let format = match image::guess_format(bytes) {
+        Ok(format @ (ImageFormat::Jpeg | ImageFormat::Png)) => format,
+        _ => return Ok(None),
+    };
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(limits());
+    let mut decoder = reader.into_decoder().map_err(image_error)?;
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(image_error)?;
+    image.apply_orientation(orientation);
+    let small = image.thumbnail(side.max(1), side.max(1));
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, THUMBNAIL_QUALITY)
+        .encode_image(&DynamicImage::ImageRgb8(small.to_rgb8()))
+        .map_err(image_error)?;
+    Ok(Some(out))
+}
+
+/// A thumbnail's JPEG quality: a list of photos, not their detail.
+const THUMBNAIL_QUALITY: u8 = 75;
+
 /// The size an image is shown at: a quarter turn swaps its sides.
 fn shown((width, height): (u32, u32), orientation: Orientation) -> (u32, u32) {
     match orientation {
@@ -121,6 +145,14 @@ mod tests {
         let mut broken = jpeg(64, 64);
         broken.truncate(40);
         assert!(matches!(fit(&broken, Some(10)), Err(MediaError::Image(_))));
+    }
+
+    #[test]
+    fn thumbnails_are_small_upright_jpegs() {
+        let thumb = thumbnail(&jpeg(1200, 600), 256).unwrap().unwrap();
+        let image = image::load_from_memory(&thumb).unwrap();
+        assert_eq!((image.width(), image.height()), (256, 128));
+        assert_eq!(thumbnail(b"GIF89a....", 256).unwrap(), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! ([`BlobDir`]) before the answer that references them is written, listed for upload
 //! once the answers are synced, and received from the server when a survey is opened.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -167,6 +168,24 @@ impl Store {
                 .prepare_cached("SELECT survey_id FROM survey_media WHERE digest = ?1 ORDER BY survey_id LIMIT ?2")?;
             let ids = stmt.query_map(params![&digest.0[..], limit], |r| r.get(0))?;
             Ok(ids.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// The files each of `survey_ids`' relevant answers reference (the relay's index, as
+    /// [`Store::surveys_with_media`]); surveys with none are left out.
+    pub fn media_of(&self, survey_ids: &[String]) -> Result<HashMap<String, Vec<Digest>>, StoreError> {
+        self.readers.with(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT digest FROM survey_media WHERE survey_id = ?1 ORDER BY digest")?;
+            let mut out = HashMap::new();
+            for id in survey_ids {
+                let digests: Vec<Vec<u8>> = stmt.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+                let digests: Vec<Digest> = digests.into_iter().filter_map(|d| d.try_into().ok().map(Digest)).collect();
+                if !digests.is_empty() {
+                    out.insert(id.clone(), digests);
+                }
+            }
+            Ok(out)
         })
     }
 

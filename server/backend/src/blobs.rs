@@ -55,6 +55,11 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     fn remove(&self, digest: &Digest) -> BackendResult<()>;
     /// Every complete file's digest.
     fn list(&self) -> BackendResult<Vec<Digest>>;
+    /// What was derived from the files and kept under `name` (a thumbnail), if it was.
+    fn derived(&self, name: &str) -> BackendResult<Option<Vec<u8>>>;
+    /// Keeps `bytes` derived from a file under `name` (letters, digits, `-` and `.`), so
+    /// that they are made once.
+    fn keep_derived(&self, name: &str, bytes: &[u8]) -> BackendResult<()>;
 }
 
 /// Files in a folder of the data directory (`blobs/`), one per digest.
@@ -133,6 +138,45 @@ impl BlobStore for FolderBlobs {
     fn list(&self) -> BackendResult<Vec<Digest>> {
         self.dir.digests().map_err(media_error)
     }
+
+    fn derived(&self, name: &str) -> BackendResult<Option<Vec<u8>>> {
+        let path = self.derived_dir()?.join(checked_name(name)?);
+        match std::fs::read(path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(BackendError::Database(format!("reading a thumbnail failed: {e}"))),
+        }
+    }
+
+    fn keep_derived(&self, name: &str, bytes: &[u8]) -> BackendResult<()> {
+        let dir = self.derived_dir()?;
+        let path = dir.join(checked_name(name)?);
+        // Through a temporary file, so a reader never sees half a thumbnail; not synced:
+        // one lost in a power cut is made again.
+        let mut temporary = tempfile::NamedTempFile::new_in(&dir)
+            .map_err(|e| BackendError::Database(format!("writing a thumbnail failed: {e}")))?;
+        std::io::Write::write_all(&mut temporary, bytes)
+            .map_err(|e| BackendError::Database(format!("writing a thumbnail failed: {e}")))?;
+        temporary.persist(&path).map_err(|e| BackendError::Database(format!("writing a thumbnail failed: {e}")))?;
+        Ok(())
+    }
+}
+
+impl FolderBlobs {
+    /// `derived/` inside the folder: made again from the files whenever lost.
+    fn derived_dir(&self) -> BackendResult<std::path::PathBuf> {
+        let dir = self.dir.root().join("derived");
+        std::fs::create_dir_all(&dir).map_err(|e| BackendError::Database(format!("{}: {e}", dir.display())))?;
+        Ok(dir)
+    }
+}
+
+fn checked_name(name: &str) -> BackendResult<&str> {
+    let fine = !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    if fine { Ok(name) } else { Err(BackendError::Database(format!("`{name}` cannot name a derived file"))) }
 }
 
 fn media_error(e: MediaError) -> BackendError {

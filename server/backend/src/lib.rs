@@ -653,6 +653,8 @@ pub trait Backend: Send + Sync + 'static {
     fn blobs(&self) -> &dyn BlobStore;
     /// The surveys whose relevant answers reference the file `digest`, at most `limit`.
     fn surveys_with_media(&self, digest: &Digest, limit: u32) -> BackendResult<Vec<String>>;
+    /// The files each of `survey_ids`' relevant answers reference, by survey.
+    fn media_of(&self, survey_ids: &[String]) -> BackendResult<HashMap<String, Vec<Digest>>>;
 
     // --- what devices hold
     /// The heads each listed survey is known to be at on a device whose feed cursor is

@@ -808,6 +808,10 @@ impl Backend for SqliteBackend {
         Ok(self.surveys.surveys_with_media(digest, limit)?)
     }
 
+    fn media_of(&self, survey_ids: &[String]) -> BackendResult<HashMap<String, Vec<Digest>>> {
+        Ok(self.surveys.media_of(survey_ids)?)
+    }
+
     fn history(&self, survey_id: &str, path: &AnswerPath) -> BackendResult<Vec<FieldEdit>> {
         Ok(self.histories(survey_id, std::slice::from_ref(path))?.pop().unwrap_or_default())
     }

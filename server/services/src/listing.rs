@@ -3,7 +3,7 @@
 //! views built on the same filters: progress per enumerator per day, the map's located
 //! surveys, the choices the filters offer. The JSON API and the dashboard both list here.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -57,6 +57,20 @@ pub struct SurveyPage {
     pub next: Option<String>,
     /// How many surveys match, over all pages.
     pub total: u64,
+    /// The attached files of the page's surveys that have some, by survey id: how many
+    /// its answers hold, and how many of them the server has (the rest are still on the
+    /// device that took them).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub media: BTreeMap<String, MediaCount>,
+}
+
+/// A survey's attached files, counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct MediaCount {
+    /// Files the server holds whole.
+    pub held: u32,
+    /// Files its relevant answers reference.
+    pub total: u32,
 }
 
 fn given(value: &Option<String>) -> Option<&str> {
@@ -144,7 +158,13 @@ impl Services {
         let next =
             if items.len() == limit { items.last().map(|last| query.sort.page_key(last).to_string()) } else { None };
         let total = self.backend.count_surveys(&query)?;
-        Ok(SurveyPage { items, next, total })
+        let ids: Vec<String> = items.iter().map(|s| s.survey_id.clone()).collect();
+        let mut media = BTreeMap::new();
+        for (id, digests) in self.backend.media_of(&ids)? {
+            let held = self.media_held(&digests)?.len() as u32;
+            media.insert(id, MediaCount { held, total: digests.len() as u32 });
+        }
+        Ok(SurveyPage { items, next, total, media })
     }
 
     /// How many surveys matching `params` each enumerator started each day.

@@ -6,11 +6,12 @@
 //! ([`MediaLimits`](crate::MediaLimits)), appended where the store says it holds, and
 //! counted against the device's minute. A file is served only whole and checked.
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use serde_json::json;
 use terrain_backend::{Appended, BlobState, DeviceKey};
-use terrain_core::media::Digest;
+use terrain_core::media::{self, Digest, pixels};
 
 use crate::audit::Action;
 use crate::{Error, Result, Scope, Services};
@@ -21,6 +22,16 @@ const REFERENCES_CHECKED: u32 = 200;
 
 /// The largest piece of a file one download request returns.
 pub const MAX_READ_BYTES: u64 = 8 << 20;
+
+/// The longest side of a thumbnail, in pixels: two columns of them on a laptop's page.
+pub const THUMBNAIL_SIDE: u32 = 320;
+
+/// The largest file a thumbnail is made from (read whole to decode).
+const MAX_THUMBNAIL_SOURCE: u64 = 32 << 20;
+
+fn waiting(digest: &Digest) -> Error {
+    Error::not_found(format!("file {digest} is still on the device that took it: it arrives when that device syncs"))
+}
 
 /// Bytes of a file, as a download asked for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +111,47 @@ impl Services {
                 ))
             })?;
         Ok(MediaBytes { bytes, offset, size })
+    }
+
+    /// A thumbnail of image `digest` (a JPEG, its longest side [`THUMBNAIL_SIDE`]), made
+    /// once and kept; for whoever may read a survey that references it.
+    pub fn media_thumbnail(&self, scope: &Scope, digest: &Digest) -> Result<Vec<u8>> {
+        self.readable_reference(scope, digest)?;
+        let name = format!("{digest}-{THUMBNAIL_SIDE}.jpg");
+        let blobs = self.backend.blobs();
+        if let Some(kept) = blobs.derived(&name)? {
+            return Ok(kept);
+        }
+        let (bytes, size) = blobs.read(digest, 0, MAX_THUMBNAIL_SOURCE)?.ok_or_else(|| waiting(digest))?;
+        if size > MAX_THUMBNAIL_SOURCE {
+            return Err(Error::not_found(format!("file {digest} is too large to show a thumbnail of")));
+        }
+        let thumbnail = pixels::thumbnail(&bytes, THUMBNAIL_SIDE)
+            .map_err(|e| Error::unprocessable("not_an_image", e.to_string()))?
+            .ok_or_else(|| Error::not_found(format!("file {digest} is not a JPEG or PNG photo: no thumbnail")))?;
+        blobs.keep_derived(&name, &thumbnail)?;
+        Ok(thumbnail)
+    }
+
+    /// What file `digest` is (`image/jpeg`…), read from its first bytes, for whoever may
+    /// read a survey that references it: what a page may show it as.
+    pub fn media_type(&self, scope: &Scope, digest: &Digest) -> Result<&'static str> {
+        self.readable_reference(scope, digest)?;
+        let (head, _) = self.backend.blobs().read(digest, 0, 8192)?.ok_or_else(|| waiting(digest))?;
+        Ok(media::sniff(&head))
+    }
+
+    /// Which of `digests` the server holds whole; the others are still on their devices.
+    pub fn media_held(&self, digests: &[Digest]) -> Result<BTreeSet<Digest>> {
+        let blobs = self.backend.blobs();
+        let mut held = BTreeSet::new();
+        for digest in digests {
+            // No size is declared here: a partial upload is never dropped for it.
+            if let BlobState::Complete(_) = blobs.state(digest, u64::MAX)? {
+                held.insert(*digest);
+            }
+        }
+        Ok(held)
     }
 
     /// Checks that `scope` is a device that may send file `digest` of `size` bytes; returns

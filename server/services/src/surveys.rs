@@ -33,6 +33,8 @@ pub struct SurveyView {
     pub changed_since_approval: Option<Vec<String>>,
     /// Whether the principal may review it (the page shows the actions).
     pub reviewable: bool,
+    /// Its attached files the server holds whole (the others are still on their device).
+    pub media_held: std::collections::BTreeSet<terrain_core::media::Digest>,
 }
 
 /// Every answered question's path, depth first.
@@ -115,7 +117,19 @@ impl Services {
         };
         let assignees = self.backend.assignees(survey_id)?;
         let reviewable = scope.reviews() && scope.can_read(&scope.facts(&summary, &assignees));
-        Ok(SurveyView { summary, survey, form, evaluation, conflicts, history, changed_since_approval, reviewable })
+        let attached: Vec<_> = survey.answers.media().into_iter().map(|m| m.digest).collect();
+        let media_held = self.media_held(&attached)?;
+        Ok(SurveyView {
+            summary,
+            survey,
+            form,
+            evaluation,
+            conflicts,
+            history,
+            changed_since_approval,
+            reviewable,
+            media_held,
+        })
     }
 
     /// A read of one survey that cannot be read is recorded as needing attention, and the

@@ -13,8 +13,10 @@ use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::header::{ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RANGE};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RANGE,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body::Frame;
 use http_body_util::BodyExt;
@@ -189,12 +191,27 @@ pub async fn download(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let digest = parse_digest(&digest)?;
+    serve_file(&state, &auth.scope, digest, &headers, "application/octet-stream", None).await
+}
+
+/// File `digest` for `scope`, whole or the one `Range` in `headers`, as `content_type`
+/// (with `disposition`, if given): the API's download and the dashboard's view. A whole
+/// file is read a piece at a time as the client takes it, so memory stays at a piece
+/// however large the file.
+pub(crate) async fn serve_file(
+    state: &AppState,
+    scope: &terrain_services::Scope,
+    digest: Digest,
+    headers: &HeaderMap,
+    content_type: &str,
+    disposition: Option<String>,
+) -> Result<Response, ApiError> {
     let range = headers.get(RANGE).map(|v| parse_range(v.to_str().unwrap_or_default())).transpose()?;
     let (first, last) = range.unwrap_or((0, None));
     let want = last.map_or(MAX_READ_BYTES, |last| last.saturating_sub(first).saturating_add(1));
     let services = state.services.clone();
-    let scope = auth.scope.clone();
-    let piece = blocking(move || services.media_read(&scope, &digest, first, want)).await?;
+    let reader = scope.clone();
+    let piece = blocking(move || services.media_read(&reader, &digest, first, want)).await?;
     if first >= piece.size && piece.size > 0 {
         return Err(ApiError {
             status: StatusCode::RANGE_NOT_SATISFIABLE,
@@ -203,22 +220,30 @@ pub async fn download(
             retry_after: None,
         });
     }
-    let common = [(ACCEPT_RANGES, "bytes".to_owned()), (CONTENT_TYPE, "application/octet-stream".to_owned())];
+    let mut common = HeaderMap::new();
+    common.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    common.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    // The bytes never change under their name.
+    common.insert(CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable"));
+    if let Some(value) = disposition.and_then(|d| HeaderValue::from_str(&d).ok()) {
+        common.insert(CONTENT_DISPOSITION, value);
+    }
     if range.is_some() {
         let end = piece.offset + piece.bytes.len() as u64;
         let content_range = format!("bytes {}-{}/{}", piece.offset, end.saturating_sub(1), piece.size);
         return Ok((StatusCode::PARTIAL_CONTENT, common, [(CONTENT_RANGE, content_range)], piece.bytes).into_response());
     }
-    // The whole file, read a piece at a time as the client takes it: memory stays at a
-    // piece however large the file.
     let size = piece.size;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(2);
     let mut next = piece.bytes.len() as u64;
     let _ = sender.send(Bytes::from(piece.bytes)).await;
-    let services = state.services.clone();
+    let (services, scope) = (state.services.clone(), scope.clone());
     tokio::spawn(async move {
         while next < size {
-            let (services, scope) = (services.clone(), auth.scope.clone());
+            let (services, scope) = (services.clone(), scope.clone());
             let Ok(piece) = blocking(move || services.media_read(&scope, &digest, next, MAX_READ_BYTES)).await else {
                 return;
             };
@@ -246,7 +271,7 @@ impl http_body::Body for Pieces {
     }
 }
 
-fn parse_digest(text: &str) -> Result<Digest, ApiError> {
+pub(crate) fn parse_digest(text: &str) -> Result<Digest, ApiError> {
     text.parse().map_err(|e: terrain_core::media::NotADigest| ApiError::invalid(e.to_string()))
 }
 

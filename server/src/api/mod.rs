@@ -11,7 +11,7 @@ pub mod exports;
 pub mod feed_tokens;
 mod forms;
 mod health;
-mod media;
+pub mod media;
 pub mod odata;
 pub mod openapi;
 pub mod saved_exports;

@@ -178,6 +178,13 @@ const PHRASES: &[(&str, &str)] = &[
     ("From", "Du"),
     ("To", "Au"),
     ("Conflicts", "Conflits"),
+    ("Files", "Fichiers"),
+    ("Files on the server", "Fichiers reçus sur le serveur"),
+    ("Files still on the device", "Fichiers encore sur l'appareil"),
+    (
+        "Still on the device: it arrives when the device syncs",
+        "Encore sur l'appareil : il arrivera à sa prochaine synchronisation",
+    ),
     ("any", "tous"),
     ("with conflicts", "avec conflits"),
     ("without conflicts", "sans conflit"),

@@ -26,6 +26,7 @@ mod i18n;
 mod layout;
 mod login;
 mod map;
+mod media;
 mod password;
 mod progress;
 mod session;
@@ -73,6 +74,8 @@ pub fn router() -> Router<AppState> {
         .route("/surveys/{survey}/review", post(survey::review))
         .route("/surveys/{survey}/correct", post(survey::correct))
         .route("/surveys/{survey}/edit", get(fill::edit))
+        .route("/media/{digest}", get(media::file))
+        .route("/media/{digest}/thumbnail", get(media::thumbnail))
         .route("/forms", get(fill::list))
         .route("/forms/{form}/{version}/preview", get(fill::preview))
         .route("/forms/{form}/{version}/new", get(fill::new_entry))

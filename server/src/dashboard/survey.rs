@@ -10,6 +10,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use terrain_core::Value;
 use terrain_core::form::{Form, FormIndex, Node, Question, QuestionType};
+use terrain_core::media::MediaRef;
 use terrain_core::survey::{Answer, AnswerPath, Answers, FieldEdit};
 use terrain_services::review::{ReviewAction, ReviewRequest};
 use terrain_services::surveys::SurveyView;
@@ -139,6 +140,10 @@ impl View<'_> {
         let violation = evaluation.violations.iter().find(|i| i.path == *path);
         let conflicted = self.loaded.conflicts.iter().any(|c| c.path == *path);
         let history = self.loaded.history.get(&key);
+        let attachment = match answer {
+            Some(Answer::Value(Value::Media(m))) => Some(m),
+            _ => None,
+        };
         let shown = match answer {
             Some(Answer::Value(v)) => Some(self.show(q, v)),
             Some(Answer::Unreadable(raw)) => Some(format!("{raw} (?)")),
@@ -153,7 +158,11 @@ impl View<'_> {
             div.q.nr[!relevant].missing[missing.is_some()].violation[violation.is_some()].conflicted[conflicted] id={ "q-" (key) } data-path=(key) {
                 div.label { (self.label(&q.label, &q.name)) " " span.name { (q.name) } }
                 div.answer {
-                    @match &shown { Some(text) => span.value { (text) }, None => span.muted { "—" } }
+                    @match (attachment, &shown) {
+                        (Some(m), _) => (self.attachment(m)),
+                        (None, Some(text)) => span.value { (text) },
+                        (None, None) => span.muted { "—" },
+                    }
                     @if !relevant { " " span.flag.nr { (self.lang.t("Not relevant: left out of exports")) } }
                     @if missing.is_some() { " " span.flag.missing { (self.lang.t("Required answer missing")) } }
                     @if let Some(v) = violation { " " span.flag.violation { (v.message) } }
@@ -173,6 +182,34 @@ impl View<'_> {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// An attached file: a photo's thumbnail linking to the photo, a player for sound and
+    /// video, a link for anything else; or that it is still on the device that took it.
+    fn attachment(&self, m: &MediaRef) -> Markup {
+        let url = format!("/media/{}", m.digest);
+        let size = if m.size >= 1 << 20 {
+            format!("{:.1} MB", m.size as f64 / f64::from(1 << 20))
+        } else {
+            format!("{} KB", m.size.div_ceil(1024))
+        };
+        if !self.loaded.media_held.contains(&m.digest) {
+            return html! {
+                span.value.media { (m.file_name) " " span.muted { "(" (size) ")" } }
+                " " span.flag.waiting { "⏳ " (self.lang.t("Still on the device: it arrives when the device syncs")) }
+            };
+        }
+        html! {
+            span.value.media {
+                @match m.kind() {
+                    "image" => a.photo href=(url) { img.thumbnail src={ (url) "/thumbnail" } alt=(m.file_name) loading="lazy"; },
+                    "audio" => audio controls preload="none" src=(url) {},
+                    "video" => video controls preload="none" src=(url) {},
+                    _ => {},
+                }
+                " " a href=(url) { (m.file_name) } " " span.muted { "(" (size) ")" }
             }
         }
     }

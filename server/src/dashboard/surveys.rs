@@ -143,6 +143,15 @@ fn table(session: &Session, params: &ListParams, page: &SurveyPage) -> Markup {
                 td { (lang.t(s.status.as_str())) }
                 td { (badge(lang, s.review_status)) }
                 td { @if s.has_conflicts { span.conflict title=(lang.t("Conflicts")) { "⚠" } } }
+                td.media {
+                    @if let Some(count) = page.media.get(&s.survey_id) {
+                        @if count.held == count.total {
+                            span title=(lang.t("Files on the server")) { "📷 " (count.total) }
+                        } @else {
+                            span.waiting title=(lang.t("Files still on the device")) { "⏳ " (count.held) "/" (count.total) }
+                        }
+                    }
+                }
             }
         }
     };
@@ -166,10 +175,11 @@ fn table(session: &Session, params: &ListParams, page: &SurveyPage) -> Markup {
                     th { (lang.t("Status")) }
                     th { (sort_link(lang, params, "review", "Review")) }
                     th { (lang.t("Conflicts")) }
+                    th { (lang.t("Files")) }
                 } }
                 tbody {
                     @for s in &page.items { (row(s)) }
-                    @if page.items.is_empty() { tr { td colspan="9" { (lang.t("No survey matches these filters.")) } } }
+                    @if page.items.is_empty() { tr { td colspan="10" { (lang.t("No survey matches these filters.")) } } }
                 }
             }
             @if reviewer && !page.items.is_empty() {
