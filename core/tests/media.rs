@@ -161,9 +161,17 @@ fn the_relay_knows_which_surveys_hold_a_file() {
     let attached = phone.attach_media(&id, &p("erosion_photo"), &photo(dir.path(), "bank.jpg", 300, 200, 9)).unwrap();
     relay.merge(&id, &phone.changes_after(&id, &[]).unwrap()).unwrap();
     assert_eq!(relay.surveys_with_media(&attached.digest, 10).unwrap(), vec![id.clone()]);
-    // Once the photo is no longer relevant (the plot is far from the river), exports do
-    // not show it, and the relay no longer counts the survey as holding it.
+    // A photo under a question no longer relevant (the plot is far from the river) is
+    // left out of exports, but is still the survey's: it comes back if the answer does, so
+    // it is neither collected nor refused.
     phone.set_answer(&id, &p("distance_river_m"), Value::Integer(5000)).unwrap();
+    let heads = relay.heads(&id).unwrap();
+    relay.merge(&id, &phone.changes_after(&id, &heads).unwrap()).unwrap();
+    assert_eq!(relay.surveys_with_media(&attached.digest, 10).unwrap(), vec![id.clone()]);
+    let exported = relay.projected(std::slice::from_ref(&id)).unwrap().remove(0).unwrap();
+    assert!(exported.answers.value("erosion_photo").is_none());
+    // Cleared, it is no longer.
+    phone.clear_answer(&id, &p("erosion_photo")).unwrap();
     let heads = relay.heads(&id).unwrap();
     relay.merge(&id, &phone.changes_after(&id, &heads).unwrap()).unwrap();
     assert!(relay.surveys_with_media(&attached.digest, 10).unwrap().is_empty());

@@ -218,3 +218,39 @@ fn the_csv_export_can_carry_the_files_in_odk_s_layout() {
     // Files go in the zip only.
     assert_eq!(export("&format=xlsx&media=true").0, 400);
 }
+
+#[test]
+fn files_no_survey_references_are_collected_after_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, phone, photo, bytes) = field(dir.path(), TestServer::settings());
+    assert_eq!(patch(&server, &phone.token, &photo.digest, photo.size, 0, &bytes).offset, Some(photo.size));
+    // A second photo, half uploaded, then replaced on the phone.
+    let id = phone.store.list(&Default::default()).unwrap()[0].survey_id.clone();
+    let other = dir.path().join("other.jpg");
+    let mut second = bytes.clone();
+    second[300] ^= 1;
+    std::fs::write(&other, &second).unwrap();
+    let replaced = phone.store.attach_media(&id, &p("erosion_photo"), &other).unwrap();
+    phone.sync();
+    assert_eq!(patch(&server, &phone.token, &replaced.digest, replaced.size, 0, &second[..700]).offset, Some(700));
+    phone.store.attach_media(&id, &p("erosion_photo"), &dir.path().join("bank.jpg")).unwrap();
+    phone.sync();
+
+    let services = &server.state.services;
+    let admin = services.operator().unwrap();
+    let week = std::time::Duration::from_secs(7 * 86_400);
+    // Within the grace period everything stays.
+    let counted = services.collect_media(&admin, week, false).unwrap();
+    assert_eq!((counted.removed, counted.kept), (0, 2));
+    // Past it, the abandoned upload of the photo no answer holds goes; the photo stays.
+    let dry = services.collect_media(&admin, std::time::Duration::ZERO, true).unwrap();
+    assert_eq!((dry.removed, dry.bytes, dry.kept), (1, 700, 1));
+    let done = services.collect_media(&admin, std::time::Duration::ZERO, false).unwrap();
+    assert_eq!(done, dry);
+    assert_eq!(head(&server, &phone.token, &photo.digest, photo.size).offset, Some(photo.size));
+    let audit = server.backend().audit_log(100).unwrap();
+    assert_eq!(audit.iter().filter(|e| e.action == "media.collect").count(), 2, "two runs; a dry run is not audited");
+    // An enumerator may not collect.
+    let scope = services.authenticate(&phone.token).unwrap().scope;
+    assert!(services.collect_media(&scope, std::time::Duration::ZERO, true).is_err());
+}

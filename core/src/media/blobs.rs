@@ -18,6 +18,19 @@ const TEMPORARY: &str = ".partial-";
 /// restarts so a cut transfer resumes where it stopped.
 const PART: &str = ".part";
 
+/// A file in a [`BlobDir`], or the pieces of one being received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobEntry {
+    /// Its digest.
+    pub digest: Digest,
+    /// Whether it is the whole file (else the pieces received so far).
+    pub complete: bool,
+    /// Its length.
+    pub size: u64,
+    /// When it was last written.
+    pub modified: std::time::SystemTime,
+}
+
 /// A content-addressed folder of files.
 #[derive(Debug, Clone)]
 pub struct BlobDir {
@@ -170,6 +183,27 @@ impl BlobDir {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(MediaError::Io { action: "remove", path, source: e }),
             _ => Ok(()),
         }
+    }
+
+    /// Every file here and every piece being received, with when each was last written:
+    /// what a collector of unreferenced files looks at.
+    pub fn entries(&self) -> Result<Vec<BlobEntry>, MediaError> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.root).map_err(MediaError::io("list", &self.root))? {
+            let entry = entry.map_err(MediaError::io("list", &self.root))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let (digest, complete) = match name.strip_suffix(PART) {
+                Some(stem) => (stem, false),
+                None => (name, true),
+            };
+            let Ok(digest) = digest.parse::<Digest>() else { continue };
+            let metadata = entry.metadata().map_err(MediaError::io("read", entry.path()))?;
+            let modified = metadata.modified().map_err(MediaError::io("read", entry.path()))?;
+            out.push(BlobEntry { digest, complete, size: metadata.len(), modified });
+        }
+        out.sort_by_key(|e| (e.digest, e.complete));
+        Ok(out)
     }
 
     /// The digests of every file here.

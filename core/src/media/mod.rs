@@ -12,7 +12,7 @@ pub mod reference;
 
 use std::path::PathBuf;
 
-pub use blobs::BlobDir;
+pub use blobs::{BlobDir, BlobEntry};
 pub use reference::{Digest, MediaRef, NotADigest};
 
 use crate::form::QuestionType;

@@ -160,7 +160,7 @@ impl Store {
         Ok(pending)
     }
 
-    /// The surveys whose relevant answers reference the file `digest` (kept by stores that
+    /// The surveys whose answers reference the file `digest` (kept by stores that
     /// keep projections: the relay), at most `limit`, in id order.
     pub fn surveys_with_media(&self, digest: &Digest, limit: u32) -> Result<Vec<String>, StoreError> {
         self.readers.with(|conn| {
@@ -171,7 +171,7 @@ impl Store {
         })
     }
 
-    /// The files each of `survey_ids`' relevant answers reference (the relay's index, as
+    /// The files each of `survey_ids`' answers reference (the relay's index, as
     /// [`Store::surveys_with_media`]); surveys with none are left out.
     pub fn media_of(&self, survey_ids: &[String]) -> Result<HashMap<String, Vec<Digest>>, StoreError> {
         self.readers.with(|conn| {

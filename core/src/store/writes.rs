@@ -9,7 +9,7 @@ use rusqlite::{Connection, params};
 use super::cache::{AnswersView, DocCache, Loaded};
 use super::documents::{self, Compaction, DocRow};
 use super::forms::FormCache;
-use super::{MergeOutcome, StoreError, Survey, projection};
+use super::{MergeOutcome, StoreError, projection};
 use crate::form::FormIndex;
 use crate::intake::{Budget, Cost};
 use crate::survey::footprint::{Footprint, footprints};
@@ -183,7 +183,7 @@ pub struct Prepared {
     /// What `snapshot` costs to decode.
     stored: Cost,
     /// The survey as the projection holds it, when the store keeps one.
-    projected: Option<Result<Survey, DocumentError>>,
+    projected: Option<Result<projection::Projected, DocumentError>>,
 }
 
 /// Prepares the insert of a survey: `changes` are all of its changes when the caller has

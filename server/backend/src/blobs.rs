@@ -9,6 +9,7 @@
 
 use std::sync::{Mutex, PoisonError};
 
+pub use terrain_core::media::BlobEntry;
 use terrain_core::media::{BlobDir, Digest, MediaError};
 
 use crate::{BackendError, BackendResult};
@@ -55,6 +56,8 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     fn remove(&self, digest: &Digest) -> BackendResult<()>;
     /// Every complete file's digest.
     fn list(&self) -> BackendResult<Vec<Digest>>;
+    /// Every file and every upload in progress, with its size and last write.
+    fn entries(&self) -> BackendResult<Vec<BlobEntry>>;
     /// What was derived from the files and kept under `name` (a thumbnail), if it was.
     fn derived(&self, name: &str) -> BackendResult<Option<Vec<u8>>>;
     /// Keeps `bytes` derived from a file under `name` (letters, digits, `-` and `.`), so
@@ -132,11 +135,26 @@ impl BlobStore for FolderBlobs {
     fn remove(&self, digest: &Digest) -> BackendResult<()> {
         let _held = self.stripe(digest);
         self.dir.remove(digest).map_err(media_error)?;
-        self.dir.remove_part(digest).map_err(media_error)
+        self.dir.remove_part(digest).map_err(media_error)?;
+        // What was derived from it (thumbnails) goes with it.
+        let derived = self.dir.root().join("derived");
+        if let Ok(entries) = std::fs::read_dir(&derived) {
+            let prefix = digest.to_hex();
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        Ok(())
     }
 
     fn list(&self) -> BackendResult<Vec<Digest>> {
         self.dir.digests().map_err(media_error)
+    }
+
+    fn entries(&self) -> BackendResult<Vec<BlobEntry>> {
+        self.dir.entries().map_err(media_error)
     }
 
     fn derived(&self, name: &str) -> BackendResult<Option<Vec<u8>>> {

@@ -25,7 +25,7 @@ use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewSt
 use terrain_core::{Role, Value};
 use utoipa::ToSchema;
 
-pub use self::blobs::{Appended, BlobState, BlobStore, FolderBlobs};
+pub use self::blobs::{Appended, BlobEntry, BlobState, BlobStore, FolderBlobs};
 use terrain_core::media::Digest;
 
 /// A user's row id.
@@ -651,9 +651,9 @@ pub trait Backend: Send + Sync + 'static {
     // --- attached files
     /// Where the bytes of attached files are kept.
     fn blobs(&self) -> &dyn BlobStore;
-    /// The surveys whose relevant answers reference the file `digest`, at most `limit`.
+    /// The surveys whose answers reference the file `digest`, at most `limit`.
     fn surveys_with_media(&self, digest: &Digest, limit: u32) -> BackendResult<Vec<String>>;
-    /// The files each of `survey_ids`' relevant answers reference, by survey.
+    /// The files each of `survey_ids`' answers reference, by survey.
     fn media_of(&self, survey_ids: &[String]) -> BackendResult<HashMap<String, Vec<Digest>>>;
 
     // --- what devices hold

@@ -29,6 +29,19 @@ pub enum AdminCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Remove attached files no survey references any more (photos replaced or removed,
+    /// uploads of files no answer kept, uploads abandoned midway), once untouched for the
+    /// grace period, so that a file sent before its survey's answers is not lost.
+    CollectMedia {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Keep anything written within this many days.
+        #[arg(long, default_value_t = 7)]
+        grace_days: u64,
+        /// Only count what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Rewrite every survey's projection row (what exports and the map read instead of the
     /// merged documents) from its document, and say how many rows were missing or wrong.
     /// The server keeps the rows up to date itself; run this after restoring a backup.
@@ -313,6 +326,17 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             write_new(&cert, made.cert_pem.as_bytes(), 0o644)?;
             println!("wrote {} and {}, valid {days} days for {}", cert.display(), key.display(), names.join(", "));
             println!("certificate SHA-256 fingerprint (devices pin this): {}", made.pin);
+            Ok(ExitCode::SUCCESS)
+        }
+        AdminCommand::CollectMedia { data, grace_days, dry_run } => {
+            let services = data.open()?;
+            let grace = std::time::Duration::from_secs(grace_days.saturating_mul(86_400));
+            let collected = services.collect_media(&services.operator()?, grace, dry_run)?;
+            let verb = if dry_run { "would remove" } else { "removed" };
+            println!(
+                "{verb} {} files ({} bytes) no survey references; kept {}",
+                collected.removed, collected.bytes, collected.kept
+            );
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::RebuildProjections { data } => {

@@ -68,6 +68,8 @@ pub enum Action {
     SyncPush,
     /// An attached file received whole and checked (its digest and size).
     MediaUpload,
+    /// Files no survey references removed by an administrator (how many, their bytes).
+    MediaCollect,
     /// An export downloaded.
     Export,
     /// A feed token created for a spreadsheet or a script.
@@ -111,7 +113,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for documentation and tests.
-    pub const ALL: [Action; 47] = [
+    pub const ALL: [Action; 48] = [
         Action::Login,
         Action::LoginFailed,
         Action::TokenRefresh,
@@ -140,6 +142,7 @@ impl Action {
         Action::SurveyUnreadable,
         Action::SyncPush,
         Action::MediaUpload,
+        Action::MediaCollect,
         Action::Export,
         Action::FeedTokenCreate,
         Action::FeedTokenRevoke,
@@ -192,6 +195,7 @@ impl Action {
             Action::SurveyUnreadable => "survey.unreadable",
             Action::SyncPush => "sync.push",
             Action::MediaUpload => "media.upload",
+            Action::MediaCollect => "media.collect",
             Action::Export => "export",
             Action::FeedTokenCreate => "feed.token_create",
             Action::FeedTokenRevoke => "feed.token_revoke",

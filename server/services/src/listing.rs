@@ -69,7 +69,7 @@ pub struct SurveyPage {
 pub struct MediaCount {
     /// Files the server holds whole.
     pub held: u32,
-    /// Files its relevant answers reference.
+    /// Files its answers reference.
     pub total: u32,
 }
 

@@ -33,6 +33,17 @@ fn waiting(digest: &Digest) -> Error {
     Error::not_found(format!("file {digest} is still on the device that took it: it arrives when that device syncs"))
 }
 
+/// What a collection of unreferenced files did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Collected {
+    /// Files and abandoned uploads removed (or that would be, on a dry run).
+    pub removed: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Files and uploads kept: referenced, or written within the grace period.
+    pub kept: u64,
+}
+
 /// Bytes of a file, as a download asked for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaBytes {
@@ -152,6 +163,39 @@ impl Services {
             }
         }
         Ok(held)
+    }
+
+    /// Removes the files no survey references any more (replaced or removed photos,
+    /// surveys deleted, uploads of files no answer kept) and uploads abandoned midway, once
+    /// untouched for `grace`: a file uploaded before the answer that references it is
+    /// synced is not lost. Administrators; audited. With `dry_run`, only counts.
+    pub fn collect_media(&self, scope: &Scope, grace: std::time::Duration, dry_run: bool) -> Result<Collected> {
+        scope.may_administer()?;
+        let blobs = self.backend.blobs();
+        let now = std::time::SystemTime::now();
+        let mut collected = Collected::default();
+        for entry in blobs.entries()? {
+            let idle = now.duration_since(entry.modified).unwrap_or_default();
+            let referenced = !self.backend.surveys_with_media(&entry.digest, 1)?.is_empty();
+            if referenced || idle < grace {
+                collected.kept += 1;
+                continue;
+            }
+            collected.removed += 1;
+            collected.bytes += entry.size;
+            if !dry_run {
+                blobs.remove(&entry.digest)?;
+            }
+        }
+        if !dry_run {
+            self.audit(
+                scope,
+                Action::MediaCollect,
+                None,
+                json!({"removed": collected.removed, "bytes": collected.bytes, "grace_s": grace.as_secs()}),
+            )?;
+        }
+        Ok(collected)
     }
 
     /// Checks that `scope` is a device that may send file `digest` of `size` bytes; returns

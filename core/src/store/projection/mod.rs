@@ -21,6 +21,7 @@ use super::documents;
 use super::forms::FormCache;
 use super::{StoreError, Survey};
 use crate::form::{CompiledForm, EvalOptions};
+use crate::media::Digest;
 use crate::survey::{Answers, DocumentError, Meta, Review, SurveyDoc, evaluation_seed};
 
 /// The `settings` key that says the store keeps a projection.
@@ -44,41 +45,51 @@ pub fn enable(conn: &Connection) -> Result<(), StoreError> {
 /// A survey as exports show it, from its document: the answers to questions that are not
 /// relevant are left out. Relevance is evaluated as of the survey's start, with the
 /// survey's own `random()` seed, so it never changes with the day the export runs.
-pub fn project(doc: &SurveyDoc, form: &CompiledForm) -> Result<Survey, DocumentError> {
+pub fn project(doc: &SurveyDoc, form: &CompiledForm) -> Result<Projected, DocumentError> {
     Ok(assemble(form, doc.meta()?, doc.review()?, doc.answers(form.index())?))
 }
 
+/// A survey as exports show it, and the files all its answers reference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projected {
+    /// The survey, its answers to questions that are not relevant left out.
+    pub survey: Survey,
+    /// The files its answers reference, relevant or not: a photo under a question that is
+    /// not relevant now is still the survey's, and comes back if the question does.
+    pub media: Vec<Digest>,
+}
+
 /// [`project`], from the parts of a survey already read from its document.
-pub fn assemble(form: &CompiledForm, meta: Meta, review: Review, mut answers: Answers) -> Survey {
+pub fn assemble(form: &CompiledForm, meta: Meta, review: Review, mut answers: Answers) -> Projected {
     let options =
         EvalOptions { language: None, now: meta.created_at.fixed_offset(), seed: evaluation_seed(&meta.survey_id) };
     let evaluation = form.evaluator().evaluate(&answers, &options);
+    let media = answers.media().into_iter().map(|m| m.digest).collect();
     answers.prune(&evaluation.non_relevant);
-    Survey { meta, review, answers }
+    Projected { survey: Survey { meta, review, answers }, media }
 }
 
 /// Writes the row of a survey now at `heads` (as `documents::encode_heads` writes them),
-/// and the files its answers reference (`survey_media`: relevant answers only, as exports
-/// show them). A document whose survey cannot be projected loses its row instead: readers
+/// and the files its answers reference (`survey_media`). A document whose survey cannot be projected loses its row instead: readers
 /// then take the document, and report what is wrong with it.
 pub fn write(
     tx: &Connection,
     survey_id: &str,
     heads: &[u8],
-    projected: Result<Survey, DocumentError>,
+    projected: Result<Projected, DocumentError>,
 ) -> Result<(), StoreError> {
     tx.prepare_cached("DELETE FROM survey_media WHERE survey_id = ?1")?.execute([survey_id])?;
-    let encoded = projected.ok().and_then(|survey| codec::encode(&survey).ok().map(|data| (survey, data)));
+    let encoded = projected.ok().and_then(|p| codec::encode(&p.survey).ok().map(|data| (p.media, data)));
     match encoded {
-        Some((survey, data)) => {
+        Some((media, data)) => {
             tx.prepare_cached(
                 "INSERT INTO survey_projections (survey_id, heads, data) VALUES (?1, ?2, ?3)
                  ON CONFLICT (survey_id) DO UPDATE SET heads = excluded.heads, data = excluded.data",
             )?
             .execute(params![survey_id, heads, data])?;
             let mut insert = tx.prepare_cached("INSERT INTO survey_media (survey_id, digest) VALUES (?1, ?2)")?;
-            for media in survey.answers.media() {
-                insert.execute(params![survey_id, &media.digest.0[..]])?;
+            for digest in media {
+                insert.execute(params![survey_id, &digest.0[..]])?;
             }
         }
         None => {
@@ -114,7 +125,9 @@ pub fn from_document(conn: &Connection, forms: &FormCache, survey_id: &str) -> R
     let row = documents::row(conn, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
     let form = forms.get(conn, &row.form_id, &row.form_version)?;
     let doc = documents::load(conn, survey_id)?;
-    project(&doc, &form).map_err(|source| StoreError::Document { survey_id: survey_id.to_owned(), source })
+    project(&doc, &form)
+        .map(|p| p.survey)
+        .map_err(|source| StoreError::Document { survey_id: survey_id.to_owned(), source })
 }
 
 /// Up to `limit` surveys whose row is missing or behind their document.
@@ -161,7 +174,7 @@ fn rewrite(tx: &Connection, forms: &FormCache, survey_id: &str) -> Result<bool, 
         Err(StoreError::Corrupt { source, .. }) => Err(source),
         Err(other) => return Err(other),
     };
-    let differs = before.as_ref() != projected.as_ref().ok();
+    let differs = before.as_ref() != projected.as_ref().ok().map(|p| &p.survey);
     write(tx, survey_id, &row.heads, projected)?;
     Ok(differs)
 }
