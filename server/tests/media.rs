@@ -254,3 +254,16 @@ fn files_no_survey_references_are_collected_after_the_grace_period() {
     let scope = services.authenticate(&phone.token).unwrap().scope;
     assert!(services.collect_media(&scope, std::time::Duration::ZERO, true).is_err());
 }
+
+#[test]
+fn a_device_s_day_of_files_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = TestServer::settings();
+    settings.services.media.device_bytes_per_day = 1500;
+    let (server, phone, photo, bytes) = field(dir.path(), settings);
+    assert_eq!(patch(&server, &phone.token, &photo.digest, photo.size, 0, &bytes[..1000]).offset, Some(1000));
+    let refused = patch(&server, &phone.token, &photo.digest, photo.size, 1000, &bytes[1000..2000]);
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(refused.body.contains("the rest goes tomorrow"), "{}", refused.body);
+    assert_eq!(head(&server, &phone.token, &photo.digest, photo.size).offset, Some(1000), "nothing of it was kept");
+}

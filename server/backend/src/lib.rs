@@ -653,6 +653,9 @@ pub trait Backend: Send + Sync + 'static {
     fn blobs(&self) -> &dyn BlobStore;
     /// The surveys whose answers reference the file `digest`, at most `limit`.
     fn surveys_with_media(&self, digest: &Digest, limit: u32) -> BackendResult<Vec<String>>;
+    /// Counts `bytes` of attached files sent by `device` on `day` (UTC); returns the day's
+    /// total so far, these included.
+    fn add_media_bytes(&self, device: &DeviceKey, day: chrono::NaiveDate, bytes: u64) -> BackendResult<u64>;
     /// The files each of `survey_ids`' answers reference, by survey.
     fn media_of(&self, survey_ids: &[String]) -> BackendResult<HashMap<String, Vec<Digest>>>;
 

@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/007_password_change.sql"),
     include_str!("../migrations/008_devices.sql"),
     include_str!("../migrations/009_enrolments.sql"),
+    include_str!("../migrations/010_media_quota.sql"),
 ];
 
 /// The device under which the server writes a user's edits made in the dashboard.
@@ -806,6 +807,19 @@ impl Backend for SqliteBackend {
 
     fn surveys_with_media(&self, digest: &Digest, limit: u32) -> BackendResult<Vec<String>> {
         Ok(self.surveys.surveys_with_media(digest, limit)?)
+    }
+
+    fn add_media_bytes(&self, device: &DeviceKey, day: chrono::NaiveDate, bytes: u64) -> BackendResult<u64> {
+        let db = self.db();
+        // Yesterday's and older rows are of no use any more.
+        db.prepare_cached("DELETE FROM media_bytes WHERE day < ?1")?.execute([day.to_string()])?;
+        let total: i64 = db
+            .prepare_cached(
+                "INSERT INTO media_bytes (device_key, day, bytes) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (device_key, day) DO UPDATE SET bytes = bytes + excluded.bytes RETURNING bytes",
+            )?
+            .query_row(params![&device[..], day.to_string(), bytes as i64], |r| r.get(0))?;
+        Ok(total.max(0) as u64)
     }
 
     fn media_of(&self, survey_ids: &[String]) -> BackendResult<HashMap<String, Vec<Digest>>> {

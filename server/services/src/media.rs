@@ -89,6 +89,18 @@ impl Services {
             retry_after: wait,
             message: "this device has sent many files in the last minute: the upload resumes shortly".into(),
         })?;
+        let now = chrono::Utc::now();
+        let today = self.backend.add_media_bytes(&device, now.date_naive(), length)?;
+        if today > limits.device_bytes_per_day {
+            let tomorrow = (now.date_naive() + chrono::Days::new(1)).and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+            return Err(Error::TooMany {
+                retry_after: (tomorrow - now).to_std().unwrap_or_default(),
+                message: format!(
+                    "this device has sent {} MB of files today, the most a day allows: the rest goes tomorrow",
+                    limits.device_bytes_per_day >> 20
+                ),
+            });
+        }
         match self.backend.blobs().append(digest, size, offset, bytes)? {
             Appended::At(held) | Appended::Held(held) => Ok(held),
             Appended::Complete(held) => {

@@ -46,6 +46,9 @@ pub struct MediaLimits {
     pub piece_bytes: u64,
     /// The most file bytes one device may send in a minute.
     pub device_bytes_per_minute: u64,
+    /// The most file bytes one device may send in a day (UTC): a phone that sends without
+    /// end fills no disk.
+    pub device_bytes_per_day: u64,
 }
 
 impl Default for MediaLimits {
@@ -56,6 +59,9 @@ impl Default for MediaLimits {
             // A minute of a fast 4G link: a phone on a good link is not held back, one
             // sending without end fills no more than this a minute.
             device_bytes_per_minute: 256 << 20,
+            // Two hundred 12-megapixel photos, or an hour of video: more than a day of
+            // fieldwork takes.
+            device_bytes_per_day: 2 << 30,
         }
     }
 }
