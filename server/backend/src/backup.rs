@@ -64,7 +64,23 @@ pub struct Manifest {
     /// as they were at rest: a restore or a check then needs that key too.
     #[serde(default)]
     pub encrypted: bool,
+    /// The attached files it holds (`blobs/<sha256>`, each its own checksum): how many, and
+    /// their bytes.
+    #[serde(default)]
+    pub media: MediaCount,
 }
+
+/// The attached files of a backup.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaCount {
+    /// Files.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// Where attached files live in a data directory, and in a backup's zip.
+const BLOBS: &str = "blobs";
 
 /// One database in a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,6 +331,17 @@ pub fn create(
         let (bytes, sha256) = (hashing.bytes, hex::encode(&hashing.hasher.finalize()));
         files.push(FileEntry { name: name.into(), bytes, sha256 });
     }
+    // The attached files as they are: named by their hash, so each is its own checksum.
+    // Stored, not deflated: photos and recordings are compressed already.
+    let mut media = MediaCount::default();
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored).large_file(true);
+    for (digest, path) in blob_files(&data.join(BLOBS))? {
+        let mut reader = File::open(&path).map_err(io(format!("reading {}", path.display())))?;
+        zip.start_file(format!("{BLOBS}/{digest}"), stored).map_err(zip_err)?;
+        media.bytes += std::io::copy(&mut reader, &mut zip).map_err(io("writing the backup"))?;
+        media.files += 1;
+    }
     let manifest = Manifest {
         format: FORMAT,
         created_at: Utc::now(),
@@ -324,6 +351,7 @@ pub fn create(
         files,
         counts,
         encrypted: db_key.is_some(),
+        media,
     };
     zip.start_file(MANIFEST, options).map_err(zip_err)?;
     let json = serde_json::to_vec_pretty(&manifest)
@@ -503,7 +531,59 @@ fn unpack(backup: &Path, plain: &Path, into: &Path) -> Result<Manifest, BackupEr
         }
         out.sync_all().map_err(io(format!("syncing {}", path.display())))?;
     }
+    let blobs = into.join(BLOBS);
+    std::fs::create_dir_all(&blobs).map_err(io(format!("creating {}", blobs.display())))?;
+    let mut found = MediaCount::default();
+    for index in 0..zip.len() {
+        let mut entry = zip.by_index(index).map_err(|e| damaged(format!("an entry cannot be read ({e})")))?;
+        let entry_name =
+            entry.name().map_err(|e| damaged(format!("an entry's name cannot be read ({e})")))?.into_owned();
+        let Some(name) = entry_name.strip_prefix(&format!("{BLOBS}/")) else { continue };
+        let digest: terrain_core::media::Digest =
+            name.parse().map_err(|_| damaged(format!("`{entry_name}` is not an attached file's name")))?;
+        let path = blobs.join(digest.to_hex());
+        let mut out = File::create(&path).map_err(io(format!("creating {}", path.display())))?;
+        let mut hashing = Hashing { inner: &mut out, hasher: Sha256::new(), bytes: 0 };
+        // Never more than the manifest declares in all.
+        let room = manifest.media.bytes.saturating_sub(found.bytes) + 1;
+        std::io::copy(&mut (&mut entry).take(room), &mut hashing)
+            .map_err(|e| damaged(format!("attached file {digest} cannot be unpacked ({e})")))?;
+        let (bytes, sha256) = (hashing.bytes, hashing.hasher.finalize());
+        if sha256.as_slice() != digest.0 {
+            return Err(damaged(format!("attached file {digest} does not have the bytes its name says")));
+        }
+        found.files += 1;
+        found.bytes += bytes;
+        if found.bytes > manifest.media.bytes {
+            return Err(damaged("it holds more attached files' bytes than its manifest says".into()));
+        }
+        out.sync_all().map_err(io(format!("syncing {}", path.display())))?;
+    }
+    if found != manifest.media {
+        return Err(damaged(format!(
+            "it holds {found:?} of attached files, but its manifest says {:?}",
+            manifest.media
+        )));
+    }
     Ok(manifest)
+}
+
+/// The complete attached files in `dir` (a data directory's `blobs/`), by digest.
+fn blob_files(dir: &Path) -> Result<Vec<(terrain_core::media::Digest, PathBuf)>, BackupError> {
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(BackupError::Io { what: format!("listing {}", dir.display()), source: e }),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io(format!("listing {}", dir.display())))?;
+        if let Some(digest) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
+            out.push((digest, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// What [`swap_in`] did.
@@ -544,6 +624,21 @@ pub fn swap_in(staged: Staged, data: &Path) -> Result<Swapped, BackupError> {
             }
         }
     }
+    // Attached files are added, never replaced or removed: one of a name is the same bytes
+    // wherever it is, and those uploaded since the backup stay for `collect-media` to judge.
+    let (staged_blobs, blobs) = (staged.dir().join(BLOBS), data.join(BLOBS));
+    std::fs::create_dir_all(&blobs).map_err(io(format!("creating {}", blobs.display())))?;
+    for (digest, path) in blob_files(&staged_blobs)? {
+        let target = blobs.join(digest.to_hex());
+        if !target.exists() {
+            std::fs::rename(&path, &target).map_err(io(format!(
+                "moving {} into {}",
+                path.display(),
+                blobs.display()
+            )))?;
+        }
+    }
+    sync_dir(&blobs)?;
     sync_dir(data)?;
     std::fs::remove_file(&marker).map_err(io(format!("removing {}", marker.display())))?;
     sync_dir(data)?;

@@ -102,3 +102,31 @@ fn files_are_not_swapped_under_an_open_data_directory() {
     let interrupted = SqliteBackend::open(&data);
     assert!(interrupted.is_err(), "a half-swapped directory is not opened");
 }
+
+#[test]
+fn attached_files_travel_in_the_backup_and_are_restored_beside_the_databases() {
+    use terrain_core::media::Digest;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let backend = backend_with_a_user(&data);
+    let photo: Vec<u8> = (0..70_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    let digest = Digest::of(&photo);
+    backend.blobs().append(&digest, photo.len() as u64, 0, &photo).unwrap();
+    // An upload in progress is not a file yet: it stays out.
+    let partial = Digest::of(b"half a photo");
+    backend.blobs().append(&partial, 100, 0, &[1; 10]).unwrap();
+    let file = dir.path().join("backup.age");
+    let (seal, key) = recipient();
+    let created = backend.backup(&file, &seal).unwrap();
+    assert_eq!(created.manifest.media, backup::MediaCount { files: 1, bytes: 70_000 });
+    drop(backend);
+
+    let elsewhere = dir.path().join("new-server");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let staged = backup::stage(&file, &key, &elsewhere, None).unwrap();
+    backup::swap_in(staged, &elsewhere).unwrap();
+    assert_eq!(std::fs::read(elsewhere.join("blobs").join(digest.to_hex())).unwrap(), photo);
+    let reopened = SqliteBackend::open(&elsewhere).unwrap();
+    assert_eq!(reopened.blobs().read(&digest, 0, 10).unwrap().unwrap().1, 70_000);
+}
