@@ -548,6 +548,7 @@ fn authenticated_requests(w: &World) -> Vec<(Method, &'static str, String, Body)
         (Method::POST, "/api/v1/sync", "/api/v1/sync".into(), Body::Sync(empty_sync())),
         (Method::HEAD, "/api/v1/media/{sha256}", unknown_media(), Body::None),
         (Method::PATCH, "/api/v1/media/{sha256}", unknown_media(), Body::None),
+        (Method::POST, "/api/v1/media/{sha256}", unknown_media(), Body::None),
         (Method::GET, "/api/v1/media/{sha256}", unknown_media(), Body::None),
         (Method::GET, "/api/v1/forms", "/api/v1/forms".into(), Body::None),
         (Method::GET, "/api/v1/forms/{form_id}/{version}", format!("/api/v1/forms/household/{VERSION}"), Body::None),

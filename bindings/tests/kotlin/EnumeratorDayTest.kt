@@ -6,7 +6,10 @@
 // surveys and one Béguédo survey, finalizes and syncs; the supervisor sends one back with a
 // comment; the phone sees the comment, fixes the answer and syncs; the server has the fix.
 
+import java.awt.image.BufferedImage
 import java.nio.file.Files
+import java.nio.file.Path
+import javax.imageio.ImageIO
 import uniffi.terrain_ffi.*
 
 val URL: String = System.getenv("TERRAIN_URL") ?: error("TERRAIN_URL is not set: run bindings/test.sh")
@@ -31,6 +34,13 @@ inline fun <reified E : Throwable> expectThrows(block: () -> Unit): E {
         throw AssertionError("expected ${E::class.simpleName}, got $e", e)
     }
     throw AssertionError("expected ${E::class.simpleName}, nothing was thrown")
+}
+
+class MediaProgress : MediaListener {
+    val reports = mutableListOf<MediaProgressInfo>()
+    override fun onProgress(progress: MediaProgressInfo) {
+        reports.add(progress)
+    }
 }
 
 class Progress : SyncListener {
@@ -243,6 +253,30 @@ fun main() {
     expectEqual(history.last().user, enumerator, "history user")
     expectEqual(phone.conflicts(g1.id), emptyList(), "conflicts")
 
+    // A second plot, on the river: a photo of the eroded bank, taken larger than the form's
+    // max-pixels, goes up after the answers, and reads back byte for byte.
+    val b2 = Survey(phone, BEGUEDO)
+    b2.int("distance_river_m", 40)
+    b2.choice("bank_erosion", "yes")
+    val photoFile = data.resolve("berge.jpg")
+    val picture = BufferedImage(2000, 1500, BufferedImage.TYPE_INT_RGB)
+    for (x in 0 until 2000) for (y in 0 until 1500) picture.setRGB(x, y, (x * 7 + y * 3) and 0xffffff)
+    ImageIO.write(picture, "jpg", photoFile.toFile())
+    expectThrows<TerrainException.Invalid> { phone.attachMedia(b2.id, "farmer_name", photoFile.toString()) }
+    val photo = phone.attachMedia(b2.id, "erosion_photo", photoFile.toString())
+    expectEqual(Triple(photo.mediaType, photo.width, photo.height), Triple("image/jpeg", 1280u, 960u), "the photo as kept")
+    Files.delete(photoFile)
+    expectEqual(phone.pendingMedia().map { it.sha256 }, listOf(photo.sha256), "waiting to be sent")
+    expectEqual(phone.sync().progress.pushed, 1UL, "the answers first")
+    val uploads = MediaProgress()
+    val sent = phone.uploadMedia(uploads, CancelHandle())
+    expectEqual(sent.progress.filesDone, 1UL, "photos sent")
+    expectEqual(sent.refused, emptyList(), "photos refused")
+    expectEqual(uploads.reports.last().bytesDone, photo.size, "progress in bytes")
+    expectEqual(phone.pendingMedia(), emptyList(), "nothing left to send")
+    val kept = Files.readAllBytes(Path.of(phone.mediaFile(photo.sha256)))
+    expect(sup.download("/api/v1/media/${photo.sha256}").contentEquals(kept)) { "the server's copy differs" }
+
     // A bundle carries surveys and their forms to another device without a network.
     val bundle = phone.exportBundle(listOf(b.id))
     val other = TerrainStore.open(data.resolve("other.db").toString(), "colleague", "tablet", Role.ENUMERATOR, PlatformHttp())
@@ -266,6 +300,10 @@ fun main() {
     expect(enrolled.login.credential.startsWith("rt_")) { "the credential to keep is the refresh token" }
     tablet.resumeSession(URL, enrolled.login.credential, PIN)
     tablet.sync()
+    // The photo taken on the phone, fetched on the tablet.
+    expectThrows<TerrainException.NotFound> { tablet.mediaFile(photo.sha256) }
+    val fetched = tablet.downloadMedia(photo.sha256, photo.mediaType, null)
+    expect(Files.readAllBytes(Path.of(fetched)).contentEquals(kept)) { "the tablet's copy differs" }
     expectThrows<TerrainException.Invalid> { tablet.enrol("https://example.org/not-a-code") }
 
     // The phone is lost: the supervisor revokes it, and its next sync says so.
@@ -282,7 +320,8 @@ fun main() {
 
     // What the phone holds stays unreadable on the flash, and opens only with its key,
     // which the app can rotate once the store is closed.
-    val onDisk = Files.list(data).filter { it.fileName.toString().startsWith("phone.db") }.toList()
+    // The database and its logs (phone.db.media holds the photos, not the answers).
+    val onDisk = Files.list(data).filter { it.fileName.toString().startsWith("phone.db") && Files.isRegularFile(it) }.toList()
     expect(onDisk.none { String(Files.readAllBytes(it), Charsets.ISO_8859_1).contains("Fatoumata Camara") }) {
         "a respondent's name is readable in $onDisk"
     }
@@ -295,7 +334,7 @@ fun main() {
     val rotated = generateStoreKey()
     changeStoreKey(phonePath, storeKey, rotated)
     val reopened = TerrainStore.open(phonePath, enumerator, "phone-kt", Role.ENUMERATOR, PlatformHttp(), rotated)
-    expectEqual(reopened.listSurveys(SurveyFilter()).size, 3, "the surveys under the rotated key")
+    expectEqual(reopened.listSurveys(SurveyFilter()).size, 4, "the surveys under the rotated key")
     reopened.close()
     println("EnumeratorDayTest: 1 passed, 0 failed")
 }

@@ -43,6 +43,15 @@ class ServerApi(
         return response.body()
     }
 
+    /** GETs `path`; returns the raw bytes of the answer. Fails on any status but 200. */
+    fun download(path: String): ByteArray {
+        val builder = HttpRequest.newBuilder(URI.create(url + path)).GET()
+        token?.let { builder.header("authorization", "Bearer $it") }
+        val response = http.send(builder.build(), HttpResponse.BodyHandlers.ofByteArray())
+        check(response.statusCode() == 200) { "GET $path -> ${response.statusCode()}" }
+        return response.body()
+    }
+
     /** A project with a team, an enumerator and a supervisor, and both mission forms. */
     fun setupProject(suffix: String, formsDir: String, password: String): Map<String, String> {
         val project = number(call("POST", "/api/v1/projects", """{"name":"mission-$suffix"}"""), "id")

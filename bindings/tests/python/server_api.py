@@ -40,6 +40,24 @@ class Api:
             raise AssertionError(f"{method} {path} -> {e.code}: {e.read().decode()}") from None
         return json.loads(text) if text else None
 
+    def download(self, path):
+        """GETs `path`; returns the raw bytes of the answer."""
+        headers = {"authorization": "Bearer " + self.token}
+        if self.pin:
+            connection = open_pinned(self.url, self.pin, 60)
+            try:
+                connection.request("GET", urllib.parse.urlsplit(self.url).path + path, headers=headers)
+                response = connection.getresponse()
+                data = response.read()
+            finally:
+                connection.close()
+            if response.status != 200:
+                raise AssertionError(f"GET {path} -> {response.status}: {data[:300]!r}")
+            return data
+        request = urllib.request.Request(self.url + path, headers=headers)
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.read()
+
     def _call_pinned(self, method, path, data, headers):
         connection = open_pinned(self.url, self.pin, 60)
         try:

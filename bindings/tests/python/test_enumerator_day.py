@@ -9,9 +9,11 @@ the comment, fixes the answer and syncs; the server then has the fix.
 
 import gc
 import os
+import struct
 import sys
 import tempfile
 import unittest
+import zlib
 
 import terrain_ffi as t
 from platform_http import PlatformHttp
@@ -23,6 +25,25 @@ PIN = os.environ.get("TERRAIN_CERT_SHA256")
 PASSWORD = "enumerator-password-1"
 GUINEA = ("guinea_needs", "2026110101")
 BEGUEDO = ("beguedo_slm", "2026110101")
+
+
+class MediaProgress(t.MediaListener):
+    def __init__(self):
+        self.reports = []
+
+    def on_progress(self, progress):
+        self.reports.append(progress)
+
+
+def png(width, height):
+    """A PNG photo of `width` × `height`, made with the standard library alone."""
+    rows = b"".join(b"\x00" + bytes((x * 7 + y) % 256 for x in range(width)) * 3 for y in range(height))
+
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 class Progress(t.SyncListener):
@@ -267,6 +288,32 @@ class EnumeratorDay(unittest.TestCase):
         answers = {a.path: a.value for a in phone.survey(g1.id).answers}
         self.assertEqual(answers["member[1]/member_age"], A.INTEGER(3))
 
+        # A second plot, on the river: a photo of the eroded bank, taken larger than the
+        # form's max-pixels, goes up after the answers, and reads back byte for byte.
+        b2 = Survey(phone, BEGUEDO)
+        b2.set("distance_river_m", A.INTEGER(40))
+        b2.set("bank_erosion", A.CHOICE("yes"))
+        photo_path = os.path.join(data, "berge.png")
+        with open(photo_path, "wb") as f:
+            f.write(png(1600, 1000))
+        with self.assertRaises(t.TerrainError.Invalid):
+            phone.attach_media(b2.id, "farmer_name", photo_path)
+        photo = phone.attach_media(b2.id, "erosion_photo", photo_path)
+        self.assertEqual((photo.media_type, photo.width, photo.height), ("image/png", 1280, 800))
+        os.remove(photo_path)  # the store holds its own copy
+        answers = {a.path: a.value for a in phone.survey(b2.id).answers}
+        self.assertEqual(answers["erosion_photo"], A.MEDIA(photo))
+        self.assertEqual([m.sha256 for m in phone.pending_media()], [photo.sha256])
+        self.assertEqual(phone.sync().progress.pushed, 1)
+        uploads = MediaProgress()
+        sent = phone.upload_media(uploads, t.CancelHandle())
+        self.assertEqual((sent.progress.files_done, sent.progress.bytes_done, sent.refused), (1, photo.size, []))
+        self.assertEqual(uploads.reports[-1].bytes_done, photo.size)
+        self.assertEqual(phone.pending_media(), [])
+        with open(phone.media_file(photo.sha256), "rb") as f:
+            kept = f.read()
+        self.assertEqual(sup.download(f"/api/v1/media/{photo.sha256}"), kept)
+
         # A bundle carries surveys and their forms to another device without a network.
         bundle = phone.export_bundle([b.id])
         other = t.TerrainStore.open(
@@ -299,6 +346,12 @@ class EnumeratorDay(unittest.TestCase):
         self.assertNotEqual(enrolled.login.credential, enrolled.login.token)
         tablet.resume_session(URL, enrolled.login.credential, PIN)
         tablet.sync()
+        # The photo taken on the phone, fetched on the tablet.
+        with self.assertRaises(t.TerrainError.NotFound):
+            tablet.media_file(photo.sha256)
+        fetched = tablet.download_media(photo.sha256, photo.media_type, None)
+        with open(fetched, "rb") as f:
+            self.assertEqual(f.read(), kept)
         with self.assertRaises(t.TerrainError.Auth):
             tablet.enrol(payload)  # a code works once
         # A code whose user name was edited: the server says whose token it gave.
@@ -316,14 +369,15 @@ class EnumeratorDay(unittest.TestCase):
         sup.call("DELETE", f"/api/v1/users/{user['id']}/devices/{lost['key']}")
         with self.assertRaises(t.TerrainError.DeviceRevoked):
             phone.sync()
-        self.assertEqual(len(phone.list_surveys(t.SurveyFilter())), 3)
+        self.assertEqual(len(phone.list_surveys(t.SurveyFilter())), 4)
 
         # What the phone holds is unreadable on disk and opens only with its key, which
         # the app rotates once the store is closed.
-        del phone, g1, g2, b  # the surveys' helpers hold the store too
+        del phone, g1, g2, b, b2  # the surveys' helpers hold the store too
         gc.collect()
         for name in os.listdir(data):
-            if name.startswith("phone.db"):
+            # The database and its logs (phone.db.media holds the photos, not the answers).
+            if name.startswith("phone.db") and os.path.isfile(os.path.join(data, name)):
                 with open(os.path.join(data, name), "rb") as f:
                     self.assertNotIn(b"Mariama Diallo", f.read(), name)
         open_phone = lambda key: t.TerrainStore.open(  # noqa: E731
@@ -335,7 +389,7 @@ class EnumeratorDay(unittest.TestCase):
             open_phone(t.generate_store_key())
         rotated = t.generate_store_key()
         t.change_store_key(phone_path, store_key, rotated)
-        self.assertEqual(len(open_phone(rotated).list_surveys(t.SurveyFilter())), 3)
+        self.assertEqual(len(open_phone(rotated).list_surveys(t.SurveyFilter())), 4)
 
 
 if __name__ == "__main__":

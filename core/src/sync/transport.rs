@@ -337,7 +337,9 @@ impl Transport for HttpTransport {
     }
 
     fn media_append(&self, digest: &Digest, size: u64, offset: u64, chunk: Vec<u8>) -> Result<u64, TransportError> {
-        let request = HttpRequest::new("PATCH", self.url(&media_path(digest)))
+        // POST, which tus servers take as PATCH here: Java's HttpURLConnection (Android's
+        // default stack) and some proxies cannot send PATCH.
+        let request = HttpRequest::new("POST", self.url(&media_path(digest)))
             .header("upload-offset", &offset.to_string())
             .header("upload-length", &size.to_string())
             .body(MEDIA_CHUNK_TYPE, chunk);

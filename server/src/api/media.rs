@@ -2,9 +2,9 @@
 //! by whoever may read a survey that holds them.
 //!
 //! Uploads follow tus's core protocol without its handshake (the digest names the upload):
-//! `HEAD` answers `Upload-Offset`, what the server holds; `PATCH` carries the bytes from
-//! that offset (`Upload-Offset`, `Upload-Length`, `application/offset+octet-stream`) and
-//! answers the new offset. A cut link resumes at the offset the next `HEAD` gives.
+//! `HEAD` answers `Upload-Offset`, what the server holds; `PATCH` (or `POST`, which every
+//! HTTP stack can send) carries the bytes from that offset (`Upload-Offset`,
+//! `Upload-Length`, `application/offset+octet-stream`) and answers the new offset. A cut link resumes at the offset the next `HEAD` gives.
 //! Downloads are `GET`, with `Range` to resume.
 
 use std::convert::Infallible;
@@ -124,6 +124,26 @@ pub async fn append(
         pending.write().await?;
     }
     Ok((StatusCode::NO_CONTENT, [(UPLOAD_OFFSET, pending.held.to_string())]).into_response())
+}
+
+/// [`append`] under `POST`, for HTTP stacks that cannot send `PATCH` (Java's
+/// `HttpURLConnection`, some proxies): the phone library sends this one.
+#[utoipa::path(post, path = "/api/v1/media/{sha256}",
+    params(("sha256" = String, Path, description = "the file's SHA-256, 64 hex digits"),
+        ("Upload-Offset" = u64, Header, description = "where the bytes start"),
+        ("Upload-Length" = u64, Header, description = "the file's size")),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    responses((status = 204, description = "`Upload-Offset`: the bytes now held"),
+        (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn append_post(
+    state: State<AppState>,
+    caller: Caller,
+    digest: Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    append(state, caller, digest, headers, body).await
 }
 
 /// Bytes of an upload received and not yet written. Dropped with bytes still in it (the

@@ -42,7 +42,10 @@ pub fn router(settings: &Settings) -> Router<AppState> {
         .route("/api/v1/me/feed-tokens", get(feed_tokens::list).post(feed_tokens::create).layer(json))
         .route("/api/v1/me/feed-tokens/{id}", delete(feed_tokens::revoke))
         .route("/api/v1/sync", post(sync::sync).layer(large))
-        .route("/api/v1/media/{digest}", get(media::download).head(media::offset).patch(media::append))
+        .route(
+            "/api/v1/media/{digest}",
+            get(media::download).head(media::offset).patch(media::append).post(media::append_post),
+        )
         .route("/api/v1/forms", get(forms::list))
         .route("/api/v1/forms/{form_id}/{version}", get(forms::get))
         .route("/api/v1/forms/{form_id}/export", get(exports::export))

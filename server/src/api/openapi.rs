@@ -17,7 +17,7 @@ use super::{
         auth::login, auth::refresh, auth::logout, auth::me, auth::change_password,
         feed_tokens::create, feed_tokens::list, feed_tokens::revoke,
         sync::sync,
-        media::offset, media::append, media::download,
+        media::offset, media::append, media::append_post, media::download,
         forms::list, forms::get, forms::publish,
         exports::export,
         admin::create_user, admin::users, admin::set_disabled, admin::reset_password, admin::devices, admin::revoke_device,
