@@ -46,10 +46,10 @@ pub use http::{HttpClient, HttpHeader, HttpRequest, HttpResponse};
 pub use records::{
     AnswerEntry, AnswerValue, CalculatedValue, CommentInfo, ConflictInfo, ConflictValueInfo, Enrolled, Evaluation,
     FieldEditInfo, FilteredChoices, FormInfo, GeoPoint, ImportSummary, IssueInfo, LoginInfo, MediaInfo, MediaProblem,
-    MediaProgressInfo, MediaUploadSummary, RepeatCount, RepeatInstance, ReviewInfo, Role, SurveyDetail, SurveyFilter,
-    SurveyProblem, SurveyStatus, SurveySummary, SyncProgress, SyncSummary,
+    MediaUploadSummary, RepeatCount, RepeatInstance, ReviewInfo, Role, SurveyDetail, SurveyFilter, SurveyProblem,
+    SurveyStatus, SurveySummary, SyncProgress, SyncSummary,
 };
 pub use store::{TerrainStore, change_store_key, enrolment_user, generate_store_key};
-pub use sync::{CancelHandle, MediaListener, SyncListener};
+pub use sync::{CancelHandle, SyncListener};
 
 uniffi::setup_scaffolding!();

@@ -395,21 +395,6 @@ pub struct MediaInfo {
     pub height: Option<u32>,
 }
 
-/// Where an upload of attached files is, in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
-pub struct MediaProgressInfo {
-    /// Files the server now holds, of those waiting at the start.
-    pub files_done: u64,
-    /// Files waiting at the start.
-    pub files: u64,
-    /// Bytes the server holds of those files.
-    pub bytes_done: u64,
-    /// Bytes of those files.
-    pub bytes: u64,
-    /// Bytes sent by this upload.
-    pub bytes_sent: u64,
-}
-
 /// A file the server refused, and why.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct MediaProblem {
@@ -422,8 +407,8 @@ pub struct MediaProblem {
 /// What an upload of attached files did.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct MediaUploadSummary {
-    /// The final progress.
-    pub progress: MediaProgressInfo,
+    /// The final progress (its `media_` fields).
+    pub progress: SyncProgress,
     /// Files refused (they stay on the device and are offered again).
     pub refused: Vec<MediaProblem>,
 }
@@ -443,6 +428,15 @@ pub struct SyncProgress {
     pub bytes_received: u64,
     /// Round trips so far.
     pub rounds: u32,
+    /// Attached files the server now holds, of those waiting when `upload_media` started
+    /// (0 during `sync`, which sends answers only).
+    pub media_files_done: u64,
+    /// Attached files waiting when `upload_media` started.
+    pub media_files: u64,
+    /// Bytes the server holds of those files: the progress bar of an upload.
+    pub media_bytes_done: u64,
+    /// Bytes of those files.
+    pub media_bytes: u64,
 }
 
 /// A survey the server refused or the device could not apply, and why.

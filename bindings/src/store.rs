@@ -19,7 +19,7 @@ use crate::records::{
     MediaInfo, MediaProblem, MediaUploadSummary, RepeatInstance, ReviewInfo, Role, SurveyDetail, SurveyFilter,
     SurveyProblem, SurveySummary, SyncSummary,
 };
-use crate::sync::{CancelHandle, MediaListener, SyncListener};
+use crate::sync::{CancelHandle, SyncListener};
 
 /// The survey store of one user on one device: forms, surveys, sync.
 ///
@@ -594,11 +594,12 @@ impl TerrainStore {
 
     /// Sends the attached files the server lacks, each resuming where a cut left it. Call
     /// it after `sync` (the answers go first), in the background; it blocks until done or
-    /// cancelled, and reports progress in bytes to `listener`.
+    /// cancelled, and reports progress to `listener`, in bytes (`media_bytes_done` of
+    /// `media_bytes`).
     #[uniffi::method(default(listener = None, cancel = None))]
     pub fn upload_media(
         &self,
-        listener: Option<Arc<dyn MediaListener>>,
+        listener: Option<Arc<dyn SyncListener>>,
         cancel: Option<Arc<CancelHandle>>,
     ) -> Result<MediaUploadSummary, TerrainError> {
         guard(|| {

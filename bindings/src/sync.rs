@@ -4,22 +4,15 @@ use std::sync::Arc;
 
 use terrain_core::sync::{CancelToken, MediaProgress, Progress};
 
-use crate::records::{MediaProgressInfo, SyncProgress};
+use crate::records::SyncProgress;
 
-/// Implemented by the app to follow a sync (a progress bar). Called on the thread that
-/// called `sync`, after every round trip; keep it short and do not call the store from it.
+/// Implemented by the app to follow a sync or an upload of attached files (a progress bar).
+/// Called on the thread that called `sync` or `upload_media`, after every round trip or
+/// piece of a file; keep it short and do not call the store from it.
 #[uniffi::export(with_foreign)]
 pub trait SyncListener: Send + Sync {
     /// Where the sync is now.
     fn on_progress(&self, progress: SyncProgress);
-}
-
-/// Implemented by the app to follow an upload of attached files, in bytes. Called on the
-/// thread that called `upload_media`, after every piece; keep it short.
-#[uniffi::export(with_foreign)]
-pub trait MediaListener: Send + Sync {
-    /// Where the upload is now.
-    fn on_progress(&self, progress: MediaProgressInfo);
 }
 
 /// Cancels a running sync from any thread: it stops before its next round trip and fails
@@ -65,18 +58,27 @@ impl From<&Progress> for SyncProgress {
             bytes_sent: p.bytes_sent,
             bytes_received: p.bytes_received,
             rounds: p.rounds,
+            media_files_done: 0,
+            media_files: 0,
+            media_bytes_done: 0,
+            media_bytes: 0,
         }
     }
 }
 
-impl From<&MediaProgress> for MediaProgressInfo {
-    fn from(p: &MediaProgress) -> MediaProgressInfo {
-        MediaProgressInfo {
-            files_done: p.files_done,
-            files: p.files,
-            bytes_done: p.bytes_done,
-            bytes: p.bytes,
+impl From<&MediaProgress> for SyncProgress {
+    fn from(p: &MediaProgress) -> SyncProgress {
+        SyncProgress {
+            pushed: 0,
+            to_push: 0,
+            pulled: 0,
             bytes_sent: p.bytes_sent,
+            bytes_received: 0,
+            rounds: 0,
+            media_files_done: p.files_done,
+            media_files: p.files,
+            media_bytes_done: p.bytes_done,
+            media_bytes: p.bytes,
         }
     }
 }

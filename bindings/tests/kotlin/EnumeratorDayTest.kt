@@ -36,13 +36,6 @@ inline fun <reified E : Throwable> expectThrows(block: () -> Unit): E {
     throw AssertionError("expected ${E::class.simpleName}, nothing was thrown")
 }
 
-class MediaProgress : MediaListener {
-    val reports = mutableListOf<MediaProgressInfo>()
-    override fun onProgress(progress: MediaProgressInfo) {
-        reports.add(progress)
-    }
-}
-
 class Progress : SyncListener {
     val reports = mutableListOf<SyncProgress>()
     override fun onProgress(progress: SyncProgress) {
@@ -268,11 +261,11 @@ fun main() {
     Files.delete(photoFile)
     expectEqual(phone.pendingMedia().map { it.sha256 }, listOf(photo.sha256), "waiting to be sent")
     expectEqual(phone.sync().progress.pushed, 1UL, "the answers first")
-    val uploads = MediaProgress()
+    val uploads = Progress()
     val sent = phone.uploadMedia(uploads, CancelHandle())
-    expectEqual(sent.progress.filesDone, 1UL, "photos sent")
+    expectEqual(sent.progress.mediaFilesDone, 1UL, "photos sent")
     expectEqual(sent.refused, emptyList(), "photos refused")
-    expectEqual(uploads.reports.last().bytesDone, photo.size, "progress in bytes")
+    expectEqual(uploads.reports.last().mediaBytesDone, photo.size, "progress in bytes")
     expectEqual(phone.pendingMedia(), emptyList(), "nothing left to send")
     val kept = Files.readAllBytes(Path.of(phone.mediaFile(photo.sha256)))
     expect(sup.download("/api/v1/media/${photo.sha256}").contentEquals(kept)) { "the server's copy differs" }

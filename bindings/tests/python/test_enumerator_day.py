@@ -27,14 +27,6 @@ GUINEA = ("guinea_needs", "2026110101")
 BEGUEDO = ("beguedo_slm", "2026110101")
 
 
-class MediaProgress(t.MediaListener):
-    def __init__(self):
-        self.reports = []
-
-    def on_progress(self, progress):
-        self.reports.append(progress)
-
-
 def png(width, height):
     """A PNG photo of `width` × `height`, made with the standard library alone."""
     rows = b"".join(b"\x00" + bytes((x * 7 + y) % 256 for x in range(width)) * 3 for y in range(height))
@@ -305,10 +297,13 @@ class EnumeratorDay(unittest.TestCase):
         self.assertEqual(answers["erosion_photo"], A.MEDIA(photo))
         self.assertEqual([m.sha256 for m in phone.pending_media()], [photo.sha256])
         self.assertEqual(phone.sync().progress.pushed, 1)
-        uploads = MediaProgress()
+        uploads = Progress()
         sent = phone.upload_media(uploads, t.CancelHandle())
-        self.assertEqual((sent.progress.files_done, sent.progress.bytes_done, sent.refused), (1, photo.size, []))
-        self.assertEqual(uploads.reports[-1].bytes_done, photo.size)
+        self.assertEqual((sent.progress.media_files_done, sent.progress.media_bytes_done, sent.refused), (1, photo.size, []))
+        self.assertEqual(uploads.reports[-1].media_bytes_done, photo.size)
+        # Outside the store: refused before any file is looked for.
+        with self.assertRaises(t.TerrainError.Invalid):
+            phone.media_file("../../etc/passwd")
         self.assertEqual(phone.pending_media(), [])
         with open(phone.media_file(photo.sha256), "rb") as f:
             kept = f.read()

@@ -329,6 +329,47 @@ mod tests {
         assert_eq!(blobs.part_len(&digest), 0);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 128,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(17),
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+        /// Whatever pieces a sender sends, however each is cut short and whatever stale
+        /// offsets it repeats, resuming from what is held rebuilds the file exactly.
+        #[test]
+        fn any_cuts_and_repeats_rebuild_the_file(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..20_000),
+            sends in proptest::collection::vec((1usize..6_000, 0usize..6_001, proptest::prelude::any::<bool>()), 1..40),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let blobs = BlobDir::open(dir.path().join("media")).unwrap();
+            let digest = Digest::of(&bytes);
+            let mut offset = 0usize;
+            for (piece, arrived, stale) in sends {
+                // A stale sender repeats an offset already passed: told where to resume.
+                if stale && offset > 0 {
+                    let told = blobs.append_part(&digest, 0, &bytes[..1]).unwrap();
+                    proptest::prop_assert_eq!(told, Err(offset as u64));
+                }
+                let end = (offset + piece).min(bytes.len());
+                let kept = (offset + arrived).min(end);
+                if kept > offset {
+                    blobs.append_part(&digest, offset as u64, &bytes[offset..kept]).unwrap().unwrap();
+                }
+                offset = blobs.part_len(&digest) as usize;
+                if offset == bytes.len() {
+                    break;
+                }
+            }
+            if offset < bytes.len() {
+                blobs.append_part(&digest, offset as u64, &bytes[offset..]).unwrap().unwrap();
+            }
+            proptest::prop_assert_eq!(blobs.complete_part(&digest).unwrap(), bytes.len() as u64);
+            proptest::prop_assert_eq!(fs::read(blobs.path(&digest)).unwrap(), bytes);
+        }
+    }
+
     #[test]
     fn an_interrupted_write_is_swept_on_open() {
         let dir = tempfile::tempdir().unwrap();
