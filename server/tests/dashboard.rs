@@ -499,6 +499,10 @@ fn a_supervisor_sees_the_photos_the_phone_sent_and_those_still_on_it() {
         let cell = |id: &str| format!("document.querySelector('a[href=\"/surveys/{id}\"]').closest('tr').querySelector('td.media').textContent");
         wait_until(&c, &format!("{}.includes('📷 1')", cell(&surveys[0]))).await;
         wait_until(&c, &format!("{}.includes('⏳ 0/1')", cell(&surveys[1]))).await;
+        // The list shows the photo it has, small; the survey whose photo is not here has none.
+        let thumbnail = |id: &str| format!("document.querySelector('a[href=\"/surveys/{id}\"]').closest('tr').querySelector('img.list-thumbnail')");
+        wait_until(&c, &format!("{}.getAttribute('src') == '/media/{sent}/thumbnail'", thumbnail(&surveys[0]))).await;
+        wait_until(&c, &format!("{} === null", thumbnail(&surveys[1]))).await;
 
         // The photo sent: its thumbnail, made on the server, within 320 pixels.
         c.goto(&format!("{url}/surveys/{}", surveys[0])).await.unwrap();

@@ -1,7 +1,9 @@
 //! The erosion photos' journey: a Béguédo enumerator photographs eroded banks offline (one
 //! photo larger than the form's `max-pixels`), syncs over a slow link that is cut three
 //! times while the photos go up, and every photo reaches the server byte for byte, after
-//! the answers. A supervisor's tablet then fetches one, resuming a cut download too.
+//! the answers; the analyst's CSV export carries them under `media/`. A supervisor's tablet
+//! then fetches one, resuming a cut download too. (The supervisor's thumbnails in Chromium
+//! are `server/tests/dashboard.rs`'s, which has the browser.)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
@@ -126,6 +128,20 @@ fn photos_taken_offline_arrive_whole_after_the_answers_through_a_cut_link() {
     let analyst = desk(&pilot.url, &pilot.analyst).unwrap();
     let (status, _) = get(&format!("{}/api/v1/media/{}", pilot.url, attached[1].digest), &analyst.token(), None);
     assert_eq!(status, 200);
+    // The analyst's CSV export carries the photos, in ODK's layout.
+    let zipped = reqwest::blocking::Client::new()
+        .get(format!("{}/api/v1/forms/beguedo_slm/export?format=csv&media=true&review=any", pilot.url))
+        .bearer_auth(analyst.token())
+        .send()
+        .unwrap();
+    assert_eq!(zipped.status().as_u16(), 200);
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zipped.bytes().unwrap().to_vec())).unwrap();
+    for media in &attached {
+        let mut held = Vec::new();
+        std::io::Read::read_to_end(&mut archive.by_name(&format!("media/{}", media.export_name())).unwrap(), &mut held)
+            .unwrap();
+        assert_eq!(Digest::of(&held), media.digest);
+    }
     let audit = backend.audit_log(1000).unwrap();
     assert_eq!(audit.iter().filter(|e| e.action == "media.upload").count(), 5, "each photo audited once");
 

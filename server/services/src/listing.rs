@@ -71,6 +71,9 @@ pub struct MediaCount {
     pub held: u32,
     /// Files its answers reference.
     pub total: u32,
+    /// A photo of its own the server holds, to show as a thumbnail in the list.
+    #[schema(value_type = Option<String>)]
+    pub photo: Option<terrain_core::media::Digest>,
 }
 
 fn given(value: &Option<String>) -> Option<&str> {
@@ -161,8 +164,9 @@ impl Services {
         let ids: Vec<String> = items.iter().map(|s| s.survey_id.clone()).collect();
         let mut media = BTreeMap::new();
         for (id, digests) in self.backend.media_of(&ids)? {
-            let held = self.media_held(&digests)?.len() as u32;
-            media.insert(id, MediaCount { held, total: digests.len() as u32 });
+            let held = self.media_held(&digests)?;
+            let photo = self.first_photo(&held)?;
+            media.insert(id, MediaCount { held: held.len() as u32, total: digests.len() as u32, photo });
         }
         Ok(SurveyPage { items, next, total, media })
     }

@@ -177,6 +177,18 @@ impl Services {
         Ok(held)
     }
 
+    /// The first of `held` whose bytes are a photo a thumbnail can be made of (JPEG, PNG).
+    pub(crate) fn first_photo(&self, held: &BTreeSet<Digest>) -> Result<Option<Digest>> {
+        for digest in held {
+            if let Some((head, _)) = self.backend.blobs().read(digest, 0, 64)?
+                && matches!(media::sniff(&head), "image/jpeg" | "image/png")
+            {
+                return Ok(Some(*digest));
+            }
+        }
+        Ok(None)
+    }
+
     /// Removes the files no survey references any more (replaced or removed photos,
     /// surveys deleted, uploads of files no answer kept) and uploads abandoned midway, once
     /// untouched for `grace`: a file uploaded before the answer that references it is

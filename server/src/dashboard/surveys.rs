@@ -145,6 +145,11 @@ fn table(session: &Session, params: &ListParams, page: &SurveyPage) -> Markup {
                 td { @if s.has_conflicts { span.conflict title=(lang.t("Conflicts")) { "⚠" } } }
                 td.media {
                     @if let Some(count) = page.media.get(&s.survey_id) {
+                        @if let Some(photo) = count.photo {
+                            a href={ "/surveys/" (s.survey_id) } {
+                                img.list-thumbnail src={ "/media/" (photo) "/thumbnail" } alt="" loading="lazy";
+                            }
+                        }
                         @if count.held == count.total {
                             span title=(lang.t("Files on the server")) { "📷 " (count.total) }
                         } @else {
