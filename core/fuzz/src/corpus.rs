@@ -65,6 +65,11 @@ pub fn entries(target: Target) -> Vec<(String, Vec<u8>)> {
                 class(attack.name(), i, 3, &mut |d| generators::expression::generate_with(d, *attack));
             }
         }
+        Target::Media => {
+            for (i, attack) in generators::images::Attack::ALL.iter().enumerate() {
+                class(attack.name(), i, 2, &mut |d| generators::images::generate_with(d, *attack));
+            }
+        }
     }
     out
 }

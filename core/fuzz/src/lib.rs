@@ -35,12 +35,15 @@ pub enum Target {
     Xlsform,
     /// `terrain_core::form::expr`: XLSForm expressions, parsed and evaluated.
     Expression,
+    /// `terrain_core::media`: attached files decoded for thumbnails and `max-pixels`, and
+    /// answers' references.
+    Media,
 }
 
 impl Target {
     /// Every target, in the order `all` runs them.
-    pub fn all() -> [Target; 5] {
-        [Target::FrontDoor, Target::Wire, Target::Bundle, Target::Xlsform, Target::Expression]
+    pub fn all() -> [Target; 6] {
+        [Target::FrontDoor, Target::Wire, Target::Bundle, Target::Xlsform, Target::Expression, Target::Media]
     }
 
     /// The target's name on the command line and in the corpus and artifact folders.
@@ -51,6 +54,7 @@ impl Target {
             Target::Bundle => "bundle",
             Target::Xlsform => "xlsform",
             Target::Expression => "expression",
+            Target::Media => "media",
         }
     }
 
@@ -68,6 +72,7 @@ impl Target {
             Target::Bundle => generators::bundle::generate(&mut dice),
             Target::Xlsform => generators::xlsx::generate(&mut dice),
             Target::Expression => generators::expression::generate(&mut dice),
+            Target::Media => generators::images::generate(&mut dice),
         }
     }
 
@@ -80,6 +85,7 @@ impl Target {
             Target::Bundle => targets::bundle::run(input),
             Target::Xlsform => targets::xlsform::run(input),
             Target::Expression => targets::expression::run(input),
+            Target::Media => targets::media::run(input),
         }
     }
 }

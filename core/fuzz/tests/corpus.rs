@@ -57,6 +57,7 @@ fn fresh_inputs_from_fixed_seeds_show_no_finding() {
         (Target::Bundle, 60),
         (Target::Xlsform, 60),
         (Target::Expression, 300),
+        (Target::Media, 100),
     ];
     let mut all = Vec::new();
     for (target, count) in counts {

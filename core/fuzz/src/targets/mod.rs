@@ -4,5 +4,6 @@
 pub mod bundle;
 pub mod expression;
 pub mod front_door;
+pub mod media;
 pub mod wire;
 pub mod xlsform;
