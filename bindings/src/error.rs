@@ -128,6 +128,7 @@ impl From<StoreError> for TerrainError {
             StoreError::Media(media) => match media {
                 MediaError::Io { .. } => TerrainError::Storage { detail },
                 MediaError::Missing(_) => TerrainError::NotFound { detail },
+                MediaError::Sealed(_) => TerrainError::WrongKey { detail },
                 _ => TerrainError::Invalid { detail },
             },
             StoreError::Document { source, .. } => match source {

@@ -566,8 +566,16 @@ impl TerrainStore {
         })
     }
 
-    /// Where the attached file `sha256` is on this device, to show or play it; `NotFound`
-    /// when it was attached elsewhere and not downloaded yet (see `download_media`).
+    /// The bytes of the attached file `sha256`, to show or play: an encrypted store's files
+    /// are sealed on the phone and opened only into memory. `NotFound` when it was attached
+    /// elsewhere and not downloaded yet (see `download_media`).
+    pub fn read_media(&self, sha256: String) -> Result<Vec<u8>, TerrainError> {
+        guard(|| Ok(self.store.read_media(&convert::digest(&sha256)?)?))
+    }
+
+    /// Where the attached file `sha256` is on this device, for a store opened without a key
+    /// (an encrypted store's files are sealed: `read_media`); `NotFound` when it was
+    /// attached elsewhere and not downloaded yet (see `download_media`).
     pub fn media_file(&self, sha256: String) -> Result<String, TerrainError> {
         guard(|| Ok(self.store.media_file(&convert::digest(&sha256)?)?.to_string_lossy().into_owned()))
     }

@@ -158,3 +158,55 @@ fn a_plain_store_is_encrypted_and_its_key_rotated_with_nothing_lost() {
     let store = Store::open(&path, enumerator()).unwrap();
     assert_eq!(store.survey(&id).unwrap().answers.value("hh_size"), Some(&Value::Integer(7)));
 }
+
+/// An attachment of an encrypted store is sealed on disk (a consent form's text does not
+/// appear in the store's files), read back into memory only; decrypting the store opens
+/// its files, encrypting it again seals them.
+#[test]
+fn an_encrypted_store_seals_its_attached_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.db");
+    let media = dir.path().join("phone.db.media");
+    let key = StoreKey::generate().unwrap();
+    let form = terrain_core::Form::from_json(include_str!("fixtures/beguedo_slm.json")).unwrap();
+    let store = Store::open_encrypted(&path, enumerator(), Durability::ProcessCrash, &key).unwrap();
+    store.save_form(&form).unwrap();
+    let id = store.create_survey(&form.id, &form.version).unwrap();
+    store.set_answer(&id, &p("distance_river_m"), Value::Integer(10)).unwrap();
+    store.set_answer(&id, &p("bank_erosion"), Value::Choice("yes".into())).unwrap();
+    // A signed consent: words that must not be readable on a lost phone.
+    let words = "Consentement de Mariama Kouyate, signé à Béguédo. ".repeat(3000);
+    let pdf = dir.path().join("consent.pdf");
+    std::fs::write(&pdf, format!("%PDF-1.7\n{words}")).unwrap();
+    let mut tree = form.clone();
+    // The fixture has no file question: the photo question takes an image only, so the
+    // consent goes in as a file question added for the test.
+    tree.children.push(terrain_core::form::Node::Question(
+        serde_json::from_str(r#"{"name":"consent_form","type":{"kind":"file"}}"#).unwrap(),
+    ));
+    tree.version = "2".into();
+    store.save_form(&tree).unwrap();
+    let signed = store.create_survey(&tree.id, &tree.version).unwrap();
+    let attached = store.attach_media(&signed, &p("consent_form"), &pdf).unwrap();
+    let on_disk = files(&media);
+    assert_eq!(on_disk.len(), 1);
+    assert!(!on_disk[0].1.windows(20).any(|w| w == &words.as_bytes()[..20]), "the consent is in the clear");
+    assert_eq!(store.read_media(&attached.digest).unwrap(), std::fs::read(&pdf).unwrap());
+    assert!(matches!(
+        store.media_file(&attached.digest),
+        Err(StoreError::Media(terrain_core::media::MediaError::Sealed(_)))
+    ));
+    drop(store);
+
+    // Decrypted, the store opens its files; encrypted again, it seals them.
+    Store::change_key(&path, Some(&key), None).unwrap();
+    let plain = Store::open(&path, enumerator()).unwrap();
+    let file = plain.media_file(&attached.digest).unwrap();
+    assert_eq!(std::fs::read(file).unwrap(), std::fs::read(&pdf).unwrap());
+    drop(plain);
+    let again = StoreKey::generate().unwrap();
+    Store::change_key(&path, None, Some(&again)).unwrap();
+    let sealed = Store::open_encrypted(&path, enumerator(), Durability::ProcessCrash, &again).unwrap();
+    assert_eq!(sealed.read_media(&attached.digest).unwrap(), std::fs::read(&pdf).unwrap());
+    assert!(!files(&media)[0].1.windows(20).any(|w| w == &words.as_bytes()[..20]));
+}

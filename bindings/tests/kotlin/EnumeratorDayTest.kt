@@ -267,7 +267,16 @@ fun main() {
     expectEqual(sent.refused, emptyList(), "photos refused")
     expectEqual(uploads.reports.last().mediaBytesDone, photo.size, "progress in bytes")
     expectEqual(phone.pendingMedia(), emptyList(), "nothing left to send")
-    val kept = Files.readAllBytes(Path.of(phone.mediaFile(photo.sha256)))
+    // The phone's store is encrypted: its files are sealed on the flash too, read only into memory.
+    val kept = phone.readMedia(photo.sha256)
+    expectEqual(kept.size.toULong(), photo.size, "the photo read back")
+    expectThrows<TerrainException.WrongKey> { phone.mediaFile(photo.sha256) }
+    Files.list(data.resolve("phone.db.media")).forEach { file ->
+        val sealed = Files.readAllBytes(file)
+        expect(!String(sealed, Charsets.ISO_8859_1).contains(String(kept.copyOfRange(200, 264), Charsets.ISO_8859_1))) {
+            "the photo is in the clear in $file"
+        }
+    }
     expect(sup.download("/api/v1/media/${photo.sha256}").contentEquals(kept)) { "the server's copy differs" }
 
     // A bundle carries surveys and their forms to another device without a network.

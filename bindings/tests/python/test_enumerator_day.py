@@ -303,10 +303,18 @@ class EnumeratorDay(unittest.TestCase):
         self.assertEqual(uploads.reports[-1].media_bytes_done, photo.size)
         # Outside the store: refused before any file is looked for.
         with self.assertRaises(t.TerrainError.Invalid):
-            phone.media_file("../../etc/passwd")
+            phone.read_media("../../etc/passwd")
         self.assertEqual(phone.pending_media(), [])
-        with open(phone.media_file(photo.sha256), "rb") as f:
-            kept = f.read()
+        # The phone's store is encrypted: its files are sealed on the flash too, and read
+        # only into memory.
+        kept = phone.read_media(photo.sha256)
+        self.assertEqual(len(kept), photo.size)
+        with self.assertRaises(t.TerrainError.WrongKey):
+            phone.media_file(photo.sha256)
+        media_dir = os.path.join(data, "phone.db.media")
+        for name in os.listdir(media_dir):
+            with open(os.path.join(media_dir, name), "rb") as f:
+                self.assertNotIn(kept[200:264], f.read(), name)
         self.assertEqual(sup.download(f"/api/v1/media/{photo.sha256}"), kept)
 
         # A bundle carries surveys and their forms to another device without a network.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::Digest as _;
 
-use super::{Digest, MediaError};
+use super::{Digest, FileKey, MediaError, sealed};
 
 const TEMPORARY: &str = ".partial-";
 /// What ends the name of a file being received in pieces: `<digest>.part`, kept across
@@ -31,10 +31,12 @@ pub struct BlobEntry {
     pub modified: std::time::SystemTime,
 }
 
-/// A content-addressed folder of files.
+/// A content-addressed folder of files, sealed under a [`FileKey`] when it has one
+/// (an encrypted store's): the digests and sizes it speaks of are always the plaintext's.
 #[derive(Debug, Clone)]
 pub struct BlobDir {
     root: PathBuf,
+    key: Option<FileKey>,
 }
 
 impl BlobDir {
@@ -48,6 +50,11 @@ impl BlobDir {
     /// Opens (creating it if needed) the folder at `root`, removing what an interrupted
     /// write left.
     pub fn open(root: impl Into<PathBuf>) -> Result<BlobDir, MediaError> {
+        BlobDir::open_sealed(root, None)
+    }
+
+    /// [`BlobDir::open`], its files sealed under `key` if given.
+    pub fn open_sealed(root: impl Into<PathBuf>, key: Option<FileKey>) -> Result<BlobDir, MediaError> {
         let root = root.into();
         fs::create_dir_all(&root).map_err(MediaError::io("create", &root))?;
         for entry in fs::read_dir(&root).map_err(MediaError::io("list", &root))? {
@@ -56,7 +63,47 @@ impl BlobDir {
                 let _ = fs::remove_file(entry.path());
             }
         }
-        Ok(BlobDir { root })
+        Ok(BlobDir { root, key })
+    }
+
+    /// Whether the files are sealed.
+    pub fn is_sealed(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// Seals every plain file under `key` (`to_sealed`), or opens every sealed one (not),
+    /// a file at a time through a temporary file and a rename: after a crash the files are
+    /// some of each, and running it again finishes. Returns how many it changed.
+    pub fn convert(&self, key: &FileKey, to_sealed: bool) -> Result<u64, MediaError> {
+        let mut changed = 0;
+        for digest in self.digests()? {
+            let path = self.path(&digest);
+            let mut file = File::open(&path).map_err(MediaError::io("read", &path))?;
+            if sealed::is_sealed(key, &mut file) == to_sealed {
+                continue;
+            }
+            file.seek(SeekFrom::Start(0)).map_err(MediaError::io("read", &path))?;
+            let (mut out, temporary) = self.temporary()?;
+            let converted = if to_sealed {
+                sealed::seal(key, &mut file, &mut out).map_err(MediaError::io("seal", &path))
+            } else {
+                let plain = sealed::open_range(key, &mut file, 0, usize::MAX)?;
+                out.write_all(&plain).map_err(MediaError::io("write", &temporary)).map(|()| (Digest::of(&plain), 0))
+            };
+            match converted {
+                Ok((got, _)) if got == digest => self.settle(Ok(out), &temporary, &digest)?,
+                Ok((got, _)) => {
+                    let _ = fs::remove_file(&temporary);
+                    return Err(MediaError::Corrupt { expected: digest, got });
+                }
+                Err(e) => {
+                    let _ = fs::remove_file(&temporary);
+                    return Err(e);
+                }
+            }
+            changed += 1;
+        }
+        Ok(changed)
     }
 
     /// The folder.
@@ -71,7 +118,11 @@ impl BlobDir {
 
     /// The size of the file with `digest`, if it is here.
     pub fn size(&self, digest: &Digest) -> Option<u64> {
-        fs::metadata(self.path(digest)).ok().filter(|m| m.is_file()).map(|m| m.len())
+        let stored = fs::metadata(self.path(digest)).ok().filter(|m| m.is_file())?.len();
+        match self.key {
+            Some(_) => sealed::plain_len(stored),
+            None => Some(stored),
+        }
     }
 
     /// Stores `bytes`; returns their digest. Storing bytes already here costs a hash.
@@ -81,8 +132,11 @@ impl BlobDir {
             return Ok(digest);
         }
         let (mut file, temporary) = self.temporary()?;
-        let written = file.write_all(bytes).map_err(MediaError::io("write", &temporary));
-        self.settle(written.map(|()| file), &temporary, &digest)?;
+        let written = match &self.key {
+            Some(key) => sealed::seal(key, &mut &bytes[..], &mut file).map(|_| ()),
+            None => file.write_all(bytes),
+        };
+        self.settle(written.map_err(MediaError::io("write", &temporary)).map(|()| file), &temporary, &digest)?;
         Ok(digest)
     }
 
@@ -91,8 +145,12 @@ impl BlobDir {
     pub fn put_file(&self, source: &Path, limit: u64) -> Result<(Digest, u64), MediaError> {
         let input = File::open(source).map_err(MediaError::io("read", source))?;
         let (mut file, temporary) = self.temporary()?;
-        let copied =
-            copy_hashing(&mut input.take(limit.saturating_add(1)), &mut file).map_err(MediaError::io("copy", source));
+        let mut limited = input.take(limit.saturating_add(1));
+        let copied = match &self.key {
+            Some(key) => sealed::seal(key, &mut limited, &mut file),
+            None => copy_hashing(&mut limited, &mut file),
+        }
+        .map_err(MediaError::io("copy", source));
         let (digest, size) = match copied {
             Ok(done) if done.1 <= limit => done,
             Ok((_, size)) => {
@@ -115,6 +173,9 @@ impl BlobDir {
             io::ErrorKind::NotFound => MediaError::Missing(*digest),
             _ => MediaError::Io { action: "read", path: path.clone(), source: e },
         })?;
+        if let Some(key) = &self.key {
+            return sealed::open_range(key, &mut file, offset, max);
+        }
         file.seek(SeekFrom::Start(offset)).map_err(MediaError::io("read", &path))?;
         let mut out = Vec::with_capacity(max.min(1 << 20));
         file.take(max as u64).read_to_end(&mut out).map_err(MediaError::io("read", &path))?;
@@ -156,6 +217,15 @@ impl BlobDir {
         if got != *digest {
             let _ = fs::remove_file(&part);
             return Err(MediaError::Corrupt { expected: *digest, got });
+        }
+        if let Some(key) = &self.key {
+            // Pieces arrive in the clear (a download in progress); the file is sealed whole.
+            let mut plain = File::open(&part).map_err(MediaError::io("read", &part))?;
+            let (mut out, temporary) = self.temporary()?;
+            let sealed = sealed::seal(key, &mut plain, &mut out).map(|_| out).map_err(MediaError::io("seal", &part));
+            self.settle(sealed, &temporary, digest)?;
+            let _ = fs::remove_file(&part);
+            return Ok(size);
         }
         let path = self.path(digest);
         fs::rename(&part, &path).map_err(MediaError::io("rename into", &path))?;
@@ -200,7 +270,11 @@ impl BlobDir {
             let Ok(digest) = digest.parse::<Digest>() else { continue };
             let metadata = entry.metadata().map_err(MediaError::io("read", entry.path()))?;
             let modified = metadata.modified().map_err(MediaError::io("read", entry.path()))?;
-            out.push(BlobEntry { digest, complete, size: metadata.len(), modified });
+            let size = match (&self.key, complete) {
+                (Some(_), true) => sealed::plain_len(metadata.len()).unwrap_or(0),
+                _ => metadata.len(),
+            };
+            out.push(BlobEntry { digest, complete, size, modified });
         }
         out.sort_by_key(|e| (e.digest, e.complete));
         Ok(out)
@@ -285,6 +359,45 @@ mod tests {
         assert_eq!(blobs.read_at(&digest, 2, 10).unwrap(), b"oto");
         blobs.remove(&digest).unwrap();
         assert!(matches!(blobs.read_at(&digest, 0, 1), Err(MediaError::Missing(_))));
+    }
+
+    #[test]
+    fn a_sealed_folder_speaks_of_plaintext_and_holds_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = FileKey::generate().unwrap();
+        let blobs = BlobDir::open_sealed(dir.path().join("media"), Some(key.clone())).unwrap();
+        let photo: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+        let digest = blobs.put(&photo).unwrap();
+        assert_eq!(digest, Digest::of(&photo));
+        assert_eq!(blobs.size(&digest), Some(photo.len() as u64));
+        assert_eq!(blobs.read_at(&digest, 70_000, 100).unwrap(), &photo[70_000..70_100]);
+        let on_disk = fs::read(blobs.path(&digest)).unwrap();
+        assert!(!on_disk.windows(64).any(|w| w == &photo[1000..1064]), "plaintext on disk");
+        // Pieces received are sealed when they complete.
+        let other = Digest::of(&photo[..5000]);
+        blobs.append_part(&other, 0, &photo[..5000]).unwrap().unwrap();
+        assert_eq!(blobs.complete_part(&other).unwrap(), 5000);
+        assert_eq!(blobs.read_at(&other, 0, 10_000).unwrap(), &photo[..5000]);
+        // Opened back to plain, and sealed again: the same files.
+        let plain = BlobDir::open(dir.path().join("media")).unwrap();
+        assert_eq!(plain.convert(&key, false).unwrap(), 2);
+        assert_eq!(fs::read(plain.path(&digest)).unwrap(), photo);
+        assert_eq!(plain.convert(&key, false).unwrap(), 0);
+        assert_eq!(blobs.convert(&key, true).unwrap(), 2);
+        assert_eq!(blobs.read_at(&digest, 0, usize::MAX).unwrap(), photo);
+    }
+
+    #[test]
+    fn a_sealed_folder_copies_files_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = FileKey::generate().unwrap();
+        let blobs = BlobDir::open_sealed(dir.path().join("media"), Some(key)).unwrap();
+        let source = dir.path().join("consent.pdf");
+        let bytes: Vec<u8> = (0..150_000u32).map(|i| (i % 13) as u8).collect();
+        fs::write(&source, &bytes).unwrap();
+        let (digest, size) = blobs.put_file(&source, 1 << 20).unwrap();
+        assert_eq!((digest, size), (Digest::of(&bytes), 150_000));
+        assert_eq!(blobs.size(&digest), Some(150_000));
     }
 
     #[test]

@@ -9,11 +9,13 @@
 pub mod blobs;
 pub mod pixels;
 pub mod reference;
+pub mod sealed;
 
 use std::path::PathBuf;
 
 pub use blobs::{BlobDir, BlobEntry};
 pub use reference::{Digest, MediaRef, NotADigest};
+pub use sealed::FileKey;
 
 use crate::form::QuestionType;
 
@@ -68,6 +70,10 @@ pub enum MediaError {
         /// The digest of what came.
         got: Digest,
     },
+    /// An attached file of an encrypted store does not open with its key, or cannot be
+    /// handed out as a plain file.
+    #[error("{0}")]
+    Sealed(String),
     /// No file with this digest is held here.
     #[error("no file {0} is held here: sync to fetch it")]
     Missing(Digest),

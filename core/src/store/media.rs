@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError, documents, now_ms, writes};
-use crate::media::{self, BlobDir, Digest, MediaError, MediaRef, pixels, reference};
+use crate::media::{self, BlobDir, Digest, FileKey, MediaError, MediaRef, pixels, reference};
 use crate::survey::AnswerPath;
 use crate::value::Value;
 
@@ -29,13 +29,34 @@ pub struct PendingMedia {
 const HEAD_BYTES: u64 = 8 << 10;
 
 impl Store {
-    /// The folder this store keeps attached files in (created on first use).
+    /// The folder this store keeps attached files in (created on first use). In an
+    /// encrypted store its files are sealed under a key kept in the store's database
+    /// ([`crate::media::sealed`]).
     pub fn blobs(&self) -> Result<&BlobDir, StoreError> {
         if let Some(blobs) = self.blobs.get() {
             return Ok(blobs);
         }
-        let blobs = BlobDir::open(BlobDir::beside(&self.path))?;
+        // Under the writer's lock: the key is made once, and files are sealed or opened
+        // by one thread.
+        let mut writer = self.lock_writer();
+        if let Some(blobs) = self.blobs.get() {
+            return Ok(blobs);
+        }
+        let root = BlobDir::beside(&self.path);
+        // Synced: a key lost in a power cut would leave files sealed under nothing.
+        let keyed = self.keyed;
+        let key = writer.synced(|writer| media_key(&writer.conn, &root, keyed))?;
+        let blobs = BlobDir::open_sealed(root, key)?;
+        drop(writer);
         Ok(self.blobs.get_or_init(|| blobs))
+    }
+
+    /// The bytes of the attached file `digest` (opened, in an encrypted store): how an app
+    /// shows a photo without its bytes ever lying in the clear on the phone.
+    pub fn read_media(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {
+        let blobs = self.blobs()?;
+        let size = blobs.size(digest).ok_or(MediaError::Missing(*digest))?;
+        Ok(blobs.read_at(digest, 0, usize::try_from(size).unwrap_or(usize::MAX))?)
     }
 
     /// Attaches the file at `file` (which the app has written: a photo, a recording) as the
@@ -108,10 +129,19 @@ impl Store {
         Ok(reference)
     }
 
-    /// Where the file with `digest` is on this device; [`MediaError::Missing`] when it is
+    /// Where the file with `digest` is on this device, for a plain store (an encrypted
+    /// store's files are sealed: [`Store::read_media`]); [`MediaError::Missing`] when it is
     /// not here (attached on another device and not downloaded yet).
     pub fn media_file(&self, digest: &Digest) -> Result<PathBuf, StoreError> {
         let blobs = self.blobs()?;
+        if blobs.is_sealed() {
+            return Err(MediaError::Sealed(
+                "this store's attached files are encrypted: read them with read_media, which never writes them out \
+                 in the clear"
+                    .into(),
+            )
+            .into());
+        }
         match blobs.size(digest) {
             Some(_) => Ok(blobs.path(digest)),
             None => Err(MediaError::Missing(*digest).into()),
@@ -233,5 +263,59 @@ impl Store {
             blobs.remove(digest)?;
         }
         Ok(())
+    }
+}
+
+/// The settings keys of the media key, and of the mark that every file is sealed under it.
+const MEDIA_KEY: &str = "media_key";
+const MEDIA_SEALED: &str = "media_sealed";
+
+/// The key this store's attached files are sealed under, if it is encrypted. An encrypted
+/// store gets one the first time it needs it, and seals the files it held in the clear (a
+/// plain store encrypted with `Store::change_key`); a store decrypted the same way opens
+/// its files and forgets the key. The key is committed before any file is sealed, and the
+/// mark after the last one is: a crash in between is finished at the next open.
+fn media_key(conn: &rusqlite::Connection, root: &Path, keyed: bool) -> Result<Option<FileKey>, StoreError> {
+    let setting = |key: &str| -> Result<Option<String>, StoreError> {
+        Ok(conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+    };
+    let set = |key: &str, value: &str| -> Result<(), StoreError> {
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    };
+    let stored = match setting(MEDIA_KEY)? {
+        Some(text) => {
+            let mut bytes = [0u8; 32];
+            crate::hex::decode_into(text.trim().as_bytes(), &mut bytes)
+                .ok_or_else(|| StoreError::Unsupported("the store's media key is damaged".into()))?;
+            FileKey::from_bytes(&bytes)
+        }
+        None => None,
+    };
+    let sealed_all = setting(MEDIA_SEALED)?.is_some();
+    match (keyed, stored) {
+        (true, Some(key)) if sealed_all => Ok(Some(key)),
+        (true, stored) => {
+            let key = match stored {
+                Some(key) => key,
+                None => {
+                    let key = FileKey::generate()?;
+                    set(MEDIA_KEY, &crate::hex::encode(key.as_bytes()))?;
+                    key
+                }
+            };
+            BlobDir::open(root)?.convert(&key, true)?;
+            set(MEDIA_SEALED, "1")?;
+            Ok(Some(key))
+        }
+        (false, Some(key)) => {
+            BlobDir::open(root)?.convert(&key, false)?;
+            conn.execute("DELETE FROM settings WHERE key IN (?1, ?2)", params![MEDIA_KEY, MEDIA_SEALED])?;
+            Ok(None)
+        }
+        (false, None) => Ok(None),
     }
 }

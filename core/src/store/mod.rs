@@ -118,6 +118,8 @@ pub struct Store {
     forms: FormCache,
     /// The folder of attached files, opened on first use (`media`).
     blobs: OnceLock<crate::media::BlobDir>,
+    /// Whether the store is encrypted (its attached files are then sealed too).
+    keyed: bool,
     /// Declared after `writer`, so dropped after it: its last checkpoint sees every commit.
     _checkpointer: Option<Checkpointer>,
 }
@@ -233,6 +235,7 @@ impl Store {
             }),
             forms: FormCache::default(),
             blobs: OnceLock::new(),
+            keyed: key.is_some(),
             _checkpointer: checkpointer,
         })
     }
