@@ -137,6 +137,10 @@ fn a_photo_replaced_or_removed_before_the_sync_is_not_sent() {
     store.mark_media_uploaded(&sharp.digest).unwrap();
     assert!(store.pending_media().unwrap().is_empty());
     assert!(store.media_file(&sharp.digest).is_ok(), "an uploaded photo stays on the phone");
+    // A server restored from a backup (a new epoch) is asked about every file again.
+    store.begin_epoch("https://relay.example.org", &[7; 16], 2, 0).unwrap();
+    let pending: Vec<Digest> = store.pending_media().unwrap().into_iter().map(|p| p.digest).collect();
+    assert_eq!(pending, vec![sharp.digest]);
 }
 
 #[test]

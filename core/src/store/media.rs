@@ -51,6 +51,16 @@ impl Store {
         Ok(self.blobs.get_or_init(|| blobs))
     }
 
+    /// The key the files of the folder at `root` are sealed under, for a store encrypted
+    /// like this one; `None` for a plain store. A server keeps its files in a folder of its
+    /// own and seals them with its survey store's key, as a phone does with
+    /// [`Store::blobs`]: the folder's files are sealed (or opened) to match the store first.
+    pub fn file_key_for(&self, root: &Path) -> Result<Option<FileKey>, StoreError> {
+        let mut writer = self.lock_writer();
+        let keyed = self.keyed;
+        writer.synced(|writer| media_key(&writer.conn, root, keyed))
+    }
+
     /// The bytes of the attached file `digest` (opened, in an encrypted store): how an app
     /// shows a photo without its bytes ever lying in the clear on the phone.
     pub fn read_media(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {

@@ -156,6 +156,9 @@ impl Store {
     pub fn begin_epoch(&self, server: &str, server_id: &[u8], epoch: u64, start: u64) -> Result<u64, StoreError> {
         self.synced_transaction(|tx, _| {
             let offered = tx.execute("UPDATE surveys SET dirty = 1 WHERE acked_heads IS NOT NULL AND dirty = 0", [])?;
+            // And the files: each is asked after again (a `HEAD` each, nothing resent for
+            // those the restored server has).
+            tx.execute("UPDATE media_blobs SET uploaded_at = NULL WHERE uploaded_at IS NOT NULL", [])?;
             let start = start.min(i64::MAX as u64) as i64;
             tx.execute(
                 "INSERT INTO sync_cursors (server, cursor, server_id, epoch) VALUES (?1, 0, ?2, ?3)

@@ -442,6 +442,21 @@ pub fn stage(backup: &Path, key: &Key, beside: &Path, db_key: Option<&StoreKey>)
         None => Store::open(surveys, author)?,
     };
     let verified = store.verify_documents()?;
+    // The attached files, opened with the key the staged store keeps, each against its name.
+    let blobs = dir.path().join(BLOBS);
+    if let Some(file_key) = store.file_key_for(&blobs)? {
+        let sealed = terrain_core::media::BlobDir::open_sealed(&blobs, Some(file_key))
+            .map_err(|e| damaged(format!("its attached files cannot be read ({e})")))?;
+        for (digest, _) in blob_files(&blobs)? {
+            let size = sealed.size(&digest).ok_or_else(|| damaged(format!("attached file {digest} is damaged")))?;
+            let bytes = sealed
+                .read_at(&digest, 0, usize::try_from(size).unwrap_or(usize::MAX))
+                .map_err(|e| damaged(format!("attached file {digest} does not open ({e})")))?;
+            if terrain_core::media::Digest::of(&bytes) != digest {
+                return Err(damaged(format!("attached file {digest} does not have the bytes its name says")));
+            }
+        }
+    }
     drop(store);
     if let Some((survey, why)) = verified.failed.first() {
         return Err(damaged(format!("{} surveys do not load, among them {survey}: {why}", verified.failed.len())));
@@ -549,7 +564,8 @@ fn unpack(backup: &Path, plain: &Path, into: &Path) -> Result<Manifest, BackupEr
         std::io::copy(&mut (&mut entry).take(room), &mut hashing)
             .map_err(|e| damaged(format!("attached file {digest} cannot be unpacked ({e})")))?;
         let (bytes, sha256) = (hashing.bytes, hashing.hasher.finalize());
-        if sha256.as_slice() != digest.0 {
+        // An encrypted server's files are sealed: `stage` checks them once it has the key.
+        if !manifest.encrypted && sha256.as_slice() != digest.0 {
             return Err(damaged(format!("attached file {digest} does not have the bytes its name says")));
         }
         found.files += 1;
@@ -624,21 +640,20 @@ pub fn swap_in(staged: Staged, data: &Path) -> Result<Swapped, BackupError> {
             }
         }
     }
-    // Attached files are added, never replaced or removed: one of a name is the same bytes
-    // wherever it is, and those uploaded since the backup stay for `collect-media` to judge.
+    // The attached files are the backup's, as the databases are (an encrypted server's are
+    // sealed under the key its restored store keeps); the current ones are set aside with
+    // the databases. Devices offer the files uploaded since the backup again when they see
+    // the new epoch.
     let (staged_blobs, blobs) = (staged.dir().join(BLOBS), data.join(BLOBS));
-    std::fs::create_dir_all(&blobs).map_err(io(format!("creating {}", blobs.display())))?;
-    for (digest, path) in blob_files(&staged_blobs)? {
-        let target = blobs.join(digest.to_hex());
-        if !target.exists() {
-            std::fs::rename(&path, &target).map_err(io(format!(
-                "moving {} into {}",
-                path.display(),
-                blobs.display()
-            )))?;
-        }
+    if blobs.exists() {
+        std::fs::create_dir_all(&aside).map_err(io(format!("creating {}", aside.display())))?;
+        std::fs::rename(&blobs, aside.join(BLOBS)).map_err(io(format!("moving {} aside", blobs.display())))?;
+        moved = true;
     }
-    sync_dir(&blobs)?;
+    if staged_blobs.exists() {
+        std::fs::rename(&staged_blobs, &blobs)
+            .map_err(io(format!("moving the restored files into {}", data.display())))?;
+    }
     sync_dir(data)?;
     std::fs::remove_file(&marker).map_err(io(format!("removing {}", marker.display())))?;
     sync_dir(data)?;

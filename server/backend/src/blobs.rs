@@ -10,7 +10,7 @@
 use std::sync::{Mutex, PoisonError};
 
 pub use terrain_core::media::BlobEntry;
-use terrain_core::media::{BlobDir, Digest, MediaError};
+use terrain_core::media::{BlobDir, Digest, FileKey, MediaError, sealed};
 
 use crate::{BackendError, BackendResult};
 
@@ -69,6 +69,8 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
 #[derive(Debug)]
 pub struct FolderBlobs {
     dir: BlobDir,
+    /// The key of `dir`'s files, for what is derived from them too.
+    key: Option<FileKey>,
     /// One upload of a digest at a time (two phones may send the same photo): a piece is
     /// appended under the lock of its digest's stripe.
     stripes: [Mutex<()>; 16],
@@ -77,8 +79,14 @@ pub struct FolderBlobs {
 impl FolderBlobs {
     /// Opens (creating it if needed) the folder at `root`.
     pub fn open(root: impl Into<std::path::PathBuf>) -> BackendResult<FolderBlobs> {
-        let dir = BlobDir::open(root).map_err(media_error)?;
-        Ok(FolderBlobs { dir, stripes: Default::default() })
+        FolderBlobs::open_sealed(root, None)
+    }
+
+    /// [`FolderBlobs::open`], its files (and what is derived from them) sealed under `key`
+    /// if given: an encrypted server's.
+    pub fn open_sealed(root: impl Into<std::path::PathBuf>, key: Option<FileKey>) -> BackendResult<FolderBlobs> {
+        let dir = BlobDir::open_sealed(root, key.clone()).map_err(media_error)?;
+        Ok(FolderBlobs { dir, key, stripes: Default::default() })
     }
 
     fn stripe(&self, digest: &Digest) -> std::sync::MutexGuard<'_, ()> {
@@ -159,10 +167,20 @@ impl BlobStore for FolderBlobs {
 
     fn derived(&self, name: &str) -> BackendResult<Option<Vec<u8>>> {
         let path = self.derived_dir()?.join(checked_name(name)?);
-        match std::fs::read(path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(BackendError::Database(format!("reading a thumbnail failed: {e}"))),
+        let mut file = match std::fs::File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(BackendError::Database(format!("reading a thumbnail failed: {e}"))),
+        };
+        match &self.key {
+            // One that does not open (made before the server was encrypted) is made again.
+            Some(key) => Ok(sealed::open_range(key, &mut file, 0, usize::MAX).ok()),
+            None => {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut file, &mut bytes)
+                    .map_err(|e| BackendError::Database(format!("reading a thumbnail failed: {e}")))?;
+                Ok(Some(bytes))
+            }
         }
     }
 
@@ -173,8 +191,11 @@ impl BlobStore for FolderBlobs {
         // one lost in a power cut is made again.
         let mut temporary = tempfile::NamedTempFile::new_in(&dir)
             .map_err(|e| BackendError::Database(format!("writing a thumbnail failed: {e}")))?;
-        std::io::Write::write_all(&mut temporary, bytes)
-            .map_err(|e| BackendError::Database(format!("writing a thumbnail failed: {e}")))?;
+        match &self.key {
+            Some(key) => sealed::seal(key, &mut &bytes[..], &mut temporary).map(|_| ()),
+            None => std::io::Write::write_all(&mut temporary, bytes),
+        }
+        .map_err(|e| BackendError::Database(format!("writing a thumbnail failed: {e}")))?;
         temporary.persist(&path).map_err(|e| BackendError::Database(format!("writing a thumbnail failed: {e}")))?;
         Ok(())
     }

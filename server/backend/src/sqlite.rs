@@ -179,13 +179,16 @@ impl SqliteBackend {
         // Exports and the map read surveys from the projection, not from their documents.
         surveys.keep_projections()?;
         let identity = identity_at_open(&db, &surveys)?;
+        // An encrypted server seals its attached files under a key its survey store keeps.
+        let blobs = dir.join("blobs");
+        let blobs = FolderBlobs::open_sealed(&blobs, surveys.file_key_for(&blobs)?)?;
         Ok(SqliteBackend {
             db: Mutex::new(db),
             surveys,
             identity: Mutex::new(identity),
             dir: dir.to_owned(),
             key: key.cloned(),
-            blobs: FolderBlobs::open(dir.join("blobs"))?,
+            blobs,
             _lock: lock,
         })
     }

@@ -106,3 +106,38 @@ fn a_plain_data_directory_is_encrypted_then_rekeyed_and_a_plain_backup_restores_
     backup::swap_in(staged, &data).unwrap();
     assert_eq!(SqliteBackend::open_keyed(&data, Some(&second)).unwrap().users().unwrap()[0].username, NAME);
 }
+
+/// An encrypted server's attached files, and the thumbnails made of them, are sealed on
+/// disk, in its backups too; restored under the same key, they read back whole.
+#[test]
+fn an_encrypted_server_seals_its_attached_files_and_restores_them() {
+    use terrain_core::media::Digest;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = StoreKey::generate().unwrap();
+    let backend = with_a_user(&data, Some(&key));
+    let consent: Vec<u8> = format!("%PDF-1.7\n{}", "Consentement de Mariama Kouyate. ".repeat(4000)).into_bytes();
+    let needle = b"Consentement de Mariama";
+    let digest = Digest::of(&consent);
+    let size = consent.len() as u64;
+    // Uploaded in two pieces, as a device sends it.
+    backend.blobs().append(&digest, size, 0, &consent[..50_000]).unwrap();
+    backend.blobs().append(&digest, size, 50_000, &consent[50_000..]).unwrap();
+    backend.blobs().keep_derived("thumbnail-of-it.jpg", needle).unwrap();
+    assert_eq!(backend.blobs().read(&digest, 0, u64::MAX).unwrap().unwrap(), (consent.clone(), size));
+    assert_eq!(backend.blobs().derived("thumbnail-of-it.jpg").unwrap().unwrap(), needle);
+    assert!(found_in(&data, needle).is_empty(), "a file in the clear: {:?}", found_in(&data, needle));
+
+    let file = dir.path().join("backup.age");
+    let (seal, opens) = passphrase();
+    backend.backup(&file, &seal).unwrap();
+    drop(backend);
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let staged = backup::stage(&file, &opens, &elsewhere, Some(&key)).unwrap();
+    backup::swap_in(staged, &elsewhere).unwrap();
+    assert!(found_in(&elsewhere, needle).is_empty());
+    let restored = SqliteBackend::open_keyed(&elsewhere, Some(&key)).unwrap();
+    assert_eq!(restored.blobs().read(&digest, 0, u64::MAX).unwrap().unwrap().0, consent);
+}
