@@ -581,7 +581,8 @@ impl TerrainStore {
     }
 
     /// The attached files the server does not have yet, smallest first, for a "waiting to
-    /// send" line (count and bytes).
+    /// send" line (count and bytes). Their `file_name` is their SHA-256 here: the names
+    /// are in the answers that hold them.
     pub fn pending_media(&self) -> Result<Vec<MediaInfo>, TerrainError> {
         guard(|| {
             Ok(self
@@ -631,27 +632,23 @@ impl TerrainStore {
         })
     }
 
-    /// Fetches the attached file `sha256` from the server (a survey attached on another
-    /// device), resuming a cut download; returns where it is on this device.
+    /// Fetches the attached file `sha256` of `size` bytes (its `MediaInfo`, from the answer)
+    /// from the server (a survey attached on another device), resuming a cut download;
+    /// returns where it is: show a plain store's from there, an encrypted store's with
+    /// `read_media`.
     #[uniffi::method(default(cancel = None))]
     pub fn download_media(
         &self,
         sha256: String,
-        media_type: String,
+        size: u64,
         cancel: Option<Arc<CancelHandle>>,
     ) -> Result<String, TerrainError> {
         guard(|| {
             let transport = self.transport()?;
             let cancel = cancel.unwrap_or_default();
             let digest = convert::digest(&sha256)?;
-            let path = sync::download_media(
-                &self.store,
-                &transport,
-                &MediaOptions::default(),
-                &digest,
-                &media_type,
-                cancel.token(),
-            )?;
+            let path =
+                sync::download_media(&self.store, &transport, &MediaOptions::default(), &digest, size, cancel.token())?;
             Ok(path.to_string_lossy().into_owned())
         })
     }

@@ -164,19 +164,42 @@ fn the_relay_knows_which_surveys_hold_a_file() {
     let id = eroded_bank(&phone);
     let attached = phone.attach_media(&id, &p("erosion_photo"), &photo(dir.path(), "bank.jpg", 300, 200, 9)).unwrap();
     relay.merge(&id, &phone.changes_after(&id, &[]).unwrap()).unwrap();
-    assert_eq!(relay.surveys_with_media(&attached.digest, 10).unwrap(), vec![id.clone()]);
+    assert_eq!(relay.surveys_with_media(&attached.digest, "", 10).unwrap(), vec![id.clone()]);
     // A photo under a question no longer relevant (the plot is far from the river) is
     // left out of exports, but is still the survey's: it comes back if the answer does, so
     // it is neither collected nor refused.
     phone.set_answer(&id, &p("distance_river_m"), Value::Integer(5000)).unwrap();
     let heads = relay.heads(&id).unwrap();
     relay.merge(&id, &phone.changes_after(&id, &heads).unwrap()).unwrap();
-    assert_eq!(relay.surveys_with_media(&attached.digest, 10).unwrap(), vec![id.clone()]);
+    assert_eq!(relay.surveys_with_media(&attached.digest, "", 10).unwrap(), vec![id.clone()]);
     let exported = relay.projected(std::slice::from_ref(&id)).unwrap().remove(0).unwrap();
     assert!(exported.answers.value("erosion_photo").is_none());
     // Cleared, it is no longer.
     phone.clear_answer(&id, &p("erosion_photo")).unwrap();
     let heads = relay.heads(&id).unwrap();
     relay.merge(&id, &phone.changes_after(&id, &heads).unwrap()).unwrap();
-    assert!(relay.surveys_with_media(&attached.digest, 10).unwrap().is_empty());
+    assert!(relay.surveys_with_media(&attached.digest, "", 10).unwrap().is_empty());
+}
+
+#[test]
+fn a_photo_that_lost_a_conflict_is_kept_and_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let phone = open(&dir.path().join("phone.db"), enumerator());
+    let tablet = open(&dir.path().join("tablet.db"), Author::new("moussa", "tablet-1", Role::Supervisor));
+    let relay = open(&dir.path().join("relay.db"), Author::new("server", "relay", Role::Admin));
+    relay.keep_projections().unwrap();
+    let id = eroded_bank(&phone);
+    tablet.merge(&id, &phone.changes_after(&id, &[]).unwrap()).unwrap();
+    // Both photograph the bank before either syncs.
+    let mine = phone.attach_media(&id, &p("erosion_photo"), &photo(dir.path(), "a.jpg", 300, 200, 1)).unwrap();
+    let theirs = tablet.attach_media(&id, &p("erosion_photo"), &photo(dir.path(), "b.jpg", 300, 200, 2)).unwrap();
+    phone.merge(&id, &tablet.changes_after(&id, &[]).unwrap()).unwrap();
+    tablet.merge(&id, &phone.changes_after(&id, &[]).unwrap()).unwrap();
+    relay.merge(&id, &phone.changes_after(&id, &[]).unwrap()).unwrap();
+    // Whichever won, each device still sends its own photo, and the relay takes both.
+    assert_eq!(phone.pending_media().unwrap().iter().map(|m| m.digest).collect::<Vec<_>>(), vec![mine.digest]);
+    assert_eq!(tablet.pending_media().unwrap().iter().map(|m| m.digest).collect::<Vec<_>>(), vec![theirs.digest]);
+    for digest in [mine.digest, theirs.digest] {
+        assert_eq!(relay.surveys_with_media(&digest, "", 10).unwrap(), vec![id.clone()]);
+    }
 }

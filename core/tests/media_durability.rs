@@ -1,6 +1,6 @@
-//! Attachments under `kill -9`: a child process attaches photos to one answer in a loop,
-//! replacing it each time, and reports each attachment acknowledged; it is SIGKILLed at
-//! random moments. After every kill the answer holds the last acknowledged photo or the
+//! Attachments under `kill -9`: a child process attaches a new photo to one answer in a
+//! loop, replacing it each time, and reports each attachment acknowledged; it is SIGKILLed
+//! at random moments. After every kill the answer holds the last acknowledged photo or the
 //! one in flight, and the file it names is there, whole: never a dangling reference.
 // Tests may unwrap and panic: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -17,7 +17,6 @@ use terrain_core::{AnswerPath, Author, Form, Role, Store, Value};
 
 const CHILD_ENV: &str = "TERRAIN_MEDIA_DURABILITY_DIR";
 const KILLS: usize = 20;
-const PHOTOS: usize = 3;
 
 fn author() -> Author {
     Author::new("awa", "phone-1", Role::Enumerator)
@@ -25,6 +24,14 @@ fn author() -> Author {
 
 fn p(text: &str) -> AnswerPath {
     text.parse().unwrap()
+}
+
+/// Photo `k`: the same picture with `k` written after its end, so every attachment is a
+/// file of its own (JPEG readers stop at the end marker).
+fn photo(base: &[u8], k: u64) -> Vec<u8> {
+    let mut bytes = base.to_vec();
+    bytes.extend_from_slice(&k.to_be_bytes());
+    bytes
 }
 
 /// Not a test on its own: the writer the parent test runs (and kills) as a child process.
@@ -36,11 +43,16 @@ fn media_durability_child_writer() {
     let dir = Path::new(&dir);
     let store = Store::open(dir.join("phone.db"), author()).unwrap();
     let id = std::fs::read_to_string(dir.join("survey")).unwrap();
-    for k in 0.. {
-        let photo = dir.join(format!("photo-{}.jpg", k % PHOTOS));
-        let attached = store.attach_media(&id, &p("erosion_photo"), &photo).unwrap();
+    let base = std::fs::read(dir.join("base.jpg")).unwrap();
+    let start: u64 = std::fs::read_to_string(dir.join("next")).map(|t| t.trim().parse().unwrap_or(0)).unwrap_or(0);
+    for k in start.. {
+        // Where the next run starts: the parent keeps track of acknowledgements itself.
+        std::fs::write(dir.join("next"), (k + 1).to_string()).unwrap();
+        let file = dir.join("camera.jpg");
+        std::fs::write(&file, photo(&base, k)).unwrap();
+        store.attach_media(&id, &p("erosion_photo"), &file).unwrap();
         // Printed only after the call returned Ok: this is the acknowledgement.
-        println!("ack {} {}", k % PHOTOS, attached.digest);
+        println!("ack {k}");
     }
 }
 
@@ -55,17 +67,13 @@ fn an_attachment_is_whole_or_not_made_after_kill_9() {
     store.set_answer(&id, &p("bank_erosion"), Value::Choice("yes".into())).unwrap();
     drop(store);
     std::fs::write(dir.path().join("survey"), &id).unwrap();
-    // Photos over the form's max-pixels, so every attachment decodes and writes a new file.
-    let mut digests = Vec::new();
-    for i in 0..PHOTOS {
-        let image = RgbImage::from_fn(1600, 1200, |x, y| Rgb([(x / 7) as u8, (y / 5) as u8, 60 * i as u8]));
-        let mut bytes = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 85)
-            .write_image(image.as_raw(), 1600, 1200, image::ExtendedColorType::Rgb8)
-            .unwrap();
-        std::fs::write(dir.path().join(format!("photo-{i}.jpg")), bytes).unwrap();
-        digests.push(None::<Digest>);
-    }
+    // Within the form's max-pixels: each is kept byte for byte, a new file every time.
+    let image = RgbImage::from_fn(800, 600, |x, y| Rgb([(x / 7) as u8, (y / 5) as u8, 60]));
+    let mut base = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut base, 85)
+        .write_image(image.as_raw(), 800, 600, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    std::fs::write(dir.path().join("base.jpg"), &base).unwrap();
 
     let mut rng = StdRng::seed_from_u64(0x3ed1a);
     let exe = std::env::current_exe().unwrap();
@@ -87,11 +95,11 @@ fn an_attachment_is_whole_or_not_made_after_kill_9() {
                 }
             }
         });
-        let mut last: Option<usize> = None;
+        let mut last: Option<u64> = None;
         let started = Instant::now();
         while last.is_none() && started.elapsed() < Duration::from_secs(60) {
             if let Ok(line) = rx.recv_timeout(Duration::from_millis(20)) {
-                last = ack(&line, &mut digests).or(last);
+                last = ack(&line).or(last);
             }
         }
         std::thread::sleep(Duration::from_millis(rng.random_range(0..80)));
@@ -99,18 +107,18 @@ fn an_attachment_is_whole_or_not_made_after_kill_9() {
         child.wait().unwrap();
         reader.join().unwrap();
         for line in rx.try_iter() {
-            last = ack(&line, &mut digests).or(last);
+            last = ack(&line).or(last);
         }
         let last = last.unwrap_or_else(|| panic!("round {round}: the child acknowledged nothing"));
 
         let store = Store::open(dir.path().join("phone.db"), author()).unwrap();
         let answer = store.survey(&id).unwrap().answers.value("erosion_photo").cloned();
         let Some(Value::Media(held)) = answer else { panic!("round {round}: the photo answer is {answer:?}") };
-        let in_flight = (last + 1) % PHOTOS;
-        let expected = [digests[last], digests[in_flight]];
+        let expected = [Digest::of(&photo(&base, last)), Digest::of(&photo(&base, last + 1))];
         assert!(
-            expected.contains(&Some(held.digest)) || digests[in_flight].is_none(),
-            "round {round}: the answer is neither the acknowledged photo nor the one in flight"
+            expected.contains(&held.digest),
+            "round {round}: the answer is neither photo {last}, acknowledged, nor {} in flight",
+            last + 1
         );
         let bytes = std::fs::read(store.media_file(&held.digest).unwrap()).unwrap();
         assert_eq!(Digest::of(&bytes), held.digest, "round {round}: the file is not whole");
@@ -118,11 +126,6 @@ fn an_attachment_is_whole_or_not_made_after_kill_9() {
     }
 }
 
-/// Reads an acknowledgement: the photo's index, recording its digest.
-fn ack(line: &str, digests: &mut [Option<Digest>]) -> Option<usize> {
-    let mut parts = line.strip_prefix("ack ")?.split(' ');
-    let index: usize = parts.next()?.parse().ok()?;
-    let digest: Digest = parts.next()?.parse().ok()?;
-    digests[index] = Some(digest);
-    Some(index)
+fn ack(line: &str) -> Option<u64> {
+    line.strip_prefix("ack ")?.trim().parse().ok()
 }

@@ -19,6 +19,9 @@
 //! Run: `cargo bench -p terrain-server --bench export` (TERRAIN_BENCH_SURVEYS=N to resize).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+#[path = "support/memory.rs"]
+mod memory;
+
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,17 +43,7 @@ fn guinea() -> Form {
 
 /// Peak and current resident memory of this process, in MiB.
 fn memory() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    (field("VmHWM:"), field("VmRSS:"))
+    memory::resident("self")
 }
 
 fn fill(dir: &Path, form: &Form, n: usize) -> PathBuf {

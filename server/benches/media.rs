@@ -19,6 +19,9 @@
 //! the memory run).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+#[path = "support/memory.rs"]
+mod memory;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -51,21 +54,6 @@ fn form() -> Form {
 
 fn p(text: &str) -> AnswerPath {
     text.parse().unwrap()
-}
-
-/// Peak and current resident memory of `pid`, in MiB.
-fn memory(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    (field("VmHWM:"), field("VmRSS:"))
 }
 
 /// The child: the relay on `data`, on a free loopback port it prints, until stdin closes.
@@ -109,7 +97,7 @@ impl Relay {
     }
 
     fn memory(&self) -> (f64, f64) {
-        memory(self.child.id())
+        memory::resident(&self.child.id().to_string())
     }
 }
 

@@ -157,14 +157,13 @@ fn photos_taken_offline_arrive_whole_after_the_answers_through_a_cut_link() {
     link.cut_next_after((attached[0].size / 2) as usize);
     let through = HttpTransport::new(link.url(), &supervisor.token()).unwrap();
     let big = &attached[0];
-    match sync::download_media(&tablet, &through, &small, &big.digest, &big.media_type, &CancelToken::default()) {
+    match sync::download_media(&tablet, &through, &small, &big.digest, big.size, &CancelToken::default()) {
         Err(SyncError::Transport(TransportError::Network(_))) => {}
         other => panic!("{other:?}"),
     }
     let kept_before = link.bytes();
     let through = HttpTransport::new(link.url(), &supervisor.token()).unwrap();
-    let path =
-        sync::download_media(&tablet, &through, &small, &big.digest, &big.media_type, &CancelToken::default()).unwrap();
+    let path = sync::download_media(&tablet, &through, &small, &big.digest, big.size, &CancelToken::default()).unwrap();
     assert_eq!(Digest::of(&std::fs::read(path).unwrap()), big.digest);
     assert!(link.bytes() - kept_before < big.size, "the download resumed, not restarted");
 }

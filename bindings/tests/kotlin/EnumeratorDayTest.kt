@@ -304,7 +304,7 @@ fun main() {
     tablet.sync()
     // The photo taken on the phone, fetched on the tablet.
     expectThrows<TerrainException.NotFound> { tablet.mediaFile(photo.sha256) }
-    val fetched = tablet.downloadMedia(photo.sha256, photo.mediaType, null)
+    val fetched = tablet.downloadMedia(photo.sha256, photo.size, null)
     expect(Files.readAllBytes(Path.of(fetched)).contentEquals(kept)) { "the tablet's copy differs" }
     expectThrows<TerrainException.Invalid> { tablet.enrol("https://example.org/not-a-code") }
 

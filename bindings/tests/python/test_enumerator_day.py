@@ -352,7 +352,7 @@ class EnumeratorDay(unittest.TestCase):
         # The photo taken on the phone, fetched on the tablet.
         with self.assertRaises(t.TerrainError.NotFound):
             tablet.media_file(photo.sha256)
-        fetched = tablet.download_media(photo.sha256, photo.media_type, None)
+        fetched = tablet.download_media(photo.sha256, photo.size, None)
         with open(fetched, "rb") as f:
             self.assertEqual(f.read(), kept)
         with self.assertRaises(t.TerrainError.Auth):

@@ -3,7 +3,9 @@
 //! A file enters through a temporary name in the same folder, is synced, then renamed to
 //! its digest and the folder synced: after a crash at any point a digest's file is either
 //! absent or whole, so an answer written after [`BlobDir::put_file`] returns never points
-//! at nothing. Leftover temporary files are removed when the folder is opened.
+//! at nothing. Leftover temporary files (an hour old) are removed when the folder is opened.
+//! Pieces of a file being received (`<digest>.part`) are kept in the clear until the file
+//! is whole, then sealed with the folder's key if it has one.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -59,7 +61,12 @@ impl BlobDir {
         fs::create_dir_all(&root).map_err(MediaError::io("create", &root))?;
         for entry in fs::read_dir(&root).map_err(MediaError::io("list", &root))? {
             let entry = entry.map_err(MediaError::io("list", &root))?;
-            if entry.file_name().to_string_lossy().starts_with(TEMPORARY) {
+            // Only those an hour old: another process (the `terrain` command beside a
+            // running server) may be writing the recent ones.
+            let stale = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+            if entry.file_name().to_string_lossy().starts_with(TEMPORARY)
+                && stale.is_some_and(|age| age > std::time::Duration::from_secs(3600))
+            {
                 let _ = fs::remove_file(entry.path());
             }
         }
@@ -222,7 +229,12 @@ impl BlobDir {
             // Pieces arrive in the clear (a download in progress); the file is sealed whole.
             let mut plain = File::open(&part).map_err(MediaError::io("read", &part))?;
             let (mut out, temporary) = self.temporary()?;
-            let sealed = sealed::seal(key, &mut plain, &mut out).map(|_| out).map_err(MediaError::io("seal", &part));
+            // Hashed again as it is sealed: what is sealed is what was checked.
+            let sealed = match sealed::seal(key, &mut plain, &mut out) {
+                Ok((again, _)) if again == *digest => Ok(out),
+                Ok((again, _)) => Err(MediaError::Corrupt { expected: *digest, got: again }),
+                Err(e) => Err(MediaError::Io { action: "seal", path: part.clone(), source: e }),
+            };
             self.settle(sealed, &temporary, digest)?;
             let _ = fs::remove_file(&part);
             return Ok(size);
@@ -267,7 +279,7 @@ impl BlobDir {
                 Some(stem) => (stem, false),
                 None => (name, true),
             };
-            let Ok(digest) = digest.parse::<Digest>() else { continue };
+            let Some(digest) = own_name(digest) else { continue };
             let metadata = entry.metadata().map_err(MediaError::io("read", entry.path()))?;
             let modified = metadata.modified().map_err(MediaError::io("read", entry.path()))?;
             let size = match (&self.key, complete) {
@@ -285,7 +297,7 @@ impl BlobDir {
         let mut out = Vec::new();
         for entry in fs::read_dir(&self.root).map_err(MediaError::io("list", &self.root))? {
             let entry = entry.map_err(MediaError::io("list", &self.root))?;
-            if let Some(digest) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
+            if let Some(digest) = entry.file_name().to_str().and_then(own_name) {
                 out.push(digest);
             }
         }
@@ -314,6 +326,12 @@ impl BlobDir {
         }
         settled
     }
+}
+
+/// The digest a file of this folder is named for: its name exactly as [`BlobDir::path`]
+/// writes it (lower-case), so each file has one name.
+fn own_name(name: &str) -> Option<Digest> {
+    name.parse::<Digest>().ok().filter(|digest| digest.to_hex() == name)
 }
 
 /// Copies `from` into `to`, hashing as it goes; returns the digest and the byte count.
@@ -488,8 +506,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("media");
         let blobs = BlobDir::open(&root).unwrap();
-        let (_file, temporary) = blobs.temporary().unwrap();
+        let (file, temporary) = blobs.temporary().unwrap();
         assert!(temporary.exists());
+        BlobDir::open(&root).unwrap();
+        assert!(temporary.exists(), "a recent one may be another process's");
+        file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200)).unwrap();
         BlobDir::open(&root).unwrap();
         assert!(!temporary.exists());
         assert_eq!(BlobDir::beside(Path::new("/data/terrain.db")), Path::new("/data/terrain.db.media"));

@@ -3,9 +3,10 @@
 //! the 2G link what the form's author asked for, not what the camera made.
 //!
 //! JPEG and PNG (what phone cameras and signature pads write) are decoded, with the EXIF
-//! orientation applied to the pixels: the stored photo is upright without its EXIF, which
-//! is dropped with the camera's other metadata (its GPS position among them). Other image
-//! formats are kept as they are. Decoding is bounded ([`limits`]): a hostile file's header
+//! orientation applied to the pixels: a downscaled photo is stored upright without its
+//! EXIF, which is dropped with the camera's other metadata (its GPS position among them).
+//! A photo within `max-pixels`, and other image formats, are kept byte for byte, EXIF
+//! included. Decoding is bounded ([`limits`]): a hostile file's header
 //! cannot make the device allocate gigabytes.
 
 use std::io::Cursor;

@@ -1,6 +1,7 @@
 //! Attached files at rest in an encrypted store: each file sealed with XChaCha20-Poly1305
 //! under the store's media key, in segments, so that an upload can read any range without
-//! decrypting the whole file, and a file cut short or with segments swapped does not open.
+//! decrypting the whole file; a read that reaches where a file was cut, or a segment
+//! swapped, changed or taken from another file, fails.
 //!
 //! A sealed file is `MAGIC`, a random 16-byte file nonce, then the plaintext in segments of
 //! [`SEGMENT`] bytes (the last shorter, possibly empty), each followed by its 16-byte tag.

@@ -179,11 +179,7 @@ impl Store {
             if pending.last().is_some_and(|p| p.digest == digest) {
                 continue;
             }
-            let references = match self.survey(&survey_id) {
-                Ok(survey) => survey.answers.media().iter().any(|m| m.digest == digest),
-                Err(StoreError::UnknownSurvey(_)) => false,
-                Err(e) => return Err(e),
-            };
+            let references = self.references(&survey_id, &digest)?;
             if references {
                 dropped.retain(|(d, _)| *d != digest);
                 pending.push(PendingMedia { digest, size: size.max(0) as u64, media_type });
@@ -201,12 +197,13 @@ impl Store {
     }
 
     /// The surveys whose answers reference the file `digest` (kept by stores that
-    /// keep projections: the relay), at most `limit`, in id order.
-    pub fn surveys_with_media(&self, digest: &Digest, limit: u32) -> Result<Vec<String>, StoreError> {
+    /// keep projections: the relay), in id order after `after`, at most `limit`.
+    pub fn surveys_with_media(&self, digest: &Digest, after: &str, limit: u32) -> Result<Vec<String>, StoreError> {
         self.readers.with(|conn| {
-            let mut stmt = conn
-                .prepare_cached("SELECT survey_id FROM survey_media WHERE digest = ?1 ORDER BY survey_id LIMIT ?2")?;
-            let ids = stmt.query_map(params![&digest.0[..], limit], |r| r.get(0))?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT survey_id FROM survey_media WHERE digest = ?1 AND survey_id > ?2 ORDER BY survey_id LIMIT ?3",
+            )?;
+            let ids = stmt.query_map(params![&digest.0[..], after, limit], |r| r.get(0))?;
             Ok(ids.collect::<Result<_, _>>()?)
         })
     }
@@ -239,18 +236,42 @@ impl Store {
     }
 
     /// Records a file received whole from the server into [`Store::blobs`] (for a survey
-    /// attached on another device), and returns where it is.
-    pub fn record_received_media(&self, digest: &Digest, media_type: &str) -> Result<PathBuf, StoreError> {
+    /// attached on another device), typed from its own bytes, and returns where it is.
+    pub fn record_received_media(&self, digest: &Digest) -> Result<PathBuf, StoreError> {
         let blobs = self.blobs()?;
         let size = blobs.size(digest).ok_or(MediaError::Missing(*digest))?;
-        let media_type = if reference::is_media_type(media_type) { media_type } else { "application/octet-stream" };
+        let head = blobs.read_at(digest, 0, 64)?;
         let now = now_ms();
         self.lock_writer().conn.execute(
             "INSERT INTO media_blobs (digest, size, media_type, added_at, uploaded_at) VALUES (?1, ?2, ?3, ?4, ?4)
              ON CONFLICT (digest) DO NOTHING",
-            params![&digest.0[..], size as i64, media_type, now],
+            params![&digest.0[..], size as i64, media::sniff(&head), now],
         )?;
         Ok(blobs.path(digest))
+    }
+
+    /// Held while a file is downloaded: one at a time on a device.
+    pub(crate) fn downloading(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.downloading.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether `survey_id` still holds the file `digest`: as an answer, or as a value that
+    /// lost a conflict (it stays the survey's until a person settles it).
+    fn references(&self, survey_id: &str, digest: &Digest) -> Result<bool, StoreError> {
+        let answers = match self.survey(survey_id) {
+            Ok(survey) => survey.answers,
+            Err(StoreError::UnknownSurvey(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        if answers.media().iter().any(|m| m.digest == *digest) {
+            return Ok(true);
+        }
+        let contested = self
+            .conflicts(survey_id)?
+            .into_iter()
+            .flat_map(|c| c.values)
+            .any(|v| matches!(&v.value, crate::survey::Answer::Value(Value::Media(m)) if m.digest == *digest));
+        Ok(contested)
     }
 
     /// Forgets that `digest` was attached to `survey_id`; a file left attached to no
@@ -258,6 +279,12 @@ impl Store {
     fn forget_attachment(&self, digest: &Digest, survey_id: &str) -> Result<(), StoreError> {
         let blobs = self.blobs()?;
         let writer = self.lock_writer();
+        // Asked again under the writer's lock: an attachment of the same file committed
+        // since the caller looked is seen here, and one that comes after finds its file
+        // gone and fails (`attach_media` checks for it in its transaction).
+        if self.references(survey_id, digest)? {
+            return Ok(());
+        }
         writer.conn.execute(
             "DELETE FROM media_attachments WHERE digest = ?1 AND survey_id = ?2",
             params![&digest.0[..], survey_id],

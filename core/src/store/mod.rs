@@ -120,6 +120,8 @@ pub struct Store {
     blobs: OnceLock<crate::media::BlobDir>,
     /// Whether the store is encrypted (its attached files are then sealed too).
     keyed: bool,
+    /// Held by a download of an attached file (`sync::download_media`).
+    downloading: Mutex<()>,
     /// Declared after `writer`, so dropped after it: its last checkpoint sees every commit.
     _checkpointer: Option<Checkpointer>,
 }
@@ -236,6 +238,7 @@ impl Store {
             forms: FormCache::default(),
             blobs: OnceLock::new(),
             keyed: key.is_some(),
+            downloading: Mutex::new(()),
             _checkpointer: checkpointer,
         })
     }

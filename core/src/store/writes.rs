@@ -114,6 +114,7 @@ pub fn edit<T>(
             // Unreadable answers: the projection says why, and the row goes.
             None => projection::project(&doc, &form),
         };
+        let projected = if has_conflicts { projection::with_conflicts(&doc, &form, projected) } else { projected };
         projection::write(tx, survey_id, &heads, projected)?;
     }
     // The row as `append_chunk` left it, without reading it back.
@@ -295,6 +296,7 @@ pub fn insert(
     receipts(tx, &id, &hashes, now)?;
     if ctx.project {
         let projected = projected.unwrap_or_else(|| projection::project(&doc, &form));
+        let projected = if has_conflicts { projection::with_conflicts(&doc, &form, projected) } else { projected };
         projection::write(tx, &id, &heads, projected)?;
     }
     ctx.docs.put(&id, Loaded { doc, stored, view: None });

@@ -123,40 +123,44 @@ fn upload_one(
     Ok(())
 }
 
-/// Fetches the file `digest` from the server into the store (a survey attached on another
-/// device, opened on a supervisor's tablet), resuming what an earlier cut left; returns
-/// where it is. Files already here are not fetched again.
+/// Fetches the file `digest` of `size` bytes (as its answer's reference says) from the
+/// server into the store (a survey attached on another device, opened on a supervisor's
+/// tablet), resuming what an earlier cut left; returns where it is (sealed, in an encrypted
+/// store: read it with [`Store::read_media`]). A file already here is not fetched again;
+/// one the server says is of another size, or sends from elsewhere than asked, is refused.
 pub fn download_media(
     store: &Store,
     transport: &dyn Transport,
     options: &MediaOptions,
     digest: &Digest,
-    media_type: &str,
+    size: u64,
     cancel: &CancelToken,
 ) -> Result<std::path::PathBuf, SyncError> {
-    if let Ok(path) = store.media_file(digest) {
-        return Ok(path);
-    }
     let blobs = store.blobs()?;
+    // One download at a time on a device: two of one file would append to one `.part`.
+    let _one = store.downloading();
+    if blobs.size(digest).is_some() {
+        return Ok(blobs.path(digest));
+    }
     let mut offset = blobs.part_len(digest);
-    loop {
+    while offset < size {
         if cancel.is_cancelled() {
             return Err(SyncError::Cancelled);
         }
         let (bytes, total) = transport.media_read(digest, offset, options.chunk_bytes.max(1))?;
-        if offset >= total {
-            break;
+        if total != size {
+            return Err(SyncError::Protocol(format!(
+                "the server holds file {digest} as {total} bytes, not the {size} its answer says"
+            )));
         }
         if bytes.is_empty() {
             return Err(SyncError::Protocol(format!("the server sent nothing of file {digest} at byte {offset}")));
         }
-        offset = match blobs.append_part(digest, offset, &bytes).map_err(StoreError::from)? {
+        let room = (size - offset).min(bytes.len() as u64) as usize;
+        offset = match blobs.append_part(digest, offset, &bytes[..room]).map_err(StoreError::from)? {
             Ok(next) | Err(next) => next,
         };
-        if offset >= total {
-            break;
-        }
     }
     blobs.complete_part(digest).map_err(StoreError::from)?;
-    Ok(store.record_received_media(digest, media_type)?)
+    Ok(store.record_received_media(digest)?)
 }

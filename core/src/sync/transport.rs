@@ -353,19 +353,24 @@ impl Transport for HttpTransport {
             ..HttpRequest::new("GET", self.url(&media_path(digest))).header("range", &format!("bytes={offset}-{last}"))
         };
         let response = check(self.send(request)?)?;
-        let total = match response.status {
-            206 => header(&response, "content-range")
-                .and_then(|r| r.rsplit_once('/'))
-                .and_then(|(_, total)| total.parse().ok()),
-            _ => Some(response.body.len() as u64),
-        };
-        let total = total.ok_or_else(|| TransportError::Network("the server sent a file without its size".into()))?;
-        let body = if response.status == 206 {
-            response.body
-        } else {
-            response.body.into_iter().skip(offset as usize).collect()
-        };
-        Ok((body, total))
+        let lost = |what: &str| TransportError::Network(format!("the server sent {what}: try again"));
+        if response.status != 206 {
+            // The whole file, from a server that ignores ranges.
+            let total = response.body.len() as u64;
+            let body = response.body.into_iter().skip(usize::try_from(offset).unwrap_or(usize::MAX)).collect();
+            return Ok((body, total));
+        }
+        // `bytes FIRST-LAST/TOTAL`, from where it was asked.
+        let unreadable = || lost("a piece of a file with a range it cannot read");
+        let range = header(&response, "content-range").ok_or_else(unreadable)?;
+        let (span, total) =
+            range.trim().strip_prefix("bytes ").and_then(|r| r.split_once('/')).ok_or_else(unreadable)?;
+        let first: u64 = span.split_once('-').and_then(|(first, _)| first.parse().ok()).ok_or_else(unreadable)?;
+        let total: u64 = total.parse().map_err(|_| unreadable())?;
+        if first != offset {
+            return Err(lost("a piece of a file from elsewhere than asked"));
+        }
+        Ok((response.body, total))
     }
 }
 

@@ -43,8 +43,9 @@ pub enum Appended {
 
 /// The bytes of attached files, by digest.
 pub trait BlobStore: Send + Sync + std::fmt::Debug {
-    /// What is held of `digest`, an upload of `size` bytes (a partial upload longer than
-    /// that is dropped: it cannot become the file).
+    /// What is held of `digest`, an upload of `size` bytes. An upload in progress that has
+    /// reached `size` is completed (or dropped, if its bytes are not the file); one longer
+    /// than `size` is reported as it is, for the caller to refuse the size.
     fn state(&self, digest: &Digest, size: u64) -> BackendResult<BlobState>;
     /// Appends `bytes` at `offset` to the upload of `digest` (`size` bytes in all); the
     /// piece that reaches `size` completes it, if the bytes hash to `digest`.
@@ -103,10 +104,13 @@ impl BlobStore for FolderBlobs {
         }
         match self.dir.part_len(digest) {
             0 => Ok(BlobState::Absent),
-            part if part > size => {
-                self.dir.remove_part(digest).map_err(media_error)?;
-                Ok(BlobState::Absent)
-            }
+            // Whole but not completed (the server stopped between the last piece and the
+            // check): completed now, or dropped if its bytes are not the file.
+            part if part == size => match self.dir.complete_part(digest) {
+                Ok(size) => Ok(BlobState::Complete(size)),
+                Err(MediaError::Corrupt { .. }) => Ok(BlobState::Absent),
+                Err(e) => Err(media_error(e)),
+            },
             part => Ok(BlobState::Partial(part)),
         }
     }
@@ -251,8 +255,22 @@ mod tests {
         let digest = Digest::of(b"the real photo");
         assert!(matches!(blobs.append(&digest, 5, 0, b"forge").unwrap(), Appended::Corrupt(_)));
         assert_eq!(blobs.state(&digest, 5).unwrap(), BlobState::Absent);
-        // An upload longer than the size now declared cannot become the file.
+        // An upload under way is not dropped for a smaller size declared: that is refused.
         assert_eq!(blobs.append(&digest, 14, 0, b"the real").unwrap(), Appended::At(8));
-        assert_eq!(blobs.state(&digest, 4).unwrap(), BlobState::Absent);
+        assert_eq!(blobs.state(&digest, 4).unwrap(), BlobState::Partial(8));
+        assert_eq!(blobs.state(&digest, 14).unwrap(), BlobState::Partial(8));
+    }
+
+    #[test]
+    fn a_whole_upload_left_uncompleted_is_completed_when_asked_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("blobs");
+        let photo = b"a whole photo".to_vec();
+        let digest = Digest::of(&photo);
+        // The server stopped between the last piece and its check.
+        BlobDir::open(&root).unwrap().append_part(&digest, 0, &photo).unwrap().unwrap();
+        let blobs = FolderBlobs::open(&root).unwrap();
+        assert_eq!(blobs.state(&digest, photo.len() as u64).unwrap(), BlobState::Complete(photo.len() as u64));
+        assert_eq!(blobs.read(&digest, 0, 100).unwrap().unwrap().0, photo);
     }
 }

@@ -651,8 +651,9 @@ pub trait Backend: Send + Sync + 'static {
     // --- attached files
     /// Where the bytes of attached files are kept.
     fn blobs(&self) -> &dyn BlobStore;
-    /// The surveys whose answers reference the file `digest`, at most `limit`.
-    fn surveys_with_media(&self, digest: &Digest, limit: u32) -> BackendResult<Vec<String>>;
+    /// The surveys whose answers reference the file `digest`, in id order after `after`
+    /// (empty: from the first), at most `limit`.
+    fn surveys_with_media(&self, digest: &Digest, after: &str, limit: u32) -> BackendResult<Vec<String>>;
     /// Counts `bytes` of attached files sent by `device` on `day` (UTC); returns the day's
     /// total so far, these included.
     fn add_media_bytes(&self, device: &DeviceKey, day: chrono::NaiveDate, bytes: u64) -> BackendResult<u64>;

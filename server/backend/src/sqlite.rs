@@ -808,8 +808,8 @@ impl Backend for SqliteBackend {
         &self.blobs
     }
 
-    fn surveys_with_media(&self, digest: &Digest, limit: u32) -> BackendResult<Vec<String>> {
-        Ok(self.surveys.surveys_with_media(digest, limit)?)
+    fn surveys_with_media(&self, digest: &Digest, after: &str, limit: u32) -> BackendResult<Vec<String>> {
+        Ok(self.surveys.surveys_with_media(digest, after, limit)?)
     }
 
     fn add_media_bytes(&self, device: &DeviceKey, day: chrono::NaiveDate, bytes: u64) -> BackendResult<u64> {

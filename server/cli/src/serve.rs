@@ -62,6 +62,13 @@ pub struct ServeArgs {
     /// round trips on a slow link.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1440))]
     session_token_minutes: u32,
+    /// The largest attached file (photo, recording, video, document) a device may upload, in
+    /// MB; devices refuse to attach files over 50 MB themselves.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    max_media_mb: u64,
+    /// The most attached files' bytes one device may upload in a day (UTC), in MB.
+    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    max_media_mb_per_day: u64,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -78,6 +85,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         sync.device_decoded_bytes_per_minute = n;
     }
     settings.services.access_ttl = chrono::Duration::minutes(i64::from(args.session_token_minutes));
+    settings.services.media.max_file_bytes = args.max_media_mb << 20;
+    settings.services.media.device_bytes_per_day = args.max_media_mb_per_day << 20;
     if args.behind_proxy {
         settings.trusted_proxies = if args.trusted_proxies.is_empty() {
             vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)]

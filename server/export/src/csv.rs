@@ -144,10 +144,16 @@ fn write_media<W: Write + Seek>(
         zip.write_all(&first)?;
         let mut at = first.len() as u64;
         while at < size {
-            let Some((piece, _)) = blobs.read(digest, at, MEDIA_PIECE)? else { break };
-            if piece.is_empty() {
-                break;
-            }
+            // A file removed or shortened while the export ran fails it, rather than leave
+            // a truncated copy under its name.
+            let piece = match blobs.read(digest, at, MEDIA_PIECE)? {
+                Some((piece, _)) if !piece.is_empty() => piece,
+                _ => {
+                    return Err(ExportError::Io(std::io::Error::other(format!(
+                        "attached file {digest} changed while the export ran: export again"
+                    ))));
+                }
+            };
             zip.write_all(&piece)?;
             at += piece.len() as u64;
         }

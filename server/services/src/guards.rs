@@ -239,6 +239,8 @@ pub(crate) struct Guards {
     pub(crate) sync_rounds: Slots,
     pub(crate) device_bytes: PerMinute<terrain_backend::DeviceKey>,
     pub(crate) media_bytes: PerMinute<terrain_backend::DeviceKey>,
+    /// Thumbnails decoded at once: a decode may take a quarter of a gigabyte.
+    pub(crate) thumbnails: Slots,
     /// The one-time secret of the first administrator's setup link.
     pub(crate) setup: Mutex<Option<String>>,
 }
@@ -253,6 +255,7 @@ impl Guards {
             sync_rounds: Slots::new(settings.sync.concurrent_rounds),
             device_bytes: PerMinute::new(settings.sync.device_decoded_bytes_per_minute),
             media_bytes: PerMinute::new(settings.media.device_bytes_per_minute),
+            thumbnails: Slots::new(2),
             setup: Mutex::new(None),
         }
     }

@@ -16,12 +16,12 @@ use terrain_core::media::{self, Digest, pixels};
 use crate::audit::Action;
 use crate::{Error, Result, Scope, Services};
 
-/// The most surveys looked at to decide who may read a file: one photo in more surveys
-/// than this is a test, not a field study, and the first readable one is enough.
-const REFERENCES_CHECKED: u32 = 200;
+/// The surveys that reference a file read at a time, to find one the caller may read.
+const REFERENCES_PAGE: u32 = 200;
 
-/// The largest piece of a file one download request returns.
-pub const MAX_READ_BYTES: u64 = 8 << 20;
+/// The largest piece of a file one read returns: a ranged download's most, and what a
+/// streamed download holds per piece (a few at a time).
+pub const MAX_READ_BYTES: u64 = 1 << 20;
 
 /// The longest side of a thumbnail, in pixels: two columns of them on a laptop's page.
 pub const THUMBNAIL_SIDE: u32 = 320;
@@ -62,8 +62,14 @@ impl Services {
         self.may_upload(scope, digest, size)?;
         Ok(match self.backend.blobs().state(digest, size)? {
             BlobState::Absent => 0,
-            BlobState::Partial(held) => held,
-            BlobState::Complete(held) => held,
+            // Not this device's to drop: another, declaring the file's real size, may be
+            // sending it.
+            BlobState::Partial(held) if held > size => {
+                return Err(Error::Invalid(format!(
+                    "the server holds {held} bytes of this file, more than the {size} declared: the size is wrong"
+                )));
+            }
+            BlobState::Partial(held) | BlobState::Complete(held) => held,
         })
     }
 
@@ -141,19 +147,34 @@ impl Services {
     pub fn media_thumbnail(&self, scope: &Scope, digest: &Digest) -> Result<Vec<u8>> {
         self.readable_reference(scope, digest)?;
         let name = format!("{digest}-{THUMBNAIL_SIDE}.jpg");
+        let failed = format!("{digest}-{THUMBNAIL_SIDE}.failed");
         let blobs = self.backend.blobs();
         if let Some(kept) = blobs.derived(&name)? {
             return Ok(kept);
+        }
+        let none = || Error::not_found(format!("file {digest} is not a photo a thumbnail can be made of"));
+        // A file that failed once is not decoded again: a hostile one costs one decode.
+        if blobs.derived(&failed)?.is_some() {
+            return Err(none());
         }
         let (bytes, size) = blobs.read(digest, 0, MAX_THUMBNAIL_SOURCE)?.ok_or_else(|| waiting(digest))?;
         if size > MAX_THUMBNAIL_SOURCE {
             return Err(Error::not_found(format!("file {digest} is too large to show a thumbnail of")));
         }
-        let thumbnail = pixels::thumbnail(&bytes, THUMBNAIL_SIDE)
-            .map_err(|e| Error::unprocessable("not_an_image", e.to_string()))?
-            .ok_or_else(|| Error::not_found(format!("file {digest} is not a JPEG or PNG photo: no thumbnail")))?;
-        blobs.keep_derived(&name, &thumbnail)?;
-        Ok(thumbnail)
+        let _slot = self.guards.thumbnails.acquire(std::time::Duration::from_secs(10)).ok_or_else(|| Error::Busy {
+            retry_after: std::time::Duration::from_secs(5),
+            message: "the server is making other thumbnails: this one comes shortly".into(),
+        })?;
+        match pixels::thumbnail(&bytes, THUMBNAIL_SIDE) {
+            Ok(Some(thumbnail)) => {
+                blobs.keep_derived(&name, &thumbnail)?;
+                Ok(thumbnail)
+            }
+            Ok(None) | Err(_) => {
+                blobs.keep_derived(&failed, b"")?;
+                Err(none())
+            }
+        }
     }
 
     /// What file `digest` is (`image/jpeg`…), read from its first bytes, for whoever may
@@ -200,7 +221,7 @@ impl Services {
         let mut collected = Collected::default();
         for entry in blobs.entries()? {
             let idle = now.duration_since(entry.modified).unwrap_or_default();
-            let referenced = !self.backend.surveys_with_media(&entry.digest, 1)?.is_empty();
+            let referenced = !self.backend.surveys_with_media(&entry.digest, "", 1)?.is_empty();
             if referenced || idle < grace {
                 collected.kept += 1;
                 continue;
@@ -238,13 +259,24 @@ impl Services {
         Ok((device, survey))
     }
 
-    /// A survey that references file `digest` and that `scope` may read.
+    /// A survey that references file `digest` and that `scope` may read, looked for a page
+    /// of surveys at a time (a file shared by many surveys, a consent form say, is found in
+    /// whichever the caller may read).
     fn readable_reference(&self, scope: &Scope, digest: &Digest) -> Result<String> {
-        let surveys = self.backend.surveys_with_media(digest, REFERENCES_CHECKED)?;
-        surveys.into_iter().find(|id| self.open_survey(scope, id).is_ok()).ok_or_else(|| {
-            Error::not_found(format!(
-                "no survey you may read references file {digest}: sync the survey's answers first"
-            ))
-        })
+        let mut after = String::new();
+        loop {
+            let surveys = self.backend.surveys_with_media(digest, &after, REFERENCES_PAGE)?;
+            if let Some(id) = surveys.iter().find(|id| self.open_survey(scope, id).is_ok()) {
+                return Ok(id.clone());
+            }
+            match surveys.last() {
+                Some(last) if surveys.len() == REFERENCES_PAGE as usize => after = last.clone(),
+                _ => {
+                    return Err(Error::not_found(format!(
+                        "no survey you may read references file {digest}: sync the survey's answers first"
+                    )));
+                }
+            }
+        }
     }
 }

@@ -47,7 +47,7 @@ pub struct MediaLimits {
     /// The most file bytes one device may send in a minute.
     pub device_bytes_per_minute: u64,
     /// The most file bytes one device may send in a day (UTC): a phone that sends without
-    /// end fills no disk.
+    /// end fills no disk (`terrain serve --max-media-mb-per-day`).
     pub device_bytes_per_day: u64,
 }
 

@@ -111,7 +111,8 @@ pub async fn append(
             Some(Err(e)) => return Err(ApiError::unreadable_body(e)),
         };
         let Ok(data) = frame.into_data() else { continue };
-        if pending.held + (pending.bytes.len() + data.len()) as u64 > size {
+        let received = pending.held.checked_add((pending.bytes.len() + data.len()) as u64);
+        if received.is_none_or(|received| received > size) {
             pending.bytes.clear();
             return Err(ApiError::invalid(format!("more bytes were sent than the file's {size}")));
         }
@@ -161,13 +162,26 @@ struct Pending {
 }
 
 impl Pending {
-    /// Writes the first piece of what is held.
+    /// Writes the first piece of what is held. The piece leaves `bytes` only once written:
+    /// should this future be dropped while it waits, `Drop` writes from the same offset
+    /// (a piece written twice is refused the second time, by its offset). A refused piece
+    /// ends the request: the device asks where to resume.
     async fn write(&mut self) -> Result<(), ApiError> {
         let (services, scope, digest, size, held) =
             (self.state.services.clone(), self.scope.clone(), self.digest, self.size, self.held);
-        let bytes: Vec<u8> = self.bytes.drain(..self.bytes.len().min(self.piece)).collect();
-        self.held = blocking(move || services.media_append(&scope, &digest, size, held, &bytes)).await?;
-        Ok(())
+        let length = self.bytes.len().min(self.piece);
+        let bytes = self.bytes[..length].to_vec();
+        match blocking(move || services.media_append(&scope, &digest, size, held, &bytes)).await {
+            Ok(next) => {
+                self.held = next;
+                self.bytes.drain(..length);
+                Ok(())
+            }
+            Err(e) => {
+                self.bytes.clear();
+                Err(e.into())
+            }
+        }
     }
 }
 
@@ -216,8 +230,8 @@ pub async fn download(
 
 /// File `digest` for `scope`, whole or the one `Range` in `headers`, as `content_type`
 /// (with `disposition`, if given): the API's download and the dashboard's view. A whole
-/// file is read a piece at a time as the client takes it, so memory stays at a piece
-/// however large the file.
+/// file is read a piece (`MAX_READ_BYTES`, 1 MiB) at a time as the client takes it, at
+/// most a few pieces in memory however large the file; a range gets at most a piece.
 pub(crate) async fn serve_file(
     state: &AppState,
     scope: &terrain_services::Scope,

@@ -59,6 +59,29 @@ pub struct Projected {
     pub media: Vec<Digest>,
 }
 
+/// Adds to `projected` the files of the competing values of `doc`'s conflicts: a photo
+/// that lost to another attached concurrently is still the survey's until a person settles
+/// the conflict, and must reach the server for them to see it.
+pub fn with_conflicts(
+    doc: &SurveyDoc,
+    form: &CompiledForm,
+    projected: Result<Projected, DocumentError>,
+) -> Result<Projected, DocumentError> {
+    let mut projected = projected?;
+    // Conflicts that cannot be read leave the files as the answers name them: the row is
+    // still right about everything else.
+    for conflict in doc.conflicts(form.index()).unwrap_or_default() {
+        for value in conflict.values {
+            if let crate::survey::Answer::Value(crate::value::Value::Media(m)) = value.value
+                && !projected.media.contains(&m.digest)
+            {
+                projected.media.push(m.digest);
+            }
+        }
+    }
+    Ok(projected)
+}
+
 /// [`project`], from the parts of a survey already read from its document.
 pub fn assemble(form: &CompiledForm, meta: Meta, review: Review, mut answers: Answers) -> Projected {
     let options =
@@ -70,18 +93,20 @@ pub fn assemble(form: &CompiledForm, meta: Meta, review: Review, mut answers: An
 }
 
 /// Writes the row of a survey now at `heads` (as `documents::encode_heads` writes them),
-/// and the files its answers reference (`survey_media`). A document whose survey cannot be projected loses its row instead: readers
-/// then take the document, and report what is wrong with it.
+/// and the files its answers reference (`survey_media`). A document whose survey cannot be
+/// projected loses its row instead (readers then take the document, and report what is
+/// wrong with it) and keeps the files it referenced last: none is refused or collected
+/// for a survey that cannot be read for now.
 pub fn write(
     tx: &Connection,
     survey_id: &str,
     heads: &[u8],
     projected: Result<Projected, DocumentError>,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached("DELETE FROM survey_media WHERE survey_id = ?1")?.execute([survey_id])?;
     let encoded = projected.ok().and_then(|p| codec::encode(&p.survey).ok().map(|data| (p.media, data)));
     match encoded {
         Some((media, data)) => {
+            tx.prepare_cached("DELETE FROM survey_media WHERE survey_id = ?1")?.execute([survey_id])?;
             tx.prepare_cached(
                 "INSERT INTO survey_projections (survey_id, heads, data) VALUES (?1, ?2, ?3)
                  ON CONFLICT (survey_id) DO UPDATE SET heads = excluded.heads, data = excluded.data",
@@ -170,7 +195,7 @@ fn rewrite(tx: &Connection, forms: &FormCache, survey_id: &str) -> Result<bool, 
     let form = forms.get(tx, &row.form_id, &row.form_version)?;
     let before = current(tx, survey_id)?;
     let projected = match documents::load(tx, survey_id) {
-        Ok(doc) => project(&doc, &form),
+        Ok(doc) => with_conflicts(&doc, &form, project(&doc, &form)),
         Err(StoreError::Corrupt { source, .. }) => Err(source),
         Err(other) => return Err(other),
     };
