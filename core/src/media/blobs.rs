@@ -294,15 +294,7 @@ impl BlobDir {
 
     /// The digests of every file here.
     pub fn digests(&self) -> Result<Vec<Digest>, MediaError> {
-        let mut out = Vec::new();
-        for entry in fs::read_dir(&self.root).map_err(MediaError::io("list", &self.root))? {
-            let entry = entry.map_err(MediaError::io("list", &self.root))?;
-            if let Some(digest) = entry.file_name().to_str().and_then(own_name) {
-                out.push(digest);
-            }
-        }
-        out.sort();
-        Ok(out)
+        digests_in(&self.root)
     }
 
     fn temporary(&self) -> Result<(File, PathBuf), MediaError> {
@@ -326,6 +318,25 @@ impl BlobDir {
         }
         settled
     }
+}
+
+/// The digests of the files in the folder at `root` (none if there is no such folder),
+/// without opening it as a [`BlobDir`]: what a backup of a data directory reads.
+pub fn digests_in(root: &Path) -> Result<Vec<Digest>, MediaError> {
+    let entries = match fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(MediaError::Io { action: "list", path: root.to_owned(), source: e }),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(MediaError::io("list", root))?;
+        if let Some(digest) = entry.file_name().to_str().and_then(own_name) {
+            out.push(digest);
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// The digest a file of this folder is named for: its name exactly as [`BlobDir::path`]

@@ -584,22 +584,14 @@ fn unpack(backup: &Path, plain: &Path, into: &Path) -> Result<Manifest, BackupEr
     Ok(manifest)
 }
 
-/// The complete attached files in `dir` (a data directory's `blobs/`), by digest.
+/// The complete attached files in `dir` (a data directory's `blobs/`), by digest, named
+/// as the folder names them (`BlobDir`'s listing).
 fn blob_files(dir: &Path) -> Result<Vec<(terrain_core::media::Digest, PathBuf)>, BackupError> {
-    let mut out = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(BackupError::Io { what: format!("listing {}", dir.display()), source: e }),
-    };
-    for entry in entries {
-        let entry = entry.map_err(io(format!("listing {}", dir.display())))?;
-        if let Some(digest) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
-            out.push((digest, entry.path()));
-        }
-    }
-    out.sort();
-    Ok(out)
+    let digests = terrain_core::media::blobs::digests_in(dir).map_err(|e| BackupError::Io {
+        what: format!("listing {}", dir.display()),
+        source: std::io::Error::other(e),
+    })?;
+    Ok(digests.into_iter().map(|digest| (digest, dir.join(digest.to_hex()))).collect())
 }
 
 /// What [`swap_in`] did.

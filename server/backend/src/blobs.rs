@@ -14,6 +14,9 @@ use terrain_core::media::{BlobDir, Digest, FileKey, MediaError, sealed};
 
 use crate::{BackendError, BackendResult};
 
+/// The folder, inside the files' folder, of what is derived from them (thumbnails).
+const DERIVED: &str = "derived";
+
 /// What the store holds of one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlobState {
@@ -55,8 +58,6 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     fn read(&self, digest: &Digest, offset: u64, max: u64) -> BackendResult<Option<(Vec<u8>, u64)>>;
     /// Removes the file and any upload of it.
     fn remove(&self, digest: &Digest) -> BackendResult<()>;
-    /// Every complete file's digest.
-    fn list(&self) -> BackendResult<Vec<Digest>>;
     /// Every file and every upload in progress, with its size and last write.
     fn entries(&self) -> BackendResult<Vec<BlobEntry>>;
     /// What was derived from the files and kept under `name` (a thumbnail), if it was.
@@ -149,7 +150,7 @@ impl BlobStore for FolderBlobs {
         self.dir.remove(digest).map_err(media_error)?;
         self.dir.remove_part(digest).map_err(media_error)?;
         // What was derived from it (thumbnails) goes with it.
-        let derived = self.dir.root().join("derived");
+        let derived = self.dir.root().join(DERIVED);
         if let Ok(entries) = std::fs::read_dir(&derived) {
             let prefix = digest.to_hex();
             for entry in entries.flatten() {
@@ -161,16 +162,13 @@ impl BlobStore for FolderBlobs {
         Ok(())
     }
 
-    fn list(&self) -> BackendResult<Vec<Digest>> {
-        self.dir.digests().map_err(media_error)
-    }
-
     fn entries(&self) -> BackendResult<Vec<BlobEntry>> {
         self.dir.entries().map_err(media_error)
     }
 
     fn derived(&self, name: &str) -> BackendResult<Option<Vec<u8>>> {
-        let path = self.derived_dir()?.join(checked_name(name)?);
+        // Read without making the folder: only `keep_derived` writes there.
+        let path = self.dir.root().join(DERIVED).join(checked_name(name)?);
         let mut file = match std::fs::File::open(path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -208,7 +206,7 @@ impl BlobStore for FolderBlobs {
 impl FolderBlobs {
     /// `derived/` inside the folder: made again from the files whenever lost.
     fn derived_dir(&self) -> BackendResult<std::path::PathBuf> {
-        let dir = self.dir.root().join("derived");
+        let dir = self.dir.root().join(DERIVED);
         std::fs::create_dir_all(&dir).map_err(|e| BackendError::Database(format!("{}: {e}", dir.display())))?;
         Ok(dir)
     }
@@ -245,7 +243,8 @@ mod tests {
         assert_eq!(blobs.append(&digest, size, 2000, &photo[2000..]).unwrap(), Appended::Complete(size));
         assert_eq!(blobs.read(&digest, 4990, 100).unwrap(), Some((photo[4990..].to_vec(), size)));
         assert_eq!(blobs.append(&digest, size, 0, b"again").unwrap(), Appended::Held(size));
-        assert_eq!(blobs.list().unwrap(), vec![digest]);
+        let listed: Vec<(Digest, bool)> = blobs.entries().unwrap().iter().map(|e| (e.digest, e.complete)).collect();
+        assert_eq!(listed, vec![(digest, true)]);
     }
 
     #[test]
