@@ -1,7 +1,7 @@
 //! Validation benchmark: the full re-evaluation a form screen runs after every answer, on a
 //! generated 500-question form and on the two mission forms, against two baselines measured
 //! in the same run:
-//! - *hydrate*: reading the same answers out of the survey's Automerge document
+//! - *read*: reading the same answers out of the survey's Automerge document
 //!   (`SurveyDoc::answers`), which the app does anyway before evaluating;
 //! - *flat expressions*: every expression of the form evaluated as many times as a full
 //!   evaluation at most would (once per repeat instance, filters once per choice) against a
@@ -570,7 +570,7 @@ fn main() {
                 .unwrap();
         let index = FormIndex::new(form);
         assert_eq!(&doc.answers(&index).unwrap(), answers);
-        let (hydrate, _) = time(runs, || {
+        let (read, _) = time(runs, || {
             std::hint::black_box(doc.answers(&index).unwrap());
         });
 
@@ -589,12 +589,12 @@ fn main() {
         rows.push([
             format!("full evaluation, {label}"),
             format!("{} / {}", ms(p50), ms(p99)),
-            format!("{:.1}× hydrate, {:.1}× flat expressions", ratio(hydrate), ratio(flat_p50)),
+            format!("{:.1}× read, {:.1}× flat expressions", ratio(read), ratio(flat_p50)),
             status,
         ]);
         rows.push([
-            "  baseline: hydrate the answers from the document".into(),
-            ms(hydrate),
+            "  baseline: read the answers from the document".into(),
+            ms(read),
             String::new(),
             "SurveyDoc::answers, p50".into(),
         ]);
