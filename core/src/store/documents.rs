@@ -98,18 +98,15 @@ pub fn load_measured(conn: &Connection, survey_id: &str) -> Result<Loaded, Store
     Ok(Loaded { doc, stored: cost, view: None })
 }
 
-/// Appends the change chunk `bytes` after the snapshot.
+/// Appends the change chunk `bytes` after the snapshot. The survey's row counts it in
+/// `chunk_count` and `chunk_bytes`: the caller updates them (`writes::record` does, in the
+/// one `UPDATE` an edit makes of the row, which rewrites the whole row with its snapshot).
 pub fn append_chunk(conn: &Connection, survey_id: &str, bytes: &[u8]) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO survey_chunks (survey_id, seq, bytes)
          VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM survey_chunks WHERE survey_id = ?1), ?2)",
     )?
     .execute(params![survey_id, bytes])?;
-    conn.prepare_cached(
-        "UPDATE surveys SET chunk_count = chunk_count + 1, chunk_bytes = chunk_bytes + ?2
-         WHERE survey_id = ?1",
-    )?
-    .execute(params![survey_id, bytes.len() as i64])?;
     Ok(())
 }
 

@@ -104,11 +104,22 @@ pub fn edit<T>(
     } else {
         (None, false)
     };
-    let meta = doc.meta().map_err(doc_err(survey_id))?;
-    let review = doc.review().map_err(doc_err(survey_id))?;
-    let state = RowState { heads: doc.heads(), meta: &meta, review: &review, has_conflicts };
+    // Setting or clearing one answer leaves the metadata and the review as they were: the
+    // form screen's write does not read them (a projection does, to write its row).
+    let (meta, review) = if touched.is_none() || ctx.project {
+        (Some(doc.meta().map_err(doc_err(survey_id))?), Some(doc.review().map_err(doc_err(survey_id))?))
+    } else {
+        (None, None)
+    };
+    let state = RowState {
+        heads: doc.heads(),
+        meta: meta.as_ref(),
+        review: review.as_ref(),
+        has_conflicts,
+        chunk_bytes: chunk.len(),
+    };
     let heads = record(tx, survey_id, &state, &hashes, origin)?;
-    if ctx.project {
+    if let (true, Some(meta), Some(review)) = (ctx.project, meta, review) {
         let projected = match read {
             Some(answers) => Ok(projection::assemble(&form, meta, review, answers)),
             // Unreadable answers: the projection says why, and the row goes.
@@ -117,7 +128,7 @@ pub fn edit<T>(
         let projected = if has_conflicts { projection::with_conflicts(&doc, &form, projected) } else { projected };
         projection::write(tx, survey_id, &heads, projected)?;
     }
-    // The row as `append_chunk` left it, without reading it back.
+    // The row as `append_chunk` and `record` left it, without reading it back.
     let row = DocRow { chunk_count: row.chunk_count + 1, chunk_bytes: row.chunk_bytes + chunk.len() as i64, ..row };
     // An answer (a local or delegated edit) never waits for a due compaction; merges from
     // other replicas, already the costly writes, compact as soon as it is due.
@@ -391,9 +402,13 @@ pub fn checkout(conn: &Connection, docs: &mut DocCache, survey_id: &str, row: &D
 /// for the row and the projection.
 struct RowState<'a> {
     heads: Vec<ChangeHash>,
-    meta: &'a Meta,
-    review: &'a Review,
+    /// The metadata, `None` when the write cannot have changed it (the column keeps its value).
+    meta: Option<&'a Meta>,
+    /// The review, `None` when the write cannot have changed it.
+    review: Option<&'a Review>,
     has_conflicts: bool,
+    /// The size of the change chunk the write appended.
+    chunk_bytes: usize,
 }
 
 /// The next number of the change feed.
@@ -414,8 +429,8 @@ fn receipts(tx: &Connection, survey_id: &str, new: &[ChangeHash], now: i64) -> R
 }
 
 /// Writes everything derived from a changed document into its existing row: metadata
-/// columns, the next change feed number, when each new change was received, and the sync
-/// state. Returns the heads as written.
+/// columns, the chunk just appended, the next change feed number, when each new change was
+/// received, and the sync state. Returns the heads as written.
 fn record(
     tx: &Connection,
     survey_id: &str,
@@ -429,21 +444,25 @@ fn record(
     if let Origin::Server { heads: server } = origin {
         set_acked(tx, survey_id, server)?;
     }
+    // One statement: SQLite rewrites the whole row, snapshot included, at every UPDATE.
     tx.prepare_cached(
-        "UPDATE surveys SET status = ?2, updated_at = ?3, heads = ?4, review_status = ?5, has_conflicts = ?6,
+        "UPDATE surveys SET status = coalesce(?2, status), updated_at = ?3, heads = ?4,
+                            review_status = CASE WHEN ?9 THEN ?5 ELSE review_status END, has_conflicts = ?6,
                             change_seq = ?7, dirty = (acked_heads IS NULL OR acked_heads != ?4),
-                            fragments = fragments + ?8
+                            fragments = fragments + ?8, chunk_count = chunk_count + 1, chunk_bytes = chunk_bytes + ?10
          WHERE survey_id = ?1",
     )?
     .execute(params![
         survey_id,
-        state.meta.status.as_str(),
+        state.meta.map(|m| m.status.as_str()),
         now,
         heads,
-        state.review.status.to_stored(),
+        state.review.and_then(|r| r.status.to_stored()),
         state.has_conflicts,
         seq,
-        documents::fragments(new) as i64
+        documents::fragments(new) as i64,
+        state.review.is_some(),
+        state.chunk_bytes as i64,
     ])?;
     receipts(tx, survey_id, new, now)?;
     Ok(heads)
