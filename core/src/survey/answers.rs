@@ -237,7 +237,7 @@ impl SurveyDoc {
                     if *kind == ObjType::List && heads.is_none() {
                         conflicted |= self.list_conflicted(&entry.id());
                     }
-                    Answer::Unreadable(format!("{:?}", doc.hydrate(&entry.id(), heads)?))
+                    Answer::Unreadable(format!("{:?}", doc.hydrate(entry.id(), heads)?))
                 }
             };
             answers.insert(entry.key.into_owned(), answer);
