@@ -688,6 +688,40 @@ mod tests {
     }
 
     #[test]
+    fn answers_read_in_one_pass_say_what_the_document_holds() {
+        let form = form();
+        let index = FormIndex::new(&form);
+        let mut a = new_doc(&form);
+        a.set_answer(&index, &p("village"), text("Kindia")).unwrap();
+        a.add_repeat_instance(&index, &p("member"), None).unwrap();
+        a.set_answer(&index, &p("member[0]/age"), Value::Integer(40)).unwrap();
+        a.commit(Utc::now());
+        let before = a.heads();
+        assert!(!a.answers_and_conflicted(&index).unwrap().1);
+        // Two replicas answer the same question of one repeat instance: a conflict inside the
+        // repeat, which the one-pass read flags like the conflicts walk.
+        let mut b = fork(&mut a);
+        a.set_answer(&index, &p("member[0]/age"), Value::Integer(41)).unwrap();
+        a.set_answer(&index, &p("village"), text("Mamou")).unwrap();
+        a.commit(Utc::now());
+        b.set_answer(&index, &p("member[0]/age"), Value::Integer(42)).unwrap();
+        b.commit(Utc::now());
+        sync_both(&mut a, &mut b);
+        let (answers, conflicted) = a.answers_and_conflicted(&index).unwrap();
+        assert!(conflicted && a.has_conflicts().unwrap() && !a.conflicts(&index).unwrap().is_empty());
+        assert_eq!(answers.value("village"), Some(&text("Mamou")));
+        // As of earlier heads: the answers then.
+        let then = a.answers_at(&index, Some(&before)).unwrap();
+        assert_eq!(then.value("village"), Some(&text("Kindia")));
+        assert_eq!(then.repeat("member")[0].value("age"), Some(&Value::Integer(40)));
+        // An object where an answer belongs is kept, as text, never dropped or typed.
+        let answers_map = a.answers_obj().clone();
+        a.automerge_mut().put_object(&answers_map, "hh_size", ObjType::Map).unwrap();
+        a.commit(Utc::now());
+        assert!(matches!(a.answers(&index).unwrap().get("hh_size"), Some(Answer::Unreadable(_))));
+    }
+
+    #[test]
     fn a_new_survey_has_meta_and_empty_repeat_lists() {
         let form = form();
         let doc = new_doc(&form);
