@@ -119,9 +119,10 @@ impl From<StoreError> for TerrainError {
         match e {
             StoreError::UnknownSurvey(_) | StoreError::UnknownForm { .. } => TerrainError::NotFound { detail },
             StoreError::Incomplete { issues, .. } => TerrainError::Incomplete { issues, detail },
-            StoreError::FormVersionConflict { .. } | StoreError::InvalidQuery(_) | StoreError::InvalidKey { .. } => {
-                TerrainError::Invalid { detail }
-            }
+            StoreError::FormVersionConflict { .. }
+            | StoreError::FormFile { .. }
+            | StoreError::InvalidQuery(_)
+            | StoreError::InvalidKey { .. } => TerrainError::Invalid { detail },
             StoreError::KeyRequired { .. } | StoreError::WrongKey { .. } | StoreError::NotEncrypted { .. } => {
                 TerrainError::WrongKey { detail }
             }

@@ -314,6 +314,23 @@ impl TerrainStore {
         })
     }
 
+    /// Stores a file attached to a stored form version (a CSV list that its
+    /// `select_one_from_file` questions or `pulldata()` read), for forms that come by file;
+    /// returns whether it was new. The form tree and every evaluation read it from then on.
+    /// A file that does not read, or that differs from one stored under its name, is
+    /// refused (`Invalid`) and nothing is stored.
+    pub fn import_form_file(
+        &self,
+        form_id: String,
+        version: String,
+        name: String,
+        bytes: Vec<u8>,
+    ) -> Result<bool, TerrainError> {
+        guard(|| {
+            Ok(self.store.save_form_files(&form_id, &version, &std::collections::BTreeMap::from([(name, bytes)]))?)
+        })
+    }
+
     /// The form versions on this device.
     pub fn forms(&self) -> Result<Vec<FormInfo>, TerrainError> {
         guard(|| Ok(self.store.forms()?.into_iter().map(form_info).collect()))

@@ -160,6 +160,30 @@ fn errors_arrive_typed_with_actionable_details() {
 }
 
 #[test]
+fn a_form_that_comes_by_file_brings_its_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, "phone.db");
+    let form = r#"{"id": "needs", "version": "1", "title": "Needs", "children": [
+        {"node": "question", "name": "village", "type": {"kind": "select_one_from_file", "file": "villages.csv"}}
+    ]}"#;
+    store.import_form_json(form.into()).unwrap();
+    let choices =
+        |store: &TerrainStore| store.form_tree("needs".into(), "1".into(), None).unwrap().children[0].choices.clone();
+    assert!(choices(&store).is_empty(), "no list before the file");
+    let csv = b"name,label\nsoumb,Soumbouyah\nfria1,Fria centre\n".to_vec();
+    assert!(store.import_form_file("needs".into(), "1".into(), "villages.csv".into(), csv.clone()).unwrap());
+    let shown = choices(&store);
+    assert_eq!(
+        shown.iter().map(|c| (c.code.as_str(), c.label.as_deref())).collect::<Vec<_>>(),
+        [("soumb", Some("Soumbouyah")), ("fria1", Some("Fria centre"))]
+    );
+    assert!(!store.import_form_file("needs".into(), "1".into(), "villages.csv".into(), csv).unwrap());
+    let e =
+        store.import_form_file("needs".into(), "1".into(), "villages.csv".into(), b"name\nx\n".to_vec()).unwrap_err();
+    assert!(matches!(e, TerrainError::Invalid { ref detail } if detail.contains("new form version")), "{e:?}");
+}
+
+#[test]
 fn answers_leave_compaction_to_the_background() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir, "phone.db");

@@ -1,6 +1,7 @@
 //! Forms: the typed questionnaire model, its expressions, and validation. XLSForm import
 //! lives in `terrain-xlsform`, outside the phone library: phones receive compiled forms.
 
+pub mod attachments;
 pub mod compiled;
 pub mod expr;
 pub mod index;

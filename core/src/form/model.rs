@@ -246,6 +246,9 @@ impl QuestionType {
             QuestionType::SelectOne { list, .. }
             | QuestionType::SelectMultiple { list, .. }
             | QuestionType::Rank { list } => Some(list),
+            // Named after the file: a form with its files attached has the list
+            // (`form::attachments`); one without has none, and offers no choices.
+            QuestionType::SelectOneFromFile { file } | QuestionType::SelectMultipleFromFile { file } => Some(file),
             _ => None,
         }
     }

@@ -136,6 +136,16 @@ pub enum StoreError {
         /// What the decoder said.
         source: DocumentError,
     },
+    /// A file attached to a form cannot be read, or differs from the one stored.
+    #[error("form `{form_id}` version `{version}`: {reason}")]
+    FormFile {
+        /// The form id.
+        form_id: String,
+        /// The version.
+        version: String,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
     /// A stored form definition cannot be read.
     #[error("form `{form_id}` version `{version}` is damaged on disk: {reason}")]
     CorruptForm {

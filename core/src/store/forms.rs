@@ -1,16 +1,20 @@
-//! Stored form versions, and the in-memory cache of compiled forms.
+//! Stored form versions with their attached files, and the in-memory cache of compiled forms.
 //!
-//! A stored form never changes (a changed form is a new version), so a form can be parsed,
-//! indexed and planned once for the life of the store.
+//! A stored form never changes (a changed form is a new version), nor do its files, so a
+//! form can be parsed, given its files (`form::attachments`), indexed and planned once for
+//! the life of the store; storing a file drops the version's compiled form, which is built
+//! again with it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use sha2::{Digest, Sha256};
+
 use super::StoreError;
-use crate::form::{CompiledForm, Form};
+use crate::form::{CompiledForm, Form, attachments};
 
 /// A form as lists show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,31 +30,119 @@ pub struct FormSummary {
 /// Compiled forms by (id, version).
 #[derive(Debug, Default)]
 pub struct FormCache {
-    forms: RwLock<HashMap<(String, String), Arc<CompiledForm>>>,
+    forms: RwLock<Compiled>,
+}
+
+#[derive(Debug, Default)]
+struct Compiled {
+    by_version: HashMap<(String, String), Arc<CompiledForm>>,
+    /// Counts [`FormCache::forget`]s: a form compiled from what was read before one is
+    /// used but not kept, since its files may have changed meanwhile.
+    generation: u64,
 }
 
 impl FormCache {
     /// The form `form_id` at `version`, compiled once.
     pub fn get(&self, conn: &Connection, form_id: &str, version: &str) -> Result<Arc<CompiledForm>, StoreError> {
         let key = (form_id.to_owned(), version.to_owned());
-        if let Some(form) = self.forms.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return Ok(form.clone());
-        }
+        let generation = {
+            let compiled = self.forms.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(form) = compiled.by_version.get(&key) {
+                return Ok(form.clone());
+            }
+            compiled.generation
+        };
         let definition: String = conn
             .query_row("SELECT definition FROM forms WHERE form_id = ?1 AND version = ?2", [form_id, version], |r| {
                 r.get(0)
             })
             .optional()?
             .ok_or_else(|| StoreError::UnknownForm { form_id: form_id.to_owned(), version: version.to_owned() })?;
-        let form = Form::from_json(&definition).map_err(|e| StoreError::CorruptForm {
+        let corrupt = |reason: String| StoreError::CorruptForm {
             form_id: form_id.to_owned(),
             version: version.to_owned(),
-            reason: e.to_string(),
-        })?;
+            reason,
+        };
+        let form = Form::from_json(&definition).map_err(|e| corrupt(e.to_string()))?;
+        let files = files(conn, form_id, version)?;
+        // The files were read when stored; one that no longer reads is damage on disk.
+        let form = if files.is_empty() {
+            form
+        } else {
+            attachments::attach(&form, &files).map_err(|e| corrupt(e.to_string()))?
+        };
         let compiled = Arc::new(CompiledForm::new(Arc::new(form)));
-        self.forms.write().unwrap_or_else(|e| e.into_inner()).insert(key, compiled.clone());
+        let mut cache = self.forms.write().unwrap_or_else(|e| e.into_inner());
+        if cache.generation == generation {
+            cache.by_version.insert(key, compiled.clone());
+        }
         Ok(compiled)
     }
+
+    /// Drops the compiled form of `form_id` at `version`: its files changed.
+    pub fn forget(&self, form_id: &str, version: &str) {
+        let mut cache = self.forms.write().unwrap_or_else(|e| e.into_inner());
+        cache.generation += 1;
+        cache.by_version.remove(&(form_id.to_owned(), version.to_owned()));
+    }
+}
+
+/// The files stored with a form version, by name.
+fn files(conn: &Connection, form_id: &str, version: &str) -> Result<BTreeMap<String, Vec<u8>>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT name, bytes FROM form_files WHERE form_id = ?1 AND version = ?2")?;
+    let rows = stmt.query_map([form_id, version], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Stores files attached to a stored form version, all or none: each must read as the
+/// form reads it (`form::attachments`). The same file again is harmless; a different one
+/// under a stored name is refused, since a form version never changes. Returns whether
+/// anything was stored.
+pub fn save_files(
+    conn: &Connection,
+    form_id: &str,
+    version: &str,
+    files: &BTreeMap<String, Vec<u8>>,
+) -> Result<bool, StoreError> {
+    let refused =
+        |reason: String| StoreError::FormFile { form_id: form_id.to_owned(), version: version.to_owned(), reason };
+    let definition: String = conn
+        .query_row("SELECT definition FROM forms WHERE form_id = ?1 AND version = ?2", [form_id, version], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownForm { form_id: form_id.to_owned(), version: version.to_owned() })?;
+    let form = Form::from_json(&definition).map_err(|e| StoreError::CorruptForm {
+        form_id: form_id.to_owned(),
+        version: version.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let mut all = self::files(conn, form_id, version)?;
+    let mut new = Vec::new();
+    for (name, bytes) in files {
+        match all.get(name) {
+            Some(stored) if stored == bytes => {}
+            Some(_) => {
+                return Err(refused(format!(
+                    "`{name}` is already stored with other contents; a changed file needs a new form version"
+                )));
+            }
+            None => {
+                all.insert(name.clone(), bytes.clone());
+                new.push(name);
+            }
+        }
+    }
+    if new.is_empty() {
+        return Ok(false);
+    }
+    // Read with every file the version has, as the compiled form will be.
+    attachments::attach(&form, &all).map_err(|e| refused(e.to_string()))?;
+    let mut insert = conn
+        .prepare_cached("INSERT INTO form_files (form_id, version, name, sha256, bytes) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    for name in new {
+        let bytes = &files[name];
+        insert.execute(params![form_id, version, name, Sha256::digest(bytes).as_slice(), bytes])?;
+    }
+    Ok(true)
 }
 
 /// Stores a form version: the same definition again is harmless, a different one refused.

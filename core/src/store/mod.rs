@@ -24,7 +24,7 @@ mod sync_state;
 mod view_tests;
 mod writes;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -332,7 +332,46 @@ impl Store {
         forms::save(&self.lock_writer().conn, form, now_ms())
     }
 
-    /// A stored form version.
+    /// Stores the files attached to a stored form version (the CSV lists its
+    /// `select_one_from_file` questions and `pulldata()` read), all or none, in one
+    /// transaction; returns whether anything new was stored. Evaluations, the form the app
+    /// shows and the exports then read the form with them (`form::attachments`).
+    pub fn save_form_files(
+        &self,
+        form_id: &str,
+        version: &str,
+        files: &BTreeMap<String, Vec<u8>>,
+    ) -> Result<bool, StoreError> {
+        self.save_form_then_files(None, form_id, version, files)
+    }
+
+    /// [`Store::save_form`] and [`Store::save_form_files`] in one transaction: the form
+    /// version and its files are stored together or not at all.
+    pub fn save_form_with_files(&self, form: &Form, files: &BTreeMap<String, Vec<u8>>) -> Result<bool, StoreError> {
+        self.save_form_then_files(Some(form), &form.id, &form.version, files)
+    }
+
+    fn save_form_then_files(
+        &self,
+        form: Option<&Form>,
+        form_id: &str,
+        version: &str,
+        files: &BTreeMap<String, Vec<u8>>,
+    ) -> Result<bool, StoreError> {
+        let mut writer = self.lock_writer();
+        let tx = writer.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some(form) = form {
+            forms::save(&tx, form, now_ms())?;
+        }
+        let stored = forms::save_files(&tx, form_id, version, files)?;
+        tx.commit()?;
+        if stored {
+            self.forms.forget(form_id, version);
+        }
+        Ok(stored)
+    }
+
+    /// A stored form version, with its attached files.
     pub fn form(&self, form_id: &str, version: &str) -> Result<Arc<Form>, StoreError> {
         self.readers.with(|conn| Ok(self.forms.get(conn, form_id, version)?.form().clone()))
     }

@@ -71,8 +71,8 @@ pub trait EvalContext {
     /// without `.csv`, as ODK forms write it). `None` when there is no such file, column or
     /// row; the result is then `''`, as in ODK Collect.
     ///
-    /// Devices hold no attached CSV files yet, so the default answers `None` and every
-    /// `pulldata()` gives `''`. A context that has the files overrides this.
+    /// The default has no files: every `pulldata()` gives `''`. The evaluator's context
+    /// reads the files attached to the form (`form::attachments`).
     fn pulldata(&self, file: &str, column: &str, key_column: &str, key: &str) -> Option<Cow<'_, str>> {
         let _ = (file, column, key_column, key);
         None

@@ -7,6 +7,7 @@ use chrono::{DateTime, FixedOffset};
 use super::messages::Language;
 use super::plan::{NodeId, Plan};
 use super::state::{ScopeId, State};
+use crate::form::attachments;
 use crate::form::expr::EvalContext;
 use crate::form::model::Choice;
 
@@ -85,6 +86,14 @@ impl EvalContext for Ctx<'_, '_, '_> {
     fn random_seed(&self) -> u64 {
         let scope = self.state.scopes.get(self.scope).map_or(0, |s| s.seed);
         self.env.seed ^ self.plan.nodes[self.node].seed ^ scope
+    }
+
+    /// The first row of the attached file whose `key_column` is `key`, as ODK reads it;
+    /// `None` (so `''`) when the form has no such file attached.
+    fn pulldata(&self, file: &str, column: &str, key_column: &str, key: &str) -> Option<Cow<'_, str>> {
+        let &list = self.plan.list_names.get(attachments::pulldata_list(file).as_str())?;
+        let row = self.plan.lists[list].choices.iter().find(|c| c.extra.get(key_column).is_some_and(|v| v == key))?;
+        row.extra.get(column).map(|v| Cow::Borrowed(v.as_str()))
     }
 
     fn choice_column(&self, column: &str) -> Option<Cow<'_, str>> {

@@ -136,6 +136,8 @@ pub(super) struct Plan<'f> {
     pub levels: Vec<Level>,
     pub by_name: HashMap<&'f str, NodeId, BuildHasherDefault<NameHasher>>,
     pub lists: Vec<ChoiceList<'f>>,
+    /// [`Plan::lists`] by name (files attached to the form are lists named after the file).
+    pub list_names: HashMap<&'f str, usize>,
     /// The steps to run, dependencies first. Steps caught in a cycle are left out.
     pub order: Vec<Step>,
     /// Each cycle found: the node it is reported on, and a description.
@@ -160,10 +162,12 @@ impl<'f> Plan<'f> {
             levels: vec![Level { repeat: None, chain: vec![0], members: Vec::new() }],
             by_name: HashMap::default(),
             lists,
+            list_names: HashMap::new(),
             order: Vec::new(),
             cycles: Vec::new(),
         };
         plan.walk(&form.children, None, 0, &list_index);
+        plan.list_names = list_index;
         plan.order_steps();
         plan
     }

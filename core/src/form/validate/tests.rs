@@ -486,6 +486,55 @@ fn regions() -> Json {
 }
 
 #[test]
+fn attached_files_offer_choices_and_answer_pulldata() {
+    let mut village = q("village", "select_one_from_file", json!({"choice_filter": "region=${region}"}));
+    village["type"] = json!({"kind": "select_one_from_file", "file": "villages.csv"});
+    let f = form(
+        json!([
+            select("region", "region", json!({})),
+            village,
+            q("population", "calculate", json!({"calculation": "pulldata('census', 'pop', 'village', ${village})"})),
+            q("name", "calculate", json!({"calculation": "jr:choice-name(${village}, '${village}')"})),
+        ]),
+        regions(),
+    );
+    let files: std::collections::BTreeMap<String, Vec<u8>> = [
+        (
+            "villages.csv",
+            "name,label::English (en),label::Français (fr),region\n\
+             kin1,Kindia one,Kindia un,kindia\n\
+             kin2,Kindia two,Kindia deux,kindia\n\
+             con1,Conakry one,Conakry un,conakry\n",
+        ),
+        ("census.csv", "village,pop\nkin2,860\nkin1,1200\n"),
+    ]
+    .into_iter()
+    .map(|(n, b)| (n.to_owned(), b.as_bytes().to_vec()))
+    .collect();
+    let answers = A::new().choice("region", "kindia").choice("village", "kin1");
+
+    // Without its files the form offers nothing and pulldata gives '', as before.
+    let r = Evaluator::new(&f).evaluate(&answers.0, &options(None));
+    assert!(!r.choices.contains_key(&path("village")));
+    assert_eq!(r.calculated[&path("population")], "");
+
+    let attached = crate::form::attachments::attach(&f, &files).unwrap();
+    let ev = Evaluator::new(&attached);
+    let r = ev.evaluate(&answers.0, &options(Some("fr")));
+    assert_eq!(r.choices[&path("village")], ["kin1", "kin2"]);
+    assert_eq!(r.calculated[&path("population")], "1200");
+    assert_eq!(r.calculated[&path("name")], "Kindia un");
+    assert!(r.is_complete(), "{:?}", r.violations);
+    // A village of another region, and a code the file does not have.
+    let r = ev.evaluate(&A::new().choice("region", "conakry").choice("village", "kin1").0, &options(None));
+    assert_eq!(paths(&r.violations), ["village"]);
+    assert!(r.violations[0].message.contains("no longer one of the choices"), "{:?}", r.violations);
+    let r = ev.evaluate(&A::new().choice("region", "kindia").choice("village", "kin9").0, &options(None));
+    assert!(r.violations[0].message.contains("\"kin9\" is not one of"), "{:?}", r.violations);
+    assert_eq!(r.calculated[&path("population")], "");
+}
+
+#[test]
 fn choice_filters_offer_and_check_choices() {
     let pref = select("prefecture", "prefecture", json!({"choice_filter": "region=${region} or region='any'"}));
     let f = form(

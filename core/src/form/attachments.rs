@@ -1,0 +1,386 @@
+//! Files attached to a form version: the CSV lists that XLSForm's `select_one_from_file`,
+//! `select_multiple_from_file` and `pulldata()` read.
+//!
+//! [`attach`] turns a form and its files into the form evaluated everywhere: each file's
+//! rows become a choice list named after the file (`villages.csv`; XLSForm list names hold
+//! no dot, so the two never collide). A row's code is its `name` column and its label its
+//! `label` column (`label::Français (fr)` for a language), or the columns a question's
+//! `value=` and `label=` parameters name; every column, those included, is also in the
+//! choice's `extra`, where `choice_filter` and `pulldata()` read it. Filtering, checking an
+//! answer against the choices, labels in exports and the dashboard then work as for any
+//! choice list.
+//!
+//! A file is read within limits ([`MAX_FILE_BYTES`], [`MAX_ROWS`], [`MAX_COLUMNS`]): lists
+//! longer than that are what entity lists are for. CSV only; XML and GeoJSON files are
+//! refused with a message that says so.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::model::{Choice, Form, Node, Question, QuestionType, Translations};
+
+/// The largest file read.
+pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
+/// The most rows a file may have.
+pub const MAX_ROWS: usize = 20_000;
+/// The most columns a file may have.
+pub const MAX_COLUMNS: usize = 64;
+
+/// Why a form's files could not be attached.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttachmentError {
+    /// Larger than [`MAX_FILE_BYTES`].
+    #[error("`{file}` is {bytes} bytes; an attached file may be at most {MAX_FILE_BYTES} bytes")]
+    TooLarge {
+        /// The file's name.
+        file: String,
+        /// Its size.
+        bytes: usize,
+    },
+    /// Not a CSV file Terrain can read.
+    #[error("`{file}`: {reason}")]
+    Invalid {
+        /// The file's name.
+        file: String,
+        /// What is wrong, for the form's author.
+        reason: String,
+    },
+}
+
+/// A file the form reads, and where from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NeededFile {
+    /// The file's name, as the form writes it (`pulldata('fruits', …)` reads `fruits.csv`).
+    pub name: String,
+    /// The first question that reads it.
+    pub question: String,
+}
+
+/// The files `form` reads: those of its `select_*_from_file` questions, and those its
+/// `pulldata()` calls name with a literal (a name computed at run time cannot be known
+/// before). Each file once, with the first question that reads it, by name.
+pub fn needed_files(form: &Form) -> Vec<NeededFile> {
+    let mut found: BTreeMap<String, String> = BTreeMap::new();
+    walk_questions(&form.children, &mut |q| {
+        if let Some(file) = file_of(&q.kind) {
+            found.entry(file.to_owned()).or_insert_with(|| q.name.clone());
+        }
+        let expressions = [&q.required, &q.relevant, &q.constraint, &q.calculation, &q.choice_filter, &q.read_only];
+        for expression in expressions.into_iter().flatten() {
+            for file in pulldata_files(expression.source()) {
+                found.entry(file).or_insert_with(|| q.name.clone());
+            }
+        }
+    });
+    found.into_iter().map(|(name, question)| NeededFile { name, question }).collect()
+}
+
+/// The names of `needed_files(form)` that `files` lacks.
+pub fn missing_files(form: &Form, files: &BTreeMap<String, Vec<u8>>) -> Vec<NeededFile> {
+    needed_files(form).into_iter().filter(|f| !files.contains_key(&f.name)).collect()
+}
+
+/// `form` with `files` read as choice lists (see the module's documentation). Files the form
+/// does not read are ignored; a file it reads but `files` lacks leaves its questions with no
+/// choices and its `pulldata()` empty, as before anything was attached.
+pub fn attach(form: &Form, files: &BTreeMap<String, Vec<u8>>) -> Result<Form, AttachmentError> {
+    let mut attached = form.clone();
+    let mut tables: BTreeMap<String, Table> = BTreeMap::new();
+    let mut table = |name: &str| -> Result<Option<Table>, AttachmentError> {
+        if let Some(t) = tables.get(name) {
+            return Ok(Some(t.clone()));
+        }
+        let Some(bytes) = files.get(name) else { return Ok(None) };
+        let t = Table::read(name, bytes)?;
+        tables.insert(name.to_owned(), t.clone());
+        Ok(Some(t))
+    };
+    // Lists for the questions, each with its own code and label columns.
+    let mut lists: BTreeMap<String, Vec<Choice>> = BTreeMap::new();
+    let mut failure = None;
+    walk_questions_mut(&mut attached.children, &mut |q| {
+        if failure.is_some() {
+            return;
+        }
+        let Some(file) = file_of(&q.kind).map(str::to_owned) else { return };
+        let value = q.parameters.get("value").cloned().unwrap_or_else(|| "name".into());
+        let label = q.parameters.get("label").cloned().unwrap_or_else(|| "label".into());
+        let list = if value == "name" && label == "label" {
+            file.clone()
+        } else {
+            format!("{file}?value={value}&label={label}")
+        };
+        match table(&file) {
+            Ok(Some(t)) if !lists.contains_key(&list) => match t.choices(&value, &label) {
+                Ok(choices) => {
+                    lists.insert(list.clone(), choices);
+                }
+                Err(reason) => failure = Some(AttachmentError::Invalid { file: file.clone(), reason }),
+            },
+            Ok(_) => {}
+            Err(e) => failure = Some(e),
+        }
+        set_file(&mut q.kind, list);
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    // Files only `pulldata()` reads: their rows, codes from `name` where there is one.
+    for needed in needed_files(form) {
+        if lists.contains_key(&needed.name) {
+            continue;
+        }
+        if let Some(t) = table(&needed.name)? {
+            lists.insert(needed.name.clone(), t.rows());
+        }
+    }
+    attached.choice_lists.extend(lists);
+    Ok(attached)
+}
+
+/// The list `pulldata(file, …)` reads in an attached form: ODK names the file without its
+/// `.csv`, and a name with it is taken as it is.
+pub fn pulldata_list(file: &str) -> String {
+    if file.ends_with(".csv") { file.to_owned() } else { format!("{file}.csv") }
+}
+
+fn file_of(kind: &QuestionType) -> Option<&str> {
+    match kind {
+        QuestionType::SelectOneFromFile { file } | QuestionType::SelectMultipleFromFile { file } => Some(file),
+        _ => None,
+    }
+}
+
+fn set_file(kind: &mut QuestionType, list: String) {
+    if let QuestionType::SelectOneFromFile { file } | QuestionType::SelectMultipleFromFile { file } = kind {
+        *file = list;
+    }
+}
+
+fn walk_questions<'f>(nodes: &'f [Node], f: &mut impl FnMut(&'f Question)) {
+    for node in nodes {
+        match node {
+            Node::Question(q) => f(q),
+            Node::Group(g) | Node::Repeat(g) => walk_questions(&g.children, f),
+        }
+    }
+}
+
+fn walk_questions_mut(nodes: &mut [Node], f: &mut impl FnMut(&mut Question)) {
+    for node in nodes {
+        match node {
+            Node::Question(q) => f(q),
+            Node::Group(g) | Node::Repeat(g) => walk_questions_mut(&mut g.children, f),
+        }
+    }
+}
+
+/// The files the `pulldata('…', …)` calls of an expression's source name with a literal.
+fn pulldata_files(source: &str) -> BTreeSet<String> {
+    let mut files = BTreeSet::new();
+    let mut rest = source;
+    while let Some(at) = rest.find("pulldata") {
+        rest = &rest[at + "pulldata".len()..];
+        let after = rest.trim_start();
+        let Some(after) = after.strip_prefix('(') else { continue };
+        let after = after.trim_start();
+        let Some(quote) = after.chars().next().filter(|c| *c == '\'' || *c == '"') else { continue };
+        let inner = &after[1..];
+        if let Some(end) = inner.find(quote) {
+            files.insert(pulldata_list(&inner[..end]));
+        }
+    }
+    files
+}
+
+/// A CSV file's header and rows, read within the limits.
+#[derive(Debug, Clone)]
+struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn read(file: &str, bytes: &[u8]) -> Result<Table, AttachmentError> {
+        let invalid = |reason: String| AttachmentError::Invalid { file: file.to_owned(), reason };
+        if bytes.len() > MAX_FILE_BYTES {
+            return Err(AttachmentError::TooLarge { file: file.to_owned(), bytes: bytes.len() });
+        }
+        if !file.ends_with(".csv") {
+            return Err(invalid("only CSV files are read for now; export the list as CSV (UTF-8)".into()));
+        }
+        let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(bytes);
+        let header: Vec<String> = reader
+            .headers()
+            .map_err(|e| invalid(format!("the first row cannot be read: {e}; save the file as CSV (UTF-8)")))?
+            .iter()
+            .map(|h| h.trim().to_owned())
+            .collect();
+        if header.len() > MAX_COLUMNS {
+            return Err(invalid(format!("{} columns; at most {MAX_COLUMNS} are read", header.len())));
+        }
+        if let Some(duplicate) = header.iter().enumerate().find(|(i, h)| header[..*i].contains(h)).map(|(_, h)| h) {
+            return Err(invalid(format!("the column `{duplicate}` appears twice; rename one")));
+        }
+        let mut rows = Vec::new();
+        for (i, record) in reader.records().enumerate() {
+            // Line numbers as a spreadsheet shows them: the header is line 1.
+            let record = record.map_err(|e| invalid(format!("line {}: {e}; save the file as CSV (UTF-8)", i + 2)))?;
+            if rows.len() == MAX_ROWS {
+                return Err(invalid(format!("more than {MAX_ROWS} rows; long lists belong in an entity list")));
+            }
+            rows.push(record.iter().map(str::to_owned).collect());
+        }
+        Ok(Table { header, rows })
+    }
+
+    /// The rows as choices: codes from `value`, labels from `label` and its languages.
+    fn choices(&self, value: &str, label: &str) -> Result<Vec<Choice>, String> {
+        let code = self.header.iter().position(|h| h == value).ok_or_else(|| {
+            format!(
+                "no `{value}` column, which holds the choices' codes (name the column, or set value= in parameters)"
+            )
+        })?;
+        let language = format!("{label}::");
+        let labels: Vec<(usize, String)> = self
+            .header
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| {
+                if h == label {
+                    Some((i, String::new()))
+                } else {
+                    h.strip_prefix(&language).map(|lang| (i, lang.trim().to_owned()))
+                }
+            })
+            .collect();
+        let mut choices = Vec::with_capacity(self.rows.len());
+        for (line, row) in self.rows.iter().enumerate() {
+            let name = row.get(code).map(|c| c.trim()).unwrap_or_default();
+            if name.is_empty() {
+                return Err(format!("line {}: the `{value}` column is empty; every choice needs a code", line + 2));
+            }
+            let mut choice = self.row(row);
+            choice.name = name.to_owned();
+            choice.label = Translations(
+                labels.iter().filter_map(|(i, lang)| Some((lang.clone(), row.get(*i)?.clone()))).collect(),
+            );
+            choices.push(choice);
+        }
+        Ok(choices)
+    }
+
+    /// The rows as choices for `pulldata()` alone: every column in `extra`, the code from
+    /// `name` when there is one.
+    fn rows(&self) -> Vec<Choice> {
+        let code = self.header.iter().position(|h| h == "name");
+        self.rows
+            .iter()
+            .map(|row| {
+                let mut choice = self.row(row);
+                choice.name = code.and_then(|c| row.get(c)).cloned().unwrap_or_default();
+                choice
+            })
+            .collect()
+    }
+
+    fn row(&self, row: &[String]) -> Choice {
+        Choice {
+            name: String::new(),
+            label: Translations::default(),
+            media: BTreeMap::new(),
+            extra: self.header.iter().cloned().zip(row.iter().cloned()).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(children: serde_json::Value) -> Form {
+        let json = serde_json::json!({"id": "f", "version": "1", "title": "F", "children": children});
+        Form::from_json(&json.to_string()).unwrap()
+    }
+
+    fn files(list: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
+        list.iter().map(|(n, b)| (n.to_string(), b.as_bytes().to_vec())).collect()
+    }
+
+    const VILLAGES: &str = "\u{feff}name,label,label::Français (fr),prefecture\n\
+                            kindia_c,Kindia centre,Kindia centre,kindia\n\
+                            \"friguia\",\"Fria, ville\",Fria,boke\n";
+
+    #[test]
+    fn a_csv_becomes_a_choice_list_with_every_column() {
+        let f = form(serde_json::json!([
+            {"node": "question", "name": "village", "type": {"kind": "select_one_from_file", "file": "villages.csv"}},
+        ]));
+        let attached = attach(&f, &files(&[("villages.csv", VILLAGES), ("unused.csv", "name\nx\n")])).unwrap();
+        let list = &attached.choice_lists["villages.csv"];
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[1].name, "friguia");
+        assert_eq!(list[1].label.0[""], "Fria, ville");
+        assert_eq!(list[1].label.0["Français (fr)"], "Fria");
+        assert_eq!(list[1].extra["prefecture"], "boke");
+        // The byte-order mark a spreadsheet writes is not part of the first column's name.
+        assert_eq!(list[0].extra["name"], "kindia_c");
+        assert!(!attached.choice_lists.contains_key("unused.csv"));
+        assert_eq!(attached.children[0].name(), "village");
+    }
+
+    #[test]
+    fn value_and_label_parameters_pick_the_columns() {
+        let f = form(serde_json::json!([
+            {"node": "question", "name": "village", "type": {"kind": "select_one_from_file", "file": "villages.csv"},
+             "parameters": {"value": "prefecture", "label": "name"}},
+        ]));
+        let attached = attach(&f, &files(&[("villages.csv", VILLAGES)])).unwrap();
+        let Node::Question(q) = &attached.children[0] else { panic!() };
+        let list = q.kind.choice_list().unwrap();
+        assert_eq!(list, "villages.csv?value=prefecture&label=name");
+        assert_eq!(attached.choice_lists[list][1].name, "boke");
+        assert_eq!(attached.choice_lists[list][1].label.0[""], "friguia");
+    }
+
+    #[test]
+    fn needed_files_come_from_selects_and_literal_pulldata() {
+        let f = form(serde_json::json!([
+            {"node": "question", "name": "village", "type": {"kind": "select_one_from_file", "file": "villages.csv"}},
+            {"node": "question", "name": "pop", "type": {"kind": "calculate"},
+             "calculation": "pulldata('census', 'pop', 'name', ${village}) + pulldata( \"extra.csv\" ,'a','b','c')"},
+            {"node": "question", "name": "other", "type": {"kind": "calculate"}, "calculation": "pulldata(${village}, 'a', 'b', 'c')"},
+        ]));
+        let names: Vec<String> = needed_files(&f).into_iter().map(|f| f.name).collect();
+        assert_eq!(names, ["census.csv", "extra.csv", "villages.csv"]);
+        let missing = missing_files(&f, &files(&[("villages.csv", VILLAGES)]));
+        assert_eq!(
+            missing.iter().map(|m| (m.name.as_str(), m.question.as_str())).collect::<Vec<_>>(),
+            [("census.csv", "pop"), ("extra.csv", "pop")]
+        );
+        // A file only pulldata reads keeps its rows, with or without a `name` column.
+        let attached = attach(&f, &files(&[("census.csv", "village,pop\nkindia_c,1200\n")])).unwrap();
+        assert_eq!(attached.choice_lists["census.csv"][0].extra["pop"], "1200");
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_what_to_do() {
+        let f = form(serde_json::json!([
+            {"node": "question", "name": "village", "type": {"kind": "select_one_from_file", "file": "villages.csv"}},
+            {"node": "question", "name": "plot", "type": {"kind": "select_one_from_file", "file": "plots.geojson"}},
+        ]));
+        let err = |list: &[(&str, &str)]| attach(&f, &files(list)).unwrap_err().to_string();
+        assert!(err(&[("villages.csv", "code,label\na,A\n")]).contains("no `name` column"));
+        assert!(err(&[("villages.csv", "name,label\n,A\n")]).contains("line 2: the `name` column is empty"));
+        assert!(err(&[("villages.csv", "name,name\na,b\n")]).contains("appears twice"));
+        assert!(err(&[("plots.geojson", "{}")]).contains("only CSV"));
+        let big = "name\n".to_owned() + &"a\n".repeat(MAX_ROWS + 1);
+        assert!(err(&[("villages.csv", &big)]).contains("more than"));
+        let huge = "x".repeat(MAX_FILE_BYTES + 1);
+        assert!(matches!(attach(&f, &files(&[("villages.csv", &huge)])), Err(AttachmentError::TooLarge { .. })));
+        let wide = (0..=MAX_COLUMNS).map(|i| format!("c{i}")).collect::<Vec<_>>().join(",");
+        assert!(err(&[("villages.csv", &wide)]).contains("columns"));
+        // Not UTF-8: a clear error, never a panic.
+        let latin1 = files(&[]).into_iter().chain([("villages.csv".to_owned(), b"name\n\xe9\n".to_vec())]).collect();
+        assert!(attach(&f, &latin1).unwrap_err().to_string().contains("UTF-8"));
+    }
+}
