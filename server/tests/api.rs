@@ -131,3 +131,81 @@ fn an_admin_publishes_an_xlsform_and_devices_see_it() {
     phone.fetch_forms();
     assert!(phone.store.forms().unwrap().iter().any(|f| f.form_id == "beguedo_slm"));
 }
+
+/// A zip of the given entries, as an author zips a form with its lists.
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in entries {
+        out.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        out.write_all(data).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+#[test]
+fn a_form_is_published_with_the_lists_it_reads_and_devices_get_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    let admin = server.token("admin", "laptop");
+    let form = br#"{"id": "needs", "version": "1", "title": "Needs", "children": [
+        {"node": "question", "name": "village", "type": {"kind": "select_one_from_file", "file": "villages.csv"},
+         "required": "true()"},
+        {"node": "question", "name": "population", "type": {"kind": "calculate"},
+         "calculation": "pulldata('villages', 'population', 'name', ${village})"}
+    ]}"#;
+    let villages = b"name,label,population\nsoumb,Soumbouyah,2300\nfria1,Fria centre,5100\n";
+    let publish = |content_type: &str, body: Vec<u8>| {
+        let response = client()
+            .post(format!("{}/api/v1/projects/{}/forms", server.url, server.project))
+            .bearer_auth(&admin)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<serde_json::Value>().unwrap())
+    };
+
+    // Without its list, with a file it does not read, with a list that does not read: each
+    // refused, saying what to do, and nothing published.
+    let (status, body) = publish("application/json", form.to_vec());
+    assert_eq!((status, body["code"].as_str()), (422, Some("missing_files")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("`villages.csv` (question `village`)"), "{body}");
+    let (status, body) =
+        publish("application/zip", zip_of(&[("needs.json", form), ("villages.csv", villages), ("old.csv", b"a\n")]));
+    assert_eq!((status, body["code"].as_str()), (422, Some("unexpected_file")), "{body}");
+    let (status, body) = publish("application/zip", zip_of(&[("needs.json", form), ("villages.csv", b"label\nx\n")]));
+    assert_eq!((status, body["code"].as_str()), (422, Some("invalid_file")), "{body}");
+    assert!(server.backend().forms().unwrap().iter().all(|f| f.form_id != "needs"));
+
+    // The form and its list in one zip (folders inside are ignored).
+    let (status, body) =
+        publish("application/zip", zip_of(&[("needs/needs.json", form), ("needs/media/villages.csv", villages)]));
+    assert_eq!(status, 201, "{body}");
+    // The same again is harmless; another list under the same version is refused.
+    let (status, _) = publish("application/zip", zip_of(&[("needs.json", form), ("villages.csv", villages)]));
+    assert_eq!(status, 201);
+    let changed = b"name,label,population\nsoumb,Soumbouyah,9\n";
+    let (status, body) = publish("application/zip", zip_of(&[("needs.json", form), ("villages.csv", changed)]));
+    assert_eq!(status, 409, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("new form version"), "{body}");
+
+    // A phone downloads the form as it always does, and its lists come with it.
+    server.user("awa", Role::Enumerator, Some(0));
+    let phone = Device::login(&server.url, dir.path(), "awa", Role::Enumerator, "phone");
+    let transport = terrain_core::sync::HttpTransport::new(&phone.url, &phone.token).unwrap();
+    terrain_core::sync::download_forms(&phone.store, &transport).unwrap();
+    let id = phone.store.create_survey("needs", "1").unwrap();
+    phone.store.set_answer(&id, &AnswerPath::top("village"), Value::Choice("fria1".into())).unwrap();
+    let evaluation = phone.store.evaluate(&id, Some("fr")).unwrap();
+    assert_eq!(evaluation.calculated[&AnswerPath::top("population")], "5100");
+    assert!(evaluation.is_complete(), "{:?}", evaluation.violations);
+    phone.store.set_answer(&id, &AnswerPath::top("village"), Value::Choice("conakry9".into())).unwrap();
+    let evaluation = phone.store.evaluate(&id, None).unwrap();
+    assert_eq!(evaluation.violations.len(), 1, "a code the list does not have");
+    // The audit says which files went with the version.
+    let audit = server.backend().audit_log(50).unwrap();
+    let published = audit.iter().find(|e| e.action == "form.publish").unwrap();
+    assert!(published.detail.as_deref().unwrap_or_default().contains("villages.csv"), "{published:?}");
+}

@@ -312,3 +312,61 @@ fn pages_carry_security_headers_and_the_api_does_not() {
         assert!(r.headers().get("content-security-policy").is_none(), "{path}");
     }
 }
+
+/// A `multipart/form-data` body as a browser sends the publish form: text fields, then
+/// files (name, file name, bytes).
+fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "terrain-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!("--{boundary}\r\ncontent-disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes(),
+        );
+    }
+    for (name, file, bytes) in files {
+        body.extend(
+            format!(
+                "--{boundary}\r\ncontent-disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\n\
+                 content-type: application/octet-stream\r\n\r\n"
+            )
+            .bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[test]
+fn an_admin_publishes_a_form_with_its_lists_from_the_dashboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    let admin = session(&server, "admin");
+    let token = csrf(&page(&server, &admin, "/admin").1);
+    let form = br#"{"id": "needs", "version": "1", "title": "Needs", "children": [
+        {"node": "question", "name": "village", "type": {"kind": "select_one_from_file", "file": "villages.csv"}}
+    ]}"#;
+    let project = server.project.to_string();
+    let publish = |files: &[(&str, &str, &[u8])]| {
+        let (content_type, body) = multipart(&[("csrf", &token), ("project", &project)], files);
+        let r = client()
+            .post(format!("{}/admin/forms", server.url))
+            .header("cookie", &admin)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    // The form alone: refused, the list named. An empty file input sends an empty part.
+    let (status, html) = publish(&[("file", "needs.json", form), ("files", "", b"")]);
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("villages.csv"), "{html}");
+    // With the list chosen beside it.
+    let (status, html) =
+        publish(&[("file", "needs.json", form), ("files", "villages.csv", b"name,label\nsoumb,Soumbouyah\n")]);
+    assert_eq!(status, 303, "{html}");
+    let shown = server.backend().form("needs", "1").unwrap();
+    assert_eq!(shown.choice_lists["villages.csv"][0].name, "soumb");
+}

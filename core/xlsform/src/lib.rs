@@ -15,6 +15,7 @@
 //! and OpenMapKit (`osm`) questions become file questions (`survey.rs`).
 
 mod build;
+pub mod bundle;
 mod choices;
 mod csv_sheets;
 mod error;

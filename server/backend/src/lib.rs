@@ -10,7 +10,7 @@ pub mod blobs;
 pub mod rekey;
 pub mod sqlite;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -577,7 +577,17 @@ pub trait Backend: Send + Sync + 'static {
 
     // --- forms
     /// Publishes a form version in a project (a form id belongs to one project).
-    fn publish_form(&self, project: i64, form: &Form) -> BackendResult<()>;
+    fn publish_form(&self, project: i64, form: &Form) -> BackendResult<()> {
+        self.publish_form_with_files(project, form, &BTreeMap::new())
+    }
+    /// Publishes a form version with the files it reads (`form::attachments`), the form and
+    /// its files stored together or not at all. A form version's files never change.
+    fn publish_form_with_files(
+        &self,
+        project: i64,
+        form: &Form,
+        files: &BTreeMap<String, Vec<u8>>,
+    ) -> BackendResult<()>;
     /// Every published form version.
     fn forms(&self) -> BackendResult<Vec<FormInfo>>;
     /// One form version.

@@ -4,7 +4,7 @@
 //! Keeping survey documents in the same store the phones use means one implementation of
 //! snapshots, chunks, compaction, the change feed and the strict merge path.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -693,7 +693,12 @@ impl Backend for SqliteBackend {
         Ok(membership)
     }
 
-    fn publish_form(&self, project: i64, form: &Form) -> BackendResult<()> {
+    fn publish_form_with_files(
+        &self,
+        project: i64,
+        form: &Form,
+        files: &BTreeMap<String, Vec<u8>>,
+    ) -> BackendResult<()> {
         let db = self.db();
         let owner: Option<i64> = db
             .query_row("SELECT project_id FROM project_forms WHERE form_id = ?1", [&form.id], |r| r.get(0))
@@ -715,7 +720,7 @@ impl Backend for SqliteBackend {
                 )?;
             }
         }
-        self.surveys.save_form(form)?;
+        self.surveys.save_form_with_files(form, files)?;
         Ok(())
     }
 

@@ -138,6 +138,8 @@ impl From<StoreError> for Error {
             StoreError::FormVersionConflict { form_id, version } => Error::Conflict(format!(
                 "form `{form_id}` version `{version}` is already published with other content: publish a new version"
             )),
+            // A form version's files never change: a different one is a new version.
+            file @ StoreError::FormFile { .. } => Error::Conflict(file.to_string()),
             // A refused edit (wrong type for the question, unknown path, over a size limit)
             // is the caller's to fix.
             StoreError::Document { source, .. } => Error::unprocessable("invalid", source.to_string()),

@@ -1,16 +1,22 @@
 //! Form versions: publishing them (from an XLSForm spreadsheet or the form's JSON, every
-//! upload bounded in size, unpacked size and cells), and reading the ones a principal may
-//! use.
+//! upload bounded in size, unpacked size and cells), with the files they read
+//! (`select_one_from_file`, `pulldata()`), and reading the ones a principal may use.
+//!
+//! A form is published with every file it reads, or not at all: a missing file is named
+//! at publish time rather than found empty on a phone. Devices receive the files' rows
+//! inside the form version they download (`form::attachments`).
 //!
 //! Only `.xlsx` and CSV spreadsheets are accepted from outside: the legacy `.xls` reader can
 //! be made to allocate without bound by a damaged file. Authors convert `.xls` files, or
 //! check them offline with `terrain form check`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use terrain_backend::FormInfo;
-use terrain_core::form::Form;
+use terrain_core::form::{Form, attachments};
 
 use crate::Services;
 use crate::audit::Action;
@@ -31,6 +37,8 @@ pub enum Upload {
     Xls,
     /// The form's JSON, as devices download it.
     Json,
+    /// A zip of the form (`.xlsx` or `.json`) and the files it reads (`terrain_xlsform::bundle`).
+    Bundle,
 }
 
 impl Upload {
@@ -41,9 +49,13 @@ impl Upload {
             "text/csv" => Ok(Upload::Csv),
             "application/vnd.ms-excel" => Ok(Upload::Xls),
             "application/json" => Ok(Upload::Json),
+            "application/zip" => Ok(Upload::Bundle),
             other => Err(Error::unprocessable(
                 "unsupported_media_type",
-                format!("publish a form as {XLSX}, text/csv or application/json (got `{other}`)"),
+                format!(
+                    "publish a form as {XLSX}, text/csv, application/json, or application/zip with the files \
+                     it reads (got `{other}`)"
+                ),
             )),
         }
     }
@@ -56,7 +68,11 @@ impl Upload {
             Some("csv") => Ok(Upload::Csv),
             Some("xls") => Ok(Upload::Xls),
             Some("json") => Ok(Upload::Json),
-            _ => Err(Error::unprocessable("unsupported_media_type", "choose an XLSForm file (.xlsx or .csv)")),
+            Some("zip") => Ok(Upload::Bundle),
+            _ => Err(Error::unprocessable(
+                "unsupported_media_type",
+                "choose an XLSForm file (.xlsx or .csv), or a zip of the form and the files it reads",
+            )),
         }
     }
 }
@@ -87,25 +103,84 @@ impl Services {
                 "unsupported_media_type",
                 "legacy .xls files are not accepted over the network: save the form as .xlsx",
             )),
+            Upload::Bundle => Ok(self.parse_bundle(bytes)?.0),
         }
     }
 
-    /// Publishes a form version in a project (administrators).
+    /// A zip's form, parsed, and its files.
+    fn parse_bundle(&self, bytes: &[u8]) -> Result<(Form, BTreeMap<String, Vec<u8>>)> {
+        if bytes.len() as u64 > self.settings.max_form_bytes {
+            return Err(Error::TooLarge(format!(
+                "a form upload holds at most {} MiB; this one has {} bytes",
+                self.settings.max_form_bytes >> 20,
+                bytes.len()
+            )));
+        }
+        let bundle = terrain_xlsform::bundle::read(bytes, self.settings.max_form_bytes)
+            .map_err(|e| Error::unprocessable("invalid_bundle", e.to_string()))?;
+        let upload = Upload::from_file_name(&bundle.form_name)?;
+        Ok((self.parse_form(upload, &bundle.form)?, bundle.files))
+    }
+
+    /// Publishes a form version in a project (administrators). A zip brings the files the
+    /// form reads with it.
     pub fn publish_form(&self, scope: &Scope, project: i64, upload: Upload, bytes: &[u8]) -> Result<FormInfo> {
+        self.publish_form_with_files(scope, project, upload, bytes, BTreeMap::new())
+    }
+
+    /// Publishes a form version with the files uploaded beside it (the dashboard's upload);
+    /// a zip's own files join them.
+    pub fn publish_form_with_files(
+        &self,
+        scope: &Scope,
+        project: i64,
+        upload: Upload,
+        bytes: &[u8],
+        mut files: BTreeMap<String, Vec<u8>>,
+    ) -> Result<FormInfo> {
         scope.may_administer()?;
-        let form = self.parse_form(upload, bytes)?;
-        self.publish(scope, project, &form)
+        let form = if upload == Upload::Bundle {
+            let (form, inside) = self.parse_bundle(bytes)?;
+            for (name, data) in inside {
+                if files.insert(name.clone(), data).is_some() {
+                    return Err(Error::unprocessable("invalid_bundle", format!("`{name}` was given twice")));
+                }
+            }
+            form
+        } else {
+            self.parse_form(upload, bytes)?
+        };
+        self.publish_with_files(scope, project, &form, &files)
     }
 
     /// Publishes a form already parsed (the demo, the operator's tools).
     pub fn publish(&self, scope: &Scope, project: i64, form: &Form) -> Result<FormInfo> {
+        self.publish_with_files(scope, project, form, &BTreeMap::new())
+    }
+
+    /// Publishes a form already parsed, with the files it reads: refused, naming them, when
+    /// one is missing, does not read, or is not one the form reads.
+    pub fn publish_with_files(
+        &self,
+        scope: &Scope,
+        project: i64,
+        form: &Form,
+        files: &BTreeMap<String, Vec<u8>>,
+    ) -> Result<FormInfo> {
         scope.may_administer()?;
-        self.backend.publish_form(project, form)?;
+        check_files(form, files)?;
+        self.backend.publish_form_with_files(project, form, files)?;
+        let files: Vec<_> = files
+            .iter()
+            .map(|(name, data)| {
+                json!({ "name": name, "bytes": data.len(), "sha256": terrain_core::hex::encode(&Sha256::digest(data)) })
+            })
+            .collect();
         self.audit(
             scope,
             Action::FormPublish,
             None,
-            json!({ "form": form.id, "version": form.version, "project": project }),
+            json!({ "form": form.id, "version": form.version, "project": project, "files": files }),
         )?;
         Ok(FormInfo {
             form_id: form.id.clone(),
@@ -128,4 +203,34 @@ impl Services {
         }
         Ok(self.backend.form(form_id, version)?)
     }
+}
+
+/// Whether `files` are exactly what `form` reads, each readable.
+fn check_files(form: &Form, files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
+    if files.len() > terrain_xlsform::bundle::MAX_FILES {
+        return Err(Error::unprocessable(
+            "too_many_files",
+            format!("{} files; a form reads at most {}", files.len(), terrain_xlsform::bundle::MAX_FILES),
+        ));
+    }
+    let missing = attachments::missing_files(form, files);
+    if !missing.is_empty() {
+        let named: Vec<String> = missing.iter().map(|m| format!("`{}` (question `{}`)", m.name, m.question)).collect();
+        return Err(Error::unprocessable(
+            "missing_files",
+            format!(
+                "the form reads {}: publish it with them (in one zip with the form, or beside it in the dashboard)",
+                named.join(", ")
+            ),
+        ));
+    }
+    let needed: Vec<String> = attachments::needed_files(form).into_iter().map(|f| f.name).collect();
+    if let Some(extra) = files.keys().find(|name| !needed.contains(name)) {
+        return Err(Error::unprocessable(
+            "unexpected_file",
+            format!("the form does not read `{extra}`: leave it out, or check the file name the form uses"),
+        ));
+    }
+    attachments::attach(form, files).map_err(|e| Error::unprocessable("invalid_file", e.to_string()))?;
+    Ok(())
 }

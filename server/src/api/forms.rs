@@ -33,10 +33,12 @@ pub async fn get(
     Ok(Json(serde_json::to_value(form.as_ref()).map_err(terrain_services::Error::internal)?))
 }
 
-/// Publishes a form version in a project (admins). The body is the form as JSON, or an
-/// XLSForm spreadsheet (`.xlsx` or CSV content types).
+/// Publishes a form version in a project (admins). The body is the form as JSON, an
+/// XLSForm spreadsheet (`.xlsx` or CSV content types), or `application/zip`: the form with
+/// the CSV lists it reads (`select_one_from_file`, `pulldata()`), which a form that reads
+/// any must come with (422 `missing_files` names them).
 #[utoipa::path(post, path = "/api/v1/projects/{project}/forms", params(("project" = i64, Path)),
-    request_body(content = String, description = "Form JSON or an XLSForm file"),
+    request_body(content = String, description = "Form JSON, an XLSForm file, or a zip of the form and its lists"),
     responses((status = 201, body = FormInfo), (status = 403, body = super::error::ErrorBody),
         (status = 409, body = super::error::ErrorBody), (status = 413, body = super::error::ErrorBody),
         (status = 422, body = super::error::ErrorBody)),

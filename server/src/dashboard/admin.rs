@@ -160,7 +160,8 @@ pub async fn page(
                 (csrf)
                 p { (lang.t("Publish a form version (XLSForm .xlsx or .csv)")) }
                 label { (lang.t("Project")) select name="project" { @for (p, _) in &o.projects { option value=(p.id) { (p.name) } } } }
-                input type="file" name="file" accept=".xlsx,.csv" required;
+                input type="file" name="file" accept=".xlsx,.csv,.zip" required;
+                label { (lang.t("Files the form reads (CSV lists)")) input type="file" name="files" accept=".csv" multiple; }
                 button type="submit" { (lang.t("Publish")) }
             }
         }
@@ -343,6 +344,7 @@ pub async fn publish(
     let bad = |e: axum::extract::multipart::MultipartError| PageError::invalid(lang, format!("the upload failed: {e}"));
     let mut checked = false;
     let (mut project, mut file) = (None, None);
+    let mut files = std::collections::BTreeMap::new();
     while let Some(field) = multipart.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or_default().to_owned();
         if !checked {
@@ -360,6 +362,15 @@ pub async fn publish(
                     .map_err(|e| PageError::from_service(lang, e))?;
                 file = Some((upload, field.bytes().await.map_err(bad)?));
             }
+            // The lists the form reads, named as the form names them. A browser sends an
+            // empty part when none was chosen.
+            "files" => {
+                let name = field.file_name().unwrap_or_default().to_owned();
+                let bytes = field.bytes().await.map_err(bad)?;
+                if !name.is_empty() && files.insert(name.clone(), bytes.to_vec()).is_some() {
+                    return Err(PageError::invalid(lang, format!("`{name}` was chosen twice")));
+                }
+            }
             _ => {}
         }
     }
@@ -370,7 +381,7 @@ pub async fn publish(
     run(lang, move || {
         let project = project.ok_or_else(|| terrain_services::Error::Invalid("choose the form's project".into()))?;
         let (upload, bytes) = file.ok_or_else(|| terrain_services::Error::Invalid("choose an XLSForm file".into()))?;
-        state.services.publish_form(&scope, project, upload, &bytes).map(|_| ())
+        state.services.publish_form_with_files(&scope, project, upload, &bytes, files).map(|_| ())
     })
     .await?;
     Ok(done())

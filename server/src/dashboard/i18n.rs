@@ -269,6 +269,7 @@ const PHRASES: &[(&str, &str)] = &[
     ("Version", "Version"),
     ("Title", "Titre"),
     ("Publish a form version (XLSForm .xlsx or .csv)", "Publier une version de formulaire (XLSForm .xlsx ou .csv)"),
+    ("Files the form reads (CSV lists)", "Fichiers que lit le formulaire (listes CSV)"),
     ("Publish", "Publier"),
     ("Audit log (CSV)", "Journal d'audit (CSV)"),
     ("Done.", "C'est fait."),
