@@ -70,6 +70,11 @@ pub fn entries(target: Target) -> Vec<(String, Vec<u8>)> {
                 class(attack.name(), i, 2, &mut |d| generators::images::generate_with(d, *attack));
             }
         }
+        Target::FormFiles => {
+            for (i, attack) in generators::form_files::Attack::ALL.iter().enumerate() {
+                class(attack.name(), i, 2, &mut |d| generators::form_files::generate_with(d, *attack));
+            }
+        }
     }
     out
 }

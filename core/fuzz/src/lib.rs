@@ -38,12 +38,23 @@ pub enum Target {
     /// `terrain_core::media`: attached files decoded for thumbnails and `max-pixels`, and
     /// answers' references.
     Media,
+    /// `terrain_xlsform::bundle` and `terrain_core::form::attachments`: forms published
+    /// with the CSV lists they read.
+    FormFiles,
 }
 
 impl Target {
     /// Every target, in the order `all` runs them.
-    pub fn all() -> [Target; 6] {
-        [Target::FrontDoor, Target::Wire, Target::Bundle, Target::Xlsform, Target::Expression, Target::Media]
+    pub fn all() -> [Target; 7] {
+        [
+            Target::FrontDoor,
+            Target::Wire,
+            Target::Bundle,
+            Target::Xlsform,
+            Target::Expression,
+            Target::Media,
+            Target::FormFiles,
+        ]
     }
 
     /// The target's name on the command line and in the corpus and artifact folders.
@@ -55,6 +66,7 @@ impl Target {
             Target::Xlsform => "xlsform",
             Target::Expression => "expression",
             Target::Media => "media",
+            Target::FormFiles => "form-files",
         }
     }
 
@@ -73,6 +85,7 @@ impl Target {
             Target::Xlsform => generators::xlsx::generate(&mut dice),
             Target::Expression => generators::expression::generate(&mut dice),
             Target::Media => generators::images::generate(&mut dice),
+            Target::FormFiles => generators::form_files::generate(&mut dice),
         }
     }
 
@@ -86,6 +99,7 @@ impl Target {
             Target::Xlsform => targets::xlsform::run(input),
             Target::Expression => targets::expression::run(input),
             Target::Media => targets::media::run(input),
+            Target::FormFiles => targets::form_files::run(input),
         }
     }
 }

@@ -19,7 +19,7 @@ const USAGE: &str = "usage:
   terrain-fuzz TARGET|all SECONDS [--seed N] [--slow-ms N] [--stack-kib N] [--artifacts DIR]
   terrain-fuzz replay TARGET FILE...
   terrain-fuzz corpus [--dir DIR]
-targets: front-door, wire, bundle, xlsform, expression";
+targets: front-door, wire, bundle, xlsform, expression, media, form-files";
 
 /// The fuzzing thread's stack by default: a phone's background thread (Android gives 1 MiB),
 /// the smallest stack the core runs on.

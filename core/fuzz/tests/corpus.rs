@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use terrain_core::intake::{self, Budget, IntakeError};
 use terrain_fuzz::dice::Dice;
-use terrain_fuzz::generators::{bundle, chunks, expression, wire, xlsx};
+use terrain_fuzz::generators::{bundle, chunks, expression, form_files, wire, xlsx};
 use terrain_fuzz::runner::{guarded, input_seed};
 use terrain_fuzz::targets::front_door;
 use terrain_fuzz::{Outcome, Target, corpus};
@@ -58,6 +58,7 @@ fn fresh_inputs_from_fixed_seeds_show_no_finding() {
         (Target::Xlsform, 60),
         (Target::Expression, 300),
         (Target::Media, 100),
+        (Target::FormFiles, 60),
     ];
     let mut all = Vec::new();
     for (target, count) in counts {
@@ -131,6 +132,19 @@ fn valid_inputs_are_accepted() {
         }
         assert!(accepted(Target::Wire, &wire::generate_with(dice, wire::Attack::Valid)), "wire {seed}");
         assert!(accepted(Target::Bundle, &bundle::generate_with(dice, &[bundle::Attack::Valid])), "bundle {seed}");
+        for attack in [form_files::Attack::Valid, form_files::Attack::Parameters] {
+            let input = form_files::generate_with(dice, attack);
+            assert!(
+                accepted(Target::FormFiles, &input),
+                "{attack:?} {seed}: {:?}",
+                guarded(Target::FormFiles, &input, SLOW)
+            );
+        }
+        // Bombs and lies are refused, never read whole.
+        for attack in [form_files::Attack::DeclaredSmall, form_files::Attack::DeclaredHuge] {
+            let outcome = guarded(Target::FormFiles, &form_files::generate_with(dice, attack), SLOW).outcome;
+            assert_eq!(outcome, Ok(Outcome::Refused("bundle".into())), "{attack:?} {seed}");
+        }
         for attack in [xlsx::Attack::Valid, xlsx::Attack::ValidCsv] {
             let input = xlsx::generate_with(dice, attack);
             // Random expressions in the form may be invalid; the form is refused as invalid

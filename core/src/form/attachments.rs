@@ -15,6 +15,7 @@
 //! refused with a message that says so.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use super::model::{Choice, Form, Node, Question, QuestionType, Translations};
 
@@ -84,14 +85,15 @@ pub fn missing_files(form: &Form, files: &BTreeMap<String, Vec<u8>>) -> Vec<Need
 /// choices and its `pulldata()` empty, as before anything was attached.
 pub fn attach(form: &Form, files: &BTreeMap<String, Vec<u8>>) -> Result<Form, AttachmentError> {
     let mut attached = form.clone();
-    let mut tables: BTreeMap<String, Table> = BTreeMap::new();
-    let mut table = |name: &str| -> Result<Option<Table>, AttachmentError> {
+    // Each file read once, however many questions read it.
+    let mut tables: BTreeMap<String, Rc<Table>> = BTreeMap::new();
+    let mut table = |name: &str| -> Result<Option<Rc<Table>>, AttachmentError> {
         if let Some(t) = tables.get(name) {
-            return Ok(Some(t.clone()));
+            return Ok(Some(Rc::clone(t)));
         }
         let Some(bytes) = files.get(name) else { return Ok(None) };
-        let t = Table::read(name, bytes)?;
-        tables.insert(name.to_owned(), t.clone());
+        let t = Rc::new(Table::read(name, bytes)?);
+        tables.insert(name.to_owned(), Rc::clone(&t));
         Ok(Some(t))
     };
     // Lists for the questions, each with its own code and label columns.
@@ -193,7 +195,7 @@ fn pulldata_files(source: &str) -> BTreeSet<String> {
 }
 
 /// A CSV file's header and rows, read within the limits.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Table {
     header: Vec<String>,
     rows: Vec<Vec<String>>,

@@ -28,6 +28,7 @@ pub mod bundle;
 pub mod chunks;
 pub mod docs;
 pub mod expression;
+pub mod form_files;
 pub mod images;
 pub mod runs;
 pub mod wire;

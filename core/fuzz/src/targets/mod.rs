@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod expression;
+pub mod form_files;
 pub mod front_door;
 pub mod media;
 pub mod wire;
