@@ -10,8 +10,8 @@
 //! answer against the choices, labels in exports and the dashboard then work as for any
 //! choice list.
 //!
-//! A file is read within limits ([`MAX_FILE_BYTES`], [`MAX_ROWS`], [`MAX_COLUMNS`]): lists
-//! longer than that are what entity lists are for. CSV only; XML and GeoJSON files are
+//! A file is read within limits ([`MAX_FILE_BYTES`], [`MAX_ROWS`], [`MAX_COLUMNS`],
+//! [`MAX_CELLS`]): lists longer than that are what entity lists are for. CSV only; XML and GeoJSON files are
 //! refused with a message that says so.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +25,9 @@ pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_ROWS: usize = 20_000;
 /// The most columns a file may have.
 pub const MAX_COLUMNS: usize = 64;
+/// The most cells (rows times columns) a file may have: each cell is kept with its column's
+/// name, so memory goes with the cells more than with the bytes.
+pub const MAX_CELLS: usize = 200_000;
 
 /// Why a form's files could not be attached.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -230,7 +233,14 @@ impl Table {
             if rows.len() == MAX_ROWS {
                 return Err(invalid(format!("more than {MAX_ROWS} rows; long lists belong in an entity list")));
             }
-            rows.push(record.iter().map(str::to_owned).collect());
+            if (rows.len() + 1) * header.len() > MAX_CELLS {
+                return Err(invalid(format!(
+                    "more than {MAX_CELLS} cells ({} columns); drop the columns the form does not read",
+                    header.len()
+                )));
+            }
+            // Cells past the header's columns have no name to be read by: not kept.
+            rows.push(record.iter().take(header.len()).map(str::to_owned).collect());
         }
         Ok(Table { header, rows })
     }
@@ -381,6 +391,10 @@ mod tests {
         assert!(matches!(attach(&f, &files(&[("villages.csv", &huge)])), Err(AttachmentError::TooLarge { .. })));
         let wide = (0..=MAX_COLUMNS).map(|i| format!("c{i}")).collect::<Vec<_>>().join(",");
         assert!(err(&[("villages.csv", &wide)]).contains("columns"));
+        let header =
+            (0..MAX_COLUMNS).map(|i| if i == 0 { "name".to_owned() } else { format!("c{i}") }).collect::<Vec<_>>();
+        let cells = header.join(",") + "\n" + &"a\n".repeat(MAX_CELLS / MAX_COLUMNS + 1);
+        assert!(err(&[("villages.csv", &cells)]).contains("cells"));
         // Not UTF-8: a clear error, never a panic.
         let latin1 = files(&[]).into_iter().chain([("villages.csv".to_owned(), b"name\n\xe9\n".to_vec())]).collect();
         assert!(attach(&f, &latin1).unwrap_err().to_string().contains("UTF-8"));

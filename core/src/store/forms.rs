@@ -10,7 +10,6 @@ use std::sync::{Arc, RwLock};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
-
 use sha2::{Digest, Sha256};
 
 use super::StoreError;
