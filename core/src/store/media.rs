@@ -256,22 +256,17 @@ impl Store {
     }
 
     /// Whether `survey_id` still holds the file `digest`: as an answer, or as a value that
-    /// lost a conflict (it stays the survey's until a person settles it).
+    /// lost a conflict (it stays the survey's until a person settles it). One load of the
+    /// survey for both.
     fn references(&self, survey_id: &str, digest: &Digest) -> Result<bool, StoreError> {
-        let answers = match self.survey(survey_id) {
-            Ok(survey) => survey.answers,
-            Err(StoreError::UnknownSurvey(_)) => return Ok(false),
-            Err(e) => return Err(e),
-        };
-        if answers.media().iter().any(|m| m.digest == *digest) {
-            return Ok(true);
+        let held = self.read(survey_id, |doc, form| {
+            Ok(doc.answers(form)?.media().iter().any(|m| m.digest == *digest)
+                || doc.contested_media(form)?.contains(digest))
+        });
+        match held {
+            Err(StoreError::UnknownSurvey(_)) => Ok(false),
+            other => other,
         }
-        let contested = self
-            .conflicts(survey_id)?
-            .into_iter()
-            .flat_map(|c| c.values)
-            .any(|v| matches!(&v.value, crate::survey::Answer::Value(Value::Media(m)) if m.digest == *digest));
-        Ok(contested)
     }
 
     /// Forgets that `digest` was attached to `survey_id`; a file left attached to no

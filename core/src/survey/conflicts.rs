@@ -41,6 +41,20 @@ impl SurveyDoc {
         walk(self.automerge(), form, self.answers_obj(), &[], &mut out)?;
         Ok(out)
     }
+
+    /// The attached files among the competing values of its conflicts: a photo that lost to
+    /// another attached concurrently stays the survey's until a person settles the conflict.
+    pub fn contested_media(&self, form: &FormIndex<'_>) -> Result<Vec<crate::media::Digest>, DocumentError> {
+        let mut out = Vec::new();
+        for value in self.conflicts(form)?.into_iter().flat_map(|c| c.values) {
+            if let Answer::Value(Value::Media(m)) = value.value
+                && !out.contains(&m.digest)
+            {
+                out.push(m.digest);
+            }
+        }
+        Ok(out)
+    }
 }
 
 fn walk(

@@ -70,13 +70,9 @@ pub fn with_conflicts(
     let mut projected = projected?;
     // Conflicts that cannot be read leave the files as the answers name them: the row is
     // still right about everything else.
-    for conflict in doc.conflicts(form.index()).unwrap_or_default() {
-        for value in conflict.values {
-            if let crate::survey::Answer::Value(crate::value::Value::Media(m)) = value.value
-                && !projected.media.contains(&m.digest)
-            {
-                projected.media.push(m.digest);
-            }
+    for digest in doc.contested_media(form.index()).unwrap_or_default() {
+        if !projected.media.contains(&digest) {
+            projected.media.push(digest);
         }
     }
     Ok(projected)
