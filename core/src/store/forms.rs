@@ -51,24 +51,17 @@ impl FormCache {
             }
             compiled.generation
         };
-        let definition: String = conn
-            .query_row("SELECT definition FROM forms WHERE form_id = ?1 AND version = ?2", [form_id, version], |r| {
-                r.get(0)
-            })
-            .optional()?
-            .ok_or_else(|| StoreError::UnknownForm { form_id: form_id.to_owned(), version: version.to_owned() })?;
-        let corrupt = |reason: String| StoreError::CorruptForm {
-            form_id: form_id.to_owned(),
-            version: version.to_owned(),
-            reason,
-        };
-        let form = Form::from_json(&definition).map_err(|e| corrupt(e.to_string()))?;
+        let form = stored(conn, form_id, version)?;
         let files = files(conn, form_id, version)?;
         // The files were read when stored; one that no longer reads is damage on disk.
         let form = if files.is_empty() {
             form
         } else {
-            attachments::attach(&form, &files).map_err(|e| corrupt(e.to_string()))?
+            attachments::attach(&form, &files).map_err(|e| StoreError::CorruptForm {
+                form_id: form_id.to_owned(),
+                version: version.to_owned(),
+                reason: e.to_string(),
+            })?
         };
         let compiled = Arc::new(CompiledForm::new(Arc::new(form)));
         let mut cache = self.forms.write().unwrap_or_else(|e| e.into_inner());
@@ -84,6 +77,19 @@ impl FormCache {
         cache.generation += 1;
         cache.by_version.remove(&(form_id.to_owned(), version.to_owned()));
     }
+}
+
+/// A stored form version as it was saved (without its files).
+fn stored(conn: &Connection, form_id: &str, version: &str) -> Result<Form, StoreError> {
+    let definition: String = conn
+        .query_row("SELECT definition FROM forms WHERE form_id = ?1 AND version = ?2", [form_id, version], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownForm { form_id: form_id.to_owned(), version: version.to_owned() })?;
+    Form::from_json(&definition).map_err(|e| StoreError::CorruptForm {
+        form_id: form_id.to_owned(),
+        version: version.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 /// The files stored with a form version, by name.
@@ -105,15 +111,7 @@ pub fn save_files(
 ) -> Result<bool, StoreError> {
     let refused =
         |reason: String| StoreError::FormFile { form_id: form_id.to_owned(), version: version.to_owned(), reason };
-    let definition: String = conn
-        .query_row("SELECT definition FROM forms WHERE form_id = ?1 AND version = ?2", [form_id, version], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| StoreError::UnknownForm { form_id: form_id.to_owned(), version: version.to_owned() })?;
-    let form = Form::from_json(&definition).map_err(|e| StoreError::CorruptForm {
-        form_id: form_id.to_owned(),
-        version: version.to_owned(),
-        reason: e.to_string(),
-    })?;
+    let form = stored(conn, form_id, version)?;
     let mut all = self::files(conn, form_id, version)?;
     let mut new = Vec::new();
     for (name, bytes) in files {
