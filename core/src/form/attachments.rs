@@ -101,12 +101,8 @@ pub fn attach(form: &Form, files: &BTreeMap<String, Vec<u8>>) -> Result<Form, At
     };
     // Lists for the questions, each with its own code and label columns.
     let mut lists: BTreeMap<String, Vec<Choice>> = BTreeMap::new();
-    let mut failure = None;
     walk_questions_mut(&mut attached.children, &mut |q| {
-        if failure.is_some() {
-            return;
-        }
-        let Some(file) = file_of(&q.kind).map(str::to_owned) else { return };
+        let Some(file) = file_of(&q.kind).map(str::to_owned) else { return Ok(()) };
         let value = q.parameters.get("value").cloned().unwrap_or_else(|| "name".into());
         let label = q.parameters.get("label").cloned().unwrap_or_else(|| "label".into());
         let list = if value == "name" && label == "label" {
@@ -114,21 +110,15 @@ pub fn attach(form: &Form, files: &BTreeMap<String, Vec<u8>>) -> Result<Form, At
         } else {
             format!("{file}?value={value}&label={label}")
         };
-        match table(&file) {
-            Ok(Some(t)) if !lists.contains_key(&list) => match t.choices(&value, &label) {
-                Ok(choices) => {
-                    lists.insert(list.clone(), choices);
-                }
-                Err(reason) => failure = Some(AttachmentError::Invalid { file: file.clone(), reason }),
-            },
-            Ok(_) => {}
-            Err(e) => failure = Some(e),
+        if let Some(t) = table(&file)?
+            && !lists.contains_key(&list)
+        {
+            let choices = t.choices(&value, &label).map_err(|reason| AttachmentError::Invalid { file, reason })?;
+            lists.insert(list.clone(), choices);
         }
         set_file(&mut q.kind, list);
-    });
-    if let Some(e) = failure {
-        return Err(e);
-    }
+        Ok(())
+    })?;
     // Files only `pulldata()` reads: their rows, codes from `name` where there is one.
     for needed in needed_files(form) {
         if lists.contains_key(&needed.name) {
@@ -170,13 +160,14 @@ fn walk_questions<'f>(nodes: &'f [Node], f: &mut impl FnMut(&'f Question)) {
     }
 }
 
-fn walk_questions_mut(nodes: &mut [Node], f: &mut impl FnMut(&mut Question)) {
+fn walk_questions_mut<E>(nodes: &mut [Node], f: &mut impl FnMut(&mut Question) -> Result<(), E>) -> Result<(), E> {
     for node in nodes {
         match node {
-            Node::Question(q) => f(q),
-            Node::Group(g) | Node::Repeat(g) => walk_questions_mut(&mut g.children, f),
+            Node::Question(q) => f(q)?,
+            Node::Group(g) | Node::Repeat(g) => walk_questions_mut(&mut g.children, f)?,
         }
     }
+    Ok(())
 }
 
 /// The files the `pulldata('…', …)` calls of an expression's source name with a literal.
