@@ -37,6 +37,10 @@ pub struct Form {
     /// Choice lists by list name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub choice_lists: BTreeMap<String, Vec<Choice>>,
+    /// The entity lists the form's surveys create or update entities of (XLSForm's
+    /// `entities` sheet).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entities: Vec<super::entities::EntityDeclaration>,
 }
 
 /// One entry of a form's tree.
@@ -380,7 +384,7 @@ impl Form {
 }
 
 /// Serde for optional expressions, as their source text.
-mod opt_expr {
+pub(super) mod opt_expr {
     use serde::{Deserialize, Deserializer, Serializer};
 
     use crate::form::expr::Expression;

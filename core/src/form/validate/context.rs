@@ -25,7 +25,9 @@ pub(super) struct Ctx<'e, 'f, 'a> {
     pub state: &'e State<'a>,
     pub env: &'e Env<'e>,
     pub scope: ScopeId,
-    pub node: NodeId,
+    /// The node whose column the expression is in; `None` for the form's own expressions
+    /// (an entity's label, say), which are at the top and have no `.`.
+    pub node: Option<NodeId>,
     /// The value of `.`.
     pub current: &'e str,
     /// The choice being filtered, for choice filters.
@@ -35,7 +37,12 @@ pub(super) struct Ctx<'e, 'f, 'a> {
 impl<'e, 'f, 'a> Ctx<'e, 'f, 'a> {
     pub fn new(plan: &'e Plan<'f>, state: &'e State<'a>, env: &'e Env<'e>, node: NodeId, scope: ScopeId) -> Self {
         let current = state.own(plan, node, scope);
-        Ctx { plan, state, env, scope, node, current, choice: None }
+        Ctx { plan, state, env, scope, node: Some(node), current, choice: None }
+    }
+
+    /// The context of an expression of the form itself, at the top of the survey.
+    pub fn top(plan: &'e Plan<'f>, state: &'e State<'a>, env: &'e Env<'e>) -> Self {
+        Ctx { plan, state, env, scope: 0, node: None, current: "", choice: None }
     }
 }
 
@@ -85,7 +92,8 @@ impl EvalContext for Ctx<'_, '_, '_> {
 
     fn random_seed(&self) -> u64 {
         let scope = self.state.scopes.get(self.scope).map_or(0, |s| s.seed);
-        self.env.seed ^ self.plan.nodes[self.node].seed ^ scope
+        let node = self.node.map_or(0, |node| self.plan.nodes[node].seed);
+        self.env.seed ^ node ^ scope
     }
 
     /// The first row of the attached file whose `key_column` is `key`, as ODK reads it;

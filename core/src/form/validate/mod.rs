@@ -80,7 +80,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 
-use crate::form::expr::{EvalError, Expression};
+use crate::form::expr::{EvalError, Expression, XValue};
 use crate::form::model::{Form, QuestionType};
 use crate::survey::{AnswerPath, Answers};
 
@@ -208,14 +208,28 @@ impl<'f> Evaluator<'f> {
 
     /// Evaluates a survey's answers in full. See the module documentation for the rules.
     pub fn evaluate(&self, answers: &Answers, options: &EvalOptions) -> Evaluation {
-        self.run(answers, options, None).0
+        self.run(answers, options, None, &[]).0
+    }
+
+    /// Evaluates like [`Evaluator::evaluate`], then each of `expressions` at the top of the
+    /// survey, where the form's own expressions sit (an entity's label and conditions): they
+    /// see every calculation, and a non-relevant question as `''`. Returns the evaluation and
+    /// each expression's value.
+    pub fn evaluate_with(
+        &self,
+        answers: &Answers,
+        options: &EvalOptions,
+        expressions: &[&Expression],
+    ) -> (Evaluation, Vec<Result<XValue, EvalError>>) {
+        let (evaluation, _, values) = self.run(answers, options, None, expressions);
+        (evaluation, values)
     }
 
     /// Evaluates like [`Evaluator::evaluate`] (the same [`Evaluation`]), and also reports
     /// every node: whether it is shown, required and read-only, its value, how its answer
     /// fared and the choices it offers. For form authors and previews; it costs more.
     pub fn inspect(&self, answers: &Answers, options: &EvalOptions) -> Inspection {
-        let (evaluation, nodes) = self.run(answers, options, Some(Vec::new()));
+        let (evaluation, nodes, _) = self.run(answers, options, Some(Vec::new()), &[]);
         Inspection { evaluation, nodes: nodes.unwrap_or_default() }
     }
 
@@ -224,7 +238,8 @@ impl<'f> Evaluator<'f> {
         answers: &Answers,
         options: &EvalOptions,
         detail: Option<Vec<NodeState>>,
-    ) -> (Evaluation, Option<Vec<NodeState>>) {
+        expressions: &[&Expression],
+    ) -> (Evaluation, Option<Vec<NodeState>>, Vec<Result<XValue, EvalError>>) {
         let env = Env {
             language: Language::resolve(self.form, options.language.as_deref()),
             now: options.now,
@@ -245,7 +260,9 @@ impl<'f> Evaluator<'f> {
             }
         }
         run.report(0);
-        (run.out, run.detail)
+        let ctx = Ctx::top(run.plan, &run.state, run.env);
+        let values = expressions.iter().map(|e| e.evaluate(&ctx)).collect();
+        (run.out, run.detail, values)
     }
 }
 
