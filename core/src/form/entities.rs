@@ -12,8 +12,12 @@
 //! - A created entity's id is derived from the survey's id and the list's name rather than
 //!   drawn at random, so that a survey finalized twice (reopened, corrected) updates the
 //!   entity it created instead of creating a second one.
-//! - A property whose question is not relevant, or not answered, is set to `""`, as ODK
-//!   Central does; Terrain records it as a change like any other, so it shows in history.
+//! - When an upsert (`entity_id` with both conditions) names no entity, the survey creates
+//!   one under a derived id, where Central would fail the empty id.
+//!
+//! As in ODK Central, an answered or blank question sets its property (blank is `""`); a
+//! question that is not relevant is left out of the submission, so its property keeps its
+//! value; an update with a blank label keeps the entity's label.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -81,6 +85,9 @@ pub enum EntityAction {
         label: Option<String>,
         /// The properties to set, in declaration order.
         properties: Vec<(String, String)>,
+        /// Whether `create_if` holds too (an upsert): if the list has no entity `id`, the
+        /// survey creates it (with `label`), as Central does.
+        create_if_missing: bool,
     },
 }
 
@@ -124,8 +131,8 @@ impl EntityDeclaration {
     /// the declaration's expressions are evaluated at the top of the survey, after its
     /// calculations, as ODK evaluates them when the form is submitted.
     ///
-    /// When both `create_if` and `update_if` hold, the survey updates (ODK's upsert: the
-    /// entity exists, since the survey names it).
+    /// When both `create_if` and `update_if` hold, the survey updates the entity it names,
+    /// or creates it if the list does not have it (ODK's upsert).
     pub fn action(
         &self,
         evaluator: &Evaluator<'_>,
@@ -167,7 +174,14 @@ impl EntityDeclaration {
                 }
                 return Err(EntityError::NoEntity { list: self.list.clone(), expression: source(&self.entity_id) });
             }
-            return Ok(Some(EntityAction::Update { list: self.list.clone(), id, label, properties }));
+            let create_if_missing = creates;
+            return Ok(Some(EntityAction::Update {
+                list: self.list.clone(),
+                id,
+                label,
+                properties,
+                create_if_missing,
+            }));
         }
         if creates {
             return self.create(label, properties, survey_id).map(Some);
@@ -187,20 +201,20 @@ impl EntityDeclaration {
     }
 
     /// Each saved property's value: the question's answer or calculated value as XPath
-    /// text, `""` when it is not relevant or not answered.
+    /// text, `""` when it is not answered; none for a question that is not relevant.
     fn properties(&self, evaluation: &Evaluation, answers: &Answers) -> Vec<(String, String)> {
         self.properties
             .iter()
-            .map(|saved| {
+            .filter_map(|saved| {
                 let path = crate::survey::AnswerPath::top(saved.question.clone());
-                let value = if !evaluation.is_relevant(&path) {
-                    String::new()
-                } else if let Some(calculated) = evaluation.calculated.get(&path) {
-                    calculated.clone()
-                } else {
-                    answers.value(&saved.question).map(crate::Value::to_odk_string).unwrap_or_default()
+                if !evaluation.is_relevant(&path) {
+                    return None;
+                }
+                let value = match evaluation.calculated.get(&path) {
+                    Some(calculated) => calculated.clone(),
+                    None => answers.value(&saved.question).map(crate::Value::to_odk_string).unwrap_or_default(),
                 };
-                (saved.property.clone(), value)
+                Some((saved.property.clone(), value))
             })
             .collect()
     }
@@ -308,20 +322,21 @@ mod tests {
     }
 
     #[test]
-    fn a_property_whose_question_is_hidden_or_unanswered_is_set_empty() {
+    fn a_hidden_question_leaves_its_property_alone_and_a_blank_one_empties_it() {
         let form = form(json!({"list": "plots", "label": "${plot_name}", "properties": saved()}));
-        // The bunds group is not relevant: its answer is empty though one is still stored,
-        // and the calculation from it is what XPath makes of '' * 10, as in ODK.
-        let answers = answers(&[
+        // The bunds group is not relevant: its question is left out though an answer is
+        // still stored; the calculation from it is what XPath makes of '' * 10, as in ODK.
+        let hidden = answers(&[
             ("plot_name", Value::Text("BGD-0412".into())),
             ("has_bunds", Value::Text("no".into())),
             ("bund_metres", Value::Integer(40)),
         ]);
-        let Some(EntityAction::Create { properties, .. }) = action(&form, &answers).unwrap() else { panic!() };
-        assert_eq!(
-            properties,
-            [("name".into(), "BGD-0412".into()), ("bunds".into(), "".into()), ("area".into(), "NaN".into())]
-        );
+        let Some(EntityAction::Create { properties, .. }) = action(&form, &hidden).unwrap() else { panic!() };
+        assert_eq!(properties, [("name".into(), "BGD-0412".into()), ("area".into(), "NaN".into())]);
+        // Shown and blank: the property is emptied.
+        let blank = answers(&[("plot_name", Value::Text("BGD-0412".into())), ("has_bunds", Value::Text("yes".into()))]);
+        let Some(EntityAction::Create { properties, .. }) = action(&form, &blank).unwrap() else { panic!() };
+        assert_eq!(properties[1], ("bunds".into(), "".into()));
     }
 
     #[test]
@@ -338,10 +353,12 @@ mod tests {
     fn a_follow_up_updates_the_entity_chosen_and_keeps_its_label_unless_given() {
         let form = form(json!({"list": "plots", "entity_id": "${plot}", "properties": saved()}));
         let answers = answers(&[("plot", Value::Text("6a1b".into())), ("plot_name", Value::Text("renamed".into()))]);
-        let Some(EntityAction::Update { id, label, properties, .. }) = action(&form, &answers).unwrap() else {
+        let Some(EntityAction::Update { id, label, properties, create_if_missing, .. }) =
+            action(&form, &answers).unwrap()
+        else {
             panic!("a follow-up updates")
         };
-        assert_eq!((id.as_str(), label), ("6a1b", None));
+        assert_eq!((id.as_str(), label, create_if_missing), ("6a1b", None, false));
         assert_eq!(properties[0], ("name".into(), "renamed".into()));
     }
 
@@ -350,6 +367,13 @@ mod tests {
         let form = form(json!({"list": "plots", "entity_id": "${plot}", "update_if": "${village} = 'Béguédo'"}));
         let elsewhere = answers(&[("plot", Value::Text("6a1b".into())), ("village", Value::Text("Tenkodogo".into()))]);
         assert_eq!(action(&form, &elsewhere).unwrap(), None);
+    }
+
+    fn form_with_upsert(create_if: &str, update_if: &str) -> Form {
+        form(json!({
+            "list": "plots", "label": "${plot_name}", "entity_id": "${plot}",
+            "create_if": create_if, "update_if": update_if,
+        }))
     }
 
     #[test]
@@ -364,6 +388,12 @@ mod tests {
         );
         let known = answers(&[("plot", Value::Text("6a1b".into())), ("plot_name", Value::Text("BGD-0412".into()))]);
         assert!(matches!(action(&form, &known).unwrap(), Some(EntityAction::Update { id, .. }) if id == "6a1b"));
+        // Both conditions hold: update the entity, or create it where the list lacks it.
+        let both = form_with_upsert("true()", "true()");
+        let Some(EntityAction::Update { create_if_missing, label, .. }) = action(&both, &known).unwrap() else {
+            panic!("an upsert updates first")
+        };
+        assert_eq!((create_if_missing, label.as_deref()), (true, Some("BGD-0412")));
     }
 
     #[test]

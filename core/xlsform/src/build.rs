@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::choices;
+use super::entities;
 use super::error::{At, ImportError, Issues};
 use super::headers::{self, Columns, SheetKind};
 use super::references::References;
@@ -60,6 +61,8 @@ pub(crate) fn build_form(
         &mut issues,
     );
 
+    let entities = entities::read(book.sheet("entities"), survey_sheet, &survey.save_tos, &mut refs, &mut issues);
+
     let mut known: HashSet<String> = survey.names.keys().cloned().collect();
     if settings.has_instance_id() {
         // pyxform adds `meta/instanceID` to every form unless told not to.
@@ -95,7 +98,9 @@ pub(crate) fn build_form(
         }
     }
 
-    Ok(assemble(file_name, settings, survey, choice_lists, languages))
+    let mut form = assemble(file_name, settings, survey, choice_lists, languages);
+    form.entities = entities;
+    Ok(form)
 }
 
 fn assemble(
@@ -128,6 +133,7 @@ fn assemble(
         settings: other,
         children: survey.children,
         choice_lists,
+        entities: Vec::new(),
     }
 }
 

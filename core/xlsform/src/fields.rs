@@ -126,7 +126,8 @@ impl Reader<'_> {
             let at = cells.at(cell);
             let value = cell.value.as_str();
             match cell.column {
-                Column::Type | Column::Name | Column::Disabled => {}
+                // The survey reader collects `save_to` for the form's entity declaration.
+                Column::Type | Column::Name | Column::Disabled | Column::SaveTo => {}
                 Column::Label(lang) => self.text(at, value, &mut q.label, lang),
                 Column::Hint(lang) => self.text(at, value, &mut q.hint, lang),
                 Column::ConstraintMessage(lang) => {

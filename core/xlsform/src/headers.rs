@@ -71,6 +71,8 @@ pub(crate) enum Column {
     Parameters,
     /// `disabled` (a yes here drops the row, as in pyxform).
     Disabled,
+    /// `save_to`: the entity property a question's answer is saved to.
+    SaveTo,
     /// A settings column, under pyxform's canonical name (`form_id` is `id_string`,
     /// `form_title` is `title`).
     Setting(String),
@@ -206,6 +208,7 @@ fn survey_column(tokens: &[&str]) -> Column {
         ["choice_filter"] => Column::ChoiceFilter,
         ["parameters"] => Column::Parameters,
         ["disabled"] => Column::Disabled,
+        ["bind", "entities:saveto"] => Column::SaveTo,
         rest => media_column(rest),
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! Reading goes file → [`sheets`]/[`csv_sheets`] (neutral rows of text) → [`headers`]
 //! (what each column means) → [`settings`], [`choices`], [`survey`] (with [`types`],
-//! [`fields`], [`parameters`], [`loops`]) → [`build`] (references, assembly).
+//! [`fields`], [`parameters`], [`loops`]), [`entities`] → [`build`] (references, assembly).
 //!
 //! Two XLSForm features reach the model in a shape of their own: loops (`begin loop over
 //! LIST`) become one group per choice with renamed copies of their questions (`loops.rs`),
@@ -18,6 +18,7 @@ mod build;
 pub mod bundle;
 mod choices;
 mod csv_sheets;
+mod entities;
 mod error;
 mod fields;
 mod headers;

@@ -65,6 +65,24 @@ pub(crate) struct Survey {
     /// The names of the nodes inside loops as written, with the loop's name and the name of
     /// one copy: those names are not in the form, and a reference to one needs saying so.
     pub loop_names: HashMap<String, (String, String)>,
+    /// Every `save_to` cell, in sheet order, for the entity declaration to check and use.
+    pub save_tos: Vec<SaveTo>,
+}
+
+/// A `save_to` cell of the survey sheet.
+#[derive(Debug, Clone)]
+pub(crate) struct SaveTo {
+    /// The row's question, group or repeat name.
+    pub node: String,
+    /// The property named.
+    pub property: String,
+    /// The row, and the header of the column as written.
+    pub row: usize,
+    pub header: String,
+    /// Whether the row begins a group or repeat rather than asks a question.
+    pub is_container: bool,
+    /// Whether the row is inside a repeat or a loop (whose copies would each save it).
+    pub in_repeat: bool,
 }
 
 /// An open group, repeat or loop.
@@ -377,6 +395,21 @@ impl<'a> Walker<'a, '_> {
         self.copies.get(name).map_or(name, |(written, _)| written.as_str()).to_owned()
     }
 
+    /// Keeps the row's `save_to`, if it has one.
+    fn note_save_to(&mut self, cells: &RowCells<'_>, node: &str, is_container: bool) {
+        let Some(cell) = cells.get(&Column::SaveTo) else { return };
+        let in_repeat =
+            self.stack.iter().any(|f| !matches!(f.container, Container::Group)) || !self.loop_stack.is_empty();
+        self.out.save_tos.push(SaveTo {
+            node: node.to_owned(),
+            property: cell.value.clone(),
+            row: cells.row,
+            header: cell.header.to_owned(),
+            is_container,
+            in_repeat,
+        });
+    }
+
     /// Notes in `extra` which node of a loop's body a copy is, and for which choice.
     fn mark_copy(&self, name: &str, key: &str, extra: &mut BTreeMap<String, String>) {
         if let Some((written, choice)) = self.copies.get(name) {
@@ -389,6 +422,7 @@ impl<'a> Walker<'a, '_> {
         let type_text = cells.value(&Column::Type).unwrap_or_default().to_owned();
         let name = self.claim_name(cells, &type_text);
         let mut group = empty_group(name);
+        self.note_save_to(cells, &group.name, true);
         self.reader.fill_group(&mut group, cells, container == Container::Repeat);
         self.mark_copy(&group.name, LOOP_GROUP, &mut group.extra);
         if let Container::Loop(list) = &container {
@@ -549,6 +583,7 @@ impl<'a> Walker<'a, '_> {
         self.mark_copy(&q.name, LOOP_QUESTION, &mut q.extra);
         let rules = ParameterRules { type_text, is_select: false, from_file: false };
         self.reader.fill_question(&mut q, cells, rules);
+        self.note_save_to(cells, &q.name, false);
         self.check_label(cells, &q);
         if kind == QuestionType::Calculate
             && cells.get(&Column::Calculation).is_none()
@@ -617,6 +652,7 @@ impl<'a> Walker<'a, '_> {
         self.mark_copy(&name, LOOP_QUESTION, &mut q.extra);
         let rules = ParameterRules { type_text, is_select: true, from_file: from_file_command };
         self.reader.fill_question(&mut q, cells, rules);
+        self.note_save_to(cells, &q.name, false);
         self.check_label(cells, &q);
         self.check_table_list(cells, list);
 
@@ -669,6 +705,7 @@ impl<'a> Walker<'a, '_> {
         }
         let rules = ParameterRules { type_text, is_select: false, from_file: false };
         self.reader.fill_question(&mut q, cells, rules);
+        self.note_save_to(cells, &q.name, false);
         self.check_label(cells, &q);
         self.push(Node::Question(q));
     }

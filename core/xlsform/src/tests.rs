@@ -831,3 +831,123 @@ fn json_round_trip_of_a_rich_form() {
     let back = Form::from_json(&form.to_json()).unwrap();
     assert_eq!(back, form);
 }
+
+// --- Entities: the `entities` sheet and `save_to` (cases from pyxform's test_entities.py) ---
+
+const PLOT_SURVEY: (&str, &[&str]) = (
+    "survey",
+    &[
+        "type,name,label,save_to,calculation",
+        "text,plot_name,Plot,,",
+        "text,village,Village,village,",
+        "begin group,soil,Soil,,",
+        "integer,bunds,Stone bunds (m),bund_metres,",
+        "end group,,,,",
+        "calculate,area,,area_m2,${bunds} * 10",
+    ],
+);
+
+#[test]
+fn a_registration_form_declares_its_entity_list_and_saved_properties() {
+    use terrain_core::form::entities::SavedProperty;
+    let form = ok(&[
+        PLOT_SURVEY,
+        (
+            "entities",
+            &["list_name,label,create_if", "plots,\"concat(${plot_name}, ' ', ${village})\",${village} != ''"],
+        ),
+    ]);
+    let [declaration] = form.entities.as_slice() else { panic!("one declaration: {:?}", form.entities) };
+    assert_eq!(declaration.list, "plots");
+    assert_eq!(declaration.label, expr("concat(${plot_name}, ' ', ${village})"));
+    assert_eq!(declaration.create_if, expr("${village} != ''"));
+    assert_eq!((declaration.entity_id.as_ref(), declaration.update_if.as_ref()), (None, None));
+    // A question in a group saves like any other.
+    let saved = |property: &str, question: &str| SavedProperty { property: property.into(), question: question.into() };
+    assert_eq!(
+        declaration.properties,
+        [saved("village", "village"), saved("bund_metres", "bunds"), saved("area_m2", "area")]
+    );
+    // The save_to column is the declaration's, not kept as an extra column.
+    assert!(question(&form, "village").extra.is_empty());
+}
+
+#[test]
+fn a_follow_up_form_updates_the_entity_it_names_and_the_list_prefix_is_optional() {
+    let form = ok(&[
+        ("survey", &["type,name,label,save_to", "text,plot,Plot,", "decimal,yield,Yield,plots#yield_kg"]),
+        ("entities", &["dataset,entity_id,update_if,repeat", "plots,${plot},${yield} > 0,"]),
+    ]);
+    let declaration = &form.entities[0];
+    assert_eq!((declaration.list.as_str(), declaration.label.as_ref()), ("plots", None));
+    assert_eq!(declaration.entity_id, expr("${plot}"));
+    assert_eq!(declaration.properties[0].property, "yield_kg");
+}
+
+#[test]
+fn the_entities_sheet_is_checked_as_pyxform_checks_it() {
+    let entities = |rows: &'static [&'static str]| -> [(&'static str, &'static [&'static str]); 2] {
+        [("survey", &["type,name,label", "text,q1,Q1"]), ("entities", rows)]
+    };
+    // HEADER_005: a column pyxform does not know.
+    one_issue(&entities(&["list_name,label,what", "e1,'E1',!"]), "no column \"what\"");
+    // NAMES_015, NAMES_010, NAMES_011, NAMES_008.
+    one_issue(&entities(&["list_name,label", ",${q1}"]), "needs a name");
+    one_issue(&entities(&["list_name,label", "__e1,${q1}"]), "starts with \"__\"");
+    one_issue(&entities(&["list_name,label", "e.1,${q1}"]), "period");
+    one_issue(&entities(&["list_name,label", "$e1,${q1}"]), "not a valid name");
+    // ENTITY_005: creating needs a label.
+    one_issue(&entities(&["list_name", "e1"]), "needs a \"label\"");
+    one_issue(&entities(&["list_name,create_if", "e1,${q1} != ''"]), "needs a \"label\"");
+    // ENTITY_006: create_if beside entity_id without update_if.
+    one_issue(&entities(&["list_name,label,entity_id,create_if", "e1,'E1',${q1},${q1} = ''"]), "needs update_if");
+    // ENTITY_007: update_if without entity_id.
+    one_issue(&entities(&["list_name,label,update_if", "e1,'E1',${q1} != ''"]), "update_if needs \"entity_id\"");
+    // A reference to a question the survey does not have.
+    one_issue(&entities(&["list_name,label", "e1,${nowhere}"]), "nowhere");
+    // Terrain declares one list per form (pyxform 4.3 several).
+    one_issue(&entities(&["list_name,label", "e1,${q1}", "e2,${q1}"]), "one entity list");
+}
+
+#[test]
+fn save_to_is_checked_as_pyxform_checks_it() {
+    let with = |rows: &'static [&'static str]| -> [(&'static str, &'static [&'static str]); 2] {
+        [("survey", rows), ("entities", &["list_name,label", "e1,'E1'"])]
+    };
+    // ENTITY_001: no entities sheet.
+    one_issue(&[("survey", &["type,name,label,save_to", "text,q1,Q1,p1"])], "add an entities sheet");
+    // ENTITY_002: a property saved twice.
+    let issue = one_issue(&with(&["type,name,label,save_to", "text,q1,Q1,p1", "text,q2,Q2,p1"]), "already saves");
+    assert_eq!(issue.row, Some(4));
+    // ENTITY_003: groups and repeats are not properties.
+    one_issue(
+        &with(&["type,name,label,save_to", "begin group,g,G,p1", "text,q1,Q1,", "end group,,,"]),
+        "groups and repeats",
+    );
+    // ...but a select whose list is called `group` is a question.
+    ok(&[
+        ("survey", &["type,name,label,save_to", "select_one group,q1,Q1,p1"]),
+        ("choices", &["list_name,name,label", "group,a,A"]),
+        ("entities", &["list_name,label", "e1,'E1'"]),
+    ]);
+    // ENTITY_004 and ENTITY_013: the list prefix.
+    one_issue(&with(&["type,name,label,save_to", "text,q1,Q1,e2#p1"]), "does not declare");
+    one_issue(&with(&["type,name,label,save_to", "text,q1,Q1,e1##p1"]), "more than one \"#\"");
+    // NAMES_012, NAMES_010, NAMES_008.
+    one_issue(&with(&["type,name,label,save_to", "text,q1,Q1,naMe"]), "reserved");
+    one_issue(&with(&["type,name,label,save_to", "text,q1,Q1,lAbEl"]), "reserved");
+    one_issue(&with(&["type,name,label,save_to", "text,q1,Q1,__p1"]), "starts with \"__\"");
+    one_issue(&with(&["type,name,label,save_to", "text,q1,Q1,$p1"]), "not a valid entity property name");
+    one_issue(&with(&["type,name,label,save_to", "text,q1,Q1,e1#"]), "not a valid entity property name");
+    // Terrain does not create entities from repeats yet.
+    one_issue(
+        &with(&["type,name,label,save_to", "begin repeat,r,R,", "text,q1,Q1,p1", "end repeat,,,"]),
+        "in a repeat",
+    );
+}
+
+#[test]
+fn an_entity_declaration_survives_the_form_json() {
+    let form = ok(&[PLOT_SURVEY, ("entities", &["list_name,label", "plots,${plot_name}"])]);
+    assert_eq!(Form::from_json(&form.to_json()).unwrap(), form);
+}

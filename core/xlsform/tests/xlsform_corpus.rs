@@ -254,6 +254,11 @@ fn case_insensitive_sheets_headers_and_settings() {
         let tags: Vec<(&str, Option<&str>)> =
             form.choice_lists["osm:c1"].iter().map(|c| (c.name.as_str(), c.label.get(None, None))).collect();
         assert_eq!(tags, [("n1-o", Some("l1-o")), ("n2-o", Some("l2-o"))]);
+        // The ENTITIES sheet, its DATASET and LABEL headers in capitals; the label `l1` is
+        // plain text, which Terrain takes as the label itself.
+        let [entity] = form.entities.as_slice() else { panic!("{name}: {:?}", form.entities) };
+        assert_eq!(entity.list, "e1", "{name}");
+        assert_eq!(entity.label.as_ref().map(Expression::source), Some("'l1'"));
     }
 }
 
