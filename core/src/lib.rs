@@ -3,6 +3,7 @@
 //! The same crate runs on enumerators' phones (through `terrain-ffi`), in the relay server
 //! and in the `terrain` command. It knows neither HTTP routing nor FFI; see ARCHITECTURE.md.
 
+pub mod entity;
 pub mod form;
 pub mod hex;
 pub mod identity;

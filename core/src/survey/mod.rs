@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use answers::{Answer, Answers};
 pub use answers_json::{AnswersJsonError, value_from_json};
+pub(crate) use conflicts::actor_of;
 pub use conflicts::{Conflict, ConflictValue};
 pub use defaults::{apply_defaults, is_dynamic_default};
 pub use document::{LAYOUT_VERSION, MAX_DOCUMENT_BYTES, SurveyDoc};
