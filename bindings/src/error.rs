@@ -117,10 +117,13 @@ impl From<StoreError> for TerrainError {
     fn from(e: StoreError) -> Self {
         let detail = e.to_string();
         match e {
-            StoreError::UnknownSurvey(_) | StoreError::UnknownForm { .. } => TerrainError::NotFound { detail },
+            StoreError::UnknownSurvey(_) | StoreError::UnknownForm { .. } | StoreError::UnknownEntity { .. } => {
+                TerrainError::NotFound { detail }
+            }
             StoreError::Incomplete { issues, .. } => TerrainError::Incomplete { issues, detail },
             StoreError::FormVersionConflict { .. }
             | StoreError::FormFile { .. }
+            | StoreError::Entity { .. }
             | StoreError::InvalidQuery(_)
             | StoreError::InvalidKey { .. } => TerrainError::Invalid { detail },
             StoreError::KeyRequired { .. } | StoreError::WrongKey { .. } | StoreError::NotEncrypted { .. } => {

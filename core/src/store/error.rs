@@ -136,6 +136,33 @@ pub enum StoreError {
         /// What the decoder said.
         source: DocumentError,
     },
+    /// A finalized survey's entity declaration could not be applied (an update that names
+    /// no entity, a creation without a label, a failing expression).
+    #[error("survey `{survey_id}`: {source}")]
+    Entity {
+        /// The survey.
+        survey_id: String,
+        /// Why.
+        source: crate::form::EntityError,
+    },
+    /// An entity's document could not be read or changed.
+    #[error("entity `{id}` of `{list}`: {source}")]
+    EntityDocument {
+        /// The entity list.
+        list: String,
+        /// The entity.
+        id: String,
+        /// Why.
+        source: crate::survey::DocumentError,
+    },
+    /// The store has no such entity.
+    #[error("no entity `{id}` in the list `{list}`; sync to receive it, or check the id")]
+    UnknownEntity {
+        /// The entity list.
+        list: String,
+        /// The id asked for.
+        id: String,
+    },
     /// A file attached to a form cannot be read, or differs from the one stored.
     #[error("form `{form_id}` version `{version}`: {reason}")]
     FormFile {

@@ -12,6 +12,7 @@ mod checkpoint;
 mod connection;
 mod documents;
 pub mod encryption;
+mod entities;
 mod error;
 mod forms;
 mod media;
@@ -39,6 +40,7 @@ pub use self::connection::Durability;
 use self::connection::ReaderPool;
 pub use self::documents::{decode_heads, encode_heads};
 pub use self::encryption::StoreKey;
+pub use self::entities::{EntityQuery, EntityRecord};
 pub use self::error::StoreError;
 use self::forms::FormCache;
 pub use self::forms::FormSummary;
@@ -523,8 +525,76 @@ impl Store {
         }
         self.transaction(|tx, ctx| {
             writes::edit(tx, ctx, survey_id, origin, None, |doc, _| doc.set_status(Status::Finalized))?;
+            // What the survey does to its form's entity list is part of finalizing it: both
+            // happen, or neither.
+            let actor = match origin {
+                Origin::Delegated(actor) => actor.clone(),
+                _ => ctx.actor.clone(),
+            };
+            entities::apply_survey(tx, ctx, survey_id, &actor)?;
             compact_in(tx, ctx, survey_id)
         })
+    }
+
+    /// The entity `id` of `list`, if this store has it.
+    pub fn entity(&self, list: &str, id: &str) -> Result<Option<EntityRecord>, StoreError> {
+        self.readers.with(|conn| entities::get(conn, list, id))
+    }
+
+    /// The entities of `list` that `query` asks for, in label order.
+    pub fn entities(&self, list: &str, query: &EntityQuery) -> Result<Vec<EntityRecord>, StoreError> {
+        self.readers.with(|conn| entities::list(conn, list, query))
+    }
+
+    /// The properties (and label) of an entity that have competing values, with the surveys
+    /// that touched it.
+    pub fn entity_conflicts(&self, list: &str, id: &str) -> Result<Vec<crate::entity::EntityConflict>, StoreError> {
+        let doc = self.readers.with(|conn| self.entity_doc(conn, list, id))?;
+        doc.conflicts().map_err(|source| StoreError::EntityDocument {
+            list: list.to_owned(),
+            id: id.to_owned(),
+            source,
+        })
+    }
+
+    /// The surveys that created or updated an entity, with what each did (`create`,
+    /// `update`).
+    pub fn entity_sources(&self, list: &str, id: &str) -> Result<BTreeMap<String, String>, StoreError> {
+        Ok(self.readers.with(|conn| self.entity_doc(conn, list, id))?.sources())
+    }
+
+    /// Sets an entity's property (or its `label`) on behalf of this store's user, settling
+    /// any conflict on it.
+    pub fn settle_entity(&self, list: &str, id: &str, property: &str, value: &str) -> Result<EntityRecord, StoreError> {
+        self.edit_entity(list, id, |doc, actor| doc.settle(property, value, actor, Utc::now()))
+    }
+
+    /// Marks an entity deleted (or restores it): it leaves lists and choices, and keeps its
+    /// history.
+    pub fn set_entity_deleted(&self, list: &str, id: &str, deleted: bool) -> Result<EntityRecord, StoreError> {
+        self.edit_entity(list, id, |doc, actor| doc.set_deleted(deleted, actor, Utc::now()))
+    }
+
+    fn edit_entity(
+        &self,
+        list: &str,
+        id: &str,
+        edit: impl FnOnce(&mut crate::entity::EntityDoc, ActorId) -> Result<(), DocumentError>,
+    ) -> Result<EntityRecord, StoreError> {
+        self.transaction(|tx, ctx| {
+            let mut doc = self.entity_doc(tx, list, id)?;
+            edit(&mut doc, ctx.actor.clone()).map_err(|source| StoreError::EntityDocument {
+                list: list.to_owned(),
+                id: id.to_owned(),
+                source,
+            })?;
+            entities::write(tx, list, id, &mut doc)
+        })
+    }
+
+    fn entity_doc(&self, conn: &Connection, list: &str, id: &str) -> Result<crate::entity::EntityDoc, StoreError> {
+        entities::load(conn, list, id)?
+            .ok_or_else(|| StoreError::UnknownEntity { list: list.to_owned(), id: id.to_owned() })
     }
 
     /// Sets an answer on behalf of `author`, under an actor of theirs that starts with

@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/009_sync_epochs.sql"),
     include_str!("migrations/010_media.sql"),
     include_str!("migrations/011_form_files.sql"),
+    include_str!("migrations/012_entities.sql"),
 ];
 
 /// The schema version this code writes.

@@ -1,0 +1,204 @@
+//! Entities on disk (`crate::entity`): one row per entity, its document beside the columns
+//! that list, search and look it up; and what a finalized survey does to the entity list
+//! its form declares, applied in the finalizing transaction.
+
+use std::collections::BTreeMap;
+
+use automerge::ActorId;
+use chrono::Utc;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::documents::encode_heads;
+use super::writes::{self, WriteCtx};
+use super::{StoreError, documents};
+use crate::entity::EntityDoc;
+use crate::form::{EntityAction, EvalOptions};
+use crate::intake::{self, Budget};
+
+/// The most entities one listing returns.
+pub const MAX_PAGE: u32 = 1000;
+
+/// An entity as lists and lookups show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntityRecord {
+    /// The entity list.
+    pub list: String,
+    /// The entity's id (ODK's `name`).
+    pub id: String,
+    /// Its label; empty for an entity this store knows only from updates made before the
+    /// entity itself arrived.
+    pub label: String,
+    /// Its properties, as readers see them.
+    pub properties: BTreeMap<String, String>,
+    /// Whether some property has competing values.
+    pub has_conflicts: bool,
+    /// Whether it is deleted.
+    pub deleted: bool,
+}
+
+/// Which entities of a list to return, and how many.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntityQuery {
+    /// Only entities whose label contains this text (case-insensitively, for ASCII).
+    pub search: Option<String>,
+    /// Deleted entities too.
+    pub include_deleted: bool,
+    /// Only entities with competing values.
+    pub conflicted_only: bool,
+    /// At most this many (capped at [`MAX_PAGE`]).
+    pub limit: u32,
+    /// Skipping this many, in label order.
+    pub offset: u32,
+}
+
+/// Applies what the finalized survey `survey_id` does to its form's entity list, under
+/// `actor`, inside the finalizing transaction. Returns the entity it created or updated.
+pub fn apply_survey(
+    tx: &Connection,
+    ctx: &mut WriteCtx<'_>,
+    survey_id: &str,
+    actor: &ActorId,
+) -> Result<Option<EntityRecord>, StoreError> {
+    let row = documents::row(tx, survey_id)?.ok_or_else(|| StoreError::UnknownSurvey(survey_id.to_owned()))?;
+    let form = ctx.forms.get(tx, &row.form_id, &row.form_version)?;
+    let Some(declaration) = form.form().entities.first() else { return Ok(None) };
+    let loaded = writes::checkout(tx, ctx.docs, survey_id, &row)?;
+    let answers = match &loaded.view {
+        Some(view) => Ok(view.answers.clone()),
+        None => loaded.doc.answers(form.index()),
+    };
+    ctx.docs.put(survey_id, loaded);
+    let answers = answers.map_err(|source| StoreError::Document { survey_id: survey_id.to_owned(), source })?;
+    let now = Utc::now();
+    let options = EvalOptions {
+        language: None,
+        now: now.with_timezone(&chrono::Local).fixed_offset(),
+        seed: crate::survey::evaluation_seed(survey_id),
+    };
+    let action = declaration
+        .action(form.evaluator(), &answers, &options, survey_id)
+        .map_err(|source| StoreError::Entity { survey_id: survey_id.to_owned(), source })?;
+    let Some(action) = action else { return Ok(None) };
+    let (list, id) = match &action {
+        EntityAction::Create { list, id, .. } | EntityAction::Update { list, id, .. } => (list.clone(), id.clone()),
+    };
+    let existing = load(tx, &list, &id)?;
+    let action = match (action, existing.is_some()) {
+        // An upsert of an entity this store does not have creates it.
+        (EntityAction::Update { list, id, label: Some(label), properties, create_if_missing: true }, false) => {
+            EntityAction::Create { list, id, label, properties }
+        }
+        (action, _) => action,
+    };
+    // An entity not here yet starts from the genesis every replica shares, so an update
+    // made before it arrives merges with it when it does.
+    let mut doc = match existing {
+        Some(doc) => doc,
+        None => EntityDoc::genesis(&list, &id).map_err(entity_error(&list, &id))?,
+    };
+    doc.apply(&action, survey_id, actor.clone(), now).map_err(entity_error(&list, &id))?;
+    Ok(Some(write(tx, &list, &id, &mut doc)?))
+}
+
+/// The entity `id` of `list`, if this store has it.
+pub fn load(conn: &Connection, list: &str, id: &str) -> Result<Option<EntityDoc>, StoreError> {
+    let bytes: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT document FROM entities WHERE list = ?1 AND entity_id = ?2")?
+        .query_row(params![list, id], |r| r.get(0))
+        .optional()?;
+    bytes.map(|bytes| EntityDoc::load(&bytes).map_err(entity_error(list, id))).transpose()
+}
+
+/// Writes an entity's document and the columns derived from it; returns it as listed.
+pub fn write(tx: &Connection, list: &str, id: &str, doc: &mut EntityDoc) -> Result<EntityRecord, StoreError> {
+    let bytes = doc.save();
+    // Every write is held to the budget a survey is held to, so a stored entity always loads.
+    intake::check(&bytes, &Budget::WRITE).map_err(|e| StoreError::EntityDocument {
+        list: list.to_owned(),
+        id: id.to_owned(),
+        source: e.into(),
+    })?;
+    let record = record(list, id, doc)?;
+    let properties = serde_json::to_string(&record.properties).unwrap_or_else(|_| "{}".to_owned());
+    tx.prepare_cached(
+        "INSERT INTO entities (list, entity_id, label, properties, has_conflicts, deleted, heads, document, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (list, entity_id) DO UPDATE SET label = excluded.label, properties = excluded.properties,
+             has_conflicts = excluded.has_conflicts, deleted = excluded.deleted, heads = excluded.heads,
+             document = excluded.document, updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        list,
+        id,
+        record.label,
+        properties,
+        record.has_conflicts,
+        record.deleted,
+        encode_heads(&doc.heads()),
+        bytes,
+        Utc::now().timestamp_millis(),
+    ])?;
+    Ok(record)
+}
+
+/// The entity `id` of `list` as listed, if this store has it.
+pub fn get(conn: &Connection, list: &str, id: &str) -> Result<Option<EntityRecord>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT label, properties, has_conflicts, deleted FROM entities WHERE list = ?1 AND entity_id = ?2",
+        )?
+        .query_row(params![list, id], |r| row_record(list, id.to_owned(), r, 0))
+        .optional()?)
+}
+
+/// The entities of `list` that `query` asks for, in label order.
+pub fn list(conn: &Connection, list: &str, query: &EntityQuery) -> Result<Vec<EntityRecord>, StoreError> {
+    let search = query.search.as_deref().map(|s| format!("%{}%", escape_like(s)));
+    let mut stmt = conn.prepare_cached(
+        "SELECT entity_id, label, properties, has_conflicts, deleted FROM entities
+         WHERE list = ?1 AND (?2 OR deleted = 0) AND (NOT ?3 OR has_conflicts = 1)
+           AND (?4 IS NULL OR label LIKE ?4 ESCAPE '\\')
+         ORDER BY label, entity_id LIMIT ?5 OFFSET ?6",
+    )?;
+    let rows = stmt.query_map(
+        params![list, query.include_deleted, query.conflicted_only, search, query.limit.min(MAX_PAGE), query.offset],
+        |r| row_record(list, r.get(0)?, r, 1),
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The entity columns of a row (label, properties, has_conflicts, deleted), from column
+/// `first` on.
+fn row_record(list: &str, id: String, r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<EntityRecord> {
+    let properties: String = r.get(first + 1)?;
+    Ok(EntityRecord {
+        list: list.to_owned(),
+        id,
+        label: r.get(first)?,
+        // Written by `write` from a map of strings; anything else reads as no properties.
+        properties: serde_json::from_str(&properties).unwrap_or_default(),
+        has_conflicts: r.get(first + 2)?,
+        deleted: r.get(first + 3)?,
+    })
+}
+
+/// An entity as listed, from its document.
+fn record(list: &str, id: &str, doc: &EntityDoc) -> Result<EntityRecord, StoreError> {
+    Ok(EntityRecord {
+        list: list.to_owned(),
+        id: id.to_owned(),
+        label: doc.label(),
+        properties: doc.properties(),
+        has_conflicts: !doc.conflicts().map_err(entity_error(list, id))?.is_empty(),
+        deleted: doc.deleted(),
+    })
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+fn entity_error<'a>(list: &'a str, id: &'a str) -> impl Fn(crate::survey::DocumentError) -> StoreError + 'a {
+    move |source| StoreError::EntityDocument { list: list.to_owned(), id: id.to_owned(), source }
+}

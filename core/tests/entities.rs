@@ -1,0 +1,179 @@
+//! Entities in a real store: a plot registration form creates plots when its surveys are
+//! finalized, a seasonal monitoring form updates the plot it names, both in the finalizing
+//! transaction; lists, lookups, settling and deletion read and write the stored documents.
+// Tests may unwrap and panic: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::enumerator;
+use terrain_core::store::EntityQuery;
+use terrain_core::{AnswerPath, Form, Store, StoreError, Value};
+
+fn form(json: serde_json::Value) -> Form {
+    Form::from_json(&json.to_string()).unwrap()
+}
+
+/// Béguédo's plot registration: creates a plot, labelled by its code and village.
+fn registration() -> Form {
+    form(serde_json::json!({
+        "id": "plot_registration", "version": "1", "title": "Plot registration",
+        "children": [
+            {"node": "question", "name": "code", "type": {"kind": "text"}, "required": "true()"},
+            {"node": "question", "name": "village", "type": {"kind": "text"}},
+            {"node": "question", "name": "bunds_m", "type": {"kind": "integer"}},
+        ],
+        "entities": [{
+            "list": "plots", "label": "concat(${code}, ' — ', ${village})",
+            "properties": [
+                {"property": "village", "question": "village"},
+                {"property": "bunds_m", "question": "bunds_m"},
+            ],
+        }],
+    }))
+}
+
+/// The seasonal visit: updates the plot chosen, with this season's yield.
+fn monitoring() -> Form {
+    form(serde_json::json!({
+        "id": "plot_monitoring", "version": "1", "title": "Plot monitoring",
+        "children": [
+            {"node": "question", "name": "plot", "type": {"kind": "text"}},
+            {"node": "question", "name": "yield_kg", "type": {"kind": "decimal"}},
+        ],
+        "entities": [{
+            "list": "plots", "entity_id": "${plot}",
+            "properties": [{"property": "yield_kg", "question": "yield_kg"}],
+        }],
+    }))
+}
+
+fn p(text: &str) -> AnswerPath {
+    text.parse().unwrap()
+}
+
+fn store(dir: &tempfile::TempDir) -> Store {
+    let store = Store::open(dir.path().join("phone.db"), enumerator()).unwrap();
+    store.save_form(&registration()).unwrap();
+    store.save_form(&monitoring()).unwrap();
+    store
+}
+
+fn register(store: &Store, code: &str, village: &str, bunds: i64) -> String {
+    let id = store.create_survey("plot_registration", "1").unwrap();
+    store.set_answer(&id, &p("code"), Value::Text(code.into())).unwrap();
+    store.set_answer(&id, &p("village"), Value::Text(village.into())).unwrap();
+    store.set_answer(&id, &p("bunds_m"), Value::Integer(bunds)).unwrap();
+    store.finalize(&id).unwrap();
+    id
+}
+
+fn all(store: &Store) -> Vec<terrain_core::store::EntityRecord> {
+    store.entities("plots", &EntityQuery { limit: 100, ..EntityQuery::default() }).unwrap()
+}
+
+#[test]
+fn a_season_registers_plots_then_updates_them_and_it_all_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let plot = {
+        let store = store(&dir);
+        let survey = register(&store, "BGD-0412", "Béguédo", 40);
+        register(&store, "BGD-0413", "Niaogho", 25);
+        let plots = all(&store);
+        assert_eq!(plots.len(), 2);
+        let plot = plots.iter().find(|e| e.label == "BGD-0412 — Béguédo").expect("the first plot, by its label");
+        assert_eq!(plot.properties["bunds_m"], "40");
+        assert!(!plot.has_conflicts && !plot.deleted);
+        assert_eq!(store.entity_sources("plots", &plot.id).unwrap()[&survey], "create");
+
+        // The next season: the monitoring survey names the plot and adds its yield.
+        let visit = store.create_survey("plot_monitoring", "1").unwrap();
+        store.set_answer(&visit, &p("plot"), Value::Text(plot.id.clone())).unwrap();
+        store.set_answer(&visit, &p("yield_kg"), Value::Decimal(350.5)).unwrap();
+        store.finalize(&visit).unwrap();
+        plot.id.clone()
+    };
+    let store = Store::open(dir.path().join("phone.db"), enumerator()).unwrap();
+    let plot = store.entity("plots", &plot).unwrap().unwrap();
+    assert_eq!(plot.label, "BGD-0412 — Béguédo", "an update without a label keeps it");
+    assert_eq!((plot.properties["bunds_m"].as_str(), plot.properties["yield_kg"].as_str()), ("40", "350.5"));
+    assert_eq!(store.entity_sources("plots", &plot.id).unwrap().len(), 2);
+}
+
+#[test]
+fn a_survey_finalized_again_updates_the_entity_it_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    let survey = register(&store, "BGD-0412", "Béguédo", 40);
+    store.reopen(&survey).unwrap();
+    store.set_answer(&survey, &p("bunds_m"), Value::Integer(55)).unwrap();
+    store.finalize(&survey).unwrap();
+    let plots = all(&store);
+    assert_eq!(plots.len(), 1, "one plot, corrected: {plots:?}");
+    assert_eq!(plots[0].properties["bunds_m"], "55");
+}
+
+#[test]
+fn a_follow_up_that_names_no_plot_is_not_finalized_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    let visit = store.create_survey("plot_monitoring", "1").unwrap();
+    store.set_answer(&visit, &p("yield_kg"), Value::Decimal(12.0)).unwrap();
+    let error = store.finalize(&visit).unwrap_err();
+    assert!(matches!(error, StoreError::Entity { .. }), "{error}");
+    assert!(error.to_string().contains("choose the entity"), "{error}");
+    assert_eq!(store.summary(&visit).unwrap().unwrap().status.as_str(), "draft", "finalizing is all or nothing");
+    assert!(all(&store).is_empty());
+}
+
+#[test]
+fn an_update_of_a_plot_not_received_yet_is_kept_to_merge_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    let visit = store.create_survey("plot_monitoring", "1").unwrap();
+    store.set_answer(&visit, &p("plot"), Value::Text("6a1b-not-here".into())).unwrap();
+    store.set_answer(&visit, &p("yield_kg"), Value::Decimal(80.0)).unwrap();
+    store.finalize(&visit).unwrap();
+    let stub = store.entity("plots", "6a1b-not-here").unwrap().unwrap();
+    assert_eq!((stub.label.as_str(), stub.properties["yield_kg"].as_str()), ("", "80"));
+}
+
+#[test]
+fn lists_search_labels_and_leave_deleted_plots_out_until_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    for (i, village) in ["Béguédo", "Niaogho", "Béguédo"].iter().enumerate() {
+        register(&store, &format!("BGD-{i:04}"), village, 10);
+    }
+    let query = |search: &str, include_deleted: bool| {
+        let query = EntityQuery { search: Some(search.into()), include_deleted, limit: 10, ..EntityQuery::default() };
+        store.entities("plots", &query).unwrap()
+    };
+    assert_eq!(query("Béguédo", false).len(), 2);
+    assert_eq!(query("niaogho", false).len(), 1, "ASCII case does not matter");
+    // A LIKE wildcard in the search is text, not a pattern.
+    assert!(query("%", false).is_empty());
+    let gone = query("Niaogho", false).remove(0);
+    assert!(store.set_entity_deleted("plots", &gone.id, true).unwrap().deleted);
+    assert!(query("Niaogho", false).is_empty());
+    assert_eq!(query("Niaogho", true).len(), 1);
+    store.set_entity_deleted("plots", &gone.id, false).unwrap();
+    assert_eq!(query("Niaogho", false).len(), 1);
+    // Pages, in label order.
+    let page = store.entities("plots", &EntityQuery { limit: 2, offset: 1, ..EntityQuery::default() }).unwrap();
+    let labels: Vec<&str> = page.iter().map(|e| e.label.as_str()).collect();
+    assert_eq!(labels, ["BGD-0001 — Niaogho", "BGD-0002 — Béguédo"]);
+}
+
+#[test]
+fn a_settled_property_is_the_supervisors_value_and_unknown_entities_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    register(&store, "BGD-0412", "Béguédo", 40);
+    let plot = all(&store).remove(0);
+    let settled = store.settle_entity("plots", &plot.id, "bunds_m", "45").unwrap();
+    assert_eq!(settled.properties["bunds_m"], "45");
+    assert!(store.entity_conflicts("plots", &plot.id).unwrap().is_empty());
+    let missing = store.settle_entity("plots", "nowhere", "bunds_m", "1").unwrap_err();
+    assert!(matches!(missing, StoreError::UnknownEntity { .. }), "{missing}");
+}
