@@ -177,3 +177,56 @@ fn a_settled_property_is_the_supervisors_value_and_unknown_entities_are_named() 
     let missing = store.settle_entity("plots", "nowhere", "bunds_m", "1").unwrap_err();
     assert!(matches!(missing, StoreError::UnknownEntity { .. }), "{missing}");
 }
+
+/// A follow-up form as ODK users write it: the plot chosen from the entity list
+/// (`select_one_from_file plots.csv`), last season's bunds read from it.
+fn visit() -> Form {
+    form(serde_json::json!({
+        "id": "plot_visit", "version": "1", "title": "Plot visit",
+        "children": [
+            {"node": "question", "name": "plot", "type": {"kind": "select_one_from_file", "file": "plots.csv"},
+             "choice_filter": "village = 'Béguédo'"},
+            {"node": "question", "name": "last_bunds", "type": {"kind": "calculate"},
+             "calculation": "pulldata('plots', 'bunds_m', 'name', ${plot})"},
+            {"node": "question", "name": "bunds_m", "type": {"kind": "integer"}},
+        ],
+        "entities": [{
+            "list": "plots", "entity_id": "${plot}",
+            "properties": [{"property": "bunds_m", "question": "bunds_m"}],
+        }],
+    }))
+}
+
+#[test]
+fn a_follow_up_form_offers_the_plots_of_the_list_and_reads_their_last_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    store.save_form(&visit()).unwrap();
+    register(&store, "BGD-0412", "Béguédo", 40);
+    register(&store, "NGH-0001", "Niaogho", 15);
+    let id = |label: &str| all(&store).into_iter().find(|e| e.label.starts_with(label)).unwrap().id;
+    let (bgd, ngh) = (id("BGD-0412"), id("NGH-0001"));
+
+    let survey = store.create_survey("plot_visit", "1").unwrap();
+    let offered = store.evaluate(&survey, None).unwrap();
+    assert_eq!(
+        offered.choices[&p("plot")],
+        std::slice::from_ref(&bgd),
+        "only Béguédo's plots, by the filter on the property"
+    );
+    store.set_answer(&survey, &p("plot"), Value::Choice(bgd.clone())).unwrap();
+    assert_eq!(store.evaluate(&survey, None).unwrap().calculated[&p("last_bunds")], "40");
+
+    // A plot registered meanwhile is offered at once; a deleted one no longer is.
+    register(&store, "BGD-0413", "Béguédo", 5);
+    let new = id("BGD-0413");
+    assert_eq!(store.evaluate(&survey, None).unwrap().choices[&p("plot")], [bgd.clone(), new.clone()]);
+    store.set_entity_deleted("plots", &new, true).unwrap();
+    assert_eq!(store.evaluate(&survey, None).unwrap().choices[&p("plot")], std::slice::from_ref(&bgd));
+
+    // The visit updates the plot it chose; the other plots are as they were.
+    store.set_answer(&survey, &p("bunds_m"), Value::Integer(60)).unwrap();
+    store.finalize(&survey).unwrap();
+    assert_eq!(store.entity("plots", &bgd).unwrap().unwrap().properties["bunds_m"], "60");
+    assert_eq!(store.entity("plots", &ngh).unwrap().unwrap().properties["bunds_m"], "15");
+}

@@ -87,16 +87,31 @@ pub fn missing_files(form: &Form, files: &BTreeMap<String, Vec<u8>>) -> Vec<Need
 /// does not read are ignored; a file it reads but `files` lacks leaves its questions with no
 /// choices and its `pulldata()` empty, as before anything was attached.
 pub fn attach(form: &Form, files: &BTreeMap<String, Vec<u8>>) -> Result<Form, AttachmentError> {
+    attach_with(form, files, &BTreeMap::new())
+}
+
+/// [`attach`], where a file the form reads but `files` lacks may be one of `tables`: an
+/// entity list, which a follow-up form reads as `plots.csv` (ODK's convention), with its
+/// header and rows as the device holds them.
+pub fn attach_with(
+    form: &Form,
+    files: &BTreeMap<String, Vec<u8>>,
+    tables: &BTreeMap<String, ListTable>,
+) -> Result<Form, AttachmentError> {
     let mut attached = form.clone();
     // Each file read once, however many questions read it.
-    let mut tables: BTreeMap<String, Rc<Table>> = BTreeMap::new();
+    let mut read: BTreeMap<String, Rc<Table>> = BTreeMap::new();
     let mut table = |name: &str| -> Result<Option<Rc<Table>>, AttachmentError> {
-        if let Some(t) = tables.get(name) {
+        if let Some(t) = read.get(name) {
             return Ok(Some(Rc::clone(t)));
         }
-        let Some(bytes) = files.get(name) else { return Ok(None) };
-        let t = Rc::new(Table::read(name, bytes)?);
-        tables.insert(name.to_owned(), Rc::clone(&t));
+        let t = match (files.get(name), tables.get(name)) {
+            (Some(bytes), _) => Table::read(name, bytes)?,
+            (None, Some(list)) => Table { header: list.header.clone(), rows: list.rows.clone() },
+            (None, None) => return Ok(None),
+        };
+        let t = Rc::new(t);
+        read.insert(name.to_owned(), Rc::clone(&t));
         Ok(Some(t))
     };
     // Lists for the questions, each with its own code and label columns.
@@ -186,6 +201,15 @@ fn pulldata_files(source: &str) -> BTreeSet<String> {
         }
     }
     files
+}
+
+/// A list that is not a file: its column names, and its rows in that order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListTable {
+    /// The columns (`name` holds the codes, `label` the labels).
+    pub header: Vec<String>,
+    /// The rows, each as long as `header`.
+    pub rows: Vec<Vec<String>>,
 }
 
 /// A CSV file's header and rows, read within the limits.

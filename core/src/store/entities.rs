@@ -2,7 +2,7 @@
 //! that list, search and look it up; and what a finalized survey does to the entity list
 //! its form declares, applied in the finalizing transaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::ActorId;
 use chrono::Utc;
@@ -13,6 +13,7 @@ use super::documents::encode_heads;
 use super::writes::{self, WriteCtx};
 use super::{StoreError, documents};
 use crate::entity::EntityDoc;
+use crate::form::attachments::ListTable;
 use crate::form::{EntityAction, EvalOptions};
 use crate::intake::{self, Budget};
 
@@ -150,6 +151,37 @@ pub fn get(conn: &Connection, list: &str, id: &str) -> Result<Option<EntityRecor
         )?
         .query_row(params![list, id], |r| row_record(list, id.to_owned(), r, 0))
         .optional()?)
+}
+
+/// The entities of `list` that are not deleted as a list a form reads (`plots.csv`): `name`
+/// (the id), `label`, then every property any of them has, by name; in label order. `None`
+/// when the store has no entity of `list`.
+pub fn table(conn: &Connection, list: &str) -> Result<Option<ListTable>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT entity_id, label, properties FROM entities WHERE list = ?1 AND deleted = 0 ORDER BY label, entity_id",
+    )?;
+    let rows = stmt.query_map([list], |r| {
+        let properties: String = r.get(2)?;
+        let properties: BTreeMap<String, String> = serde_json::from_str(&properties).unwrap_or_default();
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, properties))
+    })?;
+    let entities: Vec<(String, String, BTreeMap<String, String>)> = rows.collect::<Result<_, _>>()?;
+    if entities.is_empty() {
+        return Ok(None);
+    }
+    let names: BTreeSet<&String> =
+        entities.iter().flat_map(|(_, _, p)| p.keys()).filter(|k| *k != "name" && *k != "label").collect();
+    let mut header = vec!["name".to_owned(), "label".to_owned()];
+    header.extend(names.iter().map(|n| (*n).clone()));
+    let rows = entities
+        .iter()
+        .map(|(id, label, properties)| {
+            let mut row = vec![id.clone(), label.clone()];
+            row.extend(names.iter().map(|n| properties.get(*n).cloned().unwrap_or_default()));
+            row
+        })
+        .collect();
+    Ok(Some(ListTable { header, rows }))
 }
 
 /// The entities of `list` that `query` asks for, in label order.

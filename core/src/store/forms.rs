@@ -3,7 +3,9 @@
 //! A stored form never changes (a changed form is a new version), nor do its files, so a
 //! form can be parsed, given its files (`form::attachments`), indexed and planned once for
 //! the life of the store; storing a file drops the version's compiled form, which is built
-//! again with it.
+//! again with it. A list the form reads with no file for it (`plots.csv`) is the store's
+//! entity list of that name, when it has one; a change to any entity drops every compiled
+//! form.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -53,11 +55,20 @@ impl FormCache {
         };
         let form = stored(conn, form_id, version)?;
         let files = files(conn, form_id, version)?;
+        // A list the form reads that came with no file may be an entity list of this store.
+        let mut entity_lists = BTreeMap::new();
+        for needed in attachments::missing_files(&form, &files) {
+            if let Some(list) = needed.name.strip_suffix(".csv")
+                && let Some(table) = super::entities::table(conn, list)?
+            {
+                entity_lists.insert(needed.name, table);
+            }
+        }
         // The files were read when stored; one that no longer reads is damage on disk.
-        let form = if files.is_empty() {
+        let form = if files.is_empty() && entity_lists.is_empty() {
             form
         } else {
-            attachments::attach(&form, &files).map_err(|e| StoreError::CorruptForm {
+            attachments::attach_with(&form, &files, &entity_lists).map_err(|e| StoreError::CorruptForm {
                 form_id: form_id.to_owned(),
                 version: version.to_owned(),
                 reason: e.to_string(),
@@ -69,6 +80,13 @@ impl FormCache {
             cache.by_version.insert(key, compiled.clone());
         }
         Ok(compiled)
+    }
+
+    /// Drops every compiled form: an entity list that forms may read changed.
+    pub fn forget_all(&self) {
+        let mut cache = self.forms.write().unwrap_or_else(|e| e.into_inner());
+        cache.generation += 1;
+        cache.by_version.clear();
     }
 
     /// Drops the compiled form of `form_id` at `version`: its files changed.

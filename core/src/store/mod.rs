@@ -523,7 +523,7 @@ impl Store {
                 .collect();
             return Err(StoreError::Incomplete { survey_id: survey_id.to_owned(), issues });
         }
-        self.transaction(|tx, ctx| {
+        let applied = self.transaction(|tx, ctx| {
             writes::edit(tx, ctx, survey_id, origin, None, |doc, _| doc.set_status(Status::Finalized))?;
             // What the survey does to its form's entity list is part of finalizing it: both
             // happen, or neither.
@@ -531,9 +531,15 @@ impl Store {
                 Origin::Delegated(actor) => actor.clone(),
                 _ => ctx.actor.clone(),
             };
-            entities::apply_survey(tx, ctx, survey_id, &actor)?;
-            compact_in(tx, ctx, survey_id)
-        })
+            let applied = entities::apply_survey(tx, ctx, survey_id, &actor)?;
+            compact_in(tx, ctx, survey_id)?;
+            Ok(applied)
+        })?;
+        if applied.is_some() {
+            // Follow-up forms read the list this changed.
+            self.forms.forget_all();
+        }
+        Ok(())
     }
 
     /// The entity `id` of `list`, if this store has it.
@@ -581,7 +587,7 @@ impl Store {
         id: &str,
         edit: impl FnOnce(&mut crate::entity::EntityDoc, ActorId) -> Result<(), DocumentError>,
     ) -> Result<EntityRecord, StoreError> {
-        self.transaction(|tx, ctx| {
+        let record = self.transaction(|tx, ctx| {
             let mut doc = self.entity_doc(tx, list, id)?;
             edit(&mut doc, ctx.actor.clone()).map_err(|source| StoreError::EntityDocument {
                 list: list.to_owned(),
@@ -589,7 +595,9 @@ impl Store {
                 source,
             })?;
             entities::write(tx, list, id, &mut doc)
-        })
+        })?;
+        self.forms.forget_all();
+        Ok(record)
     }
 
     fn entity_doc(&self, conn: &Connection, list: &str, id: &str) -> Result<crate::entity::EntityDoc, StoreError> {
