@@ -124,6 +124,7 @@ impl From<StoreError> for TerrainError {
             StoreError::FormVersionConflict { .. }
             | StoreError::FormFile { .. }
             | StoreError::Entity { .. }
+            | StoreError::NotAFollowUp { .. }
             | StoreError::InvalidQuery(_)
             | StoreError::InvalidKey { .. } => TerrainError::Invalid { detail },
             StoreError::KeyRequired { .. } | StoreError::WrongKey { .. } | StoreError::NotEncrypted { .. } => {

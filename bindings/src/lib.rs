@@ -33,6 +33,7 @@
 #![allow(unsafe_code)]
 
 mod convert;
+mod entities;
 mod error;
 mod form_tree;
 mod http;
@@ -40,6 +41,7 @@ mod records;
 mod store;
 mod sync;
 
+pub use entities::{EntityConflictInfo, EntityInfo, EntitySourceInfo, EntityValueInfo};
 pub use error::TerrainError;
 pub use form_tree::{ChoiceItem, FormNode, FormTree, NodeKind};
 pub use http::{HttpClient, HttpHeader, HttpRequest, HttpResponse};

@@ -27,7 +27,7 @@ use crate::sync::{CancelHandle, SyncListener};
 /// the UI thread (see the crate documentation for the threading contract).
 #[derive(Debug, uniffi::Object)]
 pub struct TerrainStore {
-    store: Store,
+    pub(crate) store: Store,
     http: Arc<Platform>,
     session: Mutex<Option<Session>>,
 }

@@ -230,3 +230,21 @@ fn a_follow_up_form_offers_the_plots_of_the_list_and_reads_their_last_values() {
     assert_eq!(store.entity("plots", &bgd).unwrap().unwrap().properties["bunds_m"], "60");
     assert_eq!(store.entity("plots", &ngh).unwrap().unwrap().properties["bunds_m"], "15");
 }
+
+#[test]
+fn a_follow_up_started_on_a_plot_has_it_chosen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    store.save_form(&visit()).unwrap();
+    register(&store, "BGD-0412", "Béguédo", 40);
+    let plot = all(&store).remove(0).id;
+    let survey = store.start_follow_up("plot_visit", "1", &plot).unwrap();
+    let evaluation = store.evaluate(&survey, None).unwrap();
+    assert_eq!(evaluation.calculated[&p("last_bunds")], "40");
+    // With a text question for the entity, the id is the text.
+    let text = store.start_follow_up("plot_monitoring", "1", &plot).unwrap();
+    assert_eq!(store.survey(&text).unwrap().answers.value("plot"), Some(&Value::Text(plot.clone())));
+    // A form that only creates has no entity to start on.
+    let error = store.start_follow_up("plot_registration", "1", &plot).unwrap_err();
+    assert!(matches!(error, StoreError::NotAFollowUp { .. }), "{error}");
+}

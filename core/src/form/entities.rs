@@ -220,6 +220,16 @@ impl EntityDeclaration {
     }
 }
 
+impl EntityDeclaration {
+    /// The question that names the entity a follow-up updates, when `entity_id` is just a
+    /// reference to it (`${plot}`): a follow-up started on an entity answers it.
+    pub fn entity_question(&self) -> Option<&str> {
+        let expression = self.entity_id.as_ref()?;
+        let name = expression.source().trim().strip_prefix("${")?.strip_suffix('}')?;
+        (expression.references() == [name]).then_some(name)
+    }
+}
+
 fn source(expression: &Option<Expression>) -> String {
     expression.as_ref().map(Expression::to_string).unwrap_or_default()
 }

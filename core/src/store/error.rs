@@ -155,6 +155,17 @@ pub enum StoreError {
         /// Why.
         source: crate::survey::DocumentError,
     },
+    /// A follow-up was asked of a form that names no entity question.
+    #[error(
+        "form `{form_id}` version `{version}` updates no entity chosen in a question (its entities sheet's \
+         entity_id is not a ${{question}}); start a survey of it and answer it instead"
+    )]
+    NotAFollowUp {
+        /// The form id.
+        form_id: String,
+        /// The version.
+        version: String,
+    },
     /// The store has no such entity.
     #[error("no entity `{id}` in the list `{list}`; sync to receive it, or check the id")]
     UnknownEntity {

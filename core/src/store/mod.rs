@@ -394,6 +394,22 @@ impl Store {
         self.create(None, form_id, version, &Answers::default(), true)
     }
 
+    /// Starts a survey of a follow-up form on the entity `entity_id`: the question its
+    /// entity declaration reads the entity from (`${plot}`) is answered with it, the others
+    /// start with their defaults. Returns the survey's id.
+    pub fn start_follow_up(&self, form_id: &str, version: &str, entity_id: &str) -> Result<String, StoreError> {
+        let form = self.form(form_id, version)?;
+        let not_a_follow_up = || StoreError::NotAFollowUp { form_id: form_id.to_owned(), version: version.to_owned() };
+        let name = form.entities.first().and_then(|d| d.entity_question()).ok_or_else(not_a_follow_up)?;
+        let (question, _) = form.questions().into_iter().find(|(q, _)| q.name == name).ok_or_else(not_a_follow_up)?;
+        let value = match question.kind.choice_list() {
+            Some(_) => Value::Choice(entity_id.to_owned()),
+            None => Value::Text(entity_id.to_owned()),
+        };
+        let answers = Answers(BTreeMap::from([(name.to_owned(), crate::survey::Answer::Value(value))]));
+        self.create(None, form_id, version, &answers, true)
+    }
+
     /// Starts a survey with answers already filled in (prefilled or imported), written as
     /// one change, and returns its id. No defaults are added: an imported survey keeps the
     /// answers it was given, blanks included.

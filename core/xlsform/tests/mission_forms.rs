@@ -134,3 +134,27 @@ fn compiled_fixtures_match_the_questionnaires() {
         );
     }
 }
+
+#[test]
+fn beguedo_plot_forms_create_and_update_the_plots_list() {
+    let registration = mission_form("beguedo_plot_registration.xlsx");
+    assert_eq!(registration.languages, ["English (en)", "Français (fr)"]);
+    let [creates] = registration.entities.as_slice() else { panic!("one declaration") };
+    assert_eq!((creates.list.as_str(), creates.entity_id.as_ref()), ("plots", None));
+    assert!(creates.label.is_some(), "a registration labels the plot");
+    let saved: Vec<(&str, &str)> =
+        creates.properties.iter().map(|p| (p.property.as_str(), p.question.as_str())).collect();
+    for pair in [("code", "plot_code"), ("secteur", "secteur"), ("geometry", "outline"), ("bank_state", "bank_state")] {
+        assert!(saved.contains(&pair), "{pair:?} in {saved:?}");
+    }
+
+    let monitoring = mission_form("beguedo_plot_monitoring.xlsx");
+    let [updates] = monitoring.entities.as_slice() else { panic!("one declaration") };
+    assert_eq!(updates.list, "plots");
+    assert_eq!(updates.entity_question(), Some("plot"), "the season's visit updates the plot chosen");
+    // The plot comes from the list the registration makes, filtered by the sector saved in it.
+    let (plot, _) = monitoring.questions().into_iter().find(|(q, _)| q.name == "plot").unwrap();
+    assert_eq!(plot.kind.choice_list(), Some("plots.csv"));
+    assert_eq!(plot.choice_filter.as_ref().map(|f| f.source()), Some("secteur=${secteur}"));
+    assert_eq!(Form::from_json(&monitoring.to_json()).unwrap(), monitoring);
+}

@@ -134,7 +134,9 @@ impl From<StoreError> for Error {
             StoreError::UnknownSurvey(id) => Error::NotFound(format!("no survey `{id}`")),
             unknown @ StoreError::UnknownEntity { .. } => Error::NotFound(unknown.to_string()),
             // The survey's answers do not make the entity its form declares.
-            entity @ StoreError::Entity { .. } => Error::unprocessable("invalid", entity.to_string()),
+            entity @ (StoreError::Entity { .. } | StoreError::NotAFollowUp { .. }) => {
+                Error::unprocessable("invalid", entity.to_string())
+            }
             StoreError::UnknownForm { form_id, version } => {
                 Error::NotFound(format!("form `{form_id}` version `{version}` is not published"))
             }

@@ -10,7 +10,7 @@
 //! be made to allocate without bound by a damaged file. Authors convert `.xls` files, or
 //! check them offline with `terrain form check`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde_json::json;
@@ -168,7 +168,7 @@ impl Services {
         files: &BTreeMap<String, Vec<u8>>,
     ) -> Result<FormInfo> {
         scope.may_administer()?;
-        check_files(form, files)?;
+        check_files(form, files, &self.entity_lists(project, form)?)?;
         self.backend.publish_form_with_files(project, form, files)?;
         let files: Vec<_> = files
             .iter()
@@ -190,6 +190,17 @@ impl Services {
         })
     }
 
+    /// The entity lists that `form` and the forms published in `project` declare: a
+    /// follow-up form reads one as `plots.csv`, and devices build it from their entities.
+    fn entity_lists(&self, project: i64, form: &Form) -> Result<BTreeSet<String>> {
+        let mut lists: BTreeSet<String> = form.entities.iter().map(|e| e.list.clone()).collect();
+        for published in self.backend.forms()?.into_iter().filter(|f| f.project_id == project) {
+            let published = self.backend.form(&published.form_id, &published.version)?;
+            lists.extend(published.entities.iter().map(|e| e.list.clone()));
+        }
+        Ok(lists)
+    }
+
     /// The form versions the principal may use.
     pub fn forms(&self, scope: &Scope) -> Result<Vec<FormInfo>> {
         Ok(self.backend.forms()?.into_iter().filter(|f| scope.form_project(&f.form_id).is_some()).collect())
@@ -205,15 +216,18 @@ impl Services {
     }
 }
 
-/// Whether `files` are exactly what `form` reads, each readable.
-fn check_files(form: &Form, files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
+/// Whether `files` are exactly what `form` reads, each readable; a list the form reads that
+/// is one of `entity_lists` (`plots.csv` for the list `plots`) comes with no file.
+fn check_files(form: &Form, files: &BTreeMap<String, Vec<u8>>, entity_lists: &BTreeSet<String>) -> Result<()> {
     if files.len() > terrain_xlsform::bundle::MAX_FILES {
         return Err(Error::unprocessable(
             "too_many_files",
             format!("{} files; a form reads at most {}", files.len(), terrain_xlsform::bundle::MAX_FILES),
         ));
     }
-    let missing = attachments::missing_files(form, files);
+    let is_entity_list = |name: &str| name.strip_suffix(".csv").is_some_and(|list| entity_lists.contains(list));
+    let missing: Vec<_> =
+        attachments::missing_files(form, files).into_iter().filter(|m| !is_entity_list(&m.name)).collect();
     if !missing.is_empty() {
         let named: Vec<String> = missing.iter().map(|m| format!("`{}` (question `{}`)", m.name, m.question)).collect();
         return Err(Error::unprocessable(

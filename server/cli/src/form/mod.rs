@@ -59,6 +59,7 @@ pub fn run(command: FormCommand) -> anyhow::Result<ExitCode> {
             Ok(form) => {
                 println!("{}", summary(&form));
                 print_tree(&form.children, 1);
+                print_entities(&form);
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
@@ -93,6 +94,22 @@ fn summary(form: &Form) -> String {
         "{} version {} · {questions} questions · {groups} groups · {repeats} repeats · {languages}",
         form.id, form.version
     )
+}
+
+/// What the form's surveys do to entity lists, and which answers they save.
+fn print_entities(form: &Form) {
+    for entity in &form.entities {
+        let does = match (&entity.entity_id, &entity.create_if) {
+            (None, _) => "creates",
+            (Some(_), None) => "updates",
+            (Some(_), Some(_)) => "creates or updates",
+        };
+        let which = entity.entity_id.as_ref().map(|id| format!(" (the one `{id}` names)")).unwrap_or_default();
+        println!("  {does} entities of `{}`{which}", entity.list);
+        for saved in &entity.properties {
+            println!("    {} ← {}", saved.property, saved.question);
+        }
+    }
 }
 
 fn print_tree(nodes: &[Node], depth: usize) {
