@@ -209,3 +209,36 @@ fn a_form_is_published_with_the_lists_it_reads_and_devices_get_them() {
     let published = audit.iter().find(|e| e.action == "form.publish").unwrap();
     assert!(published.detail.as_deref().unwrap_or_default().contains("villages.csv"), "{published:?}");
 }
+
+#[test]
+fn a_follow_up_form_reads_an_entity_list_its_project_declares_without_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    let admin = server.token("admin", "laptop");
+    let publish = |form: &str| {
+        let response = client()
+            .post(format!("{}/api/v1/projects/{}/forms", server.url, server.project))
+            .bearer_auth(&admin)
+            .header("content-type", "application/json")
+            .body(form.to_owned())
+            .send()
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<serde_json::Value>().unwrap())
+    };
+    // A form that only reads the list, and one that updates its entities (which, as in
+    // ODK Central, declares the list).
+    let lookup = r#"{"id": "lookup", "version": "1", "title": "Lookup", "children": [
+        {"node": "question", "name": "plot", "type": {"kind": "select_one_from_file", "file": "plots.csv"}}
+    ]}"#;
+    let visit = r#"{"id": "visit", "version": "1", "title": "Visit", "children": [
+        {"node": "question", "name": "plot", "type": {"kind": "select_one_from_file", "file": "plots.csv"}}
+    ], "entities": [{"list": "plots", "entity_id": "${plot}"}]}"#;
+    // Before any form of the project declares plots, plots.csv is a file like any other.
+    let (status, body) = publish(lookup);
+    assert_eq!((status, body["code"].as_str()), (422, Some("missing_files")), "{body}");
+    // Once a form declares the list, devices build plots.csv from their entities.
+    assert_eq!(publish(visit).0, 201);
+    let (status, body) = publish(lookup);
+    assert_eq!(status, 201, "{body}");
+}

@@ -84,7 +84,8 @@ fn text(s: impl Into<String>) -> Cell {
 /// A real questionnaire: questions of several types, a repeat and a group, choice lists,
 /// and expressions in the relevant, constraint and calculation columns.
 fn questionnaire(dice: &mut Dice) -> Sheets {
-    let header = ["type", "name", "label", "relevant", "constraint", "calculation", "required", "choice_filter"];
+    let header =
+        ["type", "name", "label", "relevant", "constraint", "calculation", "required", "choice_filter", "save_to"];
     let mut survey = vec![header.iter().map(|h| text(*h)).collect::<Vec<_>>()];
     // Mostly no expression or a valid one, so that whole forms import; now and then a
     // hostile one from the expression generator.
@@ -122,6 +123,7 @@ fn questionnaire(dice: &mut Dice) -> Sheets {
             text(String::new()),
             text(if dice.percent(20) { "yes" } else { "" }),
             text(filter),
+            text(save_to(dice, i)),
         ]);
         if i == count / 2 + 1 {
             survey.push(vec![text("end_repeat")]);
@@ -139,7 +141,44 @@ fn questionnaire(dice: &mut Dice) -> Sheets {
         vec![text("form_id"), text("version"), text("form_title")],
         vec![text("fuzz_form"), Cell::Number(format!("{}", 2026010100 + dice.below(99))), text("Fuzz")],
     ];
-    vec![("survey".into(), survey), ("choices".into(), choices), ("settings".into(), settings)]
+    let mut sheets: Sheets =
+        vec![("survey".into(), survey), ("choices".into(), choices), ("settings".into(), settings)];
+    if dice.percent(60) {
+        sheets.push(("entities".into(), entities(dice, &expr)));
+    }
+    sheets
+}
+
+/// A `save_to` cell: mostly none, else a property, valid or one of the names pyxform refuses.
+fn save_to(dice: &mut Dice, question: usize) -> String {
+    let names = ["name", "LABEL", "__p", "a#b", "plots##p", "plots#", "#p", "p p", "plots#p"];
+    match dice.below(10) {
+        0..=5 => String::new(),
+        6..=8 => format!("p{question}"),
+        _ => (*dice.pick(&names).unwrap_or(&"p")).to_owned(),
+    }
+}
+
+/// An entities sheet: a declaration that creates, updates or upserts, with now and then a
+/// column, list name or expression pyxform refuses, or a second row.
+fn entities(dice: &mut Dice, expr: &dyn Fn(&mut Dice) -> String) -> Vec<Vec<Cell>> {
+    let header = ["list_name", "label", "entity_id", "create_if", "update_if"];
+    let mut rows = vec![header.iter().map(|h| text(*h)).collect::<Vec<_>>()];
+    if dice.percent(10) {
+        rows[0].push(text(*dice.pick(&["repeat", "dataset", "what"]).unwrap_or(&"what")));
+    }
+    let lists = ["plots", "__plots", "a.b", "1x", ""];
+    for _ in 0..1 + usize::from(dice.percent(10)) {
+        let list = if dice.percent(85) { "plots" } else { *dice.pick(&lists).unwrap_or(&"plots") };
+        let label = match dice.below(4) {
+            0 => String::new(),
+            1 => "plain text label".to_owned(),
+            _ => "concat(${q0}, ' ', ${q1})".to_owned(),
+        };
+        let id = if dice.percent(40) { "${q0}".to_owned() } else { String::new() };
+        rows.push(vec![text(list), text(label), text(id), text(expr(dice)), text(expr(dice))]);
+    }
+    rows
 }
 
 /// Column letters of a 0-based index (`0` is `A`, `26` is `AA`).
