@@ -125,6 +125,7 @@ impl From<StoreError> for TerrainError {
             | StoreError::FormFile { .. }
             | StoreError::Entity { .. }
             | StoreError::NotAFollowUp { .. }
+            | StoreError::EntityImport { .. }
             | StoreError::InvalidQuery(_)
             | StoreError::InvalidKey { .. } => TerrainError::Invalid { detail },
             StoreError::KeyRequired { .. } | StoreError::WrongKey { .. } | StoreError::NotEncrypted { .. } => {

@@ -248,3 +248,51 @@ fn a_follow_up_started_on_a_plot_has_it_chosen() {
     let error = store.start_follow_up("plot_registration", "1", &plot).unwrap_err();
     assert!(matches!(error, StoreError::NotAFollowUp { .. }), "{error}");
 }
+
+#[test]
+fn a_list_is_seeded_from_csv_idempotently_and_bad_rows_are_named_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    store.save_form(&visit()).unwrap();
+    let csv = "name,label,village,bunds_m\np1,BGD-0001 — Kaboré,Béguédo,30\np2,BGD-0002 — Sawadogo,Béguédo,12\n";
+    let report = store.import_entities("plots", csv.as_bytes()).unwrap();
+    assert_eq!((report.created, report.updated, report.unchanged), (2, 0, 0), "{report:?}");
+    // The same file again changes nothing.
+    let again = store.import_entities("plots", csv.as_bytes()).unwrap();
+    assert_eq!((again.created, again.updated, again.unchanged), (0, 0, 2));
+    // A corrected file updates the entity it names; bad rows are named, the rest imports.
+    let corrected = "name,label,village,bunds_m\n\
+        p1,BGD-0001 — Kaboré,Béguédo,35\n\
+        p1,BGD-0001 again,Béguédo,1\n\
+        p3,,Niaogho,4\n\
+        ,BGD-0004 — Zongo,Niaogho,8\n";
+    let report = store.import_entities("plots", corrected.as_bytes()).unwrap();
+    assert_eq!((report.created, report.updated), (1, 1), "{report:?}");
+    let lines: Vec<u64> = report.refused.iter().map(|(line, _)| *line).collect();
+    assert_eq!(lines, [3, 4], "{:?}", report.refused);
+    assert!(report.refused[0].1.contains("same entity as line 2"), "{:?}", report.refused);
+    assert!(report.refused[1].1.contains("needs a label"), "{:?}", report.refused);
+    assert_eq!(store.entity("plots", "p1").unwrap().unwrap().properties["bunds_m"], "35");
+    // A row without an id is named by its label, so importing it again finds it.
+    let by_label =
+        store.entities("plots", &EntityQuery { search: Some("Zongo".into()), limit: 5, ..Default::default() });
+    assert_eq!(by_label.unwrap().len(), 1);
+    let again =
+        store.import_entities("plots", b"label,village,bunds_m\nBGD-0004 \xe2\x80\x94 Zongo,Niaogho,8\n").unwrap();
+    assert_eq!((again.created, again.unchanged), (0, 1), "{again:?}");
+    // The imported plots are offered by the follow-up form at once.
+    let survey = store.create_survey("plot_visit", "1").unwrap();
+    assert_eq!(store.evaluate(&survey, None).unwrap().choices[&p("plot")], ["p1", "p2"]);
+    assert_eq!(store.entity_sources("plots", "p1").unwrap().len(), 2, "the two imports that wrote it");
+
+    // A file whose header cannot be read is refused whole.
+    for (header, says) in [
+        ("name,village\n", "no `label` column"),
+        ("label,__x\n", "not a property name"),
+        ("label,a b\n", "not a property name"),
+        ("label,x,x\n", "appears twice"),
+    ] {
+        let error = store.import_entities("plots", header.as_bytes()).unwrap_err();
+        assert!(matches!(error, StoreError::EntityImport { .. }) && error.to_string().contains(says), "{error}");
+    }
+}

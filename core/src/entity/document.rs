@@ -89,13 +89,16 @@ impl EntityDoc {
         }
     }
 
-    /// Applies what survey `survey_id` does to this entity, as one change under `actor`.
-    /// Returns whether anything changed (a survey applied again with the same values writes
-    /// nothing).
+    /// Applies what `source` (a survey, or an import) does to this entity, as one change
+    /// under `actor`, and records `source` among the entity's sources: always for a survey
+    /// (`always_record` true: the survey touched it, even restating its values), only when a
+    /// value changed otherwise. Returns whether anything changed (the same source applied
+    /// again with the same values writes nothing).
     pub fn apply(
         &mut self,
         action: &EntityAction,
-        survey_id: &str,
+        source: &str,
+        always_record: bool,
         actor: ActorId,
         now: DateTime<Utc>,
     ) -> Result<bool, DocumentError> {
@@ -105,16 +108,17 @@ impl EntityDoc {
         };
         self.doc.set_actor(actor);
         let before = self.doc.get_heads();
+        let mut changed = false;
         if let Some(label) = label {
-            self.put_text(ROOT, "label", label)?;
+            changed |= self.put_text(ROOT, "label", label)?;
         }
         let map = self.properties.clone();
         for (property, value) in properties {
-            self.put_text(map.clone(), property, value)?;
+            changed |= self.put_text(map.clone(), property, value)?;
         }
-        if self.scalar(&self.sources, survey_id).is_none() {
+        if (changed || always_record) && self.scalar(&self.sources, source).is_none() {
             let sources = self.sources.clone();
-            self.doc.put(sources, survey_id, kind)?;
+            self.doc.put(sources, source, kind)?;
         }
         self.doc.commit_with(CommitOptions::default().with_time(now.timestamp()));
         Ok(self.doc.get_heads() != before)
@@ -213,7 +217,8 @@ impl EntityDoc {
         &self.doc
     }
 
-    fn put_text(&mut self, map: impl AsRef<ObjId>, key: &str, value: &str) -> Result<(), DocumentError> {
+    /// Writes `value` unless it is already the one value there; returns whether it wrote.
+    fn put_text(&mut self, map: impl AsRef<ObjId>, key: &str, value: &str) -> Result<bool, DocumentError> {
         // An unchanged value writes no op, so a survey finalized again changes nothing it
         // did not change; a conflicted one is written, which settles it.
         let map = map.as_ref();
@@ -222,7 +227,7 @@ impl EntityDoc {
         if !same {
             self.doc.put(map, key, value)?;
         }
-        Ok(())
+        Ok(!same)
     }
 
     fn scalar(&self, map: &ObjId, key: &str) -> Option<ScalarValue> {
@@ -291,7 +296,7 @@ mod tests {
             label: "BGD-0412".into(),
             properties: vec![("village".into(), "Béguédo".into()), ("bunds".into(), "40".into())],
         };
-        assert!(plot.apply(&create, "registration", actor(1), now()).unwrap());
+        assert!(plot.apply(&create, "registration", true, actor(1), now()).unwrap());
         plot
     }
 
@@ -325,7 +330,7 @@ mod tests {
             label: "BGD-0412".into(),
             properties: vec![("village".into(), "Béguédo".into())],
         };
-        assert!(!back.apply(&create, "registration", actor(1), now()).unwrap());
+        assert!(!back.apply(&create, "registration", true, actor(1), now()).unwrap());
     }
 
     #[test]
@@ -333,7 +338,7 @@ mod tests {
         // A second device updates plot p1 from a follow-up survey before it has the entity:
         // it starts from the genesis, which is the creator's.
         let mut early = EntityDoc::genesis("plots", "p1").unwrap();
-        early.apply(&update(&[("yield_kg", "350")]), "monitoring", actor(2), now()).unwrap();
+        early.apply(&update(&[("yield_kg", "350")]), "monitoring", true, actor(2), now()).unwrap();
         let mut plot = registered();
         merge(&mut plot, &mut early);
         assert_eq!(plot.label(), "BGD-0412");
@@ -346,8 +351,8 @@ mod tests {
     fn concurrent_updates_of_different_properties_merge_and_of_one_property_conflict() {
         let base = registered();
         let (mut a, mut b) = (base.clone(), base.clone());
-        a.apply(&update(&[("bunds", "55"), ("yield_kg", "300")]), "visit-a", actor(2), now()).unwrap();
-        b.apply(&update(&[("bunds", "60"), ("erosion", "severe")]), "visit-b", actor(3), now()).unwrap();
+        a.apply(&update(&[("bunds", "55"), ("yield_kg", "300")]), "visit-a", true, actor(2), now()).unwrap();
+        b.apply(&update(&[("bunds", "60"), ("erosion", "severe")]), "visit-b", true, actor(3), now()).unwrap();
         merge(&mut a, &mut b);
         let properties = a.properties();
         assert_eq!((properties["yield_kg"].as_str(), properties["erosion"].as_str()), ("300", "severe"));
@@ -368,9 +373,9 @@ mod tests {
     #[test]
     fn an_update_after_seeing_another_supersedes_it_without_conflict() {
         let mut a = registered();
-        a.apply(&update(&[("bunds", "55")]), "season-1", actor(2), now()).unwrap();
+        a.apply(&update(&[("bunds", "55")]), "season-1", true, actor(2), now()).unwrap();
         let mut b = a.clone();
-        b.apply(&update(&[("bunds", "70")]), "season-2", actor(3), now()).unwrap();
+        b.apply(&update(&[("bunds", "70")]), "season-2", true, actor(3), now()).unwrap();
         merge(&mut a, &mut b);
         assert_eq!(a.properties()["bunds"], "70");
         assert!(a.conflicts().unwrap().is_empty());

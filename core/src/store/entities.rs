@@ -98,7 +98,7 @@ pub fn apply_survey(
         Some(doc) => doc,
         None => EntityDoc::genesis(&list, &id).map_err(entity_error(&list, &id))?,
     };
-    doc.apply(&action, survey_id, actor.clone(), now).map_err(entity_error(&list, &id))?;
+    doc.apply(&action, survey_id, true, actor.clone(), now).map_err(entity_error(&list, &id))?;
     Ok(Some(write(tx, &list, &id, &mut doc)?))
 }
 

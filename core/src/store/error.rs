@@ -166,6 +166,15 @@ pub enum StoreError {
         /// The version.
         version: String,
     },
+    /// An entity list's CSV file cannot be imported at all (its rows' own problems are in
+    /// the import's report).
+    #[error("importing into the entity list `{list}`: {reason}")]
+    EntityImport {
+        /// The entity list.
+        list: String,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
     /// The store has no such entity.
     #[error("no entity `{id}` in the list `{list}`; sync to receive it, or check the id")]
     UnknownEntity {

@@ -13,6 +13,7 @@ mod connection;
 mod documents;
 pub mod encryption;
 mod entities;
+mod entity_import;
 mod error;
 mod forms;
 mod media;
@@ -41,6 +42,7 @@ use self::connection::ReaderPool;
 pub use self::documents::{decode_heads, encode_heads};
 pub use self::encryption::StoreKey;
 pub use self::entities::{EntityQuery, EntityRecord};
+pub use self::entity_import::ImportReport as EntityImportReport;
 pub use self::error::StoreError;
 use self::forms::FormCache;
 pub use self::forms::FormSummary;
@@ -583,6 +585,16 @@ impl Store {
     /// `update`).
     pub fn entity_sources(&self, list: &str, id: &str) -> Result<BTreeMap<String, String>, StoreError> {
         Ok(self.readers.with(|conn| self.entity_doc(conn, list, id))?.sources())
+    }
+
+    /// Seeds or updates the entity list `list` from a CSV file (`label`, an optional `name`
+    /// with each entity's id, one column per property), in one transaction: idempotent, and
+    /// a bad row is reported with its line while the others import
+    /// (`store::entity_import`).
+    pub fn import_entities(&self, list: &str, csv: &[u8]) -> Result<EntityImportReport, StoreError> {
+        let report = self.transaction(|tx, ctx| entity_import::import(tx, list, csv, ctx.actor))?;
+        self.forms.forget_all();
+        Ok(report)
     }
 
     /// Sets an entity's property (or its `label`) on behalf of this store's user, settling

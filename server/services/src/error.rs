@@ -134,7 +134,8 @@ impl From<StoreError> for Error {
             StoreError::UnknownSurvey(id) => Error::NotFound(format!("no survey `{id}`")),
             unknown @ StoreError::UnknownEntity { .. } => Error::NotFound(unknown.to_string()),
             // The survey's answers do not make the entity its form declares.
-            entity @ (StoreError::Entity { .. } | StoreError::NotAFollowUp { .. }) => {
+            entity
+            @ (StoreError::Entity { .. } | StoreError::NotAFollowUp { .. } | StoreError::EntityImport { .. }) => {
                 Error::unprocessable("invalid", entity.to_string())
             }
             StoreError::UnknownForm { form_id, version } => {
