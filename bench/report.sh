@@ -5,7 +5,7 @@
 # `<!-- /bench:NAME -->` markers is kept; a block whose markers are missing is appended.
 #
 #   bash bench/report.sh                 # every benchmark, default sizes (about 20 minutes)
-#   bash bench/report.sh --only sizes    # one block: store, validate, encryption, sync, tls, media, field_link, export, dashboard, hostile, webhooks, phone, demo, sizes
+#   bash bench/report.sh --only sizes    # one block: store, validate, encryption, entities, sync, tls, media, field_link, export, dashboard, hostile, webhooks, phone, demo, sizes
 #   CARGO="flock /tmp/terrain-cargo.lock cargo" bash bench/report.sh   # on a shared machine
 #
 # Each bench binary writes its markdown table to $TERRAIN_BENCH_TABLE; resize with the
@@ -60,6 +60,7 @@ if [[ -z "$ONLY" ]]; then {
 want store && bench store terrain-core store
 want validate && bench validate terrain-core validate
 want encryption && bench encryption terrain-core encryption
+want entities && bench entities terrain-core entities
 want sync && bench sync terrain-server sync
 want tls && bench tls terrain-server tls
 want media && bench media terrain-server media

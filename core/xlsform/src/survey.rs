@@ -449,6 +449,9 @@ impl<'a> Walker<'a, '_> {
 
     fn end(&mut self, cells: &RowCells<'_>, container: &Container) {
         self.table_list = None;
+        // An end row saves nothing; pyxform refuses a save_to on it as on the begin row.
+        let closing = self.stack.last().map(|f| f.group.name.clone()).unwrap_or_default();
+        self.note_save_to(cells, &closing, true);
         let at = cells.at_column(&Column::Type);
         let word = container.word();
         let Some(frame) = self.stack.pop() else {

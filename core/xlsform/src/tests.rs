@@ -924,6 +924,10 @@ fn save_to_is_checked_as_pyxform_checks_it() {
         &with(&["type,name,label,save_to", "begin group,g,G,p1", "text,q1,Q1,", "end group,,,"]),
         "groups and repeats",
     );
+    one_issue(
+        &with(&["type,name,label,save_to", "begin group,g,G,", "text,q1,Q1,", "end group,,,p1"]),
+        "groups and repeats",
+    );
     // ...but a select whose list is called `group` is a question.
     ok(&[
         ("survey", &["type,name,label,save_to", "select_one group,q1,Q1,p1"]),
