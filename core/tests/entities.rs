@@ -285,6 +285,12 @@ fn a_list_is_seeded_from_csv_idempotently_and_bad_rows_are_named_by_line() {
     assert_eq!(store.evaluate(&survey, None).unwrap().choices[&p("plot")], ["p1", "p2"]);
     assert_eq!(store.entity_sources("plots", "p1").unwrap().len(), 2, "the two imports that wrote it");
 
+    // A quoted cell over two lines: the next row's problem is named by the line it is on.
+    let multiline = "name,label,village\np9,BGD-0009,\"Béguédo\nnord\"\np9,dup,Béguédo\n";
+    let report = store.import_entities("plots", multiline.as_bytes()).unwrap();
+    assert_eq!(report.refused.iter().map(|(line, _)| *line).collect::<Vec<_>>(), [4], "{report:?}");
+    assert!(store.import_entities("__x", b"label\nA\n").is_err(), "a reserved list name");
+
     // A file whose header cannot be read is refused whole.
     for (header, says) in [
         ("name,village\n", "no `label` column"),

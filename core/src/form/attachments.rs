@@ -203,6 +203,28 @@ fn pulldata_files(source: &str) -> BTreeSet<String> {
     files
 }
 
+/// The header of a CSV list, each name trimmed: refused when it cannot be read, has more
+/// than `max_columns` columns, or names a column twice. An entity list's import reads its
+/// header the same way.
+pub(crate) fn csv_header<R: std::io::Read>(
+    reader: &mut csv::Reader<R>,
+    max_columns: usize,
+) -> Result<Vec<String>, String> {
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("the first line cannot be read: {e}; save the file as CSV (UTF-8)"))?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
+    if header.len() > max_columns {
+        return Err(format!("{} columns; at most {max_columns} are read", header.len()));
+    }
+    if let Some(duplicate) = header.iter().enumerate().find(|(i, h)| header[..*i].contains(h)).map(|(_, h)| h) {
+        return Err(format!("the column `{duplicate}` appears twice; rename one"));
+    }
+    Ok(header)
+}
+
 /// A list that is not a file: its column names, and its rows in that order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListTable {
@@ -229,18 +251,7 @@ impl Table {
             return Err(invalid("only CSV files are read for now; export the list as CSV (UTF-8)".into()));
         }
         let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(bytes);
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(|e| invalid(format!("the first row cannot be read: {e}; save the file as CSV (UTF-8)")))?
-            .iter()
-            .map(|h| h.trim().to_owned())
-            .collect();
-        if header.len() > MAX_COLUMNS {
-            return Err(invalid(format!("{} columns; at most {MAX_COLUMNS} are read", header.len())));
-        }
-        if let Some(duplicate) = header.iter().enumerate().find(|(i, h)| header[..*i].contains(h)).map(|(_, h)| h) {
-            return Err(invalid(format!("the column `{duplicate}` appears twice; rename one")));
-        }
+        let header = csv_header(&mut reader, MAX_COLUMNS).map_err(invalid)?;
         let mut rows = Vec::new();
         for (i, record) in reader.records().enumerate() {
             // Line numbers as a spreadsheet shows them: the header is line 1.

@@ -19,8 +19,8 @@ use sha2::{Digest, Sha256};
 use super::StoreError;
 use super::entities;
 use crate::entity::EntityDoc;
-use crate::form::EntityAction;
 use crate::form::entities::created_id;
+use crate::form::{EntityAction, attachments};
 
 /// The largest file an import reads.
 pub const MAX_IMPORT_BYTES: usize = 32 << 20;
@@ -47,24 +47,27 @@ pub struct ImportReport {
 /// Imports `csv` into `list`, under `actor`, in the caller's transaction.
 pub fn import(tx: &Connection, list: &str, csv: &[u8], actor: &ActorId) -> Result<ImportReport, StoreError> {
     let refused = |reason: String| StoreError::EntityImport { list: list.to_owned(), reason };
+    if list.is_empty() || list.starts_with("__") || list.contains(['.', '/']) || list.chars().any(char::is_control) {
+        return Err(refused("not a list name: no `.`, `/` or leading `__`".into()));
+    }
     if csv.len() > MAX_IMPORT_BYTES {
         return Err(refused(format!("{} bytes; an import reads at most {} MiB", csv.len(), MAX_IMPORT_BYTES >> 20)));
     }
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(csv);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| refused(format!("the first line cannot be read: {e}; save the file as CSV (UTF-8)")))?
-        .iter()
-        .map(|h| h.trim().to_owned())
-        .collect();
+    let header = attachments::csv_header(&mut reader, MAX_IMPORT_COLUMNS).map_err(refused)?;
     let columns = Columns::read(&header).map_err(refused)?;
     // Named by the hash of the file: which import wrote a value shows in the entity's sources.
     let source = format!("import:{}", crate::hex::encode(&Sha256::digest(csv)[..8]));
     let now = Utc::now();
     let mut report = ImportReport::default();
     let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut line = 1;
     for (i, record) in reader.records().enumerate() {
-        let line = i as u64 + 2;
+        // The line the row starts on: a quoted cell may span lines.
+        line = match &record {
+            Ok(record) => record.position().map_or(line + 1, |p| p.line()),
+            Err(e) => e.position().map_or(line + 1, |p| p.line()),
+        };
         if i == MAX_IMPORT_ROWS {
             report.refused.push((line, format!("past the {MAX_IMPORT_ROWS} rows one import reads; split the file")));
             break;
@@ -141,12 +144,6 @@ struct Row {
 
 impl Columns {
     fn read(header: &[String]) -> Result<Columns, String> {
-        if header.len() > MAX_IMPORT_COLUMNS {
-            return Err(format!("{} columns; an import reads at most {MAX_IMPORT_COLUMNS}", header.len()));
-        }
-        if let Some(duplicate) = header.iter().enumerate().find(|(i, h)| header[..*i].contains(h)).map(|(_, h)| h) {
-            return Err(format!("the column `{duplicate}` appears twice; rename one"));
-        }
         let label = header.iter().position(|h| h == "label").ok_or("no `label` column; name one column `label`")?;
         // `__id` is how ODK Central writes an entity's id in its CSV downloads.
         let id = header.iter().position(|h| h == "name" || h == "__id");

@@ -107,7 +107,10 @@ fn questionnaire(dice: &mut Dice) -> Sheets {
     };
     let types = ["text", "integer", "decimal", "date", "select_one water", "select_multiple crops", "note", "geopoint"];
     let count = 3 + dice.below(12);
+    // Half the forms declare an entity list; only theirs save answers to it.
+    let with_entities = dice.percent(50);
     for i in 0..count {
+        let in_repeat = i == count / 2 || i == count / 2 + 1;
         if i == count / 2 {
             survey.push(vec![text("begin_repeat"), text("member"), text("Member")]);
         }
@@ -123,7 +126,7 @@ fn questionnaire(dice: &mut Dice) -> Sheets {
             text(String::new()),
             text(if dice.percent(20) { "yes" } else { "" }),
             text(filter),
-            text(save_to(dice, i)),
+            text(if with_entities && !in_repeat { save_to(dice, i) } else { String::new() }),
         ]);
         if i == count / 2 + 1 {
             survey.push(vec![text("end_repeat")]);
@@ -143,40 +146,51 @@ fn questionnaire(dice: &mut Dice) -> Sheets {
     ];
     let mut sheets: Sheets =
         vec![("survey".into(), survey), ("choices".into(), choices), ("settings".into(), settings)];
-    if dice.percent(60) {
+    if with_entities {
         sheets.push(("entities".into(), entities(dice, &expr)));
     }
     sheets
 }
 
-/// A `save_to` cell: mostly none, else a property, valid or one of the names pyxform refuses.
+/// A `save_to` cell: mostly none, else a property; now and then one of the names pyxform
+/// refuses.
 fn save_to(dice: &mut Dice, question: usize) -> String {
     let names = ["name", "LABEL", "__p", "a#b", "plots##p", "plots#", "#p", "p p", "plots#p"];
-    match dice.below(10) {
-        0..=5 => String::new(),
-        6..=8 => format!("p{question}"),
+    match dice.below(50) {
+        0..=34 => String::new(),
+        35..=48 => format!("p{question}"),
         _ => (*dice.pick(&names).unwrap_or(&"p")).to_owned(),
     }
 }
 
-/// An entities sheet: a declaration that creates, updates or upserts, with now and then a
-/// column, list name or expression pyxform refuses, or a second row.
+/// An entities sheet: a declaration that creates, updates or upserts; now and then a
+/// column, list name, missing label or mode pyxform refuses, or a second row.
 fn entities(dice: &mut Dice, expr: &dyn Fn(&mut Dice) -> String) -> Vec<Vec<Cell>> {
     let header = ["list_name", "label", "entity_id", "create_if", "update_if"];
     let mut rows = vec![header.iter().map(|h| text(*h)).collect::<Vec<_>>()];
-    if dice.percent(10) {
+    let hostile = dice.percent(15);
+    if hostile && dice.percent(30) {
         rows[0].push(text(*dice.pick(&["repeat", "dataset", "what"]).unwrap_or(&"what")));
     }
-    let lists = ["plots", "__plots", "a.b", "1x", ""];
-    for _ in 0..1 + usize::from(dice.percent(10)) {
-        let list = if dice.percent(85) { "plots" } else { *dice.pick(&lists).unwrap_or(&"plots") };
+    let lists = ["__plots", "a.b", "1x", ""];
+    for _ in 0..1 + usize::from(hostile && dice.percent(30)) {
+        let list = if hostile && dice.percent(30) { *dice.pick(&lists).unwrap_or(&"plots") } else { "plots" };
         let label = match dice.below(4) {
-            0 => String::new(),
-            1 => "plain text label".to_owned(),
+            0 if hostile => String::new(),
+            0 | 1 => "plain text label".to_owned(),
             _ => "concat(${q0}, ' ', ${q1})".to_owned(),
         };
-        let id = if dice.percent(40) { "${q0}".to_owned() } else { String::new() };
-        rows.push(vec![text(list), text(label), text(id), text(expr(dice)), text(expr(dice))]);
+        let updates = dice.percent(40);
+        let id = if updates { "${q0}".to_owned() } else { String::new() };
+        let create_if = expr(dice);
+        // Valid modes: create_if beside entity_id needs update_if; update_if needs entity_id.
+        let update_if = match (updates, create_if.is_empty()) {
+            _ if hostile => expr(dice),
+            (true, false) => "true()".to_owned(),
+            (true, true) => expr(dice),
+            (false, _) => String::new(),
+        };
+        rows.push(vec![text(list), text(label), text(id), text(create_if), text(update_if)]);
     }
     rows
 }
