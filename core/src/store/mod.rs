@@ -570,8 +570,8 @@ impl Store {
         self.readers.with(|conn| entities::list(conn, list, query))
     }
 
-    /// The properties (and label) of an entity that have competing values, with the surveys
-    /// that touched it.
+    /// The properties (and label) of an entity that have competing values, each value with
+    /// the actor that wrote it (`Store::actor_author` says who that is).
     pub fn entity_conflicts(&self, list: &str, id: &str) -> Result<Vec<crate::entity::EntityConflict>, StoreError> {
         let doc = self.readers.with(|conn| self.entity_doc(conn, list, id))?;
         doc.conflicts().map_err(|source| StoreError::EntityDocument {

@@ -37,7 +37,9 @@ pub(crate) fn read(
 ) -> Vec<EntityDeclaration> {
     let declaration = sheet.and_then(|sheet| declaration(sheet, refs, issues));
     let list = declaration.as_ref().map(|d| d.list.as_str());
-    let properties = properties(survey_sheet, save_tos, list, sheet.is_some(), issues);
+    // A sheet with no row declares nothing: a save_to then has nowhere to go (ENTITY_001).
+    let declares = sheet.is_some_and(|s| !s.rows.is_empty());
+    let properties = properties(survey_sheet, save_tos, list, declares, issues);
     match declaration {
         Some(mut declaration) => {
             declaration.properties = properties;
@@ -184,7 +186,11 @@ fn properties(
             None => (None, save.property.as_str()),
         };
         let problem = if !has_entities {
-            Some("saves to an entity property, but the form declares no entity list: add an entities sheet".to_owned())
+            Some(
+                "saves to an entity property, but the form declares no entity list: add an entities sheet \
+                 with a row for the list"
+                    .to_owned(),
+            )
         } else if property.contains('#') {
             Some(
                 "has more than one \"#\"; write the property, or the list and the property as list#property".to_owned(),

@@ -914,8 +914,12 @@ fn save_to_is_checked_as_pyxform_checks_it() {
     let with = |rows: &'static [&'static str]| -> [(&'static str, &'static [&'static str]); 2] {
         [("survey", rows), ("entities", &["list_name,label", "e1,'E1'"])]
     };
-    // ENTITY_001: no entities sheet.
+    // ENTITY_001: no entities sheet, or one with no row.
     one_issue(&[("survey", &["type,name,label,save_to", "text,q1,Q1,p1"])], "add an entities sheet");
+    one_issue(
+        &[("survey", &["type,name,label,save_to", "text,q1,Q1,p1"]), ("entities", &["list_name,label"])],
+        "add an entities sheet",
+    );
     // ENTITY_002: a property saved twice.
     let issue = one_issue(&with(&["type,name,label,save_to", "text,q1,Q1,p1", "text,q2,Q2,p1"]), "already saves");
     assert_eq!(issue.row, Some(4));
