@@ -1,6 +1,7 @@
 //! Entities on disk (`crate::entity`): one row per entity, its document beside the columns
-//! that list, search and look it up; and what a finalized survey does to the entity list
-//! its form declares, applied in the finalizing transaction.
+//! that list, search and look it up; the `Store` calls that read and change them; and what
+//! a finalized survey does to the entity list its form declares, applied in the finalizing
+//! transaction.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,11 +12,13 @@ use serde::Serialize;
 
 use super::documents::encode_heads;
 use super::writes::{self, WriteCtx};
-use super::{StoreError, documents};
-use crate::entity::EntityDoc;
+use super::{Store, StoreError, documents};
+use crate::entity::{EntityConflict, EntityDoc};
 use crate::form::attachments::ListTable;
 use crate::form::{EntityAction, EvalOptions};
 use crate::intake::{self, Budget};
+use crate::survey::{Answer, Answers, DocumentError};
+use crate::value::Value;
 
 /// The most entities one listing returns.
 pub const MAX_PAGE: u32 = 1000;
@@ -51,6 +54,98 @@ pub struct EntityQuery {
     pub limit: u32,
     /// Skipping this many, in label order.
     pub offset: u32,
+}
+
+/// Entities, as a device and the relay read and change them.
+impl Store {
+    /// Starts a survey of a follow-up form on the entity `entity_id`: the question its
+    /// entity declaration reads the entity from (`${plot}`) is answered with it, the others
+    /// start with their defaults. Returns the survey's id.
+    pub fn start_follow_up(&self, form_id: &str, version: &str, entity_id: &str) -> Result<String, StoreError> {
+        let form = self.form(form_id, version)?;
+        let not_a_follow_up = || StoreError::NotAFollowUp { form_id: form_id.to_owned(), version: version.to_owned() };
+        let name = form.entities.first().and_then(|d| d.entity_question()).ok_or_else(not_a_follow_up)?;
+        let (question, _) = form.questions().into_iter().find(|(q, _)| q.name == name).ok_or_else(not_a_follow_up)?;
+        let value = match question.kind.choice_list() {
+            Some(_) => Value::Choice(entity_id.to_owned()),
+            None => Value::Text(entity_id.to_owned()),
+        };
+        let answers = Answers(BTreeMap::from([(name.to_owned(), Answer::Value(value))]));
+        self.create(None, form_id, version, &answers, true)
+    }
+
+    /// The entity `id` of `list`, if this store has it.
+    pub fn entity(&self, list: &str, id: &str) -> Result<Option<EntityRecord>, StoreError> {
+        self.readers.with(|conn| self::get(conn, list, id))
+    }
+
+    /// The entities of `list` that `query` asks for, in label order.
+    pub fn entities(&self, list: &str, query: &EntityQuery) -> Result<Vec<EntityRecord>, StoreError> {
+        self.readers.with(|conn| self::list(conn, list, query))
+    }
+
+    /// The properties (and label) of an entity that have competing values, each value with
+    /// the actor that wrote it (`Store::actor_author` says who that is).
+    pub fn entity_conflicts(&self, list: &str, id: &str) -> Result<Vec<EntityConflict>, StoreError> {
+        let doc = self.readers.with(|conn| self.entity_doc(conn, list, id))?;
+        doc.conflicts().map_err(|source| StoreError::EntityDocument {
+            list: list.to_owned(),
+            id: id.to_owned(),
+            source,
+        })
+    }
+
+    /// The surveys that created or updated an entity, with what each did (`create`,
+    /// `update`).
+    pub fn entity_sources(&self, list: &str, id: &str) -> Result<BTreeMap<String, String>, StoreError> {
+        Ok(self.readers.with(|conn| self.entity_doc(conn, list, id))?.sources())
+    }
+
+    /// Seeds or updates the entity list `list` from a CSV file (`label`, an optional `name`
+    /// with each entity's id, one column per property), in one transaction: idempotent, and
+    /// a bad row is reported with its line while the others import
+    /// (`store::entity_import`).
+    pub fn import_entities(&self, list: &str, csv: &[u8]) -> Result<super::EntityImportReport, StoreError> {
+        let report = self.transaction(|tx, ctx| super::entity_import::import(tx, list, csv, ctx.actor))?;
+        self.forms.forget_all();
+        Ok(report)
+    }
+
+    /// Sets an entity's property (or its `label`) on behalf of this store's user, settling
+    /// any conflict on it.
+    pub fn settle_entity(&self, list: &str, id: &str, property: &str, value: &str) -> Result<EntityRecord, StoreError> {
+        self.edit_entity(list, id, |doc, actor| doc.settle(property, value, actor, Utc::now()))
+    }
+
+    /// Marks an entity deleted (or restores it): it leaves lists and choices, and keeps its
+    /// history.
+    pub fn set_entity_deleted(&self, list: &str, id: &str, deleted: bool) -> Result<EntityRecord, StoreError> {
+        self.edit_entity(list, id, |doc, actor| doc.set_deleted(deleted, actor, Utc::now()))
+    }
+
+    fn edit_entity(
+        &self,
+        list: &str,
+        id: &str,
+        edit: impl FnOnce(&mut EntityDoc, ActorId) -> Result<(), DocumentError>,
+    ) -> Result<EntityRecord, StoreError> {
+        let record = self.transaction(|tx, ctx| {
+            let mut doc = self.entity_doc(tx, list, id)?;
+            edit(&mut doc, ctx.actor.clone()).map_err(|source| StoreError::EntityDocument {
+                list: list.to_owned(),
+                id: id.to_owned(),
+                source,
+            })?;
+            self::write(tx, list, id, &mut doc)
+        })?;
+        self.forms.forget_all();
+        Ok(record)
+    }
+
+    fn entity_doc(&self, conn: &Connection, list: &str, id: &str) -> Result<EntityDoc, StoreError> {
+        self::load(conn, list, id)?
+            .ok_or_else(|| StoreError::UnknownEntity { list: list.to_owned(), id: id.to_owned() })
+    }
 }
 
 /// Applies what the finalized survey `survey_id` does to its form's entity list, under
