@@ -87,7 +87,7 @@ pub fn missing_files(form: &Form, files: &BTreeMap<String, Vec<u8>>) -> Vec<Need
 /// does not read are ignored; a file it reads but `files` lacks leaves its questions with no
 /// choices and its `pulldata()` empty, as before anything was attached.
 pub fn attach(form: &Form, files: &BTreeMap<String, Vec<u8>>) -> Result<Form, AttachmentError> {
-    attach_with(form, files, &BTreeMap::new())
+    attach_with(form, files, BTreeMap::new())
 }
 
 /// [`attach`], where a file the form reads but `files` lacks may be one of `tables`: an
@@ -96,18 +96,19 @@ pub fn attach(form: &Form, files: &BTreeMap<String, Vec<u8>>) -> Result<Form, At
 pub fn attach_with(
     form: &Form,
     files: &BTreeMap<String, Vec<u8>>,
-    tables: &BTreeMap<String, ListTable>,
+    mut tables: BTreeMap<String, ListTable>,
 ) -> Result<Form, AttachmentError> {
     let mut attached = form.clone();
     // Each file read once, however many questions read it.
-    let mut read: BTreeMap<String, Rc<Table>> = BTreeMap::new();
-    let mut table = |name: &str| -> Result<Option<Rc<Table>>, AttachmentError> {
+    let mut read: BTreeMap<String, Rc<ListTable>> = BTreeMap::new();
+    let mut table = |name: &str| -> Result<Option<Rc<ListTable>>, AttachmentError> {
         if let Some(t) = read.get(name) {
             return Ok(Some(Rc::clone(t)));
         }
-        let t = match (files.get(name), tables.get(name)) {
-            (Some(bytes), _) => Table::read(name, bytes)?,
-            (None, Some(list)) => Table { header: list.header.clone(), rows: list.rows.clone() },
+        // An entity list is moved in, not copied: it may hold a hundred thousand rows.
+        let t = match (files.get(name), tables.remove(name)) {
+            (Some(bytes), _) => ListTable::read(name, bytes)?,
+            (None, Some(list)) => list,
             (None, None) => return Ok(None),
         };
         let t = Rc::new(t);
@@ -225,7 +226,8 @@ pub(crate) fn csv_header<R: std::io::Read>(
     Ok(header)
 }
 
-/// A list that is not a file: its column names, and its rows in that order.
+/// A list's header and rows: a CSV file's, read within the limits, or an entity list's as
+/// a device holds it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListTable {
     /// The columns (`name` holds the codes, `label` the labels).
@@ -234,15 +236,8 @@ pub struct ListTable {
     pub rows: Vec<Vec<String>>,
 }
 
-/// A CSV file's header and rows, read within the limits.
-#[derive(Debug)]
-struct Table {
-    header: Vec<String>,
-    rows: Vec<Vec<String>>,
-}
-
-impl Table {
-    fn read(file: &str, bytes: &[u8]) -> Result<Table, AttachmentError> {
+impl ListTable {
+    fn read(file: &str, bytes: &[u8]) -> Result<ListTable, AttachmentError> {
         let invalid = |reason: String| AttachmentError::Invalid { file: file.to_owned(), reason };
         if bytes.len() > MAX_FILE_BYTES {
             return Err(AttachmentError::TooLarge { file: file.to_owned(), bytes: bytes.len() });
@@ -268,7 +263,7 @@ impl Table {
             // Cells past the header's columns have no name to be read by: not kept.
             rows.push(record.iter().take(header.len()).map(str::to_owned).collect());
         }
-        Ok(Table { header, rows })
+        Ok(ListTable { header, rows })
     }
 
     /// The rows as choices: codes from `value`, labels from `label` and its languages.

@@ -87,18 +87,14 @@ impl Store {
     /// The properties (and label) of an entity that have competing values, each value with
     /// the actor that wrote it (`Store::actor_author` says who that is).
     pub fn entity_conflicts(&self, list: &str, id: &str) -> Result<Vec<EntityConflict>, StoreError> {
-        let doc = self.readers.with(|conn| self.entity_doc(conn, list, id))?;
-        doc.conflicts().map_err(|source| StoreError::EntityDocument {
-            list: list.to_owned(),
-            id: id.to_owned(),
-            source,
-        })
+        let doc = self.readers.with(|conn| existing(conn, list, id))?;
+        doc.conflicts().map_err(entity_error(list, id))
     }
 
     /// The surveys that created or updated an entity, with what each did (`create`,
     /// `update`).
     pub fn entity_sources(&self, list: &str, id: &str) -> Result<BTreeMap<String, String>, StoreError> {
-        Ok(self.readers.with(|conn| self.entity_doc(conn, list, id))?.sources())
+        Ok(self.readers.with(|conn| existing(conn, list, id))?.sources())
     }
 
     /// Seeds or updates the entity list `list` from a CSV file (`label`, an optional `name`
@@ -130,21 +126,12 @@ impl Store {
         edit: impl FnOnce(&mut EntityDoc, ActorId) -> Result<(), DocumentError>,
     ) -> Result<EntityRecord, StoreError> {
         let record = self.transaction(|tx, ctx| {
-            let mut doc = self.entity_doc(tx, list, id)?;
-            edit(&mut doc, ctx.actor.clone()).map_err(|source| StoreError::EntityDocument {
-                list: list.to_owned(),
-                id: id.to_owned(),
-                source,
-            })?;
+            let mut doc = existing(tx, list, id)?;
+            edit(&mut doc, ctx.actor.clone()).map_err(entity_error(list, id))?;
             self::write(tx, list, id, &mut doc)
         })?;
         self.forms.forget_all();
         Ok(record)
-    }
-
-    fn entity_doc(&self, conn: &Connection, list: &str, id: &str) -> Result<EntityDoc, StoreError> {
-        self::load(conn, list, id)?
-            .ok_or_else(|| StoreError::UnknownEntity { list: list.to_owned(), id: id.to_owned() })
     }
 }
 
@@ -179,19 +166,13 @@ pub fn apply_survey(
     let (list, id) = match &action {
         EntityAction::Create { list, id, .. } | EntityAction::Update { list, id, .. } => (list.clone(), id.clone()),
     };
-    let existing = load(tx, &list, &id)?;
-    let action = match (action, existing.is_some()) {
+    let (mut doc, exists) = load_or_genesis(tx, &list, &id)?;
+    let action = match (action, exists) {
         // An upsert of an entity this store does not have creates it.
         (EntityAction::Update { list, id, label: Some(label), properties, create_if_missing: true }, false) => {
             EntityAction::Create { list, id, label, properties }
         }
         (action, _) => action,
-    };
-    // An entity not here yet starts from the genesis every replica shares, so an update
-    // made before it arrives merges with it when it does.
-    let mut doc = match existing {
-        Some(doc) => doc,
-        None => EntityDoc::genesis(&list, &id).map_err(entity_error(&list, &id))?,
     };
     doc.apply(&action, survey_id, true, actor.clone(), now).map_err(entity_error(&list, &id))?;
     Ok(Some(write(tx, &list, &id, &mut doc)?))
@@ -206,15 +187,26 @@ pub fn load(conn: &Connection, list: &str, id: &str) -> Result<Option<EntityDoc>
     bytes.map(|bytes| EntityDoc::load(&bytes).map_err(entity_error(list, id))).transpose()
 }
 
+/// The entity `id` of `list`, and whether this store had it: one not here yet starts from
+/// the genesis every replica shares, so what is written to it merges with the entity when
+/// it arrives.
+pub(super) fn load_or_genesis(conn: &Connection, list: &str, id: &str) -> Result<(EntityDoc, bool), StoreError> {
+    match load(conn, list, id)? {
+        Some(doc) => Ok((doc, true)),
+        None => Ok((EntityDoc::genesis(list, id).map_err(entity_error(list, id))?, false)),
+    }
+}
+
+/// The entity `id` of `list`, which must be in this store.
+fn existing(conn: &Connection, list: &str, id: &str) -> Result<EntityDoc, StoreError> {
+    load(conn, list, id)?.ok_or_else(|| StoreError::UnknownEntity { list: list.to_owned(), id: id.to_owned() })
+}
+
 /// Writes an entity's document and the columns derived from it; returns it as listed.
 pub fn write(tx: &Connection, list: &str, id: &str, doc: &mut EntityDoc) -> Result<EntityRecord, StoreError> {
     let bytes = doc.save();
     // Every write is held to the budget a survey is held to, so a stored entity always loads.
-    intake::check(&bytes, &Budget::WRITE).map_err(|e| StoreError::EntityDocument {
-        list: list.to_owned(),
-        id: id.to_owned(),
-        source: e.into(),
-    })?;
+    intake::check(&bytes, &Budget::WRITE).map_err(|e| entity_error(list, id)(e.into()))?;
     let record = record(list, id, doc)?;
     let properties = serde_json::to_string(&record.properties).unwrap_or_else(|_| "{}".to_owned());
     tx.prepare_cached(

@@ -18,7 +18,6 @@ use sha2::{Digest, Sha256};
 
 use super::StoreError;
 use super::entities;
-use crate::entity::EntityDoc;
 use crate::form::entities::created_id;
 use crate::form::{EntityAction, attachments};
 
@@ -90,12 +89,7 @@ pub fn import(tx: &Connection, list: &str, csv: &[u8], actor: &ActorId) -> Resul
             report.refused.push((line, format!("names the same entity as line {first}; keep one of the two")));
             continue;
         }
-        let existing = entities::load(tx, list, &row.id)?;
-        let exists = existing.is_some();
-        let mut doc = match existing {
-            Some(doc) => doc,
-            None => EntityDoc::genesis(list, &row.id).map_err(|e| refused(e.to_string()))?,
-        };
+        let (mut doc, exists) = entities::load_or_genesis(tx, list, &row.id)?;
         let action = if exists {
             EntityAction::Update {
                 list: list.to_owned(),

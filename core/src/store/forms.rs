@@ -68,7 +68,7 @@ impl FormCache {
         let form = if files.is_empty() && entity_lists.is_empty() {
             form
         } else {
-            attachments::attach_with(&form, &files, &entity_lists).map_err(|e| StoreError::CorruptForm {
+            attachments::attach_with(&form, &files, entity_lists).map_err(|e| StoreError::CorruptForm {
                 form_id: form_id.to_owned(),
                 version: version.to_owned(),
                 reason: e.to_string(),
