@@ -80,7 +80,7 @@ impl TerrainStore {
         offset: u32,
     ) -> Result<Vec<EntityInfo>, TerrainError> {
         guard(|| {
-            let query = EntityQuery { search, include_deleted, conflicted_only: false, limit, offset };
+            let query = EntityQuery { search, include_deleted, conflicted_only: false, limit, offset, teams: None };
             Ok(self.store.entities(&list, &query)?.into_iter().map(info).collect())
         })
     }

@@ -422,6 +422,10 @@ pub struct SyncProgress {
     pub to_push: u64,
     /// Surveys pulled so far.
     pub pulled: u64,
+    /// Entities (plots, households…) pushed and acknowledged so far.
+    pub entities_pushed: u64,
+    /// Entities pulled so far.
+    pub entities_pulled: u64,
     /// Compressed bytes sent.
     pub bytes_sent: u64,
     /// Compressed bytes received.

@@ -8,7 +8,8 @@ mod common;
 
 use common::enumerator;
 use terrain_core::store::EntityQuery;
-use terrain_core::{AnswerPath, Form, Store, StoreError, Value};
+use terrain_core::survey::DocumentError;
+use terrain_core::{AnswerPath, Author, Form, Role, Store, StoreError, Value};
 
 fn form(json: serde_json::Value) -> Form {
     Form::from_json(&json.to_string()).unwrap()
@@ -301,4 +302,112 @@ fn a_list_is_seeded_from_csv_idempotently_and_bad_rows_are_named_by_line() {
         let error = store.import_entities("plots", header.as_bytes()).unwrap_err();
         assert!(matches!(error, StoreError::EntityImport { .. }) && error.to_string().contains(says), "{error}");
     }
+}
+
+/// What a device pushes, as the relay receives it.
+fn pushed(device: &Store) -> Vec<terrain_core::store::ReceivedEntity> {
+    device
+        .pending_entity_pushes_within(100, usize::MAX, &Default::default())
+        .unwrap()
+        .into_iter()
+        .map(|p| terrain_core::store::ReceivedEntity { list: p.list, id: p.id, changes: p.changes, heads: p.heads })
+        .collect()
+}
+
+#[test]
+fn entities_travel_device_to_relay_to_device_filed_under_a_team() {
+    use terrain_core::store::{EntityArea, EntityVisibility, RemoteEntity};
+    let dir = tempfile::tempdir().unwrap();
+    let phone = store(&dir);
+    let relay = Store::open(dir.path().join("relay.db"), common::supervisor()).unwrap();
+    let other = Store::open(dir.path().join("other.db"), Author::new("issa", "phone-2", Role::Enumerator)).unwrap();
+    other.save_form(&registration()).unwrap();
+
+    register(&phone, "BGD-0412", "Béguédo", 40);
+    register(&phone, "BGD-0413", "Béguédo", 10);
+    assert_eq!(phone.pending_entity_count().unwrap(), 2);
+
+    // The relay judges each entity: it sees who wrote it and files a new one under a team.
+    let items = pushed(&phone);
+    let mut judged = Vec::new();
+    let outcomes = relay
+        .merge_entities_checked(&items, &mut |c| {
+            judged.push((c.existed, c.merged.authors.len(), c.merged.deleted_changed));
+            Ok(Some(7))
+        })
+        .unwrap();
+    assert!(outcomes.iter().all(|o| matches!(o, Ok(true))), "{outcomes:?}");
+    assert_eq!(judged, vec![(false, 1, false); 2]);
+    let acked: Vec<_> = items.iter().map(|i| (i.list.clone(), i.id.clone(), i.heads.clone())).collect();
+    phone.mark_entities_acked(&acked).unwrap();
+    assert_eq!(phone.pending_entity_count().unwrap(), 0);
+
+    // A refusal keeps nothing of the entity.
+    register(&phone, "BGD-0501", "Kiembara", 5);
+    let refused = relay
+        .merge_entities_checked(&pushed(&phone), &mut |_| {
+            Err(terrain_core::survey::Refusal { status: 403, code: "forbidden".into(), message: "no".into() })
+        })
+        .unwrap();
+    assert!(matches!(&refused[0], Err(StoreError::EntityDocument { .. })), "{refused:?}");
+    assert_eq!(relay.entities("plots", &EntityQuery { limit: 10, ..EntityQuery::default() }).unwrap().len(), 2);
+
+    // The feed shows team 7's entities to team 7 only.
+    let team = |teams: Vec<i64>| EntityVisibility::Lists(vec![EntityArea { list: "plots".into(), teams: Some(teams) }]);
+    assert_eq!(relay.entity_feed(0, 100, &team(vec![7])).unwrap().len(), 2);
+    assert!(relay.entity_feed(0, 100, &team(vec![8])).unwrap().is_empty());
+    assert!(relay.entity_feed(0, 100, &EntityVisibility::Lists(Vec::new())).unwrap().is_empty());
+    let feed = relay.entity_feed(0, 100, &EntityVisibility::All).unwrap();
+    assert_eq!(feed.len(), 2);
+    assert!(relay.entity_feed(feed[1].change_seq, 100, &EntityVisibility::All).unwrap().is_empty());
+
+    // Another device pulls them with its cursor, in one transaction; they are not pending
+    // there, and follow-up choices see them.
+    let pulled: Vec<RemoteEntity> = feed
+        .iter()
+        .map(|entry| {
+            let (heads, team) = relay.entity_heads(&entry.list, &entry.id).unwrap().unwrap();
+            assert_eq!(team, Some(7));
+            RemoteEntity {
+                list: entry.list.clone(),
+                id: entry.id.clone(),
+                changes: relay.entity_changes_after(&entry.list, &entry.id, &[]).unwrap(),
+                server_heads: heads,
+            }
+        })
+        .collect();
+    let outcomes = other.apply_pulled_round("https://relay", &[], &pulled, Some(feed[1].change_seq)).unwrap().entities;
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert_eq!(other.sync_cursor("https://relay").unwrap(), feed[1].change_seq);
+    assert_eq!(other.pending_entity_count().unwrap(), 0);
+    let mut labels: Vec<String> = all(&other).into_iter().map(|e| e.label).collect();
+    labels.sort();
+    assert_eq!(labels, ["BGD-0412 — Béguédo", "BGD-0413 — Béguédo"]);
+
+    // Pulled changes that lack what they build on are refused alone, and the cursor stays.
+    let plot = &pulled[0];
+    let visit = phone.create_survey("plot_monitoring", "1").unwrap();
+    phone.set_answer(&visit, &p("plot"), Value::Text(plot.id.clone())).unwrap();
+    phone.set_answer(&visit, &p("yield_kg"), Value::Decimal(420.0)).unwrap();
+    phone.finalize(&visit).unwrap();
+    let update = pushed(&phone).into_iter().find(|e| e.id == plot.id).unwrap();
+    assert!(relay.merge_entities_checked(&[update], &mut |_| Ok(None)).unwrap()[0].is_ok());
+    let tail = RemoteEntity {
+        changes: relay.entity_changes_after(&plot.list, &plot.id, &plot.server_heads).unwrap(),
+        server_heads: relay.entity_heads(&plot.list, &plot.id).unwrap().unwrap().0,
+        ..plot.clone()
+    };
+    let fresh = Store::open(dir.path().join("fresh.db"), enumerator()).unwrap();
+    let outcomes =
+        fresh.apply_pulled_round("https://relay", &[], std::slice::from_ref(&tail), Some(999)).unwrap().entities;
+    assert!(
+        matches!(&outcomes[0], Err(StoreError::EntityDocument { source: DocumentError::MissingDependencies(_), .. })),
+        "{outcomes:?}"
+    );
+    assert_eq!(fresh.sync_cursor("https://relay").unwrap(), 0);
+    assert!(fresh.entity(&plot.list, &plot.id).unwrap().is_none(), "nothing half-written");
+    // The device that had the plot takes the tail.
+    let outcomes = other.apply_pulled_round("https://relay", &[], &[tail], Some(999)).unwrap().entities;
+    assert!(outcomes[0].is_ok(), "{outcomes:?}");
+    assert_eq!(other.entity(&plot.list, &plot.id).unwrap().unwrap().properties["yield_kg"], "420");
 }

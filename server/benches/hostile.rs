@@ -238,6 +238,8 @@ fn push(surveys: impl IntoIterator<Item = ([u8; 16], Vec<u8>)>) -> Vec<u8> {
         want: Vec::new(),
         max_pull_bytes: 1 << 20,
         epoch: 0,
+        push_entities: Vec::new(),
+        want_entities: Vec::new(),
     };
     wire::encode(&request).unwrap()
 }
@@ -268,6 +270,8 @@ impl Arsenal {
             want: want.collect(),
             max_pull_bytes: 1 << 20,
             epoch: 0,
+            push_entities: Vec::new(),
+            want_entities: Vec::new(),
         };
         let honest = push([([7u8; 16], terrain_forge::attacks::sample(20).save_after(&[]))]);
         let lists = vec![

@@ -260,6 +260,8 @@ fn main() {
                 want: vec![],
                 max_pull_bytes: 1 << 20,
                 epoch: 0,
+                push_entities: Vec::new(),
+                want_entities: Vec::new(),
             };
             (wire::encode(&request).unwrap(), token, bodies)
         })

@@ -474,6 +474,8 @@ fn empty_sync() -> Vec<u8> {
         want: Vec::new(),
         max_pull_bytes: 1 << 20,
         epoch: 0,
+        push_entities: Vec::new(),
+        want_entities: Vec::new(),
     })
     .unwrap()
 }
@@ -637,6 +639,40 @@ fn authenticated_requests(w: &World) -> Vec<(Method, &'static str, String, Body)
             Body::Json(json!({"user_id": victim})),
         ),
         (Method::GET, "/api/v1/audit", "/api/v1/audit".into(), Body::None),
+        (Method::GET, "/api/v1/entity-lists", "/api/v1/entity-lists".into(), Body::None),
+        (Method::GET, "/api/v1/entity-lists/{list}/entities", "/api/v1/entity-lists/plots/entities".into(), Body::None),
+        (
+            Method::GET,
+            "/api/v1/entity-lists/{list}/entities/{id}",
+            "/api/v1/entity-lists/plots/entities/e1".into(),
+            Body::None,
+        ),
+        (Method::POST, "/api/v1/entity-lists/{list}/import", "/api/v1/entity-lists/plots/import".into(), Body::None),
+        (Method::GET, "/api/v1/entity-lists/{list}/export", "/api/v1/entity-lists/plots/export".into(), Body::None),
+        (
+            Method::PUT,
+            "/api/v1/entity-lists/{list}/team",
+            "/api/v1/entity-lists/plots/team".into(),
+            Body::Json(json!({"ids": ["e1"], "team": null})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/entity-lists/{list}/entities/{id}/settle",
+            "/api/v1/entity-lists/plots/entities/e1/settle".into(),
+            Body::Json(json!({"property": "label", "value": "x"})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/entity-lists/{list}/entities/{id}/delete",
+            "/api/v1/entity-lists/plots/entities/e1/delete".into(),
+            Body::None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/entity-lists/{list}/entities/{id}/restore",
+            "/api/v1/entity-lists/plots/entities/e1/restore".into(),
+            Body::None,
+        ),
         (Method::GET, "/api/v1/surveys/{survey}", format!("/api/v1/surveys/{s}"), Body::None),
         (
             Method::GET,
@@ -1026,6 +1062,48 @@ fn matrix(w: &World) -> Vec<Row> {
             admin_only(204),
         ));
         rows.push(row(me, M::GET, "/api/v1/audit", "/api/v1/audit".into(), Body::None, admin_only(200)));
+        // Entity lists: the index answers everyone; a list no form declares does not exist,
+        // once the caller may do what they ask at all (seeding and filing are the
+        // administrators', settling the reviewers').
+        rows.push(row(me, M::GET, "/api/v1/entity-lists", "/api/v1/entity-lists".into(), Body::None, 200));
+        let ghost_list = "/api/v1/entity-lists/ghost-list";
+        rows.push(row(
+            me,
+            M::GET,
+            "/api/v1/entity-lists/{list}/entities",
+            format!("{ghost_list}/entities"),
+            Body::None,
+            404,
+        ));
+        for (method, route, tail, body, expect) in [
+            (M::GET, "/api/v1/entity-lists/{list}/entities/{id}", "/entities/e1", Body::None, 404),
+            (M::POST, "/api/v1/entity-lists/{list}/import", "/import", Body::None, admin_only(404)),
+            (
+                M::GET,
+                "/api/v1/entity-lists/{list}/export",
+                "/export",
+                Body::None,
+                if who.role() == Role::Enumerator { 403 } else { 404 },
+            ),
+            (
+                M::PUT,
+                "/api/v1/entity-lists/{list}/team",
+                "/team",
+                Body::Json(json!({"ids": ["e1"], "team": null})),
+                admin_only(404),
+            ),
+            (
+                M::POST,
+                "/api/v1/entity-lists/{list}/entities/{id}/settle",
+                "/entities/e1/settle",
+                Body::Json(json!({"property": "label", "value": "x"})),
+                if matches!(who.role(), Role::Supervisor | Role::Admin) { 404 } else { 403 },
+            ),
+            (M::POST, "/api/v1/entity-lists/{list}/entities/{id}/delete", "/entities/e1/delete", Body::None, 404),
+            (M::POST, "/api/v1/entity-lists/{list}/entities/{id}/restore", "/entities/e1/restore", Body::None, 404),
+        ] {
+            rows.push(row(me, method, route, format!("{ghost_list}{tail}"), body, expect));
+        }
         // Lists are narrowed to what one may read (checked in tests/review.rs); bulk reviews
         // report refusals per survey.
         rows.push(row(me, M::GET, "/api/v1/surveys", "/api/v1/surveys".into(), Body::None, 200));

@@ -889,6 +889,8 @@ fn fuzz_body(input: &Fuzz, corpus: &[SyncRequest], known: [u8; 16]) -> Vec<u8> {
                 max_pull_bytes: *max_pull_bytes,
                 // Any epoch: a stale one only rewinds the cursor to where the epoch began.
                 epoch: cursor.rotate_left(7),
+                push_entities: Vec::new(),
+                want_entities: Vec::new(),
             };
             wire::encode(&request).unwrap()
         }

@@ -526,3 +526,97 @@ fn a_supervisor_sees_the_photos_the_phone_sent_and_those_still_on_it() {
         c.close().await.unwrap();
     });
 }
+
+/// Two phones of a Béguédo team register a plot together and record two yields for it
+/// concurrently; the supervisor finds the plot among the list's conflicts in the browser,
+/// keeps one yield, and both phones receive the settled value.
+#[test]
+fn a_supervisor_settles_an_entity_conflict_in_the_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    server.user("moussa", Role::Supervisor, Some(0));
+    server.user("awa", Role::Enumerator, Some(0));
+    server.user("issa", Role::Enumerator, Some(0));
+    let form = |file: &str| {
+        xlsform::import_path(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../forms").join(file)).unwrap()
+    };
+    server.backend().publish_form(server.project, &form("beguedo_plot_registration.xlsx")).unwrap();
+    server.backend().publish_form(server.project, &form("beguedo_plot_monitoring.xlsx")).unwrap();
+    let awa = Device::login(&server.url, dir.path(), "awa", Role::Enumerator, "phone-awa");
+    let issa = Device::login(&server.url, dir.path(), "issa", Role::Enumerator, "phone-issa");
+    for phone in [&awa, &issa] {
+        phone.fetch_forms();
+    }
+    let registration = awa.store.create_survey("beguedo_plot_registration", "2026120701").unwrap();
+    let point = GeoPoint { lat: 11.78, lon: -0.73, altitude: 260.0, accuracy: 4.0 };
+    for (question, value) in [
+        ("secteur", Value::Choice("secteur_3".into())),
+        ("plot_code", Value::Text("BGD-0412".into())),
+        ("owner_name", Value::Text("Salif Ouédraogo".into())),
+        ("household_size", Value::Integer(9)),
+        ("tenure", Value::Choice("owned".into())),
+        ("area_ha", Value::Decimal(1.5)),
+        ("location", Value::GeoPoint(point)),
+        ("techniques", Value::Choices(vec!["zai".into()])),
+        ("on_river", Value::Choice("no".into())),
+    ] {
+        awa.store.set_answer(&registration, &p(question), value).unwrap();
+    }
+    awa.store.finalize(&registration).unwrap();
+    awa.sync();
+    issa.sync();
+    let plot = issa
+        .store
+        .entities("plots", &terrain_core::store::EntityQuery { limit: 1, ..Default::default() })
+        .unwrap()
+        .pop()
+        .expect("issa's phone has the plot");
+    for (phone, kg) in [(&awa, 420.0), (&issa, 380.0)] {
+        let visit = phone.store.start_follow_up("beguedo_plot_monitoring", "2026120701", &plot.id).unwrap();
+        for (question, value) in [
+            ("season", Value::Choice("rainy_2026".into())),
+            ("secteur", Value::Choice("secteur_3".into())),
+            ("crop", Value::Choice("sorghum".into())),
+            ("yield_kg", Value::Decimal(kg)),
+            ("techniques", Value::Choices(vec!["half_moons".into()])),
+        ] {
+            phone.store.set_answer(&visit, &p(question), value).unwrap();
+        }
+        phone.store.finalize(&visit).unwrap();
+    }
+    awa.sync();
+    issa.sync();
+
+    let driver = Driver::start();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let url = server.url.clone();
+    rt.block_on(async {
+        let c = browser(&driver).await;
+        c.goto(&format!("{url}/lang/en")).await.unwrap();
+        c.find(Locator::Id("username")).await.unwrap().send_keys("moussa").await.unwrap();
+        c.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+        c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+        wait_path(&c, "/surveys").await;
+        c.goto(&format!("{url}/entities?list=plots&conflicted=on")).await.unwrap();
+        assert_eq!(text(&c, "table.list tbody tr td a").await, plot.label);
+        shoot(&c, "entities").await;
+        c.find(Locator::Css("table.list tbody tr td a")).await.unwrap().click().await.unwrap();
+        wait_path(&c, &format!("/entities/plots/{}", plot.id)).await;
+        assert!(text(&c, "div.conflict").await.contains("yield_kg"));
+        shoot(&c, "entity").await;
+        // Keep 420: the form whose value is 420.
+        let keep = c.find(Locator::Css("div.conflict form:has(input[name=value][value='420']) button")).await.unwrap();
+        keep.click().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while c.find(Locator::Css("div.conflict")).await.is_ok() {
+            assert!(Instant::now() < deadline, "the conflict is never settled");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        c.close().await.unwrap();
+    });
+    for phone in [&awa, &issa] {
+        phone.sync();
+        let settled = phone.store.entity("plots", &plot.id).unwrap().unwrap();
+        assert_eq!((settled.properties["yield_kg"].as_str(), settled.has_conflicts), ("420", false));
+    }
+}

@@ -267,6 +267,8 @@ fn every_list_of_a_sync_request_is_bounded() {
         want,
         max_pull_bytes: 1 << 20,
         epoch: 0,
+        push_entities: Vec::new(),
+        want_entities: Vec::new(),
     };
     let (status, body) = post_sync(&server.url, &phone.token, wire::encode(&request).unwrap());
     assert_eq!(status, 413, "{}", String::from_utf8_lossy(&body));
@@ -278,6 +280,8 @@ fn every_list_of_a_sync_request_is_bounded() {
         want,
         max_pull_bytes: 1 << 20,
         epoch: 0,
+        push_entities: Vec::new(),
+        want_entities: Vec::new(),
     };
     assert_eq!(post_sync(&server.url, &phone.token, wire::encode(&request).unwrap()).0, 413);
     let too_many: Vec<String> = (0..1001).map(|i| format!("s{i}")).collect();

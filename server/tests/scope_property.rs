@@ -312,6 +312,8 @@ fn check(world: &World, tally: &mut Tally) {
             want: Vec::new(),
             max_pull_bytes: 64 << 20,
             epoch: 0,
+            push_entities: Vec::new(),
+            want_entities: Vec::new(),
         };
         let response = sync_round(url, &device, &request);
         let pulled: BTreeSet<String> = response.pull.iter().map(|s| wire::survey_id_string(&s.survey)).collect();

@@ -4,7 +4,10 @@
 // phone downloads them, registers plots offline (finalizing a registration creates the plot
 // in the `plots` entity list), starts a seasonal visit on one (the monitoring form offers the
 // sector's plots and reads last season's values from the list), and the visit updates the
-// plot. A property is settled, a plot deleted and restored.
+// plot. A property is settled, a plot deleted and restored. Then the season syncs: a
+// teammate's phone receives the plots, both phones record a yield for the same plot without
+// having seen each other's, the conflict reaches both, and the supervisor settles it through
+// the API for both phones.
 
 import java.nio.file.Files
 import java.nio.file.Path
@@ -36,8 +39,10 @@ fun plotSeason(args: Array<String>) {
     val admin = ServerApi(URL, "admin", System.getenv("TERRAIN_ADMIN_PASSWORD"), pin = PIN)
     val project = ServerApi.number(admin.call("POST", "/api/v1/projects", """{"name":"plots-kt"}"""), "id")
     val team = ServerApi.number(admin.call("POST", "/api/v1/projects/$project/teams", """{"name":"beguedo-kt"}"""), "id")
-    val user = admin.call("POST", "/api/v1/users", """{"username":"enu-plots-kt","password":"$PASSWORD","role":"enumerator"}""")
-    admin.call("POST", "/api/v1/teams/$team/members", """{"user_id":${ServerApi.number(user, "id")}}""")
+    for ((name, role) in listOf("enu-plots-kt" to "enumerator", "enu-plots-kt-2" to "enumerator", "sup-plots-kt" to "supervisor")) {
+        val user = admin.call("POST", "/api/v1/users", """{"username":"$name","password":"$PASSWORD","role":"$role"}""")
+        admin.call("POST", "/api/v1/teams/$team/members", """{"user_id":${ServerApi.number(user, "id")}}""")
+    }
     val xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     // The registration first: it declares the plots list that monitoring reads as plots.csv.
     for (form in listOf("beguedo_plot_registration.xlsx", "beguedo_plot_monitoring.xlsx")) {
@@ -87,5 +92,44 @@ fun plotSeason(args: Array<String>) {
 
     expectThrows<TerrainException.NotFound> { phone.settleEntity("plots", "nowhere", "yield_kg", "1") }
     expectThrows<TerrainException.Invalid> { phone.startFollowUp(REGISTRATION.first, REGISTRATION.second, plot.id) }
+
+    // The season syncs; a teammate's phone receives the plots.
+    expectEqual(phone.sync().progress.entitiesPushed, 3uL, "plots pushed")
+    val otherPath = Files.createTempDirectory("terrain-plots-kt").resolve("other.db").toString()
+    val other = TerrainStore.open(otherPath, "enu-plots-kt-2", "phone-plots-kt-2", Role.ENUMERATOR, PlatformHttp(), null)
+    other.login(URL, PASSWORD, PIN)
+    other.downloadForms()
+    expectEqual(other.sync().progress.entitiesPulled, 3uL, "plots pulled")
+    expectEqual(other.entities("plots").map { it.label }, phone.entities("plots").map { it.label }, "the same plots")
+
+    // Both record this season's yield without having seen the other's: a conflict on both.
+    for ((device, kg) in listOf(phone to 510.0, other to 480.0)) {
+        val again = device.startFollowUp(MONITORING.first, MONITORING.second, plot.id)
+        for ((p, value) in listOf(
+            "season" to AnswerValue.Choice("rainy_2027"), "secteur" to AnswerValue.Choice("secteur_3"),
+            "crop" to AnswerValue.Choice("millet"), "yield_kg" to AnswerValue.Decimal(kg),
+            "techniques" to AnswerValue.Choices(listOf("half_moons")),
+        )) device.setAnswer(again, p, value)
+        device.finalize(again)
+    }
+    phone.sync()
+    other.sync()
+    phone.sync()
+    for (device in listOf(phone, other)) {
+        val yields = device.entityConflicts("plots", plot.id).filter { it.property == "yield_kg" }
+            .flatMap { c -> c.values.map { it.value } }.sorted()
+        expectEqual(yields, listOf("480", "510"), "both yields kept")
+    }
+
+    // The supervisor settles it from the desk; both phones get the settled value.
+    val sup = ServerApi(URL, "sup-plots-kt", PASSWORD, pin = PIN)
+    val found = sup.call("GET", "/api/v1/entity-lists/plots/entities?conflicted=true")
+    expect(found.contains(plot.id)) { "the conflicted plot is listed: $found" }
+    sup.call("POST", "/api/v1/entity-lists/plots/entities/${plot.id}/settle", """{"property":"yield_kg","value":"495"}""")
+    for (device in listOf(phone, other)) {
+        device.sync()
+        val settled = device.entity("plots", plot.id)!!
+        expectEqual(settled.properties["yield_kg"] to settled.hasConflicts, "495" to false, "settled on every phone")
+    }
     println("PlotSeasonTest: ok")
 }

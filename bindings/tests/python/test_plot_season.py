@@ -5,7 +5,9 @@ enumerator's phone downloads them, registers plots offline (finalizing a registr
 creates the plot in the `plots` entity list), lists and searches the plots, starts a
 seasonal visit on one (the monitoring form offers the sector's plots and reads last
 season's values from the list), and the visit updates the plot. A property is settled, a
-plot deleted and restored.
+plot deleted and restored. Then the season syncs: a teammate's phone receives the plots,
+both phones record a yield for the same plot without having seen each other's, the
+conflict reaches both, and the supervisor settles it through the API for both phones.
 """
 
 import os
@@ -27,11 +29,13 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def publish_plot_forms(admin, forms_dir):
-    """A project with one enumerator and the two plot forms; returns the enumerator."""
+    """A project with a team of two enumerators and a supervisor, and the two plot forms;
+    returns the first enumerator."""
     project = admin.call("POST", "/api/v1/projects", {"name": "plots-py"})["id"]
     team = admin.call("POST", f"/api/v1/projects/{project}/teams", {"name": "beguedo-py"})["id"]
-    user = admin.call("POST", "/api/v1/users", {"username": "enu-plots", "password": PASSWORD, "role": "enumerator"})
-    admin.call("POST", f"/api/v1/teams/{team}/members", {"user_id": user["id"]})
+    for username, role in [("enu-plots", "enumerator"), ("enu-plots-2", "enumerator"), ("sup-plots", "supervisor")]:
+        user = admin.call("POST", "/api/v1/users", {"username": username, "password": PASSWORD, "role": role})
+        admin.call("POST", f"/api/v1/teams/{team}/members", {"user_id": user["id"]})
     # The registration first: it declares the plots list that monitoring reads as plots.csv.
     for form in ("beguedo_plot_registration.xlsx", "beguedo_plot_monitoring.xlsx"):
         with open(os.path.join(forms_dir, form), "rb") as f:
@@ -113,6 +117,48 @@ class PlotSeason(unittest.TestCase):
             phone.settle_entity("plots", "nowhere", "yield_kg", "1")
         with self.assertRaises(t.TerrainError.Invalid):
             phone.start_follow_up(*REGISTRATION, plot.id)
+
+        # The season syncs: the plots go up with the surveys.
+        progress = phone.sync().progress
+        self.assertEqual(progress.entities_pushed, 3)
+
+        # A teammate's phone receives them.
+        other = t.TerrainStore.open(
+            os.path.join(tempfile.mkdtemp(), "other.db"), "enu-plots-2", "phone-plots-2", t.Role.ENUMERATOR,
+            PlatformHttp(), None,
+        )
+        other.login(URL, PASSWORD, PIN)
+        other.download_forms()
+        self.assertEqual(other.sync().progress.entities_pulled, 3)
+        self.assertEqual([p.label for p in other.entities("plots")], [p.label for p in phone.entities("plots")])
+
+        # Both record this season's yield without having seen the other's: a conflict,
+        # which reaches both phones with both values.
+        for device, kg in [(phone, 510.0), (other, 480.0)]:
+            again = device.start_follow_up(*MONITORING, plot.id)
+            for path, value in [("season", A.CHOICE("rainy_2027")), ("secteur", A.CHOICE("secteur_3")),
+                                ("crop", A.CHOICE("millet")), ("yield_kg", A.DECIMAL(kg)),
+                                ("techniques", A.CHOICES(["half_moons"]))]:
+                device.set_answer(again, path, value)
+            device.finalize(again)
+        phone.sync()
+        other.sync()
+        phone.sync()
+        for device in (phone, other):
+            conflicts = device.entity_conflicts("plots", plot.id)
+            yields = sorted(v.value for c in conflicts if c.property == "yield_kg" for v in c.values)
+            self.assertEqual(yields, ["480", "510"])
+
+        # The supervisor settles it from the desk; both phones get the settled value.
+        sup = Api(URL, "sup-plots", PASSWORD, "sup-laptop")
+        found = sup.call("GET", "/api/v1/entity-lists/plots/entities?conflicted=true")
+        self.assertEqual([e["id"] for e in found], [plot.id])
+        sup.call("POST", f"/api/v1/entity-lists/plots/entities/{plot.id}/settle",
+                 {"property": "yield_kg", "value": "495"})
+        for device in (phone, other):
+            device.sync()
+            settled = device.entity("plots", plot.id)
+            self.assertEqual((settled.properties["yield_kg"], settled.has_conflicts), ("495", False))
 
 
 if __name__ == "__main__":

@@ -28,8 +28,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::form::EntityAction;
-use crate::intake::{self, Budget};
-use crate::survey::{DocumentError, actor_of};
+use crate::intake::{self, Budget, Cost};
+use crate::survey::{DocumentError, MAX_DOCUMENT_BYTES, actor_of, contain, round_trips};
 
 /// The version of the entity layout written by this code.
 pub const LAYOUT_VERSION: i64 = 1;
@@ -40,6 +40,19 @@ pub struct EntityDoc {
     doc: AutoCommit,
     properties: ObjId,
     sources: ObjId,
+}
+
+/// What merging another replica's changes did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merged {
+    /// How many of the changes were new here.
+    pub new_changes: usize,
+    /// The actors of the new changes (the genesis's left out): whose rights judge them.
+    pub authors: Vec<ActorId>,
+    /// Whether they deleted or restored the entity.
+    pub deleted_changed: bool,
+    /// What decoding the bytes cost.
+    pub cost: Cost,
 }
 
 /// A property (or the label) with competing values.
@@ -177,7 +190,8 @@ impl EntityDoc {
         matches!(self.scalar(&ROOT, "deleted"), Some(ScalarValue::Boolean(true)))
     }
 
-    /// The properties (and the label) with competing values, in name order.
+    /// The properties (and the label) with competing values, in name order. Values written
+    /// concurrently but equal do not compete.
     pub fn conflicts(&self) -> Result<Vec<EntityConflict>, DocumentError> {
         let mut out = Vec::new();
         if let Some(conflict) = self.conflict(&ROOT, "label")? {
@@ -198,8 +212,95 @@ impl EntityDoc {
             return Ok(None);
         }
         // `get_all` lists the winner last, as `get` picks it.
-        let values = all.iter().rev().map(|(value, id)| (text(value.as_scalar().cloned()), actor_of(id))).collect();
+        let values: Vec<(String, String)> =
+            all.iter().rev().map(|(value, id)| (text(value.as_scalar().cloned()), actor_of(id))).collect();
+        // Two visits that found the same crop wrote the same value: nothing to settle.
+        if let Some((first, _)) = values.first()
+            && values.iter().all(|(value, _)| value == first)
+        {
+            return Ok(None);
+        }
         Ok(Some(EntityConflict { property: key.to_owned(), values }))
+    }
+
+    /// Merges changes from another replica of this entity (change chunks or a saved
+    /// document), checked by the front door against `budget`. All or nothing, as for a
+    /// survey (`SurveyDoc::merge_bytes`): the changes are applied to a copy, which replaces
+    /// this entity only if their dependencies are all present, the result saves and loads
+    /// back, it is still this entity in Terrain's layout, and nothing but the genesis is
+    /// written under the genesis actor (which every replica derives, so it proves nobody's
+    /// authorship).
+    pub fn merge_bytes(&mut self, bytes: &[u8], budget: &Budget) -> Result<Merged, DocumentError> {
+        if bytes.len() > MAX_DOCUMENT_BYTES {
+            return Err(DocumentError::TooLarge { bytes: bytes.len() });
+        }
+        let (list, id) = self.identity()?;
+        let intake = intake::read(bytes, budget)?;
+        let mut candidate = self.doc.clone();
+        let before = candidate.get_heads();
+        contain(|| candidate.apply_changes(intake.changes.clone()))??;
+        let missing = candidate.get_missing_deps(&[]);
+        if !missing.is_empty() {
+            return Err(DocumentError::MissingDependencies(missing.len()));
+        }
+        intake::op_counters(&mut candidate, budget)?;
+        if !intake.held_exactly(&mut candidate, Some((&self.doc, &before))) {
+            round_trips(&mut candidate)?;
+        }
+        let genesis = genesis_actor(&list, &id);
+        let genesis_heads = EntityDoc::genesis(&list, &id)?.doc.get_heads();
+        let mut authors = Vec::new();
+        let new = candidate.get_changes_meta(&before);
+        let new_changes = new.len();
+        for change in &new {
+            let actor: &ActorId = &change.actor;
+            if *actor == genesis {
+                if !genesis_heads.contains(&change.hash) {
+                    return Err(DocumentError::Malformed(
+                        "a change other than the genesis is written under the entity's own actor".into(),
+                    ));
+                }
+            } else if !authors.contains(actor) {
+                authors.push(actor.clone());
+            }
+        }
+        drop(new);
+        let merged = EntityDoc::from_automerge(candidate)?;
+        if merged.identity()? != (list, id) {
+            return Err(DocumentError::Malformed("the changes belong to another entity".into()));
+        }
+        let deleted_changed = merged.deleted() != self.deleted();
+        let actor = self.doc.get_actor().clone();
+        *self = merged;
+        self.doc.set_actor(actor);
+        Ok(Merged { new_changes, authors, deleted_changed, cost: intake.cost })
+    }
+
+    /// What a replica at `heads` lacks of this entity, as change chunks (all of them for an
+    /// empty `heads`).
+    pub fn changes_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
+        self.doc.save_after(heads)
+    }
+
+    /// Whether this entity holds every change in `heads`.
+    pub fn holds(&mut self, heads: &[ChangeHash]) -> bool {
+        heads.iter().all(|h| self.doc.get_change_by_hash(h).is_some())
+    }
+
+    /// The list and id the genesis wrote: each must be one value.
+    fn identity(&self) -> Result<(String, String), DocumentError> {
+        let meta = match self.doc.get_all(ROOT, "meta")?.as_slice() {
+            [(AmValue::Object(ObjType::Map), id)] => id.clone(),
+            _ => return Err(DocumentError::Malformed("the entity has no single `meta` map".into())),
+        };
+        let one = |key: &str| match self.doc.get_all(&meta, key)?.as_slice() {
+            [(AmValue::Scalar(s), _)] => match s.as_ref() {
+                ScalarValue::Str(text) => Ok(text.to_string()),
+                _ => Err(DocumentError::Malformed(format!("the entity's meta.{key} is not text"))),
+            },
+            _ => Err(DocumentError::Malformed(format!("the entity has no single meta.{key}"))),
+        };
+        Ok((one("list")?, one("id")?))
     }
 
     /// The current heads.
@@ -396,5 +497,64 @@ mod tests {
         survey_like.put_object(ROOT, "meta", ObjType::Map).unwrap();
         assert!(EntityDoc::load(&survey_like.save()).is_err());
         assert!(EntityDoc::load(b"not automerge").is_err());
+    }
+
+    #[test]
+    fn equal_values_written_concurrently_do_not_compete() {
+        let base = registered();
+        let (mut a, mut b) = (base.clone(), base.clone());
+        a.apply(&update(&[("crop", "sorghum")]), "visit-a", true, actor(2), now()).unwrap();
+        b.apply(&update(&[("crop", "sorghum")]), "visit-b", true, actor(3), now()).unwrap();
+        merge(&mut a, &mut b);
+        assert!(a.conflicts().unwrap().is_empty());
+    }
+
+    #[test]
+    fn merging_another_replicas_changes_names_their_authors_and_is_all_or_nothing() {
+        let mut phone = registered();
+        let mut relay = EntityDoc::genesis("plots", "p1").unwrap();
+        let merged = relay.merge_bytes(&phone.changes_after(&[]), &Budget::WRITE).unwrap();
+        assert_eq!(merged.authors, vec![actor(1)], "the genesis names nobody");
+        assert_eq!((merged.new_changes, merged.deleted_changed), (1, false), "the genesis was there already");
+        assert_eq!(relay.heads(), phone.heads());
+        assert!(relay.holds(&phone.heads()));
+
+        // Known changes again: nothing new.
+        let again = relay.merge_bytes(&phone.changes_after(&[]), &Budget::WRITE).unwrap();
+        assert_eq!((again.new_changes, again.authors.len()), (0, 0));
+
+        // A deletion says so.
+        let before = phone.heads();
+        phone.set_deleted(true, actor(4), now()).unwrap();
+        let merged = relay.merge_bytes(&phone.changes_after(&before), &Budget::WRITE).unwrap();
+        assert!(merged.deleted_changed && relay.deleted());
+
+        // Changes that build on something this replica lacks change nothing.
+        let mut ahead = phone.clone();
+        let known = ahead.heads();
+        ahead.apply(&update(&[("bunds", "1")]), "v", true, actor(5), now()).unwrap();
+        let mut fresh = EntityDoc::genesis("plots", "p1").unwrap();
+        let lacking = fresh.merge_bytes(&ahead.changes_after(&known), &Budget::WRITE);
+        assert!(matches!(lacking, Err(DocumentError::MissingDependencies(_))), "{lacking:?}");
+        assert_eq!(fresh.heads(), EntityDoc::genesis("plots", "p1").unwrap().heads());
+    }
+
+    #[test]
+    fn another_entitys_changes_and_forged_genesis_changes_are_refused() {
+        let mut p2 = EntityDoc::genesis("plots", "p2").unwrap();
+        let mut p1 = registered();
+        let heads = p2.heads();
+        // p1's changes (its own genesis included) are not p2's.
+        assert!(p2.merge_bytes(&p1.changes_after(&[]), &Budget::WRITE).is_err());
+        assert_eq!(p2.heads(), heads, "nothing kept");
+
+        // A change written under the genesis actor, claiming nobody's authorship.
+        let mut forged = EntityDoc::genesis("plots", "p1").unwrap();
+        let genesis = forged.heads();
+        forged.apply(&update(&[("bunds", "99")]), "forged", true, genesis_actor("plots", "p1"), now()).unwrap();
+        let mut relay = EntityDoc::genesis("plots", "p1").unwrap();
+        let refused = relay.merge_bytes(&forged.changes_after(&genesis), &Budget::WRITE);
+        assert!(matches!(refused, Err(DocumentError::Malformed(_))), "{refused:?}");
+        assert_eq!(relay.heads(), genesis);
     }
 }

@@ -5,4 +5,4 @@
 
 pub mod document;
 
-pub use document::{EntityConflict, EntityDoc};
+pub use document::{EntityConflict, EntityDoc, Merged};

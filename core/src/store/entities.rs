@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use automerge::ActorId;
+use automerge::{ActorId, ChangeHash};
 use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -54,6 +54,9 @@ pub struct EntityQuery {
     pub limit: u32,
     /// Skipping this many, in label order.
     pub offset: u32,
+    /// Only entities filed under one of these teams or under none (`None`: all). The
+    /// relay's narrowing to what a principal sees.
+    pub teams: Option<Vec<i64>>,
 }
 
 /// Entities, as a device and the relay read and change them.
@@ -204,17 +207,35 @@ fn existing(conn: &Connection, list: &str, id: &str) -> Result<EntityDoc, StoreE
 
 /// Writes an entity's document and the columns derived from it; returns it as listed.
 pub fn write(tx: &Connection, list: &str, id: &str, doc: &mut EntityDoc) -> Result<EntityRecord, StoreError> {
+    write_synced(tx, list, id, doc, None)
+}
+
+/// [`write`], also recording `server_heads` as what the server holds when they are known
+/// (changes pulled from it). Every write takes the next number of the change feed, and the
+/// entity is pending a push while its heads differ from what the server acknowledged.
+pub(super) fn write_synced(
+    tx: &Connection,
+    list: &str,
+    id: &str,
+    doc: &mut EntityDoc,
+    server_heads: Option<&[ChangeHash]>,
+) -> Result<EntityRecord, StoreError> {
     let bytes = doc.save();
     // Every write is held to the budget a survey is held to, so a stored entity always loads.
     intake::check(&bytes, &Budget::WRITE).map_err(|e| entity_error(list, id)(e.into()))?;
     let record = record(list, id, doc)?;
     let properties = serde_json::to_string(&record.properties).unwrap_or_else(|_| "{}".to_owned());
+    let seq = writes::next_change_seq(tx)?;
     tx.prepare_cached(
-        "INSERT INTO entities (list, entity_id, label, properties, has_conflicts, deleted, heads, document, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        "INSERT INTO entities (list, entity_id, label, properties, has_conflicts, deleted, heads, document, updated_at,
+                               change_seq, acked_heads, dirty)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11 IS NULL OR ?11 != ?7)
          ON CONFLICT (list, entity_id) DO UPDATE SET label = excluded.label, properties = excluded.properties,
              has_conflicts = excluded.has_conflicts, deleted = excluded.deleted, heads = excluded.heads,
-             document = excluded.document, updated_at = excluded.updated_at",
+             document = excluded.document, updated_at = excluded.updated_at, change_seq = excluded.change_seq,
+             acked_heads = coalesce(excluded.acked_heads, acked_heads),
+             dirty = coalesce(excluded.acked_heads, acked_heads) IS NULL
+                     OR coalesce(excluded.acked_heads, acked_heads) != excluded.heads",
     )?
     .execute(params![
         list,
@@ -226,6 +247,8 @@ pub fn write(tx: &Connection, list: &str, id: &str, doc: &mut EntityDoc) -> Resu
         encode_heads(&doc.heads()),
         bytes,
         Utc::now().timestamp_millis(),
+        seq,
+        server_heads.map(encode_heads),
     ])?;
     Ok(record)
 }
@@ -278,10 +301,20 @@ pub fn list(conn: &Connection, list: &str, query: &EntityQuery) -> Result<Vec<En
         "SELECT entity_id, label, properties, has_conflicts, deleted FROM entities
          WHERE list = ?1 AND (?2 OR deleted = 0) AND (NOT ?3 OR has_conflicts = 1)
            AND (?4 IS NULL OR label LIKE ?4 ESCAPE '\\')
+           AND (?7 IS NULL OR team IS NULL OR team IN (SELECT value FROM json_each(?7)))
          ORDER BY label, entity_id LIMIT ?5 OFFSET ?6",
     )?;
+    let teams = query.teams.as_ref().map(|teams| serde_json::to_string(teams).unwrap_or_else(|_| "[]".to_owned()));
     let rows = stmt.query_map(
-        params![list, query.include_deleted, query.conflicted_only, search, query.limit.min(MAX_PAGE), query.offset],
+        params![
+            list,
+            query.include_deleted,
+            query.conflicted_only,
+            search,
+            query.limit.min(MAX_PAGE),
+            query.offset,
+            teams
+        ],
         |r| row_record(list, r.get(0)?, r, 1),
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -318,6 +351,6 @@ fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
-fn entity_error<'a>(list: &'a str, id: &'a str) -> impl Fn(crate::survey::DocumentError) -> StoreError + 'a {
+pub(super) fn entity_error<'a>(list: &'a str, id: &'a str) -> impl Fn(crate::survey::DocumentError) -> StoreError + 'a {
     move |source| StoreError::EntityDocument { list: list.to_owned(), id: id.to_owned(), source }
 }

@@ -14,6 +14,7 @@ mod documents;
 pub mod encryption;
 mod entities;
 mod entity_import;
+mod entity_sync;
 mod error;
 mod forms;
 mod media;
@@ -41,8 +42,12 @@ pub use self::connection::Durability;
 use self::connection::ReaderPool;
 pub use self::documents::{decode_heads, encode_heads};
 pub use self::encryption::StoreKey;
-pub use self::entities::{EntityQuery, EntityRecord};
+pub use self::entities::{EntityQuery, EntityRecord, MAX_PAGE as MAX_ENTITY_PAGE};
 pub use self::entity_import::ImportReport as EntityImportReport;
+pub use self::entity_sync::{
+    EntityArea, EntityCandidate, EntityCheck, EntityFeedEntry, EntityHeads, EntityVisibility, PendingEntity,
+    PulledRound, ReceivedEntity, RemoteEntity,
+};
 pub use self::error::StoreError;
 use self::forms::FormCache;
 pub use self::forms::FormSummary;

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use automerge::ChangeHash;
 use rusqlite::{OptionalExtension, params};
 
-use super::writes::{self, Origin};
-use super::{MergeOutcome, Store, StoreError, documents, in_savepoint};
+use super::writes;
+use super::{MergeOutcome, Store, StoreError, documents};
 
 /// The changes of one survey that the server has not acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,32 +107,15 @@ impl Store {
     /// Applies changes pulled from `server` and, in the same transaction, moves this
     /// device's cursor in the server's feed to `cursor`. Each survey succeeds or fails on
     /// its own (for example missing dependencies); the cursor moves only if all succeeded,
-    /// so a failed survey is pulled again.
+    /// so a failed survey is pulled again. A round with entities too is
+    /// [`Store::apply_pulled_round`].
     pub fn apply_pulled(
         &self,
         server: &str,
         items: &[RemoteChanges],
         cursor: Option<u64>,
     ) -> Result<Vec<Result<MergeOutcome, StoreError>>, StoreError> {
-        self.synced_transaction(|tx, ctx| {
-            let mut outcomes = Vec::with_capacity(items.len());
-            for item in items {
-                let origin = Origin::Server { heads: item.server_heads.clone() };
-                outcomes.push(in_savepoint(tx, |sp| {
-                    writes::merge(sp, ctx, &item.survey_id, &item.changes, &origin, None)
-                })?);
-            }
-            if let Some(cursor) = cursor
-                && outcomes.iter().all(Result::is_ok)
-            {
-                tx.execute(
-                    "INSERT INTO sync_cursors (server, cursor) VALUES (?1, ?2)
-                     ON CONFLICT (server) DO UPDATE SET cursor = excluded.cursor",
-                    params![server, cursor as i64],
-                )?;
-            }
-            Ok(outcomes)
-        })
+        Ok(self.apply_pulled_round(server, items, &[], cursor)?.surveys)
     }
 
     /// The epoch of `server` that this device's cursor and acknowledgements are from (0
@@ -156,6 +139,8 @@ impl Store {
     pub fn begin_epoch(&self, server: &str, server_id: &[u8], epoch: u64, start: u64) -> Result<u64, StoreError> {
         self.synced_transaction(|tx, _| {
             let offered = tx.execute("UPDATE surveys SET dirty = 1 WHERE acked_heads IS NOT NULL AND dirty = 0", [])?;
+            // Entities too, the same way.
+            tx.execute("UPDATE entities SET dirty = 1 WHERE acked_heads IS NOT NULL AND dirty = 0", [])?;
             // And the files: each is asked after again (a `HEAD` each, nothing resent for
             // those the restored server has).
             tx.execute("UPDATE media_blobs SET uploaded_at = NULL WHERE uploaded_at IS NOT NULL", [])?;

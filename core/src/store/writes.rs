@@ -411,8 +411,8 @@ struct RowState<'a> {
     chunk_bytes: usize,
 }
 
-/// The next number of the change feed.
-fn next_change_seq(tx: &Connection) -> Result<i64, StoreError> {
+/// The next number of the change feed (surveys' and entities' writes share it).
+pub(super) fn next_change_seq(tx: &Connection) -> Result<i64, StoreError> {
     Ok(tx
         .prepare_cached("UPDATE counters SET value = value + 1 WHERE name = 'change_seq' RETURNING value")?
         .query_row([], |r| r.get(0))?)

@@ -617,7 +617,7 @@ fn commit_options(now: DateTime<Utc>) -> CommitOptions {
 ///
 /// Saved without compressing: compression changes no column's contents, only how it is
 /// stored, and skipping it makes the check a third cheaper.
-fn round_trips(doc: &mut AutoCommit) -> Result<(), DocumentError> {
+pub(crate) fn round_trips(doc: &mut AutoCommit) -> Result<(), DocumentError> {
     let mut heads = doc.get_heads();
     let lost = |why: String| DocumentError::Malformed(format!("the changes do not survive a save and load: {why}"));
     let saved = contain(|| doc.save_nocompress())?;

@@ -23,6 +23,7 @@ pub(crate) use conflicts::actor_of;
 pub use conflicts::{Conflict, ConflictValue};
 pub use defaults::{apply_defaults, is_dynamic_default};
 pub use document::{LAYOUT_VERSION, MAX_DOCUMENT_BYTES, SurveyDoc};
+pub(crate) use document::{contain, round_trips};
 pub use history::FieldEdit;
 pub use path::{AnswerPath, PathSyntaxError};
 pub use review::{Comment, MAX_COMMENT_CHARS, NewComment, Review, ReviewStatus, UnknownReviewStatus};

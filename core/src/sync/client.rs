@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::transport::{Transport, TransportError};
-use super::wire::{self, Ack, PushedSurvey, SyncRequest, SyncResponse, WantedSurvey};
+use super::wire::{self, Ack, PushedEntity, PushedSurvey, SyncRequest, SyncResponse, WantedEntity, WantedSurvey};
 use crate::form::Form;
-use crate::store::{RemoteChanges, Store, StoreError};
+use crate::store::{RemoteChanges, RemoteEntity, Store, StoreError};
 use crate::survey::DocumentError;
 
 /// Tuning of a sync.
@@ -42,6 +42,10 @@ pub struct Progress {
     pub to_push: u64,
     /// Surveys pulled so far.
     pub pulled: u64,
+    /// Entities pushed and acknowledged so far.
+    pub entities_pushed: u64,
+    /// Entities pulled so far.
+    pub entities_pulled: u64,
     /// Compressed bytes sent so far.
     pub bytes_sent: u64,
     /// Compressed bytes received so far.
@@ -71,9 +75,10 @@ impl CancelToken {
 pub struct SyncReport {
     /// Progress at the end.
     pub progress: Progress,
-    /// Surveys the server refused, with its reason.
+    /// Surveys the server refused, with its reason; entities are named `list/id`.
     pub refused: Vec<(String, String)>,
-    /// Surveys pulled but not applied, with the reason (they are retried next sync).
+    /// Surveys (and entities, as `list/id`) pulled but not applied, with the reason (they
+    /// are retried next sync).
     pub failed: Vec<(String, String)>,
     /// Surveys offered again because the server started a new epoch (it was restored from
     /// a backup): the server keeps what it lacks of them, and acknowledges the rest.
@@ -112,8 +117,9 @@ pub fn sync(
     let mut report = SyncReport::default();
     report.progress.to_push = store.pending_count()?;
     let mut refused: HashSet<String> = HashSet::new();
-    let mut want: Vec<WantedSurvey> = Vec::new();
-    let mut wanted: HashSet<wire::Id16> = HashSet::new();
+    let mut refused_entities: HashSet<(String, String)> = HashSet::new();
+    let mut want = Wanted::default();
+    let mut asked = Asked::default();
     loop {
         if cancel.is_cancelled() {
             return Err(SyncError::Cancelled);
@@ -122,13 +128,29 @@ pub fn sync(
             return Err(SyncError::TooManyRounds(report.progress.rounds));
         }
         let pending = next_batch(store, &mut refused, &mut report, options.push_batch_bytes)?;
+        let sent: usize = pending.iter().map(|(_, p)| p.changes.len()).sum();
+        // Entities fill what the surveys left of the batch; a batch of surveys alone still
+        // carries one entity, so neither waits for the other.
+        let entity_room = options.push_batch_bytes.saturating_sub(sent).max(1);
+        let entities = store.pending_entity_pushes_within(1000, entity_room, &refused_entities)?;
         let request = SyncRequest {
             protocol: wire::PROTOCOL_VERSION,
             cursor: store.sync_cursor(&server)?,
             push: pending.iter().map(|(_, p)| p.clone()).collect(),
-            want: std::mem::take(&mut want),
+            want: std::mem::take(&mut want.surveys),
             max_pull_bytes: options.max_pull_bytes,
             epoch: store.sync_epoch(&server)?,
+            push_entities: entities
+                .iter()
+                .map(|e| PushedEntity {
+                    list: e.list.clone(),
+                    id: e.id.clone(),
+                    base: wire::hashes(&e.acked),
+                    heads: wire::hashes(&e.heads),
+                    changes: e.changes.clone(),
+                })
+                .collect(),
+            want_entities: std::mem::take(&mut want.entities),
         };
         let body = wire::encode(&request).map_err(|e| SyncError::Protocol(e.to_string()))?;
         report.progress.bytes_sent += body.len() as u64;
@@ -136,7 +158,7 @@ pub fn sync(
         report.progress.bytes_received += answer.len() as u64;
         report.progress.rounds += 1;
         let response: SyncResponse = wire::decode(&answer).map_err(|e| SyncError::Protocol(e.to_string()))?;
-        if response.acks.len() != pending.len() {
+        if response.acks.len() != pending.len() || response.entity_acks.len() != entities.len() {
             return Err(SyncError::Protocol("the server acknowledged a different number of surveys".into()));
         }
         // Before this response's acknowledgements, which are the new epoch's.
@@ -157,23 +179,61 @@ pub fn sync(
         }
         store.mark_acked(&acked)?;
         report.progress.pushed += response.acks.iter().filter(|a| matches!(a, Ack::Stored)).count() as u64;
+        let mut acked = Vec::new();
+        for (entity, ack) in entities.iter().zip(&response.entity_acks) {
+            match ack {
+                Ack::Stored => acked.push((entity.list.clone(), entity.id.clone(), entity.heads.clone())),
+                Ack::ResendAll => acked.push((entity.list.clone(), entity.id.clone(), Vec::new())),
+                Ack::Refused { message, .. } => {
+                    refused_entities.insert((entity.list.clone(), entity.id.clone()));
+                    report.refused.push((format!("{}/{}", entity.list, entity.id), message.clone()));
+                }
+            }
+        }
+        store.mark_entities_acked(&acked)?;
+        report.progress.entities_pushed +=
+            response.entity_acks.iter().filter(|a| matches!(a, Ack::Stored)).count() as u64;
 
         let failed = apply_pull(store, transport, &server, &response, &mut want)?;
-        report.progress.pulled += (response.pull.len() - failed.len()) as u64;
-        report.failed.extend(failed);
+        report.progress.pulled += (response.pull.len() - failed.surveys) as u64;
+        report.progress.entities_pulled += (response.pull_entities.len() - failed.entities) as u64;
+        report.failed.extend(failed.reasons);
         progress(&report.progress);
 
-        // A survey asked for again that still fails is left for the next sync, not looped on.
-        want.retain(|w| wanted.insert(w.survey));
-        // A count, not a batch: deciding whether to go on loads no document.
-        let more_to_push = store.pending_count()? > refused.len() as u64;
-        if !more_to_push && !response.more && want.is_empty() {
+        // One asked for again that still fails is left for the next sync, not looped on.
+        want.surveys.retain(|w| asked.surveys.insert(w.survey));
+        want.entities.retain(|w| asked.entities.insert((w.list.clone(), w.id.clone())));
+        // Counts, not batches: deciding whether to go on loads no document.
+        let more_to_push = store.pending_count()? > refused.len() as u64
+            || store.pending_entity_count()? > refused_entities.len() as u64;
+        if !more_to_push && !response.more && want.surveys.is_empty() && want.entities.is_empty() {
             // Pulled surveys are stored as received; compact them while the app is busy
             // syncing anyway rather than at the next edit.
             store.compact_pending(u32::MAX)?;
             return Ok(report);
         }
     }
+}
+
+/// What the next request asks the server to send again.
+#[derive(Default)]
+struct Wanted {
+    surveys: Vec<WantedSurvey>,
+    entities: Vec<WantedEntity>,
+}
+
+/// What this sync has already asked for again: each is asked once.
+#[derive(Default)]
+struct Asked {
+    surveys: HashSet<wire::Id16>,
+    entities: HashSet<(String, String)>,
+}
+
+/// What of a response's pull could not be applied.
+struct Failed {
+    surveys: usize,
+    entities: usize,
+    reasons: Vec<(String, String)>,
 }
 
 /// The next surveys to push, about `budget` change bytes (at least one survey), leaving out
@@ -205,15 +265,16 @@ fn next_batch(
     Ok(batch)
 }
 
-/// Applies a response's pulled changes, downloading any form version the device lacks.
-/// Surveys that cannot be applied for lack of earlier changes are asked for again.
+/// Applies a response's pulled surveys and entities, downloading any form version the
+/// device lacks. Those that cannot be applied for lack of earlier changes are asked for
+/// again.
 fn apply_pull(
     store: &Store,
     transport: &dyn Transport,
     server: &str,
     response: &SyncResponse,
-    want: &mut Vec<WantedSurvey>,
-) -> Result<Vec<(String, String)>, SyncError> {
+    want: &mut Wanted,
+) -> Result<Failed, SyncError> {
     let have: HashSet<(String, String)> = store.forms()?.into_iter().map(|f| (f.form_id, f.version)).collect();
     let mut fetched = HashSet::new();
     for pulled in &response.pull {
@@ -233,18 +294,51 @@ fn apply_pull(
             server_heads: wire::change_hashes(&p.heads),
         })
         .collect();
-    let outcomes = store.apply_pulled(server, &items, Some(response.cursor))?;
-    let mut failed = Vec::new();
-    for (item, outcome) in items.iter().zip(outcomes) {
+    let entities: Vec<RemoteEntity> = response
+        .pull_entities
+        .iter()
+        .map(|p| RemoteEntity {
+            list: p.list.clone(),
+            id: p.id.clone(),
+            changes: p.changes.clone(),
+            server_heads: wire::change_hashes(&p.heads),
+        })
+        .collect();
+    let round = store.apply_pulled_round(server, &items, &entities, Some(response.cursor))?;
+    let mut failed = Failed { surveys: 0, entities: 0, reasons: Vec::new() };
+    for (item, outcome) in items.iter().zip(round.surveys) {
         if let Err(e) = outcome {
-            if matches!(e, StoreError::Document { source: DocumentError::MissingDependencies(_), .. }) {
+            if missing_dependencies(&e) {
                 let heads = store.heads(&item.survey_id).unwrap_or_default();
                 if let Some(survey) = wire::survey_id_bytes(&item.survey_id) {
-                    want.push(WantedSurvey { survey, heads: wire::hashes(&heads) });
+                    want.surveys.push(WantedSurvey { survey, heads: wire::hashes(&heads) });
                 }
             }
-            failed.push((item.survey_id.clone(), e.to_string()));
+            failed.surveys += 1;
+            failed.reasons.push((item.survey_id.clone(), e.to_string()));
+        }
+    }
+    for (item, outcome) in entities.iter().zip(round.entities) {
+        if let Err(e) = outcome {
+            if missing_dependencies(&e) {
+                let heads = store.entity_heads(&item.list, &item.id).ok().flatten().map(|(h, _)| h).unwrap_or_default();
+                want.entities.push(WantedEntity {
+                    list: item.list.clone(),
+                    id: item.id.clone(),
+                    heads: wire::hashes(&heads),
+                });
+            }
+            failed.entities += 1;
+            failed.reasons.push((format!("{}/{}", item.list, item.id), e.to_string()));
         }
     }
     Ok(failed)
+}
+
+fn missing_dependencies(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Document { source: DocumentError::MissingDependencies(_), .. }
+            | StoreError::EntityDocument { source: DocumentError::MissingDependencies(_), .. }
+    )
 }

@@ -11,8 +11,9 @@ use std::io::Read;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// The protocol version spoken by this code. Version 2 added the server's [`Epoch`].
-pub const PROTOCOL_VERSION: u32 = 2;
+/// The protocol version spoken by this code. Version 2 added the server's [`Epoch`];
+/// version 3, entities.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The most a message may inflate to (compressed bodies are capped separately by the
 /// server's body limit).
@@ -44,6 +45,53 @@ pub struct SyncRequest {
     /// [`Epoch::epoch`] of the server as the device last synced with it (0 before the first
     /// sync). Its acknowledgements and its cursor are from that epoch.
     pub epoch: u64,
+    /// Entities with changes the server has not acknowledged (created and updated by
+    /// finalized surveys, settled, deleted).
+    pub push_entities: Vec<PushedEntity>,
+    /// Entities to resend from the given heads, when a pull could not be applied.
+    pub want_entities: Vec<WantedEntity>,
+}
+
+/// One entity's unacknowledged changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedEntity {
+    /// Its list.
+    pub list: String,
+    /// Its id in the list.
+    pub id: String,
+    /// The heads the changes build on (what the server acknowledged before).
+    pub base: Vec<Hash>,
+    /// The device's heads once the changes are applied.
+    pub heads: Vec<Hash>,
+    /// The changes, as Automerge change chunks.
+    #[serde(with = "serde_bytes_compat")]
+    pub changes: Vec<u8>,
+}
+
+/// An entity the device asks to receive again from its actual heads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WantedEntity {
+    /// Its list.
+    pub list: String,
+    /// Its id in the list.
+    pub id: String,
+    /// The device's heads (empty if it does not have the entity).
+    pub heads: Vec<Hash>,
+}
+
+/// Changes of one entity for the device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PulledEntity {
+    /// Its list.
+    pub list: String,
+    /// Its id in the list.
+    pub id: String,
+    /// The changes, as Automerge change chunks (or a saved document for a device that had
+    /// none of it).
+    #[serde(with = "serde_bytes_compat")]
+    pub changes: Vec<u8>,
+    /// The server's heads after these changes.
+    pub heads: Vec<Hash>,
 }
 
 /// One survey's unacknowledged changes.
@@ -86,6 +134,11 @@ pub struct SyncResponse {
     /// behind the same address). The device re-offers every survey it was acknowledged,
     /// and this response's pull already started from `min(cursor, start)`.
     pub epoch: Option<Epoch>,
+    /// One outcome per pushed entity, in the order pushed.
+    pub entity_acks: Vec<Ack>,
+    /// Entity changes the device lacks, from the same feed (and up to the same cursor) as
+    /// the surveys.
+    pub pull_entities: Vec<PulledEntity>,
 }
 
 /// Which server answers, and which epoch of it. A server starts a new epoch whenever its
@@ -148,6 +201,9 @@ pub enum WireError {
     /// Not a message of this protocol.
     #[error("the body is not a valid sync message: {0}")]
     Malformed(String),
+    /// A message of another version of the protocol.
+    #[error("{}", protocol_mismatch(*.0))]
+    Protocol(u32),
 }
 
 /// Encodes and compresses a message.
@@ -159,6 +215,37 @@ pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, WireError> {
 /// Inflates (at most [`MAX_INFLATED_BYTES`]) and decodes a message.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
     let raw = inflate(body)?;
+    let (message, rest) = postcard::take_from_bytes(&raw).map_err(|e| WireError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(WireError::Malformed("trailing bytes after the message".into()));
+    }
+    Ok(message)
+}
+
+/// How far past this code's version a request's first field still reads as a protocol
+/// version (of a newer app) rather than as garbage.
+const MAX_NEWER_PROTOCOLS: u32 = 16;
+
+fn protocol_mismatch(theirs: u32) -> String {
+    if theirs < PROTOCOL_VERSION {
+        format!("this device speaks sync protocol {theirs} but the server speaks {PROTOCOL_VERSION}: update the app")
+    } else {
+        format!(
+            "this device speaks sync protocol {theirs}, newer than the server's {PROTOCOL_VERSION}: ask the \
+             administrator to update the server"
+        )
+    }
+}
+
+/// Inflates and decodes a device's request, telling a request of another protocol version
+/// (its first field) apart from a malformed one: the fields after it may differ.
+pub fn decode_request(body: &[u8]) -> Result<SyncRequest, WireError> {
+    let raw = inflate(body)?;
+    let (protocol, _) = postcard::take_from_bytes::<u32>(&raw).map_err(|e| WireError::Malformed(e.to_string()))?;
+    // Versions are small numbers: anything else is not a sync message at all.
+    if protocol != PROTOCOL_VERSION && (1..=PROTOCOL_VERSION + MAX_NEWER_PROTOCOLS).contains(&protocol) {
+        return Err(WireError::Protocol(protocol));
+    }
     let (message, rest) = postcard::take_from_bytes(&raw).map_err(|e| WireError::Malformed(e.to_string()))?;
     if !rest.is_empty() {
         return Err(WireError::Malformed("trailing bytes after the message".into()));
@@ -249,7 +336,39 @@ mod tests {
             want: vec![],
             max_pull_bytes: 1 << 20,
             epoch: 0x0123_4567_89ab_cdef,
+            push_entities: vec![PushedEntity {
+                list: "plots".into(),
+                id: "BGD-0412".into(),
+                base: vec![],
+                heads: vec![[4; 32]],
+                changes: vec![8; 100],
+            }],
+            want_entities: vec![],
         }
+    }
+
+    #[test]
+    fn a_request_of_another_protocol_is_named_as_such() {
+        let mut old = sample();
+        old.protocol = 2;
+        let body = encode(&old).unwrap();
+        assert!(matches!(decode_request(&body), Err(WireError::Protocol(2))));
+        assert_eq!(decode_request(&encode(&sample()).unwrap()).unwrap(), sample());
+        let garbage = zstd::bulk::compress(&[0xff; 12], 3).unwrap();
+        assert!(matches!(decode_request(&garbage), Err(WireError::Malformed(_))));
+        // A first field far past any version is read as this version's message (the round
+        // then refuses its version), and garbage stays garbage.
+        let mut far = sample();
+        far.protocol = 10_176;
+        assert_eq!(decode_request(&encode(&far).unwrap()).unwrap(), far);
+        let mut garbage = postcard::to_allocvec(&10_176u32).unwrap();
+        garbage.extend([0xff; 40]);
+        let garbage = zstd::bulk::compress(&garbage, 3).unwrap();
+        assert!(matches!(decode_request(&garbage), Err(WireError::Malformed(_))));
+        let mut newer = sample();
+        newer.protocol = PROTOCOL_VERSION + 1;
+        let refused = decode_request(&encode(&newer).unwrap());
+        assert!(matches!(&refused, Err(e @ WireError::Protocol(_)) if e.to_string().contains("update the server")));
     }
 
     #[test]

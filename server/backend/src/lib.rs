@@ -16,10 +16,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use terrain_core::ChangeHash;
+use terrain_core::entity::EntityConflict;
 use terrain_core::form::Form;
 pub use terrain_core::store::Rebuilt;
 use terrain_core::store::{
-    Check, DailyCount, FeedEntry, MergeOutcome, StoreError, Survey, SurveyQuery, SurveySummary, Visibility,
+    Check, DailyCount, EntityCheck, EntityFeedEntry, EntityHeads, EntityImportReport, EntityQuery, EntityRecord,
+    EntityVisibility, FeedEntry, MergeOutcome, ReceivedEntity, StoreError, Survey, SurveyQuery, SurveySummary,
+    Visibility,
 };
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewStatus};
 use terrain_core::{Role, Value};
@@ -194,6 +197,8 @@ pub struct Membership {
     pub teams: BTreeSet<i64>,
     /// For each project, the usernames of the members of the user's teams in it.
     pub teammates: HashMap<i64, BTreeSet<String>>,
+    /// The project of each of the user's teams.
+    pub team_projects: BTreeMap<i64, i64>,
 }
 
 /// An entry of the audit log.
@@ -616,6 +621,37 @@ pub trait Backend: Send + Sync + 'static {
     fn changes_after(&self, survey_id: &str, heads: &[ChangeHash]) -> BackendResult<Vec<u8>>;
     /// The change feed after `cursor`, narrowed by `filter`.
     fn feed(&self, cursor: u64, limit: u32, visible: &Visibility) -> BackendResult<Vec<FeedEntry>>;
+    // --- entities
+    /// Merges pushed entities in one durable transaction, each judged by `check`; each
+    /// outcome says whether the server now holds the heads the device claimed.
+    fn push_entities(
+        &self,
+        items: &[ReceivedEntity],
+        check: EntityCheck<'_>,
+    ) -> BackendResult<Vec<Result<bool, StoreError>>>;
+    /// The entity feed after `cursor` (the surveys' feed positions), narrowed by `visible`.
+    fn entity_feed(&self, cursor: u64, limit: u32, visible: &EntityVisibility) -> BackendResult<Vec<EntityFeedEntry>>;
+    /// An entity's heads and the team it is filed under, if the server has it.
+    fn entity_heads(&self, list: &str, id: &str) -> BackendResult<Option<EntityHeads>>;
+    /// An entity's changes that are not ancestors of `heads`.
+    fn entity_changes_after(&self, list: &str, id: &str, heads: &[ChangeHash]) -> BackendResult<Vec<u8>>;
+    /// The entities of `list` that `query` asks for, in label order.
+    fn entities(&self, list: &str, query: &EntityQuery) -> BackendResult<Vec<EntityRecord>>;
+    /// One entity, if the server has it.
+    fn entity(&self, list: &str, id: &str) -> BackendResult<Option<EntityRecord>>;
+    /// The surveys and imports that created or updated an entity.
+    fn entity_sources(&self, list: &str, id: &str) -> BackendResult<BTreeMap<String, String>>;
+    /// An entity's properties with competing values.
+    fn entity_conflicts(&self, list: &str, id: &str) -> BackendResult<Vec<EntityConflict>>;
+    /// Seeds or updates a list from CSV, in one transaction.
+    fn import_entities(&self, list: &str, csv: &[u8]) -> BackendResult<EntityImportReport>;
+    /// Files entities under a team (or none), in one transaction.
+    fn file_entities(&self, list: &str, ids: &[String], team: Option<i64>) -> BackendResult<()>;
+    /// Sets an entity's property, settling any conflict on it.
+    fn settle_entity(&self, list: &str, id: &str, property: &str, value: &str) -> BackendResult<EntityRecord>;
+    /// Deletes or restores an entity.
+    fn set_entity_deleted(&self, list: &str, id: &str, deleted: bool) -> BackendResult<EntityRecord>;
+
     /// A survey's metadata row.
     fn survey_summary(&self, survey_id: &str) -> BackendResult<Option<SurveySummary>>;
     /// A survey as JSON.

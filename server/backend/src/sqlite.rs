@@ -11,11 +11,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use rand::TryRngCore;
 use rusqlite::{Connection, OptionalExtension, params};
+use terrain_core::entity::EntityConflict;
 use terrain_core::form::Form;
 use terrain_core::media::Digest;
 use terrain_core::store::{
-    Check, DailyCount, Durability, FeedEntry, MergeOutcome, Rebuilt, StoreError, Survey, SurveyQuery, SurveySummary,
-    Visibility, decode_heads, encode_heads, encryption, schema,
+    Check, DailyCount, Durability, EntityCheck, EntityFeedEntry, EntityHeads, EntityImportReport, EntityQuery,
+    EntityRecord, EntityVisibility, FeedEntry, MergeOutcome, Rebuilt, ReceivedEntity, StoreError, Survey, SurveyQuery,
+    SurveySummary, Visibility, decode_heads, encode_heads, encryption, schema,
 };
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewStatus};
 use terrain_core::{Author, ChangeHash, Role, Store, StoreKey, Value};
@@ -687,6 +689,7 @@ impl Backend for SqliteBackend {
         {
             let (team, project, username) = row?;
             membership.teams.insert(team);
+            membership.team_projects.insert(team, project);
             membership.projects.insert(project);
             membership.teammates.entry(project).or_insert_with(BTreeSet::new).insert(username);
         }
@@ -799,6 +802,58 @@ impl Backend for SqliteBackend {
 
     fn feed(&self, cursor: u64, limit: u32, visible: &Visibility) -> BackendResult<Vec<FeedEntry>> {
         Ok(self.surveys.feed_visible(cursor, limit, visible)?)
+    }
+
+    fn push_entities(
+        &self,
+        items: &[ReceivedEntity],
+        check: EntityCheck<'_>,
+    ) -> BackendResult<Vec<Result<bool, StoreError>>> {
+        Ok(self.surveys.merge_entities_checked(items, check)?)
+    }
+
+    fn entity_feed(&self, cursor: u64, limit: u32, visible: &EntityVisibility) -> BackendResult<Vec<EntityFeedEntry>> {
+        Ok(self.surveys.entity_feed(cursor, limit, visible)?)
+    }
+
+    fn entity_heads(&self, list: &str, id: &str) -> BackendResult<Option<EntityHeads>> {
+        Ok(self.surveys.entity_heads(list, id)?)
+    }
+
+    fn entity_changes_after(&self, list: &str, id: &str, heads: &[ChangeHash]) -> BackendResult<Vec<u8>> {
+        Ok(self.surveys.entity_changes_after(list, id, heads)?)
+    }
+
+    fn entities(&self, list: &str, query: &EntityQuery) -> BackendResult<Vec<EntityRecord>> {
+        Ok(self.surveys.entities(list, query)?)
+    }
+
+    fn entity(&self, list: &str, id: &str) -> BackendResult<Option<EntityRecord>> {
+        Ok(self.surveys.entity(list, id)?)
+    }
+
+    fn entity_sources(&self, list: &str, id: &str) -> BackendResult<BTreeMap<String, String>> {
+        Ok(self.surveys.entity_sources(list, id)?)
+    }
+
+    fn entity_conflicts(&self, list: &str, id: &str) -> BackendResult<Vec<EntityConflict>> {
+        Ok(self.surveys.entity_conflicts(list, id)?)
+    }
+
+    fn import_entities(&self, list: &str, csv: &[u8]) -> BackendResult<EntityImportReport> {
+        Ok(self.surveys.import_entities(list, csv)?)
+    }
+
+    fn file_entities(&self, list: &str, ids: &[String], team: Option<i64>) -> BackendResult<()> {
+        Ok(self.surveys.file_entities(list, ids, team)?)
+    }
+
+    fn settle_entity(&self, list: &str, id: &str, property: &str, value: &str) -> BackendResult<EntityRecord> {
+        Ok(self.surveys.settle_entity(list, id, property, value)?)
+    }
+
+    fn set_entity_deleted(&self, list: &str, id: &str, deleted: bool) -> BackendResult<EntityRecord> {
+        Ok(self.surveys.set_entity_deleted(list, id, deleted)?)
     }
 
     fn survey_summary(&self, survey_id: &str) -> BackendResult<Option<SurveySummary>> {

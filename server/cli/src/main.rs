@@ -5,6 +5,7 @@
 mod admin;
 mod data_dir;
 mod demo;
+mod entities;
 mod export;
 mod form;
 mod serve;
@@ -32,6 +33,11 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Export a form's merged dataset from a data directory (CSV zip, XLSX, JSON, GeoJSON…).
     Export(export::ExportArgs),
+    /// Seed and list entity lists (plots, households, villages) in a data directory.
+    Entities {
+        #[command(subcommand)]
+        command: entities::EntitiesCommand,
+    },
     /// Check and inspect XLSForm questionnaires.
     Form {
         #[command(subcommand)]
@@ -46,6 +52,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Admin { command } => admin::run(command),
         Command::Export(args) => export::run(args),
+        Command::Entities { command } => entities::run(command),
         Command::Form { command } => form::run(command),
         Command::Demo(args) => demo::run(args),
     }

@@ -188,6 +188,8 @@ fn the_relay_survives_hostile_clients_within_its_memory() {
         want,
         max_pull_bytes: 1 << 20,
         epoch: 0,
+        push_entities: Vec::new(),
+        want_entities: Vec::new(),
     };
     let (status, body) = post_sync(&url, &mallory.token, wire::encode(&request).unwrap());
     assert_refused("an oversized want list", status, &body);

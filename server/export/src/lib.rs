@@ -17,6 +17,7 @@
 
 mod csv;
 mod dictionary;
+pub mod entities;
 mod geojson;
 mod json;
 pub mod odata;

@@ -66,6 +66,18 @@ pub enum Action {
     SurveyUnreadable,
     /// A sync push accepted (how many surveys and changes it carried).
     SyncPush,
+    /// Entities pushed by a device stored or refused (how many of each).
+    SyncPushEntities,
+    /// An entity list seeded or updated from CSV (how many created, updated, refused).
+    EntityImport,
+    /// Entities filed under a team, or under none.
+    EntityFile,
+    /// An entity's property set by a reviewer, settling its conflict.
+    EntitySettle,
+    /// An entity deleted.
+    EntityDelete,
+    /// A deleted entity restored.
+    EntityRestore,
     /// An attached file received whole and checked (its digest and size).
     MediaUpload,
     /// Files no survey references removed by an administrator (how many, their bytes).
@@ -113,7 +125,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for documentation and tests.
-    pub const ALL: [Action; 48] = [
+    pub const ALL: [Action; 54] = [
         Action::Login,
         Action::LoginFailed,
         Action::TokenRefresh,
@@ -141,6 +153,12 @@ impl Action {
         Action::SurveyChangedAfterApproval,
         Action::SurveyUnreadable,
         Action::SyncPush,
+        Action::SyncPushEntities,
+        Action::EntityImport,
+        Action::EntityFile,
+        Action::EntitySettle,
+        Action::EntityDelete,
+        Action::EntityRestore,
         Action::MediaUpload,
         Action::MediaCollect,
         Action::Export,
@@ -194,6 +212,12 @@ impl Action {
             Action::SurveyChangedAfterApproval => "survey.changed_after_approval",
             Action::SurveyUnreadable => "survey.unreadable",
             Action::SyncPush => "sync.push",
+            Action::SyncPushEntities => "sync.push_entities",
+            Action::EntityImport => "entity.import",
+            Action::EntityFile => "entity.file",
+            Action::EntitySettle => "entity.settle",
+            Action::EntityDelete => "entity.delete",
+            Action::EntityRestore => "entity.restore",
             Action::MediaUpload => "media.upload",
             Action::MediaCollect => "media.collect",
             Action::Export => "export",

@@ -191,12 +191,35 @@ impl Services {
     }
 
     /// The entity lists that `form` and the forms published in `project` declare: a
-    /// follow-up form reads one as `plots.csv`, and devices build it from their entities.
+    /// follow-up form reads one as `plots.csv`, and devices build it from their entities. A
+    /// list belongs to one project: a form declaring another project's list is refused.
     fn entity_lists(&self, project: i64, form: &Form) -> Result<BTreeSet<String>> {
+        let published = self.entity_list_projects()?;
+        if let Some((list, other)) =
+            form.entities.iter().find_map(|e| published.get(&e.list).filter(|p| **p != project).map(|p| (&e.list, p)))
+        {
+            return Err(Error::unprocessable(
+                "list_taken",
+                format!(
+                    "the entity list `{list}` belongs to project {other}: give this form's list another name \
+                     (entities are shared within a project, never across projects)"
+                ),
+            ));
+        }
         let mut lists: BTreeSet<String> = form.entities.iter().map(|e| e.list.clone()).collect();
-        for published in self.backend.forms()?.into_iter().filter(|f| f.project_id == project) {
-            let published = self.backend.form(&published.form_id, &published.version)?;
-            lists.extend(published.entities.iter().map(|e| e.list.clone()));
+        lists.extend(published.into_iter().filter(|(_, p)| *p == project).map(|(list, _)| list));
+        Ok(lists)
+    }
+
+    /// The entity lists the published forms declare, each with its project.
+    pub(crate) fn entity_list_projects(&self) -> Result<BTreeMap<String, i64>> {
+        let mut lists = BTreeMap::new();
+        for published in self.backend.forms()? {
+            // Parsed forms are cached by the store: this reads no JSON after the first call.
+            let form = self.backend.form(&published.form_id, &published.version)?;
+            for declaration in &form.entities {
+                lists.entry(declaration.list.clone()).or_insert(published.project_id);
+            }
         }
         Ok(lists)
     }

@@ -31,6 +31,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod backup;
+pub mod entities;
 pub mod entry;
 pub mod error;
 pub mod exports;

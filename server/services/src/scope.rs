@@ -11,13 +11,18 @@
 //!   after its creation.
 //! - Changes are judged by the rights of the person whose device made them; a device may
 //!   upload someone else's changes (a bundle relay) only if its user supervises that person.
+//! - Entities belong to the project whose forms declare their list, and each is filed under
+//!   a team (the team of the enumerator who created it) or under none (a seeded list):
+//!   enumerators and supervisors see their own teams' entities and those under none,
+//!   analysts and administrators all of their projects'. Whoever may start surveys in the
+//!   project may create and update the entities they see; only reviewers delete them.
 //! - The operator (the `terrain` command on the server's own machine) may administer.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use terrain_backend::{Backend, BackendResult, DeviceKey, Membership, Team, User, UserId};
 use terrain_core::Role;
-use terrain_core::store::{Area as VisibleArea, SurveySummary, Visibility};
+use terrain_core::store::{Area as VisibleArea, EntityArea, EntityVisibility, SurveySummary, Visibility};
 use terrain_core::survey::footprint::Area;
 
 use crate::error::{Error, Result};
@@ -393,6 +398,65 @@ impl Scope {
     }
 }
 
+impl Scope {
+    // --- entities
+
+    /// Which entities the principal sees (their devices receive them), given the projects
+    /// of the entity lists (`lists`: list → project). It selects exactly the entities
+    /// [`Scope::can_read_entity`] admits.
+    pub fn entity_visibility(&self, lists: &BTreeMap<String, i64>) -> EntityVisibility {
+        if self.is_admin() {
+            return EntityVisibility::All;
+        }
+        let areas = lists
+            .iter()
+            .filter(|(_, project)| self.in_project(**project))
+            .map(|(list, project)| EntityArea { list: list.clone(), teams: self.entity_teams(*project) })
+            .collect();
+        EntityVisibility::Lists(areas)
+    }
+
+    /// Whether the principal may read an entity of a list of `project` filed under `team`.
+    pub fn can_read_entity(&self, project: i64, team: Option<i64>) -> bool {
+        if self.is_admin() {
+            return true;
+        }
+        self.in_project(project)
+            && match (self.entity_teams(project), team) {
+                (None, _) | (Some(_), None) => true,
+                (Some(teams), Some(team)) => teams.contains(&team),
+            }
+    }
+
+    /// The teams whose entities of `project` the principal sees; `None`: all of them.
+    fn entity_teams(&self, project: i64) -> Option<Vec<i64>> {
+        match self.role() {
+            Role::Admin | Role::Analyst => None,
+            Role::Supervisor | Role::Enumerator => {
+                Some(self.membership.team_projects.iter().filter(|(_, p)| **p == project).map(|(t, _)| *t).collect())
+            }
+        }
+    }
+
+    /// Whether the principal's own changes may create or update an entity of a list of
+    /// `project` filed under `team`: whoever may start surveys there, on the entities they
+    /// see.
+    pub(crate) fn may_write_entity(&self, project: i64, team: Option<i64>) -> bool {
+        self.may_start_surveys_in(project) && self.can_read_entity(project, team)
+    }
+
+    /// Whether the principal may delete or restore entities of `project`: reviewers of it.
+    pub(crate) fn may_delete_entity(&self, project: i64) -> bool {
+        self.reviews() && self.in_project(project)
+    }
+
+    /// The team an entity the principal creates in a list of `project` is filed under:
+    /// their team in the project (the first, if several), or none (an administrator's).
+    pub(crate) fn team_for_new_entity(&self, project: i64) -> Option<i64> {
+        self.membership.team_projects.iter().find(|(_, p)| **p == project).map(|(t, _)| *t)
+    }
+}
+
 /// The user names of the people who collect surveys (enumerators), among `users`.
 pub fn collectors(users: Vec<User>) -> Vec<String> {
     users.into_iter().filter(|u| u.role == Role::Enumerator).map(|u| u.username).collect()
@@ -425,6 +489,7 @@ mod tests {
                 (1, BTreeSet::from(["sup".to_owned(), "awa".to_owned()])),
                 (2, BTreeSet::from(["sup".to_owned(), "binta".to_owned()])),
             ]),
+            team_projects: BTreeMap::from([(10, 1), (20, 2)]),
         };
         let s = scope(Role::Supervisor, membership);
         let facts = |created_by, project| SurveyFacts { created_by, project: Some(project), assignees: &[] };
@@ -442,5 +507,40 @@ mod tests {
         assert!(op.may_administer().is_ok());
         assert_eq!(op.visibility(), Visibility::All);
         assert_eq!(op.user_id(), None);
+    }
+
+    #[test]
+    fn entity_visibility_admits_exactly_the_entities_each_role_may_read() {
+        let membership = Membership {
+            projects: BTreeSet::from([1]),
+            teams: BTreeSet::from([10]),
+            teammates: std::collections::HashMap::new(),
+            team_projects: BTreeMap::from([(10, 1)]),
+        };
+        let lists = BTreeMap::from([("plots".to_owned(), 1), ("villages".to_owned(), 2)]);
+        for role in [Role::Enumerator, Role::Supervisor, Role::Analyst, Role::Admin] {
+            let s = scope(role, membership.clone());
+            let visible = s.entity_visibility(&lists);
+            for (list, project) in &lists {
+                for team in [None, Some(10), Some(11)] {
+                    assert_eq!(
+                        visible.admits(list, team),
+                        s.can_read_entity(*project, team),
+                        "{role:?} {list} filed under {team:?}"
+                    );
+                }
+            }
+            let own_team = s.can_read_entity(1, Some(10)) && s.can_read_entity(1, None);
+            assert!(own_team, "{role:?} reads their team's entities and the shared ones");
+            let other_team = s.can_read_entity(1, Some(11));
+            assert_eq!(other_team, matches!(role, Role::Analyst | Role::Admin), "{role:?}");
+            assert_eq!(s.can_read_entity(2, None), role == Role::Admin, "{role:?}: another project's list");
+        }
+        let enumerator = scope(Role::Enumerator, membership.clone());
+        assert_eq!(enumerator.team_for_new_entity(1), Some(10));
+        assert!(enumerator.may_write_entity(1, Some(10)) && !enumerator.may_write_entity(1, Some(11)));
+        assert!(!enumerator.may_delete_entity(1));
+        assert!(scope(Role::Supervisor, membership.clone()).may_delete_entity(1));
+        assert!(!scope(Role::Analyst, membership).may_write_entity(1, None), "analysts change nothing");
     }
 }

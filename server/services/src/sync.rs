@@ -14,17 +14,17 @@
 //! certain; heads sent to it become certain once the device's cursor passes the response
 //! that carried them, so a lost response is simply recomputed from the older heads.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use terrain_backend::{BackendError, DeviceKey};
 use terrain_core::StoreError;
 use terrain_core::intake::{self, Cost};
-use terrain_core::store::MergeCandidate;
+use terrain_core::store::{EntityCandidate, EntityFeedEntry, MergeCandidate, ReceivedEntity};
 use terrain_core::survey::footprint::Area;
 use terrain_core::survey::{DocumentError, MAX_DOCUMENT_BYTES, Refusal, ReviewStatus};
-use terrain_core::sync::wire::{self, Ack, PulledSurvey, SyncRequest, SyncResponse};
+use terrain_core::sync::wire::{self, Ack, PulledEntity, PulledSurvey, SyncRequest, SyncResponse};
 
 use crate::Services;
 use crate::audit::{Action, Entry};
@@ -39,6 +39,9 @@ const PUSH_BATCH: usize = 200;
 const MAX_CLIENT_CHARS: usize = 120;
 /// How long a device is asked to wait when the server is busy or out of time.
 const COME_BACK: Duration = Duration::from_secs(10);
+/// The longest entity list name or entity id a device may send (a list name is an XML
+/// name; an id is a UUID or a code such as `BGD-0412`).
+const MAX_ENTITY_NAME_BYTES: usize = 256;
 
 fn too_large(message: String) -> Error {
     Error::TooLarge(message)
@@ -56,8 +59,9 @@ impl Services {
             retry_after: COME_BACK,
             message: "the server is busy with other syncs: the app will try again shortly".into(),
         })?;
-        let request: SyncRequest = wire::decode(body).map_err(|e| match e {
+        let request = wire::decode_request(body).map_err(|e| match e {
             wire::WireError::TooLarge => too_large(e.to_string()),
+            wire::WireError::Protocol(_) => Error::unprocessable("unsupported_protocol", e.to_string()),
             other => Error::invalid(other.to_string()),
         })?;
         let response = self.sync(scope, &device, request, deadline)?;
@@ -125,6 +129,7 @@ impl Services {
                 big.changes.len()
             )));
         }
+        check_entity_lists(&request, limits)?;
 
         // A device that used up its minute is told so before its bytes cost anything.
         let now = Instant::now();
@@ -144,7 +149,15 @@ impl Services {
             });
         }
 
-        let acks = self.push(scope, device, &request, &costs, deadline)?;
+        let (survey_costs, entity_costs) = costs.split_at(request.push.len());
+        let lists = self.entity_list_projects()?;
+        let acks = self.push(scope, device, &request, survey_costs, deadline)?;
+        let entity_acks = self.push_entities(scope, device, &request, entity_costs, &lists, deadline)?;
+        let wanted: Vec<(String, Vec<terrain_core::ChangeHash>)> =
+            request.want_entities.iter().map(|w| (entity_key(&w.list, &w.id), wire::change_hashes(&w.heads))).collect();
+        if !wanted.is_empty() {
+            self.backend.confirm_device_heads(device, &wanted)?;
+        }
         let wanted: Vec<(String, Vec<terrain_core::ChangeHash>)> =
             request.want.iter().map(|w| (wire::survey_id_string(&w.survey), wire::change_hashes(&w.heads))).collect();
         if !wanted.is_empty() {
@@ -155,13 +168,21 @@ impl Services {
         let identity = self.backend.identity()?;
         let new_epoch = request.epoch != identity.epoch;
         let from = if new_epoch { request.cursor.min(identity.epoch_start) } else { request.cursor };
-        let (pull, cursor, more) = self.pull(scope, device, &request, from, deadline)?;
+        let pulled = self.pull(scope, device, &request, &lists, from, deadline)?;
         let epoch = new_epoch.then_some(wire::Epoch {
             server: identity.server_id,
             epoch: identity.epoch,
             start: identity.epoch_start,
         });
-        Ok(SyncResponse { cursor, acks, pull, more, epoch })
+        Ok(SyncResponse {
+            cursor: pulled.cursor,
+            acks,
+            pull: pulled.surveys,
+            more: pulled.more,
+            epoch,
+            entity_acks,
+            pull_entities: pulled.entities,
+        })
     }
 
     /// The front door for a request's pushes: what each survey would cost to decode, found
@@ -176,8 +197,13 @@ impl Services {
         now: Instant,
     ) -> Result<Vec<std::result::Result<Cost, intake::IntakeError>>> {
         let limits = &self.settings.sync;
+        // Surveys then entities, against one budget: the costs come back in that order.
         let walked = intake::check_each(
-            request.push.iter().map(|p| p.changes.as_slice()),
+            request
+                .push
+                .iter()
+                .map(|p| p.changes.as_slice())
+                .chain(request.push_entities.iter().map(|e| e.changes.as_slice())),
             &limits.survey,
             limits.request_decoded_bytes,
         );
@@ -312,21 +338,23 @@ impl Services {
         Ok(Ack::Stored)
     }
 
-    /// The changes the device lacks, from the wanted surveys then the feed after `from`
-    /// (its cursor), within the byte budget. Returns them, the new cursor and whether more
-    /// remain.
+    /// The changes the device lacks, from the wanted surveys and entities, then the feed
+    /// after `from` (its cursor), surveys and entities in feed order, within the byte
+    /// budget.
     fn pull(
         &self,
         scope: &Scope,
         device: &DeviceKey,
         request: &SyncRequest,
+        lists: &BTreeMap<String, i64>,
         from: u64,
         deadline: Instant,
-    ) -> Result<(Vec<PulledSurvey>, u64, bool)> {
+    ) -> Result<Pulled> {
         let budget = request.max_pull_bytes.min(self.settings.sync.max_pull_bytes);
-        let mut pulled = Vec::new();
+        let mut out = Pulled { surveys: Vec::new(), entities: Vec::new(), cursor: from, more: false };
         let mut bytes = 0u64;
         let mut seen = HashSet::new();
+        let mut seen_entities = HashSet::new();
 
         for want in &request.want {
             let survey_id = wire::survey_id_string(&want.survey);
@@ -336,37 +364,80 @@ impl Services {
                 && seen.insert(p.survey)
             {
                 bytes += p.changes.len() as u64;
-                pulled.push(p);
+                out.surveys.push(p);
+            }
+        }
+        for want in &request.want_entities {
+            let Some(&project) = lists.get(&want.list) else { continue };
+            if let Some((_, team)) = self.backend.entity_heads(&want.list, &want.id)?
+                && scope.can_read_entity(project, team)
+                && let Some(p) = self.fetch_entity(device, &want.list, &want.id, from)?
+                && seen_entities.insert((p.list.clone(), p.id.clone()))
+            {
+                bytes += p.changes.len() as u64;
+                out.entities.push(p);
             }
         }
         let visible = scope.visibility();
-        let mut cursor = from;
-        let mut more = false;
+        let visible_entities = scope.entity_visibility(lists);
         'feed: loop {
-            let page = self.backend.feed(cursor, FEED_PAGE, &visible)?;
-            let last_page = (page.len() as u32) < FEED_PAGE;
-            for entry in page {
+            let surveys = self.backend.feed(out.cursor, FEED_PAGE, &visible)?;
+            let entities = self.backend.entity_feed(out.cursor, FEED_PAGE, &visible_entities)?;
+            // Both pages hold every entry up to `bound`; past it, a full page may have more.
+            let full = |len: usize, last: Option<u64>| if len as u32 >= FEED_PAGE { last } else { None };
+            let bound = [
+                full(surveys.len(), surveys.last().map(|e| e.change_seq)),
+                full(entities.len(), entities.last().map(|e| e.change_seq)),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let mut items: Vec<FeedItem> = surveys
+                .into_iter()
+                .map(FeedItem::Survey)
+                .chain(entities.into_iter().map(FeedItem::Entity))
+                .filter(|item| bound.is_none_or(|b| item.change_seq() <= b))
+                .collect();
+            items.sort_by_key(FeedItem::change_seq);
+            for item in items {
                 if bytes >= budget || Instant::now() >= deadline {
-                    more = true;
+                    out.more = true;
                     break 'feed;
                 }
-                if self.may_pull(scope, &entry.summary)?
-                    && let Some(p) = self.fetch(device, &entry.summary, from)?
-                    && seen.insert(p.survey)
-                {
-                    bytes += p.changes.len() as u64;
-                    pulled.push(p);
+                match &item {
+                    FeedItem::Survey(entry) => {
+                        if self.may_pull(scope, &entry.summary)?
+                            && let Some(p) = self.fetch(device, &entry.summary, from)?
+                            && seen.insert(p.survey)
+                        {
+                            bytes += p.changes.len() as u64;
+                            out.surveys.push(p);
+                        }
+                    }
+                    FeedItem::Entity(entry) => {
+                        if let Some(p) = self.fetch_entity(device, &entry.list, &entry.id, from)?
+                            && seen_entities.insert((p.list.clone(), p.id.clone()))
+                        {
+                            bytes += p.changes.len() as u64;
+                            out.entities.push(p);
+                        }
+                    }
                 }
-                cursor = entry.change_seq;
+                out.cursor = item.change_seq();
             }
-            if last_page {
-                break;
+            match bound {
+                Some(bound) => out.cursor = bound,
+                None => break,
             }
         }
-        let sent: Vec<_> =
-            pulled.iter().map(|p| (wire::survey_id_string(&p.survey), wire::change_hashes(&p.heads))).collect();
-        self.backend.sent_device_heads(device, &sent, cursor, from)?;
-        Ok((pulled, cursor, more))
+        let sent: Vec<_> = out
+            .surveys
+            .iter()
+            .map(|p| (wire::survey_id_string(&p.survey), wire::change_hashes(&p.heads)))
+            .chain(out.entities.iter().map(|p| (entity_key(&p.list, &p.id), wire::change_hashes(&p.heads))))
+            .collect();
+        self.backend.sent_device_heads(device, &sent, out.cursor, from)?;
+        Ok(out)
     }
 
     fn may_pull(&self, scope: &Scope, summary: &terrain_core::store::SurveySummary) -> Result<bool> {
@@ -412,6 +483,232 @@ impl Services {
             heads: wire::hashes(&server_heads),
         }))
     }
+}
+
+impl Services {
+    /// Stores a request's pushed entities: each judged by its authors' rights, acknowledged
+    /// on its own, a refused one keeping none of its changes.
+    fn push_entities(
+        &self,
+        scope: &Scope,
+        device: &DeviceKey,
+        request: &SyncRequest,
+        costs: &[std::result::Result<Cost, intake::IntakeError>],
+        lists: &BTreeMap<String, i64>,
+        deadline: Instant,
+    ) -> Result<Vec<Ack>> {
+        let pushed = &request.push_entities;
+        let mut acks: Vec<Option<Ack>> = vec![None; pushed.len()];
+        let mut held = Vec::new();
+        for (i, entity) in pushed.iter().enumerate() {
+            let name = format!("{}/{}", entity.list, entity.id);
+            if let Err(e) = &costs[i] {
+                let (status, code) = match e {
+                    intake::IntakeError::OverBudget { .. } => (413, "too_large"),
+                    intake::IntakeError::Malformed(_) | intake::IntakeError::Automerge(_) => (422, "invalid"),
+                };
+                acks[i] = Some(Ack::Refused { status, code: code.into(), message: format!("entity {name}: {e}") });
+            } else if !lists.contains_key(&entity.list) {
+                acks[i] = Some(Ack::Refused {
+                    status: 422,
+                    code: "unknown_list".into(),
+                    message: format!("no form published on this server declares the entity list `{}`", entity.list),
+                });
+            } else if entity.changes.is_empty() {
+                // Offered again after a new epoch: acknowledged by what the server holds.
+                let heads = wire::change_hashes(&entity.heads);
+                let holds = self.backend.entity_heads(&entity.list, &entity.id)?.is_some_and(|(h, _)| same(&h, &heads));
+                acks[i] = Some(if holds {
+                    held.push((entity_key(&entity.list, &entity.id), heads));
+                    Ack::Stored
+                } else {
+                    Ack::ResendAll
+                });
+            }
+        }
+        let admitted: Vec<usize> = (0..pushed.len()).filter(|i| acks[*i].is_none()).collect();
+        let mut judge = Judge::new(self, scope);
+        let mut stored = 0usize;
+        for batch in admitted.chunks(PUSH_BATCH) {
+            if Instant::now() >= deadline {
+                for i in batch {
+                    acks[*i] = Some(Ack::Refused {
+                        status: 503,
+                        code: "deferred".into(),
+                        message: "the server ran out of time for this round: it is sent again at the next sync".into(),
+                    });
+                }
+                continue;
+            }
+            let items: Vec<ReceivedEntity> = batch
+                .iter()
+                .map(|i| ReceivedEntity {
+                    list: pushed[*i].list.clone(),
+                    id: pushed[*i].id.clone(),
+                    changes: pushed[*i].changes.clone(),
+                    heads: wire::change_hashes(&pushed[*i].heads),
+                })
+                .collect();
+            let outcomes = self.backend.push_entities(&items, &mut |candidate| {
+                let project = lists.get(candidate.list).copied().ok_or_else(|| internal("an entity list vanished"))?;
+                judge.judge_entity(candidate, project)
+            })?;
+            for ((item, i), outcome) in items.into_iter().zip(batch).zip(outcomes) {
+                acks[*i] = Some(match outcome {
+                    Ok(true) => {
+                        stored += 1;
+                        held.push((entity_key(&item.list, &item.id), item.heads));
+                        Ack::Stored
+                    }
+                    // Merged, but the device's heads name changes this server lacks (it
+                    // was told them before a restore): it sends everything again.
+                    Ok(false) => Ack::ResendAll,
+                    Err(e) => entity_refusal(e)?,
+                });
+            }
+        }
+        if !held.is_empty() {
+            self.backend.confirm_device_heads(device, &held)?;
+        }
+        let refused = acks.iter().filter(|a| matches!(a, Some(Ack::Refused { .. }))).count();
+        if stored > 0 || refused > 0 {
+            self.audit_all(&[Entry::by(
+                scope,
+                Action::SyncPushEntities,
+                None,
+                json!({
+                    "device": terrain_core::identity::device_key_hex(device),
+                    "entities": stored,
+                    "refused": refused,
+                }),
+            )])?;
+        }
+        acks.into_iter().map(|a| a.ok_or_else(|| Error::internal("a pushed entity got no acknowledgement"))).collect()
+    }
+
+    /// The changes of one entity the device lacks, if any; an entity that cannot be read is
+    /// skipped and logged.
+    fn fetch_entity(&self, device: &DeviceKey, list: &str, id: &str, cursor: u64) -> Result<Option<PulledEntity>> {
+        let Some((server_heads, _)) = self.backend.entity_heads(list, id)? else { return Ok(None) };
+        let key = entity_key(list, id);
+        let known = self.backend.device_heads(device, std::slice::from_ref(&key), cursor)?.remove(&key);
+        if known.as_ref().is_some_and(|k| same(k, &server_heads)) {
+            return Ok(None);
+        }
+        let changes = match self.backend.entity_changes_after(list, id, known.as_deref().unwrap_or(&[])) {
+            Ok(changes) => changes,
+            Err(e) if e.is_unreadable() => {
+                tracing::error!(list, id, error = %e, "a stored entity cannot be read: skipped");
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(PulledEntity { list: list.to_owned(), id: id.to_owned(), changes, heads: wire::hashes(&server_heads) }))
+    }
+}
+
+/// What a round sends back: surveys, entities, the cursor after them, and whether more
+/// remain.
+struct Pulled {
+    surveys: Vec<PulledSurvey>,
+    entities: Vec<PulledEntity>,
+    cursor: u64,
+    more: bool,
+}
+
+/// An entry of the change feed: surveys and entities share its numbers.
+enum FeedItem {
+    Survey(terrain_core::store::FeedEntry),
+    Entity(EntityFeedEntry),
+}
+
+impl FeedItem {
+    fn change_seq(&self) -> u64 {
+        match self {
+            FeedItem::Survey(entry) => entry.change_seq,
+            FeedItem::Entity(entry) => entry.change_seq,
+        }
+    }
+}
+
+/// The key an entity's heads are tracked under per device, beside surveys' ids (which are
+/// UUIDs, so the two never meet).
+fn entity_key(list: &str, id: &str) -> String {
+    format!("entity:{list}/{id}")
+}
+
+/// Whether two sets of heads are the same, in whatever order.
+fn same(a: &[terrain_core::ChangeHash], b: &[terrain_core::ChangeHash]) -> bool {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.sort();
+    b.sort();
+    a == b
+}
+
+/// The bounds on a request's entities, checked before anything is decoded.
+fn check_entity_lists(request: &SyncRequest, limits: &crate::settings::SyncLimits) -> Result<()> {
+    if request.push_entities.len() > limits.max_push_surveys {
+        return Err(too_large(format!(
+            "{} entities in one request; send at most {}",
+            request.push_entities.len(),
+            limits.max_push_surveys
+        )));
+    }
+    if request.want_entities.len() > limits.max_want {
+        return Err(too_large(format!(
+            "{} entities asked for again in one request; ask for at most {}",
+            request.want_entities.len(),
+            limits.max_want
+        )));
+    }
+    let names = request
+        .push_entities
+        .iter()
+        .map(|e| (&e.list, &e.id))
+        .chain(request.want_entities.iter().map(|w| (&w.list, &w.id)));
+    for (list, id) in names {
+        if list.len() > MAX_ENTITY_NAME_BYTES || id.len() > MAX_ENTITY_NAME_BYTES {
+            return Err(too_large(format!("an entity list name or id is longer than {MAX_ENTITY_NAME_BYTES} bytes")));
+        }
+    }
+    let heads = request
+        .push_entities
+        .iter()
+        .flat_map(|e| [e.base.len(), e.heads.len()])
+        .chain(request.want_entities.iter().map(|w| w.heads.len()));
+    if heads.into_iter().any(|n| n > limits.max_heads) {
+        return Err(too_large(format!("an entity lists more than {} heads", limits.max_heads)));
+    }
+    if let Some(big) = request.push_entities.iter().find(|e| e.changes.len() > MAX_DOCUMENT_BYTES) {
+        return Err(too_large(format!(
+            "entity {}/{} sends {} bytes of changes, more than any entity can have",
+            big.list,
+            big.id,
+            big.changes.len()
+        )));
+    }
+    Ok(())
+}
+
+/// What became of a pushed entity the store did not keep.
+fn entity_refusal(e: StoreError) -> Result<Ack> {
+    Ok(match e {
+        StoreError::EntityDocument { source: DocumentError::MissingDependencies(_), .. } => Ack::ResendAll,
+        StoreError::EntityDocument { source: DocumentError::Refused(r), .. } => {
+            Ack::Refused { status: r.status, code: r.code, message: r.message }
+        }
+        StoreError::EntityDocument { list, id, source: source @ DocumentError::OverBudget(_) } => {
+            Ack::Refused { status: 413, code: "too_large".into(), message: format!("entity {list}/{id}: {source}") }
+        }
+        StoreError::EntityDocument { list, id, source } => {
+            Ack::Refused { status: 422, code: "invalid".into(), message: format!("entity {list}/{id}: {source}") }
+        }
+        other => return Err(Error::internal(other)),
+    })
 }
 
 /// What became of a pushed survey the store did not keep.
@@ -562,6 +859,63 @@ impl<'a> Judge<'a> {
             self.changed_after_approval.push((candidate.survey_id.to_owned(), by));
         }
         Ok(())
+    }
+
+    /// Accepts a pushed entity's new changes, or refuses them all; files an entity new to
+    /// the server under its first author's team.
+    fn judge_entity(
+        &mut self,
+        candidate: &EntityCandidate<'_>,
+        project: i64,
+    ) -> std::result::Result<Option<i64>, Refusal> {
+        let uploader = self.uploader;
+        let name = format!("{}/{}", candidate.list, candidate.id);
+        let mut team = None;
+        for (n, actor) in candidate.merged.authors.iter().enumerate() {
+            let key = terrain_core::identity::device_key_of(&actor.to_hex_string()).ok_or_else(|| {
+                Refusal::forbidden("unknown_actor", "a change carries an actor id that is not a device's")
+            })?;
+            let owner = self.owner(&key)?.ok_or_else(|| {
+                Refusal::forbidden(
+                    "unknown_actor",
+                    format!(
+                        "a change to entity {name} was made on device {} that never logged in to this server: log in \
+                         on it first",
+                        terrain_core::identity::device_key_hex(&key)
+                    ),
+                )
+            })?;
+            let owner_user = owner.user().cloned().ok_or_else(|| internal("a device belongs to no one"))?;
+            if owner_user.username != uploader.name() && !uploader.supervises(Some(project), &owner_user.username) {
+                return Err(Refusal::forbidden(
+                    "relay_forbidden",
+                    format!(
+                        "{} may not upload changes made by {}: only their supervisor may relay them",
+                        uploader.name(),
+                        owner_user.username
+                    ),
+                ));
+            }
+            if owner_user.disabled {
+                return Err(Refusal::forbidden("disabled", format!("{} is disabled", owner_user.username)));
+            }
+            if !owner.may_write_entity(project, candidate.team) {
+                return Err(Refusal::forbidden(
+                    "forbidden",
+                    format!("{} may not change entity {name}", owner_user.username),
+                ));
+            }
+            if candidate.merged.deleted_changed && !owner.may_delete_entity(project) {
+                return Err(Refusal::forbidden(
+                    "forbidden",
+                    format!("{} may not delete or restore entity {name}: ask a supervisor", owner_user.username),
+                ));
+            }
+            if n == 0 {
+                team = owner.team_for_new_entity(project);
+            }
+        }
+        Ok(if candidate.existed { None } else { team })
     }
 
     fn owner(&mut self, key: &DeviceKey) -> std::result::Result<Option<&Scope>, Refusal> {

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod caller;
 pub mod enrolments;
+pub mod entities;
 pub mod error;
 pub mod exports;
 pub mod feed_tokens;
@@ -46,6 +47,15 @@ pub fn router(settings: &Settings) -> Router<AppState> {
             "/api/v1/media/{digest}",
             get(media::download).head(media::offset).patch(media::append).post(media::append_post),
         )
+        .route("/api/v1/entity-lists", get(entities::lists))
+        .route("/api/v1/entity-lists/{list}/entities", get(entities::list))
+        .route("/api/v1/entity-lists/{list}/entities/{id}", get(entities::get))
+        .route("/api/v1/entity-lists/{list}/entities/{id}/settle", post(entities::settle).layer(json))
+        .route("/api/v1/entity-lists/{list}/entities/{id}/delete", post(entities::delete))
+        .route("/api/v1/entity-lists/{list}/entities/{id}/restore", post(entities::restore))
+        .route("/api/v1/entity-lists/{list}/import", post(entities::import).layer(large))
+        .route("/api/v1/entity-lists/{list}/export", get(entities::export))
+        .route("/api/v1/entity-lists/{list}/team", put(entities::file).layer(json))
         .route("/api/v1/forms", get(forms::list))
         .route("/api/v1/forms/{form_id}/{version}", get(forms::get))
         .route("/api/v1/forms/{form_id}/export", get(exports::export))

@@ -5,7 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, auth, enrolments, exports, feed_tokens, forms, health, media, saved_exports, surveys, sync, webhooks,
+    admin, auth, enrolments, entities, exports, feed_tokens, forms, health, media, saved_exports, surveys, sync,
+    webhooks,
 };
 
 /// The API description.
@@ -19,6 +20,8 @@ use super::{
         sync::sync,
         media::offset, media::append, media::append_post, media::download,
         forms::list, forms::get, forms::publish,
+        entities::lists, entities::list, entities::get, entities::import, entities::export, entities::file, entities::settle,
+        entities::delete, entities::restore,
         exports::export,
         admin::create_user, admin::users, admin::set_disabled, admin::reset_password, admin::devices, admin::revoke_device,
         enrolments::create, enrolments::list, enrolments::revoke, enrolments::redeem, admin::create_project, admin::projects,

@@ -80,6 +80,35 @@ impl Lang {
 /// Every phrase of the dashboard, in English and French.
 const PHRASES: &[(&str, &str)] = &[
     ("Data feeds", "Flux de données"),
+    ("Entities", "Entités"),
+    ("Download", "Télécharger"),
+    (
+        "No form of your projects declares an entity list yet.",
+        "Aucun formulaire de vos projets ne déclare encore de liste d'entités.",
+    ),
+    ("List", "Liste"),
+    ("Search", "Rechercher"),
+    ("Conflicts only", "Conflits seulement"),
+    ("Deleted too", "Supprimées aussi"),
+    ("Show", "Afficher"),
+    ("Imported", "Importé"),
+    ("Line", "Ligne"),
+    ("Id", "Identifiant"),
+    ("Deleted", "Supprimée"),
+    ("Conflict to settle", "Conflit à régler"),
+    ("Previous", "Précédent"),
+    ("Next", "Suivant"),
+    ("Seed or update from CSV", "Alimenter ou mettre à jour depuis un CSV"),
+    (
+        "Columns: name (the id), label, then one per property. Importing the same file again changes nothing.",
+        "Colonnes : name (l'identifiant), label, puis une par propriété. Importer de nouveau le même fichier ne change rien.",
+    ),
+    ("Import", "Importer"),
+    ("Conflicts to settle", "Conflits à régler"),
+    ("Properties", "Propriétés"),
+    ("Surveys that made it", "Enquêtes qui l'ont faite"),
+    ("Restore", "Restaurer"),
+    ("Delete", "Supprimer"),
     (
         "Excel and Power BI read each project's OData feed. Sign in with Basic: your user name, and a feed token as the password.",
         "Excel et Power BI lisent le flux OData de chaque projet. Connectez-vous en « De base » : votre nom d'utilisateur, et un jeton de flux comme mot de passe.",
@@ -349,6 +378,7 @@ mod tests {
             include_str!("feeds.rs"),
             include_str!("password.rs"),
             include_str!("devices.rs"),
+            include_str!("entities.rs"),
         ];
         let mut missing = Vec::new();
         for source in sources {

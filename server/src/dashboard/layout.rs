@@ -18,6 +18,8 @@ pub enum Section {
     Map,
     /// Form versions: preview and entry.
     Forms,
+    /// Entity lists and entities.
+    Entities,
     /// OData feeds and feed tokens.
     Feeds,
     /// Users, teams and forms.
@@ -57,6 +59,7 @@ pub fn page(session: &Session, section: Section, title: &str, body: Markup) -> M
                         (link(Section::Progress, "/progress", "Progress"))
                         (link(Section::Map, "/map", "Map"))
                         (link(Section::Forms, "/forms", "Forms"))
+                        (link(Section::Entities, "/entities", "Entities"))
                         (link(Section::Feeds, "/feeds", "Data feeds"))
                         @if session.is_admin() { (link(Section::Admin, "/admin", "Administration")) }
                     }

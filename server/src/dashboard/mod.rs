@@ -9,6 +9,8 @@
 //! - `surveys`: the filtered, sorted, paged list and bulk actions; `survey`: one survey.
 //! - `progress`: surveys per enumerator per day (SVG); `map`: points and plots (SVG).
 //! - `fill`: form versions, each one's preview, and surveys entered in the browser.
+//! - `entities`: entity lists, one list's entities, one entity (settle, delete, restore),
+//!   and seeding a list from CSV.
 //! - `feeds`: the OData address of each project, and the user's feed tokens.
 //! - `admin`: users, teams, forms, project settings, the audit log, surveys that need
 //!   attention. `setup`: the first administrator, from the link the server prints.
@@ -18,6 +20,7 @@
 mod admin;
 mod assets;
 mod devices;
+mod entities;
 mod error;
 mod feeds;
 mod fill;
@@ -81,6 +84,11 @@ pub fn router() -> Router<AppState> {
         .route("/forms/{form}/{version}/new", get(fill::new_entry))
         .route("/forms/{form}/{version}/evaluate", post(fill::evaluate))
         .route("/forms/{form}/{version}/entries", post(fill::save))
+        .route("/entities", get(entities::page))
+        .route("/entities/{list}/export", get(entities::export))
+        .route("/entities/{list}/{id}", get(entities::entity))
+        .route("/entities/{list}/{id}/settle", post(entities::settle))
+        .route("/entities/{list}/{id}/deleted", post(entities::set_deleted))
         .route("/progress", get(progress::page))
         .route("/feeds", get(feeds::page))
         .route("/feeds/tokens", post(feeds::create))
@@ -100,5 +108,6 @@ pub fn router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_POST_BYTES))
         // Registered after the small limit, so that only uploads get the large one.
         .route("/admin/forms", post(admin::publish))
+        .route("/entities/{list}/import", post(entities::import))
         .layer(axum::middleware::from_fn(headers::add))
 }

@@ -327,6 +327,8 @@ pub fn push_request(push: Vec<PushedSurvey>) -> SyncRequest {
         want: Vec::new(),
         max_pull_bytes: 1 << 20,
         epoch: 0,
+        push_entities: Vec::new(),
+        want_entities: Vec::new(),
     }
 }
 

@@ -5,7 +5,8 @@
 //! frames).
 
 use terrain_core::sync::wire::{
-    Ack, Epoch, PROTOCOL_VERSION, PulledSurvey, PushedSurvey, SyncRequest, SyncResponse, WantedSurvey,
+    Ack, Epoch, PROTOCOL_VERSION, PulledEntity, PulledSurvey, PushedEntity, PushedSurvey, SyncRequest, SyncResponse,
+    WantedEntity, WantedSurvey,
 };
 
 use super::{bombs, docs};
@@ -139,6 +140,18 @@ pub fn request(dice: &mut Dice) -> SyncRequest {
         want: (0..dice.below(3)).map(|_| WantedSurvey { survey: dice.array(), heads: hashes(dice) }).collect(),
         max_pull_bytes: dice.edgy_u64(),
         epoch: dice.edgy_u64(),
+        push_entities: (0..dice.below(3))
+            .map(|_| PushedEntity {
+                list: docs::text(dice, 12),
+                id: docs::text(dice, 40),
+                base: hashes(dice),
+                heads: hashes(dice),
+                changes: changes(dice),
+            })
+            .collect(),
+        want_entities: (0..dice.below(2))
+            .map(|_| WantedEntity { list: docs::text(dice, 12), id: docs::text(dice, 40), heads: hashes(dice) })
+            .collect(),
     }
 }
 
@@ -168,6 +181,15 @@ pub fn response(dice: &mut Dice) -> SyncResponse {
             .collect(),
         more: dice.percent(50),
         epoch: dice.percent(50).then(|| Epoch { server: dice.array(), epoch: dice.edgy_u64(), start: dice.edgy_u64() }),
+        entity_acks: (0..dice.below(3)).map(|_| if dice.percent(50) { Ack::Stored } else { Ack::ResendAll }).collect(),
+        pull_entities: (0..dice.below(3))
+            .map(|_| PulledEntity {
+                list: docs::text(dice, 12),
+                id: docs::text(dice, 40),
+                changes: changes(dice),
+                heads: hashes(dice),
+            })
+            .collect(),
     }
 }
 
@@ -271,22 +293,27 @@ impl Writer<'_> {
         }
         self.varint(m.max_pull_bytes);
         self.varint(m.epoch);
+        self.len(m.push_entities.len());
+        for e in &m.push_entities {
+            self.string(&e.list);
+            self.string(&e.id);
+            self.hashes(&e.base);
+            self.hashes(&e.heads);
+            self.bytes(&e.changes);
+        }
+        self.len(m.want_entities.len());
+        for w in &m.want_entities {
+            self.string(&w.list);
+            self.string(&w.id);
+            self.hashes(&w.heads);
+        }
     }
 
     fn response(&mut self, m: &SyncResponse) {
         self.varint(m.cursor);
         self.len(m.acks.len());
         for ack in &m.acks {
-            match ack {
-                Ack::Stored => self.tag(0, 3),
-                Ack::ResendAll => self.tag(1, 3),
-                Ack::Refused { status, code, message } => {
-                    self.tag(2, 3);
-                    self.varint(u64::from(*status));
-                    self.string(code);
-                    self.string(message);
-                }
-            }
+            self.ack(ack);
         }
         self.len(m.pull.len());
         for p in &m.pull {
@@ -307,6 +334,30 @@ impl Writer<'_> {
                 self.out.extend_from_slice(&epoch.server);
                 self.varint(epoch.epoch);
                 self.varint(epoch.start);
+            }
+        }
+        self.len(m.entity_acks.len());
+        for ack in &m.entity_acks {
+            self.ack(ack);
+        }
+        self.len(m.pull_entities.len());
+        for p in &m.pull_entities {
+            self.string(&p.list);
+            self.string(&p.id);
+            self.bytes(&p.changes);
+            self.hashes(&p.heads);
+        }
+    }
+
+    fn ack(&mut self, ack: &Ack) {
+        match ack {
+            Ack::Stored => self.tag(0, 3),
+            Ack::ResendAll => self.tag(1, 3),
+            Ack::Refused { status, code, message } => {
+                self.tag(2, 3);
+                self.varint(u64::from(*status));
+                self.string(code);
+                self.string(message);
             }
         }
     }

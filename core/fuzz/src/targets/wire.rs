@@ -16,6 +16,14 @@ pub fn run(input: &[u8]) -> Result<Outcome, Finding> {
     }
     let request = wire::decode::<SyncRequest>(input);
     let response = wire::decode::<SyncResponse>(input);
+    // The relay's own reading: a request of this protocol decodes exactly as `decode` does.
+    match (wire::decode_request(input), &request) {
+        (Ok(read), Ok(decoded)) if &read != decoded => {
+            return Err(Finding::violation("decode_request and decode read one request two ways"));
+        }
+        (Ok(_), Err(_)) => return Err(Finding::violation("decode_request accepts a body decode refuses")),
+        _ => {}
+    }
     if let Ok(message) = &request {
         round_trip(message, "request")?;
     }
@@ -47,5 +55,6 @@ pub fn kind(e: &WireError) -> &'static str {
         WireError::Compression(_) => "compression",
         WireError::TooLarge => "too large",
         WireError::Malformed(_) => "malformed",
+        WireError::Protocol(_) => "protocol",
     }
 }

@@ -1,0 +1,250 @@
+//! Entity lists on the relay, through the real server on loopback: devices push the plots
+//! their surveys create and pull their team's share; the API lists and shows entities within
+//! each caller's scope, seeds a list from CSV, files entities under a team (whose devices
+//! then receive them), settles conflicts and deletes, each audited; and the sync's entity
+//! lists are bounded like its surveys.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{Device, TestServer, push_request, sync_round};
+use serde_json::{Value as Json, json};
+use terrain_core::store::EntityQuery;
+use terrain_core::sync::wire::{self, Ack, PushedEntity, SyncRequest};
+use terrain_core::{AnswerPath, Form, Role, Value};
+
+fn registration() -> Form {
+    Form::from_json(
+        &json!({
+            "id": "plot_registration", "version": "1", "title": "Plot registration",
+            "children": [
+                {"node": "question", "name": "code", "type": {"kind": "text"}, "required": "true()"},
+                {"node": "question", "name": "village", "type": {"kind": "text"}},
+            ],
+            "entities": [{
+                "list": "plots", "label": "${code}",
+                "properties": [{"property": "village", "question": "village"}],
+            }],
+        })
+        .to_string(),
+    )
+    .unwrap()
+}
+
+fn register(device: &Device, code: &str) {
+    let id = device.store.create_survey("plot_registration", "1").unwrap();
+    device.store.set_answer(&id, &AnswerPath::top("code"), Value::Text(code.into())).unwrap();
+    device.store.set_answer(&id, &AnswerPath::top("village"), Value::Text("Béguédo".into())).unwrap();
+    device.store.finalize(&id).unwrap();
+}
+
+fn labels(device: &Device) -> Vec<String> {
+    let mut labels: Vec<String> = device
+        .store
+        .entities("plots", &EntityQuery { limit: 100, ..EntityQuery::default() })
+        .unwrap()
+        .into_iter()
+        .map(|e| e.label)
+        .collect();
+    labels.sort();
+    labels
+}
+
+fn call(server: &TestServer, token: &str, method: &str, path: &str, body: Option<Json>) -> (u16, Json) {
+    let client = reqwest::blocking::Client::new();
+    let url = format!("{}{path}", server.url);
+    let request = match method {
+        "GET" => client.get(url),
+        "PUT" => client.put(url),
+        _ => client.post(url),
+    };
+    let request = match body {
+        Some(body) => request.json(&body),
+        None => request,
+    };
+    let response = request.bearer_auth(token).send().unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Json::Null))
+}
+
+fn ids(body: &Json) -> Vec<String> {
+    body.as_array().unwrap().iter().map(|e| e["label"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn the_api_manages_entity_lists_within_each_callers_scope_and_devices_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    server.backend().publish_form(server.project, &registration()).unwrap();
+    server.user("awa", Role::Enumerator, Some(0));
+    server.user("sekou", Role::Enumerator, Some(1));
+    server.user("moussa", Role::Supervisor, Some(0));
+    server.user("fanta", Role::Analyst, None);
+    let awa = Device::login(&server.url, dir.path(), "awa", Role::Enumerator, "awa-phone");
+    let sekou = Device::login(&server.url, dir.path(), "sekou", Role::Enumerator, "sekou-phone");
+    for device in [&awa, &sekou] {
+        device.fetch_forms();
+    }
+    register(&awa, "BGD-0412");
+    register(&awa, "BGD-0413");
+    assert_eq!(awa.sync().progress.entities_pushed, 2);
+    sekou.sync();
+    assert!(labels(&sekou).is_empty(), "another team's plots stay with it");
+
+    let admin = server.token("admin", "laptop");
+    let moussa = server.token("moussa", "laptop");
+    let fanta = server.token("fanta", "laptop");
+    let sekou_desk = server.token("sekou", "laptop");
+    let (status, lists) = call(&server, &fanta, "GET", "/api/v1/entity-lists", None);
+    assert_eq!((status, lists), (200, json!([{"list": "plots", "project_id": server.project}])));
+    for (token, expected) in [(&moussa, 2), (&fanta, 2), (&sekou_desk, 0)] {
+        let (status, body) = call(&server, token, "GET", "/api/v1/entity-lists/plots/entities", None);
+        assert_eq!((status, ids(&body).len()), (200, expected), "{body}");
+    }
+    let (status, _) = call(&server, &admin, "GET", "/api/v1/entity-lists/parcels/entities", None);
+    assert_eq!(status, 404);
+
+    // One plot in detail: its source survey, no conflict; the other team cannot open it.
+    let plot = awa.store.entities("plots", &EntityQuery { limit: 1, ..EntityQuery::default() }).unwrap().remove(0);
+    let path = format!("/api/v1/entity-lists/plots/entities/{}", plot.id);
+    let (status, detail) = call(&server, &moussa, "GET", &path, None);
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["label"], plot.label.as_str());
+    assert_eq!(detail["team"], server.teams[0]);
+    assert_eq!(detail["sources"].as_object().unwrap().len(), 1);
+    assert_eq!(call(&server, &sekou_desk, "GET", &path, None).0, 404);
+
+    // Settling and deleting are the supervisor's; each reaches the devices at their next sync.
+    let settle = json!({"property": "village", "value": "Béguédo centre"});
+    assert_eq!(call(&server, &sekou_desk, "POST", &format!("{path}/settle"), Some(settle.clone())).0, 403);
+    let (status, settled) = call(&server, &moussa, "POST", &format!("{path}/settle"), Some(settle));
+    assert_eq!((status, settled["properties"]["village"].as_str()), (200, Some("Béguédo centre")), "{settled}");
+    let (status, deleted) = call(&server, &moussa, "POST", &format!("{path}/delete"), None);
+    assert_eq!((status, deleted["deleted"].as_bool()), (200, Some(true)));
+    awa.sync();
+    let on_phone = awa.store.entity("plots", &plot.id).unwrap().unwrap();
+    assert!(on_phone.deleted);
+    assert_eq!(on_phone.properties["village"], "Béguédo centre");
+    assert_eq!(call(&server, &moussa, "POST", &format!("{path}/restore"), None).0, 200);
+
+    // The administrator seeds plots from CSV (a bad row named by its line), then files one
+    // under the other team, whose phone receives it at its next sync.
+    let csv = "name,label,village\np-seed-1,BGD-0900,Kiembara\np-seed-2,,Tenkodogo\n";
+    let client = reqwest::blocking::Client::new();
+    let response = client
+        .post(format!("{}/api/v1/entity-lists/plots/import", server.url))
+        .bearer_auth(&moussa)
+        .body(csv)
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403, "only administrators seed lists");
+    let report: Json = client
+        .post(format!("{}/api/v1/entity-lists/plots/import", server.url))
+        .bearer_auth(&admin)
+        .body(csv)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(report["created"], 1, "{report}");
+    assert_eq!(report["refused"][0]["line"], 3, "{report}");
+    sekou.sync();
+    assert_eq!(labels(&sekou), ["BGD-0900"], "a seeded plot filed under no team goes to every team");
+    let filing = json!({"ids": [plot.id], "team": server.teams[1]});
+    assert_eq!(call(&server, &moussa, "PUT", "/api/v1/entity-lists/plots/team", Some(filing.clone())).0, 403);
+    assert_eq!(call(&server, &admin, "PUT", "/api/v1/entity-lists/plots/team", Some(filing)).0, 204);
+    sekou.sync();
+    let mut expected = vec!["BGD-0900".to_owned(), plot.label.clone()];
+    expected.sort();
+    assert_eq!(labels(&sekou), expected, "a plot filed under their team reaches them");
+    let unknown_team = json!({"ids": [plot.id], "team": 9999});
+    assert_eq!(call(&server, &admin, "PUT", "/api/v1/entity-lists/plots/team", Some(unknown_team)).0, 422);
+
+    // Exports: stable ids and every property; GeoJSON only where a plot has a position.
+    let download = |token: &str, format: &str| {
+        let response = client
+            .get(format!("{}/api/v1/entity-lists/plots/export?format={format}", server.url))
+            .bearer_auth(token)
+            .send()
+            .unwrap();
+        (response.status().as_u16(), response.bytes().unwrap().to_vec())
+    };
+    let (status, csv) = download(&fanta, "csv");
+    let csv = String::from_utf8(csv).unwrap();
+    assert_eq!(status, 200, "{csv}");
+    assert_eq!(csv.lines().next(), Some("name,label,__conflicts,village"));
+    assert_eq!(csv.lines().count(), 4, "three plots and the header: {csv}");
+    assert!(csv.contains(&format!("{},{},false,Béguédo centre", plot.id, plot.label)), "{csv}");
+    let (status, geojson) = download(&fanta, "geojson");
+    let geojson: Json = serde_json::from_slice(&geojson).unwrap();
+    assert_eq!((status, geojson["features"].as_array().map(Vec::len)), (200, Some(0)), "no plot has a position");
+    let (status, xlsx) = download(&admin, "xlsx");
+    assert!(status == 200 && xlsx.starts_with(b"PK"));
+    assert_eq!(download(&sekou_desk, "csv").0, 403, "enumerators do not export");
+    assert_eq!(download(&fanta, "shapefile").0, 400);
+
+    // Every write is audited.
+    let (_, audit) = call(&server, &admin, "GET", "/api/v1/audit?limit=200", None);
+    let actions: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    for action in
+        ["sync.push_entities", "entity.settle", "entity.delete", "entity.restore", "entity.import", "entity.file"]
+    {
+        assert!(actions.contains(&action), "{action} missing from {actions:?}");
+    }
+}
+
+#[test]
+fn pushed_entities_are_bounded_and_judged_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    server.backend().publish_form(server.project, &registration()).unwrap();
+    server.user("awa", Role::Enumerator, Some(0));
+    let awa = Device::login(&server.url, dir.path(), "awa", Role::Enumerator, "awa-phone");
+    awa.fetch_forms();
+    register(&awa, "BGD-0412");
+    let pending = awa.store.pending_entity_pushes_within(10, usize::MAX, &Default::default()).unwrap();
+    let good = PushedEntity {
+        list: pending[0].list.clone(),
+        id: pending[0].id.clone(),
+        base: Vec::new(),
+        heads: wire::hashes(&pending[0].heads),
+        changes: pending[0].changes.clone(),
+    };
+    // An undeclared list, junk bytes, and another entity's changes are refused one by one;
+    // the good entity beside them is stored.
+    let request = SyncRequest {
+        push_entities: vec![
+            PushedEntity { list: "parcels".into(), ..good.clone() },
+            PushedEntity { changes: vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3], ..good.clone() },
+            PushedEntity { id: "someone-else".into(), ..good.clone() },
+            good.clone(),
+        ],
+        ..push_request(Vec::new())
+    };
+    let response = sync_round(&server.url, &awa.token, &request);
+    let codes: Vec<String> = response
+        .entity_acks
+        .iter()
+        .map(|a| match a {
+            Ack::Refused { code, .. } => code.clone(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(codes, ["unknown_list", "invalid", "invalid", "Stored"]);
+    assert!(server.backend().entity_heads(&good.list, "someone-else").unwrap().is_none());
+
+    // Names past their bound, and too many heads, are refused whole before any decoding.
+    for bad in [
+        PushedEntity { id: "x".repeat(300), ..good.clone() },
+        PushedEntity { heads: vec![[7; 32]; 65], ..good.clone() },
+    ] {
+        let body = wire::encode(&SyncRequest { push_entities: vec![bad], ..push_request(Vec::new()) }).unwrap();
+        let (status, _) = common::post_sync(&server.url, &awa.token, body);
+        assert_eq!(status, 413);
+    }
+    // A request of the previous protocol is told to update.
+    let old = wire::encode(&SyncRequest { protocol: 2, ..push_request(Vec::new()) }).unwrap();
+    let (status, body) = common::post_sync(&server.url, &awa.token, old);
+    assert_eq!(status, 422);
+    assert!(String::from_utf8_lossy(&body).contains("update the app"));
+}
