@@ -12,10 +12,10 @@
 //! resize; TERRAIN_BENCH_TABLE=FILE also writes the table to FILE, for `bench/report.sh`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+#[path = "support/proxy.rs"]
+mod proxy;
+
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -28,42 +28,6 @@ use terrain_services::accounts::CreateUser;
 
 const PASSWORD: &str = "benchmark password";
 const TEAMS: usize = 10;
-
-/// Counts the bytes crossing a TCP proxy in both directions.
-fn counting_proxy(target: SocketAddr) -> (String, Arc<AtomicU64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let bytes = Arc::new(AtomicU64::new(0));
-    let counter = bytes.clone();
-    std::thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(client) = client else { break };
-            let Ok(upstream) = TcpStream::connect(target) else { break };
-            for (mut from, mut to) in [(client.try_clone().unwrap(), upstream.try_clone().unwrap()), (upstream, client)]
-            {
-                let counter = counter.clone();
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 16384];
-                    loop {
-                        match from.read(&mut buf) {
-                            Ok(0) | Err(_) => {
-                                let _ = to.shutdown(std::net::Shutdown::Write);
-                                break;
-                            }
-                            Ok(n) => {
-                                counter.fetch_add(n as u64, Ordering::Relaxed);
-                                if to.write_all(&buf[..n]).is_err() {
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                });
-            }
-        }
-    });
-    (url, bytes)
-}
 
 fn registration() -> Form {
     Form::from_json(
@@ -131,7 +95,7 @@ fn main() {
     let app = terrain_server::app(state);
     runtime.spawn(async move { axum::serve(listener, app).await });
     let url = format!("http://{addr}");
-    let (proxy, wire) = counting_proxy(addr);
+    let (proxy, wire) = proxy::counting_proxy(addr);
 
     let project = services.create_project(&op, "Béguédo").unwrap().id;
     services.publish(&op, project, &registration()).unwrap();

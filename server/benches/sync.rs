@@ -13,10 +13,11 @@
 //! TERRAIN_BENCH_TABLE=FILE also writes the table to FILE, for `bench/report.sh`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+#[path = "support/proxy.rs"]
+mod proxy;
+
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,42 +32,6 @@ use terrain_services::backend::Backend;
 use terrain_xlsform as xlsform;
 
 const PASSWORD: &str = "benchmark password";
-
-/// Counts the bytes crossing a TCP proxy in both directions.
-fn counting_proxy(target: SocketAddr) -> (String, Arc<AtomicU64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let bytes = Arc::new(AtomicU64::new(0));
-    let counter = bytes.clone();
-    std::thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(client) = client else { break };
-            let Ok(upstream) = TcpStream::connect(target) else { break };
-            for (mut from, mut to) in [(client.try_clone().unwrap(), upstream.try_clone().unwrap()), (upstream, client)]
-            {
-                let counter = counter.clone();
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 16384];
-                    loop {
-                        match from.read(&mut buf) {
-                            Ok(0) | Err(_) => {
-                                let _ = to.shutdown(std::net::Shutdown::Write);
-                                break;
-                            }
-                            Ok(n) => {
-                                counter.fetch_add(n as u64, Ordering::Relaxed);
-                                if to.write_all(&buf[..n]).is_err() {
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                });
-            }
-        }
-    });
-    (url, bytes)
-}
 
 struct Bench {
     url: String,
@@ -158,7 +123,7 @@ fn main() {
     let form =
         xlsform::import_path(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../forms/guinea_needs.xlsx"))).unwrap();
     let bench = start(dir.path(), &form);
-    let (proxy, wire) = counting_proxy(bench.url.trim_start_matches("http://").parse().unwrap());
+    let (proxy, wire) = proxy::counting_proxy(bench.url.trim_start_matches("http://").parse().unwrap());
     let mut rng = StdRng::seed_from_u64(2026);
     let mut rows: Vec<(String, String, String)> = Vec::new();
 

@@ -115,6 +115,14 @@ async fn wait_path(c: &Client, path: &str) {
     }
 }
 
+/// Logs `user` in on the log-in page the browser is on, and waits for the survey list.
+async fn log_in(c: &Client, user: &str) {
+    c.find(Locator::Id("username")).await.unwrap().send_keys(user).await.unwrap();
+    c.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+    wait_path(c, "/surveys").await;
+}
+
 /// Where screenshots go: the docs when asked for, else a scratch directory.
 fn shots() -> PathBuf {
     if std::env::var_os("TERRAIN_SCREENSHOTS").is_some() {
@@ -188,10 +196,7 @@ fn a_supervisor_reviews_in_the_browser_and_the_phone_gets_it() {
         c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
         assert!(text(&c, ".error").await.contains("wrong user name or password"));
         // 1. Log in.
-        c.find(Locator::Id("username")).await.unwrap().send_keys("moussa").await.unwrap();
-        c.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-        c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
-        wait_path(&c, "/surveys").await;
+        log_in(&c, "moussa").await;
         // awa's 10 surveys; binta's team is not moussa's.
         wait_text(&c, "#total strong", "10").await;
         shoot(&c, "surveys").await;
@@ -283,10 +288,7 @@ fn a_supervisor_reviews_in_the_browser_and_the_phone_gets_it() {
 
         // The admin's page.
         c.goto(&format!("{url}/lang/en")).await.unwrap();
-        c.find(Locator::Id("username")).await.unwrap().send_keys("admin").await.unwrap();
-        c.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-        c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
-        wait_path(&c, "/surveys").await;
+        log_in(&c, "admin").await;
         c.goto(&format!("{url}/admin")).await.unwrap();
         c.find(Locator::Css("#create-user input[name=username]")).await.unwrap().send_keys("salif").await.unwrap();
         c.find(Locator::Css("#create-user input[name=password]"))
@@ -357,10 +359,7 @@ fn a_supervisor_previews_a_mission_form_and_enters_a_survey_in_the_browser() {
     let entered = rt.block_on(async {
         let c = browser(&driver).await;
         c.goto(&format!("{url}/lang/en")).await.unwrap();
-        c.find(Locator::Id("username")).await.unwrap().send_keys("moussa").await.unwrap();
-        c.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-        c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
-        wait_path(&c, "/surveys").await;
+        log_in(&c, "moussa").await;
 
         // The forms page lists the version with its preview.
         c.goto(&format!("{url}/forms")).await.unwrap();
@@ -491,10 +490,7 @@ fn a_supervisor_sees_the_photos_the_phone_sent_and_those_still_on_it() {
         let c = browser(&driver).await;
         c.goto(&format!("{url}/lang/en")).await.unwrap();
         c.goto(&format!("{url}/login")).await.unwrap();
-        c.find(Locator::Id("username")).await.unwrap().send_keys("moussa").await.unwrap();
-        c.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-        c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
-        wait_path(&c, "/surveys").await;
+        log_in(&c, "moussa").await;
         wait_text(&c, "#total strong", "2").await;
         let cell = |id: &str| format!("document.querySelector('a[href=\"/surveys/{id}\"]').closest('tr').querySelector('td.media').textContent");
         wait_until(&c, &format!("{}.includes('📷 1')", cell(&surveys[0]))).await;
@@ -593,10 +589,7 @@ fn a_supervisor_settles_an_entity_conflict_in_the_browser() {
     rt.block_on(async {
         let c = browser(&driver).await;
         c.goto(&format!("{url}/lang/en")).await.unwrap();
-        c.find(Locator::Id("username")).await.unwrap().send_keys("moussa").await.unwrap();
-        c.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-        c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
-        wait_path(&c, "/surveys").await;
+        log_in(&c, "moussa").await;
         c.goto(&format!("{url}/entities?list=plots&conflicted=on")).await.unwrap();
         assert_eq!(text(&c, "table.list tbody tr td a").await, plot.label);
         shoot(&c, "entities").await;

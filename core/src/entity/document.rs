@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 
 use crate::form::EntityAction;
 use crate::intake::{self, Budget, Cost};
-use crate::survey::{DocumentError, MAX_DOCUMENT_BYTES, actor_of, contain, round_trips};
+use crate::survey::{DocumentError, actor_of, merged_copy};
 
 /// The version of the entity layout written by this code.
 pub const LAYOUT_VERSION: i64 = 1;
@@ -231,22 +231,8 @@ impl EntityDoc {
     /// written under the genesis actor (which every replica derives, so it proves nobody's
     /// authorship).
     pub fn merge_bytes(&mut self, bytes: &[u8], budget: &Budget) -> Result<Merged, DocumentError> {
-        if bytes.len() > MAX_DOCUMENT_BYTES {
-            return Err(DocumentError::TooLarge { bytes: bytes.len() });
-        }
         let (list, id) = self.identity()?;
-        let intake = intake::read(bytes, budget)?;
-        let mut candidate = self.doc.clone();
-        let before = candidate.get_heads();
-        contain(|| candidate.apply_changes(intake.changes.clone()))??;
-        let missing = candidate.get_missing_deps(&[]);
-        if !missing.is_empty() {
-            return Err(DocumentError::MissingDependencies(missing.len()));
-        }
-        intake::op_counters(&mut candidate, budget)?;
-        if !intake.held_exactly(&mut candidate, Some((&self.doc, &before))) {
-            round_trips(&mut candidate)?;
-        }
+        let (mut candidate, before, cost) = merged_copy(&self.doc, bytes, budget)?;
         let genesis = genesis_actor(&list, &id);
         let genesis_heads = EntityDoc::genesis(&list, &id)?.doc.get_heads();
         let mut authors = Vec::new();
@@ -273,7 +259,7 @@ impl EntityDoc {
         let actor = self.doc.get_actor().clone();
         *self = merged;
         self.doc.set_actor(actor);
-        Ok(Merged { new_changes, authors, deleted_changed, cost: intake.cost })
+        Ok(Merged { new_changes, authors, deleted_changed, cost })
     }
 
     /// What a replica at `heads` lacks of this entity, as change chunks (all of them for an

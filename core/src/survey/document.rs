@@ -446,23 +446,8 @@ impl SurveyDoc {
     /// every change's dependencies are present, no panic occurred, and the result is still
     /// this survey in Terrain's layout.
     pub fn merge_bytes(&mut self, bytes: &[u8], budget: &Budget) -> Result<(usize, Cost), DocumentError> {
-        if bytes.len() > MAX_DOCUMENT_BYTES {
-            return Err(DocumentError::TooLarge { bytes: bytes.len() });
-        }
         let survey_id = self.meta()?.survey_id;
-        let intake = intake::read(bytes, budget)?;
-        let mut candidate = self.doc.clone();
-        let before = candidate.get_heads();
-        contain(|| candidate.apply_changes(intake.changes.clone()))??;
-        let missing = candidate.get_missing_deps(&[]);
-        if !missing.is_empty() {
-            return Err(DocumentError::MissingDependencies(missing.len()));
-        }
-        intake::op_counters(&mut candidate, budget)?;
-        if !intake.held_exactly(&mut candidate, Some((&self.doc, &before))) {
-            round_trips(&mut candidate)?;
-        }
-        let cost = intake.cost;
+        let (candidate, before, cost) = merged_copy(&self.doc, bytes, budget)?;
         let merged = SurveyDoc::from_automerge(candidate)?;
         if merged.meta()?.survey_id != survey_id {
             return Err(DocumentError::WrongSurvey);
@@ -607,6 +592,34 @@ fn commit_options(now: DateTime<Utc>) -> CommitOptions {
     CommitOptions::default().with_time(now.timestamp())
 }
 
+/// Another replica's bytes (change chunks or a saved document) applied to a copy of `doc`,
+/// through the front door against `budget`, all or nothing: every dependency present, no
+/// panic, op counters within the budget, and proved to save and load back. Returns the
+/// copy, `doc`'s heads before, and what the bytes cost to decode. Surveys and entities
+/// merge through it, each then checking its own layout.
+pub(crate) fn merged_copy(
+    doc: &AutoCommit,
+    bytes: &[u8],
+    budget: &Budget,
+) -> Result<(AutoCommit, Vec<ChangeHash>, Cost), DocumentError> {
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(DocumentError::TooLarge { bytes: bytes.len() });
+    }
+    let intake = intake::read(bytes, budget)?;
+    let mut candidate = doc.clone();
+    let before = candidate.get_heads();
+    contain(|| candidate.apply_changes(intake.changes.clone()))??;
+    let missing = candidate.get_missing_deps(&[]);
+    if !missing.is_empty() {
+        return Err(DocumentError::MissingDependencies(missing.len()));
+    }
+    intake::op_counters(&mut candidate, budget)?;
+    if !intake.held_exactly(&mut candidate, Some((doc, &before))) {
+        round_trips(&mut candidate)?;
+    }
+    Ok((candidate, before, intake.cost))
+}
+
 /// Automerge accepts some changes from outside that are valid one by one but that its
 /// document encoding does not carry (a change of a hundred identical overwrites of one
 /// answer): the document saves, and the saved bytes do not load again ("mismatching
@@ -617,7 +630,7 @@ fn commit_options(now: DateTime<Utc>) -> CommitOptions {
 ///
 /// Saved without compressing: compression changes no column's contents, only how it is
 /// stored, and skipping it makes the check a third cheaper.
-pub(crate) fn round_trips(doc: &mut AutoCommit) -> Result<(), DocumentError> {
+fn round_trips(doc: &mut AutoCommit) -> Result<(), DocumentError> {
     let mut heads = doc.get_heads();
     let lost = |why: String| DocumentError::Malformed(format!("the changes do not survive a save and load: {why}"));
     let saved = contain(|| doc.save_nocompress())?;

@@ -764,7 +764,6 @@ impl<'a> Judge<'a> {
 
     /// Accepts the candidate's new changes, or refuses them all.
     fn judge(&mut self, candidate: &MergeCandidate<'_>) -> std::result::Result<(), Refusal> {
-        let uploader = self.uploader;
         let meta = candidate.meta;
         let Some(project) = self.project_of(&meta.form_id)? else {
             return Err(Refusal {
@@ -778,33 +777,8 @@ impl<'a> Judge<'a> {
         let was_approved = candidate.previous_review.is_some_and(|r| r.status == ReviewStatus::Approved);
         let mut changed_by = None;
         for footprint in candidate.footprints {
-            let key = terrain_core::identity::device_key_of(&footprint.actor).ok_or_else(|| {
-                Refusal::forbidden("unknown_actor", "a change carries an actor id that is not a device's")
-            })?;
-            let owner = self.owner(&key)?.ok_or_else(|| {
-                Refusal::forbidden(
-                    "unknown_actor",
-                    format!(
-                        "a change was made on device {} that never logged in to this server (or first logged in \
-                         after the backup it was restored from): log in on it first",
-                        terrain_core::identity::device_key_hex(&key)
-                    ),
-                )
-            })?;
+            let owner = self.author(&footprint.actor, project)?;
             let owner_user = owner.user().cloned().ok_or_else(|| internal("a device belongs to no one"))?;
-            if owner_user.username != uploader.name() && !uploader.supervises(Some(project), &owner_user.username) {
-                return Err(Refusal::forbidden(
-                    "relay_forbidden",
-                    format!(
-                        "{} may not upload changes made by {}: only their supervisor may relay them",
-                        uploader.name(),
-                        owner_user.username
-                    ),
-                ));
-            }
-            if owner_user.disabled {
-                return Err(Refusal::forbidden("disabled", format!("{} is disabled", owner_user.username)));
-            }
             if footprint.creation && !candidate.existed {
                 if meta.created_by != owner_user.username || !owner.may_start_surveys_in(project) {
                     return Err(Refusal::forbidden(
@@ -868,37 +842,11 @@ impl<'a> Judge<'a> {
         candidate: &EntityCandidate<'_>,
         project: i64,
     ) -> std::result::Result<Option<i64>, Refusal> {
-        let uploader = self.uploader;
         let name = format!("{}/{}", candidate.list, candidate.id);
         let mut team = None;
         for (n, actor) in candidate.merged.authors.iter().enumerate() {
-            let key = terrain_core::identity::device_key_of(&actor.to_hex_string()).ok_or_else(|| {
-                Refusal::forbidden("unknown_actor", "a change carries an actor id that is not a device's")
-            })?;
-            let owner = self.owner(&key)?.ok_or_else(|| {
-                Refusal::forbidden(
-                    "unknown_actor",
-                    format!(
-                        "a change to entity {name} was made on device {} that never logged in to this server: log in \
-                         on it first",
-                        terrain_core::identity::device_key_hex(&key)
-                    ),
-                )
-            })?;
+            let owner = self.author(&actor.to_hex_string(), project)?;
             let owner_user = owner.user().cloned().ok_or_else(|| internal("a device belongs to no one"))?;
-            if owner_user.username != uploader.name() && !uploader.supervises(Some(project), &owner_user.username) {
-                return Err(Refusal::forbidden(
-                    "relay_forbidden",
-                    format!(
-                        "{} may not upload changes made by {}: only their supervisor may relay them",
-                        uploader.name(),
-                        owner_user.username
-                    ),
-                ));
-            }
-            if owner_user.disabled {
-                return Err(Refusal::forbidden("disabled", format!("{} is disabled", owner_user.username)));
-            }
             if !owner.may_write_entity(project, candidate.team) {
                 return Err(Refusal::forbidden(
                     "forbidden",
@@ -916,6 +864,41 @@ impl<'a> Judge<'a> {
             }
         }
         Ok(if candidate.existed { None } else { team })
+    }
+
+    /// The scope of the person whose device wrote a change (its actor, in hex), once it is
+    /// known that the uploader may relay their changes in `project` and that they are not
+    /// disabled.
+    fn author(&mut self, actor: &str, project: i64) -> std::result::Result<&Scope, Refusal> {
+        let uploader = self.uploader;
+        let key = terrain_core::identity::device_key_of(actor).ok_or_else(|| {
+            Refusal::forbidden("unknown_actor", "a change carries an actor id that is not a device's")
+        })?;
+        let owner = self.owner(&key)?.ok_or_else(|| {
+            Refusal::forbidden(
+                "unknown_actor",
+                format!(
+                    "a change was made on device {} that never logged in to this server (or first logged in after \
+                     the backup it was restored from): log in on it first",
+                    terrain_core::identity::device_key_hex(&key)
+                ),
+            )
+        })?;
+        let user = owner.user().ok_or_else(|| internal("a device belongs to no one"))?;
+        if user.username != uploader.name() && !uploader.supervises(Some(project), &user.username) {
+            return Err(Refusal::forbidden(
+                "relay_forbidden",
+                format!(
+                    "{} may not upload changes made by {}: only their supervisor may relay them",
+                    uploader.name(),
+                    user.username
+                ),
+            ));
+        }
+        if user.disabled {
+            return Err(Refusal::forbidden("disabled", format!("{} is disabled", user.username)));
+        }
+        Ok(owner)
     }
 
     fn owner(&mut self, key: &DeviceKey) -> std::result::Result<Option<&Scope>, Refusal> {
