@@ -80,6 +80,12 @@ impl EntityDoc {
         EntityDoc::from_automerge(doc)
     }
 
+    /// The genesis of the entity `id` of `list` as one change chunk: what the lean form of
+    /// its changes leaves out (`intake::lean`).
+    pub fn genesis_chunk(list: &str, id: &str) -> Result<Vec<u8>, DocumentError> {
+        Ok(EntityDoc::genesis(list, id)?.changes_after(&[]))
+    }
+
     /// Loads an entity from its saved bytes, read back from disk: checked by the front door
     /// against [`Budget::LOAD`] and parsed with any panic contained, its layout verified.
     pub fn load(bytes: &[u8]) -> Result<EntityDoc, DocumentError> {

@@ -21,6 +21,7 @@ mod document;
 mod exact;
 mod framing;
 mod inflate;
+pub mod lean;
 mod leb;
 
 use std::collections::HashSet;

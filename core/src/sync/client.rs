@@ -11,9 +11,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::transport::{Transport, TransportError};
 use super::wire::{self, Ack, PushedEntity, PushedSurvey, SyncRequest, SyncResponse, WantedEntity, WantedSurvey};
+use crate::entity::EntityDoc;
 use crate::form::Form;
+use crate::intake;
 use crate::store::{RemoteChanges, RemoteEntity, Store, StoreError};
-use crate::survey::DocumentError;
+use crate::survey::{DocumentError, MAX_DOCUMENT_BYTES};
 
 /// Tuning of a sync.
 #[derive(Debug, Clone)]
@@ -294,18 +296,20 @@ fn apply_pull(
             server_heads: wire::change_hashes(&p.heads),
         })
         .collect();
-    let entities: Vec<RemoteEntity> = response
-        .pull_entities
-        .iter()
-        .map(|p| RemoteEntity {
-            list: p.list.clone(),
-            id: p.id.clone(),
-            changes: p.changes.clone(),
-            server_heads: wire::change_hashes(&p.heads),
-        })
-        .collect();
-    let round = store.apply_pulled_round(server, &items, &entities, Some(response.cursor))?;
     let mut failed = Failed { surveys: 0, entities: 0, reasons: Vec::new() };
+    let mut entities = Vec::with_capacity(response.pull_entities.len());
+    for pulled in &response.pull_entities {
+        match expand(pulled) {
+            Ok(entity) => entities.push(entity),
+            Err(e) => {
+                failed.entities += 1;
+                failed.reasons.push((format!("{}/{}", pulled.list, pulled.id), e));
+            }
+        }
+    }
+    // An entity that could not be read is pulled again: the cursor stays.
+    let cursor = (failed.entities == 0).then_some(response.cursor);
+    let round = store.apply_pulled_round(server, &items, &entities, cursor)?;
     for (item, outcome) in items.iter().zip(round.surveys) {
         if let Err(e) = outcome {
             if missing_dependencies(&e) {
@@ -333,6 +337,20 @@ fn apply_pull(
         }
     }
     Ok(failed)
+}
+
+/// A pulled entity's changes rebuilt from their lean form, with the server's heads.
+fn expand(pulled: &wire::PulledEntity) -> Result<RemoteEntity, String> {
+    let genesis = EntityDoc::genesis_chunk(&pulled.list, &pulled.id).map_err(|e| e.to_string())?;
+    let (changes, heads) =
+        intake::lean::expand(&genesis, &pulled.changes, MAX_DOCUMENT_BYTES).map_err(|e| e.to_string())?;
+    let heads = if pulled.heads.is_empty() { heads } else { pulled.heads.clone() };
+    Ok(RemoteEntity {
+        list: pulled.list.clone(),
+        id: pulled.id.clone(),
+        changes,
+        server_heads: wire::change_hashes(&heads),
+    })
 }
 
 fn missing_dependencies(e: &StoreError) -> bool {

@@ -86,11 +86,12 @@ pub struct PulledEntity {
     pub list: String,
     /// Its id in the list.
     pub id: String,
-    /// The changes, as Automerge change chunks (or a saved document for a device that had
-    /// none of it).
+    /// The changes, as Automerge change chunks in lean form (`intake::lean`: the genesis,
+    /// the genesis's hash and each chunk's checksum left out, as the device derives them).
     #[serde(with = "serde_bytes_compat")]
     pub changes: Vec<u8>,
-    /// The server's heads after these changes.
+    /// The server's heads after these changes; empty when they are the heads the changes
+    /// themselves leave (the server sent every change of the entity).
     pub heads: Vec<Hash>,
 }
 

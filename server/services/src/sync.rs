@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use terrain_backend::{BackendError, DeviceKey};
 use terrain_core::StoreError;
-use terrain_core::intake::{self, Cost};
+use terrain_core::entity::EntityDoc;
+use terrain_core::intake::{self, Cost, lean};
 use terrain_core::store::{EntityCandidate, EntityFeedEntry, MergeCandidate, ReceivedEntity};
 use terrain_core::survey::footprint::Area;
 use terrain_core::survey::{DocumentError, MAX_DOCUMENT_BYTES, Refusal, ReviewStatus};
@@ -606,7 +607,14 @@ impl Services {
         if changes.is_empty() {
             return Ok(None);
         }
-        Ok(Some(PulledEntity { list: list.to_owned(), id: id.to_owned(), changes, heads: wire::hashes(&server_heads) }))
+        // Only what the device cannot derive travels: see `intake::lean`.
+        let genesis = EntityDoc::genesis_chunk(list, id).map_err(Error::internal)?;
+        let changes = lean::shrink(&genesis, &changes)
+            .ok_or_else(|| Error::internal("a stored entity's changes are not changes"))?;
+        // Sent whole, the changes leave the device at the server's heads: it works them out.
+        let heads =
+            if known.as_ref().is_some_and(|k| !k.is_empty()) { wire::hashes(&server_heads) } else { Vec::new() };
+        Ok(Some(PulledEntity { list: list.to_owned(), id: id.to_owned(), changes, heads }))
     }
 }
 
