@@ -183,11 +183,10 @@ pub fn response(dice: &mut Dice) -> SyncResponse {
         epoch: dice.percent(50).then(|| Epoch { server: dice.array(), epoch: dice.edgy_u64(), start: dice.edgy_u64() }),
         entity_acks: (0..dice.below(3)).map(|_| if dice.percent(50) { Ack::Stored } else { Ack::ResendAll }).collect(),
         pull_entities: (0..dice.below(3))
-            .map(|_| PulledEntity {
-                list: docs::text(dice, 12),
-                id: docs::text(dice, 40),
-                changes: changes(dice),
-                heads: hashes(dice),
+            .map(|_| {
+                let (list, id) = (docs::text(dice, 12), docs::text(dice, 40));
+                let changes = if dice.percent(50) { lean_entity(dice, &list, &id) } else { changes(dice) };
+                PulledEntity { list, id, changes, heads: hashes(dice) }
             })
             .collect(),
     }
@@ -195,6 +194,32 @@ pub fn response(dice: &mut Dice) -> SyncResponse {
 
 fn hashes(dice: &mut Dice) -> Vec<[u8; 32]> {
     (0..dice.below(4)).map(|_| dice.array()).collect()
+}
+
+/// A real entity's changes in lean form (`intake::lean`), now and then with a byte set
+/// wrong: what a device expands.
+fn lean_entity(dice: &mut Dice, list: &str, id: &str) -> Vec<u8> {
+    use terrain_core::entity::EntityDoc;
+    use terrain_core::form::EntityAction;
+    let (Ok(genesis), Ok(mut doc)) = (EntityDoc::genesis_chunk(list, id), EntityDoc::genesis(list, id)) else {
+        return dice.junk(0, 99);
+    };
+    let create = EntityAction::Create {
+        list: list.to_owned(),
+        id: id.to_owned(),
+        label: docs::text(dice, 30),
+        properties: (0..dice.below(4)).map(|_| (docs::text(dice, 10), docs::text(dice, 30))).collect(),
+    };
+    let actor = automerge::ActorId::from(dice.array::<16>().as_slice());
+    if doc.apply(&create, "s", true, actor, chrono::Utc::now()).is_err() {
+        return dice.junk(0, 99);
+    }
+    let mut lean = terrain_core::intake::lean::shrink(&genesis, &doc.changes_after(&[])).unwrap_or_default();
+    if !lean.is_empty() && dice.percent(30) {
+        let at = dice.below(lean.len());
+        lean[at] = dice.array::<1>()[0];
+    }
+    lean
 }
 
 fn changes(dice: &mut Dice) -> Vec<u8> {

@@ -1,7 +1,7 @@
 //! The sync wire codec, `terrain_core::sync::wire`: every sync body a device or the server
 //! receives. Properties: `decode` never panics and never inflates past its cap; whatever
 //! decodes (as a request or as a response) encodes again, and that decodes to an equal
-//! message.
+//! message; a pulled entity's lean changes expand within the limit given, or are refused.
 
 use terrain_core::sync::wire::{self, MAX_INFLATED_BYTES, SyncRequest, SyncResponse, WireError};
 
@@ -29,10 +29,25 @@ pub fn run(input: &[u8]) -> Result<Outcome, Finding> {
     }
     if let Ok(message) = &response {
         round_trip(message, "response")?;
+        for pulled in &message.pull_entities {
+            expand_within(pulled)?;
+        }
     }
     match (request, response) {
         (Err(e), Err(_)) => Ok(Outcome::Refused(kind(&e).to_owned())),
         _ => Ok(Outcome::Accepted),
+    }
+}
+
+/// The device's reading of a pulled entity's lean changes stays within its limit.
+fn expand_within(pulled: &wire::PulledEntity) -> Result<(), Finding> {
+    const LIMIT: usize = 1 << 20;
+    let Ok(genesis) = terrain_core::entity::EntityDoc::genesis_chunk(&pulled.list, &pulled.id) else { return Ok(()) };
+    match terrain_core::intake::lean::expand(&genesis, &pulled.changes, LIMIT) {
+        Ok((chunks, _)) if chunks.len() > LIMIT => {
+            Err(Finding::violation(format!("lean changes expanded to {} bytes, past the limit", chunks.len())))
+        }
+        _ => Ok(()),
     }
 }
 
