@@ -248,3 +248,37 @@ fn pushed_entities_are_bounded_and_judged_alone() {
     assert_eq!(status, 422);
     assert!(String::from_utf8_lossy(&body).contains("update the app"));
 }
+
+#[test]
+fn a_changed_entity_comes_back_as_its_new_changes_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    server.backend().publish_form(server.project, &registration()).unwrap();
+    server.user("awa", Role::Enumerator, Some(0));
+    server.user("issa", Role::Enumerator, Some(0));
+    let awa = Device::login(&server.url, dir.path(), "awa", Role::Enumerator, "awa-phone");
+    awa.fetch_forms();
+    register(&awa, "BGD-0412");
+    awa.sync();
+    let plot = awa.store.entities("plots", &EntityQuery { limit: 1, ..EntityQuery::default() }).unwrap().remove(0);
+
+    // Issa's phone pulls the plot whole: its genesis left for the phone to rebuild, and no
+    // heads, which the phone works out.
+    let issa = Device::login(&server.url, dir.path(), "issa", Role::Enumerator, "issa-phone");
+    let first = sync_round(&server.url, &issa.token, &push_request(Vec::new()));
+    let whole = &first.pull_entities[0];
+    assert_eq!((whole.changes.first(), whole.heads.len()), (Some(&0), 0), "{whole:?}");
+
+    // Once its cursor has passed that answer, a change comes back alone, with the heads.
+    let admin = server.token("admin", "laptop");
+    let path = format!("/api/v1/entity-lists/plots/entities/{}/settle", plot.id);
+    let settle = json!({"property": "village", "value": "Niaogho"});
+    assert_eq!(call(&server, &admin, "POST", &path, Some(settle)).0, 200);
+    let epoch = first.epoch.map_or(0, |e| e.epoch);
+    let request = SyncRequest { cursor: first.cursor, epoch, ..push_request(Vec::new()) };
+    let next = sync_round(&server.url, &issa.token, &request);
+    let tail = &next.pull_entities[0];
+    assert_eq!(tail.heads.len(), 1, "{tail:?}");
+    assert_ne!(tail.changes.first(), Some(&0), "no genesis");
+    assert!(tail.changes.len() < whole.changes.len(), "{} ≥ {}", tail.changes.len(), whole.changes.len());
+}

@@ -182,7 +182,7 @@ impl Services {
             more: pulled.more,
             epoch,
             entity_acks,
-            pull_entities: pulled.entities,
+            pull_entities: pulled.entities.into_iter().map(|e| e.pulled).collect(),
         })
     }
 
@@ -372,11 +372,11 @@ impl Services {
             let Some(&project) = lists.get(&want.list) else { continue };
             if let Some((_, team)) = self.backend.entity_heads(&want.list, &want.id)?
                 && scope.can_read_entity(project, team)
-                && let Some(p) = self.fetch_entity(device, &want.list, &want.id, from)?
-                && seen_entities.insert((p.list.clone(), p.id.clone()))
+                && let Some(sent) = self.fetch_entity(device, &want.list, &want.id, from)?
+                && seen_entities.insert((want.list.clone(), want.id.clone()))
             {
-                bytes += p.changes.len() as u64;
-                out.entities.push(p);
+                bytes += sent.pulled.changes.len() as u64;
+                out.entities.push(sent);
             }
         }
         let visible = scope.visibility();
@@ -416,11 +416,11 @@ impl Services {
                         }
                     }
                     FeedItem::Entity(entry) => {
-                        if let Some(p) = self.fetch_entity(device, &entry.list, &entry.id, from)?
-                            && seen_entities.insert((p.list.clone(), p.id.clone()))
+                        if let Some(sent) = self.fetch_entity(device, &entry.list, &entry.id, from)?
+                            && seen_entities.insert((entry.list.clone(), entry.id.clone()))
                         {
-                            bytes += p.changes.len() as u64;
-                            out.entities.push(p);
+                            bytes += sent.pulled.changes.len() as u64;
+                            out.entities.push(sent);
                         }
                     }
                 }
@@ -435,7 +435,9 @@ impl Services {
             .surveys
             .iter()
             .map(|p| (wire::survey_id_string(&p.survey), wire::change_hashes(&p.heads)))
-            .chain(out.entities.iter().map(|p| (entity_key(&p.list, &p.id), wire::change_hashes(&p.heads))))
+            // The server's heads, which the device holds once it applies them (the pulled
+            // entity may leave them for the device to work out).
+            .chain(out.entities.iter().map(|e| (entity_key(&e.pulled.list, &e.pulled.id), e.server_heads.clone())))
             .collect();
         self.backend.sent_device_heads(device, &sent, out.cursor, from)?;
         Ok(out)
@@ -589,7 +591,7 @@ impl Services {
 
     /// The changes of one entity the device lacks, if any; an entity that cannot be read is
     /// skipped and logged.
-    fn fetch_entity(&self, device: &DeviceKey, list: &str, id: &str, cursor: u64) -> Result<Option<PulledEntity>> {
+    fn fetch_entity(&self, device: &DeviceKey, list: &str, id: &str, cursor: u64) -> Result<Option<SentEntity>> {
         let Some((server_heads, _)) = self.backend.entity_heads(list, id)? else { return Ok(None) };
         let key = entity_key(list, id);
         let known = self.backend.device_heads(device, std::slice::from_ref(&key), cursor)?.remove(&key);
@@ -614,7 +616,8 @@ impl Services {
         // Sent whole, the changes leave the device at the server's heads: it works them out.
         let heads =
             if known.as_ref().is_some_and(|k| !k.is_empty()) { wire::hashes(&server_heads) } else { Vec::new() };
-        Ok(Some(PulledEntity { list: list.to_owned(), id: id.to_owned(), changes, heads }))
+        let pulled = PulledEntity { list: list.to_owned(), id: id.to_owned(), changes, heads };
+        Ok(Some(SentEntity { pulled, server_heads }))
     }
 }
 
@@ -622,9 +625,16 @@ impl Services {
 /// remain.
 struct Pulled {
     surveys: Vec<PulledSurvey>,
-    entities: Vec<PulledEntity>,
+    entities: Vec<SentEntity>,
     cursor: u64,
     more: bool,
+}
+
+/// A pulled entity with the server's heads it brings the device to, recorded as what the
+/// device holds whether or not they travel.
+struct SentEntity {
+    pulled: PulledEntity,
+    server_heads: Vec<terrain_core::ChangeHash>,
 }
 
 /// An entry of the change feed: surveys and entities share its numbers.
