@@ -322,6 +322,10 @@ fn entities_travel_device_to_relay_to_device_filed_under_a_team() {
     let relay = Store::open(dir.path().join("relay.db"), common::supervisor()).unwrap();
     let other = Store::open(dir.path().join("other.db"), Author::new("issa", "phone-2", Role::Enumerator)).unwrap();
     other.save_form(&registration()).unwrap();
+    other.save_form(&visit()).unwrap();
+    // A follow-up form evaluated before the pull, so compiled with no plot to offer.
+    let follow_up = other.create_survey("plot_visit", "1").unwrap();
+    assert_eq!(other.evaluate(&follow_up, None).unwrap().choices.get(&p("plot")).map(Vec::len).unwrap_or(0), 0);
 
     register(&phone, "BGD-0412", "Béguédo", 40);
     register(&phone, "BGD-0413", "Béguédo", 10);
@@ -383,6 +387,8 @@ fn entities_travel_device_to_relay_to_device_filed_under_a_team() {
     let mut labels: Vec<String> = all(&other).into_iter().map(|e| e.label).collect();
     labels.sort();
     assert_eq!(labels, ["BGD-0412 — Béguédo", "BGD-0413 — Béguédo"]);
+    // The pull dropped the compiled follow-up form: it offers the plots now.
+    assert_eq!(other.evaluate(&follow_up, None).unwrap().choices[&p("plot")].len(), 2);
 
     // Pulled changes that lack what they build on are refused alone, and the cursor stays.
     let plot = &pulled[0];
@@ -410,4 +416,20 @@ fn entities_travel_device_to_relay_to_device_filed_under_a_team() {
     let outcomes = other.apply_pulled_round("https://relay", &[], &[tail], Some(999)).unwrap().entities;
     assert!(outcomes[0].is_ok(), "{outcomes:?}");
     assert_eq!(other.entity(&plot.list, &plot.id).unwrap().unwrap().properties["yield_kg"], "420");
+}
+
+#[test]
+fn an_entity_change_recompiles_only_the_forms_that_read_its_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    store.save_form(&visit()).unwrap();
+    let registration = store.compiled_form("plot_registration", "1").unwrap();
+    let follow_up = store.compiled_form("plot_visit", "1").unwrap();
+    register(&store, "BGD-0412", "Béguédo", 40);
+    assert!(std::sync::Arc::ptr_eq(&registration, &store.compiled_form("plot_registration", "1").unwrap()));
+    let again = store.compiled_form("plot_visit", "1").unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&follow_up, &again), "the follow-up reads plots.csv");
+    // Another list's change leaves it compiled.
+    store.import_entities("villages", b"name,label\nv1,Beguedo\n").unwrap();
+    assert!(std::sync::Arc::ptr_eq(&again, &store.compiled_form("plot_visit", "1").unwrap()));
 }

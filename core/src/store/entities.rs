@@ -106,7 +106,7 @@ impl Store {
     /// (`store::entity_import`).
     pub fn import_entities(&self, list: &str, csv: &[u8]) -> Result<super::EntityImportReport, StoreError> {
         let report = self.transaction(|tx, ctx| super::entity_import::import(tx, list, csv, ctx.actor))?;
-        self.forms.forget_all();
+        self.forms.forget_readers_of([list]);
         Ok(report)
     }
 
@@ -133,7 +133,7 @@ impl Store {
             edit(&mut doc, ctx.actor.clone()).map_err(entity_error(list, id))?;
             self::write(tx, list, id, &mut doc)
         })?;
-        self.forms.forget_all();
+        self.forms.forget_readers_of([list]);
         Ok(record)
     }
 }

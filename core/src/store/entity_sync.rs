@@ -243,9 +243,7 @@ impl Store {
             }
             Ok(PulledRound { surveys: outcomes, entities: merged })
         })?;
-        if !pulled_entities.is_empty() {
-            self.forms.forget_all();
-        }
+        self.forms.forget_readers_of(pulled_entities.iter().map(|e| e.list.as_str()));
         Ok(outcomes)
     }
 
@@ -268,7 +266,7 @@ impl Store {
             }
             Ok(outcomes)
         })?;
-        self.forms.forget_all();
+        self.forms.forget_readers_of(items.iter().map(|e| e.list.as_str()));
         Ok(outcomes)
     }
 

@@ -7,7 +7,7 @@
 //! entity list of that name, when it has one; a change to any entity drops every compiled
 //! form.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -37,6 +37,9 @@ pub struct FormCache {
 #[derive(Debug, Default)]
 struct Compiled {
     by_version: HashMap<(String, String), Arc<CompiledForm>>,
+    /// The entity lists each compiled form reads (`plots.csv` with no file of that name),
+    /// whether or not the store held any of their entities when it compiled.
+    reads: HashMap<(String, String), BTreeSet<String>>,
     /// Counts [`FormCache::forget`]s: a form compiled from what was read before one is
     /// used but not kept, since its files may have changed meanwhile.
     generation: u64,
@@ -57,11 +60,13 @@ impl FormCache {
         let files = files(conn, form_id, version)?;
         // A list the form reads that came with no file may be an entity list of this store.
         let mut entity_lists = BTreeMap::new();
+        let mut reads = BTreeSet::new();
         for needed in attachments::missing_files(&form, &files) {
-            if let Some(list) = needed.name.strip_suffix(".csv")
-                && let Some(table) = super::entities::table(conn, list)?
-            {
-                entity_lists.insert(needed.name, table);
+            if let Some(list) = needed.name.strip_suffix(".csv") {
+                reads.insert(list.to_owned());
+                if let Some(table) = super::entities::table(conn, list)? {
+                    entity_lists.insert(needed.name, table);
+                }
             }
         }
         // The files were read when stored; one that no longer reads is damage on disk.
@@ -77,23 +82,40 @@ impl FormCache {
         let compiled = Arc::new(CompiledForm::new(Arc::new(form)));
         let mut cache = self.forms.write().unwrap_or_else(|e| e.into_inner());
         if cache.generation == generation {
-            cache.by_version.insert(key, compiled.clone());
+            cache.by_version.insert(key.clone(), compiled.clone());
+            cache.reads.insert(key, reads);
         }
         Ok(compiled)
     }
 
-    /// Drops every compiled form: an entity list that forms may read changed.
-    pub fn forget_all(&self) {
+    /// Drops the compiled forms that read any of `lists`: entities of those lists changed.
+    /// The others stay compiled (a relay takes entity changes at every sync round).
+    pub fn forget_readers_of<'a>(&self, lists: impl IntoIterator<Item = &'a str>) {
+        let lists: BTreeSet<&str> = lists.into_iter().collect();
+        if lists.is_empty() {
+            return;
+        }
         let mut cache = self.forms.write().unwrap_or_else(|e| e.into_inner());
         cache.generation += 1;
-        cache.by_version.clear();
+        let stale: Vec<(String, String)> = cache
+            .reads
+            .iter()
+            .filter(|(_, read)| read.iter().any(|list| lists.contains(list.as_str())))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in stale {
+            cache.by_version.remove(&key);
+            cache.reads.remove(&key);
+        }
     }
 
     /// Drops the compiled form of `form_id` at `version`: its files changed.
     pub fn forget(&self, form_id: &str, version: &str) {
         let mut cache = self.forms.write().unwrap_or_else(|e| e.into_inner());
         cache.generation += 1;
-        cache.by_version.remove(&(form_id.to_owned(), version.to_owned()));
+        let key = (form_id.to_owned(), version.to_owned());
+        cache.by_version.remove(&key);
+        cache.reads.remove(&key);
     }
 }
 

@@ -542,9 +542,9 @@ impl Store {
             compact_in(tx, ctx, survey_id)?;
             Ok(applied)
         })?;
-        if applied.is_some() {
+        if let Some(entity) = &applied {
             // Follow-up forms read the list this changed.
-            self.forms.forget_all();
+            self.forms.forget_readers_of([entity.list.as_str()]);
         }
         Ok(())
     }

@@ -75,16 +75,18 @@ async fn render_list(
         teams: None,
     };
     let services = state.services.clone();
-    let list_name = chosen.clone();
-    let (lists, entities): (Vec<EntityList>, Vec<_>) = run(lang, move || {
+    // With no list asked for, the first one is shown.
+    let (lists, chosen, entities): (Vec<EntityList>, Option<String>, Vec<_>) = run(lang, move || {
         let lists = services.entity_list_index(&scope)?;
-        let entities = match &list_name {
+        let chosen = chosen.or_else(|| lists.first().map(|l| l.list.clone()));
+        let entities = match &chosen {
             Some(list) => services.entities(&scope, list, query)?,
             None => Vec::new(),
         };
-        Ok((lists, entities))
+        Ok((lists, chosen, entities))
     })
     .await?;
+    let params = ListParams { list: chosen.clone(), ..params };
     let more = entities.len() > PAGE as usize;
     let page_link = |page: u32| {
         let at = ListParams { page, ..params.clone() };
