@@ -322,16 +322,8 @@ mod tests {
         assert_eq!(measure(Kind::Actor, &col, lim(10, 1000), "t").unwrap().rows, 1);
     }
 
-    fn uleb(mut v: u64, out: &mut Vec<u8>) {
-        loop {
-            let b = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(b);
-                return;
-            }
-            out.push(b | 0x80);
-        }
+    fn uleb(v: u64, out: &mut Vec<u8>) {
+        crate::intake::leb::write_uleb(out, v);
     }
 
     fn sleb(mut v: i64, out: &mut Vec<u8>) {

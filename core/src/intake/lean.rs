@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 
 use super::IntakeError;
 use super::framing::{self, ChunkKind};
-use super::leb::Reader;
+use super::leb::{Reader, write_uleb};
 
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 const GENESIS: u8 = 0;
@@ -136,18 +136,6 @@ pub fn expand(genesis: &[u8], lean: &[u8], limit: usize) -> Result<(Vec<u8>, Vec
 fn hash_of(chunk: &[u8]) -> Option<[u8; 32]> {
     let after_checksum = chunk.get(8..)?;
     Some(Sha256::digest(after_checksum).into())
-}
-
-fn write_uleb(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
 }
 
 #[cfg(test)]

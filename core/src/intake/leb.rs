@@ -132,6 +132,19 @@ impl<'a> Reader<'a> {
 }
 
 /// Bytes in the shortest unsigned LEB128 form of `v`.
+/// Appends `v` as an unsigned LEB128 integer in its shortest form.
+pub(crate) fn write_uleb(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
 pub(crate) fn uleb_len(v: u64) -> usize {
     (64 - v.leading_zeros() as usize).div_ceil(7).max(1)
 }

@@ -12,7 +12,8 @@ use std::io::Cursor;
 use serde::Serialize;
 use serde_json::json;
 use terrain_core::store::{EntityQuery, EntityRecord, EntityVisibility, MAX_ENTITY_PAGE};
-use terrain_export::entities::{EntityFormat, EntityRow, write_entities};
+pub use terrain_export::entities::EntityFormat;
+use terrain_export::entities::{EntityRow, write_entities};
 use utoipa::ToSchema;
 
 use crate::Services;

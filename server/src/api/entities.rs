@@ -9,11 +9,12 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use terrain_core::store::EntityQuery;
-use terrain_services::entities::{Entity, EntityDetail, EntityImport, EntityList};
+use terrain_services::entities::{Entity, EntityDetail, EntityFormat, EntityImport, EntityList};
 use utoipa::{IntoParams, ToSchema};
 
 use super::caller::{Caller, Reader};
 use super::error::ApiError;
+use super::exports::attachment;
 use crate::http::{AppState, blocking};
 
 /// Which entities of a list to return.
@@ -120,16 +121,20 @@ pub async fn export(
     let name = list.clone();
     let format = params.format.unwrap_or_else(|| "csv".to_owned());
     let (format, bytes) = blocking(move || services.export_entities(&auth.scope, &list, &format)).await?;
-    let filename: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
-    Ok((
+    Ok(download(&name, format, bytes))
+}
+
+/// An entity list's export as a download named after the list: what the API and the
+/// dashboard answer.
+pub fn download(list: &str, format: EntityFormat, bytes: Vec<u8>) -> Response {
+    (
         [
             (header::CONTENT_TYPE, format.content_type().to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}.{}\"", format.extension())),
+            (header::CONTENT_DISPOSITION, attachment(list, format.extension())),
         ],
         bytes,
     )
-        .into_response())
+        .into_response()
 }
 
 /// Seeds or updates a list from a CSV body (`name`, `label`, one column per property),

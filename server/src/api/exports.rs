@@ -86,6 +86,14 @@ pub async fn export(
     Ok(file_response(file, outcome, format, &form_id))
 }
 
+/// The `Content-Disposition` of a download named after `name`, its characters kept to those
+/// every browser and file system takes, with `extension`.
+pub fn attachment(name: &str, extension: &str) -> String {
+    let filename: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    format!("attachment; filename=\"{filename}.{extension}\"")
+}
+
 /// An export written to `file` as a download named after its form, with its cursor and
 /// survey count in headers.
 pub fn file_response(
@@ -95,12 +103,10 @@ pub fn file_response(
     form_id: &str,
 ) -> Response {
     let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
-    let filename: String =
-        form_id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
     (
         [
             (header::CONTENT_TYPE, format.content_type().to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}.{}\"", format.extension())),
+            (header::CONTENT_DISPOSITION, attachment(form_id, format.extension())),
             (header::HeaderName::from_static("terrain-cursor"), outcome.cursor.to_string()),
             (header::HeaderName::from_static("terrain-surveys"), outcome.surveys.to_string()),
         ],

@@ -4,7 +4,6 @@
 
 use axum::Form as PostForm;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
@@ -264,16 +263,7 @@ pub async fn export(
     let l = list.clone();
     let format = params.format.unwrap_or_else(|| "csv".to_owned());
     let (format, bytes) = run(session.lang, move || state.services.export_entities(&scope, &l, &format)).await?;
-    let filename: String =
-        list.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
-    Ok((
-        [
-            (header::CONTENT_TYPE, format.content_type().to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}.{}\"", format.extension())),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::api::entities::download(&list, format, bytes))
 }
 
 /// Seeds or updates a list from an uploaded CSV file (administrators).
