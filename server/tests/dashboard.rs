@@ -524,8 +524,8 @@ fn a_supervisor_sees_the_photos_the_phone_sent_and_those_still_on_it() {
 }
 
 /// Two phones of a Béguédo team register a plot together and record two yields for it
-/// concurrently; the supervisor finds the plot among the list's conflicts in the browser,
-/// keeps one yield, and both phones receive the settled value.
+/// concurrently; the supervisor finds the plot among the list's conflicts in the browser and
+/// on the list's map, keeps one yield, and both phones receive the settled value.
 #[test]
 fn a_supervisor_settles_an_entity_conflict_in_the_browser() {
     let dir = tempfile::tempdir().unwrap();
@@ -593,7 +593,14 @@ fn a_supervisor_settles_an_entity_conflict_in_the_browser() {
         c.goto(&format!("{url}/entities?list=plots&conflicted=on")).await.unwrap();
         assert_eq!(text(&c, "table.list tbody tr td a").await, plot.label);
         shoot(&c, "entities").await;
-        c.find(Locator::Css("table.list tbody tr td a")).await.unwrap().click().await.unwrap();
+        // The list's map marks the plot in conflict, and leads to it.
+        c.find(Locator::LinkText("Show on the map")).await.unwrap().click().await.unwrap();
+        wait_path(&c, "/map").await;
+        let mark = format!("svg a[href='/entities/plots/{}'] circle.pt.entity.conflict", plot.id);
+        c.find(Locator::Css(&mark)).await.expect("the plot is on the map, marked as in conflict");
+        assert!(text(&c, "#map-summary").await.contains("Entities (plots): 1"));
+        shoot(&c, "entities-map").await;
+        c.find(Locator::Css(&mark)).await.unwrap().click().await.unwrap();
         wait_path(&c, &format!("/entities/plots/{}", plot.id)).await;
         assert!(text(&c, "div.conflict").await.contains("yield_kg"));
         shoot(&c, "entity").await;

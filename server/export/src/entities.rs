@@ -8,11 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Seek, Write};
 
 use rust_xlsxwriter::Workbook;
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Map, json};
 use terrain_core::Value;
 use terrain_core::form::QuestionType;
 
 use super::ExportError;
+use super::geojson::geometry;
 
 /// The formats an entity list exports to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +122,7 @@ pub fn write_entities<W: Write + Seek + Send>(
         EntityFormat::GeoJson => {
             let mut features = Vec::new();
             for row in rows {
-                let Some(geometry) = geometry(&row.properties) else { continue };
+                let Some(geometry) = position(&row.properties).as_ref().and_then(geometry) else { continue };
                 let mut properties = Map::new();
                 properties.insert("name".into(), json!(row.id));
                 properties.insert("label".into(), json!(row.label));
@@ -144,33 +145,31 @@ fn column(col: usize) -> Result<u16, ExportError> {
 }
 
 /// The entity's position: its `geometry` property (ODK's name for it), else the first
-/// property that reads as a point, a trace or a shape.
-fn geometry(properties: &BTreeMap<String, String>) -> Option<Json> {
+/// property that reads as a point, a trace or a shape. A closed trace of more than three
+/// points is an outline, read as a shape. The dashboard's map draws the same.
+pub fn position(properties: &BTreeMap<String, String>) -> Option<Value> {
     let first = properties.get("geometry").into_iter().chain(properties.values());
     first.filter(|v| !v.trim().is_empty()).find_map(|text| position_of(text))
 }
 
-fn position_of(text: &str) -> Option<Json> {
-    let position = |p: &terrain_core::GeoPoint| json!([p.lon, p.lat, p.altitude]);
+fn position_of(text: &str) -> Option<Value> {
     if !text.contains(';') {
         return match Value::parse_odk(text, &QuestionType::GeoPoint).ok()? {
-            Value::GeoPoint(p) => Some(json!({"type": "Point", "coordinates": position(&p)})),
+            point @ Value::GeoPoint(_) => Some(point),
             _ => None,
         };
     }
     match Value::parse_odk(text, &QuestionType::GeoTrace).ok()? {
-        Value::GeoTrace(points) if points.len() > 3 && points.first() == points.last() => {
-            Some(json!({"type": "Polygon", "coordinates": [points.iter().map(position).collect::<Vec<_>>()]}))
-        }
-        Value::GeoTrace(points) => {
-            Some(json!({"type": "LineString", "coordinates": points.iter().map(position).collect::<Vec<_>>()}))
-        }
+        Value::GeoTrace(points) if points.len() > 3 && points.first() == points.last() => Some(Value::GeoShape(points)),
+        trace @ Value::GeoTrace(_) => Some(trace),
         _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value as Json;
+
     use super::*;
 
     fn plot(id: &str, properties: &[(&str, &str)]) -> EntityRow {

@@ -16,7 +16,8 @@ fn position(p: &GeoPoint) -> Json {
     json!([p.lon, p.lat, p.altitude])
 }
 
-fn geometry(value: &Value) -> Option<Json> {
+/// A point, trace or shape as a GeoJSON geometry; none for any other value.
+pub(crate) fn geometry(value: &Value) -> Option<Json> {
     Some(match value {
         Value::GeoPoint(p) => json!({"type": "Point", "coordinates": position(p)}),
         Value::GeoTrace(ps) => {

@@ -8,12 +8,14 @@
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
+use std::ops::ControlFlow;
 
 use serde::Serialize;
 use serde_json::json;
+use terrain_core::Value;
 use terrain_core::store::{EntityQuery, EntityRecord, EntityVisibility, MAX_ENTITY_PAGE};
 pub use terrain_export::entities::EntityFormat;
-use terrain_export::entities::{EntityRow, write_entities};
+use terrain_export::entities::{EntityRow, position, write_entities};
 use utoipa::ToSchema;
 
 use crate::Services;
@@ -24,6 +26,9 @@ use crate::scope::Scope;
 
 /// The most entities filed under a team in one call.
 pub const MAX_FILED: usize = 10_000;
+
+/// The most entities one map draws.
+pub const MAX_ON_MAP: usize = 5_000;
 
 /// An entity list a principal may read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -81,6 +86,19 @@ pub struct CompetingValue {
     pub value: String,
     /// The Automerge actor (hex) that wrote it.
     pub actor: String,
+}
+
+/// An entity with a position, as the map draws it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacedEntity {
+    /// Its id in the list.
+    pub id: String,
+    /// Its label.
+    pub label: String,
+    /// Whether some property has competing values to settle.
+    pub has_conflicts: bool,
+    /// Where it is: a point, a trace or an outline (`terrain_export::entities::position`).
+    pub position: Value,
 }
 
 /// A row an import refused.
@@ -166,20 +184,10 @@ impl Services {
         scope.may_export()?;
         let format = EntityFormat::parse(format).map_err(export_error)?;
         let mut rows = Vec::new();
-        loop {
-            let query = EntityQuery { limit: MAX_ENTITY_PAGE, offset: rows.len() as u32, ..EntityQuery::default() };
-            let page = self.entities(scope, list, query)?;
-            let last = (page.len() as u32) < MAX_ENTITY_PAGE;
-            rows.extend(page.into_iter().map(|e| EntityRow {
-                id: e.id,
-                label: e.label,
-                has_conflicts: e.has_conflicts,
-                properties: e.properties,
-            }));
-            if last {
-                break;
-            }
-        }
+        self.each_entity(scope, list, |e| {
+            rows.push(EntityRow { id: e.id, label: e.label, has_conflicts: e.has_conflicts, properties: e.properties });
+            ControlFlow::Continue(())
+        })?;
         let mut out = Cursor::new(Vec::new());
         let written = write_entities(&rows, format, &mut out).map_err(export_error)?;
         self.audit(
@@ -189,6 +197,43 @@ impl Services {
             json!({ "list": list, "format": format.extension(), "entities": written }),
         )?;
         Ok((format, out.into_inner()))
+    }
+
+    /// The entities of `list` the principal sees that have a position (deleted ones left
+    /// out), for the map: at most [`MAX_ON_MAP`], and whether there were more.
+    pub fn entities_for_map(&self, scope: &Scope, list: &str) -> Result<(Vec<PlacedEntity>, bool)> {
+        let mut placed = Vec::new();
+        let mut more = false;
+        self.each_entity(scope, list, |e| {
+            let Some(position) = position(&e.properties) else { return ControlFlow::Continue(()) };
+            if placed.len() == MAX_ON_MAP {
+                more = true;
+                return ControlFlow::Break(());
+            }
+            placed.push(PlacedEntity { id: e.id, label: e.label, has_conflicts: e.has_conflicts, position });
+            ControlFlow::Continue(())
+        })?;
+        Ok((placed, more))
+    }
+
+    /// Calls `f` on each entity of `list` the principal sees, deleted ones left out, in
+    /// label order, page by page, until it breaks.
+    fn each_entity(&self, scope: &Scope, list: &str, mut f: impl FnMut(Entity) -> ControlFlow<()>) -> Result<()> {
+        let mut offset = 0u32;
+        loop {
+            let query = EntityQuery { limit: MAX_ENTITY_PAGE, offset, ..EntityQuery::default() };
+            let page = self.entities(scope, list, query)?;
+            let last = (page.len() as u32) < MAX_ENTITY_PAGE;
+            offset = offset.saturating_add(page.len() as u32);
+            for entity in page {
+                if f(entity).is_break() {
+                    return Ok(());
+                }
+            }
+            if last {
+                return Ok(());
+            }
+        }
     }
 
     /// Seeds or updates `list` from a CSV file (`name`, `label`, one column per property),

@@ -140,6 +140,7 @@ async fn render_list(
                 @for format in ["csv", "xlsx", "geojson"] {
                     a href={ "/entities/" (path_piece(list)) "/export?format=" (format) } { (format) } " "
                 }
+                " · " a href={ "/map?entities=" (path_piece(list)) } { (lang.t("Show on the map")) }
             }
             p.pager {
                 @if params.page > 0 { a href=(page_link(params.page - 1)) { (lang.t("Previous")) } " " }
@@ -301,7 +302,7 @@ pub async fn import(
 }
 
 /// Percent-encodes a piece of a path (an entity id may hold any character).
-fn path_piece(text: &str) -> String {
+pub(super) fn path_piece(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         match byte {

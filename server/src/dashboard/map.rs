@@ -1,19 +1,24 @@
-//! The map: survey GPS points, plot outlines (geoshapes) and traces, drawn as SVG in a local
-//! projection with a scale bar and no internet tiles (field offices have no bandwidth for
-//! them). Each point links to its survey.
+//! The map: survey GPS points, plot outlines (geoshapes) and traces, and on request the
+//! entities of one list (`?entities=plots`: their points and outlines), drawn as SVG in a
+//! local projection with a scale bar and no internet tiles (field offices have no bandwidth
+//! for them). Each shape links to its survey or entity.
 //!
 //! Locations live inside the survey documents, so the page reads at most [`MAX_SURVEYS`] of
-//! the surveys matching the filters, newest first, and says how many it shows.
+//! the surveys matching the filters, newest first, and says how many it shows; an entity
+//! list draws at most `MAX_ON_MAP` entities.
 
 use axum::extract::{Query, State};
 use maud::{Markup, html};
+use serde::Deserialize;
 use terrain_core::GeoPoint;
 use terrain_core::Value;
 use terrain_core::store::SurveySummary;
 use terrain_core::survey::{Answer, Answers};
 
+use terrain_services::entities::{MAX_ON_MAP, PlacedEntity};
 use terrain_services::listing::ListParams;
 
+use super::entities::path_piece;
 use super::error::PageError;
 use super::i18n::Lang;
 use super::layout::{self, Section};
@@ -28,6 +33,12 @@ pub const MAX_SURVEYS: u32 = 2000;
 /// Metres in a degree of latitude.
 const METRES_PER_DEGREE: f64 = 111_320.0;
 
+/// The entity list drawn over the surveys, if any.
+#[derive(Debug, Default, Deserialize)]
+pub struct Layers {
+    entities: Option<String>,
+}
+
 /// One thing to draw.
 enum Shape {
     Point(GeoPoint),
@@ -35,17 +46,52 @@ enum Shape {
     Area(Vec<GeoPoint>),
 }
 
+impl Shape {
+    fn of(value: &Value) -> Option<Shape> {
+        match value {
+            Value::GeoPoint(p) => Some(Shape::Point(*p)),
+            Value::GeoTrace(ps) if !ps.is_empty() => Some(Shape::Line(ps.clone())),
+            Value::GeoShape(ps) if !ps.is_empty() => Some(Shape::Area(ps.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// A survey's or an entity's shapes, with where they lead.
 struct Located {
-    summary: SurveySummary,
+    href: String,
+    tip: String,
+    /// The class of its points: the survey's review status, or `entity`.
+    class: String,
     shapes: Vec<Shape>,
+}
+
+impl Located {
+    fn survey(lang: Lang, summary: &SurveySummary, shapes: Vec<Shape>) -> Located {
+        Located {
+            href: format!("/surveys/{}", summary.survey_id),
+            tip: format!("{} · {} · {}", summary.created_by, summary.form_id, lang.status(summary.review_status)),
+            class: summary.review_status.as_str().to_owned(),
+            shapes,
+        }
+    }
+
+    fn entity(lang: Lang, list: &str, entity: PlacedEntity) -> Located {
+        let conflict =
+            if entity.has_conflicts { format!(" · {}", lang.t("Conflict to settle")) } else { String::new() };
+        Located {
+            href: format!("/entities/{}/{}", path_piece(list), path_piece(&entity.id)),
+            tip: format!("{} · {}{conflict}", entity.label, entity.id),
+            class: if entity.has_conflicts { "entity conflict".to_owned() } else { "entity".to_owned() },
+            shapes: Shape::of(&entity.position).into_iter().collect(),
+        }
+    }
 }
 
 fn collect(answers: &Answers, out: &mut Vec<Shape>) {
     for answer in answers.0.values() {
         match answer {
-            Answer::Value(Value::GeoPoint(p)) => out.push(Shape::Point(*p)),
-            Answer::Value(Value::GeoTrace(ps)) if !ps.is_empty() => out.push(Shape::Line(ps.clone())),
-            Answer::Value(Value::GeoShape(ps)) if !ps.is_empty() => out.push(Shape::Area(ps.clone())),
+            Answer::Value(value) => out.extend(Shape::of(value)),
             Answer::Repeat(instances) => instances.iter().for_each(|i| collect(i, out)),
             _ => {}
         }
@@ -57,13 +103,16 @@ pub async fn page(
     State(state): State<AppState>,
     session: Session,
     Query(mut params): Query<ListParams>,
+    Query(layers): Query<Layers>,
 ) -> Result<Markup, PageError> {
     let lang = session.lang;
     params.limit = Some(MAX_SURVEYS);
     params.after = None;
     let scope = session.scope().clone();
     let p = params.clone();
-    let (located, total, choices) = run(lang, move || {
+    let list = layers.entities.filter(|l| !l.is_empty());
+    let chosen = list.clone();
+    let (mut located, total, choices, lists, entities) = run(lang, move || {
         let services = &state.services;
         let (surveys, total) = services.surveys_for_map(&scope, &p, MAX_SURVEYS)?;
         let mut located = Vec::new();
@@ -71,19 +120,50 @@ pub async fn page(
             let mut shapes = Vec::new();
             collect(&survey.answers, &mut shapes);
             if !shapes.is_empty() {
-                located.push(Located { summary, shapes });
+                located.push(Located::survey(lang, &summary, shapes));
             }
         }
-        Ok((located, total, services.filter_choices(&scope)?))
+        let lists = services.entity_list_index(&scope)?;
+        let entities = match &chosen {
+            Some(list) => Some(services.entities_for_map(&scope, list)?),
+            None => None,
+        };
+        Ok((located, total, services.filter_choices(&scope)?, lists, entities))
     })
     .await?;
     let shown = total.min(u64::from(MAX_SURVEYS));
+    let placed = match (&list, entities) {
+        (Some(list), Some((placed, more))) => {
+            let count = placed.len();
+            located.extend(placed.into_iter().map(|e| Located::entity(lang, list, e)));
+            Some((list.clone(), count, more))
+        }
+        _ => None,
+    };
+    let layer = (!lists.is_empty()).then(|| {
+        html! {
+            label { (lang.t("Entities"))
+                select name="entities" {
+                    option value="" { (lang.t("none")) }
+                    @for l in &lists {
+                        option value=(l.list) selected[list.as_deref() == Some(l.list.as_str())] { (l.list) }
+                    }
+                }
+            }
+        }
+    });
     let body = html! {
         h1 { (lang.t("Map")) }
-        (filters(lang, &params, &choices))
-        p.muted { (lang.t("GPS points and plot outlines")) " · " (shown) " " (lang.t("shown of")) " " (total) " · " (lang.t("Click a point to open its survey.")) }
+        (filters(lang, &params, &choices, layer))
+        p.muted #map-summary {
+            (lang.t("GPS points and plot outlines")) " · " (shown) " " (lang.t("shown of")) " " (total)
+            @if let Some((list, count, more)) = &placed {
+                " · " (lang.t("Entities")) " (" (list) "): " (count) @if *more { " (" (lang.t("the first")) " " (MAX_ON_MAP) ")" }
+            }
+            " · " (lang.t("Click a point to open its survey."))
+        }
         @if located.is_empty() { p { (lang.t("No survey with a location matches these filters.")) } }
-        @else { div.map { (draw(lang, &located)) } }
+        @else { div.map { (draw(&located)) } }
     };
     Ok(layout::page(&session, Section::Map, lang.t("Map"), body))
 }
@@ -94,7 +174,7 @@ fn nice_length(target: f64) -> f64 {
     [5.0, 2.0, 1.0].into_iter().map(|m| m * power).find(|l| *l <= target).unwrap_or(power)
 }
 
-fn draw(lang: Lang, located: &[Located]) -> Markup {
+fn draw(located: &[Located]) -> Markup {
     let points = located.iter().flat_map(|l| &l.shapes).flat_map(|s| match s {
         Shape::Point(p) => std::slice::from_ref(p),
         Shape::Line(ps) | Shape::Area(ps) => ps.as_slice(),
@@ -128,15 +208,12 @@ fn draw(lang: Lang, located: &[Located]) -> Markup {
         svg.map xmlns="http://www.w3.org/2000/svg" width=(width) height=(format!("{height:.0}")) viewBox={ "0 0 " (width) " " (format!("{height:.0}")) } role="img" {
             rect x="0" y="0" width=(width) height=(format!("{height:.0}")) class="sea" {}
             @for l in located {
-                @let href = format!("/surveys/{}", l.summary.survey_id);
-                @let status = l.summary.review_status.as_str();
-                @let tip = format!("{} · {} · {}", l.summary.created_by, l.summary.form_id, lang.status(l.summary.review_status));
-                a href=(href) class="feature" {
+                a href=(l.href) class="feature" {
                     @for s in &l.shapes {
                         @match s {
-                            Shape::Area(ps) => polygon points=(path(ps)) class="plot" { title { (tip) } },
-                            Shape::Line(ps) => polyline points=(path(ps)) class="trace" { title { (tip) } },
-                            Shape::Point(p) => circle cx=(format!("{:.1}", x(p.lon))) cy=(format!("{:.1}", y(p.lat))) r="5" class={ "pt " (status) } { title { (tip) } },
+                            Shape::Area(ps) => polygon points=(path(ps)) class={ "plot " (l.class) } { title { (l.tip) } },
+                            Shape::Line(ps) => polyline points=(path(ps)) class={ "trace " (l.class) } { title { (l.tip) } },
+                            Shape::Point(p) => circle cx=(format!("{:.1}", x(p.lon))) cy=(format!("{:.1}", y(p.lat))) r="5" class={ "pt " (l.class) } { title { (l.tip) } },
                         }
                     }
                 }

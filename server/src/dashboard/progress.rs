@@ -35,7 +35,7 @@ pub async fn page(
     .await?;
     let body = html! {
         h1 { (lang.t("Progress")) }
-        (filters(lang, &params, &choices))
+        (filters(lang, &params, &choices, None))
         @if counts.is_empty() { p.muted { (lang.t("No survey yet.")) } }
         @else {
             h2 { (lang.t("Surveys per day")) }

@@ -53,14 +53,15 @@ pub async fn page(
             p.flash role="status" { (lang.t("Done.")) " " (done) " " (lang.t("reviewed"))
                 @if let Some(failed) = flash.failed.filter(|f| *f > 0) { ", " (failed) " " (lang.t("refused")) } }
         }
-        (filters(lang, &params, &choices))
+        (filters(lang, &params, &choices, None))
         (table(&session, &params, &page))
     };
     Ok(layout::page(&session, Section::Surveys, lang.t("Surveys"), body))
 }
 
-/// The filter form, shared with the progress and map pages.
-pub(super) fn filters(lang: Lang, params: &ListParams, choices: &Choices) -> Markup {
+/// The filter form, shared with the progress and map pages; `extra` adds a page's own
+/// fields (the map's entity list).
+pub(super) fn filters(lang: Lang, params: &ListParams, choices: &Choices, extra: Option<Markup>) -> Markup {
     let value = |v: &Option<String>| v.clone().unwrap_or_default();
     let selected = |v: &Option<String>, option: &str| v.as_deref() == Some(option);
     html! {
@@ -100,6 +101,7 @@ pub(super) fn filters(lang: Lang, params: &ListParams, choices: &Choices) -> Mar
                     option value="false" selected[selected(&params.conflicts, "false")] { (lang.t("without conflicts")) }
                 }
             }
+            @if let Some(extra) = extra { (extra) }
             @if let Some(sort) = &params.sort { input type="hidden" name="sort" value=(sort); }
             @if let Some(order) = &params.order { input type="hidden" name="order" value=(order); }
             button #apply-filters type="submit" { (lang.t("Filter")) }
