@@ -7,7 +7,7 @@
 mod common;
 
 use common::enumerator;
-use terrain_core::store::EntityQuery;
+use terrain_core::store::{EntityLink, EntityQuery};
 use terrain_core::survey::DocumentError;
 use terrain_core::{AnswerPath, Author, Form, Role, Store, StoreError, Value};
 
@@ -99,6 +99,36 @@ fn a_season_registers_plots_then_updates_them_and_it_all_survives_reopening() {
     assert_eq!(plot.label, "BGD-0412 — Béguédo", "an update without a label keeps it");
     assert_eq!((plot.properties["bunds_m"].as_str(), plot.properties["yield_kg"].as_str()), ("40", "350.5"));
     assert_eq!(store.entity_sources("plots", &plot.id).unwrap().len(), 2);
+}
+
+#[test]
+fn each_survey_leads_to_the_entities_it_made_even_in_a_store_from_before_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let (registration, visit, plot) = {
+        let store = store(&dir);
+        let registration = register(&store, "BGD-0412", "Béguédo", 40);
+        let plot = all(&store).pop().unwrap().id;
+        let visit = store.create_survey("plot_monitoring", "1").unwrap();
+        store.set_answer(&visit, &p("plot"), Value::Text(plot.clone())).unwrap();
+        store.finalize(&visit).unwrap();
+        store
+            .import_entities("plots", format!("name,label,bunds_m\n{plot},BGD-0412 — Béguédo,45\n").as_bytes())
+            .unwrap();
+        let link = |action: &str| vec![EntityLink { list: "plots".into(), id: plot.clone(), action: action.into() }];
+        let ids = [registration.clone(), visit.clone(), "not-a-survey".to_owned()];
+        assert_eq!(store.entity_links(&ids).unwrap(), [link("create"), link("update"), vec![]]);
+        (registration, visit, plot)
+    };
+    // A store written before migration 014 has entities and no index: opening it indexes them.
+    let db = dir.path().join("phone.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("DELETE FROM entity_sources; INSERT INTO settings VALUES ('entity_sources', 'to_index');")
+        .unwrap();
+    drop(conn);
+    let store = Store::open(&db, enumerator()).unwrap();
+    let links = store.entity_links(&[registration, visit]).unwrap();
+    let actions: Vec<(&str, &str)> = links.iter().flatten().map(|l| (l.id.as_str(), l.action.as_str())).collect();
+    assert_eq!(actions, [(plot.as_str(), "create"), (plot.as_str(), "update")], "imports are no survey");
 }
 
 #[test]

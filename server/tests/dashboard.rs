@@ -525,7 +525,8 @@ fn a_supervisor_sees_the_photos_the_phone_sent_and_those_still_on_it() {
 
 /// Two phones of a Béguédo team register a plot together and record two yields for it
 /// concurrently; the supervisor finds the plot among the list's conflicts in the browser and
-/// on the list's map, keeps one yield, and both phones receive the settled value.
+/// on the list's map, keeps one yield, and both phones receive the settled value; the
+/// registration's page links to the plot it made.
 #[test]
 fn a_supervisor_settles_an_entity_conflict_in_the_browser() {
     let dir = tempfile::tempdir().unwrap();
@@ -612,6 +613,13 @@ fn a_supervisor_settles_an_entity_conflict_in_the_browser() {
             assert!(Instant::now() < deadline, "the conflict is never settled");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        // The registration that made the plot leads back to it.
+        let registration_link = format!("a[href='/surveys/{registration}']");
+        c.find(Locator::Css(&registration_link)).await.unwrap().click().await.unwrap();
+        wait_path(&c, &format!("/surveys/{registration}")).await;
+        assert!(text(&c, "dd.entity").await.contains("(created)"));
+        let back = format!("dd.entity a[href='/entities/plots/{}']", plot.id);
+        c.find(Locator::Css(&back)).await.expect("the survey page links to its plot");
         c.close().await.unwrap();
     });
     for phone in [&awa, &issa] {

@@ -183,6 +183,37 @@ fn the_api_manages_entity_lists_within_each_callers_scope_and_devices_follow() {
     assert_eq!(download(&sekou_desk, "csv").0, 403, "enumerators do not export");
     assert_eq!(download(&fanta, "shapefile").0, 400);
 
+    // Each registration's row in the form's export leads to the plot it created: in
+    // spreadsheets by the `_entity_plots` column, in JSON and OData by the same id.
+    let surveys = |format: &str| {
+        let response = client
+            .get(format!("{}/api/v1/forms/plot_registration/export?format={format}&review=any", server.url))
+            .bearer_auth(&fanta)
+            .send()
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        response.bytes().unwrap().to_vec()
+    };
+    let rows: Vec<Json> =
+        String::from_utf8(surveys("ndjson")).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let linked: Vec<&Json> = rows.iter().map(|row| &row["entities"][0]).collect();
+    assert_eq!(linked.len(), 2);
+    assert!(linked.iter().all(|link| link["list"] == "plots" && link["action"] == "create"), "{rows:?}");
+    assert!(linked.iter().any(|link| link["id"] == plot.id.as_str()), "{rows:?}");
+    let dictionary = String::from_utf8(surveys("dictionary")).unwrap();
+    assert!(dictionary.lines().any(|l| l.starts_with("plot_registration,_entity_plots,")), "{dictionary}");
+    let (status, feed) = call(&server, &fanta, "POST", "/api/v1/me/feed-tokens", Some(json!({"label": "QGIS"})));
+    assert_eq!(status, 201, "{feed}");
+    let odata: Json = client
+        .get(format!("{}/api/v1/projects/{}/odata/plot_registration_v1", server.url, server.project))
+        .basic_auth("fanta", feed["token"].as_str())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let values = odata["value"].as_array().expect("an OData page");
+    assert!(values.iter().any(|row| row["_entity_plots"] == plot.id.as_str()), "{odata}");
+
     // Every write is audited.
     let (_, audit) = call(&server, &admin, "GET", "/api/v1/audit?limit=200", None);
     let actions: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();

@@ -250,6 +250,7 @@ pub(super) fn write_synced(
         seq,
         server_heads.map(encode_heads),
     ])?;
+    super::entity_sources::index(tx, list, id, &doc.sources())?;
     Ok(record)
 }
 

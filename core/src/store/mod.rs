@@ -14,6 +14,7 @@ mod documents;
 pub mod encryption;
 mod entities;
 mod entity_import;
+mod entity_sources;
 mod entity_sync;
 mod error;
 mod forms;
@@ -44,6 +45,7 @@ pub use self::documents::{decode_heads, encode_heads};
 pub use self::encryption::StoreKey;
 pub use self::entities::{EntityQuery, EntityRecord, MAX_PAGE as MAX_ENTITY_PAGE};
 pub use self::entity_import::ImportReport as EntityImportReport;
+pub use self::entity_sources::EntityLink;
 pub use self::entity_sync::{
     EntityArea, EntityCandidate, EntityCheck, EntityFeedEntry, EntityHeads, EntityVisibility, PendingEntity,
     PulledRound, ReceivedEntity, RemoteEntity,
@@ -220,6 +222,7 @@ impl Store {
         let path = path.to_path_buf();
         let mut conn = connection::open_writer(&path, durability, key)?;
         schema::migrate(&mut conn)?;
+        entity_sources::index_pending(&mut conn)?;
         let checkpointer = match durability {
             Durability::PowerLoss => None,
             Durability::ProcessCrash => Some(Checkpointer::start(&path, &mut conn, key)?),

@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/011_form_files.sql"),
     include_str!("migrations/012_entities.sql"),
     include_str!("migrations/013_entity_sync.sql"),
+    include_str!("migrations/014_entity_sources.sql"),
 ];
 
 /// The schema version this code writes.

@@ -20,9 +20,9 @@ use terrain_core::entity::EntityConflict;
 use terrain_core::form::Form;
 pub use terrain_core::store::Rebuilt;
 use terrain_core::store::{
-    Check, DailyCount, EntityCheck, EntityFeedEntry, EntityHeads, EntityImportReport, EntityQuery, EntityRecord,
-    EntityVisibility, FeedEntry, MergeOutcome, ReceivedEntity, StoreError, Survey, SurveyQuery, SurveySummary,
-    Visibility,
+    Check, DailyCount, EntityCheck, EntityFeedEntry, EntityHeads, EntityImportReport, EntityLink, EntityQuery,
+    EntityRecord, EntityVisibility, FeedEntry, MergeOutcome, ReceivedEntity, StoreError, Survey, SurveyQuery,
+    SurveySummary, Visibility,
 };
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewStatus};
 use terrain_core::{Role, Value};
@@ -641,6 +641,8 @@ pub trait Backend: Send + Sync + 'static {
     fn entity(&self, list: &str, id: &str) -> BackendResult<Option<EntityRecord>>;
     /// The surveys and imports that created or updated an entity.
     fn entity_sources(&self, list: &str, id: &str) -> BackendResult<BTreeMap<String, String>>;
+    /// The entities each survey created or updated, in the order of `survey_ids`.
+    fn entity_links(&self, survey_ids: &[String]) -> BackendResult<Vec<Vec<EntityLink>>>;
     /// An entity's properties with competing values.
     fn entity_conflicts(&self, list: &str, id: &str) -> BackendResult<Vec<EntityConflict>>;
     /// Seeds or updates a list from CSV, in one transaction.

@@ -15,9 +15,9 @@ use terrain_core::entity::EntityConflict;
 use terrain_core::form::Form;
 use terrain_core::media::Digest;
 use terrain_core::store::{
-    Check, DailyCount, Durability, EntityCheck, EntityFeedEntry, EntityHeads, EntityImportReport, EntityQuery,
-    EntityRecord, EntityVisibility, FeedEntry, MergeOutcome, Rebuilt, ReceivedEntity, StoreError, Survey, SurveyQuery,
-    SurveySummary, Visibility, decode_heads, encode_heads, encryption, schema,
+    Check, DailyCount, Durability, EntityCheck, EntityFeedEntry, EntityHeads, EntityImportReport, EntityLink,
+    EntityQuery, EntityRecord, EntityVisibility, FeedEntry, MergeOutcome, Rebuilt, ReceivedEntity, StoreError, Survey,
+    SurveyQuery, SurveySummary, Visibility, decode_heads, encode_heads, encryption, schema,
 };
 use terrain_core::survey::{AnswerPath, Conflict, FieldEdit, NewComment, ReviewStatus};
 use terrain_core::{Author, ChangeHash, Role, Store, StoreKey, Value};
@@ -834,6 +834,10 @@ impl Backend for SqliteBackend {
 
     fn entity_sources(&self, list: &str, id: &str) -> BackendResult<BTreeMap<String, String>> {
         Ok(self.surveys.entity_sources(list, id)?)
+    }
+
+    fn entity_links(&self, survey_ids: &[String]) -> BackendResult<Vec<Vec<EntityLink>>> {
+        Ok(self.surveys.entity_links(survey_ids)?)
     }
 
     fn entity_conflicts(&self, list: &str, id: &str) -> BackendResult<Vec<EntityConflict>> {

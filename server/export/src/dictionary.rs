@@ -65,6 +65,14 @@ pub fn rows(layout: &Layout) -> Vec<Vec<String>> {
                     row.extend(layout.languages.iter().map(|_| String::new()));
                     row.push(String::new());
                 }
+                ColumnKind::Entity(list) => {
+                    let description = format!(
+                        "the entity of list `{list}` the survey created or updated (its `name` in the list's export)"
+                    );
+                    row.extend([String::new(), "entity".to_owned(), String::new(), description]);
+                    row.extend(layout.languages.iter().map(|_| String::new()));
+                    row.push(String::new());
+                }
             }
             out.push(row);
         }

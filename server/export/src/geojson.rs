@@ -50,6 +50,9 @@ fn features(record: &Record, table: &str, answers: &Answers, out: &mut Vec<Json>
                     p.insert("_submitted_by".into(), json!(record.survey.meta.created_by));
                     p.insert("_review_status".into(), json!(record.summary.review_status.as_str()));
                     p.insert("_start".into(), json!(time(record.survey.meta.created_at)));
+                    for link in &record.entities {
+                        p.insert(format!("_entity_{}", link.list), json!(link.id));
+                    }
                     for (n, a) in &answers.0 {
                         match a {
                             Answer::Value(v) if geometry_kind(v).is_none() => {

@@ -1,22 +1,26 @@
 //! JSON and NDJSON exports: each survey nested as its document is (`meta`, `answers`,
-//! `review`), with its review status and the server's receipt time, and without the answers
-//! to questions that are not relevant.
+//! `review`), with its review status, the server's receipt time and the entities it made,
+//! and without the answers to questions that are not relevant.
 
 use std::io::{BufWriter, Write};
 
 use super::rows::time;
 use super::{ExportError, ExportOutcome, Record, Scan};
 
-/// One survey as JSON.
+/// One survey as JSON, with the entities it created or updated when it made any.
 pub fn survey_json(record: &Record) -> serde_json::Value {
     let survey = &record.survey;
-    serde_json::json!({
+    let mut json = serde_json::json!({
         "meta": survey.meta,
         "answers": survey.answers.to_json(),
         "review": survey.review,
         "review_status": record.summary.review_status.as_str(),
         "submission_time": time(record.summary.updated_at),
-    })
+    });
+    if !record.entities.is_empty() {
+        json["entities"] = serde_json::json!(record.entities);
+    }
+    json
 }
 
 /// Writes a JSON array of surveys, or one survey per line (`lines`).

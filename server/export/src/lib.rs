@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use terrain_core::form::Form;
-use terrain_core::store::{FeedEntry, Survey, SurveySummary, Visibility};
+use terrain_core::store::{EntityLink, FeedEntry, Survey, SurveySummary, Visibility};
 use terrain_core::survey::{ReviewStatus, UnknownReviewStatus};
 
 pub use table::Layout;
@@ -270,6 +270,8 @@ pub struct Record {
     pub summary: SurveySummary,
     /// The merged survey, with answers to non-relevant questions left out.
     pub survey: Survey,
+    /// The entities it created or updated.
+    pub entities: Vec<EntityLink>,
 }
 
 /// Writes an export of `request` into `out`. `visible` says which surveys the caller may
@@ -286,7 +288,7 @@ pub fn export<W: Write + Seek + Send>(
 ) -> Result<ExportOutcome, ExportError> {
     let forms = form_versions(backend, &request.form_id)?;
     let layout = Layout::new(&forms, request.labels.as_deref())?;
-    let scan = Scan { backend, request, visible, unreadable };
+    let scan = Scan { backend, request, visible, unreadable, entities: declares_entities(&forms) };
     match request.format {
         Format::Csv => csv::write(&layout, request.bom, request.media.then_some(backend), scan, out),
         Format::Xlsx => xlsx::write(&layout, scan, out),
@@ -323,6 +325,14 @@ pub(crate) struct Scan<'a> {
     request: &'a ExportRequest,
     visible: &'a dyn Fn(&SurveySummary) -> bool,
     unreadable: &'a (dyn Fn(&str, &BackendError) + Sync),
+    /// Whether some version of the form declares entities: only then are records' entity
+    /// links looked up.
+    entities: bool,
+}
+
+/// Whether some version of a form creates or updates entities.
+fn declares_entities(forms: &[Arc<Form>]) -> bool {
+    forms.iter().any(|f| !f.entities.is_empty())
 }
 
 /// Surveys loaded at once within a page: a scan that stops early (a feed page of a few
@@ -340,8 +350,8 @@ pub fn scan(
     each: impl FnMut(&Record) -> Result<ControlFlow<()>, ExportError>,
 ) -> Result<ExportOutcome, ExportError> {
     // Refuses a form that is not published, as an export does.
-    form_versions(backend, &request.form_id)?;
-    Scan { backend, request, visible, unreadable }.run_until(each, LOAD_CHUNK)
+    let forms = form_versions(backend, &request.form_id)?;
+    Scan { backend, request, visible, unreadable, entities: declares_entities(&forms) }.run_until(each, LOAD_CHUNK)
 }
 
 /// How many surveys of `request` `visible` lets through, read from the feed's metadata rows
@@ -411,13 +421,15 @@ impl Scan<'_> {
     /// their order. A survey whose row is behind its document is read from the document;
     /// the page is split over two threads so that such pages keep both cores busy.
     fn load(&self, wanted: Vec<FeedEntry>) -> Result<Vec<Record>, ExportError> {
+        let entities = self.entities;
         let read = |entries: Vec<FeedEntry>| -> Result<Vec<Record>, ExportError> {
             let ids: Vec<String> = entries.iter().map(|e| e.summary.survey_id.clone()).collect();
             let surveys = self.backend.projected(&ids)?;
+            let links = if entities { self.backend.entity_links(&ids)? } else { vec![Vec::new(); ids.len()] };
             let mut records = Vec::with_capacity(entries.len());
-            for (FeedEntry { change_seq, summary }, survey) in entries.into_iter().zip(surveys) {
+            for ((FeedEntry { change_seq, summary }, survey), entities) in entries.into_iter().zip(surveys).zip(links) {
                 match survey {
-                    Ok(survey) => records.push(Record { change_seq, summary, survey }),
+                    Ok(survey) => records.push(Record { change_seq, summary, survey, entities }),
                     // Removed since the page was read.
                     Err(BackendError::Store(terrain_core::StoreError::UnknownSurvey(_))) => {}
                     Err(e) if e.is_unreadable() => (self.unreadable)(&summary.survey_id, &e),

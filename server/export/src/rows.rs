@@ -86,6 +86,10 @@ impl<'l> RowWriter<'l> {
                     _ => Cell::Empty,
                 },
                 ColumnKind::Meta(meta) => meta_cell(*meta, ctx, index, parent_name),
+                ColumnKind::Entity(list) => match ctx.record.entities.iter().find(|e| e.list == *list) {
+                    Some(link) => Cell::Text(Cow::Borrowed(&link.id)),
+                    None => Cell::Empty,
+                },
             })
             .collect();
         sink.row(table, &cells)?;
@@ -233,7 +237,12 @@ mod tests {
             has_conflicts: false,
             dirty: false,
         };
-        Record { change_seq: 1, summary, survey: Survey { meta, answers, review: Review::default() } }
+        Record {
+            change_seq: 1,
+            summary,
+            survey: Survey { meta, answers, review: Review::default() },
+            entities: Vec::new(),
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! version first; a question only an older version has comes after, so several versions
 //! merge into one table whose cells stay empty where a version lacks the question.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use terrain_core::form::{Choice, Form, Node, Question, QuestionType};
@@ -128,6 +128,9 @@ pub enum ColumnKind {
     Geo(Arc<QuestionDef>, GeoPart),
     /// Metadata.
     Meta(Meta),
+    /// The id of the entity of this list (`plots`) that the survey created or updated: the
+    /// `name` column of the list's export. Main table, for forms that declare the list.
+    Entity(String),
 }
 
 /// One column.
@@ -230,6 +233,13 @@ impl Layout {
             }
             let meta: &[Meta] = if draft.parent.is_none() { &MAIN_META } else { &REPEAT_META };
             columns.extend(meta.iter().map(|m| Column { name: m.name().to_owned(), kind: ColumnKind::Meta(*m) }));
+            if draft.parent.is_none() {
+                columns.extend(
+                    entity_lists(forms)
+                        .into_iter()
+                        .map(|list| Column { name: format!("_entity_{list}"), kind: ColumnKind::Entity(list) }),
+                );
+            }
             tables.push(Table {
                 name: draft.name.clone(),
                 repeat: draft.repeat.clone(),
@@ -251,6 +261,11 @@ impl Layout {
             labels,
         })
     }
+}
+
+/// The entity lists any version of the form declares, in name order.
+fn entity_lists(forms: &[Arc<Form>]) -> BTreeSet<String> {
+    forms.iter().flat_map(|f| f.entities.iter().map(|e| e.list.clone())).collect()
 }
 
 fn walk(form: &Form, nodes: &[Node], table: usize, drafts: &mut Vec<Draft>, defs: &mut HashMap<String, QuestionDef>) {

@@ -313,7 +313,7 @@ impl Services {
     }
 
     /// The project and team of an entity the principal sees; any other does not exist.
-    fn readable_entity(&self, scope: &Scope, list: &str, id: &str) -> Result<(i64, Option<i64>)> {
+    pub(crate) fn readable_entity(&self, scope: &Scope, list: &str, id: &str) -> Result<(i64, Option<i64>)> {
         let project = self.list_project(scope, list)?;
         match self.backend.entity_heads(list, id)? {
             Some((_, team)) if scope.can_read_entity(project, team) => Ok((project, team)),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use terrain_core::form::{EvalOptions, Evaluation, Form, Node};
-use terrain_core::store::{Survey, SurveySummary};
+use terrain_core::store::{EntityLink, Survey, SurveySummary};
 use terrain_core::survey::{AnswerPath, Answers, Conflict, FieldEdit, ReviewStatus};
 
 use crate::Services;
@@ -35,6 +35,8 @@ pub struct SurveyView {
     pub reviewable: bool,
     /// Its attached files the server holds whole (the others are still on their device).
     pub media_held: std::collections::BTreeSet<terrain_core::media::Digest>,
+    /// The entities it created or updated that the principal sees.
+    pub entities: Vec<EntityLink>,
 }
 
 /// Every answered question's path, depth first.
@@ -119,6 +121,8 @@ impl Services {
         let reviewable = scope.reviews() && scope.can_read(&scope.facts(&summary, &assignees));
         let attached: Vec<_> = survey.answers.media().into_iter().map(|m| m.digest).collect();
         let media_held = self.media_held(&attached)?;
+        let mut entities = self.backend.entity_links(&[survey_id.to_owned()])?.pop().unwrap_or_default();
+        entities.retain(|link| self.readable_entity(scope, &link.list, &link.id).is_ok());
         Ok(SurveyView {
             summary,
             survey,
@@ -129,6 +133,7 @@ impl Services {
             changed_since_approval,
             reviewable,
             media_held,
+            entities,
         })
     }
 

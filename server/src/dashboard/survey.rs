@@ -15,6 +15,7 @@ use terrain_core::survey::{Answer, AnswerPath, Answers, FieldEdit};
 use terrain_services::review::{ReviewAction, ReviewRequest};
 use terrain_services::surveys::SurveyView;
 
+use super::entities::path_piece;
 use super::error::PageError;
 use super::i18n::Lang;
 use super::layout::{self, Section};
@@ -340,6 +341,14 @@ fn render(session: &Session, loaded: &Loaded, saved: bool) -> Markup {
             dt { (lang.t("Status")) } dd { (lang.t(s.status.as_str())) }
             dt { (lang.t("Review")) } dd #review-status { (badge(lang, s.review_status)) }
             dt { (lang.t("Form")) } dd { (s.form_id) " " (s.form_version) }
+            @for link in &loaded.entities {
+                dt { (lang.t("Entity")) }
+                dd.entity {
+                    (link.list) " · "
+                    a href={ "/entities/" (path_piece(&link.list)) "/" (path_piece(&link.id)) } { code { (link.id) } }
+                    " (" (lang.t(if link.action == "create" { "created" } else { "updated" })) ")"
+                }
+            }
         }
         section.validation #validation {
             h2 { (lang.t("Validation")) }

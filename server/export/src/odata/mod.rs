@@ -98,6 +98,8 @@ pub enum Source {
     Answer(Arc<QuestionDef>),
     /// Survey metadata (main sets).
     Meta(Meta),
+    /// The id of the survey's entity of this list (main sets).
+    Entity(String),
 }
 
 /// One property of an entity type.
@@ -225,6 +227,9 @@ impl EntitySet {
                     Source::SubmissionId => json!(record.survey.meta.survey_id),
                     Source::Answer(def) => answer_json(p.edm, answers.get(&def.question.name)),
                     Source::Meta(meta) => meta_json(*meta, record),
+                    Source::Entity(list) => {
+                        record.entities.iter().find(|e| e.list == *list).map_or(Json::Null, |e| json!(e.id))
+                    }
                 };
                 (p.name.clone(), value)
             })
@@ -258,6 +263,7 @@ fn properties(layout: &Layout, table: usize) -> Vec<Property> {
                     _ => (meta.name().to_owned(), edm, Source::Meta(*meta)),
                 }
             }
+            ColumnKind::Entity(list) => (column.name.clone(), Edm::String, Source::Entity(list.clone())),
             // A select_multiple is one property, a geopoint one GeographyPoint.
             ColumnKind::Choice(..) | ColumnKind::Geo(..) => continue,
         };
