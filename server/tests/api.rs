@@ -210,6 +210,70 @@ fn a_form_is_published_with_the_lists_it_reads_and_devices_get_them() {
     assert!(published.detail.as_deref().unwrap_or_default().contains("villages.csv"), "{published:?}");
 }
 
+/// ODK's other list formats: health facilities from an XML file and farm plots from a
+/// GeoJSON layer (exported from QGIS), published with the form and read on the phone.
+#[test]
+fn xml_and_geojson_lists_are_published_with_the_form_and_read_on_the_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    let admin = server.token("admin", "laptop");
+    let form = br#"{"id": "visits", "version": "1", "title": "Visits", "children": [
+        {"node": "question", "name": "facility", "type": {"kind": "select_one_from_file", "file": "facilities.xml"},
+         "required": "true()"},
+        {"node": "question", "name": "secteur", "type": {"kind": "text"}},
+        {"node": "question", "name": "plot", "type": {"kind": "select_one_from_file", "file": "plots.geojson"},
+         "choice_filter": "secteur=${secteur}"}
+    ]}"#;
+    let facilities = r#"<?xml version="1.0" encoding="UTF-8"?>
+        <root>
+          <item><name>cs_fria</name><label>Centre de santé de Fria</label><kind>health_centre</kind></item>
+          <item><name>hp_kindia</name><label>Hôpital préfectoral &amp; maternité</label><kind>hospital</kind></item>
+        </root>"#
+        .as_bytes();
+    let plots = serde_json::json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": "BGD-0412", "geometry": {"type": "Point", "coordinates": [-0.73, 11.78]},
+         "properties": {"title": "Plot 412", "secteur": "secteur_3"}},
+        {"type": "Feature", "id": "BGD-0500", "geometry": {"type": "Point", "coordinates": [-0.70, 11.80]},
+         "properties": {"title": "Plot 500", "secteur": "secteur_5"}},
+    ]})
+    .to_string();
+    let publish = |lists: &[(&str, &[u8])]| {
+        let mut entries = vec![("visits.json", &form[..])];
+        entries.extend_from_slice(lists);
+        let response = client()
+            .post(format!("{}/api/v1/projects/{}/forms", server.url, server.project))
+            .bearer_auth(&admin)
+            .header("content-type", "application/zip")
+            .body(zip_of(&entries))
+            .send()
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<serde_json::Value>().unwrap())
+    };
+    // A layer ODK cannot read is refused at publishing, naming the feature.
+    let multi = br#"{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
+        "geometry": {"type": "MultiPolygon", "coordinates": []}}]}"#;
+    let (status, body) = publish(&[("facilities.xml", facilities), ("plots.geojson", multi)]);
+    assert_eq!((status, body["code"].as_str()), (422, Some("invalid_file")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("feature 1: a MultiPolygon geometry"), "{body}");
+    let (status, body) = publish(&[("facilities.xml", facilities), ("plots.geojson", plots.as_bytes())]);
+    assert_eq!(status, 201, "{body}");
+
+    server.user("awa", Role::Enumerator, Some(0));
+    let phone = Device::login(&server.url, dir.path(), "awa", Role::Enumerator, "phone");
+    let transport = terrain_core::sync::HttpTransport::new(&phone.url, &phone.token).unwrap();
+    terrain_core::sync::download_forms(&phone.store, &transport).unwrap();
+    let id = phone.store.create_survey("visits", "1").unwrap();
+    phone.store.set_answer(&id, &AnswerPath::top("facility"), Value::Choice("hp_kindia".into())).unwrap();
+    phone.store.set_answer(&id, &AnswerPath::top("secteur"), Value::Text("secteur_3".into())).unwrap();
+    phone.store.set_answer(&id, &AnswerPath::top("plot"), Value::Choice("BGD-0412".into())).unwrap();
+    let evaluation = phone.store.evaluate(&id, None).unwrap();
+    assert!(evaluation.is_complete(), "{:?}", evaluation.violations);
+    // The other sector's plot is filtered out, as a choice_filter on a CSV list would.
+    phone.store.set_answer(&id, &AnswerPath::top("plot"), Value::Choice("BGD-0500".into())).unwrap();
+    assert_eq!(phone.store.evaluate(&id, None).unwrap().violations.len(), 1);
+}
+
 #[test]
 fn a_follow_up_form_reads_an_entity_list_its_project_declares_without_a_file() {
     let dir = tempfile::tempdir().unwrap();

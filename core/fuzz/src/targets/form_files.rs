@@ -1,6 +1,6 @@
 //! Forms published with their lists: `terrain_xlsform::bundle::read` (the zip an
-//! administrator uploads), then `terrain_core::form::attachments::attach` (the CSV lists
-//! read into the form) and an evaluation that reads them. Properties: nothing panics and
+//! administrator uploads), then `terrain_core::form::attachments::attach` (the CSV, XML and
+//! GeoJSON lists read into the form) and an evaluation that reads them. Properties: nothing panics and
 //! memory stays bounded (the runner's address-space cap catches the rest); refusals are
 //! typed; no list holds more rows than the limit; the attached form survives the trip to
 //! devices (to JSON and back, as they download it) and evaluates.
@@ -44,7 +44,7 @@ pub fn run(input: &[u8]) -> Result<Outcome, Finding> {
     let first = |list: &str| attached.choice_lists.get(list).and_then(|l| l.first()).map(|c| c.name.clone());
     let mut answers = Answers::default();
     answers.0.insert("prefecture".into(), Answer::Value(Value::Text("kindia".into())));
-    if let Some(village) = first("villages.csv") {
+    if let Some(village) = attached.choice_lists.keys().find(|k| k.starts_with("villages.")).and_then(|k| first(k)) {
         answers.0.insert("village".into(), Answer::Value(Value::Choice(village)));
     }
     if let Some(crop) = attached.choice_lists.keys().find(|k| k.starts_with("crops.csv")).and_then(|k| first(k)) {

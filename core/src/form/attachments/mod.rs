@@ -1,23 +1,27 @@
-//! Files attached to a form version: the CSV lists that XLSForm's `select_one_from_file`,
-//! `select_multiple_from_file` and `pulldata()` read.
+//! Files attached to a form version: the lists that XLSForm's `select_one_from_file`,
+//! `select_multiple_from_file` and `pulldata()` read, as CSV, XML (`xml`) or GeoJSON
+//! (`geojson`) files.
 //!
 //! [`attach`] turns a form and its files into the form evaluated everywhere: each file's
 //! rows become a choice list named after the file (`villages.csv`; XLSForm list names hold
 //! no dot, so the two never collide). A row's code is its `name` column and its label its
-//! `label` column (`label::Français (fr)` for a language), or the columns a question's
-//! `value=` and `label=` parameters name; every column, those included, is also in the
-//! choice's `extra`, where `choice_filter` and `pulldata()` read it. Filtering, checking an
-//! answer against the choices, labels in exports and the dashboard then work as for any
-//! choice list.
+//! `label` column (`label::Français (fr)` for a language); a GeoJSON feature's are its `id`
+//! and `title`, as in ODK; a question's `value=` and `label=` parameters name others. Every
+//! column, those included, is also in the choice's `extra`, where `choice_filter` and
+//! `pulldata()` read it. Filtering, checking an answer against the choices, labels in
+//! exports and the dashboard then work as for any choice list.
 //!
 //! A file is read within limits ([`MAX_FILE_BYTES`], [`MAX_ROWS`], [`MAX_COLUMNS`],
-//! [`MAX_CELLS`]): lists longer than that are what entity lists are for. CSV only; XML and GeoJSON files are
-//! refused with a message that says so.
+//! [`MAX_CELLS`]), whatever its format: lists longer than that are what entity lists are
+//! for.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use super::model::{Choice, Form, Node, Question, QuestionType, Translations};
+
+mod geojson;
+mod xml;
 
 /// The largest file read.
 pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
@@ -119,9 +123,10 @@ pub fn attach_with(
     let mut lists: BTreeMap<String, Vec<Choice>> = BTreeMap::new();
     walk_questions_mut(&mut attached.children, &mut |q| {
         let Some(file) = file_of(&q.kind).map(str::to_owned) else { return Ok(()) };
-        let value = q.parameters.get("value").cloned().unwrap_or_else(|| "name".into());
-        let label = q.parameters.get("label").cloned().unwrap_or_else(|| "label".into());
-        let list = if value == "name" && label == "label" {
+        let (default_value, default_label) = default_columns(&file);
+        let value = q.parameters.get("value").cloned().unwrap_or_else(|| default_value.into());
+        let label = q.parameters.get("label").cloned().unwrap_or_else(|| default_label.into());
+        let list = if value == default_value && label == default_label {
             file.clone()
         } else {
             format!("{file}?value={value}&label={label}")
@@ -152,6 +157,12 @@ pub fn attach_with(
 /// `.csv`, and a name with it is taken as it is.
 pub fn pulldata_list(file: &str) -> String {
     if file.ends_with(".csv") { file.to_owned() } else { format!("{file}.csv") }
+}
+
+/// The columns a select reads its codes and labels from when its parameters do not say:
+/// ODK's `id` and `title` for a GeoJSON file, `name` and `label` otherwise.
+fn default_columns(file: &str) -> (&'static str, &'static str) {
+    if file.ends_with(".geojson") { ("id", "title") } else { ("name", "label") }
 }
 
 fn file_of(kind: &QuestionType) -> Option<&str> {
@@ -242,8 +253,14 @@ impl ListTable {
         if bytes.len() > MAX_FILE_BYTES {
             return Err(AttachmentError::TooLarge { file: file.to_owned(), bytes: bytes.len() });
         }
+        if file.ends_with(".xml") {
+            return xml::read(bytes).map_err(invalid);
+        }
+        if file.ends_with(".geojson") {
+            return geojson::read(bytes).map_err(invalid);
+        }
         if !file.ends_with(".csv") {
-            return Err(invalid("only CSV files are read for now; export the list as CSV (UTF-8)".into()));
+            return Err(invalid("a list is a .csv, .xml or .geojson file; export it as CSV (UTF-8)".into()));
         }
         let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(bytes);
         let header = csv_header(&mut reader, MAX_COLUMNS).map_err(invalid)?;
@@ -362,6 +379,93 @@ mod tests {
     }
 
     #[test]
+    fn an_xml_list_reads_each_item_as_a_row() {
+        let f = form(serde_json::json!([
+            {"node": "question", "name": "village", "type": {"kind": "select_one_from_file", "file": "villages.xml"}},
+        ]));
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+            <!-- Guinea, round 2 -->
+            <root>
+              <item><name>kindia_c</name><label>Kindia centre</label><prefecture>kindia</prefecture></item>
+              <item>
+                <label>Fria &amp; environs</label><name>friguia</name>
+                <prefecture><![CDATA[boké]]></prefecture><note/><name>ignored</name>
+              </item>
+              <item><name>k&#233;rouan&#xE9;</name><label>Kérouané</label></item>
+            </root>"#;
+        let attached = attach(&f, &files(&[("villages.xml", xml)])).unwrap();
+        let list = &attached.choice_lists["villages.xml"];
+        assert_eq!(list.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["kindia_c", "friguia", "kérouané"]);
+        assert_eq!(list[1].label.0[""], "Fria & environs");
+        assert_eq!(list[1].extra["prefecture"], "boké");
+        assert_eq!(list[1].extra["note"], "");
+        assert_eq!(list[2].extra["prefecture"], "", "a column an item lacks is empty");
+    }
+
+    #[test]
+    fn a_geojson_list_reads_features_with_id_title_and_geometry_as_odk_does() {
+        let f = form(serde_json::json!([
+            {"node": "question", "name": "plot", "type": {"kind": "select_one_from_file", "file": "plots.geojson"}},
+        ]));
+        let geojson = serde_json::json!({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "id": "BGD-0412", "geometry": {"type": "Point", "coordinates": [-0.73, 11.78, 260]},
+             "properties": {"title": "Plot 412", "secteur": "secteur_3", "area_ha": 1.5, "zai": true}},
+            {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [
+                [[-0.7, 11.7], [-0.6, 11.7], [-0.6, 11.8], [-0.7, 11.7]], [[-0.65, 11.72], [-0.64, 11.72], [-0.65, 11.72]]]},
+             "properties": {"id": 413, "title": "Plot 413", "owner": {"name": "Salif"}}},
+        ]});
+        let attached = attach(&f, &files(&[("plots.geojson", &geojson.to_string())])).unwrap();
+        let list = &attached.choice_lists["plots.geojson"];
+        assert_eq!((list[0].name.as_str(), list[0].label.0[""].as_str()), ("BGD-0412", "Plot 412"));
+        assert_eq!(list[0].extra["geometry"], "11.78 -0.73 260 0");
+        assert_eq!((list[0].extra["area_ha"].as_str(), list[0].extra["zai"].as_str()), ("1.5", "true"));
+        assert_eq!(list[1].name, "413", "a numeric id from the properties");
+        assert_eq!(list[1].extra["geometry"], "11.7 -0.7 0 0; 11.7 -0.6 0 0; 11.8 -0.6 0 0; 11.7 -0.7 0 0");
+        assert_eq!(list[1].extra["owner"], r#"{"name":"Salif"}"#);
+        assert_eq!(list[1].extra["secteur"], "");
+    }
+
+    #[test]
+    fn xml_and_geojson_lists_refuse_what_they_cannot_read() {
+        let f = form(serde_json::json!([
+            {"node": "question", "name": "village", "type": {"kind": "select_one_from_file", "file": "villages.xml"}},
+            {"node": "question", "name": "plot", "type": {"kind": "select_one_from_file", "file": "plots.geojson"}},
+        ]));
+        let err = |name: &str, body: &str| attach(&f, &files(&[(name, body)])).unwrap_err().to_string();
+        let laughs = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>
+                        <root><item><name>&lol2;</name></item></root>"#;
+        assert!(err("villages.xml", laughs).contains("DOCTYPE"));
+        assert!(err("villages.xml", "<root><item><name>&nbsp;</name></item></root>").contains("`&nbsp;`"));
+        assert!(
+            err("villages.xml", "<root><item><name><b>x</b></name></item></root>").contains("nested inside `name`")
+        );
+        assert!(err("villages.xml", "<root><item><name>x</item></root>").contains("not well-formed"));
+        assert!(err("villages.xml", "<root/><root/>").contains("two root elements"));
+        assert!(err("villages.xml", "no markup").contains("no root element"));
+        let many = format!("<root>{}</root>", "<item><name>a</name></item>".repeat(MAX_ROWS + 1));
+        assert!(err("villages.xml", &many).contains("more than"));
+        let wide: String = (0..=MAX_COLUMNS).map(|i| format!("<c{i}>x</c{i}>")).collect();
+        assert!(err("villages.xml", &format!("<root><item>{wide}</item></root>")).contains("columns"));
+        let latin1 = files(&[])
+            .into_iter()
+            .chain([("villages.xml".to_owned(), b"<root><item><name>\xe9</name></item></root>".to_vec())]);
+        assert!(attach(&f, &latin1.collect()).is_err(), "text that is not UTF-8");
+
+        let collection = |feature: serde_json::Value| {
+            serde_json::json!({"type": "FeatureCollection", "features": [feature]}).to_string()
+        };
+        let multi = collection(serde_json::json!({"type": "Feature", "properties": {},
+            "geometry": {"type": "MultiPoint", "coordinates": [[0, 0]]}}));
+        assert!(err("plots.geojson", &multi).contains("feature 1: a MultiPoint geometry"));
+        let swapped = collection(serde_json::json!({"type": "Feature", "properties": {},
+            "geometry": {"type": "Point", "coordinates": [11.78, -120.0]}}));
+        assert!(err("plots.geojson", &swapped).contains("longitude first"));
+        assert!(err("plots.geojson", "[1, 2").contains("not JSON"));
+        let deep = "[".repeat(10_000);
+        assert!(err("plots.geojson", &deep).contains("not JSON"), "deep nesting is refused, not recursed into");
+    }
+
+    #[test]
     fn value_and_label_parameters_pick_the_columns() {
         let f = form(serde_json::json!([
             {"node": "question", "name": "village", "type": {"kind": "select_one_from_file", "file": "villages.csv"},
@@ -405,7 +509,7 @@ mod tests {
         assert!(err(&[("villages.csv", "code,label\na,A\n")]).contains("no `name` column"));
         assert!(err(&[("villages.csv", "name,label\n,A\n")]).contains("line 2: the `name` column is empty"));
         assert!(err(&[("villages.csv", "name,name\na,b\n")]).contains("appears twice"));
-        assert!(err(&[("plots.geojson", "{}")]).contains("only CSV"));
+        assert!(err(&[("plots.geojson", "{}")]).contains("not a GeoJSON FeatureCollection"));
         let big = "name\n".to_owned() + &"a\n".repeat(MAX_ROWS + 1);
         assert!(err(&[("villages.csv", &big)]).contains("more than"));
         let huge = "x".repeat(MAX_FILE_BYTES + 1);
