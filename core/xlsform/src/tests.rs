@@ -690,6 +690,29 @@ fn selects_or_other_files_and_rank() {
 }
 
 #[test]
+fn instance_lookups_import_and_name_the_file_they_read() {
+    let form = ok(&[
+        (
+            "survey",
+            &[
+                "type,name,label,calculation",
+                "text,village,Village?,",
+                "calculate,population,,instance('census')/root/item[village = ${village}]/pop",
+                "calculate,answered,,count(instance('yn')/root/item[name = 'yes'])",
+            ],
+        ),
+        YES_NO,
+    ]);
+    let needed: Vec<String> =
+        terrain_core::form::attachments::needed_files(&form).into_iter().map(|f| f.name).collect();
+    assert_eq!(needed, ["census.csv"], "`yn` is the choices sheet's list");
+    one_issue(
+        &[("survey", &["type,name,label,calculation", "calculate,c,,instance('census')/data/item"])],
+        "instance('census')/root/item[condition]/column",
+    );
+}
+
+#[test]
 fn metadata_and_type_aliases() {
     let form = ok(&[(
         "survey",

@@ -177,6 +177,26 @@ pub fn generate_with(dice: &mut Dice, attack: Attack) -> Vec<u8> {
     text.into_bytes()
 }
 
+/// A lookup in a list, well formed or nearly: predicates on columns, positions, chains of
+/// predicates, a lookup inside a condition, odd steps.
+fn instance_path(dice: &mut Dice) -> String {
+    let list = *dice.pick(&["villages", "census", "missing", "", "a b"]).unwrap_or(&"villages");
+    let predicate = match dice.below(6) {
+        0 => format!("name = ${{{}}}", dice.pick(NAMES).unwrap_or(&"village")),
+        1 => dice.pick(&["1", "2", "0", "-1", "1e308", "NaN"]).unwrap_or(&"1").to_string(),
+        2 => "pop > 10 and region != ''".to_owned(),
+        3 => "name = instance('villages')/root/item[1]/name".to_owned(),
+        4 => String::new(),
+        _ => "true()".to_owned(),
+    };
+    let predicates = "[".to_owned() + &predicate + "]";
+    let predicates = predicates.repeat(dice.between(0, 3) as usize);
+    let steps =
+        *dice.pick(&["/root/item", "/root/item", "/root", "/data/item", "/root/item/"]).unwrap_or(&"/root/item");
+    let column = *dice.pick(&["", "/label", "/pop", "/name", "/", "/1"]).unwrap_or(&"");
+    format!("instance('{list}'){steps}{predicates}{column}")
+}
+
 /// A random expression of the grammar, at most `depth` levels deep.
 fn expr(dice: &mut Dice, depth: usize) -> String {
     if depth == 0 {
@@ -205,6 +225,9 @@ fn expr(dice: &mut Dice, depth: usize) -> String {
 }
 
 fn leaf(dice: &mut Dice) -> String {
+    if dice.percent(8) {
+        return instance_path(dice);
+    }
     match dice.below(7) {
         0 => format!("${{{}}}", dice.pick(NAMES).unwrap_or(&"age")),
         1 => ".".to_owned(),

@@ -2,7 +2,8 @@
 //! upload, evaluated after every answer on phones. Properties: parsing (as an expression and
 //! as a choice filter) never panics nor overflows the stack, refusals are `ParseError`s; an
 //! accepted expression evaluates (to a value or an `EvalError`) without a panic, against
-//! answers chosen to be awkward (empty, huge numbers, long text, bad dates, long shapes).
+//! answers chosen to be awkward (empty, huge numbers, long text, bad dates, long shapes) and
+//! lists as long as a form's files may be.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -122,5 +123,19 @@ impl EvalContext for Awkward {
 
     fn choice_column(&self, column: &str) -> Option<Cow<'_, str>> {
         Some(Cow::Borrowed(self.value(column)))
+    }
+
+    /// Every list has as many items as the largest file a form reads, so that a lookup's
+    /// cost shows.
+    fn instance_len(&self, instance: &str) -> Option<usize> {
+        (instance != "missing").then_some(terrain_core::form::attachments::MAX_ROWS)
+    }
+
+    fn instance_cell(&self, instance: &str, index: usize, column: &str) -> Option<Cow<'_, str>> {
+        let _ = instance;
+        match column {
+            "name" => Some(Cow::Owned(format!("v{index}"))),
+            other => Some(Cow::Borrowed(self.value(other))),
+        }
     }
 }

@@ -63,11 +63,13 @@ pub struct NeededFile {
     pub question: String,
 }
 
-/// The files `form` reads: those of its `select_*_from_file` questions, and those its
+/// The files `form` reads: those of its `select_*_from_file` questions, those its
 /// `pulldata()` calls name with a literal (a name computed at run time cannot be known
-/// before). Each file once, with the first question that reads it, by name.
+/// before), and those its `instance('…')` lookups read. Each file once, with the first
+/// question that reads it, by name.
 pub fn needed_files(form: &Form) -> Vec<NeededFile> {
     let mut found: BTreeMap<String, String> = BTreeMap::new();
+    let mut instances: BTreeMap<String, String> = BTreeMap::new();
     walk_questions(&form.children, &mut |q| {
         if let Some(file) = file_of(&q.kind) {
             found.entry(file.to_owned()).or_insert_with(|| q.name.clone());
@@ -77,8 +79,21 @@ pub fn needed_files(form: &Form) -> Vec<NeededFile> {
             for file in pulldata_files(expression.source()) {
                 found.entry(file).or_insert_with(|| q.name.clone());
             }
+            for instance in expression.instances() {
+                instances.entry(instance.to_owned()).or_insert_with(|| q.name.clone());
+            }
         }
     });
+    // `instance('villages')` reads the choices sheet's list of that name, or a file the form
+    // reads anyway (`villages.xml` for a select); failing both, `villages.csv`, as ODK's
+    // `csv-external` declares it.
+    for (instance, question) in instances {
+        let files = instance_files(&instance);
+        if !form.choice_lists.contains_key(&instance) && !files.iter().any(|f| found.contains_key(f)) {
+            let [csv, ..] = files;
+            found.entry(csv).or_insert(question);
+        }
+    }
     found.into_iter().map(|(name, question)| NeededFile { name, question }).collect()
 }
 
@@ -151,6 +166,12 @@ pub fn attach_with(
     }
     attached.choice_lists.extend(lists);
     Ok(attached)
+}
+
+/// The files `instance('name')` may read, in the order they are looked for, when the form
+/// has no choice list `name`.
+pub fn instance_files(name: &str) -> [String; 3] {
+    [format!("{name}.csv"), format!("{name}.xml"), format!("{name}.geojson")]
 }
 
 /// The list `pulldata(file, …)` reads in an attached form: ODK names the file without its

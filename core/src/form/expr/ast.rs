@@ -10,6 +10,8 @@ use std::fmt;
 /// A node of the syntax tree.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ast {
+    /// `instance('villages')/root/item[…]/column`: a lookup in a list (see [`InstancePath`]).
+    Instance(Box<InstancePath>),
     /// A number literal such as `3`, `3.5` or `.5`. Literals are never negative: `-3` is
     /// `Negate(Number(3.0))`.
     Number(f64),
@@ -427,6 +429,21 @@ fn write_string_literal(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
     }
 }
 
+/// A lookup in a list: the items of the list the form calls `instance` (its choices sheet's
+/// list of that name, or the file `instance.csv`, `.xml` or `.geojson` it reads) that every
+/// predicate keeps, and their `column`. In a predicate, bare names are the item's columns
+/// (as in a choice filter) and a number keeps the item at that position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstancePath {
+    /// The list's name, as `instance('…')` gives it.
+    pub instance: String,
+    /// The predicates, in order.
+    pub predicates: Vec<Ast>,
+    /// The column read (`label`, `population`), or none for the items themselves (their
+    /// `name`, as `count()` needs).
+    pub column: Option<String>,
+}
+
 fn write_operand(f: &mut fmt::Formatter<'_>, ast: &Ast) -> fmt::Result {
     match ast {
         Ast::Binary { .. } => write!(f, "({ast})"),
@@ -446,6 +463,18 @@ impl fmt::Display for Ast {
             Ast::Reference(name) => write!(f, "${{{name}}}"),
             Ast::Current => f.write_str("."),
             Ast::ChoiceColumn(column) => f.write_str(column),
+            Ast::Instance(path) => {
+                f.write_str("instance(")?;
+                write_string_literal(f, &path.instance)?;
+                f.write_str(")/root/item")?;
+                for predicate in &path.predicates {
+                    write!(f, "[{predicate}]")?;
+                }
+                match &path.column {
+                    Some(column) => write!(f, "/{column}"),
+                    None => Ok(()),
+                }
+            }
             Ast::Negate(inner) => {
                 f.write_str("-")?;
                 write_operand(f, inner)

@@ -77,4 +77,20 @@ pub trait EvalContext {
         let _ = (file, column, key_column, key);
         None
     }
+
+    /// For `instance('name')/root/item…`: how many items the list `name` has (a choice list
+    /// of the form, or a list file it reads), or `None` when the form has no such list
+    /// (the path then matches nothing).
+    fn instance_len(&self, instance: &str) -> Option<usize> {
+        let _ = instance;
+        None
+    }
+
+    /// The value of `column` (`name`, `label` in the current language, or any other) of
+    /// item `index` (0-based) of the list `instance`, or `None` when it has none there (it
+    /// then reads as `''`).
+    fn instance_cell(&self, instance: &str, index: usize, column: &str) -> Option<Cow<'_, str>> {
+        let _ = (instance, index, column);
+        None
+    }
 }

@@ -5,12 +5,13 @@
 //! evaluate only what they need and, like long operator chains, are walked in a loop rather
 //! than by recursion, so deep `if(...)` chains cost no stack.
 
-use super::ast::{Ast, BinaryOp, Function};
+use super::ast::{Ast, BinaryOp, Function, InstancePath};
 use super::context::EvalContext;
 use super::error::EvalError;
 use super::functions;
 use super::value::{Val, compare};
 use chrono::{DateTime, FixedOffset};
+use std::borrow::Cow;
 use std::cell::Cell;
 
 /// Operator chains up to this length are evaluated by plain recursion (no allocation); longer
@@ -110,10 +111,39 @@ impl<'a> Evaluator<'a> {
                 Some(value) => Val::Str(value),
                 None => Val::str(""),
             }),
+            Ast::Instance(path) => self.instance(path),
             Ast::Random { site } => Ok(Val::Num(functions::random(self, *site))),
             Ast::Uuid { site, length } => functions::uuid(self, *site, length.as_deref()),
             _ => self.eval(node),
         }
+    }
+
+    /// The items of a list its predicates keep, as the node-set of their `column` (their
+    /// `name` when none is read). A predicate is evaluated on each item in turn, its bare
+    /// names reading the item's columns; a number keeps the item at that position.
+    fn instance(&self, path: &'a InstancePath) -> Result<Val<'a>, EvalError> {
+        let instance = path.instance.as_str();
+        let mut items: Vec<usize> = (0..self.ctx.instance_len(instance).unwrap_or(0)).collect();
+        for predicate in &path.predicates {
+            let mut kept = Vec::with_capacity(items.len());
+            for (position, &index) in items.iter().enumerate() {
+                let item = Item { outer: self.ctx, instance, index };
+                let keep = match Evaluator::new(&item).eval(predicate)? {
+                    Val::Num(n) => n == (position + 1) as f64,
+                    other => other.to_bool(),
+                };
+                if keep {
+                    kept.push(index);
+                }
+            }
+            items = kept;
+        }
+        let column = path.column.as_deref().unwrap_or("name");
+        let values = items
+            .into_iter()
+            .map(|index| self.ctx.instance_cell(instance, index, column).map(Cow::into_owned).unwrap_or_default())
+            .collect();
+        Ok(Val::Nodes(Cow::Owned(values)))
     }
 
     fn binary(&self, op: BinaryOp, lhs: &'a Ast, rhs: &'a Ast) -> Result<Val<'a>, EvalError> {
@@ -163,5 +193,59 @@ impl<'a> Evaluator<'a> {
             // (and Java's) remainder does.
             BinaryOp::Mod => Val::Num(lhs.to_num() % self.eval(rhs)?.to_num()),
         })
+    }
+}
+
+/// The context of a predicate: the survey as around it, with the item being tested as the
+/// "choice" whose columns bare names read.
+struct Item<'c> {
+    outer: &'c dyn EvalContext,
+    instance: &'c str,
+    index: usize,
+}
+
+impl EvalContext for Item<'_> {
+    fn resolve(&self, name: &str) -> Option<Cow<'_, [String]>> {
+        self.outer.resolve(name)
+    }
+
+    fn current(&self) -> Cow<'_, str> {
+        self.outer.current()
+    }
+
+    fn position(&self) -> Option<usize> {
+        self.outer.position()
+    }
+
+    fn indexed(&self, field: &str, repeats: &[(&str, usize)]) -> Option<Cow<'_, str>> {
+        self.outer.indexed(field, repeats)
+    }
+
+    fn choice_label(&self, question: &str, code: &str) -> Option<Cow<'_, str>> {
+        self.outer.choice_label(question, code)
+    }
+
+    fn now(&self) -> DateTime<FixedOffset> {
+        self.outer.now()
+    }
+
+    fn random_seed(&self) -> u64 {
+        self.outer.random_seed()
+    }
+
+    fn choice_column(&self, column: &str) -> Option<Cow<'_, str>> {
+        self.outer.instance_cell(self.instance, self.index, column)
+    }
+
+    fn pulldata(&self, file: &str, column: &str, key_column: &str, key: &str) -> Option<Cow<'_, str>> {
+        self.outer.pulldata(file, column, key_column, key)
+    }
+
+    fn instance_len(&self, instance: &str) -> Option<usize> {
+        self.outer.instance_len(instance)
+    }
+
+    fn instance_cell(&self, instance: &str, index: usize, column: &str) -> Option<Cow<'_, str>> {
+        self.outer.instance_cell(instance, index, column)
     }
 }

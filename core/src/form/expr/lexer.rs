@@ -6,8 +6,10 @@
 //! correctly even though names may contain `-`.
 //!
 //! XLSForm refers to questions as `${name}`, so bare names are only function names and
-//! operators. Paths (`/data/age`, `../age`), predicates, axes and unions are rejected here or in
-//! the parser with a message telling the author what to write instead.
+//! operators. The one path read is a lookup in a list, `instance('villages')/root/item[…]/label`,
+//! whose `/`, steps and brackets are tokens only after `instance(…)`. Other paths
+//! (`/data/age`, `../age`), predicates, axes and unions are rejected here or in the parser
+//! with a message telling the author what to write instead.
 
 use super::error::ParseError;
 
@@ -39,6 +41,14 @@ pub(super) enum TokenKind {
     Le,
     Gt,
     Ge,
+    /// `/` between the steps of an `instance('…')/root/item…` path (nowhere else).
+    Slash,
+    /// A step of an instance path: `root`, `item`, or the column read.
+    Step(String),
+    /// `[` opening a predicate of an instance path.
+    LBracket,
+    /// `]` closing it.
+    RBracket,
     Eof,
 }
 
@@ -60,6 +70,8 @@ impl TokenKind {
                 | TokenKind::Dot
                 | TokenKind::DotDot
                 | TokenKind::RParen
+                | TokenKind::Step(_)
+                | TokenKind::RBracket
         )
     }
 
@@ -88,6 +100,10 @@ impl TokenKind {
             TokenKind::Le => "`<=`".into(),
             TokenKind::Gt => "`>`".into(),
             TokenKind::Ge => "`>=`".into(),
+            TokenKind::Slash => "`/`".into(),
+            TokenKind::Step(step) => format!("`{step}`"),
+            TokenKind::LBracket => "`[`".into(),
+            TokenKind::RBracket => "`]`".into(),
             TokenKind::Eof => "the end of the expression".into(),
         }
     }
@@ -112,11 +128,29 @@ struct Lexer<'s> {
     chars: Vec<char>,
     i: usize,
     tokens: Vec<Token>,
+    /// Parentheses open at this point.
+    parens: usize,
+    /// The `parens` at which each `instance(` still open was opened.
+    instances: Vec<usize>,
+    /// Whether the lexer is in an instance path, where `/`, steps and `[` are read: after
+    /// `instance('…')`, a step, or a predicate's `]`.
+    in_path: bool,
+    /// Predicates (`[`) open at this point.
+    brackets: usize,
 }
 
 /// Splits `source` into tokens, ending with [`TokenKind::Eof`].
 pub(super) fn tokenize(source: &str) -> Result<Vec<Token>, ParseError> {
-    let mut lexer = Lexer { source, chars: source.chars().collect(), i: 0, tokens: Vec::new() };
+    let mut lexer = Lexer {
+        source,
+        chars: source.chars().collect(),
+        i: 0,
+        tokens: Vec::new(),
+        parens: 0,
+        instances: Vec::new(),
+        in_path: false,
+        brackets: 0,
+    };
     lexer.run()?;
     Ok(lexer.tokens)
 }
@@ -147,13 +181,69 @@ impl Lexer<'_> {
         self.chars[start..self.i].iter().collect()
     }
 
+    /// The tokens of instance paths (`instance('villages')/root/item[name = ${v}]/label`),
+    /// which only exist there: whether `c` was one, pushed.
+    fn path_token(&mut self, c: char, pos: usize) -> bool {
+        match c {
+            '(' => {
+                if matches!(self.tokens.last(), Some(Token { kind: TokenKind::Name(n), .. }) if n == "instance") {
+                    self.instances.push(self.parens);
+                }
+                self.parens += 1;
+                self.push(TokenKind::LParen, pos, 1);
+            }
+            ')' => {
+                self.parens = self.parens.saturating_sub(1);
+                self.push(TokenKind::RParen, pos, 1);
+                if self.instances.last() == Some(&self.parens) {
+                    self.instances.pop();
+                    self.in_path = true;
+                    return true;
+                }
+            }
+            '/' if self.in_path => {
+                self.push(TokenKind::Slash, pos, 1);
+                return true;
+            }
+            '[' if self.in_path => {
+                self.brackets += 1;
+                self.in_path = false;
+                self.push(TokenKind::LBracket, pos, 1);
+            }
+            ']' if self.brackets > 0 => {
+                self.brackets -= 1;
+                self.push(TokenKind::RBracket, pos, 1);
+                self.in_path = true;
+                return true;
+            }
+            c if self.in_path
+                && is_name_start(c)
+                && matches!(self.tokens.last(), Some(t) if t.kind == TokenKind::Slash) =>
+            {
+                let step = self.take_while(is_name_char);
+                self.tokens.push(Token { kind: TokenKind::Step(step), position: pos });
+                return true;
+            }
+            _ => return false,
+        }
+        self.in_path = false;
+        true
+    }
+
     fn run(&mut self) -> Result<(), ParseError> {
         while let Some(c) = self.peek(0) {
             let pos = self.i + 1;
-            match c {
+            if c.is_whitespace() {
                 // Non-breaking spaces are common in spreadsheet cells; treat all Unicode
                 // whitespace as XPath whitespace.
-                c if c.is_whitespace() => self.i += 1,
+                self.i += 1;
+                continue;
+            }
+            if self.path_token(c, pos) {
+                continue;
+            }
+            self.in_path = false;
+            match c {
                 '$' => self.reference(pos)?,
                 '\'' | '"' => self.string(c, pos)?,
                 '0'..='9' => self.number(pos)?,
@@ -170,8 +260,6 @@ impl Lexer<'_> {
                     }
                     self.push(TokenKind::Dot, pos, 1)
                 }
-                '(' => self.push(TokenKind::LParen, pos, 1),
-                ')' => self.push(TokenKind::RParen, pos, 1),
                 ',' => self.push(TokenKind::Comma, pos, 1),
                 '+' => self.push(TokenKind::Plus, pos, 1),
                 '-' => self.push(TokenKind::Minus, pos, 1),
@@ -205,8 +293,8 @@ impl Lexer<'_> {
                 '[' | ']' => {
                     return Err(self.error(
                         pos,
-                        "predicates (`[...]`) are not supported; to read a field of another \
-                         repeat instance use indexed-repeat()",
+                        "predicates (`[...]`) are only read in instance('…')/root/item[…] paths; \
+                         to read a field of another repeat instance use indexed-repeat()",
                     ));
                 }
                 '@' => return Err(self.error(pos, "attributes (`@`) are not supported")),

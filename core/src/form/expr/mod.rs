@@ -67,7 +67,7 @@ mod test_support;
 #[cfg(test)]
 mod tests;
 
-pub use ast::{Arity, Ast, BinaryOp, Function, Pattern};
+pub use ast::{Arity, Ast, BinaryOp, Function, InstancePath, Pattern};
 pub use context::EvalContext;
 pub use error::{EvalError, ParseError};
 pub use value::XValue;
@@ -127,6 +127,14 @@ impl Expression {
         names
     }
 
+    /// The lists the expression reads with `instance('…')`, in order of first appearance,
+    /// without duplicates.
+    pub fn instances(&self) -> Vec<&str> {
+        let mut names = Vec::new();
+        collect_instances(&self.ast, &mut names);
+        names
+    }
+
     /// The choice columns a choice filter reads, in order of first appearance, without
     /// duplicates (empty for expressions parsed with [`Expression::parse`]).
     pub fn choice_columns(&self) -> Vec<&str> {
@@ -179,11 +187,37 @@ fn collect_references<'a>(ast: &'a Ast, names: &mut Vec<&'a str>) {
             }
         }
         Ast::Regex { subject, .. } => collect_references(subject, names),
+        Ast::Instance(path) => path.predicates.iter().for_each(|p| collect_references(p, names)),
         Ast::Uuid { length, .. } => {
             if let Some(length) = length {
                 collect_references(length, names);
             }
         }
+    }
+}
+
+/// The first list `ast` looks up with `instance('…')`, if any.
+fn collect_instances_of(ast: &Ast) -> Option<String> {
+    let mut names = Vec::new();
+    collect_instances(ast, &mut names);
+    names.first().map(|name| (*name).to_owned())
+}
+
+fn collect_instances<'a>(ast: &'a Ast, names: &mut Vec<&'a str>) {
+    match ast {
+        Ast::Instance(path) => {
+            push_unique(names, &path.instance);
+            path.predicates.iter().for_each(|p| collect_instances(p, names));
+        }
+        Ast::Negate(inner) => collect_instances(inner, names),
+        Ast::Binary { lhs, rhs, .. } => {
+            collect_instances(lhs, names);
+            collect_instances(rhs, names);
+        }
+        Ast::Call { args, .. } => args.iter().for_each(|a| collect_instances(a, names)),
+        Ast::Regex { subject, .. } => collect_instances(subject, names),
+        Ast::Uuid { length: Some(length), .. } => collect_instances(length, names),
+        _ => {}
     }
 }
 

@@ -3,7 +3,7 @@
 //! references, literal regular expressions and literal `format-date` formats. All of these are
 //! reported as [`ParseError`]s so that the form importer can show them to the author.
 
-use super::ast::{Ast, BinaryOp, Function, Pattern};
+use super::ast::{Ast, BinaryOp, Function, InstancePath, Pattern};
 use super::dates;
 use super::error::ParseError;
 use super::lexer::{Token, TokenKind, is_question_name, tokenize};
@@ -16,6 +16,11 @@ pub(super) const MAX_NESTING: usize = 128;
 /// Depth of the syntax tree, which also bounds operator chains such as `a + b + ... + z`
 /// (the evaluator walks those iteratively, but dropping and comparing trees recurses).
 pub(super) const MAX_DEPTH: usize = 1000;
+
+/// `instance('…')` lookups in one expression: each walks a list of up to
+/// `attachments::MAX_ROWS` items at every evaluation, so their number is what bounds an
+/// expression's cost. Real forms use one or two.
+pub(super) const MAX_LOOKUPS: usize = 16;
 
 /// A subtree and its depth, so depth limits are checked while building, before a too-deep tree
 /// exists.
@@ -32,12 +37,13 @@ struct Parser<'s> {
     next: usize,
     nesting: usize,
     random_sites: u32,
+    lookups: usize,
 }
 
 /// Parses a whole expression; with `choice_filter`, bare names are choice columns.
 pub(super) fn parse(source: &str, choice_filter: bool) -> Result<Ast, ParseError> {
     let tokens = tokenize(source)?;
-    let mut parser = Parser { source, choice_filter, tokens, next: 0, nesting: 0, random_sites: 0 };
+    let mut parser = Parser { source, choice_filter, tokens, next: 0, nesting: 0, random_sites: 0, lookups: 0 };
     if parser.peek() == &TokenKind::Eof {
         return Err(parser.error_here("the expression is empty"));
     }
@@ -61,6 +67,13 @@ fn unknown_operator_message(word: &str) -> String {
     } else {
         format!("expected an operator (such as `and`, `=` or `+`) before `{word}`")
     }
+}
+
+fn path_shape_message(instance: &str) -> String {
+    format!(
+        "a list is read as instance('{instance}')/root/item[condition]/column, \
+         e.g. instance('{instance}')/root/item[name = ${{village}}]/label"
+    )
 }
 
 fn binary_op(kind: &TokenKind) -> Option<BinaryOp> {
@@ -174,11 +187,82 @@ impl Parser<'_> {
     fn primary(&mut self) -> Result<Node, ParseError> {
         match self.peek() {
             TokenKind::LParen => self.parenthesised(),
+            TokenKind::Name(name)
+                if name == "instance"
+                    && self.tokens.get(self.next + 1).is_some_and(|t| t.kind == TokenKind::LParen) =>
+            {
+                self.instance_path()
+            }
             TokenKind::Name(_) if self.tokens.get(self.next + 1).is_some_and(|t| t.kind == TokenKind::LParen) => {
                 self.call()
             }
             _ => self.leaf(),
         }
+    }
+
+    /// `instance('name')/root/item[predicate]…/column`; predicates read bare names as the
+    /// item's columns.
+    fn instance_path(&mut self) -> Result<Node, ParseError> {
+        let position = self.position();
+        self.lookups += 1;
+        if self.lookups > MAX_LOOKUPS {
+            return Err(self.error_at(
+                position,
+                format!("more than {MAX_LOOKUPS} instance('…') lookups in one expression; split it into several calculate questions"),
+            ));
+        }
+        self.next += 2;
+        let instance = match self.advance().kind {
+            TokenKind::String(name) if is_question_name(&name) => name,
+            _ => return Err(self.error_at(position, "instance() takes a list's name in quotes: instance('villages')")),
+        };
+        if self.advance().kind != TokenKind::RParen {
+            return Err(self.error_at(position, "instance() takes one list's name: instance('villages')"));
+        }
+        for step in ["root", "item"] {
+            let (slash, name) = (self.advance().kind, self.advance().kind);
+            if slash != TokenKind::Slash || name != TokenKind::Step(step.to_owned()) {
+                return Err(self.error_at(position, path_shape_message(&instance)));
+            }
+        }
+        let mut predicates = Vec::new();
+        let mut depth = 1;
+        while self.peek() == &TokenKind::LBracket {
+            let open = self.position();
+            self.next += 1;
+            self.enter()?;
+            let choice_filter = std::mem::replace(&mut self.choice_filter, true);
+            let predicate = self.expression(0);
+            self.choice_filter = choice_filter;
+            let predicate = predicate?;
+            self.leave();
+            if self.advance().kind != TokenKind::RBracket {
+                return Err(self.error_at(open, "this `[` is never closed with `]`"));
+            }
+            if let Some(inner) = super::collect_instances_of(&predicate.ast) {
+                // Each item would look through the inner list: the cost of the two lists'
+                // product, on a phone, at every answer.
+                return Err(self.error_at(
+                    open,
+                    format!(
+                        "a lookup in instance('{inner}') inside a condition of instance('{instance}') is not read; \
+                         compute it in a calculate question first and compare with ${{that_question}}"
+                    ),
+                ));
+            }
+            depth = depth.max(predicate.depth + 1);
+            predicates.push(predicate.ast);
+        }
+        let column = if self.peek() == &TokenKind::Slash {
+            self.next += 1;
+            match self.advance().kind {
+                TokenKind::Step(column) if is_question_name(&column) => Some(column),
+                _ => return Err(self.error_at(position, path_shape_message(&instance))),
+            }
+        } else {
+            None
+        };
+        self.node(Ast::Instance(Box::new(InstancePath { instance, predicates, column })), depth, position)
     }
 
     fn parenthesised(&mut self) -> Result<Node, ParseError> {
@@ -332,12 +416,12 @@ impl Parser<'_> {
         let at = |i: usize| positions.get(i).copied().unwrap_or(1);
         match function {
             Function::Count | Function::Sum | Function::CountNonEmpty
-                if !matches!(args.first(), Some(Ast::Reference(_) | Ast::Current)) =>
+                if !matches!(args.first(), Some(Ast::Reference(_) | Ast::Current | Ast::Instance(_))) =>
             {
                 return Err(self.error_at(
                     at(0),
                     format!(
-                        "{name}() needs a reference such as ${{field}} or ${{repeat}} as its \
+                        "{name}() needs a reference such as ${{field}}, ${{repeat}} or an instance('…') path as its \
                          argument"
                     ),
                 ));

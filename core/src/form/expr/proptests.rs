@@ -3,7 +3,7 @@
 //! prints back to text that parses to the same tree.
 
 use super::Expression;
-use super::ast::{Ast, BinaryOp, Function, Pattern};
+use super::ast::{Ast, BinaryOp, Function, InstancePath, Pattern};
 use super::eval::Evaluator;
 use super::test_support::MapContext;
 use chrono::{DateTime, FixedOffset};
@@ -172,8 +172,16 @@ fn tree() -> impl Strategy<Value = Ast> {
             (inner.clone(), prop::sample::select(PATTERNS)).prop_map(|(subject, p)| {
                 Ast::Regex { subject: Box::new(subject), pattern: Pattern::new(p).unwrap() }
             }),
-            (0u32..3, proptest::option::of(inner))
+            (0u32..3, proptest::option::of(inner.clone()))
                 .prop_map(|(site, length)| Ast::Uuid { site, length: length.map(Box::new) }),
+            (prop::collection::vec(inner, 0..3), proptest::option::of(prop::sample::select(&["label", "pop"][..])))
+                .prop_map(|(predicates, column)| {
+                    Ast::Instance(Box::new(InstancePath {
+                        instance: "villages".to_owned(),
+                        predicates,
+                        column: column.map(str::to_owned),
+                    }))
+                }),
         ]
     })
 }

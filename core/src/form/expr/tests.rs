@@ -755,3 +755,25 @@ fn timing() {
     let per = start.elapsed().as_nanos() as f64 / 100_000.0;
     eprintln!("{per:>8.0} ns  parse (average)");
 }
+
+#[test]
+fn instance_paths_parse_print_and_explain_their_shape() {
+    let e = Expression::parse("instance('villages')/root/item[name = ${v} and pop > 3][1]/label").unwrap();
+    assert_eq!(e.instances(), ["villages"]);
+    assert_eq!(e.references(), ["v"], "a predicate's references are the expression's");
+    assert_eq!(e.ast().to_string(), "instance('villages')/root/item[(name = ${v}) and (pop > 3)][1]/label");
+    let two = Expression::parse("count(instance('a')/root/item[x = 1]) div 2 + instance('b')/root/item[1]/x").unwrap();
+    assert_eq!(two.instances(), ["a", "b"]);
+    for (source, message) in [
+        ("instance('villages')/data/item", "instance('villages')/root/item[condition]/column"),
+        ("instance(${v})/root/item", "a list's name in quotes"),
+        ("instance('v')/root/item[name = 1", "never closed"),
+        ("${a}[1]", "only read in instance"),
+        ("/data/age", "paths like"),
+        ("instance('a')/root/item[x = instance('b')/root/item[y = 1]/x]", "compute it in a calculate question first"),
+        (&vec!["instance('a')/root/item[1]/x"; 17].join(" + "), "more than 16 instance('…') lookups"),
+    ] {
+        let error = Expression::parse(source).unwrap_err().to_string();
+        assert!(error.contains(message), "{source}: {error}");
+    }
+}

@@ -105,11 +105,42 @@ impl EvalContext for Ctx<'_, '_, '_> {
     }
 
     fn choice_column(&self, column: &str) -> Option<Cow<'_, str>> {
-        let choice = self.choice?;
+        self.column(self.choice?, column)
+    }
+
+    fn instance_len(&self, instance: &str) -> Option<usize> {
+        Some(self.plan.lists[self.instance_list(instance)?].choices.len())
+    }
+
+    fn instance_cell(&self, instance: &str, index: usize, column: &str) -> Option<Cow<'_, str>> {
+        let choice = self.plan.lists[self.instance_list(instance)?].choices.get(index)?;
+        self.column(choice, column)
+    }
+}
+
+impl<'f> Ctx<'_, 'f, '_> {
+    /// A column of a choice or list item: `name`, `label` in the current language, or any
+    /// other column of its row.
+    fn column(&self, choice: &'f Choice, column: &str) -> Option<Cow<'f, str>> {
         match column {
             "name" => Some(Cow::Borrowed(&choice.name)),
-            "label" => self.env.language.text(&choice.label).map(Cow::Borrowed),
+            // A file only `pulldata()` or `instance()` reads keeps its labels as a column.
+            "label" => self
+                .env
+                .language
+                .text(&choice.label)
+                .or_else(|| choice.extra.get("label").map(String::as_str))
+                .map(Cow::Borrowed),
             other => choice.extra.get(other).map(|v| Cow::Borrowed(v.as_str())),
         }
+    }
+
+    /// The list `instance('name')` reads: the choices sheet's list `name`, else the file
+    /// `name.csv`, `name.xml` or `name.geojson` attached to the form.
+    fn instance_list(&self, name: &str) -> Option<usize> {
+        if let Some(&list) = self.plan.list_names.get(name) {
+            return Some(list);
+        }
+        attachments::instance_files(name).iter().find_map(|file| self.plan.list_names.get(file.as_str()).copied())
     }
 }

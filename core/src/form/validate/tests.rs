@@ -535,6 +535,51 @@ fn attached_files_offer_choices_and_answer_pulldata() {
 }
 
 #[test]
+fn instance_paths_look_up_choice_lists_and_attached_files() {
+    let calc = |name: &str, calculation: &str| q(name, "calculate", json!({"calculation": calculation}));
+    let f = form(
+        json!([
+            select("region", "region", json!({})),
+            q("village", "text", json!({})),
+            calc("population", "instance('census')/root/item[village = ${village}]/pop"),
+            calc("villages_here", "count(instance('census')/root/item[region = ${region}])"),
+            calc("people_here", "sum(instance('census')/root/item[region = ${region}]/pop)"),
+            calc("second", "instance('census')/root/item[region = 'kindia'][2]/village"),
+            calc("pref_label", "instance('prefecture')/root/item[name = 'kaloum']/label"),
+            calc("big", "instance('census')/root/item[pop > 1000 and region = ${region}]/village"),
+            calc("facility", "instance('facilities')/root/item[name = 'cs_fria']/label"),
+        ]),
+        regions(),
+    );
+    // `census.csv` is needed because of the lookups; `prefecture` is the choices sheet's.
+    let needed: Vec<String> = crate::form::attachments::needed_files(&f).into_iter().map(|n| n.name).collect();
+    assert_eq!(needed, ["census.csv", "facilities.csv"]);
+    let files: std::collections::BTreeMap<String, Vec<u8>> = [
+        ("census.csv", "village,region,pop,label\nkin2,kindia,860,Kindia two\nkin1,kindia,1200,Kindia one\ncon1,conakry,5000,Conakry one\n"),
+        ("facilities.csv", "name,label\ncs_fria,Centre de santé de Fria\n"),
+    ]
+    .into_iter()
+    .map(|(n, b)| (n.to_owned(), b.as_bytes().to_vec()))
+    .collect();
+    let attached = crate::form::attachments::attach(&f, &files).unwrap();
+    let r = Evaluator::new(&attached)
+        .evaluate(&A::new().choice("region", "kindia").text("village", "kin1").0, &options(Some("fr")));
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let value = |name: &str| r.calculated[&path(name)].as_str();
+    assert_eq!(value("population"), "1200");
+    assert_eq!(value("villages_here"), "2");
+    assert_eq!(value("people_here"), "2060");
+    assert_eq!(value("second"), "kin1", "a number keeps the item at that position among those kept");
+    assert_eq!(value("pref_label"), "Kaloum (commune)", "a choice list's label in the survey's language");
+    assert_eq!(value("big"), "kin1");
+    assert_eq!(value("facility"), "Centre de santé de Fria");
+    // A value the list does not have matches nothing, as in ODK.
+    let r = Evaluator::new(&attached).evaluate(&A::new().text("village", "kin9").0, &options(None));
+    assert_eq!(r.calculated[&path("population")], "");
+    assert_eq!(r.calculated[&path("villages_here")], "0");
+}
+
+#[test]
 fn choice_filters_offer_and_check_choices() {
     let pref = select("prefecture", "prefecture", json!({"choice_filter": "region=${region} or region='any'"}));
     let f = form(
