@@ -313,3 +313,53 @@ fn a_changed_entity_comes_back_as_its_new_changes_only() {
     assert_ne!(tail.changes.first(), Some(&0), "no genesis");
     assert!(tail.changes.len() < whole.changes.len(), "{} ≥ {}", tail.changes.len(), whole.changes.len());
 }
+
+/// A phone whose user joins a team is sent the team's plots that changed before its cursor,
+/// a round's budget at a time, and no plot twice.
+#[test]
+fn a_phone_whose_user_joins_a_team_receives_the_teams_older_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    server.backend().publish_form(server.project, &registration()).unwrap();
+    server.user("awa", Role::Enumerator, Some(0));
+    let sekou = server.user("sekou", Role::Enumerator, Some(1));
+    let awa = Device::login(&server.url, dir.path(), "awa", Role::Enumerator, "awa-phone");
+    awa.fetch_forms();
+    for code in ["BGD-0412", "BGD-0413", "BGD-0414"] {
+        register(&awa, code);
+    }
+    awa.sync();
+    // Sekou registers a plot of his own after them: his phone's cursor passes theirs.
+    let phone = Device::login(&server.url, dir.path(), "sekou", Role::Enumerator, "sekou-phone");
+    phone.fetch_forms();
+    register(&phone, "BGD-0900");
+    phone.sync();
+    phone.sync();
+    assert_eq!(labels(&phone), ["BGD-0900"], "another team's plots stay with it");
+    let tablet = server.token("sekou", "sekou-tablet");
+    let first = sync_round(&server.url, &tablet, &push_request(Vec::new()));
+    assert_eq!(first.pull_entities.len(), 1, "his own plot");
+
+    server.backend().add_team_member(server.teams[0], sekou.id).unwrap();
+    phone.sync();
+    assert_eq!(labels(&phone), ["BGD-0412", "BGD-0413", "BGD-0414", "BGD-0900"]);
+
+    // With room for one plot a round, the tablet gets them one by one, each once.
+    let epoch = first.epoch.map_or(0, |e| e.epoch);
+    let mut cursor = first.cursor;
+    let mut received = Vec::new();
+    for _ in 0..6 {
+        let request = SyncRequest { cursor, epoch, max_pull_bytes: 1, ..push_request(Vec::new()) };
+        let round = sync_round(&server.url, &tablet, &request);
+        received.extend(round.pull_entities.iter().map(|e| e.id.clone()));
+        cursor = round.cursor;
+        if !round.more {
+            break;
+        }
+    }
+    received.sort();
+    received.dedup();
+    assert_eq!(received.len(), 3, "{received:?}");
+    let again = sync_round(&server.url, &tablet, &SyncRequest { cursor, epoch, ..push_request(Vec::new()) });
+    assert!(again.pull_entities.is_empty() && !again.more, "{again:?}");
+}

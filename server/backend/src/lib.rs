@@ -37,6 +37,17 @@ pub type UserId = i64;
 /// A device key: the 8-byte prefix of the device's actor ids.
 pub type DeviceKey = [u8; 8];
 
+/// What a device last pulled entities under, and what is left to send it since that
+/// changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceEntityScope {
+    /// A fingerprint of the entities its user could read (`Scope::entity_visibility`).
+    pub fingerprint: String,
+    /// The part of the entity feed (after `.0`, up to and including `.1`) to walk again for
+    /// entities the device may now read; `None` when nothing is left.
+    pub backfill: Option<(u64, u64)>,
+}
+
 /// A person who can log in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct User {
@@ -707,6 +718,10 @@ pub trait Backend: Send + Sync + 'static {
     fn add_media_bytes(&self, device: &DeviceKey, day: chrono::NaiveDate, bytes: u64) -> BackendResult<u64>;
     /// The files each of `survey_ids`' answers reference, by survey.
     fn media_of(&self, survey_ids: &[String]) -> BackendResult<HashMap<String, Vec<Digest>>>;
+    /// What `device` last pulled entities under, if it has pulled any.
+    fn device_entity_scope(&self, device: &DeviceKey) -> BackendResult<Option<DeviceEntityScope>>;
+    /// Records what `device` pulls entities under now.
+    fn set_device_entity_scope(&self, device: &DeviceKey, scope: &DeviceEntityScope) -> BackendResult<()>;
 
     // --- what devices hold
     /// The heads each listed survey is known to be at on a device whose feed cursor is

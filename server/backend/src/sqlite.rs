@@ -24,10 +24,10 @@ use terrain_core::{Author, ChangeHash, Role, Store, StoreKey, Value};
 
 use super::backup::{self, BackupError, DataLock};
 use super::{
-    Attempt, AuditEntry, AuditRow, Backend, BackendError, BackendResult, BlobStore, DeliveryLog, Device, DeviceKey,
-    DueDelivery, Enrolment, Entry, Fault, FeedToken, FolderBlobs, FormInfo, Identity, Membership, NewDelivery,
-    NewSavedExport, NewUser, Project, ReviewItem, SavedExport, SeenState, Team, TokenPurpose, TokenRecord, User,
-    UserId, Webhook,
+    Attempt, AuditEntry, AuditRow, Backend, BackendError, BackendResult, BlobStore, DeliveryLog, Device,
+    DeviceEntityScope, DeviceKey, DueDelivery, Enrolment, Entry, Fault, FeedToken, FolderBlobs, FormInfo, Identity,
+    Membership, NewDelivery, NewSavedExport, NewUser, Project, ReviewItem, SavedExport, SeenState, Team, TokenPurpose,
+    TokenRecord, User, UserId, Webhook,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/008_devices.sql"),
     include_str!("../migrations/009_enrolments.sql"),
     include_str!("../migrations/010_media_quota.sql"),
+    include_str!("../migrations/011_device_entity_scopes.sql"),
 ];
 
 /// The device under which the server writes a user's edits made in the dashboard.
@@ -887,6 +888,33 @@ impl Backend for SqliteBackend {
             )?
             .query_row(params![&device[..], day.to_string(), bytes as i64], |r| r.get(0))?;
         Ok(total.max(0) as u64)
+    }
+
+    fn device_entity_scope(&self, device: &DeviceKey) -> BackendResult<Option<DeviceEntityScope>> {
+        let db = self.db();
+        let row: Option<(String, Option<i64>, Option<i64>)> = db
+            .prepare_cached(
+                "SELECT fingerprint, backfill_at, backfill_until FROM device_entity_scopes WHERE device_key = ?1",
+            )?
+            .query_row([&device[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        Ok(row.map(|(fingerprint, at, until)| DeviceEntityScope {
+            fingerprint,
+            backfill: at.zip(until).map(|(at, until)| (at.max(0) as u64, until.max(0) as u64)),
+        }))
+    }
+
+    fn set_device_entity_scope(&self, device: &DeviceKey, scope: &DeviceEntityScope) -> BackendResult<()> {
+        let (at, until) = scope.backfill.map(|(at, until)| (at as i64, until as i64)).unzip();
+        self.db()
+            .prepare_cached(
+                "INSERT INTO device_entity_scopes (device_key, fingerprint, backfill_at, backfill_until)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (device_key) DO UPDATE SET fingerprint = excluded.fingerprint,
+                     backfill_at = excluded.backfill_at, backfill_until = excluded.backfill_until",
+            )?
+            .execute(params![&device[..], scope.fingerprint, at, until])?;
+        Ok(())
     }
 
     fn media_of(&self, survey_ids: &[String]) -> BackendResult<HashMap<String, Vec<Digest>>> {

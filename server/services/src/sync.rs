@@ -13,16 +13,21 @@
 //! What each device holds is tracked per survey (`device_heads`): heads it pushed are
 //! certain; heads sent to it become certain once the device's cursor passes the response
 //! that carried them, so a lost response is simply recomputed from the older heads.
+//!
+//! A device whose user comes to read more entities (joins a team, say) is sent the ones
+//! that changed before its cursor too: the server keeps a fingerprint of what each device
+//! last pulled entities under, and when it differs walks the entity feed again up to that
+//! cursor, a budget at a time, sending what the device lacks (`backfill_entities`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use terrain_backend::{BackendError, DeviceKey};
+use terrain_backend::{BackendError, DeviceEntityScope, DeviceKey};
 use terrain_core::StoreError;
 use terrain_core::entity::EntityDoc;
 use terrain_core::intake::{self, Cost, lean};
-use terrain_core::store::{EntityCandidate, EntityFeedEntry, MergeCandidate, ReceivedEntity};
+use terrain_core::store::{EntityCandidate, EntityFeedEntry, EntityVisibility, MergeCandidate, ReceivedEntity};
 use terrain_core::survey::footprint::Area;
 use terrain_core::survey::{DocumentError, MAX_DOCUMENT_BYTES, Refusal, ReviewStatus};
 use terrain_core::sync::wire::{self, Ack, PulledEntity, PulledSurvey, SyncRequest, SyncResponse};
@@ -381,6 +386,10 @@ impl Services {
         }
         let visible = scope.visibility();
         let visible_entities = scope.entity_visibility(lists);
+        let backfilling =
+            self.backfill_entities(device, &visible_entities, from, deadline, budget, &mut bytes, &mut out.entities)?;
+        out.more |= backfilling;
+        seen_entities.extend(out.entities.iter().map(|e| (e.pulled.list.clone(), e.pulled.id.clone())));
         'feed: loop {
             let surveys = self.backend.feed(out.cursor, FEED_PAGE, &visible)?;
             let entities = self.backend.entity_feed(out.cursor, FEED_PAGE, &visible_entities)?;
@@ -441,6 +450,62 @@ impl Services {
             .collect();
         self.backend.sent_device_heads(device, &sent, out.cursor, from)?;
         Ok(out)
+    }
+
+    /// Sends the entities `visible` admits that changed at or before `from` and the device
+    /// lacks, when what it may read has changed since it last pulled (or the server has no
+    /// record of it, past a first sync): within the round's byte `budget` and `deadline`,
+    /// resuming next round where this one stopped. Returns whether some are left to walk.
+    #[allow(clippy::too_many_arguments)]
+    fn backfill_entities(
+        &self,
+        device: &DeviceKey,
+        visible: &EntityVisibility,
+        from: u64,
+        deadline: Instant,
+        budget: u64,
+        bytes: &mut u64,
+        sent: &mut Vec<SentEntity>,
+    ) -> Result<bool> {
+        let fingerprint = {
+            use sha2::{Digest, Sha256};
+            terrain_core::hex::encode(&Sha256::digest(format!("{visible:?}").as_bytes())[..16])
+        };
+        let known = self.backend.device_entity_scope(device)?;
+        let mut backfill = match known {
+            Some(known) if known.fingerprint == fingerprint => known.backfill,
+            // Walk again up to the device's cursor (and as far as an unfinished walk meant to).
+            Some(known) => Some((0, from.max(known.backfill.map_or(0, |(_, until)| until)))),
+            None if from == 0 => None,
+            None => Some((0, from)),
+        };
+        let mut seen: HashSet<(String, String)> =
+            sent.iter().map(|e| (e.pulled.list.clone(), e.pulled.id.clone())).collect();
+        while let Some((at, until)) = backfill {
+            let page = self.backend.entity_feed(at, FEED_PAGE, visible)?;
+            let mut reached = at;
+            let mut stopped = false;
+            for entry in page.iter().take_while(|e| e.change_seq <= until) {
+                if *bytes >= budget || Instant::now() >= deadline {
+                    stopped = true;
+                    break;
+                }
+                if seen.insert((entry.list.clone(), entry.id.clone()))
+                    && let Some(entity) = self.fetch_entity(device, &entry.list, &entry.id, from)?
+                {
+                    *bytes += entity.pulled.changes.len() as u64;
+                    sent.push(entity);
+                }
+                reached = entry.change_seq;
+            }
+            let finished = !stopped && (page.len() < FEED_PAGE as usize || page.iter().any(|e| e.change_seq > until));
+            backfill = if finished { None } else { Some((reached, until)) };
+            if stopped || finished {
+                break;
+            }
+        }
+        self.backend.set_device_entity_scope(device, &DeviceEntityScope { fingerprint, backfill })?;
+        Ok(backfill.is_some())
     }
 
     fn may_pull(&self, scope: &Scope, summary: &terrain_core::store::SurveySummary) -> Result<bool> {
