@@ -364,7 +364,7 @@ fn a_supervisor_previews_a_mission_form_and_enters_a_survey_in_the_browser() {
         // The forms page lists the version with its preview.
         c.goto(&format!("{url}/forms")).await.unwrap();
         c.find(Locator::LinkText("Preview")).await.unwrap().click().await.unwrap();
-        wait_path(&c, "/forms/guinea_needs/2026110101/preview").await;
+        wait_path(&c, "/forms/guinea_needs/2026120801/preview").await;
         // Live evaluation: consent is required until answered; labels tied to inputs; the
         // note for a refused consent is not shown.
         wait_until(&c, "document.getElementById('f-consent-msg').textContent.length > 0").await;
@@ -388,7 +388,7 @@ fn a_supervisor_previews_a_mission_form_and_enters_a_survey_in_the_browser() {
 
         // "New survey" from the same page.
         c.find(Locator::LinkText("New survey")).await.unwrap().click().await.unwrap();
-        wait_path(&c, "/forms/guinea_needs/2026110101/new").await;
+        wait_path(&c, "/forms/guinea_needs/2026120801/new").await;
         c.find(Locator::Id("f-enumerator_name")).await.unwrap().send_keys("Moussa Camara").await.unwrap();
         c.find(Locator::Css("#f-consent option[value=yes]")).await.unwrap().click().await.unwrap();
         wait_until(&c, "document.querySelector('[data-path=household]').offsetParent !== null").await;
@@ -421,7 +421,7 @@ fn a_supervisor_previews_a_mission_form_and_enters_a_survey_in_the_browser() {
         assert!(c.find(Locator::Css(&format!("a[href='/surveys/{survey}']"))).await.is_ok(), "listed");
         // On a phone-sized screen the page still works.
         c.set_window_size(390, 844).await.unwrap();
-        c.goto(&format!("{url}/forms/guinea_needs/2026110101/preview")).await.unwrap();
+        c.goto(&format!("{url}/forms/guinea_needs/2026120801/preview")).await.unwrap();
         wait_until(&c, "document.getElementById('f-consent') !== null").await;
         let width = c.execute("return document.documentElement.scrollWidth;", vec![]).await.unwrap();
         assert!(width.as_u64().unwrap() <= 420, "no horizontal scrolling: {width}");

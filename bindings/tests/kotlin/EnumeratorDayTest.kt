@@ -15,7 +15,7 @@ import uniffi.terrain_ffi.*
 val URL: String = System.getenv("TERRAIN_URL") ?: error("TERRAIN_URL is not set: run bindings/test.sh")
 val PIN: String? = System.getenv("TERRAIN_CERT_SHA256")
 const val PASSWORD = "enumerator-password-1"
-val GUINEA = "guinea_needs" to "2026110101"
+val GUINEA = "guinea_needs" to "2026120801"
 val BEGUEDO = "beguedo_slm" to "2026110101"
 
 fun expect(condition: Boolean, what: () -> String) {

@@ -23,7 +23,7 @@ A = t.AnswerValue
 URL = os.environ["TERRAIN_URL"]
 PIN = os.environ.get("TERRAIN_CERT_SHA256")
 PASSWORD = "enumerator-password-1"
-GUINEA = ("guinea_needs", "2026110101")
+GUINEA = ("guinea_needs", "2026120801")
 BEGUEDO = ("beguedo_slm", "2026110101")
 
 

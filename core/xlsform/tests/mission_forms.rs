@@ -34,9 +34,9 @@ fn repeats(nodes: &[Node], out: &mut Vec<String>) {
 }
 
 /// What both mission forms must have.
-fn check_mission_form(form: &Form, id: &str, filtered: &[&str]) {
+fn check_mission_form(form: &Form, id: &str, version: &str, filtered: &[&str]) {
     assert_eq!(form.id, id);
-    assert_eq!(form.version, "2026110101");
+    assert_eq!(form.version, version);
     assert_eq!(form.languages, ["English (en)", "Français (fr)"]);
     assert_eq!(form.default_language.as_deref(), Some("English (en)"));
     let questions = form.questions();
@@ -61,7 +61,7 @@ fn check_mission_form(form: &Form, id: &str, filtered: &[&str]) {
 #[test]
 fn beguedo_slm_imports_with_its_plot_area() {
     let form = mission_form("beguedo_slm.xlsx");
-    check_mission_form(&form, "beguedo_slm", &["zone", "crop_variety"]);
+    check_mission_form(&form, "beguedo_slm", "2026110101", &["zone", "crop_variety"]);
     let mut found = Vec::new();
     repeats(&form.children, &mut found);
     assert_eq!(found, ["technique_rep", "crop", "migrant"]);
@@ -106,10 +106,31 @@ impl EvalContext for PlotShape {
 #[test]
 fn guinea_needs_imports() {
     let form = mission_form("guinea_needs.xlsx");
-    check_mission_form(&form, "guinea_needs", &["prefecture", "sous_prefecture", "village", "main_income"]);
+    check_mission_form(
+        &form,
+        "guinea_needs",
+        "2026120801",
+        &["prefecture", "sous_prefecture", "village", "main_income"],
+    );
     let mut found = Vec::new();
     repeats(&form.children, &mut found);
     assert_eq!(found, ["member"]);
+    // Each interview links the household to its village: the village's entity, created by
+    // the first interview there and updated by the next (an unlisted village is created
+    // under the survey's own id).
+    let [villages] = form.entities.as_slice() else { panic!("one declaration") };
+    assert_eq!((villages.list.as_str(), villages.entity_question()), ("villages", Some("village")));
+    let saved: Vec<(&str, &str)> =
+        villages.properties.iter().map(|p| (p.property.as_str(), p.question.as_str())).collect();
+    assert_eq!(
+        saved,
+        [
+            ("last_visit", "survey_date"),
+            ("region", "region"),
+            ("prefecture", "prefecture"),
+            ("sous_prefecture", "sous_prefecture")
+        ]
+    );
 }
 
 /// The mission forms compiled, as devices receive them: `core/tests/fixtures/*.json`, which

@@ -18,7 +18,7 @@ fn form_check_summarises_the_mission_questionnaires() {
         .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success(), "{stdout}");
-    assert!(stdout.contains("guinea_needs version 2026110101"), "{stdout}");
+    assert!(stdout.contains("guinea_needs version 2026120801"), "{stdout}");
     assert!(stdout.contains("beguedo_slm version 2026110101"), "{stdout}");
     assert!(stdout.contains("English (en), Français (fr)"), "{stdout}");
 }
