@@ -249,6 +249,32 @@ fn guinea_complete_survey_then_one_bad_answer() {
     assert!(!r.is_relevant(&path("region")));
 }
 
+/// Each interview leads to its village: the village chosen is upserted with where it is and
+/// the day of the visit; an unlisted one is created under the survey's own id, named as
+/// the enumerator typed it; a refused interview touches no village.
+#[test]
+fn guinea_interviews_link_to_their_village() {
+    use crate::form::entities::{EntityAction, created_id};
+    let form = guinea();
+    let ev = Evaluator::new(&form);
+    let [villages] = form.entities.as_slice() else { panic!("one declaration") };
+    let act = |a: &A| villages.action(&ev, &a.0, &options(Some("fr")), "survey-1").unwrap();
+    let Some(EntityAction::Update { list, id, label, properties, create_if_missing }) = act(&guinea_answers()) else {
+        panic!("an upsert of the village")
+    };
+    assert_eq!((list.as_str(), id.as_str(), create_if_missing), ("villages", "maneah_v1", true));
+    assert!(label.is_some_and(|l| !l.is_empty()), "the village's name from the choices");
+    let properties: std::collections::BTreeMap<_, _> = properties.into_iter().collect();
+    assert_eq!(properties["prefecture"], "coyah");
+    assert_eq!(properties["last_visit"], "2026-11-28");
+
+    let unlisted = guinea_answers().choice("village", "other_village").text("village_other", "Kountia");
+    let Some(EntityAction::Create { id, label, .. }) = act(&unlisted) else { panic!("a new village") };
+    assert_eq!((id, label.as_str()), (created_id("survey-1", "villages"), "Kountia"));
+
+    assert_eq!(act(&A::new().text("enumerator_name", "M. Diallo").choice("consent", "no")), None);
+}
+
 #[test]
 fn guinea_cascading_region_prefecture_filters() {
     let form = guinea();
