@@ -80,7 +80,14 @@ impl TerrainStore {
         offset: u32,
     ) -> Result<Vec<EntityInfo>, TerrainError> {
         guard(|| {
-            let query = EntityQuery { search, include_deleted, conflicted_only: false, limit, offset, teams: None };
+            let query = EntityQuery {
+                search,
+                include_deleted,
+                conflicted_only: false,
+                limit,
+                offset,
+                ..EntityQuery::default()
+            };
             Ok(self.store.entities(&list, &query)?.into_iter().map(info).collect())
         })
     }

@@ -197,6 +197,30 @@ fn lists_search_labels_and_leave_deleted_plots_out_until_restored() {
 }
 
 #[test]
+fn a_list_reads_page_after_page_by_its_last_entity_as_by_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    // Labels repeat, so that ties are broken by id.
+    let mut csv = String::from("name,label\n");
+    for i in 0..2_500 {
+        csv.push_str(&format!("p{i:05},Plot {}\n", i % 7));
+    }
+    store.import_entities("plots", csv.as_bytes()).unwrap();
+    let page = |query: EntityQuery| store.entities("plots", &EntityQuery { limit: 1000, ..query }).unwrap();
+    let (mut by_offset, mut by_key) = (Vec::new(), Vec::new());
+    let mut after = None;
+    for offset in [0, 1000, 2000] {
+        by_offset.extend(page(EntityQuery { offset, ..EntityQuery::default() }));
+        let next = page(EntityQuery { after: after.clone(), ..EntityQuery::default() });
+        after = next.last().map(|e| (e.label.clone(), e.id.clone()));
+        by_key.extend(next);
+    }
+    assert_eq!(by_key.len(), 2_500);
+    assert_eq!(by_key, by_offset);
+    assert!(page(EntityQuery { after, ..EntityQuery::default() }).is_empty());
+}
+
+#[test]
 fn a_settled_property_is_the_supervisors_value_and_unknown_entities_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir);

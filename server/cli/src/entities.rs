@@ -63,13 +63,13 @@ pub fn run(command: EntitiesCommand) -> anyhow::Result<ExitCode> {
             let operator = services.operator()?;
             let mut out = csv::Writer::from_writer(std::io::stdout().lock());
             out.write_record(["name", "label", "has_conflicts", "deleted", "properties"])?;
-            let mut offset = 0;
+            let mut after = None;
             loop {
                 let query = EntityQuery {
                     search: search.clone(),
                     conflicted_only: conflicted,
                     limit: terrain_core::store::MAX_ENTITY_PAGE,
-                    offset,
+                    after,
                     ..EntityQuery::default()
                 };
                 let page = services.entities(&operator, &list, query)?;
@@ -85,7 +85,7 @@ pub fn run(command: EntitiesCommand) -> anyhow::Result<ExitCode> {
                 if (page.len() as u32) < terrain_core::store::MAX_ENTITY_PAGE {
                     break;
                 }
-                offset += page.len() as u32;
+                after = page.last().map(|e| (e.label.clone(), e.id.clone()));
             }
             out.flush()?;
             Ok(ExitCode::SUCCESS)

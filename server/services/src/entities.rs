@@ -219,12 +219,12 @@ impl Services {
     /// Calls `f` on each entity of `list` the principal sees, deleted ones left out, in
     /// label order, page by page, until it breaks.
     fn each_entity(&self, scope: &Scope, list: &str, mut f: impl FnMut(Entity) -> ControlFlow<()>) -> Result<()> {
-        let mut offset = 0u32;
+        let mut after = None;
         loop {
-            let query = EntityQuery { limit: MAX_ENTITY_PAGE, offset, ..EntityQuery::default() };
+            let query = EntityQuery { limit: MAX_ENTITY_PAGE, after, ..EntityQuery::default() };
             let page = self.entities(scope, list, query)?;
             let last = (page.len() as u32) < MAX_ENTITY_PAGE;
-            offset = offset.saturating_add(page.len() as u32);
+            after = page.last().map(|e| (e.label.clone(), e.id.clone()));
             for entity in page {
                 if f(entity).is_break() {
                     return Ok(());

@@ -78,7 +78,7 @@ pub async fn list(
         conflicted_only: params.conflicted,
         limit: params.limit.unwrap_or(500),
         offset: params.offset,
-        teams: None,
+        ..EntityQuery::default()
     };
     Ok(Json(blocking(move || services.entities(&auth.scope, &list, query)).await?))
 }

@@ -71,7 +71,7 @@ async fn render_list(
         conflicted_only: params.conflicted.is_some(),
         limit: PAGE + 1,
         offset: params.page.saturating_mul(PAGE),
-        teams: None,
+        ..EntityQuery::default()
     };
     let services = state.services.clone();
     // With no list asked for, the first one is shown.
