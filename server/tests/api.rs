@@ -143,6 +143,29 @@ fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     out.finish().unwrap().into_inner()
 }
 
+/// Publishes a form (`body` of `content_type`: JSON, XLSX or a zip with its lists) to the
+/// server's project as the administrator whose token is `admin`; the status and the body.
+fn publish(server: &TestServer, admin: &str, content_type: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
+    let response = client()
+        .post(format!("{}/api/v1/projects/{}/forms", server.url, server.project))
+        .bearer_auth(admin)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json::<serde_json::Value>().unwrap())
+}
+
+/// Awa's phone, with every form published downloaded as the app downloads them.
+fn phone_with_forms(server: &TestServer, dir: &std::path::Path) -> Device {
+    server.user("awa", Role::Enumerator, Some(0));
+    let phone = Device::login(&server.url, dir, "awa", Role::Enumerator, "phone");
+    let transport = terrain_core::sync::HttpTransport::new(&phone.url, &phone.token).unwrap();
+    terrain_core::sync::download_forms(&phone.store, &transport).unwrap();
+    phone
+}
+
 #[test]
 fn a_form_is_published_with_the_lists_it_reads_and_devices_get_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -155,17 +178,7 @@ fn a_form_is_published_with_the_lists_it_reads_and_devices_get_them() {
          "calculation": "pulldata('villages', 'population', 'name', ${village})"}
     ]}"#;
     let villages = b"name,label,population\nsoumb,Soumbouyah,2300\nfria1,Fria centre,5100\n";
-    let publish = |content_type: &str, body: Vec<u8>| {
-        let response = client()
-            .post(format!("{}/api/v1/projects/{}/forms", server.url, server.project))
-            .bearer_auth(&admin)
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json::<serde_json::Value>().unwrap())
-    };
+    let publish = |content_type: &str, body: Vec<u8>| publish(&server, &admin, content_type, body);
 
     // Without its list, with a file it does not read, with a list that does not read: each
     // refused, saying what to do, and nothing published.
@@ -192,10 +205,7 @@ fn a_form_is_published_with_the_lists_it_reads_and_devices_get_them() {
     assert!(body["message"].as_str().unwrap().contains("new form version"), "{body}");
 
     // A phone downloads the form as it always does, and its lists come with it.
-    server.user("awa", Role::Enumerator, Some(0));
-    let phone = Device::login(&server.url, dir.path(), "awa", Role::Enumerator, "phone");
-    let transport = terrain_core::sync::HttpTransport::new(&phone.url, &phone.token).unwrap();
-    terrain_core::sync::download_forms(&phone.store, &transport).unwrap();
+    let phone = phone_with_forms(&server, dir.path());
     let id = phone.store.create_survey("needs", "1").unwrap();
     phone.store.set_answer(&id, &AnswerPath::top("village"), Value::Choice("fria1".into())).unwrap();
     let evaluation = phone.store.evaluate(&id, Some("fr")).unwrap();
@@ -240,15 +250,7 @@ fn xml_and_geojson_lists_are_published_with_the_form_and_read_on_the_phone() {
     let publish = |lists: &[(&str, &[u8])]| {
         let mut entries = vec![("visits.json", &form[..])];
         entries.extend_from_slice(lists);
-        let response = client()
-            .post(format!("{}/api/v1/projects/{}/forms", server.url, server.project))
-            .bearer_auth(&admin)
-            .header("content-type", "application/zip")
-            .body(zip_of(&entries))
-            .send()
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json::<serde_json::Value>().unwrap())
+        publish(&server, &admin, "application/zip", zip_of(&entries))
     };
     // A layer ODK cannot read is refused at publishing, naming the feature.
     let multi = br#"{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
@@ -259,10 +261,7 @@ fn xml_and_geojson_lists_are_published_with_the_form_and_read_on_the_phone() {
     let (status, body) = publish(&[("facilities.xml", facilities), ("plots.geojson", plots.as_bytes())]);
     assert_eq!(status, 201, "{body}");
 
-    server.user("awa", Role::Enumerator, Some(0));
-    let phone = Device::login(&server.url, dir.path(), "awa", Role::Enumerator, "phone");
-    let transport = terrain_core::sync::HttpTransport::new(&phone.url, &phone.token).unwrap();
-    terrain_core::sync::download_forms(&phone.store, &transport).unwrap();
+    let phone = phone_with_forms(&server, dir.path());
     let id = phone.store.create_survey("visits", "1").unwrap();
     phone.store.set_answer(&id, &AnswerPath::top("facility"), Value::Choice("hp_kindia".into())).unwrap();
     phone.store.set_answer(&id, &AnswerPath::top("secteur"), Value::Text("secteur_3".into())).unwrap();
@@ -279,17 +278,7 @@ fn a_follow_up_form_reads_an_entity_list_its_project_declares_without_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path());
     let admin = server.token("admin", "laptop");
-    let publish = |form: &str| {
-        let response = client()
-            .post(format!("{}/api/v1/projects/{}/forms", server.url, server.project))
-            .bearer_auth(&admin)
-            .header("content-type", "application/json")
-            .body(form.to_owned())
-            .send()
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json::<serde_json::Value>().unwrap())
-    };
+    let publish = |form: &str| publish(&server, &admin, "application/json", form.as_bytes().to_vec());
     // A form that only reads the list, and one that updates its entities (which, as in
     // ODK Central, declares the list).
     let lookup = r#"{"id": "lookup", "version": "1", "title": "Lookup", "children": [

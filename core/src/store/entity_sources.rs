@@ -5,7 +5,7 @@
 //! The documents stay the truth: the index is rebuilt from them for entities written before
 //! migration 014 ([`index_pending`]), and is only ever added to, as sources are.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
@@ -74,18 +74,23 @@ impl Store {
     /// The entities each of `survey_ids` created or updated, in the same order, each in
     /// list and id order.
     pub fn entity_links(&self, survey_ids: &[String]) -> Result<Vec<Vec<EntityLink>>, StoreError> {
+        let mut found: HashMap<String, Vec<EntityLink>> = HashMap::new();
         self.readers.with(|conn| {
+            // One query for the whole page of an export, not one per survey.
+            let ids = serde_json::to_string(survey_ids).unwrap_or_else(|_| "[]".to_owned());
             let mut stmt = conn.prepare_cached(
-                "SELECT list, entity_id, action FROM entity_sources WHERE survey_id = ?1 ORDER BY list, entity_id",
+                "SELECT survey_id, list, entity_id, action FROM entity_sources
+                 WHERE survey_id IN (SELECT value FROM json_each(?1)) ORDER BY survey_id, list, entity_id",
             )?;
-            survey_ids
-                .iter()
-                .map(|survey| {
-                    stmt.query_map([survey], |r| Ok(EntityLink { list: r.get(0)?, id: r.get(1)?, action: r.get(2)? }))?
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(StoreError::from)
-                })
-                .collect()
-        })
+            let rows = stmt.query_map([ids], |r| {
+                Ok((r.get::<_, String>(0)?, EntityLink { list: r.get(1)?, id: r.get(2)?, action: r.get(3)? }))
+            })?;
+            for row in rows {
+                let (survey, link) = row?;
+                found.entry(survey).or_default().push(link);
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(survey_ids.iter().map(|id| found.get(id).cloned().unwrap_or_default()).collect())
     }
 }

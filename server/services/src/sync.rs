@@ -356,9 +356,9 @@ impl Services {
         from: u64,
         deadline: Instant,
     ) -> Result<Pulled> {
-        let budget = request.max_pull_bytes.min(self.settings.sync.max_pull_bytes);
+        let mut allowance =
+            Allowance { bytes: 0, budget: request.max_pull_bytes.min(self.settings.sync.max_pull_bytes), deadline };
         let mut out = Pulled { surveys: Vec::new(), entities: Vec::new(), cursor: from, more: false };
-        let mut bytes = 0u64;
         let mut seen = HashSet::new();
         let mut seen_entities = HashSet::new();
 
@@ -369,7 +369,7 @@ impl Services {
                 && let Some(p) = self.fetch(device, &summary, from)?
                 && seen.insert(p.survey)
             {
-                bytes += p.changes.len() as u64;
+                allowance.bytes += p.changes.len() as u64;
                 out.surveys.push(p);
             }
         }
@@ -380,14 +380,13 @@ impl Services {
                 && let Some(sent) = self.fetch_entity(device, &want.list, &want.id, from)?
                 && seen_entities.insert((want.list.clone(), want.id.clone()))
             {
-                bytes += sent.pulled.changes.len() as u64;
+                allowance.bytes += sent.pulled.changes.len() as u64;
                 out.entities.push(sent);
             }
         }
         let visible = scope.visibility();
         let visible_entities = scope.entity_visibility(lists);
-        let backfilling =
-            self.backfill_entities(device, &visible_entities, from, deadline, budget, &mut bytes, &mut out.entities)?;
+        let backfilling = self.backfill_entities(device, &visible_entities, from, &mut allowance, &mut out.entities)?;
         out.more |= backfilling;
         seen_entities.extend(out.entities.iter().map(|e| (e.pulled.list.clone(), e.pulled.id.clone())));
         'feed: loop {
@@ -410,7 +409,7 @@ impl Services {
                 .collect();
             items.sort_by_key(FeedItem::change_seq);
             for item in items {
-                if bytes >= budget || Instant::now() >= deadline {
+                if allowance.spent() {
                     out.more = true;
                     break 'feed;
                 }
@@ -420,7 +419,7 @@ impl Services {
                             && let Some(p) = self.fetch(device, &entry.summary, from)?
                             && seen.insert(p.survey)
                         {
-                            bytes += p.changes.len() as u64;
+                            allowance.bytes += p.changes.len() as u64;
                             out.surveys.push(p);
                         }
                     }
@@ -428,7 +427,7 @@ impl Services {
                         if let Some(sent) = self.fetch_entity(device, &entry.list, &entry.id, from)?
                             && seen_entities.insert((entry.list.clone(), entry.id.clone()))
                         {
-                            bytes += sent.pulled.changes.len() as u64;
+                            allowance.bytes += sent.pulled.changes.len() as u64;
                             out.entities.push(sent);
                         }
                     }
@@ -454,17 +453,14 @@ impl Services {
 
     /// Sends the entities `visible` admits that changed at or before `from` and the device
     /// lacks, when what it may read has changed since it last pulled (or the server has no
-    /// record of it, past a first sync): within the round's byte `budget` and `deadline`,
-    /// resuming next round where this one stopped. Returns whether some are left to walk.
-    #[allow(clippy::too_many_arguments)]
+    /// record of it, past a first sync): within the round's `allowance`, resuming next round
+    /// where this one stopped. Returns whether some are left to walk.
     fn backfill_entities(
         &self,
         device: &DeviceKey,
         visible: &EntityVisibility,
         from: u64,
-        deadline: Instant,
-        budget: u64,
-        bytes: &mut u64,
+        allowance: &mut Allowance,
         sent: &mut Vec<SentEntity>,
     ) -> Result<bool> {
         let fingerprint = {
@@ -486,14 +482,14 @@ impl Services {
             let mut reached = at;
             let mut stopped = false;
             for entry in page.iter().take_while(|e| e.change_seq <= until) {
-                if *bytes >= budget || Instant::now() >= deadline {
+                if allowance.spent() {
                     stopped = true;
                     break;
                 }
                 if seen.insert((entry.list.clone(), entry.id.clone()))
                     && let Some(entity) = self.fetch_entity(device, &entry.list, &entry.id, from)?
                 {
-                    *bytes += entity.pulled.changes.len() as u64;
+                    allowance.bytes += entity.pulled.changes.len() as u64;
                     sent.push(entity);
                 }
                 reached = entry.change_seq;
@@ -683,6 +679,20 @@ impl Services {
             if known.as_ref().is_some_and(|k| !k.is_empty()) { wire::hashes(&server_heads) } else { Vec::new() };
         let pulled = PulledEntity { list: list.to_owned(), id: id.to_owned(), changes, heads };
         Ok(Some(SentEntity { pulled, server_heads }))
+    }
+}
+
+/// What a round may still send: bytes against its budget, until its deadline.
+struct Allowance {
+    bytes: u64,
+    budget: u64,
+    deadline: Instant,
+}
+
+impl Allowance {
+    /// Whether the round has sent all it may.
+    fn spent(&self) -> bool {
+        self.bytes >= self.budget || Instant::now() >= self.deadline
     }
 }
 

@@ -429,6 +429,27 @@ fn write_string_literal(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
     }
 }
 
+impl Ast {
+    /// The subtrees directly under this node, in source order: what every walk of a tree
+    /// (references, lookups, choice columns) descends into.
+    pub fn children(&self) -> Vec<&Ast> {
+        match self {
+            Ast::Number(_)
+            | Ast::String(_)
+            | Ast::Reference(_)
+            | Ast::Current
+            | Ast::ChoiceColumn(_)
+            | Ast::Random { .. } => Vec::new(),
+            Ast::Negate(inner) => vec![inner],
+            Ast::Binary { lhs, rhs, .. } => vec![lhs, rhs],
+            Ast::Call { args, .. } => args.iter().collect(),
+            Ast::Regex { subject, .. } => vec![subject],
+            Ast::Uuid { length, .. } => length.iter().map(|l| &**l).collect(),
+            Ast::Instance(path) => path.predicates.iter().collect(),
+        }
+    }
+}
+
 /// A lookup in a list: the items of the list the form calls `instance` (its choices sheet's
 /// list of that name, or the file `instance.csv`, `.xml` or `.geojson` it reads) that every
 /// predicate keeps, and their `column`. In a predicate, bare names are the item's columns

@@ -169,31 +169,18 @@ fn push_unique<'a>(names: &mut Vec<&'a str>, name: &'a str) {
 fn collect_references<'a>(ast: &'a Ast, names: &mut Vec<&'a str>) {
     match ast {
         Ast::Reference(name) => push_unique(names, name),
-        Ast::Number(_) | Ast::String(_) | Ast::Current | Ast::ChoiceColumn(_) | Ast::Random { .. } => {}
-        Ast::Negate(inner) => collect_references(inner, names),
-        Ast::Binary { lhs, rhs, .. } => {
-            collect_references(lhs, names);
-            collect_references(rhs, names);
-        }
-        Ast::Call { function, args } => {
-            for arg in args {
-                collect_references(arg, names);
-            }
-            if *function == Function::ChoiceName
-                && let Some(Ast::String(text)) = args.get(1)
+        Ast::Call { function: Function::ChoiceName, args } => {
+            args.iter().for_each(|arg| collect_references(arg, names));
+            if let Some(Ast::String(text)) = args.get(1)
                 && let Some(name) = parser::choice_question_name(text)
             {
                 push_unique(names, name);
             }
+            return;
         }
-        Ast::Regex { subject, .. } => collect_references(subject, names),
-        Ast::Instance(path) => path.predicates.iter().for_each(|p| collect_references(p, names)),
-        Ast::Uuid { length, .. } => {
-            if let Some(length) = length {
-                collect_references(length, names);
-            }
-        }
+        _ => {}
     }
+    ast.children().into_iter().for_each(|child| collect_references(child, names));
 }
 
 /// The first list `ast` looks up with `instance('…')`, if any.
@@ -204,35 +191,18 @@ fn collect_instances_of(ast: &Ast) -> Option<String> {
 }
 
 fn collect_instances<'a>(ast: &'a Ast, names: &mut Vec<&'a str>) {
-    match ast {
-        Ast::Instance(path) => {
-            push_unique(names, &path.instance);
-            path.predicates.iter().for_each(|p| collect_instances(p, names));
-        }
-        Ast::Negate(inner) => collect_instances(inner, names),
-        Ast::Binary { lhs, rhs, .. } => {
-            collect_instances(lhs, names);
-            collect_instances(rhs, names);
-        }
-        Ast::Call { args, .. } => args.iter().for_each(|a| collect_instances(a, names)),
-        Ast::Regex { subject, .. } => collect_instances(subject, names),
-        Ast::Uuid { length: Some(length), .. } => collect_instances(length, names),
-        _ => {}
+    if let Ast::Instance(path) = ast {
+        push_unique(names, &path.instance);
     }
+    ast.children().into_iter().for_each(|child| collect_instances(child, names));
 }
 
 fn collect_choice_columns<'a>(ast: &'a Ast, columns: &mut Vec<&'a str>) {
     match ast {
         Ast::ChoiceColumn(column) => push_unique(columns, column),
-        Ast::Negate(inner) => collect_choice_columns(inner, columns),
-        Ast::Binary { lhs, rhs, .. } => {
-            collect_choice_columns(lhs, columns);
-            collect_choice_columns(rhs, columns);
-        }
-        Ast::Call { args, .. } => args.iter().for_each(|a| collect_choice_columns(a, columns)),
-        Ast::Regex { subject, .. } => collect_choice_columns(subject, columns),
-        Ast::Uuid { length: Some(length), .. } => collect_choice_columns(length, columns),
-        _ => {}
+        // A lookup's bare names are its items' columns, not the filtered choice's.
+        Ast::Instance(_) => {}
+        _ => ast.children().into_iter().for_each(|child| collect_choice_columns(child, columns)),
     }
 }
 
