@@ -14,6 +14,8 @@
 
 #[path = "support/proxy.rs"]
 mod proxy;
+#[path = "support/table.rs"]
+mod table;
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -211,12 +213,5 @@ fn main() {
         ),
     ));
 
-    let mut table = format!("| entity sync benchmark ({n} plots, {TEAMS} teams) | result | notes |\n|---|---|---|\n");
-    for (what, result, note) in rows {
-        table.push_str(&format!("| {what} | {result} | {note} |\n"));
-    }
-    println!("\n{table}");
-    if let Ok(path) = std::env::var("TERRAIN_BENCH_TABLE") {
-        std::fs::write(&path, &table).unwrap();
-    }
+    table::report(&format!("entity sync benchmark ({n} plots, {TEAMS} teams)"), rows);
 }

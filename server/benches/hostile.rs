@@ -26,6 +26,8 @@
 
 #[path = "support/percentile.rs"]
 mod percentile;
+#[path = "support/table.rs"]
+mod table;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -484,16 +486,10 @@ fn main() {
         dropped.load(Ordering::Relaxed).to_string(),
         "each client holds up to 64 (the per-address limit)".into(),
     ));
-    let mut table = format!(
-        "| load with hostility ({devices} honest devices × {syncs} syncs per run, {HOSTILE} hostile clients) | result | notes |\n|---|---|---|\n"
+    table::report(
+        &format!("load with hostility ({devices} honest devices × {syncs} syncs per run, {HOSTILE} hostile clients)"),
+        rows,
     );
-    for (what, result, note) in rows {
-        table.push_str(&format!("| {what} | {result} | {note} |\n"));
-    }
-    println!("\n{table}");
-    if let Ok(path) = std::env::var("TERRAIN_BENCH_TABLE") {
-        std::fs::write(&path, &table).unwrap();
-    }
     if let Some(f) = failures.iter().chain(&attacked_failures).next() {
         eprintln!("an honest sync failed: {f}");
         std::process::exit(1);

@@ -15,6 +15,8 @@
 
 #[path = "support/proxy.rs"]
 mod proxy;
+#[path = "support/table.rs"]
+mod table;
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -344,13 +346,5 @@ fn main() {
         ),
     ));
 
-    let mut table = format!("| sync benchmark (Guinea questionnaire, {n} surveys) | result | notes |\n|---|---|---|\n");
-    for (what, result, note) in rows {
-        table.push_str(&format!("| {what} | {result} | {note} |\n"));
-    }
-    println!("\n{table}");
-    // For `bench/report.sh`: the table alone, in a file.
-    if let Ok(path) = std::env::var("TERRAIN_BENCH_TABLE") {
-        std::fs::write(&path, &table).unwrap();
-    }
+    table::report(&format!("sync benchmark (Guinea questionnaire, {n} surveys)"), rows);
 }

@@ -131,7 +131,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Bytes in the shortest unsigned LEB128 form of `v`.
 /// Appends `v` as an unsigned LEB128 integer in its shortest form.
 pub(crate) fn write_uleb(out: &mut Vec<u8>, mut v: u64) {
     loop {
@@ -145,6 +144,7 @@ pub(crate) fn write_uleb(out: &mut Vec<u8>, mut v: u64) {
     }
 }
 
+/// Bytes in the shortest unsigned LEB128 form of `v`.
 pub(crate) fn uleb_len(v: u64) -> usize {
     (64 - v.leading_zeros() as usize).div_ceil(7).max(1)
 }
