@@ -5,6 +5,7 @@
 mod common;
 
 use common::{Device, PASSWORD, TestServer};
+use terrain_core::sync::{PublishedForm, Transport, TransportError};
 use terrain_core::{AnswerPath, Role, Value};
 
 fn client() -> reqwest::blocking::Client {
@@ -218,6 +219,78 @@ fn a_form_is_published_with_the_lists_it_reads_and_devices_get_them() {
     let audit = server.backend().audit_log(50).unwrap();
     let published = audit.iter().find(|e| e.action == "form.publish").unwrap();
     assert!(published.detail.as_deref().unwrap_or_default().contains("villages.csv"), "{published:?}");
+
+    // A new version with the same list: the phone downloads its definition, not the list
+    // again. A version with a changed list: the list too.
+    let transport = FilesFetched::new(&phone);
+    let version = |v: &str| {
+        String::from_utf8(form.to_vec()).unwrap().replace(r#""version": "1""#, &format!(r#""version": "{v}""#))
+    };
+    let (status, body) =
+        publish("application/zip", zip_of(&[("needs.json", version("2").as_bytes()), ("villages.csv", villages)]));
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["files"][0]["bytes"], villages.len());
+    assert_eq!(terrain_core::sync::download_forms(&phone.store, &transport).unwrap().len(), 1);
+    assert!(transport.fetched().is_empty(), "an unchanged list is not sent again");
+    let (status, _) =
+        publish("application/zip", zip_of(&[("needs.json", version("3").as_bytes()), ("villages.csv", changed)]));
+    assert_eq!(status, 201);
+    assert_eq!(terrain_core::sync::download_forms(&phone.store, &transport).unwrap().len(), 1);
+    assert_eq!(transport.fetched(), ["villages.csv"]);
+    let id = phone.store.create_survey("needs", "3").unwrap();
+    phone.store.set_answer(&id, &AnswerPath::top("village"), Value::Choice("soumb".into())).unwrap();
+    assert_eq!(phone.store.evaluate(&id, None).unwrap().calculated[&AnswerPath::top("population")], "9");
+    let id = phone.store.create_survey("needs", "2").unwrap();
+    phone.store.set_answer(&id, &AnswerPath::top("village"), Value::Choice("fria1".into())).unwrap();
+    assert_eq!(phone.store.evaluate(&id, None).unwrap().calculated[&AnswerPath::top("population")], "5100");
+    // The file as published to those of the project; someone outside it learns nothing.
+    let file = format!("{}/api/v1/forms/needs/3/files/villages.csv", server.url);
+    let response = client().get(&file).bearer_auth(&phone.token).send().unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.bytes().unwrap().as_ref(), changed);
+    server.user("stranger", Role::Enumerator, None);
+    let stranger = server.token("stranger", "phone");
+    assert_eq!(client().get(&file).bearer_auth(&stranger).send().unwrap().status().as_u16(), 404);
+}
+
+/// A transport to the test server that records the form files it downloads.
+struct FilesFetched {
+    inner: terrain_core::sync::HttpTransport,
+    fetched: std::sync::Mutex<Vec<String>>,
+}
+
+impl FilesFetched {
+    fn new(device: &Device) -> FilesFetched {
+        let inner = terrain_core::sync::HttpTransport::new(&device.url, &device.token).unwrap();
+        FilesFetched { inner, fetched: Default::default() }
+    }
+
+    /// The files downloaded since the last call.
+    fn fetched(&self) -> Vec<String> {
+        std::mem::take(&mut *self.fetched.lock().unwrap())
+    }
+}
+
+impl Transport for FilesFetched {
+    fn server(&self) -> &str {
+        self.inner.server()
+    }
+    fn sync(&self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        self.inner.sync(body)
+    }
+    fn form(&self, form_id: &str, version: &str) -> Result<String, TransportError> {
+        self.inner.form(form_id, version)
+    }
+    fn form_definition(&self, form_id: &str, version: &str) -> Result<String, TransportError> {
+        self.inner.form_definition(form_id, version)
+    }
+    fn form_file(&self, form_id: &str, version: &str, name: &str, max_bytes: u64) -> Result<Vec<u8>, TransportError> {
+        self.fetched.lock().unwrap().push(name.to_owned());
+        self.inner.form_file(form_id, version, name, max_bytes)
+    }
+    fn published_forms(&self) -> Result<Vec<PublishedForm>, TransportError> {
+        self.inner.published_forms()
+    }
 }
 
 /// ODK's other list formats: health facilities from an XML file and farm plots from a

@@ -554,6 +554,18 @@ fn authenticated_requests(w: &World) -> Vec<(Method, &'static str, String, Body)
         (Method::GET, "/api/v1/media/{sha256}", unknown_media(), Body::None),
         (Method::GET, "/api/v1/forms", "/api/v1/forms".into(), Body::None),
         (Method::GET, "/api/v1/forms/{form_id}/{version}", format!("/api/v1/forms/household/{VERSION}"), Body::None),
+        (
+            Method::GET,
+            "/api/v1/forms/{form_id}/{version}/definition",
+            format!("/api/v1/forms/household/{VERSION}/definition"),
+            Body::None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/forms/{form_id}/{version}/files/{name}",
+            format!("/api/v1/forms/household/{VERSION}/files/villages.csv"),
+            Body::None,
+        ),
         (Method::GET, "/api/v1/forms/{form_id}/export", "/api/v1/forms/household/export?review=any".into(), Body::None),
         (
             Method::POST,
@@ -897,6 +909,11 @@ fn matrix(w: &World) -> Vec<Row> {
             let expect = if admin || mine { 200 } else { 404 };
             let p = format!("/api/v1/forms/{form}/{VERSION}");
             rows.push(row(me, M::GET, "/api/v1/forms/{form_id}/{version}", p, Body::None, expect));
+            let p = format!("/api/v1/forms/{form}/{VERSION}/definition");
+            rows.push(row(me, M::GET, "/api/v1/forms/{form_id}/{version}/definition", p, Body::None, expect));
+            // The form reads no file: found or not, nobody learns more than a 404.
+            let p = format!("/api/v1/forms/{form}/{VERSION}/files/villages.csv");
+            rows.push(row(me, M::GET, "/api/v1/forms/{form_id}/{version}/files/{name}", p, Body::None, 404));
             // Exports: never enumerators; others of the form's project (supervisors get their
             // teams' surveys only, checked in exports.rs); a form of another project is not found.
             let expect = match who.role() {

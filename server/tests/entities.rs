@@ -363,3 +363,48 @@ fn a_phone_whose_user_joins_a_team_receives_the_teams_older_plots() {
     let again = sync_round(&server.url, &tablet, &SyncRequest { cursor, epoch, ..push_request(Vec::new()) });
     assert!(again.pull_entities.is_empty() && !again.more, "{again:?}");
 }
+
+/// A follow-up form published after one team's plots reached the relay is sent without
+/// them: each phone attaches its own share of the list, so another team's plots are neither
+/// downloaded nor offered, and the phone's own plots are.
+#[test]
+fn a_follow_up_form_carries_no_plots_and_each_phone_offers_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    server.backend().publish_form(server.project, &registration()).unwrap();
+    server.user("awa", Role::Enumerator, Some(0));
+    server.user("sekou", Role::Enumerator, Some(1));
+    let awa = Device::login(&server.url, dir.path(), "awa", Role::Enumerator, "awa-phone");
+    awa.fetch_forms();
+    register(&awa, "BGD-0412");
+    awa.sync();
+    let awa_plot = awa.store.entities("plots", &EntityQuery { limit: 1, ..EntityQuery::default() }).unwrap().remove(0);
+
+    let visit = Form::from_json(
+        &json!({"id": "visit", "version": "1", "title": "Visit", "children": [
+            {"node": "question", "name": "plot", "type": {"kind": "select_one_from_file", "file": "plots.csv"}}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    server.backend().publish_form(server.project, &visit).unwrap();
+    let sekou = Device::login(&server.url, dir.path(), "sekou", Role::Enumerator, "sekou-phone");
+    for path in ["/api/v1/forms/visit/1", "/api/v1/forms/visit/1/definition"] {
+        let (status, body) = call(&server, &sekou.token, "GET", path, None);
+        assert_eq!(status, 200, "{body}");
+        let text = body.to_string();
+        assert!(!text.contains("BGD-0412") && !text.contains(&awa_plot.id), "{path}: {text}");
+    }
+    sekou.fetch_forms();
+    register(&sekou, "BGD-0900");
+    let own = sekou.store.entities("plots", &EntityQuery { limit: 1, ..EntityQuery::default() }).unwrap().remove(0);
+    let answer = |device: &Device, plot: &str| {
+        let id = device.store.create_survey("visit", "1").unwrap();
+        device.store.set_answer(&id, &AnswerPath::top("plot"), Value::Choice(plot.into())).unwrap();
+        device.store.evaluate(&id, None).unwrap().violations.len()
+    };
+    assert_eq!(answer(&sekou, &own.id), 0, "his own plot is offered");
+    assert_eq!(answer(&sekou, &awa_plot.id), 1, "another team's plot is not");
+    awa.fetch_forms();
+    assert_eq!(answer(&awa, &awa_plot.id), 0);
+}

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::StoreError;
@@ -26,6 +26,18 @@ pub struct FormSummary {
     pub version: String,
     /// The title.
     pub title: String,
+}
+
+/// One file stored with a form version, as a list of them shows it: what a device needs to
+/// know whether it already holds the file (under this version or an earlier one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormFile {
+    /// The name the form reads it by (`villages.csv`).
+    pub name: String,
+    /// Its SHA-256, as 64 lower-case hexadecimal digits.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub bytes: u64,
 }
 
 /// Compiled forms by (id, version).
@@ -130,6 +142,47 @@ fn stored(conn: &Connection, form_id: &str, version: &str) -> Result<Form, Store
         version: version.to_owned(),
         reason: e.to_string(),
     })
+}
+
+/// A stored form version as it was saved, without its files: what a device attaches them
+/// to (and its own entity lists), so that it is sent once whatever its files.
+pub fn definition(conn: &Connection, form_id: &str, version: &str) -> Result<Form, StoreError> {
+    stored(conn, form_id, version)
+}
+
+/// The files stored with every form version, by (id, version), each list by name.
+pub fn file_index(conn: &Connection) -> Result<BTreeMap<(String, String), Vec<FormFile>>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT form_id, version, name, sha256, length(bytes) FROM form_files ORDER BY form_id, version, name",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut index: BTreeMap<(String, String), Vec<FormFile>> = BTreeMap::new();
+    while let Some(row) = rows.next()? {
+        let sha256: Vec<u8> = row.get(3)?;
+        let bytes: i64 = row.get(4)?;
+        let file = FormFile { name: row.get(2)?, sha256: crate::hex::encode(&sha256), bytes: bytes.max(0) as u64 };
+        index.entry((row.get(0)?, row.get(1)?)).or_default().push(file);
+    }
+    Ok(index)
+}
+
+/// One file of a form version, if it has one by that name.
+pub fn file(conn: &Connection, form_id: &str, version: &str, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT bytes FROM form_files WHERE form_id = ?1 AND version = ?2 AND name = ?3",
+            [form_id, version, name],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// A file with these contents stored with any form version: a new version's unchanged
+/// list, which a device then need not download again.
+pub fn file_with_digest(conn: &Connection, sha256: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(conn
+        .query_row("SELECT bytes FROM form_files WHERE sha256 = ?1 LIMIT 1", [sha256.as_slice()], |r| r.get(0))
+        .optional()?)
 }
 
 /// The files stored with a form version, by name.

@@ -52,7 +52,7 @@ pub use self::entity_sync::{
 };
 pub use self::error::StoreError;
 use self::forms::FormCache;
-pub use self::forms::FormSummary;
+pub use self::forms::{FormFile, FormSummary};
 pub use self::media::PendingMedia;
 pub use self::query::{Area, DailyCount, FeedEntry, PageKey, SortKey, SurveyQuery, SurveySummary, Visibility};
 pub use self::sync_state::{PendingPush, RemoteChanges};
@@ -386,6 +386,28 @@ impl Store {
     /// A stored form version, with its attached files.
     pub fn form(&self, form_id: &str, version: &str) -> Result<Arc<Form>, StoreError> {
         self.readers.with(|conn| Ok(self.forms.get(conn, form_id, version)?.form().clone()))
+    }
+
+    /// A stored form version as it was saved, without its files or entity lists: what a
+    /// relay sends a device, which attaches them itself ([`Store::save_form_with_files`]).
+    pub fn form_definition(&self, form_id: &str, version: &str) -> Result<Form, StoreError> {
+        self.readers.with(|conn| forms::definition(conn, form_id, version))
+    }
+
+    /// The files stored with each form version (name, digest, size), by (id, version).
+    pub fn form_file_index(&self) -> Result<BTreeMap<(String, String), Vec<FormFile>>, StoreError> {
+        self.readers.with(forms::file_index)
+    }
+
+    /// The file `name` stored with a form version, if it has one.
+    pub fn form_file(&self, form_id: &str, version: &str, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.readers.with(|conn| forms::file(conn, form_id, version, name))
+    }
+
+    /// The contents of a file with SHA-256 `sha256`, if any form version holds one: a list a
+    /// new version reads unchanged is then not downloaded again.
+    pub fn form_file_with_digest(&self, sha256: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.readers.with(|conn| forms::file_with_digest(conn, sha256))
     }
 
     /// A stored form version, compiled: its index and evaluator built once for this store.

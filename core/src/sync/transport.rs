@@ -12,6 +12,7 @@ use super::pin::CertificatePin;
 use super::wire::CONTENT_TYPE;
 use crate::media::Digest;
 use crate::media::reference::api_path as media_path;
+use crate::store::FormFile;
 
 /// What went wrong talking to the server.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,8 +45,20 @@ pub trait Transport: Send + Sync {
     fn server(&self) -> &str;
     /// Sends one compressed sync request and returns the compressed response.
     fn sync(&self, body: Vec<u8>) -> Result<Vec<u8>, TransportError>;
-    /// Downloads one form version's definition (JSON).
+    /// Downloads one form version (JSON) with the files it reads already attached: how a
+    /// server that does not list its forms' files sends them.
     fn form(&self, form_id: &str, version: &str) -> Result<String, TransportError>;
+    /// Downloads one form version's definition (JSON) without its files, which a device
+    /// attaches itself ([`Transport::form_file`]).
+    fn form_definition(&self, form_id: &str, version: &str) -> Result<String, TransportError> {
+        let _ = (form_id, version);
+        Err(no_form_files())
+    }
+    /// Downloads the file `name` of a form version, of at most `max_bytes` bytes.
+    fn form_file(&self, form_id: &str, version: &str, name: &str, max_bytes: u64) -> Result<Vec<u8>, TransportError> {
+        let _ = (form_id, version, name, max_bytes);
+        Err(no_form_files())
+    }
     /// The form versions published to the projects of the logged-in user. Transports that
     /// cannot list forms (bundles, test doubles) refuse.
     fn published_forms(&self) -> Result<Vec<PublishedForm>, TransportError> {
@@ -75,6 +88,14 @@ pub trait Transport: Send + Sync {
     }
 }
 
+fn no_form_files() -> TransportError {
+    TransportError::Refused {
+        status: 501,
+        code: "unsupported".into(),
+        message: "this connection sends forms with their files attached: download them whole".into(),
+    }
+}
+
 fn no_media() -> TransportError {
     TransportError::Refused {
         status: 501,
@@ -92,6 +113,11 @@ pub struct PublishedForm {
     pub version: String,
     /// The form's title.
     pub title: String,
+    /// The files the version reads, each with its digest, so that a device downloads only
+    /// those it does not hold. `None` from a server that sends forms with their files
+    /// attached ([`Transport::form`]).
+    #[serde(default)]
+    pub files: Option<Vec<FormFile>>,
 }
 
 /// The HTTP transport: `POST /api/v1/sync` and `GET /api/v1/forms/{id}/{version}`, with a
@@ -326,6 +352,18 @@ impl Transport for HttpTransport {
             .map_err(|_| TransportError::Network("the server sent a form that is not UTF-8 text".into()))
     }
 
+    fn form_definition(&self, form_id: &str, version: &str) -> Result<String, TransportError> {
+        let response = self.get(&format!("/api/v1/forms/{}/{}/definition", segment(form_id), segment(version)))?;
+        String::from_utf8(response.body)
+            .map_err(|_| TransportError::Network("the server sent a form that is not UTF-8 text".into()))
+    }
+
+    fn form_file(&self, form_id: &str, version: &str, name: &str, max_bytes: u64) -> Result<Vec<u8>, TransportError> {
+        let path = format!("/api/v1/forms/{}/{}/files/{}", segment(form_id), segment(version), segment(name));
+        let request = HttpRequest { max_response_bytes: max_bytes, ..HttpRequest::new("GET", self.url(&path)) };
+        Ok(check(self.send(request)?)?.body)
+    }
+
     fn published_forms(&self) -> Result<Vec<PublishedForm>, TransportError> {
         json(&self.get("/api/v1/forms")?)
     }
@@ -372,6 +410,11 @@ impl Transport for HttpTransport {
         }
         Ok((response.body, total))
     }
+}
+
+/// `text` as one segment of a URL path: a file name may hold spaces or slashes.
+fn segment(text: &str) -> percent_encoding::PercentEncode<'_> {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC)
 }
 
 /// The content type of a piece of an upload, as tus names it.

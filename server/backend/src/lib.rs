@@ -197,6 +197,26 @@ pub struct FormInfo {
     pub title: String,
     /// The project it belongs to.
     pub project_id: i64,
+    /// The files it reads (its CSV, XML and GeoJSON lists), each with its digest: a device
+    /// downloads only those it does not hold already.
+    pub files: Vec<FormFileInfo>,
+}
+
+/// One file published with a form version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FormFileInfo {
+    /// The name the form reads it by (`villages.csv`).
+    pub name: String,
+    /// Its SHA-256, as 64 lower-case hexadecimal digits.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+impl From<terrain_core::store::FormFile> for FormFileInfo {
+    fn from(file: terrain_core::store::FormFile) -> FormFileInfo {
+        FormFileInfo { name: file.name, sha256: file.sha256, bytes: file.bytes }
+    }
 }
 
 /// What a user is attached to: the base of every access decision.
@@ -606,8 +626,13 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BackendResult<()>;
     /// Every published form version.
     fn forms(&self) -> BackendResult<Vec<FormInfo>>;
-    /// One form version.
+    /// One form version, compiled as the relay reads it: with its files and the relay's
+    /// entity lists attached.
     fn form(&self, form_id: &str, version: &str) -> BackendResult<Arc<Form>>;
+    /// One form version as it was published, without its files.
+    fn form_definition(&self, form_id: &str, version: &str) -> BackendResult<Form>;
+    /// The file `name` published with a form version, if there is one.
+    fn form_file(&self, form_id: &str, version: &str, name: &str) -> BackendResult<Option<Vec<u8>>>;
     /// The project a form id belongs to.
     fn form_project(&self, form_id: &str) -> BackendResult<Option<i64>>;
 

@@ -735,19 +735,35 @@ impl Backend for SqliteBackend {
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<_, _>>()?
         };
+        let mut files = self.surveys.form_file_index()?;
         Ok(self
             .surveys
             .forms()?
             .into_iter()
             .filter_map(|f| {
                 let project_id = *projects.get(&f.form_id)?;
-                Some(FormInfo { form_id: f.form_id, version: f.version, title: f.title, project_id })
+                let files = files.remove(&(f.form_id.clone(), f.version.clone())).unwrap_or_default();
+                Some(FormInfo {
+                    form_id: f.form_id,
+                    version: f.version,
+                    title: f.title,
+                    project_id,
+                    files: files.into_iter().map(Into::into).collect(),
+                })
             })
             .collect())
     }
 
     fn form(&self, form_id: &str, version: &str) -> BackendResult<Arc<Form>> {
         Ok(self.surveys.form(form_id, version)?)
+    }
+
+    fn form_definition(&self, form_id: &str, version: &str) -> BackendResult<Form> {
+        Ok(self.surveys.form_definition(form_id, version)?)
+    }
+
+    fn form_file(&self, form_id: &str, version: &str, name: &str) -> BackendResult<Option<Vec<u8>>> {
+        Ok(self.surveys.form_file(form_id, version, name)?)
     }
 
     fn form_project(&self, form_id: &str) -> BackendResult<Option<i64>> {

@@ -3,8 +3,10 @@
 //! (`select_one_from_file`, `pulldata()`), and reading the ones a principal may use.
 //!
 //! A form is published with every file it reads, or not at all: a missing file is named
-//! at publish time rather than found empty on a phone. Devices receive the files' rows
-//! inside the form version they download (`form::attachments`).
+//! at publish time rather than found empty on a phone. Devices download a version's
+//! definition and then each file they do not already hold (the list of forms gives each
+//! file's digest), and attach them themselves (`form::attachments`), with their own entity
+//! lists: a form is never sent with the relay's entities inside.
 //!
 //! Only `.xlsx` and CSV spreadsheets are accepted from outside: the legacy `.xls` reader can
 //! be made to allocate without bound by a damaged file. Authors convert `.xls` files, or
@@ -15,7 +17,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use terrain_backend::FormInfo;
+use terrain_backend::{FormFileInfo, FormInfo};
 use terrain_core::form::{Form, attachments};
 
 use crate::Services;
@@ -170,10 +172,12 @@ impl Services {
         scope.may_administer()?;
         check_files(form, files, &self.entity_lists(project, form)?)?;
         self.backend.publish_form_with_files(project, form, files)?;
-        let files: Vec<_> = files
+        let files: Vec<FormFileInfo> = files
             .iter()
-            .map(|(name, data)| {
-                json!({ "name": name, "bytes": data.len(), "sha256": terrain_core::hex::encode(&Sha256::digest(data)) })
+            .map(|(name, data)| FormFileInfo {
+                name: name.clone(),
+                sha256: terrain_core::hex::encode(&Sha256::digest(data)),
+                bytes: data.len() as u64,
             })
             .collect();
         self.audit(
@@ -187,6 +191,7 @@ impl Services {
             version: form.version.clone(),
             title: form.title.clone(),
             project_id: project,
+            files,
         })
     }
 
@@ -232,10 +237,50 @@ impl Services {
     /// One form version's definition, if the principal may use it. A form of another
     /// project is answered as not published, so that ids are not disclosed.
     pub fn form(&self, scope: &Scope, form_id: &str, version: &str) -> Result<Arc<Form>> {
-        if scope.form_project(form_id).is_none() {
-            return Err(Error::not_found(format!("form `{form_id}` version `{version}` is not published")));
-        }
+        self.may_use_form(scope, form_id, version)?;
         Ok(self.backend.form(form_id, version)?)
+    }
+
+    /// One form version as it was published, without its files, if the principal may use
+    /// it: what devices download, attaching the files they fetch (or hold) and their own
+    /// entity lists. The relay's entity lists are never sent inside a form, since a device
+    /// sees only the entities its `Scope` allows.
+    pub fn form_definition(&self, scope: &Scope, form_id: &str, version: &str) -> Result<Form> {
+        self.may_use_form(scope, form_id, version)?;
+        Ok(self.backend.form_definition(form_id, version)?)
+    }
+
+    /// One form version with its files attached but not the relay's entity lists: what a
+    /// device that does not fetch files one by one downloads.
+    pub fn form_with_files(&self, scope: &Scope, form_id: &str, version: &str) -> Result<Form> {
+        let form = self.form_definition(scope, form_id, version)?;
+        let mut files = BTreeMap::new();
+        for needed in attachments::needed_files(&form) {
+            if let Some(bytes) = self.backend.form_file(form_id, version, &needed.name)? {
+                files.insert(needed.name, bytes);
+            }
+        }
+        if files.is_empty() {
+            return Ok(form);
+        }
+        // The files were read when published: one that no longer reads is damage on disk.
+        attachments::attach(&form, &files).map_err(Error::internal)
+    }
+
+    /// The file `name` published with a form version, if the principal may use the form.
+    pub fn form_file(&self, scope: &Scope, form_id: &str, version: &str, name: &str) -> Result<Vec<u8>> {
+        self.may_use_form(scope, form_id, version)?;
+        self.backend
+            .form_file(form_id, version, name)?
+            .ok_or_else(|| Error::not_found(format!("form `{form_id}` version `{version}` has no file `{name}`")))
+    }
+
+    /// A form of another project is answered as not published, so that ids are not disclosed.
+    fn may_use_form(&self, scope: &Scope, form_id: &str, version: &str) -> Result<()> {
+        match scope.form_project(form_id) {
+            Some(_) => Ok(()),
+            None => Err(Error::not_found(format!("form `{form_id}` version `{version}` is not published"))),
+        }
     }
 }
 

@@ -58,6 +58,8 @@ pub fn router(settings: &Settings) -> Router<AppState> {
         .route("/api/v1/entity-lists/{list}/team", put(entities::file).layer(json))
         .route("/api/v1/forms", get(forms::list))
         .route("/api/v1/forms/{form_id}/{version}", get(forms::get))
+        .route("/api/v1/forms/{form_id}/{version}/definition", get(forms::definition))
+        .route("/api/v1/forms/{form_id}/{version}/files/{name}", get(forms::file))
         .route("/api/v1/forms/{form_id}/export", get(exports::export))
         .route("/api/v1/projects/{project}/forms", post(forms::publish).layer(large))
         .route("/api/v1/projects/{project}/webhooks", get(webhooks::list).post(webhooks::create).layer(json))

@@ -19,7 +19,7 @@ use super::{
         feed_tokens::create, feed_tokens::list, feed_tokens::revoke,
         sync::sync,
         media::offset, media::append, media::append_post, media::download,
-        forms::list, forms::get, forms::publish,
+        forms::list, forms::get, forms::definition, forms::file, forms::publish,
         entities::lists, entities::list, entities::get, entities::import, entities::export, entities::file, entities::settle,
         entities::delete, entities::restore,
         exports::export,

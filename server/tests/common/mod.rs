@@ -195,24 +195,8 @@ impl Device {
 impl Device {
     /// Downloads every form version the user may use, as the app does after login.
     pub fn fetch_forms(&self) {
-        let client = reqwest::blocking::Client::new();
-        let list: Vec<serde_json::Value> =
-            client.get(format!("{}/api/v1/forms", self.url)).bearer_auth(&self.token).send().unwrap().json().unwrap();
-        for f in list {
-            let json = client
-                .get(format!(
-                    "{}/api/v1/forms/{}/{}",
-                    self.url,
-                    f["form_id"].as_str().unwrap(),
-                    f["version"].as_str().unwrap()
-                ))
-                .bearer_auth(&self.token)
-                .send()
-                .unwrap()
-                .text()
-                .unwrap();
-            self.store.save_form(&Form::from_json(&json).unwrap()).unwrap();
-        }
+        let transport = HttpTransport::new(&self.url, &self.token).unwrap();
+        sync::download_forms(&self.store, &transport).unwrap();
     }
 }
 
