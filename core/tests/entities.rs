@@ -411,9 +411,24 @@ fn entities_travel_device_to_relay_to_device_filed_under_a_team() {
     assert_eq!(relay.entities("plots", &EntityQuery { limit: 10, ..EntityQuery::default() }).unwrap().len(), 2);
 
     // The feed shows team 7's entities to team 7 only.
-    let team = |teams: Vec<i64>| EntityVisibility::Lists(vec![EntityArea { list: "plots".into(), teams: Some(teams) }]);
+    let team = |teams: Vec<i64>| {
+        EntityVisibility::Lists(vec![EntityArea { list: "plots".into(), teams: Some(teams), assignee: None }])
+    };
     assert_eq!(relay.entity_feed(0, 100, &team(vec![7])).unwrap().len(), 2);
     assert!(relay.entity_feed(0, 100, &team(vec![8])).unwrap().is_empty());
+    // One assigned to user 5: of team 7's enumerators, only user 5 sees it.
+    let assigned_to = |user: i64| {
+        EntityVisibility::Lists(vec![EntityArea { list: "plots".into(), teams: Some(vec![7]), assignee: Some(user) }])
+    };
+    let first = relay.entity_feed(0, 1, &EntityVisibility::All).unwrap().remove(0);
+    relay.assign_entities("plots", std::slice::from_ref(&first.id), Some(5)).unwrap();
+    assert_eq!(relay.entity_feed(0, 100, &assigned_to(5)).unwrap().len(), 2);
+    let others = relay.entity_feed(0, 100, &assigned_to(6)).unwrap();
+    assert!(others.len() == 1 && others[0].id != first.id, "{others:?}");
+    let listed = |user| EntityQuery { limit: 10, teams: Some(vec![7]), assignee: Some(user), ..EntityQuery::default() };
+    assert_eq!(relay.entities("plots", &listed(5)).unwrap().len(), 2);
+    assert_eq!(relay.entities("plots", &listed(6)).unwrap().len(), 1);
+    assert!(relay.assign_entities("plots", &["nobody".to_owned()], Some(5)).is_err(), "an unknown entity");
     assert!(relay.entity_feed(0, 100, &EntityVisibility::Lists(Vec::new())).unwrap().is_empty());
     let feed = relay.entity_feed(0, 100, &EntityVisibility::All).unwrap();
     assert_eq!(feed.len(), 2);
@@ -424,8 +439,8 @@ fn entities_travel_device_to_relay_to_device_filed_under_a_team() {
     let pulled: Vec<RemoteEntity> = feed
         .iter()
         .map(|entry| {
-            let (heads, team) = relay.entity_heads(&entry.list, &entry.id).unwrap().unwrap();
-            assert_eq!(team, Some(7));
+            let (heads, place) = relay.entity_heads(&entry.list, &entry.id).unwrap().unwrap();
+            assert_eq!(place.team, Some(7));
             RemoteEntity {
                 list: entry.list.clone(),
                 id: entry.id.clone(),

@@ -674,6 +674,12 @@ fn authenticated_requests(w: &World) -> Vec<(Method, &'static str, String, Body)
             Body::Json(json!({"property": "label", "value": "x"})),
         ),
         (
+            Method::PUT,
+            "/api/v1/entity-lists/{list}/entities/{id}/assignee",
+            "/api/v1/entity-lists/plots/entities/e1/assignee".into(),
+            Body::Json(json!({"username": null})),
+        ),
+        (
             Method::POST,
             "/api/v1/entity-lists/{list}/entities/{id}/delete",
             "/api/v1/entity-lists/plots/entities/e1/delete".into(),
@@ -1115,6 +1121,13 @@ fn matrix(w: &World) -> Vec<Row> {
                 "/entities/e1/settle",
                 Body::Json(json!({"property": "label", "value": "x"})),
                 if matches!(who.role(), Role::Supervisor | Role::Admin) { 404 } else { 403 },
+            ),
+            (
+                M::PUT,
+                "/api/v1/entity-lists/{list}/entities/{id}/assignee",
+                "/entities/e1/assignee",
+                Body::Json(json!({"username": null})),
+                404,
             ),
             (M::POST, "/api/v1/entity-lists/{list}/entities/{id}/delete", "/entities/e1/delete", Body::None, 404),
             (M::POST, "/api/v1/entity-lists/{list}/entities/{id}/restore", "/entities/e1/restore", Body::None, 404),

@@ -525,8 +525,8 @@ fn a_supervisor_sees_the_photos_the_phone_sent_and_those_still_on_it() {
 
 /// Two phones of a Béguédo team register a plot together and record two yields for it
 /// concurrently; the supervisor finds the plot among the list's conflicts in the browser and
-/// on the list's map, keeps one yield, and both phones receive the settled value; the
-/// registration's page links to the plot it made.
+/// on the list's map, keeps one yield, and both phones receive the settled value; she
+/// assigns the plot to one enumerator; the registration's page links to the plot it made.
 #[test]
 fn a_supervisor_settles_an_entity_conflict_in_the_browser() {
     let dir = tempfile::tempdir().unwrap();
@@ -613,6 +613,16 @@ fn a_supervisor_settles_an_entity_conflict_in_the_browser() {
             assert!(Instant::now() < deadline, "the conflict is never settled");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        // The plot is Issa's to revisit: of the team's enumerators, only he will see it.
+        assert!(text(&c, "p.assignee").await.contains("nobody in particular"));
+        let choice = c.find(Locator::Css("form.assign select option[value='issa']")).await.unwrap();
+        choice.click().await.unwrap();
+        c.find(Locator::Css("form.assign button")).await.unwrap().click().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !text(&c, "p.assignee").await.contains("issa") {
+            assert!(Instant::now() < deadline, "the plot is never assigned");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         // The registration that made the plot leads back to it.
         let registration_link = format!("a[href='/surveys/{registration}']");
         c.find(Locator::Css(&registration_link)).await.unwrap().click().await.unwrap();
@@ -627,4 +637,7 @@ fn a_supervisor_settles_an_entity_conflict_in_the_browser() {
         let settled = phone.store.entity("plots", &plot.id).unwrap().unwrap();
         assert_eq!((settled.properties["yield_kg"].as_str(), settled.has_conflicts), ("420", false));
     }
+    let (_, place) = server.backend().entity_heads("plots", &plot.id).unwrap().unwrap();
+    let issa_id = server.backend().user_by_name("issa").unwrap().unwrap().0.id;
+    assert_eq!(place.assignee, Some(issa_id));
 }

@@ -408,3 +408,59 @@ fn a_follow_up_form_carries_no_plots_and_each_phone_offers_its_own() {
     awa.fetch_forms();
     assert_eq!(answer(&awa, &awa_plot.id), 0);
 }
+
+/// A supervisor assigns one of the team's plots to one enumerator: of the team's
+/// enumerators only she sees it and her phone receives it, until it is assigned to nobody.
+#[test]
+fn a_plot_assigned_to_one_enumerator_reaches_her_phone_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    server.backend().publish_form(server.project, &registration()).unwrap();
+    server.user("awa", Role::Enumerator, Some(0));
+    server.user("binta", Role::Enumerator, Some(0));
+    server.user("issa", Role::Enumerator, Some(0));
+    server.user("sekou", Role::Enumerator, Some(1));
+    server.user("moussa", Role::Supervisor, Some(0));
+    let awa = Device::login(&server.url, dir.path(), "awa", Role::Enumerator, "awa-phone");
+    awa.fetch_forms();
+    register(&awa, "BGD-0412");
+    register(&awa, "BGD-0413");
+    awa.sync();
+    let plot = awa.store.entities("plots", &EntityQuery { limit: 1, ..EntityQuery::default() }).unwrap().remove(0);
+    assert_eq!(plot.label, "BGD-0412");
+    let path = format!("/api/v1/entity-lists/plots/entities/{}/assignee", plot.id);
+    let moussa = server.token("moussa", "laptop");
+    let issa_desk = server.token("issa", "laptop");
+
+    // Only a reviewer assigns, and only to an enumerator who would see the plot.
+    let to = |name: Option<&str>| Some(json!({ "username": name }));
+    assert_eq!(call(&server, &issa_desk, "PUT", &path, to(Some("issa"))).0, 403);
+    for name in ["sekou", "moussa", "ghost"] {
+        let (status, body) = call(&server, &moussa, "PUT", &path, to(Some(name)));
+        assert_eq!((status, body["code"].as_str()), (422, Some("unknown_assignee")), "{name}: {body}");
+    }
+    let (status, detail) = call(&server, &moussa, "PUT", &path, to(Some("binta")));
+    assert_eq!((status, detail["assignee"].as_str()), (200, Some("binta")), "{detail}");
+
+    let binta = Device::login(&server.url, dir.path(), "binta", Role::Enumerator, "binta-phone");
+    let issa = Device::login(&server.url, dir.path(), "issa", Role::Enumerator, "issa-phone");
+    for device in [&binta, &issa] {
+        device.fetch_forms();
+        device.sync();
+    }
+    assert_eq!(labels(&binta), ["BGD-0412", "BGD-0413"]);
+    assert_eq!(labels(&issa), ["BGD-0413"], "a plot assigned to another enumerator stays off his phone");
+    let (status, listed) = call(&server, &issa_desk, "GET", "/api/v1/entity-lists/plots/entities", None);
+    assert_eq!((status, ids(&listed)), (200, vec!["BGD-0413".to_owned()]));
+    let one = format!("/api/v1/entity-lists/plots/entities/{}", plot.id);
+    assert_eq!(call(&server, &issa_desk, "GET", &one, None).0, 404);
+    assert_eq!(call(&server, &moussa, "GET", &one, None).1["assignee"], "binta", "the supervisor sees it");
+
+    // Assigned to nobody: the team's phones receive it at their next sync.
+    let (status, detail) = call(&server, &moussa, "PUT", &path, to(None));
+    assert_eq!((status, detail["assignee"].clone()), (200, Json::Null));
+    issa.sync();
+    assert_eq!(labels(&issa), ["BGD-0412", "BGD-0413"]);
+    let audit = server.backend().audit_log(100).unwrap();
+    assert_eq!(audit.iter().filter(|e| e.action == "entity.assign").count(), 2);
+}

@@ -61,6 +61,9 @@ pub struct EntityQuery {
     /// Only entities filed under one of these teams or under none (`None`: all). The
     /// relay's narrowing to what a principal sees.
     pub teams: Option<Vec<i64>>,
+    /// Only entities assigned to nobody or to this user (`None`: whoever they are assigned
+    /// to). The relay's narrowing for an enumerator.
+    pub assignee: Option<i64>,
 }
 
 /// Entities, as a device and the relay read and change them.
@@ -308,6 +311,7 @@ pub fn list(conn: &Connection, list: &str, query: &EntityQuery) -> Result<Vec<En
            AND (?4 IS NULL OR label LIKE ?4 ESCAPE '\\')
            AND (?7 IS NULL OR team IS NULL OR team IN (SELECT value FROM json_each(?7)))
            AND (?8 IS NULL OR (label, entity_id) > (?8, ?9))
+           AND (?10 IS NULL OR assignee IS NULL OR assignee = ?10)
          ORDER BY label, entity_id LIMIT ?5 OFFSET ?6",
     )?;
     let (after_label, after_id) = query.after.clone().unzip();
@@ -322,7 +326,8 @@ pub fn list(conn: &Connection, list: &str, query: &EntityQuery) -> Result<Vec<En
             query.offset,
             teams,
             after_label,
-            after_id
+            after_id,
+            query.assignee
         ],
         |r| row_record(list, r.get(0)?, r, 1),
     )?;

@@ -79,8 +79,8 @@ pub struct EntityCandidate<'a> {
     pub id: &'a str,
     /// Whether the relay had the entity already.
     pub existed: bool,
-    /// The team it is filed under, if it existed and is filed under one.
-    pub team: Option<i64>,
+    /// Where it is filed, if it existed.
+    pub place: EntityPlace,
     /// What the merge did: its authors and whether it deleted or restored the entity.
     pub merged: &'a Merged,
 }
@@ -89,8 +89,18 @@ pub struct EntityCandidate<'a> {
 /// new to the relay under `team`.
 pub type EntityCheck<'a> = &'a mut dyn FnMut(&EntityCandidate<'_>) -> Result<Option<i64>, Refusal>;
 
-/// An entity's heads, and the team it is filed under.
-pub type EntityHeads = (Vec<ChangeHash>, Option<i64>);
+/// An entity's heads, and where it is filed.
+pub type EntityHeads = (Vec<ChangeHash>, EntityPlace);
+
+/// Where the relay files an entity: which devices receive it. Devices file nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct EntityPlace {
+    /// The team whose devices receive it; `None`: every device that may read the list.
+    pub team: Option<i64>,
+    /// The one enumerator (a relay user id) it is assigned to, if any: among the
+    /// enumerators who would see it, only they do.
+    pub assignee: Option<i64>,
+}
 
 /// An entry of the entity feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,8 +111,8 @@ pub struct EntityFeedEntry {
     pub id: String,
     /// Its position in the change feed.
     pub change_seq: u64,
-    /// The team it is filed under.
-    pub team: Option<i64>,
+    /// Where it is filed.
+    pub place: EntityPlace,
 }
 
 /// Which entities a principal sees, as the storage applies it to the entity feed. Decided
@@ -122,20 +132,32 @@ pub struct EntityArea {
     pub list: String,
     /// Only the entities filed under one of these teams or under none; `None`: all.
     pub teams: Option<Vec<i64>>,
+    /// Only the entities assigned to nobody or to this user; `None`: whoever they are
+    /// assigned to.
+    pub assignee: Option<i64>,
+}
+
+impl EntityArea {
+    /// Whether an entity of this area's list filed at `place` is visible.
+    pub fn admits(&self, place: &EntityPlace) -> bool {
+        let team = match (&self.teams, place.team) {
+            (None, _) | (Some(_), None) => true,
+            (Some(teams), Some(team)) => teams.contains(&team),
+        };
+        let assignee = match (self.assignee, place.assignee) {
+            (None, _) | (Some(_), None) => true,
+            (Some(me), Some(assignee)) => me == assignee,
+        };
+        team && assignee
+    }
 }
 
 impl EntityVisibility {
-    /// Whether an entity of `list` filed under `team` is visible.
-    pub fn admits(&self, list: &str, team: Option<i64>) -> bool {
+    /// Whether an entity of `list` filed at `place` is visible.
+    pub fn admits(&self, list: &str, place: &EntityPlace) -> bool {
         match self {
             EntityVisibility::All => true,
-            EntityVisibility::Lists(areas) => areas.iter().any(|area| {
-                area.list == list
-                    && match (&area.teams, team) {
-                        (None, _) | (Some(_), None) => true,
-                        (Some(teams), Some(team)) => teams.contains(&team),
-                    }
-            }),
+            EntityVisibility::Lists(areas) => areas.iter().any(|area| area.list == list && area.admits(place)),
         }
     }
 }
@@ -280,7 +302,7 @@ impl Store {
     ) -> Result<Vec<EntityFeedEntry>, StoreError> {
         self.readers.with(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT list, entity_id, change_seq, team FROM entities WHERE change_seq > ?1
+                "SELECT list, entity_id, change_seq, team, assignee FROM entities WHERE change_seq > ?1
                  ORDER BY change_seq LIMIT ?2",
             )?;
             let mut out = Vec::new();
@@ -288,14 +310,16 @@ impl Store {
             // The rows another team's devices see are read and passed over here; the
             // `change_seq` index keeps each query to the rows it returns.
             loop {
-                let rows: Vec<(String, String, i64, Option<i64>)> = stmt
-                    .query_map(params![after, FEED_SCAN], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                let rows: Vec<(String, String, i64, EntityPlace)> = stmt
+                    .query_map(params![after, FEED_SCAN], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, EntityPlace { team: r.get(3)?, assignee: r.get(4)? }))
+                    })?
                     .collect::<Result<_, _>>()?;
                 let scanned = rows.len();
-                for (list, id, seq, team) in rows {
+                for (list, id, seq, place) in rows {
                     after = seq;
-                    if visible.admits(&list, team) {
-                        out.push(EntityFeedEntry { list, id, change_seq: seq.max(0) as u64, team });
+                    if visible.admits(&list, &place) {
+                        out.push(EntityFeedEntry { list, id, change_seq: seq.max(0) as u64, place });
                         if out.len() >= limit as usize {
                             return Ok(out);
                         }
@@ -317,13 +341,33 @@ impl Store {
         Ok(doc.changes_after(heads))
     }
 
-    /// An entity's heads and the team it is filed under, if this store has it.
+    /// An entity's heads and where it is filed, if this store has it.
     pub fn entity_heads(&self, list: &str, id: &str) -> Result<Option<EntityHeads>, StoreError> {
         self.readers.with(|conn| {
             Ok(conn
-                .prepare_cached("SELECT heads, team FROM entities WHERE list = ?1 AND entity_id = ?2")?
-                .query_row(params![list, id], |r| Ok((documents::decode_heads(&r.get::<_, Vec<u8>>(0)?), r.get(1)?)))
+                .prepare_cached("SELECT heads, team, assignee FROM entities WHERE list = ?1 AND entity_id = ?2")?
+                .query_row(params![list, id], |r| {
+                    let place = EntityPlace { team: r.get(1)?, assignee: r.get(2)? };
+                    Ok((documents::decode_heads(&r.get::<_, Vec<u8>>(0)?), place))
+                })
                 .optional()?)
+        })
+    }
+
+    /// Assigns entities of `list` to one user (a relay user id), or to nobody: among the
+    /// enumerators who see them, only that user does. One transaction; each moves in the
+    /// feed, so the assignee's devices get it at their next sync.
+    pub fn assign_entities(&self, list: &str, ids: &[String], assignee: Option<i64>) -> Result<(), StoreError> {
+        self.transaction(|tx, _| {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE entities SET assignee = ?3, change_seq = ?4 WHERE list = ?1 AND entity_id = ?2",
+            )?;
+            for id in ids {
+                if stmt.execute(params![list, id, assignee, super::writes::next_change_seq(tx)?])? == 0 {
+                    return Err(StoreError::UnknownEntity { list: list.to_owned(), id: id.clone() });
+                }
+            }
+            Ok(())
         })
     }
 
@@ -357,13 +401,13 @@ fn merge(
     check: Option<EntityCheck<'_>>,
 ) -> Result<(EntityRecord, EntityDoc), StoreError> {
     let (mut doc, existed) = load_or_genesis(conn, list, id)?;
-    let team: Option<i64> = if existed {
-        conn.prepare_cached("SELECT team FROM entities WHERE list = ?1 AND entity_id = ?2")?
-            .query_row(params![list, id], |r| r.get(0))
+    let place = if existed {
+        conn.prepare_cached("SELECT team, assignee FROM entities WHERE list = ?1 AND entity_id = ?2")?
+            .query_row(params![list, id], |r| Ok(EntityPlace { team: r.get(0)?, assignee: r.get(1)? }))
             .optional()?
-            .flatten()
+            .unwrap_or_default()
     } else {
-        None
+        EntityPlace::default()
     };
     let merged = doc.merge_bytes(bytes, budget).map_err(entity_error(list, id))?;
     if !existed && merged.authors.is_empty() {
@@ -372,7 +416,7 @@ fn merge(
         )));
     }
     let file_under = match check {
-        Some(check) => check(&EntityCandidate { list, id, existed, team, merged: &merged })
+        Some(check) => check(&EntityCandidate { list, id, existed, place, merged: &merged })
             .map_err(|refusal| entity_error(list, id)(DocumentError::Refused(refusal)))?,
         None => None,
     };

@@ -47,8 +47,8 @@ pub use self::entities::{EntityQuery, EntityRecord, MAX_PAGE as MAX_ENTITY_PAGE}
 pub use self::entity_import::ImportReport as EntityImportReport;
 pub use self::entity_sources::EntityLink;
 pub use self::entity_sync::{
-    EntityArea, EntityCandidate, EntityCheck, EntityFeedEntry, EntityHeads, EntityVisibility, PendingEntity,
-    PulledRound, ReceivedEntity, RemoteEntity,
+    EntityArea, EntityCandidate, EntityCheck, EntityFeedEntry, EntityHeads, EntityPlace, EntityVisibility,
+    PendingEntity, PulledRound, ReceivedEntity, RemoteEntity,
 };
 pub use self::error::StoreError;
 use self::forms::FormCache;

@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/012_entities.sql"),
     include_str!("migrations/013_entity_sync.sql"),
     include_str!("migrations/014_entity_sources.sql"),
+    include_str!("migrations/015_entity_assignee.sql"),
 ];
 
 /// The schema version this code writes.

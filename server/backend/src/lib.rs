@@ -685,6 +685,8 @@ pub trait Backend: Send + Sync + 'static {
     fn import_entities(&self, list: &str, csv: &[u8]) -> BackendResult<EntityImportReport>;
     /// Files entities under a team (or none), in one transaction.
     fn file_entities(&self, list: &str, ids: &[String], team: Option<i64>) -> BackendResult<()>;
+    /// Assigns entities to one user (or to nobody), in one transaction.
+    fn assign_entities(&self, list: &str, ids: &[String], assignee: Option<UserId>) -> BackendResult<()>;
     /// Sets an entity's property, settling any conflict on it.
     fn settle_entity(&self, list: &str, id: &str, property: &str, value: &str) -> BackendResult<EntityRecord>;
     /// Deletes or restores an entity.

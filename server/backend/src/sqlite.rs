@@ -869,6 +869,10 @@ impl Backend for SqliteBackend {
         Ok(self.surveys.file_entities(list, ids, team)?)
     }
 
+    fn assign_entities(&self, list: &str, ids: &[String], assignee: Option<UserId>) -> BackendResult<()> {
+        Ok(self.surveys.assign_entities(list, ids, assignee)?)
+    }
+
     fn settle_entity(&self, list: &str, id: &str, property: &str, value: &str) -> BackendResult<EntityRecord> {
         Ok(self.surveys.settle_entity(list, id, property, value)?)
     }

@@ -72,6 +72,8 @@ pub enum Action {
     EntityImport,
     /// Entities filed under a team, or under none.
     EntityFile,
+    /// An entity assigned to one enumerator, or to nobody.
+    EntityAssign,
     /// An entity's property set by a reviewer, settling its conflict.
     EntitySettle,
     /// An entity deleted.
@@ -125,7 +127,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for documentation and tests.
-    pub const ALL: [Action; 54] = [
+    pub const ALL: [Action; 55] = [
         Action::Login,
         Action::LoginFailed,
         Action::TokenRefresh,
@@ -156,6 +158,7 @@ impl Action {
         Action::SyncPushEntities,
         Action::EntityImport,
         Action::EntityFile,
+        Action::EntityAssign,
         Action::EntitySettle,
         Action::EntityDelete,
         Action::EntityRestore,
@@ -215,6 +218,7 @@ impl Action {
             Action::SyncPushEntities => "sync.push_entities",
             Action::EntityImport => "entity.import",
             Action::EntityFile => "entity.file",
+            Action::EntityAssign => "entity.assign",
             Action::EntitySettle => "entity.settle",
             Action::EntityDelete => "entity.delete",
             Action::EntityRestore => "entity.restore",

@@ -1,6 +1,7 @@
 //! Entity lists on the server: the lists a principal may read, their entities within the
 //! principal's scope, one entity with its sources and conflicts; seeding or updating a list
-//! from CSV, filing entities under a team, settling a conflict, deleting and restoring.
+//! from CSV, filing entities under a team, assigning one to a single enumerator, settling a
+//! conflict, deleting and restoring.
 //! Devices receive every change in their next sync.
 //!
 //! A list belongs to the project whose forms declare it (`Services::entity_list_projects`),
@@ -12,17 +13,17 @@ use std::ops::ControlFlow;
 
 use serde::Serialize;
 use serde_json::json;
-use terrain_core::Value;
-use terrain_core::store::{EntityQuery, EntityRecord, EntityVisibility, MAX_ENTITY_PAGE};
+use terrain_core::store::{EntityPlace, EntityQuery, EntityRecord, EntityVisibility, MAX_ENTITY_PAGE};
+use terrain_core::{Role, Value};
 pub use terrain_export::entities::EntityFormat;
 use terrain_export::entities::{EntityRow, position, write_entities};
 use utoipa::ToSchema;
 
-use crate::Services;
 use crate::audit::Action;
 use crate::error::{Error, Result};
 use crate::exports::export_error;
 use crate::scope::Scope;
+use crate::{Services, User};
 
 /// The most entities filed under a team in one call.
 pub const MAX_FILED: usize = 10_000;
@@ -63,6 +64,8 @@ pub struct EntityDetail {
     /// The team it is filed under (its devices receive it), or none (every device of the
     /// project does).
     pub team: Option<i64>,
+    /// The enumerator it is assigned to (the only one of them who sees it), if any.
+    pub assignee: Option<String>,
     /// The surveys (and imports, `import:…`) that created or updated it, with what each did.
     pub sources: BTreeMap<String, String>,
     /// Properties with competing values, each value with the actor that wrote it; the
@@ -149,21 +152,26 @@ impl Services {
     /// The entities of `list` that `query` asks for and the principal sees, in label order.
     pub fn entities(&self, scope: &Scope, list: &str, query: EntityQuery) -> Result<Vec<Entity>> {
         let project = self.list_project(scope, list)?;
-        let teams = match scope.entity_visibility(&BTreeMap::from([(list.to_owned(), project)])) {
-            EntityVisibility::All => None,
-            EntityVisibility::Lists(areas) => areas.into_iter().next().and_then(|area| area.teams),
+        let (teams, assignee) = match scope.entity_visibility(&BTreeMap::from([(list.to_owned(), project)])) {
+            EntityVisibility::All => (None, None),
+            EntityVisibility::Lists(areas) => areas.into_iter().next().map_or((None, None), |a| (a.teams, a.assignee)),
         };
-        let query = EntityQuery { teams, ..query };
+        let query = EntityQuery { teams, assignee, ..query };
         Ok(self.backend.entities(list, &query)?.into_iter().map(Entity::from).collect())
     }
 
     /// One entity with its sources and conflicts.
     pub fn entity(&self, scope: &Scope, list: &str, id: &str) -> Result<EntityDetail> {
-        let (_, team) = self.readable_entity(scope, list, id)?;
+        let (_, place) = self.readable_entity(scope, list, id)?;
         let record = self.backend.entity(list, id)?.ok_or_else(|| unknown(list, id))?;
+        let assignee = match place.assignee {
+            Some(user) => self.backend.user(user)?.map(|u| u.username),
+            None => None,
+        };
         Ok(EntityDetail {
             entity: record.into(),
-            team,
+            team: place.team,
+            assignee,
             sources: self.backend.entity_sources(list, id)?,
             conflicts: self
                 .backend
@@ -280,6 +288,65 @@ impl Services {
         self.audit(scope, Action::EntityFile, None, json!({ "list": list, "entities": ids.len(), "team": team }))
     }
 
+    /// Assigns an entity to one enumerator (`None`: to nobody): among the enumerators who
+    /// see it, only they do, and their devices receive it at their next sync. Reviewers who
+    /// see the entity; the enumerator must be one who would see it unassigned (of its
+    /// team, or of the project when it is filed under none).
+    pub fn assign_entity(&self, scope: &Scope, list: &str, id: &str, username: Option<&str>) -> Result<EntityDetail> {
+        let (project, place) = self.readable_entity(scope, list, id)?;
+        if !scope.may_assign_entity(project, &place) {
+            return Err(Error::forbidden("only supervisors and administrators assign entities"));
+        }
+        let assignee = match username {
+            None => None,
+            Some(name) => {
+                let not_theirs = || {
+                    Error::unprocessable(
+                        "unknown_assignee",
+                        format!(
+                            "`{name}` is not an enumerator who sees this entity: assign it to one of its team \
+                             (or file it under their team first)"
+                        ),
+                    )
+                };
+                let (user, _) = self.backend.user_by_name(name)?.ok_or_else(not_theirs)?;
+                if !self.may_be_assigned(&user, project, &place)? {
+                    return Err(not_theirs());
+                }
+                Some(user.id)
+            }
+        };
+        self.backend.assign_entities(list, &[id.to_owned()], assignee)?;
+        self.audit(scope, Action::EntityAssign, None, json!({ "list": list, "entity": id, "assignee": username }))?;
+        self.entity(scope, list, id)
+    }
+
+    /// The enumerators (user names) an entity may be assigned to, if the principal may
+    /// assign it: those who would see it. Empty for anyone else.
+    pub fn entity_assignees(&self, scope: &Scope, list: &str, id: &str) -> Result<Vec<String>> {
+        let (project, place) = self.readable_entity(scope, list, id)?;
+        if !scope.may_assign_entity(project, &place) {
+            return Ok(Vec::new());
+        }
+        let mut names = Vec::new();
+        for user in self.backend.users()? {
+            if self.may_be_assigned(&user, project, &place)? {
+                names.push(user.username);
+            }
+        }
+        Ok(names)
+    }
+
+    /// Whether `user` is an enumerator who would see an entity of `project` at `place` were
+    /// it assigned to them: the rule is `Scope`'s, applied to their scope.
+    fn may_be_assigned(&self, user: &User, project: i64, place: &EntityPlace) -> Result<bool> {
+        if user.role != Role::Enumerator || user.disabled {
+            return Ok(false);
+        }
+        let theirs = Scope::load(self.backend.as_ref(), user.clone(), None)?;
+        Ok(theirs.can_read_entity(project, &EntityPlace { team: place.team, assignee: Some(user.id) }))
+    }
+
     /// Sets a property (or `label`) of an entity, settling any conflict on it: reviewers of
     /// the list's project who see the entity.
     pub fn settle_entity(&self, scope: &Scope, list: &str, id: &str, property: &str, value: &str) -> Result<Entity> {
@@ -312,11 +379,11 @@ impl Services {
             .ok_or_else(|| Error::not_found(format!("no entity list `{list}`")))
     }
 
-    /// The project and team of an entity the principal sees; any other does not exist.
-    pub(crate) fn readable_entity(&self, scope: &Scope, list: &str, id: &str) -> Result<(i64, Option<i64>)> {
+    /// The project and place of an entity the principal sees; any other does not exist.
+    pub(crate) fn readable_entity(&self, scope: &Scope, list: &str, id: &str) -> Result<(i64, EntityPlace)> {
         let project = self.list_project(scope, list)?;
         match self.backend.entity_heads(list, id)? {
-            Some((_, team)) if scope.can_read_entity(project, team) => Ok((project, team)),
+            Some((_, place)) if scope.can_read_entity(project, &place) => Ok((project, place)),
             _ => Err(unknown(list, id)),
         }
     }

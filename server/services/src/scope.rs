@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use terrain_backend::{Backend, BackendResult, DeviceKey, Membership, Team, User, UserId};
 use terrain_core::Role;
-use terrain_core::store::{Area as VisibleArea, EntityArea, EntityVisibility, SurveySummary, Visibility};
+use terrain_core::store::{Area as VisibleArea, EntityArea, EntityPlace, EntityVisibility, SurveySummary, Visibility};
 use terrain_core::survey::footprint::Area;
 
 use crate::error::{Error, Result};
@@ -411,21 +411,23 @@ impl Scope {
         let areas = lists
             .iter()
             .filter(|(_, project)| self.in_project(**project))
-            .map(|(list, project)| EntityArea { list: list.clone(), teams: self.entity_teams(*project) })
+            .map(|(list, project)| self.entity_area(list, *project))
             .collect();
         EntityVisibility::Lists(areas)
     }
 
-    /// Whether the principal may read an entity of a list of `project` filed under `team`.
-    pub fn can_read_entity(&self, project: i64, team: Option<i64>) -> bool {
-        if self.is_admin() {
-            return true;
-        }
-        self.in_project(project)
-            && match (self.entity_teams(project), team) {
-                (None, _) | (Some(_), None) => true,
-                (Some(teams), Some(team)) => teams.contains(&team),
-            }
+    /// Whether the principal may read an entity of a list of `project` filed at `place`.
+    pub fn can_read_entity(&self, project: i64, place: &EntityPlace) -> bool {
+        self.is_admin() || (self.in_project(project) && self.entity_area("", project).admits(place))
+    }
+
+    /// What the principal sees of `list`, a list of `project` they belong to: their teams'
+    /// entities and those under none, and of those, an enumerator sees only the ones
+    /// assigned to nobody or to them (supervisors see their teams' whoever they are
+    /// assigned to, to review them).
+    fn entity_area(&self, list: &str, project: i64) -> EntityArea {
+        let assignee = if self.role() == Role::Enumerator { self.user_id() } else { None };
+        EntityArea { list: list.to_owned(), teams: self.entity_teams(project), assignee }
     }
 
     /// The teams whose entities of `project` the principal sees; `None`: all of them.
@@ -441,8 +443,14 @@ impl Scope {
     /// Whether the principal's own changes may create or update an entity of a list of
     /// `project` filed under `team`: whoever may start surveys there, on the entities they
     /// see.
-    pub(crate) fn may_write_entity(&self, project: i64, team: Option<i64>) -> bool {
-        self.may_start_surveys_in(project) && self.can_read_entity(project, team)
+    pub(crate) fn may_write_entity(&self, project: i64, place: &EntityPlace) -> bool {
+        self.may_start_surveys_in(project) && self.can_read_entity(project, place)
+    }
+
+    /// Whether the principal may assign entities of `project` to an enumerator: reviewers
+    /// of it, on the entities they see.
+    pub(crate) fn may_assign_entity(&self, project: i64, place: &EntityPlace) -> bool {
+        self.reviews() && self.can_read_entity(project, place)
     }
 
     /// Whether the principal may delete or restore entities of `project`: reviewers of it.
@@ -523,24 +531,36 @@ mod tests {
             let visible = s.entity_visibility(&lists);
             for (list, project) in &lists {
                 for team in [None, Some(10), Some(11)] {
-                    assert_eq!(
-                        visible.admits(list, team),
-                        s.can_read_entity(*project, team),
-                        "{role:?} {list} filed under {team:?}"
-                    );
+                    for assignee in [None, Some(1), Some(2)] {
+                        let place = EntityPlace { team, assignee };
+                        assert_eq!(
+                            visible.admits(list, &place),
+                            s.can_read_entity(*project, &place),
+                            "{role:?} {list} filed at {place:?}"
+                        );
+                    }
                 }
             }
-            let own_team = s.can_read_entity(1, Some(10)) && s.can_read_entity(1, None);
+            let at = |team| EntityPlace { team, assignee: None };
+            let own_team = s.can_read_entity(1, &at(Some(10))) && s.can_read_entity(1, &at(None));
             assert!(own_team, "{role:?} reads their team's entities and the shared ones");
-            let other_team = s.can_read_entity(1, Some(11));
+            let other_team = s.can_read_entity(1, &at(Some(11)));
             assert_eq!(other_team, matches!(role, Role::Analyst | Role::Admin), "{role:?}");
-            assert_eq!(s.can_read_entity(2, None), role == Role::Admin, "{role:?}: another project's list");
+            assert_eq!(s.can_read_entity(2, &at(None)), role == Role::Admin, "{role:?}: another project's list");
+            // An entity of their team assigned to someone else: hidden from enumerators only.
+            let theirs = EntityPlace { team: Some(10), assignee: Some(2) };
+            assert_eq!(s.can_read_entity(1, &theirs), role != Role::Enumerator, "{role:?}");
+            assert!(s.can_read_entity(1, &EntityPlace { team: Some(10), assignee: Some(1) }), "{role:?}: their own");
         }
+        let at = |team| EntityPlace { team, assignee: None };
         let enumerator = scope(Role::Enumerator, membership.clone());
         assert_eq!(enumerator.team_for_new_entity(1), Some(10));
-        assert!(enumerator.may_write_entity(1, Some(10)) && !enumerator.may_write_entity(1, Some(11)));
-        assert!(!enumerator.may_delete_entity(1));
-        assert!(scope(Role::Supervisor, membership.clone()).may_delete_entity(1));
-        assert!(!scope(Role::Analyst, membership).may_write_entity(1, None), "analysts change nothing");
+        assert!(enumerator.may_write_entity(1, &at(Some(10))) && !enumerator.may_write_entity(1, &at(Some(11))));
+        assert!(!enumerator.may_write_entity(1, &EntityPlace { team: Some(10), assignee: Some(2) }));
+        assert!(!enumerator.may_delete_entity(1) && !enumerator.may_assign_entity(1, &at(Some(10))));
+        let supervisor = scope(Role::Supervisor, membership.clone());
+        assert!(supervisor.may_delete_entity(1) && supervisor.may_assign_entity(1, &at(Some(10))));
+        assert!(!supervisor.may_assign_entity(1, &at(Some(11))), "another team's");
+        assert!(!scope(Role::Analyst, membership).may_write_entity(1, &at(None)), "analysts change nothing");
     }
 }

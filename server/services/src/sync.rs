@@ -375,8 +375,8 @@ impl Services {
         }
         for want in &request.want_entities {
             let Some(&project) = lists.get(&want.list) else { continue };
-            if let Some((_, team)) = self.backend.entity_heads(&want.list, &want.id)?
-                && scope.can_read_entity(project, team)
+            if let Some((_, place)) = self.backend.entity_heads(&want.list, &want.id)?
+                && scope.can_read_entity(project, &place)
                 && let Some(sent) = self.fetch_entity(device, &want.list, &want.id, from)?
                 && seen_entities.insert((want.list.clone(), want.id.clone()))
             {
@@ -940,7 +940,7 @@ impl<'a> Judge<'a> {
         for (n, actor) in candidate.merged.authors.iter().enumerate() {
             let owner = self.author(&actor.to_hex_string(), project)?;
             let owner_user = owner.user().cloned().ok_or_else(|| internal("a device belongs to no one"))?;
-            if !owner.may_write_entity(project, candidate.team) {
+            if !owner.may_write_entity(project, &candidate.place) {
                 return Err(Refusal::forbidden(
                     "forbidden",
                     format!("{} may not change entity {name}", owner_user.username),

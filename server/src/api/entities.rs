@@ -1,6 +1,6 @@
 //! Entity lists: the lists of the caller's projects, their entities (filtered, paged), one
 //! entity with its sources and conflicts; seeding a list from CSV, filing entities under a
-//! team, settling a conflict, deleting and restoring.
+//! team, assigning one to a single enumerator, settling a conflict, deleting and restoring.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -42,6 +42,14 @@ pub struct Filing {
     pub ids: Vec<String>,
     /// The team whose devices receive them, or `null`: every device of the project.
     pub team: Option<i64>,
+}
+
+/// Whom an entity is assigned to.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Assignment {
+    /// The enumerator (user name) who alone, of the enumerators who see the entity, sees it
+    /// and receives it on their devices; `null`: nobody in particular.
+    pub username: Option<String>,
 }
 
 /// A value that settles a property.
@@ -170,6 +178,23 @@ pub async fn file(
     let services = state.services.clone();
     blocking(move || services.file_entities(&auth.scope, &list, &filing.ids, filing.team)).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Assigns an entity to one enumerator of its team, or to nobody. Supervisors and
+/// administrators.
+#[utoipa::path(put, path = "/api/v1/entity-lists/{list}/entities/{id}/assignee",
+    params(("list" = String, Path), ("id" = String, Path)), request_body = Assignment,
+    responses((status = 200, body = EntityDetail), (status = 403, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn assign(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    Path((list, id)): Path<(String, String)>,
+    Json(assignment): Json<Assignment>,
+) -> Result<Json<EntityDetail>, ApiError> {
+    let services = state.services.clone();
+    Ok(Json(blocking(move || services.assign_entity(&auth.scope, &list, &id, assignment.username.as_deref())).await?))
 }
 
 /// Sets a property, settling its conflict. Supervisors and administrators.

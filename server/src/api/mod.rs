@@ -51,6 +51,7 @@ pub fn router(settings: &Settings) -> Router<AppState> {
         .route("/api/v1/entity-lists/{list}/entities", get(entities::list))
         .route("/api/v1/entity-lists/{list}/entities/{id}", get(entities::get))
         .route("/api/v1/entity-lists/{list}/entities/{id}/settle", post(entities::settle).layer(json))
+        .route("/api/v1/entity-lists/{list}/entities/{id}/assignee", put(entities::assign).layer(json))
         .route("/api/v1/entity-lists/{list}/entities/{id}/delete", post(entities::delete))
         .route("/api/v1/entity-lists/{list}/entities/{id}/restore", post(entities::restore))
         .route("/api/v1/entity-lists/{list}/import", post(entities::import).layer(large))

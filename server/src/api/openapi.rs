@@ -21,7 +21,7 @@ use super::{
         media::offset, media::append, media::append_post, media::download,
         forms::list, forms::get, forms::definition, forms::file, forms::publish,
         entities::lists, entities::list, entities::get, entities::import, entities::export, entities::file, entities::settle,
-        entities::delete, entities::restore,
+        entities::delete, entities::restore, entities::assign,
         exports::export,
         admin::create_user, admin::users, admin::set_disabled, admin::reset_password, admin::devices, admin::revoke_device,
         enrolments::create, enrolments::list, enrolments::revoke, enrolments::redeem, admin::create_project, admin::projects,

@@ -47,6 +47,13 @@ pub struct DeletedForm {
     deleted: bool,
 }
 
+/// Assigning to one enumerator (an empty name: to nobody).
+#[derive(Debug, Deserialize)]
+pub struct AssignForm {
+    csrf: String,
+    username: String,
+}
+
 /// The entity lists, and the entities of the one chosen.
 pub async fn page(
     State(state): State<AppState>,
@@ -171,12 +178,30 @@ pub async fn entity(
     let scope = session.scope().clone();
     let services = state.services.clone();
     let (l, i) = (list.clone(), id.clone());
-    let detail = run(lang, move || services.entity(&scope, &l, &i)).await?;
+    let (detail, assignees) =
+        run(lang, move || Ok((services.entity(&scope, &l, &i)?, services.entity_assignees(&scope, &l, &i)?))).await?;
     let action = format!("/entities/{}/{}", path_piece(&list), path_piece(&id));
     let body = html! {
         p { a href={ "/entities?list=" (path_piece(&list)) } { "← " (list) } }
         h1 { (detail.entity.label) @if detail.entity.deleted { " (" (lang.t("Deleted")) ")" } }
         p.muted { code { (detail.entity.id) } }
+        p.assignee {
+            (lang.t("Assigned to")) ": "
+            strong { @match &detail.assignee { Some(name) => (name), None => (lang.t("nobody in particular")) } }
+        }
+        @if !assignees.is_empty() {
+            form.inline.assign method="post" action={ (action) "/assignee" } {
+                input type="hidden" name="csrf" value=(session.csrf);
+                select name="username" aria-label=(lang.t("Assign to")) {
+                    option value="" { "— " (lang.t("nobody in particular")) }
+                    @for name in &assignees {
+                        option value=(name) selected[detail.assignee.as_ref() == Some(name)] { (name) }
+                    }
+                }
+                " "
+                button type="submit" { (lang.t("Assign")) }
+            }
+        }
         @if !detail.conflicts.is_empty() {
             h2 { (lang.t("Conflicts to settle")) }
             @for c in &detail.conflicts {
@@ -230,6 +255,21 @@ pub async fn settle(
     let scope = session.scope().clone();
     let (l, i) = (list.clone(), id.clone());
     run(session.lang, move || state.services.settle_entity(&scope, &l, &i, &f.property, &f.value)).await?;
+    Ok(Redirect::to(&format!("/entities/{}/{}", path_piece(&list), path_piece(&id))).into_response())
+}
+
+/// Assigns an entity to one enumerator, or to nobody.
+pub async fn assign(
+    State(state): State<AppState>,
+    session: Session,
+    Path((list, id)): Path<(String, String)>,
+    PostForm(f): PostForm<AssignForm>,
+) -> Result<Response, PageError> {
+    session.check_csrf(&f.csrf)?;
+    let scope = session.scope().clone();
+    let (l, i) = (list.clone(), id.clone());
+    let username = Some(f.username).filter(|name| !name.is_empty());
+    run(session.lang, move || state.services.assign_entity(&scope, &l, &i, username.as_deref())).await?;
     Ok(Redirect::to(&format!("/entities/{}/{}", path_piece(&list), path_piece(&id))).into_response())
 }
 

@@ -9,7 +9,7 @@
 //! - `surveys`: the filtered, sorted, paged list and bulk actions; `survey`: one survey.
 //! - `progress`: surveys per enumerator per day (SVG); `map`: points and plots (SVG).
 //! - `fill`: form versions, each one's preview, and surveys entered in the browser.
-//! - `entities`: entity lists, one list's entities, one entity (settle, delete, restore),
+//! - `entities`: entity lists, one list's entities, one entity (settle, assign, delete, restore),
 //!   and seeding a list from CSV.
 //! - `feeds`: the OData address of each project, and the user's feed tokens.
 //! - `admin`: users, teams, forms, project settings, the audit log, surveys that need
@@ -89,6 +89,7 @@ pub fn router() -> Router<AppState> {
         .route("/entities/{list}/{id}", get(entities::entity))
         .route("/entities/{list}/{id}/settle", post(entities::settle))
         .route("/entities/{list}/{id}/deleted", post(entities::set_deleted))
+        .route("/entities/{list}/{id}/assignee", post(entities::assign))
         .route("/progress", get(progress::page))
         .route("/feeds", get(feeds::page))
         .route("/feeds/tokens", post(feeds::create))
