@@ -41,6 +41,10 @@ pub struct Form {
     /// `entities` sheet).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub entities: Vec<super::entities::EntityDeclaration>,
+    /// The files the form reads as `instance('name')` by its declaration (XLSForm's
+    /// `xml-external` and `csv-external` rows): instance name → file (`houses.xml`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub external_instances: BTreeMap<String, String>,
 }
 
 /// One entry of a form's tree.

@@ -134,6 +134,7 @@ fn assemble(
         children: survey.children,
         choice_lists,
         entities: Vec::new(),
+        external_instances: survey.external_instances,
     }
 }
 

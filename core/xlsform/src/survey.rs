@@ -67,6 +67,8 @@ pub(crate) struct Survey {
     pub loop_names: HashMap<String, (String, String)>,
     /// Every `save_to` cell, in sheet order, for the entity declaration to check and use.
     pub save_tos: Vec<SaveTo>,
+    /// Declared secondary instances (`xml-external houses`): name → file (`houses.xml`).
+    pub external_instances: BTreeMap<String, String>,
 }
 
 /// A `save_to` cell of the survey sheet.
@@ -272,6 +274,7 @@ impl<'a> Walker<'a, '_> {
             }
             RowType::Question { kind, inexact } => self.question(&cells, &type_text, kind, inexact),
             RowType::Osm { list } => self.osm(&cells, &type_text, list.as_deref()),
+            RowType::ExternalInstance(extension) => self.external_instance(&cells, &type_text, extension),
             RowType::MissingList => {
                 self.keep_name(&cells);
                 self.issue(
@@ -308,6 +311,17 @@ impl<'a> Walker<'a, '_> {
 
     /// For a row that cannot become a node: keeps its name, if it has a valid one, so that
     /// references to it are not reported on top of what is wrong with the row.
+    /// `xml-external houses` (`csv-external houses`): the form reads `houses.xml`
+    /// (`houses.csv`) as `instance('houses')`, wherever the row stands. Not a question:
+    /// nothing is asked or stored, but the name is taken (pyxform refuses a second
+    /// element or instance of that name).
+    fn external_instance(&mut self, cells: &RowCells<'_>, type_text: &str, extension: &str) {
+        let name = self.claim_name(cells, type_text);
+        if !name.is_empty() {
+            self.out.external_instances.insert(name.clone(), format!("{name}.{extension}"));
+        }
+    }
+
     fn keep_name(&mut self, cells: &RowCells<'_>) {
         if let Some(name) = cells.value(&Column::Name).filter(|n| is_valid_name(n)) {
             let name = name.to_owned();

@@ -712,6 +712,39 @@ fn instance_lookups_import_and_name_the_file_they_read() {
     );
 }
 
+/// `xml-external houses` declares `houses.xml` as `instance('houses')` (`csv-external`, a
+/// CSV), wherever the row stands; the form must be published with the file, and reads it.
+#[test]
+fn external_instances_are_declared_files_the_form_reads() {
+    let form = ok(&[(
+        "survey",
+        &[
+            "type,name,label,calculation",
+            "xml-external,houses,,",
+            "begin group,g,G,",
+            "csv-external,census,,",
+            "note,n,Census,",
+            "end group,g,,",
+            "text,house,House?,",
+            "calculate,owner,,instance('houses')/root/item[name = ${house}]/owner",
+        ],
+    )]);
+    let declared: Vec<(&str, &str)> =
+        form.external_instances.iter().map(|(name, file)| (name.as_str(), file.as_str())).collect();
+    assert_eq!(declared, [("census", "census.csv"), ("houses", "houses.xml")]);
+    assert!(form.questions().iter().all(|(q, _)| q.name != "houses"), "a declaration asks nothing");
+    let needed: Vec<String> =
+        terrain_core::form::attachments::needed_files(&form).into_iter().map(|f| f.name).collect();
+    assert_eq!(needed, ["census.csv", "houses.xml"], "declared files are needed even when nothing reads them yet");
+    let houses = b"<root><item><name>h1</name><owner>Salif</owner></item></root>".to_vec();
+    let census = b"name,pop\nsoumb,2300\n".to_vec();
+    let files =
+        std::collections::BTreeMap::from([("houses.xml".to_owned(), houses), ("census.csv".to_owned(), census)]);
+    let attached = terrain_core::form::attachments::attach(&form, &files).unwrap();
+    assert!(attached.choice_lists.contains_key("houses.xml") && attached.choice_lists.contains_key("census.csv"));
+    one_issue(&[("survey", &["type,name,label", "xml-external,houses,", "text,houses,Houses?"])], "houses");
+}
+
 #[test]
 fn metadata_and_type_aliases() {
     let form = ok(&[(

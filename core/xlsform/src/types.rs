@@ -40,6 +40,9 @@ pub(crate) enum RowType {
         /// The tag list, when given.
         list: Option<String>,
     },
+    /// A declared secondary instance read from a file (`xml-external`, `csv-external`):
+    /// holds the file's extension.
+    ExternalInstance(&'static str),
     /// A select or rank without a choice list name.
     MissingList,
     /// A type pyxform knows but Terrain cannot represent; holds why, for the author.
@@ -106,6 +109,11 @@ pub(crate) fn parse(type_text: &str) -> RowType {
     }
     if let Some(row) = osm(t) {
         return row;
+    }
+    match t {
+        "xml-external" => return RowType::ExternalInstance("xml"),
+        "csv-external" => return RowType::ExternalInstance("csv"),
+        _ => {}
     }
     if let Some(reason) = unsupported(t) {
         return RowType::Unsupported(reason);
@@ -257,10 +265,6 @@ fn unsupported(t: &str) -> Option<&'static str> {
              supported by Terrain; use a geopoint question"
         }
         "background-audio" => "background audio recording is not supported by Terrain",
-        "xml-external" | "csv-external" => {
-            "external data files declared on the survey sheet (xml-external, csv-external) \
-             are not supported by Terrain"
-        }
         "select one external" => "write select_one_external followed by the list name, e.g. select_one_external cities",
         "include" => "the include type (inserting another form) is supported neither by pyxform nor by Terrain",
         _ => return None,

@@ -84,12 +84,20 @@ pub fn needed_files(form: &Form) -> Vec<NeededFile> {
             }
         }
     });
+    // Declared instances (`xml-external houses`) are attachments whether or not an
+    // expression reads them yet, as ODK Central asks for every declared file.
+    for (instance, file) in &form.external_instances {
+        found.entry(file.clone()).or_insert_with(|| instance.clone());
+    }
     // `instance('villages')` reads the choices sheet's list of that name, or a file the form
     // reads anyway (`villages.xml` for a select); failing both, `villages.csv`, as ODK's
     // `csv-external` declares it.
     for (instance, question) in instances {
         let files = instance_files(&instance);
-        if !form.choice_lists.contains_key(&instance) && !files.iter().any(|f| found.contains_key(f)) {
+        if !form.choice_lists.contains_key(&instance)
+            && !form.external_instances.contains_key(&instance)
+            && !files.iter().any(|f| found.contains_key(f))
+        {
             let [csv, ..] = files;
             found.entry(csv).or_insert(question);
         }
