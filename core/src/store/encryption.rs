@@ -15,6 +15,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use rand::TryRngCore;
@@ -137,6 +138,7 @@ pub fn unlock(conn: &Connection, path: &Path, key: Option<&StoreKey>) -> Result<
         (Protection::Plain, Some(_)) => Err(StoreError::NotEncrypted { path: path.to_owned() }),
         (Protection::Absent | Protection::Plain, None) => Ok(()),
         (Protection::Absent | Protection::Encrypted, Some(key)) => {
+            let _one_at_a_time = KEYING.lock().unwrap_or_else(PoisonError::into_inner);
             // A wrong key is an error returned to the caller, not a line on stderr (or in
             // Android's log) from SQLCipher as well.
             conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
@@ -145,6 +147,13 @@ pub fn unlock(conn: &Connection, path: &Path, key: Option<&StoreKey>) -> Result<
         }
     }
 }
+
+/// Held while a connection is given its key. SQLCipher builds its cipher context there (the
+/// crypto provider's lookups and, for a new file, a random salt), and once in CI three
+/// connections keyed at the same moment in one process saw `PRAGMA key` fail on a fresh
+/// directory, which never happened one at a time. Connections are opened seldom (a pool's
+/// few, at start), so giving keys one at a time costs nothing measurable.
+static KEYING: Mutex<()> = Mutex::new(());
 
 /// SQLCipher takes any key; the first read of the file tells whether it was the right one.
 fn check_key(conn: &Connection, path: &Path) -> Result<(), StoreError> {
