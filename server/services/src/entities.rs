@@ -13,8 +13,8 @@ use std::ops::ControlFlow;
 
 use serde::Serialize;
 use serde_json::json;
+use terrain_core::Value;
 use terrain_core::store::{EntityPlace, EntityQuery, EntityRecord, EntityVisibility, MAX_ENTITY_PAGE};
-use terrain_core::{Role, Value};
 pub use terrain_export::entities::EntityFormat;
 use terrain_export::entities::{EntityRow, position, write_entities};
 use utoipa::ToSchema;
@@ -340,11 +340,7 @@ impl Services {
     /// Whether `user` is an enumerator who would see an entity of `project` at `place` were
     /// it assigned to them: the rule is `Scope`'s, applied to their scope.
     fn may_be_assigned(&self, user: &User, project: i64, place: &EntityPlace) -> Result<bool> {
-        if user.role != Role::Enumerator || user.disabled {
-            return Ok(false);
-        }
-        let theirs = Scope::load(self.backend.as_ref(), user.clone(), None)?;
-        Ok(theirs.can_read_entity(project, &EntityPlace { team: place.team, assignee: Some(user.id) }))
+        Ok(Scope::load(self.backend.as_ref(), user.clone(), None)?.may_be_assigned_entity(project, place))
     }
 
     /// Sets a property (or `label`) of an entity, settling any conflict on it: reviewers of

@@ -453,6 +453,14 @@ impl Scope {
         self.reviews() && self.can_read_entity(project, place)
     }
 
+    /// Whether an entity of `project` filed at `place` may be assigned to the principal: an
+    /// enumerator, not disabled, who would see it once assigned to them.
+    pub(crate) fn may_be_assigned_entity(&self, project: i64, place: &EntityPlace) -> bool {
+        self.role() == Role::Enumerator
+            && self.user().is_some_and(|u| !u.disabled)
+            && self.can_read_entity(project, &EntityPlace { team: place.team, assignee: self.user_id() })
+    }
+
     /// Whether the principal may delete or restore entities of `project`: reviewers of it.
     pub(crate) fn may_delete_entity(&self, project: i64) -> bool {
         self.reviews() && self.in_project(project)
@@ -561,6 +569,9 @@ mod tests {
         let supervisor = scope(Role::Supervisor, membership.clone());
         assert!(supervisor.may_delete_entity(1) && supervisor.may_assign_entity(1, &at(Some(10))));
         assert!(!supervisor.may_assign_entity(1, &at(Some(11))), "another team's");
+        assert!(enumerator.may_be_assigned_entity(1, &at(Some(10))) && enumerator.may_be_assigned_entity(1, &at(None)));
+        assert!(!enumerator.may_be_assigned_entity(1, &at(Some(11))), "not of the entity's team");
+        assert!(!supervisor.may_be_assigned_entity(1, &at(Some(10))), "only enumerators are assigned");
         assert!(!scope(Role::Analyst, membership).may_write_entity(1, &at(None)), "analysts change nothing");
     }
 }
