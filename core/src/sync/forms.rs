@@ -51,6 +51,17 @@ fn download_with_files(
             form.id, form.version, published.form_id, published.version
         )));
     }
+    // What the server lists is held to what a publish accepts before anything is fetched.
+    let total = files.iter().fold(0u64, |sum, f| sum.saturating_add(f.bytes));
+    if files.len() > attachments::MAX_FILES || total > attachments::MAX_FILES_BYTES {
+        return Err(SyncError::Protocol(format!(
+            "the server lists {} files of {total} bytes for form `{}`; a form reads at most {} files of {} bytes",
+            files.len(),
+            published.form_id,
+            attachments::MAX_FILES,
+            attachments::MAX_FILES_BYTES
+        )));
+    }
     let mut contents = BTreeMap::new();
     for file in files {
         let digest = parse_digest(published, file)?;
@@ -93,4 +104,114 @@ fn parse_digest(published: &PublishedForm, file: &FormFile) -> Result<Digest, Sy
             file.name, published.form_id
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::Author;
+    use crate::identity::Role;
+    use crate::sync::TransportError;
+
+    const VILLAGES: &[u8] = b"name,label\nsoumb,Soumbouyah\n";
+
+    /// A server of one form version (`version`) reading `villages.csv`, as listed
+    /// (`listed`) and as sent (`sent`), counting the files it sends.
+    struct Server {
+        version: &'static str,
+        listed: Vec<FormFile>,
+        sent: Vec<u8>,
+        fetched: Mutex<usize>,
+    }
+
+    impl Server {
+        fn honest(version: &'static str) -> Server {
+            let file = FormFile {
+                name: "villages.csv".into(),
+                sha256: Digest::of(VILLAGES).to_hex(),
+                bytes: VILLAGES.len() as u64,
+            };
+            Server { version, listed: vec![file], sent: VILLAGES.to_vec(), fetched: Mutex::new(0) }
+        }
+    }
+
+    fn definition(version: &str) -> String {
+        serde_json::json!({"id": "needs", "version": version, "title": "Needs", "children": [
+            {"node": "question", "name": "village", "type": {"kind": "select_one_from_file", "file": "villages.csv"}}
+        ]})
+        .to_string()
+    }
+
+    impl Transport for Server {
+        fn server(&self) -> &str {
+            "test"
+        }
+        fn sync(&self, _: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+            Err(TransportError::Network("no sync here".into()))
+        }
+        fn form(&self, _: &str, _: &str) -> Result<String, TransportError> {
+            Err(TransportError::Network("files one by one".into()))
+        }
+        fn form_definition(&self, _: &str, version: &str) -> Result<String, TransportError> {
+            Ok(definition(version))
+        }
+        fn form_file(&self, _: &str, _: &str, _: &str, _: u64) -> Result<Vec<u8>, TransportError> {
+            *self.fetched.lock().unwrap() += 1;
+            Ok(self.sent.clone())
+        }
+        fn published_forms(&self) -> Result<Vec<PublishedForm>, TransportError> {
+            Ok(vec![PublishedForm {
+                form_id: "needs".into(),
+                version: self.version.into(),
+                title: "Needs".into(),
+                files: Some(self.listed.clone()),
+            }])
+        }
+    }
+
+    fn store(dir: &tempfile::TempDir) -> Store {
+        Store::open(dir.path().join("store.db"), Author::new("awa", "phone-1", Role::Enumerator)).unwrap()
+    }
+
+    #[test]
+    fn a_file_held_under_its_digest_is_not_fetched_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        let first = Server::honest("1");
+        assert_eq!(download_forms(&store, &first).unwrap().len(), 1);
+        assert_eq!(*first.fetched.lock().unwrap(), 1);
+        let second = Server::honest("2");
+        assert_eq!(download_forms(&store, &second).unwrap().len(), 1);
+        assert_eq!(*second.fetched.lock().unwrap(), 0, "version 2 reads the same list");
+        assert_eq!(store.form_file("needs", "2", "villages.csv").unwrap().as_deref(), Some(VILLAGES));
+        assert!(download_forms(&store, &second).unwrap().is_empty(), "nothing new");
+    }
+
+    #[test]
+    fn a_server_listing_too_much_or_sending_other_bytes_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        let mut swapped = Server::honest("1");
+        swapped.sent = b"name,label\nconakry,Conakry\n".to_vec();
+        let mut many = Server::honest("1");
+        many.listed = (0..=attachments::MAX_FILES)
+            .map(|i| FormFile { name: format!("f{i}.csv"), ..many.listed[0].clone() })
+            .collect();
+        let mut huge = Server::honest("1");
+        huge.listed[0].bytes = attachments::MAX_FILES_BYTES + 1;
+        let mut not_a_digest = Server::honest("1");
+        not_a_digest.listed[0].sha256 = "z".repeat(64);
+        for (server, says) in
+            [(swapped, "arrived different"), (many, "at most"), (huge, "at most"), (not_a_digest, "not SHA-256")]
+        {
+            match download_forms(&store, &server) {
+                Err(SyncError::Protocol(message)) => assert!(message.contains(says), "{message}"),
+                other => panic!("{other:?}"),
+            }
+            assert!(store.forms().unwrap().is_empty(), "nothing stored");
+        }
+    }
 }

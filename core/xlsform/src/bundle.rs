@@ -13,11 +13,9 @@ use terrain_core::form::attachments::MAX_FILE_BYTES;
 
 use crate::ImportError;
 
-/// The most files a form may read.
-pub const MAX_FILES: usize = 32;
-
-/// The most a form's files may come to together, unpacked.
-pub const MAX_FILES_BYTES: u64 = 16 * 1024 * 1024;
+/// The most files a form may read, and what they may come to together, unpacked: the
+/// limits devices hold a server's list of a form's files to as well.
+pub use terrain_core::form::attachments::{MAX_FILES, MAX_FILES_BYTES};
 
 /// A bundle's parts: the form, its file name, and the files by name.
 #[derive(Debug)]

@@ -25,6 +25,10 @@ mod xml;
 
 /// The largest file read.
 pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
+/// The most files a form may read.
+pub const MAX_FILES: usize = 32;
+/// The most a form's files may come to together.
+pub const MAX_FILES_BYTES: u64 = 16 * 1024 * 1024;
 /// The most rows a file may have.
 pub const MAX_ROWS: usize = 20_000;
 /// The most columns a file may have.
