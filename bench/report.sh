@@ -5,7 +5,7 @@
 # `<!-- /bench:NAME -->` markers is kept; a block whose markers are missing is appended.
 #
 #   bash bench/report.sh                 # every benchmark, default sizes (about 20 minutes)
-#   bash bench/report.sh --only sizes    # one block: store, validate, encryption, entities, sync, entity_sync, tls, media, field_link, export, dashboard, hostile, webhooks, phone, demo, sizes
+#   bash bench/report.sh --only sizes    # one block: store, validate, encryption, entities, sync, entity_sync, form_delivery, tls, media, field_link, export, dashboard, hostile, webhooks, phone, demo, sizes
 #   CARGO="flock /tmp/terrain-cargo.lock cargo" bash bench/report.sh   # on a shared machine
 #
 # Each bench binary writes its markdown table to $TERRAIN_BENCH_TABLE; resize with the
@@ -63,6 +63,7 @@ want encryption && bench encryption terrain-core encryption
 want entities && bench entities terrain-core entities
 want sync && bench sync terrain-server sync
 want entity_sync && bench entity_sync terrain-server entity_sync
+want form_delivery && bench form_delivery terrain-server form_delivery
 want tls && bench tls terrain-server tls
 want media && bench media terrain-server media
 want field_link && bench field_link terrain-server field_link
