@@ -49,7 +49,9 @@ pub struct HttpResponse {
     pub status: u16,
     /// The response's headers.
     pub headers: Vec<HttpHeader>,
-    /// The body.
+    /// The body, decoded: a platform stack that asked for gzip (OkHttp and URLSession do,
+    /// and the relay gzips forms and their lists for those that ask) hands back what it
+    /// inflated, as they do by themselves.
     pub body: Vec<u8>,
 }
 

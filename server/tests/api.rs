@@ -248,6 +248,10 @@ fn a_form_is_published_with_the_lists_it_reads_and_devices_get_them() {
     let response = client().get(&file).bearer_auth(&phone.token).send().unwrap();
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(response.bytes().unwrap().as_ref(), changed);
+    // gzip'd for a client that asks, as lists are fetched over 2G.
+    let raw = reqwest::blocking::Client::builder().no_gzip().build().unwrap();
+    let response = raw.get(&file).bearer_auth(&phone.token).header("accept-encoding", "gzip").send().unwrap();
+    assert_eq!(response.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
     server.user("stranger", Role::Enumerator, None);
     let stranger = server.token("stranger", "phone");
     assert_eq!(client().get(&file).bearer_auth(&stranger).send().unwrap().status().as_u16(), 404);

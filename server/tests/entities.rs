@@ -9,7 +9,7 @@ mod common;
 
 use common::{Device, TestServer, push_request, sync_round};
 use serde_json::{Value as Json, json};
-use terrain_core::store::EntityQuery;
+use terrain_core::store::{EntityQuery, EntityRecord};
 use terrain_core::sync::wire::{self, Ack, PushedEntity, SyncRequest};
 use terrain_core::{AnswerPath, Form, Role, Value};
 
@@ -36,6 +36,19 @@ fn register(device: &Device, code: &str) {
     device.store.set_answer(&id, &AnswerPath::top("code"), Value::Text(code.into())).unwrap();
     device.store.set_answer(&id, &AnswerPath::top("village"), Value::Text("Béguédo".into())).unwrap();
     device.store.finalize(&id).unwrap();
+}
+
+/// Awa's phone (team 0), which registers `codes` and syncs; with the first plot, by label.
+fn awa_registers(server: &TestServer, dir: &std::path::Path, codes: &[&str]) -> (Device, EntityRecord) {
+    server.user("awa", Role::Enumerator, Some(0));
+    let awa = Device::login(&server.url, dir, "awa", Role::Enumerator, "awa-phone");
+    awa.fetch_forms();
+    for code in codes {
+        register(&awa, code);
+    }
+    awa.sync();
+    let first = awa.store.entities("plots", &EntityQuery { limit: 1, ..EntityQuery::default() }).unwrap().remove(0);
+    (awa, first)
 }
 
 fn labels(device: &Device) -> Vec<String> {
@@ -285,13 +298,8 @@ fn a_changed_entity_comes_back_as_its_new_changes_only() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path());
     server.backend().publish_form(server.project, &registration()).unwrap();
-    server.user("awa", Role::Enumerator, Some(0));
     server.user("issa", Role::Enumerator, Some(0));
-    let awa = Device::login(&server.url, dir.path(), "awa", Role::Enumerator, "awa-phone");
-    awa.fetch_forms();
-    register(&awa, "BGD-0412");
-    awa.sync();
-    let plot = awa.store.entities("plots", &EntityQuery { limit: 1, ..EntityQuery::default() }).unwrap().remove(0);
+    let (_awa, plot) = awa_registers(&server, dir.path(), &["BGD-0412"]);
 
     // Issa's phone pulls the plot whole: its genesis left for the phone to rebuild, and no
     // heads, which the phone works out.
@@ -372,13 +380,8 @@ fn a_follow_up_form_carries_no_plots_and_each_phone_offers_its_own() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path());
     server.backend().publish_form(server.project, &registration()).unwrap();
-    server.user("awa", Role::Enumerator, Some(0));
     server.user("sekou", Role::Enumerator, Some(1));
-    let awa = Device::login(&server.url, dir.path(), "awa", Role::Enumerator, "awa-phone");
-    awa.fetch_forms();
-    register(&awa, "BGD-0412");
-    awa.sync();
-    let awa_plot = awa.store.entities("plots", &EntityQuery { limit: 1, ..EntityQuery::default() }).unwrap().remove(0);
+    let (awa, awa_plot) = awa_registers(&server, dir.path(), &["BGD-0412"]);
 
     let visit = Form::from_json(
         &json!({"id": "visit", "version": "1", "title": "Visit", "children": [
@@ -416,17 +419,11 @@ fn a_plot_assigned_to_one_enumerator_reaches_her_phone_only() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path());
     server.backend().publish_form(server.project, &registration()).unwrap();
-    server.user("awa", Role::Enumerator, Some(0));
     server.user("binta", Role::Enumerator, Some(0));
     server.user("issa", Role::Enumerator, Some(0));
     server.user("sekou", Role::Enumerator, Some(1));
     server.user("moussa", Role::Supervisor, Some(0));
-    let awa = Device::login(&server.url, dir.path(), "awa", Role::Enumerator, "awa-phone");
-    awa.fetch_forms();
-    register(&awa, "BGD-0412");
-    register(&awa, "BGD-0413");
-    awa.sync();
-    let plot = awa.store.entities("plots", &EntityQuery { limit: 1, ..EntityQuery::default() }).unwrap().remove(0);
+    let (_, plot) = awa_registers(&server, dir.path(), &["BGD-0412", "BGD-0413"]);
     assert_eq!(plot.label, "BGD-0412");
     let path = format!("/api/v1/entity-lists/plots/entities/{}/assignee", plot.id);
     let moussa = server.token("moussa", "laptop");

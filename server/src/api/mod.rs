@@ -23,6 +23,7 @@ pub mod webhooks;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
+use tower_http::compression::CompressionLayer;
 
 use crate::http::{AppState, Settings};
 
@@ -31,6 +32,10 @@ use crate::http::{AppState, Settings};
 pub fn router(settings: &Settings) -> Router<AppState> {
     let json = DefaultBodyLimit::max(settings.max_json_bytes);
     let large = DefaultBodyLimit::max(settings.max_body_bytes);
+    // Forms and their lists are text that a phone may fetch over 2G, so they are gzip'd for
+    // clients that ask. Sync bodies are compressed by the protocol itself, and attached
+    // files are served in ranges, so neither goes through it.
+    let gzip = CompressionLayer::new();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/api/openapi.json", get(openapi::document))
@@ -57,10 +62,10 @@ pub fn router(settings: &Settings) -> Router<AppState> {
         .route("/api/v1/entity-lists/{list}/import", post(entities::import).layer(large))
         .route("/api/v1/entity-lists/{list}/export", get(entities::export))
         .route("/api/v1/entity-lists/{list}/team", put(entities::file).layer(json))
-        .route("/api/v1/forms", get(forms::list))
-        .route("/api/v1/forms/{form_id}/{version}", get(forms::get))
-        .route("/api/v1/forms/{form_id}/{version}/definition", get(forms::definition))
-        .route("/api/v1/forms/{form_id}/{version}/files/{name}", get(forms::file))
+        .route("/api/v1/forms", get(forms::list).layer(gzip.clone()))
+        .route("/api/v1/forms/{form_id}/{version}", get(forms::get).layer(gzip.clone()))
+        .route("/api/v1/forms/{form_id}/{version}/definition", get(forms::definition).layer(gzip.clone()))
+        .route("/api/v1/forms/{form_id}/{version}/files/{name}", get(forms::file).layer(gzip))
         .route("/api/v1/forms/{form_id}/export", get(exports::export))
         .route("/api/v1/projects/{project}/forms", post(forms::publish).layer(large))
         .route("/api/v1/projects/{project}/webhooks", get(webhooks::list).post(webhooks::create).layer(json))
