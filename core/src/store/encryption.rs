@@ -149,10 +149,11 @@ pub fn unlock(conn: &Connection, path: &Path, key: Option<&StoreKey>) -> Result<
 }
 
 /// Held while a connection is given its key. SQLCipher builds its cipher context there (the
-/// crypto provider's lookups and, for a new file, a random salt), and once in CI three
-/// connections keyed at the same moment in one process saw `PRAGMA key` fail on a fresh
-/// directory, which never happened one at a time. Connections are opened seldom (a pool's
-/// few, at start), so giving keys one at a time costs nothing measurable.
+/// crypto provider's lookups and, for a new file, a random salt), and once in CI, with three
+/// tests keying connections at the same moment in one process, `PRAGMA key` failed on a fresh
+/// directory; it did not reproduce on its own, so the race is inferred. Connections are
+/// opened seldom (a pool's few, at start), so giving keys one at a time costs nothing
+/// measurable.
 static KEYING: Mutex<()> = Mutex::new(());
 
 /// SQLCipher takes any key; the first read of the file tells whether it was the right one.
