@@ -197,9 +197,6 @@ pub struct FormInfo {
     pub title: String,
     /// The project it belongs to.
     pub project_id: i64,
-    /// The files it reads (its CSV, XML and GeoJSON lists), each with its digest: a device
-    /// downloads only those it does not hold already.
-    pub files: Vec<FormFileInfo>,
 }
 
 /// One file published with a form version.
@@ -629,6 +626,9 @@ pub trait Backend: Send + Sync + 'static {
     /// One form version, compiled as the relay reads it: with its files and the relay's
     /// entity lists attached.
     fn form(&self, form_id: &str, version: &str) -> BackendResult<Arc<Form>>;
+    /// The files published with each form version (name, digest, size), by (id, version).
+    /// Apart from `forms`, which every request's `Scope` reads.
+    fn form_files(&self) -> BackendResult<BTreeMap<(String, String), Vec<FormFileInfo>>>;
     /// One form version as it was published, without its files.
     fn form_definition(&self, form_id: &str, version: &str) -> BackendResult<Form>;
     /// The file `name` published with a form version, if there is one.

@@ -25,9 +25,9 @@ use terrain_core::{Author, ChangeHash, Role, Store, StoreKey, Value};
 use super::backup::{self, BackupError, DataLock};
 use super::{
     Attempt, AuditEntry, AuditRow, Backend, BackendError, BackendResult, BlobStore, DeliveryLog, Device,
-    DeviceEntityScope, DeviceKey, DueDelivery, Enrolment, Entry, Fault, FeedToken, FolderBlobs, FormInfo, Identity,
-    Membership, NewDelivery, NewSavedExport, NewUser, Project, ReviewItem, SavedExport, SeenState, Team, TokenPurpose,
-    TokenRecord, User, UserId, Webhook,
+    DeviceEntityScope, DeviceKey, DueDelivery, Enrolment, Entry, Fault, FeedToken, FolderBlobs, FormFileInfo, FormInfo,
+    Identity, Membership, NewDelivery, NewSavedExport, NewUser, Project, ReviewItem, SavedExport, SeenState, Team,
+    TokenPurpose, TokenRecord, User, UserId, Webhook,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -735,22 +735,23 @@ impl Backend for SqliteBackend {
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<_, _>>()?
         };
-        let mut files = self.surveys.form_file_index()?;
         Ok(self
             .surveys
             .forms()?
             .into_iter()
             .filter_map(|f| {
                 let project_id = *projects.get(&f.form_id)?;
-                let files = files.remove(&(f.form_id.clone(), f.version.clone())).unwrap_or_default();
-                Some(FormInfo {
-                    form_id: f.form_id,
-                    version: f.version,
-                    title: f.title,
-                    project_id,
-                    files: files.into_iter().map(Into::into).collect(),
-                })
+                Some(FormInfo { form_id: f.form_id, version: f.version, title: f.title, project_id })
             })
+            .collect())
+    }
+
+    fn form_files(&self) -> BackendResult<BTreeMap<(String, String), Vec<FormFileInfo>>> {
+        Ok(self
+            .surveys
+            .form_file_index()?
+            .into_iter()
+            .map(|(version, files)| (version, files.into_iter().map(Into::into).collect()))
             .collect())
     }
 

@@ -15,15 +15,28 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use serde::Serialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use terrain_backend::{FormFileInfo, FormInfo};
 use terrain_core::form::{Form, attachments};
+use terrain_core::media::Digest;
+use utoipa::ToSchema;
 
 use crate::Services;
 use crate::audit::Action;
 use crate::error::{Error, Result};
 use crate::scope::Scope;
+
+/// A published form version with the files it reads (its CSV, XML and GeoJSON lists), each
+/// with its digest: a device downloads only those it does not hold already.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PublishedForm {
+    /// The version.
+    #[serde(flatten)]
+    pub form: FormInfo,
+    /// Its files.
+    pub files: Vec<FormFileInfo>,
+}
 
 /// The media type of `.xlsx` files.
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -126,7 +139,7 @@ impl Services {
 
     /// Publishes a form version in a project (administrators). A zip brings the files the
     /// form reads with it.
-    pub fn publish_form(&self, scope: &Scope, project: i64, upload: Upload, bytes: &[u8]) -> Result<FormInfo> {
+    pub fn publish_form(&self, scope: &Scope, project: i64, upload: Upload, bytes: &[u8]) -> Result<PublishedForm> {
         self.publish_form_with_files(scope, project, upload, bytes, BTreeMap::new())
     }
 
@@ -139,7 +152,7 @@ impl Services {
         upload: Upload,
         bytes: &[u8],
         mut files: BTreeMap<String, Vec<u8>>,
-    ) -> Result<FormInfo> {
+    ) -> Result<PublishedForm> {
         scope.may_administer()?;
         let form = if upload == Upload::Bundle {
             let (form, inside) = self.parse_bundle(bytes)?;
@@ -156,7 +169,7 @@ impl Services {
     }
 
     /// Publishes a form already parsed (the demo, the operator's tools).
-    pub fn publish(&self, scope: &Scope, project: i64, form: &Form) -> Result<FormInfo> {
+    pub fn publish(&self, scope: &Scope, project: i64, form: &Form) -> Result<PublishedForm> {
         self.publish_with_files(scope, project, form, &BTreeMap::new())
     }
 
@@ -168,7 +181,7 @@ impl Services {
         project: i64,
         form: &Form,
         files: &BTreeMap<String, Vec<u8>>,
-    ) -> Result<FormInfo> {
+    ) -> Result<PublishedForm> {
         scope.may_administer()?;
         check_files(form, files, &self.entity_lists(project, form)?)?;
         self.backend.publish_form_with_files(project, form, files)?;
@@ -176,7 +189,7 @@ impl Services {
             .iter()
             .map(|(name, data)| FormFileInfo {
                 name: name.clone(),
-                sha256: terrain_core::hex::encode(&Sha256::digest(data)),
+                sha256: Digest::of(data).to_hex(),
                 bytes: data.len() as u64,
             })
             .collect();
@@ -186,13 +199,13 @@ impl Services {
             None,
             json!({ "form": form.id, "version": form.version, "project": project, "files": files }),
         )?;
-        Ok(FormInfo {
+        let form = FormInfo {
             form_id: form.id.clone(),
             version: form.version.clone(),
             title: form.title.clone(),
             project_id: project,
-            files,
-        })
+        };
+        Ok(PublishedForm { form, files })
     }
 
     /// The entity lists that `form` and the forms published in `project` declare: a
@@ -232,6 +245,20 @@ impl Services {
     /// The form versions the principal may use.
     pub fn forms(&self, scope: &Scope) -> Result<Vec<FormInfo>> {
         Ok(self.backend.forms()?.into_iter().filter(|f| scope.form_project(&f.form_id).is_some()).collect())
+    }
+
+    /// The form versions the principal may use, each with its files: what devices list to
+    /// download the versions and the files they lack.
+    pub fn published_forms(&self, scope: &Scope) -> Result<Vec<PublishedForm>> {
+        let mut files = self.backend.form_files()?;
+        Ok(self
+            .forms(scope)?
+            .into_iter()
+            .map(|form| {
+                let files = files.remove(&(form.form_id.clone(), form.version.clone())).unwrap_or_default();
+                PublishedForm { form, files }
+            })
+            .collect())
     }
 
     /// One form version's definition, if the principal may use it. A form of another

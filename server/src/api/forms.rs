@@ -5,18 +5,17 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use terrain_services::FormInfo;
-use terrain_services::forms::Upload;
+use terrain_services::forms::{PublishedForm, Upload};
 
 use super::caller::{Caller, Reader};
 use super::error::ApiError;
 use crate::http::{AppState, blocking};
 
-/// The form versions the caller may use.
-#[utoipa::path(get, path = "/api/v1/forms", responses((status = 200, body = Vec<FormInfo>)), security(("bearer" = [])))]
-pub async fn list(State(state): State<AppState>, Reader(auth): Reader) -> Result<Json<Vec<FormInfo>>, ApiError> {
+/// The form versions the caller may use, each with its files' digests.
+#[utoipa::path(get, path = "/api/v1/forms", responses((status = 200, body = Vec<PublishedForm>)), security(("bearer" = [])))]
+pub async fn list(State(state): State<AppState>, Reader(auth): Reader) -> Result<Json<Vec<PublishedForm>>, ApiError> {
     let services = state.services.clone();
-    Ok(Json(blocking(move || services.forms(&auth.scope)).await?))
+    Ok(Json(blocking(move || services.published_forms(&auth.scope)).await?))
 }
 
 /// One form version as JSON, with the files it reads attached as choice lists (but never the
@@ -84,7 +83,7 @@ fn file_type(name: &str) -> &'static str {
 /// any must come with (422 `missing_files` names them).
 #[utoipa::path(post, path = "/api/v1/projects/{project}/forms", params(("project" = i64, Path)),
     request_body(content = String, description = "Form JSON, an XLSForm file, or a zip of the form and its lists"),
-    responses((status = 201, body = FormInfo), (status = 403, body = super::error::ErrorBody),
+    responses((status = 201, body = PublishedForm), (status = 403, body = super::error::ErrorBody),
         (status = 409, body = super::error::ErrorBody), (status = 413, body = super::error::ErrorBody),
         (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -94,7 +93,7 @@ pub async fn publish(
     Path(project): Path<i64>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<FormInfo>), ApiError> {
+) -> Result<(StatusCode, Json<PublishedForm>), ApiError> {
     // The role first: a non-administrator's upload is refused before it is read.
     auth.scope.may_administer()?;
     let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
