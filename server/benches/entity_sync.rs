@@ -12,6 +12,8 @@
 //! resize; TERRAIN_BENCH_TABLE=FILE also writes the table to FILE, for `bench/report.sh`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+#[path = "support/loopback.rs"]
+mod loopback;
 #[path = "support/proxy.rs"]
 mod proxy;
 #[path = "support/table.rs"]
@@ -91,11 +93,7 @@ fn main() {
         terrain_server::AppState::open(&dir.path().join("server"), terrain_server::Settings::default()).unwrap();
     let services = state.services.clone();
     let op = services.operator().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = terrain_server::app(state);
-    runtime.spawn(async move { axum::serve(listener, app).await });
+    let (_runtime, addr) = loopback::serve(terrain_server::app(state));
     let url = format!("http://{addr}");
     let (proxy, wire) = proxy::counting_proxy(addr);
 

@@ -13,6 +13,8 @@
 //! TERRAIN_BENCH_TABLE=FILE also writes the table to FILE, for `bench/report.sh`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+#[path = "support/loopback.rs"]
+mod loopback;
 #[path = "support/proxy.rs"]
 mod proxy;
 #[path = "support/table.rs"]
@@ -77,10 +79,7 @@ fn start(dir: &Path, form: &Form) -> Bench {
         }),
     );
     let app = terrain_server::app(state).merge(baseline);
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let addr = listener.local_addr().unwrap();
-    runtime.spawn(async move { axum::serve(listener, app).await });
+    let (runtime, addr) = loopback::serve(app);
     let project = backend.create_project("pilot").unwrap().id;
     let team = backend.create_team(project, "kindia").unwrap().id;
     backend.publish_form(project, form).unwrap();

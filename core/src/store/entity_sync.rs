@@ -358,27 +358,33 @@ impl Store {
     /// enumerators who see them, only that user does. One transaction; each moves in the
     /// feed, so the assignee's devices get it at their next sync.
     pub fn assign_entities(&self, list: &str, ids: &[String], assignee: Option<i64>) -> Result<(), StoreError> {
-        self.transaction(|tx, _| {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE entities SET assignee = ?3, change_seq = ?4 WHERE list = ?1 AND entity_id = ?2",
-            )?;
-            for id in ids {
-                if stmt.execute(params![list, id, assignee, super::writes::next_change_seq(tx)?])? == 0 {
-                    return Err(StoreError::UnknownEntity { list: list.to_owned(), id: id.clone() });
-                }
-            }
-            Ok(())
-        })
+        self.refile(
+            "UPDATE entities SET assignee = ?3, change_seq = ?4 WHERE list = ?1 AND entity_id = ?2",
+            list,
+            ids,
+            assignee,
+        )
     }
 
     /// Files entities of `list` under `team` (or under none): which team's devices receive
     /// them. One transaction; each moves in the feed, so the devices that now see it get it.
     pub fn file_entities(&self, list: &str, ids: &[String], team: Option<i64>) -> Result<(), StoreError> {
+        self.refile(
+            "UPDATE entities SET team = ?3, change_seq = ?4 WHERE list = ?1 AND entity_id = ?2",
+            list,
+            ids,
+            team,
+        )
+    }
+
+    /// Runs `update` (which sets a column of the entity's place to `?3` and its feed number
+    /// to `?4`) on each of `ids`, in one transaction, each taking the next feed number; an
+    /// unknown id undoes them all.
+    fn refile(&self, update: &str, list: &str, ids: &[String], value: Option<i64>) -> Result<(), StoreError> {
         self.transaction(|tx, _| {
-            let mut stmt =
-                tx.prepare_cached("UPDATE entities SET team = ?3, change_seq = ?4 WHERE list = ?1 AND entity_id = ?2")?;
+            let mut stmt = tx.prepare_cached(update)?;
             for id in ids {
-                if stmt.execute(params![list, id, team, super::writes::next_change_seq(tx)?])? == 0 {
+                if stmt.execute(params![list, id, value, super::writes::next_change_seq(tx)?])? == 0 {
                     return Err(StoreError::UnknownEntity { list: list.to_owned(), id: id.clone() });
                 }
             }
